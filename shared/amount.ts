@@ -1,0 +1,43 @@
+import { z } from 'zod';
+
+/** Largest amount a transfer or balance may hold: an unsigned 256-bit integer (EVM uint256). */
+export const MAX_AMOUNT = (1n << 256n) - 1n;
+const DECIMAL = /^(0|[1-9][0-9]{0,77})$/;
+
+/** Parses a wire amount (base units, decimal string, no sign, no leading zeros). Throws on anything else. */
+export function parseAmount(s: string): bigint {
+  if (typeof s !== 'string' || !DECIMAL.test(s)) throw new RangeError(`not a decimal amount: ${JSON.stringify(s)}`);
+  const v = BigInt(s);
+  if (v > MAX_AMOUNT) throw new RangeError('amount exceeds 2^256-1');
+  return v;
+}
+
+export function formatAmount(v: bigint): string {
+  if (v < 0n || v > MAX_AMOUNT) throw new RangeError('amount out of range');
+  return v.toString(10);
+}
+
+const checked = (positive: boolean) =>
+  z
+    .string()
+    .regex(DECIMAL, 'must be a decimal string of base units without sign, fraction or leading zeros')
+    .refine((s) => BigInt(s) <= MAX_AMOUNT, 'must not exceed 2^256-1')
+    .refine((s) => !positive || s !== '0', 'must be greater than zero');
+
+/** Wire amount, validated: a decimal string of base units. */
+export const AmountString = checked(false).describe('Amount in base units as a decimal string');
+/** Wire amount that must be positive. */
+export const PositiveAmountString = checked(true).describe('Positive amount in base units as a decimal string');
+
+/**
+ * Shows a base-unit amount in whole units without floating point:
+ * formatUnits(1500000000000000000n, 18) === "1.5".
+ */
+export function formatUnits(v: bigint, decimals: number): string {
+  const neg = v < 0n;
+  const abs = neg ? -v : v;
+  const base = 10n ** BigInt(decimals);
+  const whole = abs / base;
+  const frac = (abs % base).toString().padStart(decimals, '0').replace(/0+$/, '');
+  return `${neg ? '-' : ''}${whole}${frac ? `.${frac}` : ''}`;
+}

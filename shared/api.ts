@@ -1,0 +1,167 @@
+/**
+ * The hub's wire contract: every request, response and event, as zod schemas. The hub validates
+ * with them, generates its OpenAPI document from them, and clients import the inferred types.
+ * Request schemas are strict: unknown fields are refused, not ignored.
+ */
+import { z } from 'zod';
+import { AmountString, PositiveAmountString } from './amount.js';
+import { ASSET_NAMES } from './assets.js';
+import { BIND_PARTS } from './binding.js';
+
+export const Asset = z.enum(ASSET_NAMES as [string, ...string[]]).describe('Asset code');
+export const Rail = z.enum(['internal', 'sovr', 'lightning']);
+export type Rail = z.infer<typeof Rail>;
+export const PaymentStatus = z.enum(['pending', 'submitted', 'completed', 'failed', 'refunded']);
+export type PaymentStatus = z.infer<typeof PaymentStatus>;
+export const FINAL_STATUSES: readonly PaymentStatus[] = ['completed', 'failed', 'refunded'];
+
+const HttpMethod = z.string().regex(/^[A-Za-z]{1,16}$/, 'an HTTP method');
+const HttpUrl = z
+  .string()
+  .max(4096)
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an absolute http(s) URL');
+
+export const PaymentResourceRef = z.strictObject({
+  url: HttpUrl,
+  method: HttpMethod.default('GET'),
+  bodyHash: z.string().regex(/^[0-9a-fA-F]{64}$/, 'sha256 hex').optional(),
+});
+export type PaymentResourceRef = z.infer<typeof PaymentResourceRef>;
+
+/** One entry of an x402 `accepts` list, as the person approved it. Extra fields are the scheme's. */
+export const PaymentRequirement = z
+  .object({
+    scheme: z.string().min(1).max(64),
+    network: z.string().min(1).max(256),
+    amount: AmountString,
+    asset: z.string().min(1).max(128),
+    payTo: z.string().min(1).max(1024),
+    maxTimeoutSeconds: z.number().int().positive().max(31_536_000).optional(),
+    extra: z
+      .object({ bind: z.array(z.enum(BIND_PARTS)).max(4).optional() })
+      .catchall(z.unknown())
+      .optional(),
+  })
+  .catchall(z.unknown());
+export type PaymentRequirement = z.infer<typeof PaymentRequirement>;
+
+export const CreatePaymentRequest = z.strictObject({
+  rail: Rail,
+  payTo: z.string().min(1).max(2048),
+  amount: PositiveAmountString,
+  asset: Asset,
+  resource: PaymentResourceRef.optional(),
+  requirement: PaymentRequirement.optional(),
+  authorization: z.record(z.string(), z.unknown()).optional(),
+  description: z.string().max(500).optional(),
+});
+export type CreatePaymentRequest = z.infer<typeof CreatePaymentRequest>;
+
+export const Receipt = z.object({
+  token: z.string().optional().describe('ES256 JWT, verifiable with /.well-known/jwks.json'),
+  transactionHash: z.string().optional(),
+  blockExplorerUrl: z.string().optional(),
+  preimage: z.string().optional(),
+});
+
+export const Payment = z.object({
+  transactionId: z.string(),
+  status: PaymentStatus,
+  rail: Rail,
+  payTo: z.string(),
+  amount: AmountString,
+  asset: Asset,
+  resource: PaymentResourceRef.nullable(),
+  description: z.string().nullable(),
+  failureReason: z.string().nullable(),
+  receipt: Receipt,
+  createdAt: z.string().describe('ISO 8601'),
+  updatedAt: z.string().describe('ISO 8601'),
+});
+export type Payment = z.infer<typeof Payment>;
+
+export const PaymentStatusUpdate = Payment.extend({
+  previousStatus: PaymentStatus.nullable(),
+  seq: z.number().int().positive().describe('Per-user, strictly increasing'),
+});
+export type PaymentStatusUpdate = z.infer<typeof PaymentStatusUpdate>;
+
+export const PaymentList = z.object({
+  data: z.array(Payment),
+  nextCursor: z.string().nullable(),
+});
+
+export const ListPaymentsQuery = z.strictObject({
+  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});
+
+export const Balance = z.object({
+  asset: Asset,
+  posted: AmountString.describe('credits posted − debits posted'),
+  pending: AmountString.describe('debits reserved by payments in flight'),
+  available: AmountString.describe('posted − pending'),
+});
+export const AccountsMe = z.object({
+  user: z.object({ id: z.string(), address: z.string() }),
+  balances: z.array(Balance),
+});
+
+export const NonceResponse = z.object({ nonce: z.string() });
+export const SiweLoginRequest = z.strictObject({
+  message: z.string().min(1).max(4096),
+  signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/, '65-byte hex signature'),
+});
+export const TokenResponse = z.object({
+  accessToken: z.string(),
+  refreshToken: z.string(),
+  expiresIn: z.number().int(),
+  tokenType: z.literal('Bearer'),
+  user: z.object({ id: z.string(), address: z.string() }),
+});
+export const RefreshRequest = z.strictObject({ refreshToken: z.string().min(1).max(512) });
+
+export const CreateMerchantRequest = z.strictObject({
+  name: z.string().min(1).max(200),
+  webhookUrl: HttpUrl.optional(),
+  payoutAddress: z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'an EVM address').optional(),
+});
+export const Merchant = z.object({
+  id: z.string(),
+  name: z.string(),
+  webhookUrl: z.string().nullable(),
+  payoutAddress: z.string().nullable(),
+  createdAt: z.string(),
+});
+export const CreateMerchantResponse = z.object({
+  merchant: Merchant,
+  apiKey: z.string().describe('Shown once; the hub keeps only its hash'),
+  webhookSecret: z.string().describe('whsec_…, Standard Webhooks'),
+});
+
+export const FaucetRequest = z.strictObject({ asset: Asset, amount: PositiveAmountString });
+
+export const ProblemDetails = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string().optional(),
+  instance: z.string().optional(),
+  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+
+/** Idempotency-Key: 1–255 visible characters, bare (Stripe) or as an RFC 8941 quoted string. */
+export function parseIdempotencyKey(header: string | undefined): string | undefined | null {
+  if (header === undefined) return undefined;
+  let v = header.trim();
+  if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
+  if (v.length < 1 || v.length > 255 || !/^[\x20-\x7e]+$/.test(v) || v.includes('"')) return null;
+  return v;
+}

@@ -1,0 +1,5 @@
+export * from './amount.js';
+export * from './api.js';
+export * from './assets.js';
+export * from './binding.js';
+export * from './problem.js';

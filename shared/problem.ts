@@ -1,0 +1,64 @@
+/**
+ * RFC 9457 problem details. Each cause has a stable `type` URI so that clients branch on it,
+ * never on the human-readable `title` or `detail`.
+ */
+export const PROBLEM_BASE = 'https://tollway.dev/problems/';
+
+export const PROBLEMS = {
+  'validation-error': { status: 400, title: 'The request is not valid' },
+  'idempotency-key-missing': { status: 400, title: 'Idempotency-Key header is required' },
+  'idempotency-key-invalid': { status: 400, title: 'Idempotency-Key header is not valid' },
+  'idempotency-key-reused': { status: 422, title: 'Idempotency-Key was used with a different request' },
+  'idempotency-key-in-flight': { status: 409, title: 'A request with this Idempotency-Key is still running' },
+  'insufficient-funds': { status: 400, title: 'Insufficient funds' },
+  'unknown-merchant': { status: 400, title: 'No such merchant' },
+  'unsupported-rail': { status: 400, title: 'This rail is not available on this hub' },
+  unauthorized: { status: 401, title: 'Authentication required' },
+  'invalid-token': { status: 401, title: 'The token is not valid' },
+  'invalid-siwe': { status: 401, title: 'The sign-in message or signature is not valid' },
+  forbidden: { status: 403, title: 'Not allowed' },
+  'not-found': { status: 404, title: 'Not found' },
+  'method-not-allowed': { status: 405, title: 'Method not allowed' },
+  'unsupported-media-type': { status: 415, title: 'Send application/json' },
+  'payload-too-large': { status: 413, title: 'The request body is too large' },
+  'rate-limited': { status: 429, title: 'Too many requests' },
+  'not-ready': { status: 503, title: 'Not ready' },
+  internal: { status: 500, title: 'Internal error' },
+} as const;
+
+export type ProblemCode = keyof typeof PROBLEMS;
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  /** Field-level validation issues. */
+  errors?: { path: string; message: string }[];
+  [ext: string]: unknown;
+}
+
+export const problemType = (code: ProblemCode) => PROBLEM_BASE + code;
+
+export class ProblemError extends Error {
+  readonly code: ProblemCode;
+  readonly status: number;
+  readonly extra: Record<string, unknown>;
+  constructor(code: ProblemCode, detail?: string, extra: Record<string, unknown> = {}) {
+    super(detail ?? PROBLEMS[code].title);
+    this.code = code;
+    this.status = PROBLEMS[code].status;
+    this.extra = extra;
+  }
+  toProblem(instance?: string): Problem {
+    return {
+      type: problemType(this.code),
+      title: PROBLEMS[this.code].title,
+      status: this.status,
+      detail: this.message,
+      ...(instance ? { instance } : {}),
+      ...this.extra,
+    };
+  }
+}
