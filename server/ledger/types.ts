@@ -101,6 +101,8 @@ export type CreateTransferResult =
   | 'exists_with_different_timeout'
   | 'exists_with_different_user_data'
   | 'exists_with_different_code'
+  /** Added (TigerBeetle's exists_with_different_ledger): the same id was used on another asset. */
+  | 'exists_with_different_asset'
   | 'id_must_not_be_empty'
   | 'id_already_failed'
   | 'linked_event_failed'

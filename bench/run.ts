@@ -1,0 +1,51 @@
+/**
+ * npm run bench: every figure beside its baseline from the same run, with the target it is
+ * held to. Nothing here asserts; the numbers are for people (README, closing notes).
+ */
+import { cpus } from 'node:os';
+import { benchLedger } from './ledger.js';
+import { benchPayments } from './payments.js';
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const verdict = (ok: boolean) => (ok ? 'meets target' : 'BELOW TARGET');
+
+async function main() {
+  const only = process.argv[2];
+  const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+  process.stdout.write(`Tollway benchmarks — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}\n\n`);
+
+  if (!only || only === 'payments') {
+    const r = await benchPayments({ seconds, connections: 64 });
+    process.stdout.write(
+      [
+        `POST /payments, internal rail, SQLite, ${r.connections} connections, ${r.seconds} s`,
+        `  hub            ${fmt(r.payments.rps)} payments/s   p50 ${r.payments.p50} ms   p99 ${r.payments.p99} ms   errors ${r.payments.errors}   non-2xx ${r.payments.non2xx}`,
+        `  bare Express   ${fmt(r.baseline.rps)} requests/s   p50 ${r.baseline.p50} ms   p99 ${r.baseline.p99} ms`,
+        `  ratio          ${fmt(r.ratio * 100, 1)}% of bare Express`,
+        `  targets        ≥ 3,000/s: ${verdict(r.payments.rps >= 3000)}; p99 ≤ 50 ms: ${verdict(r.payments.p99 <= 50)}; ≥ 35%: ${verdict(r.ratio >= 0.35)}`,
+        '',
+      ].join('\n') + '\n',
+    );
+  }
+  if (!only || only === 'ledger') {
+    const r = await benchLedger();
+    process.stdout.write(
+      [
+        `Ledger createTransfers, batches of 8,000, SQLite`,
+        `  ledger             ${fmt(r.ledgerTps)} transfers/s`,
+        `  plain inserts      ${fmt(r.rawInsertTps)} rows/s`,
+        `  ratio              ${fmt(r.ratio * 100, 1)}% of plain inserts`,
+        `  targets            ≥ 100,000/s: ${verdict(r.ledgerTps >= 100_000)}; ≥ 50%: ${verdict(r.ratio >= 0.5)}`,
+        '',
+      ].join('\n') + '\n',
+    );
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);

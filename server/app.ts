@@ -1,0 +1,164 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadSigningKeys, type SigningKeys } from './auth/keys.js';
+import { createMerchants } from './auth/merchants.js';
+import { createAuthService } from './auth/service.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config.js';
+import { createHttpApp } from './http/router.js';
+import { createLedger } from './ledger/ledger.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { createOutboxDispatcher } from './notify/dispatcher.js';
+import { purgeDispatched } from './notify/outbox.js';
+import { createSocketNotifier } from './notify/socket.js';
+import { buildOpenApi } from './openapi.js';
+import { purgeExpiredKeys } from './payments/idempotency.js';
+import { createReceiptIssuer } from './payments/receipts.js';
+import { createPaymentsService } from './payments/service.js';
+import { createInternalRail } from './rails/internal/index.js';
+import type { Rails } from './rails/types.js';
+import { migrate, pendingMigrations } from './store/migrate.js';
+import { MIGRATIONS } from './store/migrations/index.js';
+import { openStore, type Db } from './store/index.js';
+
+export interface HubOptions {
+  config: Config;
+  clock?: Clock;
+  logger?: Logger;
+  /** A store the caller opened (tests); otherwise opened from the config and closed with the hub. */
+  db?: Db;
+  keys?: SigningKeys;
+  /** How often the sweeper releases lapsed reservations, ms. */
+  sweepIntervalMs?: number;
+}
+
+export interface Hub {
+  url: string;
+  port: number;
+  server: Server;
+  db: Db;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the hub from its parts and starts it: migrations, recovery of unfinished payments,
+ * HTTP, Socket.IO, the outbox dispatcher and the sweeper. Everything is passed in or built here;
+ * nothing is a module-level singleton, so tests run several hubs in one process.
+ */
+export async function startHub(opts: HubOptions): Promise<Hub> {
+  const { config } = opts;
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const db = opts.db ?? openStore(config);
+  const ownsDb = !opts.db;
+
+  await migrate(db, MIGRATIONS);
+  const keys = opts.keys ?? (await loadSigningKeys({ dataDir: config.dataDir, envKey: config.signingKey }));
+  const metrics = createMetrics();
+  const ledger = createLedger({ clock });
+  const auth = createAuthService({ db, keys, clock, publicUrl: config.publicUrl, accessTtlSeconds: config.accessTokenTtl });
+  const merchants = createMerchants({ db, clock });
+  const rails: Rails = { internal: createInternalRail({ ledger }) };
+  const issueReceipt = createReceiptIssuer({ keys, issuer: config.publicUrl, ttlSeconds: config.receiptTtl, now: () => clock.now() });
+
+  let poke = () => {};
+  const payments = createPaymentsService({
+    db,
+    ledger,
+    clock,
+    rails,
+    issueReceipt,
+    paymentTimeout: config.paymentTimeout,
+    onEvent: () => poke(),
+    onStatus: (status) => metrics.payments.inc({ status }),
+  });
+
+  // Recovery before serving: every unfinished payment is carried to where its rail says it is,
+  // and reservations that lapsed while the hub was down are released.
+  const sweep = async () => {
+    await db.transaction(async (tx) => {
+      const expired = await ledger.expirePendingTransfers(tx, 500);
+      await payments.failExpired(tx, expired);
+    });
+  };
+  await sweep();
+  const resumed = await payments.resumeOpen();
+  if (resumed) logger.info({ resumed }, 'resumed unfinished payments');
+
+  const app = createHttpApp({
+    config,
+    logger,
+    metrics,
+    db,
+    ledger,
+    clock,
+    auth,
+    payments,
+    merchants,
+    ready: async () => {
+      await db.ping();
+      return (await pendingMigrations(db, MIGRATIONS)).length === 0;
+    },
+    openapi: (() => {
+      let doc: unknown;
+      return () => (doc ??= buildOpenApi(config.publicUrl, config.dev));
+    })(),
+  });
+  const server = createServer(app);
+  const notifier = createSocketNotifier({
+    httpServer: server,
+    db,
+    verifyToken: (t) => auth.verifyAccessToken(t),
+    corsOrigin: true,
+    redisUrl: config.redisUrl,
+    logger,
+  });
+  const dispatcher = createOutboxDispatcher({
+    db,
+    clock,
+    sinks: [notifier.sink],
+    onDelivered: (lagMs) => metrics.outboxLag.set(lagMs / 1000),
+  });
+  poke = () => dispatcher.poke();
+  dispatcher.start();
+
+  const timers = [
+    setInterval(() => sweep().catch((err) => logger.error({ err }, 'sweep failed')), opts.sweepIntervalMs ?? 5000),
+    setInterval(() => {
+      const now = clock.now();
+      db.transaction(async (tx) => {
+        await purgeExpiredKeys(tx, now);
+        await purgeDispatched(tx, now - 7 * 24 * 3600 * 1000);
+      }).catch((err) => logger.error({ err }, 'purge failed'));
+    }, 3600 * 1000),
+  ];
+  for (const t of timers) t.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  logger.info({ url, publicUrl: config.publicUrl, engine: db.dialect, dev: config.dev }, 'hub listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    server,
+    db,
+    close() {
+      closing ??= (async () => {
+        for (const t of timers) clearInterval(t);
+        await dispatcher.stop();
+        await notifier.close();
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+        if (ownsDb) await db.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,199 @@
+/**
+ * The hub's ES256 signing key: access tokens and payment receipts are signed with it, and
+ * merchants verify receipts offline against `jwks()` (served at /.well-known/jwks.json).
+ *
+ * Where the key comes from, in order: TOLLWAY_SIGNING_KEY (PKCS#8/SEC1 PEM or a private JWK as
+ * JSON), else `<dataDir>/signing-key.json`, else a fresh key written there on first start. The
+ * private key ends up as a non-extractable CryptoKey, so nothing holding a SigningKeys can export
+ * (or accidentally log) the key material; only the public JWK is kept in the clear.
+ */
+import { createECDH, createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
+
+export const SIGNING_ALG = 'ES256';
+export const SIGNING_KEY_FILE = 'signing-key.json';
+
+export interface SignOptions {
+  /** JOSE header `typ`, e.g. `at+jwt` for access tokens; verifiers pin it so tokens of one kind can't pass as another. */
+  typ: string;
+  expiresInSeconds: number;
+  /** Milliseconds since the epoch, from the caller's injected clock (iat/exp derive from it). */
+  now: number;
+  issuer?: string;
+  audience?: string | string[];
+  subject?: string;
+}
+
+export interface SigningKeys {
+  readonly kid: string;
+  readonly alg: typeof SIGNING_ALG;
+  readonly privateKey: CryptoKey;
+  readonly publicKey: CryptoKey;
+  /** Public JWK with kid, alg and use: exactly what goes into the JWKS. */
+  readonly publicJwk: Readonly<JWK>;
+  jwks(): { keys: JWK[] };
+  /** A compact JWS with header `{alg: ES256, kid, typ}` and iat/exp from `opts.now`. */
+  sign(claims: JWTPayload, opts: SignOptions): Promise<string>;
+}
+
+export interface LoadSigningKeysOptions {
+  dataDir: string;
+  /** The value of TOLLWAY_SIGNING_KEY, if set. */
+  envKey?: string;
+}
+
+export async function loadSigningKeys(opts: LoadSigningKeysOptions): Promise<SigningKeys> {
+  if (opts.envKey !== undefined && opts.envKey.trim() !== '') {
+    let jwk: JWK;
+    try {
+      jwk = parseKeyText(opts.envKey);
+    } catch (err) {
+      // The reason never quotes the value: it is a secret.
+      throw new Error(`TOLLWAY_SIGNING_KEY is not a usable ES256 private key: ${(err as Error).message}`);
+    }
+    return fromPrivateJwk(jwk);
+  }
+
+  const file = join(opts.dataDir, SIGNING_KEY_FILE);
+  const existing = readKeyFile(file);
+  if (existing) return fromPrivateJwk(existing);
+
+  mkdirSync(opts.dataDir, { recursive: true });
+  const fresh = await newPrivateJwk();
+  // Write to a private temp file, then link it into place: link() fails if the name exists, so two
+  // hub processes starting together on one data dir can't overwrite each other's key, and a
+  // reader never sees a half-written file. The loser of the race uses the winner's key.
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  writeFileSync(tmp, JSON.stringify(fresh, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+  try {
+    linkSync(tmp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    unlinkSync(tmp);
+  }
+  const stored = readKeyFile(file);
+  if (!stored) throw new Error(`signing key file ${file} vanished after it was written`);
+  return fromPrivateJwk(stored);
+}
+
+/** An in-memory key, for tests and tools. */
+export async function generateSigningKeys(): Promise<SigningKeys> {
+  return fromPrivateJwk(await newPrivateJwk());
+}
+
+async function newPrivateJwk(): Promise<JWK> {
+  const { privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
+  const jwk = await exportJWK(privateKey);
+  return { ...jwk, kid: await calculateJwkThumbprint(jwk, 'sha256'), alg: SIGNING_ALG };
+}
+
+function readKeyFile(file: string): JWK | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    return parseKeyText(text);
+  } catch (err) {
+    throw new Error(`signing key file ${file} is not a usable ES256 private key: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * PEM (PKCS#8 or SEC1) or private JWK JSON → a validated private P-256 JWK. Error messages are
+ * ours, never the parser's: JSON.parse quotes the input it choked on, which here is a secret.
+ */
+function parseKeyText(text: string): JWK {
+  const trimmed = text.trim();
+  let key: KeyObject;
+  if (trimmed.startsWith('-----BEGIN')) {
+    try {
+      key = createPrivateKey({ key: trimmed, format: 'pem' });
+    } catch {
+      throw new Error('the PEM could not be read as a private key (expected PKCS#8 "BEGIN PRIVATE KEY")');
+    }
+  } else if (trimmed.startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch {
+      throw new Error('the value starts like JSON but is not valid JSON');
+    }
+    if (typeof parsed !== 'object' || parsed === null) throw new Error('the JWK is not a JSON object');
+    const j = parsed as Record<string, unknown>;
+    if (j.kty !== 'EC' || j.crv !== 'P-256') throw new Error('the JWK must have kty "EC" and crv "P-256"');
+    if (typeof j.d !== 'string') throw new Error('the JWK has no private part ("d")');
+    if (j.alg !== undefined && j.alg !== SIGNING_ALG) throw new Error(`the JWK's alg must be ${SIGNING_ALG}`);
+    const derived = fromD(j.d);
+    // A JWK whose public half doesn't belong to its private half would publish a JWKS that can't
+    // verify our own signatures; refuse it rather than silently fixing it.
+    if ((j.x !== undefined && j.x !== derived.x) || (j.y !== undefined && j.y !== derived.y)) {
+      throw new Error('the JWK\'s public part (x, y) does not match its private part (d)');
+    }
+    return derived;
+  } else {
+    throw new Error('expected a PEM ("-----BEGIN PRIVATE KEY-----") or a private JWK as JSON');
+  }
+  if (key.type !== 'private' || key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new Error('the key must be an EC private key on curve P-256');
+  }
+  const d = (key.export({ format: 'jwk' }) as JWK).d;
+  if (!d) throw new Error('the key has no private part');
+  return fromD(d);
+}
+
+/** The full private JWK, with x/y computed from d (never trusted from the input). */
+function fromD(d: string): JWK {
+  let pub: Buffer;
+  try {
+    const raw = Buffer.from(d, 'base64url');
+    if (raw.length !== 32) throw new Error();
+    const ecdh = createECDH('prime256v1');
+    ecdh.setPrivateKey(raw);
+    pub = ecdh.getPublicKey(); // 0x04 ‖ x ‖ y
+  } catch {
+    throw new Error('"d" is not a valid P-256 private scalar');
+  }
+  return {
+    kty: 'EC',
+    crv: 'P-256',
+    x: pub.subarray(1, 33).toString('base64url'),
+    y: pub.subarray(33, 65).toString('base64url'),
+    d,
+  };
+}
+
+async function fromPrivateJwk(jwk: JWK): Promise<SigningKeys> {
+  const publicPart: JWK = { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y };
+  // kid = RFC 7638 thumbprint: stable for the key, whatever kid a file or env value carried.
+  const kid = await calculateJwkThumbprint(publicPart, 'sha256');
+  const privateKey = (await importJWK({ ...publicPart, d: jwk.d }, SIGNING_ALG, { extractable: false })) as CryptoKey;
+  const publicKey = (await importJWK(publicPart, SIGNING_ALG, { extractable: true })) as CryptoKey;
+  const publicJwk: JWK = Object.freeze({ ...publicPart, kid, alg: SIGNING_ALG, use: 'sig' });
+
+  return {
+    kid,
+    alg: SIGNING_ALG,
+    privateKey,
+    publicKey,
+    publicJwk,
+    jwks: () => ({ keys: [{ ...publicJwk }] }),
+    async sign(claims, o) {
+      const iat = Math.floor(o.now / 1000);
+      const jwt = new SignJWT(claims)
+        .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: o.typ })
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + o.expiresInSeconds);
+      if (o.issuer !== undefined) jwt.setIssuer(o.issuer);
+      if (o.audience !== undefined) jwt.setAudience(o.audience);
+      if (o.subject !== undefined) jwt.setSubject(o.subject);
+      return jwt.sign(privateKey);
+    },
+  };
+}

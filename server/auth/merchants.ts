@@ -1,0 +1,70 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { ProblemError } from '../../shared/problem.js';
+import type { Clock } from '../clock.js';
+import type { Db } from '../store/types.js';
+
+export interface MerchantRecord {
+  id: string;
+  name: string;
+  webhookUrl: string | null;
+  payoutAddress: string | null;
+  createdAt: string;
+}
+
+interface MerchantRow {
+  id: string;
+  name: string;
+  webhook_url: string | null;
+  payout_address: string | null;
+  created_at: number;
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+const toRecord = (r: MerchantRow): MerchantRecord => ({
+  id: r.id,
+  name: r.name,
+  webhookUrl: r.webhook_url,
+  payoutAddress: r.payout_address,
+  createdAt: new Date(Number(r.created_at)).toISOString(),
+});
+
+/** Constant-time comparison of two secrets of any length. */
+export function secretEquals(a: string, b: string): boolean {
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb);
+}
+
+/**
+ * Merchants and their credentials. The API key is shown once and kept only as its sha256 (it is
+ * 32 random bytes, so a fast hash is enough); the webhook secret must be kept to sign with.
+ */
+export function createMerchants({ db, clock }: { db: Db; clock: Clock }) {
+  return {
+    async create(input: { name: string; webhookUrl?: string; payoutAddress?: string }) {
+      const id = `m_${randomBytes(9).toString('base64url')}`;
+      const apiKey = `tw_sk_${randomBytes(32).toString('base64url')}`;
+      const webhookSecret = `whsec_${randomBytes(32).toString('base64')}`;
+      const now = clock.now();
+      await db.run(
+        `INSERT INTO merchants (id, name, webhook_url, payout_address, api_key_hash, webhook_secret, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        [id, input.name, input.webhookUrl ?? null, input.payoutAddress ?? null, sha256(apiKey), webhookSecret, now],
+      );
+      const merchant = toRecord({ id, name: input.name, webhook_url: input.webhookUrl ?? null, payout_address: input.payoutAddress ?? null, created_at: now });
+      return { merchant, apiKey, webhookSecret };
+    },
+    /** The merchant an API key belongs to; a wrong key is 401, another merchant's id 403. */
+    async authenticate(apiKey: string | undefined, merchantId: string): Promise<MerchantRecord> {
+      if (!apiKey) throw new ProblemError('unauthorized', 'send the merchant API key as a Bearer token');
+      const row = await db.get<MerchantRow>(
+        'SELECT id, name, webhook_url, payout_address, created_at FROM merchants WHERE api_key_hash = ?',
+        [sha256(apiKey)],
+      );
+      if (!row) throw new ProblemError('invalid-token', 'unknown merchant API key');
+      if (row.id !== merchantId) throw new ProblemError('forbidden', 'this API key belongs to another merchant');
+      return toRecord(row);
+    },
+  };
+}
+export type Merchants = ReturnType<typeof createMerchants>;

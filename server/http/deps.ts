@@ -1,0 +1,40 @@
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import type { Ledger } from '../ledger/types.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { Merchants } from '../auth/merchants.js';
+import type { PaymentsService } from '../payments/service.js';
+import type { Db } from '../store/types.js';
+import type { TokenResponse } from '../../shared/api.js';
+import type { z } from 'zod';
+
+/** What the HTTP layer needs from the sign-in service; implemented in server/auth. */
+export interface AuthApi {
+  nonce(): Promise<{ nonce: string }>;
+  loginWithSiwe(message: string, signature: string): Promise<z.infer<typeof TokenResponse>>;
+  refresh(refreshToken: string): Promise<z.infer<typeof TokenResponse>>;
+  logout(refreshToken: string): Promise<void>;
+  verifyAccessToken(token: string): Promise<{ userId: string; address: string }>;
+  jwks(): { keys: unknown[] };
+}
+
+export interface HttpDeps {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  db: Db;
+  ledger: Ledger;
+  clock: Clock;
+  auth: AuthApi;
+  payments: PaymentsService;
+  merchants: Merchants;
+  /** Database reachable and migrations applied. */
+  ready(): Promise<boolean>;
+  openapi(): unknown;
+}
+
+export interface AuthedUser {
+  id: string;
+  address: string;
+}

@@ -1,0 +1,38 @@
+import { Router } from 'express';
+import { CreatePaymentRequest, ListPaymentsQuery, parseIdempotencyKey } from '../../shared/api.js';
+import { ProblemError } from '../../shared/problem.js';
+import { requireUser } from './auth-routes.js';
+import type { AuthedUser, HttpDeps } from './deps.js';
+import { jsonBody, parse } from './validate.js';
+
+export function paymentRoutes(deps: HttpDeps): Router {
+  const r = Router();
+  const authed = requireUser(deps);
+
+  r.post('/payments', authed, async (req, res) => {
+    const user = res.locals.user as AuthedUser;
+    const key = parseIdempotencyKey(req.get('idempotency-key'));
+    if (key === undefined) throw new ProblemError('idempotency-key-missing', 'POST /payments needs an Idempotency-Key header');
+    if (key === null) throw new ProblemError('idempotency-key-invalid', 'Idempotency-Key must be 1–255 printable characters, bare or quoted');
+    const raw = jsonBody(req);
+    const body = parse(CreatePaymentRequest, raw, 'body');
+    const out = await deps.payments.create(user, key, body, raw);
+    if (out.replayed) res.set('Idempotent-Replayed', 'true');
+    res.status(out.status).json(out.body);
+  });
+
+  r.get('/payments', authed, async (req, res) => {
+    const user = res.locals.user as AuthedUser;
+    const q = parse(ListPaymentsQuery, req.query, 'query');
+    res.json(await deps.payments.listForUser(user.id, q.cursor, q.limit));
+  });
+
+  r.get('/payments/:id', authed, async (req, res) => {
+    const user = res.locals.user as AuthedUser;
+    // Another user's payment is indistinguishable from one that does not exist.
+    const p = await deps.payments.get(user.id, String(req.params.id).slice(0, 100));
+    if (!p) throw new ProblemError('not-found', 'no such payment');
+    res.json(p);
+  });
+  return r;
+}

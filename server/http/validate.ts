@@ -1,0 +1,27 @@
+import type { Request } from 'express';
+import type { z } from 'zod';
+import { ProblemError } from '../../shared/problem.js';
+import { validationProblem } from './problem.js';
+
+/** Parses with a zod schema; a failure is a 400 problem that names each bad field. */
+export function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const p = validationProblem(r.error, where);
+  throw new ProblemError('validation-error', p.detail, { errors: p.errors });
+}
+
+/** JSON bodies only: anything else is a 415 before it is looked at. */
+export function jsonBody(req: Request): unknown {
+  if (!req.is('application/json')) {
+    throw new ProblemError('unsupported-media-type', 'send the body as application/json');
+  }
+  return req.body;
+}
+
+export function bearer(req: Request): string | undefined {
+  const h = req.headers.authorization;
+  if (!h) return undefined;
+  const m = /^Bearer[ ]+([^ ]+)$/i.exec(h.trim());
+  return m?.[1];
+}

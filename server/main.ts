@@ -1,0 +1,72 @@
+/**
+ * The hub's command line.
+ *   tsx server/main.ts            run the hub, configured from the environment
+ *   tsx server/main.ts doctor     check the ledger invariant and exit non-zero if it fails
+ *   tsx server/main.ts dev        run the hub in dev mode with a generated admin token (npm start)
+ */
+import { randomBytes } from 'node:crypto';
+import { startHub } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { runDoctor } from './doctor.js';
+import { createLogger } from './logger.js';
+
+async function main(argv: string[]): Promise<number> {
+  const command = argv[0] ?? 'hub';
+  const env = { ...process.env };
+  if (command === 'dev') {
+    env.TOLLWAY_DEV ??= '1';
+    env.TOLLWAY_ADMIN_TOKEN ??= generatedAdminToken();
+  }
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`tollway: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+
+  if (command === 'doctor') return runDoctor(config, process.stdout);
+  if (command !== 'hub' && command !== 'dev') {
+    process.stderr.write(`tollway: unknown command ${JSON.stringify(command)} (hub | dev | doctor)\n`);
+    return 2;
+  }
+
+  const logger = createLogger(config.logLevel);
+  const hub = await startHub({ config, logger });
+  if (command === 'dev') {
+    process.stdout.write(
+      [
+        '',
+        `  Tollway hub (dev mode) on ${hub.url}`,
+        `  public URL      ${config.publicUrl}`,
+        `  storage         ${config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`}`,
+        `  admin token     ${process.env.TOLLWAY_ADMIN_TOKEN ? '(from TOLLWAY_ADMIN_TOKEN)' : env.TOLLWAY_ADMIN_TOKEN}`,
+        `  API description ${hub.url}/openapi.json`,
+        '',
+      ].join('\n') + '\n',
+    );
+  }
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  logger.info('shutting down');
+  await hub.close();
+  return 0;
+}
+
+function generatedAdminToken(): string {
+  return `tw_admin_${randomBytes(18).toString('base64url')}`;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`tollway: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import * as api from '../shared/api.js';
+
+const json = (s: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'openapi-3.0' });
+const problem = { description: 'Problem details (RFC 9457)', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/ProblemDetails' } } } };
+const ok = (name: string, description = 'OK') => ({ description, content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } } });
+const body = (name: string) => ({ required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } } });
+const errors = { 400: problem, 401: problem, 404: problem };
+const bearer = [{ bearer: [] }];
+
+/** The API described from the same zod schemas the hub validates with. */
+export function buildOpenApi(serverUrl: string, dev: boolean) {
+  const schemas: Record<string, unknown> = {
+    CreatePaymentRequest: json(api.CreatePaymentRequest, 'input'),
+    Payment: json(api.Payment, 'output'),
+    PaymentList: json(api.PaymentList, 'output'),
+    PaymentStatusUpdate: json(api.PaymentStatusUpdate, 'output'),
+    AccountsMe: json(api.AccountsMe, 'output'),
+    NonceResponse: json(api.NonceResponse, 'output'),
+    SiweLoginRequest: json(api.SiweLoginRequest, 'input'),
+    RefreshRequest: json(api.RefreshRequest, 'input'),
+    TokenResponse: json(api.TokenResponse, 'output'),
+    CreateMerchantRequest: json(api.CreateMerchantRequest, 'input'),
+    CreateMerchantResponse: json(api.CreateMerchantResponse, 'output'),
+    FaucetRequest: json(api.FaucetRequest, 'input'),
+    ProblemDetails: json(api.ProblemDetails, 'output'),
+  };
+  const listParams = [
+    { name: 'cursor', in: 'query', schema: { type: 'string' } },
+    { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 50 } },
+  ];
+  const paths: Record<string, unknown> = {
+    '/healthz': { get: { summary: 'Liveness', responses: { 200: { description: 'alive' } } } },
+    '/readyz': { get: { summary: 'Readiness: database reachable, migrations applied', responses: { 200: { description: 'ready' }, 503: problem } } },
+    '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text exposition format' } } } },
+    '/.well-known/jwks.json': { get: { summary: 'Public keys that verify receipts', responses: { 200: { description: 'JWK set' } } } },
+    '/auth/nonce': { get: { summary: 'One-time SIWE nonce (5 minutes)', responses: { 200: ok('NonceResponse') } } },
+    '/auth/siwe': { post: { summary: 'Sign in with Ethereum (EIP-4361)', requestBody: body('SiweLoginRequest'), responses: { 200: ok('TokenResponse'), ...errors } } },
+    '/auth/refresh': { post: { summary: 'Rotate the refresh token; reusing a rotated one revokes its family', requestBody: body('RefreshRequest'), responses: { 200: ok('TokenResponse'), ...errors } } },
+    '/auth/logout': { post: { summary: 'Revoke the refresh token family', requestBody: body('RefreshRequest'), responses: { 204: { description: 'revoked' }, 400: problem } } },
+    '/accounts/me': { get: { summary: 'Balances per asset', security: bearer, responses: { 200: ok('AccountsMe'), 401: problem } } },
+    '/payments': {
+      post: {
+        summary: 'Pay',
+        description:
+          'Needs an Idempotency-Key (1–255 characters, bare or RFC 8941 quoted), scoped to the caller and kept for at ' +
+          'least 24 hours. A repeat with the same body replays the stored answer with Idempotent-Replayed: true; a ' +
+          'different body is 422; a repeat while the first is still running is 409 and stores nothing. Insufficient ' +
+          'funds is 400 insufficient-funds and stores nothing.',
+        security: bearer,
+        parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 1, maxLength: 257 } }],
+        requestBody: body('CreatePaymentRequest'),
+        responses: { 200: ok('Payment', 'the payment (status pending, submitted, completed or failed)'), 409: problem, 422: problem, ...errors },
+      },
+      get: { summary: 'Your payments, newest first', security: bearer, parameters: listParams, responses: { 200: ok('PaymentList'), ...errors } },
+    },
+    '/payments/{id}': {
+      get: { summary: 'One of your payments', security: bearer, parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: ok('Payment'), ...errors } },
+    },
+    '/merchants': {
+      post: { summary: 'Register a merchant (admin token)', security: bearer, requestBody: body('CreateMerchantRequest'), responses: { 201: ok('CreateMerchantResponse'), 403: problem, ...errors } },
+    },
+    '/merchants/{id}/payments': {
+      get: {
+        summary: 'What a merchant was paid (merchant API key)',
+        security: bearer,
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, ...listParams],
+        responses: { 200: ok('PaymentList'), 403: problem, ...errors },
+      },
+    },
+  };
+  if (dev) {
+    paths['/dev/faucet'] = { post: { summary: 'Dev mode only: credit a test balance', security: bearer, requestBody: body('FaucetRequest'), responses: { 200: ok('AccountsMe'), ...errors } } };
+  }
+  return {
+    openapi: '3.0.3',
+    info: {
+      title: 'Tollway hub',
+      version: '1',
+      description:
+        'Amounts are base units as decimal strings. Errors are application/problem+json. Live status: Socket.IO on the ' +
+        'same origin, handshake auth {token, lastSeq?}, event paymentStatusUpdate (schema PaymentStatusUpdate).',
+    },
+    servers: [{ url: serverUrl }],
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } }, schemas },
+    paths,
+  };
+}

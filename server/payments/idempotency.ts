@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import { ProblemError } from '../../shared/problem.js';
+import { forUpdate, type Queryable } from '../store/types.js';
+
+/** Keys are kept at least this long (said so in the API description), then purged. */
+export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
+
+export interface StoredResponse {
+  status: number;
+  body: unknown;
+}
+
+/** The request's fingerprint: key order and white space do not matter, every value does. */
+export function fingerprint(body: unknown): string {
+  return createHash('sha256').update(canonicalJson(body)).digest('hex');
+}
+
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const keys = Object.keys(v as object).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+/**
+ * Claims (userId, key) inside the caller's transaction. Returns `claimed` when this request owns
+ * the key now, or the stored response to replay. Throws 409 while the first request is still
+ * running and 422 when the key was used for another request; both roll back, storing nothing.
+ *
+ * The INSERT goes first so that two racing requests meet at the primary key: on PostgreSQL the
+ * second waits for the first to commit and then sees its row.
+ */
+export async function claimKey(
+  tx: Queryable,
+  a: { userId: string; key: string; fingerprint: string; now: number },
+): Promise<{ claimed: true } | { claimed: false; replay: StoredResponse }> {
+  const expires = a.now + IDEMPOTENCY_TTL_MS;
+  const ins = await tx.run(
+    `INSERT INTO idempotency_keys (user_id, key, fingerprint, state, created_at, expires_at)
+     VALUES (?, ?, ?, 'in_flight', ?, ?) ON CONFLICT (user_id, key) DO NOTHING`,
+    [a.userId, a.key, a.fingerprint, a.now, expires],
+  );
+  if (ins.changes === 1) return { claimed: true };
+
+  const row = await tx.get<{
+    fingerprint: string;
+    state: string;
+    response_status: number | null;
+    response_body: string | null;
+    expires_at: number;
+  }>(
+    `SELECT fingerprint, state, response_status, response_body, expires_at FROM idempotency_keys
+     WHERE user_id = ? AND key = ?${forUpdate(tx)}`,
+    [a.userId, a.key],
+  );
+  if (!row) throw new ProblemError('idempotency-key-in-flight', 'the key was released meanwhile; retry');
+  if (Number(row.expires_at) <= a.now && row.state === 'done') {
+    // A key past its retention is free again; the old record goes.
+    await tx.run(
+      `UPDATE idempotency_keys SET fingerprint = ?, state = 'in_flight', payment_id = NULL, response_status = NULL,
+       response_body = NULL, created_at = ?, expires_at = ? WHERE user_id = ? AND key = ?`,
+      [a.fingerprint, a.now, expires, a.userId, a.key],
+    );
+    return { claimed: true };
+  }
+  if (row.fingerprint !== a.fingerprint) {
+    throw new ProblemError('idempotency-key-reused', 'this Idempotency-Key was used with a different request body');
+  }
+  if (row.state !== 'done' || row.response_status === null) {
+    throw new ProblemError('idempotency-key-in-flight', 'the first request with this Idempotency-Key is still running; retry shortly');
+  }
+  return { claimed: false, replay: { status: Number(row.response_status), body: JSON.parse(row.response_body ?? 'null') } };
+}
+
+export async function attachPayment(tx: Queryable, userId: string, key: string, paymentId: string): Promise<void> {
+  await tx.run('UPDATE idempotency_keys SET payment_id = ? WHERE user_id = ? AND key = ?', [paymentId, userId, key]);
+}
+
+/** Stores the response in the same transaction as the state it reports. */
+export async function storeResponse(tx: Queryable, paymentId: string, res: StoredResponse): Promise<void> {
+  await tx.run(
+    `UPDATE idempotency_keys SET state = 'done', response_status = ?, response_body = ?
+     WHERE payment_id = ? AND state = 'in_flight'`,
+    [res.status, JSON.stringify(res.body), paymentId],
+  );
+}
+
+export async function purgeExpiredKeys(tx: Queryable, now: number): Promise<number> {
+  return (await tx.run(`DELETE FROM idempotency_keys WHERE expires_at <= ? AND state = 'done'`, [now])).changes;
+}

@@ -1,0 +1,297 @@
+import { randomBytes } from 'node:crypto';
+import type { CreatePaymentRequest, Payment, PaymentStatus } from '../../shared/api.js';
+import { FINAL_STATUSES } from '../../shared/api.js';
+import { DEFAULT_BIND, type BindPart } from '../../shared/binding.js';
+import { ProblemError } from '../../shared/problem.js';
+import type { Clock } from '../clock.js';
+import type { Ledger } from '../ledger/types.js';
+import { appendEvent } from '../notify/outbox.js';
+import type { RailOutcome, RailPayment, Rails } from '../rails/types.js';
+import { forUpdate, type Db, type Queryable } from '../store/types.js';
+import { ensureUserAccount } from './accounts.js';
+import { attachPayment, claimKey, fingerprint, storeResponse } from './idempotency.js';
+import type { ReceiptIssuer } from './receipts.js';
+import { PAYMENT_COLUMNS, toPayment, type PaymentRow } from './resource.js';
+
+export interface PaymentsDeps {
+  db: Db;
+  ledger: Ledger;
+  clock: Clock;
+  rails: Rails;
+  issueReceipt: ReceiptIssuer;
+  /** Seconds a reservation lasts; past it the ledger releases the funds. */
+  paymentTimeout: number;
+  /** Called after every commit that wrote an outbox event (wakes the dispatcher). */
+  onEvent?: () => void;
+  /** Called after a status change commits (metrics). */
+  onStatus?: (status: PaymentStatus) => void;
+}
+
+export interface CreateResult {
+  status: number;
+  body: unknown;
+  replayed: boolean;
+}
+
+export const newPaymentId = () => `pay_${randomBytes(12).toString('base64url')}`;
+
+const EVENT_TYPE: Record<PaymentStatus, string> = {
+  pending: 'payment.created',
+  submitted: 'payment.submitted',
+  completed: 'payment.completed',
+  failed: 'payment.failed',
+  refunded: 'payment.refunded',
+};
+
+const railPayment = (r: PaymentRow): RailPayment => ({
+  id: r.id,
+  userId: r.user_id,
+  payTo: r.pay_to,
+  merchantId: r.merchant_id,
+  amount: BigInt(r.amount),
+  asset: r.asset,
+  transactionHash: r.transaction_hash,
+});
+
+/**
+ * The payment state machine: pending (funds reserved) → submitted → completed | failed.
+ * Every change commits together with its ledger transfer, its outbox event and, for the request
+ * that caused it, the idempotent response.
+ */
+export function createPaymentsService(deps: PaymentsDeps) {
+  const { db, ledger, clock, rails } = deps;
+
+  async function loadForUpdate(tx: Queryable, id: string): Promise<PaymentRow | undefined> {
+    return tx.get<PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ?${forUpdate(tx)}`, [id]);
+  }
+
+  async function create(user: { id: string }, key: string, body: CreatePaymentRequest, rawBody: unknown): Promise<CreateResult> {
+    const rail = rails[body.rail];
+    if (!rail) throw new ProblemError('unsupported-rail', `the ${body.rail} rail is not enabled on this hub`);
+    if (body.requirement && (body.requirement.amount !== body.amount || body.requirement.payTo !== body.payTo)) {
+      throw new ProblemError('validation-error', 'requirement.amount and requirement.payTo must equal amount and payTo');
+    }
+    const amount = BigInt(body.amount);
+    const fp = fingerprint(rawBody);
+    const bind = (body.requirement?.extra?.bind as BindPart[] | undefined) ?? null;
+
+    const started = await db.transaction(async (tx) => {
+      const now = clock.now();
+      const claim = await claimKey(tx, { userId: user.id, key, fingerprint: fp, now });
+      if (!claim.claimed) return { replay: claim.replay, row: undefined };
+
+      const payee = await rail.resolvePayee(tx, body.payTo, body.asset);
+      const debit = await ensureUserAccount(ledger, tx, user.id, body.asset);
+      const id = newPaymentId();
+      const [result] = await ledger.createTransfers(tx, [
+        {
+          id,
+          debitAccountId: debit,
+          creditAccountId: payee.creditAccountId,
+          amount,
+          asset: body.asset,
+          timeout: deps.paymentTimeout,
+          flags: { pending: true },
+          userData: id,
+        },
+      ]);
+      // Refused before any state exists: the rollback takes the key claim with it.
+      if (result === 'exceeds_credits') throw new ProblemError('insufficient-funds', `balance too low for ${body.amount} ${body.asset}`);
+      if (result !== 'created') throw new Error(`ledger refused the reservation: ${result}`);
+
+      const row: PaymentRow = {
+        id,
+        user_id: user.id,
+        merchant_id: payee.merchantId,
+        rail: body.rail,
+        pay_to: body.payTo,
+        amount: body.amount,
+        asset: body.asset,
+        status: 'pending',
+        transfer_id: id,
+        resource_url: body.resource?.url ?? null,
+        resource_method: body.resource ? body.resource.method.toUpperCase() : null,
+        resource_body_hash: body.resource?.bodyHash?.toLowerCase() ?? null,
+        bind: bind ? JSON.stringify(bind) : null,
+        description: body.description ?? null,
+        failure_reason: null,
+        receipt_token: null,
+        transaction_hash: null,
+        block_explorer_url: null,
+        preimage: null,
+        created_at: now,
+        updated_at: now,
+      };
+      await tx.run(
+        `INSERT INTO payments (${PAYMENT_COLUMNS}) VALUES (${PAYMENT_COLUMNS.split(',').map(() => '?').join(', ')})`,
+        PAYMENT_COLUMNS.split(',').map((c) => row[c.trim() as keyof PaymentRow]),
+      );
+      await attachPayment(tx, user.id, key, id);
+      await appendEvent(tx, { userId: user.id, merchantId: payee.merchantId, type: EVENT_TYPE.pending, payment: toPayment(row), previousStatus: null }, now);
+      return { replay: undefined, row };
+    });
+
+    if (started.replay) return { status: started.replay.status, body: started.replay.body, replayed: true };
+    if (!started.row) throw new Error('unreachable');
+    deps.onEvent?.();
+    deps.onStatus?.('pending');
+
+    let outcome: RailOutcome;
+    try {
+      outcome = await rail.execute(railPayment(started.row));
+    } catch (err) {
+      outcome = { status: 'failed', reason: `rail error: ${(err as Error).message}` };
+    }
+    const payment = await applyOutcome(started.row.id, outcome);
+    return { status: 200, body: payment, replayed: false };
+  }
+
+  /**
+   * Records what the rail said. Idempotent: a payment already final, or already in the reported
+   * state, is left as it is. A reservation that lapsed before it could be posted fails the payment.
+   */
+  async function applyOutcome(id: string, outcome: RailOutcome): Promise<Payment> {
+    // Sign before taking the write lock: signing is the slowest step and needs nothing locked.
+    const pre = outcome.status === 'completed' ? await db.get<PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ?`, [id]) : undefined;
+    const token = pre ? await receiptFor(pre) : null;
+
+    const { payment, changed } = await db.transaction(async (tx) => {
+      const row = await loadForUpdate(tx, id);
+      if (!row) throw new Error(`payment ${id} vanished`);
+      const previous = row.status as PaymentStatus;
+      if (FINAL_STATUSES.includes(previous) || previous === outcome.status) {
+        return { payment: toPayment(row), changed: false };
+      }
+      const now = clock.now();
+      const next: PaymentRow = { ...row, updated_at: now };
+
+      if (outcome.status === 'completed') {
+        const [r] = await ledger.createTransfers(tx, [{ id: `${id}:post`, pendingId: id, flags: { postPendingTransfer: true }, userData: id }]);
+        if (r === 'created' || r === 'exists') {
+          next.status = 'completed';
+          next.receipt_token = token ?? (await receiptFor(row));
+          next.preimage = outcome.preimage ?? row.preimage;
+          next.transaction_hash = outcome.transactionHash ?? row.transaction_hash;
+          next.block_explorer_url = outcome.blockExplorerUrl ?? row.block_explorer_url;
+        } else if (r === 'pending_transfer_expired') {
+          next.status = 'failed';
+          next.failure_reason = 'the reservation expired before the payment settled';
+        } else {
+          throw new Error(`ledger refused to post ${id}: ${r}`);
+        }
+      } else if (outcome.status === 'submitted') {
+        next.status = 'submitted';
+        next.transaction_hash = outcome.transactionHash ?? row.transaction_hash;
+        next.block_explorer_url = outcome.blockExplorerUrl ?? row.block_explorer_url;
+      } else {
+        const [r] = await ledger.createTransfers(tx, [{ id: `${id}:void`, pendingId: id, flags: { voidPendingTransfer: true }, userData: id }]);
+        const released = ['created', 'exists', 'pending_transfer_expired', 'pending_transfer_already_voided'];
+        if (!r || !released.includes(r)) throw new Error(`ledger refused to void ${id}: ${r}`);
+        next.status = 'failed';
+        next.failure_reason = outcome.reason;
+      }
+
+      await tx.run(
+        `UPDATE payments SET status = ?, failure_reason = ?, receipt_token = ?, transaction_hash = ?,
+         block_explorer_url = ?, preimage = ?, updated_at = ? WHERE id = ?`,
+        [next.status, next.failure_reason, next.receipt_token, next.transaction_hash, next.block_explorer_url, next.preimage, now, id],
+      );
+      const payment = toPayment(next);
+      await appendEvent(tx, { userId: row.user_id, merchantId: row.merchant_id, type: EVENT_TYPE[next.status as PaymentStatus], payment, previousStatus: previous }, now);
+      await storeResponse(tx, id, { status: 200, body: payment });
+      return { payment, changed: true };
+    });
+    if (changed) {
+      deps.onEvent?.();
+      deps.onStatus?.(payment.status);
+    }
+    return payment;
+  }
+
+  function receiptFor(row: PaymentRow): Promise<string> {
+    return deps.issueReceipt({
+      paymentId: row.id,
+      audience: row.merchant_id ?? row.pay_to,
+      amount: BigInt(row.amount),
+      asset: row.asset,
+      rail: row.rail,
+      resource: row.resource_url
+        ? { url: row.resource_url, method: row.resource_method ?? 'GET', ...(row.resource_body_hash ? { bodyHash: row.resource_body_hash } : {}) }
+        : null,
+      bind: row.bind ? (JSON.parse(row.bind) as BindPart[]) : DEFAULT_BIND,
+    });
+  }
+
+  async function get(userId: string, id: string): Promise<Payment | undefined> {
+    const row = await db.get<PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ? AND user_id = ?`, [id, userId]);
+    return row ? toPayment(row) : undefined;
+  }
+
+  async function listBy(column: 'user_id' | 'merchant_id', owner: string, cursor: string | undefined, limit: number) {
+    const after = cursor ? decodeCursor(cursor) : null;
+    const rows = await db.all<PaymentRow>(
+      `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE ${column} = ?` +
+        (after ? ' AND (created_at < ? OR (created_at = ? AND id < ?))' : '') +
+        ' ORDER BY created_at DESC, id DESC LIMIT ?',
+      after ? [owner, after.t, after.t, after.id, limit + 1] : [owner, limit + 1],
+    );
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      data: page.map(toPayment),
+      nextCursor: rows.length > limit && last ? encodeCursor(Number(last.created_at), last.id) : null,
+    };
+  }
+
+  /** On start: carry every unfinished payment to where its rail says it is. */
+  async function resumeOpen(): Promise<number> {
+    const open = await db.all<PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE status IN ('pending', 'submitted')`);
+    for (const row of open) {
+      const rail = rails[row.rail as keyof Rails];
+      const outcome: RailOutcome = rail
+        ? await rail.resume(railPayment(row)).catch((err: Error) => ({ status: 'failed' as const, reason: `rail error on resume: ${err.message}` }))
+        : { status: 'failed', reason: `the ${row.rail} rail is no longer enabled` };
+      await applyOutcome(row.id, outcome);
+    }
+    return open.length;
+  }
+
+  /**
+   * Payments whose reservation lapsed (the sweeper voided the transfer) become failed. Runs after
+   * `ledger.expirePendingTransfers` in the same transaction, so no window shows a payment pending
+   * on a released reservation.
+   */
+  async function failExpired(tx: Queryable, transferIds: readonly string[]): Promise<void> {
+    for (const id of transferIds) {
+      const row = await loadForUpdate(tx, id);
+      if (!row || FINAL_STATUSES.includes(row.status as PaymentStatus)) continue;
+      const now = clock.now();
+      const next = { ...row, status: 'failed', failure_reason: 'the reservation expired before the payment settled', updated_at: now };
+      await tx.run(`UPDATE payments SET status = ?, failure_reason = ?, updated_at = ? WHERE id = ?`, [next.status, next.failure_reason, now, id]);
+      const payment = toPayment(next);
+      await appendEvent(tx, { userId: row.user_id, merchantId: row.merchant_id, type: EVENT_TYPE.failed, payment, previousStatus: row.status as PaymentStatus }, now);
+      await storeResponse(tx, id, { status: 200, body: payment });
+    }
+  }
+
+  return {
+    create,
+    applyOutcome,
+    get,
+    listForUser: (userId: string, cursor: string | undefined, limit: number) => listBy('user_id', userId, cursor, limit),
+    listForMerchant: (merchantId: string, cursor: string | undefined, limit: number) => listBy('merchant_id', merchantId, cursor, limit),
+    resumeOpen,
+    failExpired,
+  };
+}
+export type PaymentsService = ReturnType<typeof createPaymentsService>;
+
+function encodeCursor(t: number, id: string): string {
+  return Buffer.from(`${t}:${id}`).toString('base64url');
+}
+function decodeCursor(c: string): { t: number; id: string } {
+  const s = Buffer.from(c, 'base64url').toString();
+  const m = /^(\d{1,16}):(pay_[A-Za-z0-9_-]{1,64})$/.exec(s);
+  if (!m) throw new ProblemError('validation-error', 'cursor is not one this API issued');
+  return { t: Number(m[1]), id: m[2]! };
+}

@@ -1,0 +1,44 @@
+import type { Rail as RailName } from '../../shared/api.js';
+import type { Queryable } from '../store/types.js';
+
+/** A payment as a rail sees it: what to move, from whom, to whom. */
+export interface RailPayment {
+  id: string;
+  userId: string;
+  payTo: string;
+  merchantId: string | null;
+  amount: bigint;
+  asset: string;
+  transactionHash: string | null;
+}
+
+/** What happened on the rail. `submitted` means the rail took it and confirmation comes later. */
+export type RailOutcome =
+  | { status: 'completed'; transactionHash?: string; blockExplorerUrl?: string; preimage?: string }
+  | { status: 'submitted'; transactionHash?: string; blockExplorerUrl?: string }
+  | { status: 'failed'; reason: string };
+
+export interface Payee {
+  /** The ledger account credited when the payment posts. */
+  creditAccountId: string;
+  /** The hub merchant paid, when the payee is one (receipts name it as their audience). */
+  merchantId: string | null;
+}
+
+export interface Rail {
+  readonly name: RailName;
+  /**
+   * Resolves `payTo` inside the payment's transaction and makes sure the credit account exists.
+   * Throws a ProblemError when the payee cannot be paid on this rail.
+   */
+  resolvePayee(tx: Queryable, payTo: string, asset: string): Promise<Payee>;
+  /** Moves the money once the reservation has committed. */
+  execute(payment: RailPayment): Promise<RailOutcome>;
+  /**
+   * After a restart, for a payment that is not final: find out what happened (re-check the chain
+   * or the invoice) and never send a second time blindly.
+   */
+  resume(payment: RailPayment): Promise<RailOutcome>;
+}
+
+export type Rails = Partial<Record<RailName, Rail>>;
