@@ -21,7 +21,8 @@ const checked = (positive: boolean) =>
   z
     .string()
     .regex(DECIMAL, 'must be a decimal string of base units without sign, fraction or leading zeros')
-    .refine((s) => BigInt(s) <= MAX_AMOUNT, 'must not exceed 2^256-1')
+    // zod runs every check even after one failed: each must be safe on any string.
+    .refine((s) => !DECIMAL.test(s) || BigInt(s) <= MAX_AMOUNT, 'must not exceed 2^256-1')
     .refine((s) => !positive || s !== '0', 'must be greater than zero');
 
 /** Wire amount, validated: a decimal string of base units. */

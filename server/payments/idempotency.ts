@@ -34,13 +34,13 @@ function canonicalJson(v: unknown): string {
  */
 export async function claimKey(
   tx: Queryable,
-  a: { userId: string; key: string; fingerprint: string; now: number },
+  a: { userId: string; key: string; fingerprint: string; paymentId: string; now: number },
 ): Promise<{ claimed: true } | { claimed: false; replay: StoredResponse }> {
   const expires = a.now + IDEMPOTENCY_TTL_MS;
   const ins = await tx.run(
-    `INSERT INTO idempotency_keys (user_id, key, fingerprint, state, created_at, expires_at)
-     VALUES (?, ?, ?, 'in_flight', ?, ?) ON CONFLICT (user_id, key) DO NOTHING`,
-    [a.userId, a.key, a.fingerprint, a.now, expires],
+    `INSERT INTO idempotency_keys (user_id, key, fingerprint, payment_id, state, created_at, expires_at)
+     VALUES (?, ?, ?, ?, 'in_flight', ?, ?) ON CONFLICT (user_id, key) DO NOTHING`,
+    [a.userId, a.key, a.fingerprint, a.paymentId, a.now, expires],
   );
   if (ins.changes === 1) return { claimed: true };
 
@@ -59,9 +59,9 @@ export async function claimKey(
   if (Number(row.expires_at) <= a.now && row.state === 'done') {
     // A key past its retention is free again; the old record goes.
     await tx.run(
-      `UPDATE idempotency_keys SET fingerprint = ?, state = 'in_flight', payment_id = NULL, response_status = NULL,
+      `UPDATE idempotency_keys SET fingerprint = ?, state = 'in_flight', payment_id = ?, response_status = NULL,
        response_body = NULL, created_at = ?, expires_at = ? WHERE user_id = ? AND key = ?`,
-      [a.fingerprint, a.now, expires, a.userId, a.key],
+      [a.fingerprint, a.paymentId, a.now, expires, a.userId, a.key],
     );
     return { claimed: true };
   }
@@ -72,10 +72,6 @@ export async function claimKey(
     throw new ProblemError('idempotency-key-in-flight', 'the first request with this Idempotency-Key is still running; retry shortly');
   }
   return { claimed: false, replay: { status: Number(row.response_status), body: JSON.parse(row.response_body ?? 'null') } };
-}
-
-export async function attachPayment(tx: Queryable, userId: string, key: string, paymentId: string): Promise<void> {
-  await tx.run('UPDATE idempotency_keys SET payment_id = ? WHERE user_id = ? AND key = ?', [paymentId, userId, key]);
 }
 
 /** Stores the response in the same transaction as the state it reports. */

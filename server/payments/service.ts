@@ -9,7 +9,7 @@ import { appendEvent } from '../notify/outbox.js';
 import type { RailOutcome, RailPayment, Rails } from '../rails/types.js';
 import { forUpdate, type Db, type Queryable } from '../store/types.js';
 import { ensureUserAccount } from './accounts.js';
-import { attachPayment, claimKey, fingerprint, storeResponse } from './idempotency.js';
+import { claimKey, fingerprint, storeResponse } from './idempotency.js';
 import type { ReceiptIssuer } from './receipts.js';
 import { PAYMENT_COLUMNS, toPayment, type PaymentRow } from './resource.js';
 
@@ -77,12 +77,12 @@ export function createPaymentsService(deps: PaymentsDeps) {
 
     const started = await db.transaction(async (tx) => {
       const now = clock.now();
-      const claim = await claimKey(tx, { userId: user.id, key, fingerprint: fp, now });
+      const id = newPaymentId();
+      const claim = await claimKey(tx, { userId: user.id, key, fingerprint: fp, paymentId: id, now });
       if (!claim.claimed) return { replay: claim.replay, row: undefined };
 
       const payee = await rail.resolvePayee(tx, body.payTo, body.asset);
       const debit = await ensureUserAccount(ledger, tx, user.id, body.asset);
-      const id = newPaymentId();
       const [result] = await ledger.createTransfers(tx, [
         {
           id,
@@ -126,7 +126,6 @@ export function createPaymentsService(deps: PaymentsDeps) {
         `INSERT INTO payments (${PAYMENT_COLUMNS}) VALUES (${PAYMENT_COLUMNS.split(',').map(() => '?').join(', ')})`,
         PAYMENT_COLUMNS.split(',').map((c) => row[c.trim() as keyof PaymentRow]),
       );
-      await attachPayment(tx, user.id, key, id);
       await appendEvent(tx, { userId: user.id, merchantId: payee.merchantId, type: EVENT_TYPE.pending, payment: toPayment(row), previousStatus: null }, now);
       return { replay: undefined, row };
     });

@@ -1,0 +1,100 @@
+import type { Payment, PaymentStatus, PaymentStatusUpdate } from '../../shared/api.js';
+import type { Queryable } from '../store/types.js';
+
+/**
+ * The transactional outbox: every payment status change writes one row here in the same
+ * transaction as the change itself, so an event exists if and only if the change committed.
+ * The dispatcher delivers rows afterwards; the socket notifier replays them to reconnecting
+ * clients. Rows are kept after dispatch (until `purgeDispatched`) because they are the replay log.
+ */
+
+export interface OutboxEvent {
+  userId: string;
+  merchantId: string | null;
+  /** 'payment.created' | 'payment.submitted' | 'payment.completed' | 'payment.failed' | … */
+  type: string;
+  payment: Payment;
+  previousStatus: PaymentStatus | null;
+}
+
+export interface OutboxRecord {
+  id: number;
+  userId: string;
+  merchantId: string | null;
+  paymentId: string;
+  type: string;
+  /** Per-user, strictly increasing and gap-free (it comes from users.last_seq). */
+  seq: number;
+  payload: PaymentStatusUpdate;
+  createdAt: number;
+  dispatchedAt: number | null;
+}
+
+interface OutboxRow {
+  id: number | string;
+  user_id: string;
+  merchant_id: string | null;
+  payment_id: string;
+  type: string;
+  seq: number | string;
+  payload: string;
+  created_at: number | string;
+  dispatched_at: number | string | null;
+}
+
+export const OUTBOX_COLUMNS = 'id, user_id, merchant_id, payment_id, type, seq, payload, created_at, dispatched_at';
+
+export function toRecord(r: OutboxRow): OutboxRecord {
+  return {
+    id: Number(r.id),
+    userId: r.user_id,
+    merchantId: r.merchant_id,
+    paymentId: r.payment_id,
+    type: r.type,
+    seq: Number(r.seq),
+    payload: JSON.parse(r.payload) as PaymentStatusUpdate,
+    createdAt: Number(r.created_at),
+    dispatchedAt: r.dispatched_at === null ? null : Number(r.dispatched_at),
+  };
+}
+
+/**
+ * Records a status event. Must run inside the transaction that changes the payment.
+ *
+ * The seq comes from bumping users.last_seq: on PostgreSQL the UPDATE takes the user's row lock
+ * until commit, so a user's events commit in seq order (a reader never sees seq n+1 without n);
+ * SQLite has one writer, which gives the same. Replay by `seq > lastSeq` relies on that.
+ */
+export async function appendEvent(tx: Queryable, ev: OutboxEvent, now: number): Promise<PaymentStatusUpdate> {
+  const bumped = await tx.get<{ last_seq: number | string }>(
+    'UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq',
+    [ev.userId],
+  );
+  if (!bumped) throw new Error(`appendEvent: no user ${ev.userId}`);
+  const seq = Number(bumped.last_seq);
+  const update: PaymentStatusUpdate = { ...ev.payment, previousStatus: ev.previousStatus, seq };
+  await tx.run(
+    'INSERT INTO outbox (user_id, merchant_id, payment_id, type, seq, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    [ev.userId, ev.merchantId, ev.payment.transactionId, ev.type, seq, JSON.stringify(update), now],
+  );
+  return update;
+}
+
+/** The user's events with seq > lastSeq, oldest first, at most `limit` of them (page by the last seq). */
+export async function eventsSince(q: Queryable, userId: string, lastSeq: number, limit: number): Promise<OutboxRecord[]> {
+  const rows = await q.all<OutboxRow>(
+    `SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+    [userId, lastSeq, limit],
+  );
+  return rows.map(toRecord);
+}
+
+/**
+ * Retention: deletes rows dispatched before `olderThanMs` (an epoch-ms cutoff, e.g.
+ * `now - 7 days`). Undispatched rows are never deleted. Clients whose lastSeq is older than what
+ * is left get a partial replay and resync over REST, as they do on every reconnect anyway.
+ */
+export async function purgeDispatched(tx: Queryable, olderThanMs: number): Promise<number> {
+  const { changes } = await tx.run('DELETE FROM outbox WHERE dispatched_at IS NOT NULL AND dispatched_at < ?', [olderThanMs]);
+  return changes;
+}

@@ -1,0 +1,188 @@
+import type { Server as HttpServer } from 'node:http';
+import { createAdapter, type RedisStreamsAdapterOptions } from '@socket.io/redis-streams-adapter';
+import { createClient } from 'redis';
+import { Server, type Socket } from 'socket.io';
+import type { PaymentStatusUpdate } from '../../shared/api.js';
+import type { Logger } from '../logger.js';
+import type { Queryable } from '../store/types.js';
+import type { OutboxSink } from './dispatcher.js';
+import { eventsSince } from './outbox.js';
+
+export interface ServerToClientEvents {
+  paymentStatusUpdate(update: PaymentStatusUpdate): void;
+}
+// Clients send nothing but the handshake.
+export type ClientToServerEvents = Record<string, never>;
+export interface SocketData {
+  userId: string;
+}
+export type NotifyServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+type NotifySocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+export interface SocketNotifierOptions {
+  httpServer: HttpServer;
+  /** Where replays are read from (outside any transaction). */
+  db: Queryable;
+  /** Access-token check; rejects (or throws) when the token is not good. */
+  verifyToken: (token: string) => Promise<{ userId: string }>;
+  corsOrigin?: boolean | string | string[];
+  /** With it, every hub process sharing this Redis reaches every connected user. */
+  redisUrl?: string;
+  /** Adapter tuning (streamName, channelPrefix, blockTimeInMs, maxLen…). */
+  redisAdapter?: RedisStreamsAdapterOptions;
+  path?: string;
+  /** Events per database page during a replay. */
+  replayPageSize?: number;
+  logger?: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+}
+
+export interface SocketNotifier {
+  io: NotifyServer;
+  sink: OutboxSink;
+  /** Disconnects this process's sockets and releases Redis; leaves the HTTP server to its owner. */
+  close(): Promise<void>;
+  /** Authenticated sockets connected to this process. */
+  connectedCount(): number;
+  /** Resolves once Redis is connected (at once without Redis). */
+  ready(): Promise<void>;
+}
+
+export const INVALID_TOKEN_TYPE = 'https://tollway.dev/problems/invalid-token';
+export const userRoom = (userId: string) => `user:${userId}`;
+
+// socket.io-parser's PacketType.EVENT; the sink hands packets to the adapter itself (see below).
+const EVENT_PACKET = 2;
+
+function unauthorized(): Error {
+  const err = new Error('unauthorized') as Error & { data?: unknown };
+  err.data = { type: INVALID_TOKEN_TYPE };
+  return err;
+}
+
+/**
+ * Socket.IO on the hub's HTTP server: authenticated sockets, one room per user, the outbox sink
+ * that pushes `paymentStatusUpdate`, and a durable replay from the outbox for clients that say
+ * which seq they saw last.
+ */
+export function createSocketNotifier(opts: SocketNotifierOptions): SocketNotifier {
+  const { db, verifyToken, logger } = opts;
+  const pageSize = Math.max(1, opts.replayPageSize ?? 500);
+
+  let redis: ReturnType<typeof createClient> | undefined;
+  let connected: Promise<void> = Promise.resolve();
+  if (opts.redisUrl) {
+    redis = createClient({ url: opts.redisUrl });
+    // Without a listener an 'error' event would crash the process; node-redis reconnects itself.
+    // The message only: the URL (which may hold a password) is never logged.
+    redis.on('error', (err: Error) => logger?.warn({ reason: err.message }, 'redis error'));
+    // Connect now, without waiting: commands issued meanwhile are queued by node-redis, and the
+    // sink refuses to deliver (so the dispatcher retries) until the connection is ready.
+    connected = redis.connect().then(() => undefined);
+    connected.catch((err: Error) => logger?.error({ reason: err.message }, 'redis connect failed'));
+  }
+
+  const io: NotifyServer = new Server(opts.httpServer, {
+    path: opts.path ?? '/socket.io',
+    // The extension uses websocket only (no polling in a service worker); browsers may poll.
+    transports: ['polling', 'websocket'],
+    serveClient: false,
+    // The default 25 s ping keeps an MV3 service worker alive (it needs traffic every < 30 s).
+    pingInterval: 25_000,
+    pingTimeout: 20_000,
+    connectTimeout: 10_000,
+    // Clients only send the handshake; anything big is abuse.
+    maxHttpBufferSize: 64 * 1024,
+    ...(opts.corsOrigin !== undefined ? { cors: { origin: opts.corsOrigin } } : {}),
+    // The streams adapter (not the pub/sub one) survives short Redis outages: it resumes reading
+    // the stream where it stopped. It duplicates the client for its blocking reads.
+    ...(redis ? { adapter: createAdapter(redis, { onlyPlaintext: true, ...opts.redisAdapter }) } : {}),
+  });
+
+  io.use((socket, next) => {
+    const auth = socket.handshake.auth as Record<string, unknown> | undefined;
+    const token = auth?.token;
+    if (typeof token !== 'string' || token.length === 0 || token.length > 8192) return next(unauthorized());
+    verifyToken(token).then(
+      ({ userId }) => {
+        socket.data.userId = userId;
+        next();
+      },
+      (err: unknown) => {
+        // The reason's name only: a verifier's message could echo the token.
+        logger?.debug({ sid: socket.id, reason: err instanceof Error ? err.name : 'rejected' }, 'socket auth refused');
+        next(unauthorized());
+      },
+    );
+  });
+
+  io.on('connection', (socket: NotifySocket) => {
+    const { userId } = socket.data;
+    // Join first, replay second: every event dispatched from now on reaches the room, and every
+    // event committed before the replay query is in the replay, so nothing falls between the two.
+    // (An event dispatched during the replay may arrive twice or ahead of older replayed ones;
+    // clients dedupe by seq.)
+    void socket.join(userRoom(userId));
+    const lastSeq = (socket.handshake.auth as Record<string, unknown>).lastSeq;
+    if (typeof lastSeq === 'number' && Number.isSafeInteger(lastSeq) && lastSeq >= 0) {
+      replay(socket, userId, lastSeq).catch((err: Error) => {
+        logger?.warn({ sid: socket.id, userId, reason: err.message }, 'replay failed; dropping the connection');
+        // Closing the transport (not a server-side disconnect) makes the client reconnect and ask again.
+        socket.conn.close();
+      });
+    }
+  });
+
+  async function replay(socket: NotifySocket, userId: string, from: number): Promise<void> {
+    let cursor = from;
+    while (socket.connected) {
+      const page = await eventsSince(db, userId, cursor, pageSize);
+      if (!socket.connected) return;
+      for (const e of page) socket.emit('paymentStatusUpdate', e.payload);
+      const last = page[page.length - 1];
+      if (!last || page.length < pageSize) return;
+      cursor = last.seq;
+    }
+  }
+
+  const sink: OutboxSink = {
+    async deliver(events) {
+      // Refusing here keeps the rows undispatched; the dispatcher retries once Redis is back.
+      if (redis && !redis.isReady) throw new Error('redis is not connected');
+      const adapter = io.of('/').adapter;
+      // The packet goes to the adapter directly (what `io.to(room).emit()` does) because its
+      // broadcast returns a promise with the cluster adapter: awaiting it means the event is in
+      // the Redis stream before the dispatcher marks it dispatched, so the next event of the same
+      // user, maybe delivered by another process, cannot overtake it. Publishing them all before
+      // awaiting keeps the order: one connection, commands in order.
+      const published = events.map((e) =>
+        adapter.broadcast(
+          { type: EVENT_PACKET, data: ['paymentStatusUpdate', e.payload], nsp: '/' },
+          { rooms: new Set([userRoom(e.userId)]), except: new Set() },
+        ) as unknown,
+      );
+      await Promise.all(published);
+    },
+  };
+
+  let closing: Promise<void> | undefined;
+  return {
+    io,
+    sink,
+    connectedCount: () => io.of('/').sockets.size,
+    ready: () => connected,
+    close() {
+      // Not io.close(): it would also close the HTTP server, which belongs to the hub. `local`,
+      // because with the Redis adapter a plain disconnectSockets() reaches every process.
+      closing ??= (async () => {
+        io.local.disconnectSockets(true);
+        await io.of('/').adapter.close();
+        io.engine.close();
+        // close() waits for pending replies, so only when connected; a client still trying to
+        // (re)connect is dropped outright instead of being waited for.
+        if (redis?.isReady) await redis.close().catch(() => undefined);
+        else if (redis?.isOpen) redis.destroy();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,111 @@
+import { io, type Socket } from 'socket.io-client';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { PaymentStatusUpdate } from '../../shared/api.js';
+import { createMerchant, fund, pay, signIn, startTestHub, type Session, type TestHub } from '../helpers/hub.js';
+import { expectLedgerBalanced } from '../helpers/invariant.js';
+import { ENGINES } from '../helpers/stores.js';
+
+function connect(url: string, auth: Record<string, unknown>): Socket {
+  return io(url, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
+}
+
+function connected(s: Socket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    s.once('connect', () => resolve());
+    s.once('connect_error', (e) => reject(e));
+  });
+}
+
+/** Collects updates until `n` have arrived. */
+function collect(s: Socket, n: number, timeoutMs = 10_000): Promise<PaymentStatusUpdate[]> {
+  const got: PaymentStatusUpdate[] = [];
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`got ${got.length} of ${n} updates`)), timeoutMs);
+    s.on('paymentStatusUpdate', (u: PaymentStatusUpdate) => {
+      got.push(u);
+      if (got.length === n) {
+        clearTimeout(t);
+        resolve(got);
+      }
+    });
+  });
+}
+
+describe.each(ENGINES)('live status through the hub on %s', (engine) => {
+  let t: TestHub;
+  let alice: Session;
+  let bob: Session;
+  let merchant: string;
+  const sockets: Socket[] = [];
+  const open = (auth: Record<string, unknown>) => {
+    const s = connect(t.url, auth);
+    sockets.push(s);
+    return s;
+  };
+  let k = 0;
+  const body = () => ({ rail: 'internal', payTo: merchant, amount: '10', asset: 'SOVR' });
+
+  beforeAll(async () => {
+    t = await startTestHub(engine);
+    alice = await signIn(t.url);
+    bob = await signIn(t.url);
+    merchant = (await createMerchant(t.url)).merchant.id;
+    await fund(t.url, alice, '1000000');
+    await fund(t.url, bob, '1000000');
+  });
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.disconnect();
+    await expectLedgerBalanced(t.store.db);
+  });
+  afterAll(async () => t?.stop());
+
+  it('refuses a socket without a valid access token', async () => {
+    await expect(connected(open({}))).rejects.toThrow();
+    await expect(connected(open({ token: 'forged.token.value' }))).rejects.toThrow();
+    await expect(connected(open({ token: bob.refreshToken }))).rejects.toThrow();
+  });
+
+  it('tells a user of their own payment going pending → completed, and nobody else', async () => {
+    const a = open({ token: alice.accessToken });
+    const b = open({ token: bob.accessToken });
+    await Promise.all([connected(a), connected(b)]);
+    const bobGot: PaymentStatusUpdate[] = [];
+    b.on('paymentStatusUpdate', (u: PaymentStatusUpdate) => bobGot.push(u));
+    const updates = collect(a, 2);
+    const res = await pay(t.url, alice, `live-${engine}-${++k}`, body());
+    const p = (await res.json()) as { transactionId: string };
+    const [first, second] = await updates;
+    expect(first).toMatchObject({ transactionId: p.transactionId, status: 'pending', previousStatus: null });
+    expect(second).toMatchObject({ transactionId: p.transactionId, status: 'completed', previousStatus: 'pending' });
+    expect(second!.receipt.token).toBeTruthy();
+    expect(second!.seq).toBeGreaterThan(first!.seq);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(bobGot).toEqual([]);
+  });
+
+  it('replays what a client missed since lastSeq, from the database', async () => {
+    const a = open({ token: alice.accessToken });
+    await connected(a);
+    const one = collect(a, 2);
+    await pay(t.url, alice, `live-${engine}-${++k}`, body());
+    const seen = await one;
+    const lastSeq = seen[seen.length - 1]!.seq;
+    a.disconnect();
+
+    // Two payments while the client is away: four updates it must get on reconnect.
+    const missed: string[] = [];
+    for (let i = 0; i < 2; i++) missed.push(((await (await pay(t.url, alice, `live-${engine}-${++k}`, body())).json()) as { transactionId: string }).transactionId);
+
+    const again = open({ token: alice.accessToken, lastSeq });
+    const replayed = collect(again, 4);
+    await connected(again);
+    const got = await replayed;
+    expect(got.map((u) => u.seq)).toEqual([lastSeq + 1, lastSeq + 2, lastSeq + 3, lastSeq + 4]);
+    expect(got.map((u) => `${u.transactionId}:${u.status}`)).toEqual([
+      `${missed[0]}:pending`,
+      `${missed[0]}:completed`,
+      `${missed[1]}:pending`,
+      `${missed[1]}:completed`,
+    ]);
+  });
+});
