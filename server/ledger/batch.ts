@@ -61,10 +61,10 @@ export function applyBatch(
   const lookup = (id: string) => fresh.get(id) ?? known.get(id);
 
   const adjust = (a: AccountState, dp: bigint, dpo: bigint, cp: bigint, cpo: bigint, undoable = true) => {
-    a.debitsPending += dp;
-    a.debitsPosted += dpo;
-    a.creditsPending += cp;
-    a.creditsPosted += cpo;
+    if (dp) a.debitsPending += dp;
+    if (dpo) a.debitsPosted += dpo;
+    if (cp) a.creditsPending += cp;
+    if (cpo) a.creditsPosted += cpo;
     dirty.add(a);
     if (undoable && undo) undo.push({ kind: 'balance', account: a, dp, dpo, cp, cpo });
   };

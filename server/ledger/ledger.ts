@@ -97,7 +97,7 @@ export function createLedger({ clock }: { clock: Clock }): Ledger {
       }
       const loaded = await selectAccounts(tx, [...accountIds], lock);
 
-      const ids = [...new Set(input.map((t) => t.id).filter(Boolean))];
+      const batchIds = () => [...new Set(input.map((t) => t.id).filter(Boolean))];
       const stored = new Map<string, TransferRecord>();
       for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
         const known = new Map<string, TransferRecord>();
@@ -109,11 +109,17 @@ export function createLedger({ clock }: { clock: Clock }): Ledger {
 
         // Ids taken as new but not written (refused, or rolled back with a chain): if one is
         // stored after all, its answer is exists… / id_already_failed. Only read when needed.
-        const written = new Set(out.inserts.map((r) => r.id));
-        const unseen = ids.filter((id) => !written.has(id) && !known.has(id));
+        let written: Set<string> | undefined;
+        const unseen: string[] = [];
+        out.results.forEach((result, i) => {
+          const id = input[i]!.id;
+          if (result === 'created' || !id || known.has(id)) return;
+          written ??= new Set(out.inserts.map((r) => r.id));
+          if (!written.has(id)) unseen.push(id);
+        });
         if (unseen.length > 0) {
-          if ((await selectTransfers(tx, unseen)).length > 0) {
-            for (const r of await selectTransfers(tx, ids)) stored.set(r.id, r);
+          if ((await selectTransfers(tx, [...new Set(unseen)])).length > 0) {
+            for (const r of await selectTransfers(tx, batchIds())) stored.set(r.id, r);
             continue;
           }
         }
@@ -127,7 +133,7 @@ export function createLedger({ clock }: { clock: Clock }): Ledger {
         }
         await tx.run(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
         await tx.run(`RELEASE SAVEPOINT ${SAVEPOINT}`);
-        for (const r of await selectTransfers(tx, ids)) stored.set(r.id, r);
+        for (const r of await selectTransfers(tx, batchIds())) stored.set(r.id, r);
       }
       throw new Error('ledger: transfer ids kept being taken concurrently; giving up');
     },

@@ -105,19 +105,22 @@ const isId = (v: unknown) => v === undefined || typeof v === 'string';
 
 /** Malformed input is a programming error (the API validates first): throw, before any write. */
 export function assertTransferInput(t: TransferInput, index: number): void {
-  const bad = (what: string) => {
-    throw new TypeError(`transfer ${index}: ${what}`);
-  };
-  if (typeof t?.id !== 'string') bad('id must be a string');
-  if (!isId(t.debitAccountId) || !isId(t.creditAccountId) || !isId(t.pendingId)) bad('account and pending ids must be strings');
-  if (!isId(t.asset) || !isId(t.userData)) bad('asset and userData must be strings');
+  const bad = malformed(t);
+  if (bad) throw new TypeError(`transfer ${index}: ${bad}`);
+}
+
+function malformed(t: TransferInput): string | null {
+  if (typeof t?.id !== 'string') return 'id must be a string';
+  if (!isId(t.debitAccountId) || !isId(t.creditAccountId) || !isId(t.pendingId)) return 'account and pending ids must be strings';
+  if (!isId(t.asset) || !isId(t.userData)) return 'asset and userData must be strings';
   if (t.amount !== undefined && (typeof t.amount !== 'bigint' || t.amount < 0n || t.amount > AMOUNT_MAX)) {
-    bad('amount must be a bigint in [0, 2^256-1]');
+    return 'amount must be a bigint in [0, 2^256-1]';
   }
   if (t.timeout !== undefined && !(Number.isInteger(t.timeout) && t.timeout >= 0 && t.timeout <= 0xffffffff)) {
-    bad('timeout must be an integer number of seconds in [0, 2^32-1]');
+    return 'timeout must be an integer number of seconds in [0, 2^32-1]';
   }
-  if (t.code !== undefined && !(Number.isInteger(t.code) && t.code >= 0 && t.code <= 0x7fffffff)) bad('code must be a non-negative integer');
+  if (t.code !== undefined && !(Number.isInteger(t.code) && t.code >= 0 && t.code <= 0x7fffffff)) return 'code must be a non-negative integer';
+  return null;
 }
 
 export function assertAccountInput(a: AccountInput, index: number): void {

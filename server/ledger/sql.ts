@@ -121,8 +121,9 @@ export async function insertTransfers(q: Queryable, rows: readonly TransferRecor
   if (rows.length === 0) return 0;
   if (q.dialect === 'postgres') {
     const cols: unknown[][] = Array.from({ length: 14 }, () => new Array(rows.length));
+    const values = new Array<unknown>(14);
     rows.forEach((r, i) => {
-      const values = transferValues(r);
+      writeTransferValues(r, values, 0);
       for (let c = 0; c < 14; c++) cols[c]![i] = values[c];
     });
     // Sorted by id, so two batches that share ids wait for each other in one order.
@@ -137,31 +138,30 @@ export async function insertTransfers(q: Queryable, rows: readonly TransferRecor
   let inserted = 0;
   for (let i = 0; i < rows.length; i += SQLITE_ROWS_PER_INSERT) {
     const n = Math.min(SQLITE_ROWS_PER_INSERT, rows.length - i);
-    const params: unknown[] = [];
-    for (let j = i; j < i + n; j++) params.push(...transferValues(rows[j]!));
+    const params = new Array<unknown>(n * 14);
+    for (let j = 0; j < n; j++) writeTransferValues(rows[i + j]!, params, j * 14);
     const sql = cached(`ins:${n}`, () => `INSERT INTO ledger_transfers (${TRANSFER_COLUMNS}) VALUES ${placeholders(n, 14)} ON CONFLICT (id) DO NOTHING`);
     inserted += (await q.run(sql, params)).changes;
   }
   return inserted;
 }
 
-function transferValues(r: TransferRecord): unknown[] {
-  return [
-    r.id,
-    r.debitAccountId,
-    r.creditAccountId,
-    r.amount.toString(),
-    r.asset,
-    r.pendingId,
-    r.timeout,
-    r.flags,
-    r.userData,
-    r.code,
-    r.state,
-    r.result,
-    r.createdAt,
-    r.expiresAt,
-  ];
+/** The row's values in TRANSFER_COLUMNS order, written into `out` from `at`. */
+function writeTransferValues(r: TransferRecord, out: unknown[], at: number): void {
+  out[at] = r.id;
+  out[at + 1] = r.debitAccountId;
+  out[at + 2] = r.creditAccountId;
+  out[at + 3] = r.amount.toString();
+  out[at + 4] = r.asset;
+  out[at + 5] = r.pendingId;
+  out[at + 6] = r.timeout;
+  out[at + 7] = r.flags;
+  out[at + 8] = r.userData;
+  out[at + 9] = r.code;
+  out[at + 10] = r.state;
+  out[at + 11] = r.result;
+  out[at + 12] = r.createdAt;
+  out[at + 13] = r.expiresAt;
 }
 
 export async function updateAccountBalances(q: Queryable, accounts: readonly AccountState[]): Promise<void> {
