@@ -13,6 +13,8 @@ import { createOutboxDispatcher } from './notify/dispatcher.js';
 import { purgeDispatched } from './notify/outbox.js';
 import { createSocketNotifier } from './notify/socket.js';
 import { buildOpenApi } from './openapi.js';
+import { createAccountDirectory } from './payments/accounts.js';
+import { createWallets } from './payments/balances.js';
 import { purgeExpiredKeys } from './payments/idempotency.js';
 import { createReceiptIssuer } from './payments/receipts.js';
 import { createPaymentsService } from './payments/service.js';
@@ -59,13 +61,15 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   const ledger = createLedger({ clock });
   const auth = createAuthService({ db, keys, clock, publicUrl: config.publicUrl, accessTtlSeconds: config.accessTokenTtl });
   const merchants = createMerchants({ db, clock });
-  const rails: Rails = { internal: createInternalRail({ ledger }) };
+  const accounts = createAccountDirectory(ledger);
+  const rails: Rails = { internal: createInternalRail({ accounts }) };
   const issueReceipt = createReceiptIssuer({ keys, issuer: config.publicUrl, ttlSeconds: config.receiptTtl, now: () => clock.now() });
 
   let poke = () => {};
   const payments = createPaymentsService({
     db,
     ledger,
+    accounts,
     clock,
     rails,
     issueReceipt,
@@ -90,10 +94,8 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     config,
     logger,
     metrics,
-    db,
-    ledger,
-    clock,
     auth,
+    wallets: createWallets({ db, ledger, accounts }),
     payments,
     merchants,
     ready: async () => {

@@ -1,11 +1,9 @@
-import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import type { Ledger } from '../ledger/types.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Merchants } from '../auth/merchants.js';
+import type { Wallets } from '../payments/balances.js';
 import type { PaymentsService } from '../payments/service.js';
-import type { Db } from '../store/types.js';
 import type { TokenResponse } from '../../shared/api.js';
 import type { z } from 'zod';
 
@@ -23,10 +21,8 @@ export interface HttpDeps {
   config: Config;
   logger: Logger;
   metrics: Metrics;
-  db: Db;
-  ledger: Ledger;
-  clock: Clock;
   auth: AuthApi;
+  wallets: Wallets;
   payments: PaymentsService;
   merchants: Merchants;
   /** Database reachable and migrations applied. */

@@ -61,6 +61,16 @@ export function createOutboxDispatcher(opts: OutboxDispatcherOptions): OutboxDis
   // are always a prefix. That makes it one unique-index lookup instead of a scan of the user's
   // (retained, dispatched) history.
   async function claim(q: Queryable): Promise<OutboxRecord[]> {
+    // SQLite: one dispatcher per file and one writer, so id order is commit order and so seq order
+    // per user; the plain scan of the undispatched index is all the ordering needed.
+    if (q.dialect === 'sqlite') {
+      return (
+        await q.all<Parameters<typeof toRecord>[0]>(
+          `SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE dispatched_at IS NULL ORDER BY id LIMIT ?`,
+          [batchSize],
+        )
+      ).map(toRecord);
+    }
     const heads = (
       await q.all<Parameters<typeof toRecord>[0]>(
         `SELECT ${OUTBOX_COLUMNS} FROM outbox o
@@ -162,6 +172,7 @@ export function createOutboxDispatcher(opts: OutboxDispatcherOptions): OutboxDis
   let retryTimer: NodeJS.Timeout | null = null;
   let pollTimer: NodeJS.Timeout | null = null;
   let started = false;
+  let pokeScheduled = false;
 
   function onRunFailed(err: unknown) {
     failures++;
@@ -234,7 +245,15 @@ export function createOutboxDispatcher(opts: OutboxDispatcherOptions): OutboxDis
       pollTimer = retryTimer = null;
       await Promise.allSettled([inFlight, queued].filter((p): p is Promise<number> => p !== null));
     },
-    poke: kick,
+    // Coalesced to the end of this event-loop turn: under load many commits share one run.
+    poke() {
+      if (pokeScheduled || stopped) return;
+      pokeScheduled = true;
+      setImmediate(() => {
+        pokeScheduled = false;
+        kick();
+      });
+    },
     drainOnce: schedule,
   };
 }

@@ -7,18 +7,27 @@ export const merchantAccountId = (merchantId: string, asset: string) => `merchan
 /** Where test money comes from in dev mode: its debits are the money the faucet created. */
 export const faucetAccountId = (asset: string) => `system:faucet:${asset}`;
 
-const OK = new Set(['created', 'exists']);
-
-/** A user's wallet may never spend more than it was credited. */
-export async function ensureUserAccount(ledger: Ledger, tx: Queryable, userId: string, asset: string): Promise<string> {
-  const id = userAccountId(userId, asset);
-  const [r] = await ledger.createAccounts(tx, [{ id, asset, owner: userId, flags: { debitsMustNotExceedCredits: true } }]);
-  if (!r || !OK.has(r)) throw new Error(`ledger refused account ${id}: ${r}`);
-  return id;
+/**
+ * Makes sure ledger accounts exist before a transfer names them. Accounts are never deleted, so
+ * one seen as `exists` (committed by an earlier transaction) is remembered and not asked about
+ * again; one this transaction `created` is not, since the transaction may still roll back.
+ */
+export function createAccountDirectory(ledger: Ledger) {
+  const known = new Set<string>();
+  async function ensure(tx: Queryable, id: string, asset: string, owner: string, userWallet: boolean): Promise<string> {
+    if (known.has(id)) return id;
+    const [r] = await ledger.createAccounts(tx, [
+      { id, asset, owner, ...(userWallet ? { flags: { debitsMustNotExceedCredits: true } } : {}) },
+    ]);
+    if (r === 'exists') known.add(id);
+    else if (r !== 'created') throw new Error(`ledger refused account ${id}: ${r}`);
+    return id;
+  }
+  return {
+    /** A user's wallet may never spend more than it was credited. */
+    user: (tx: Queryable, userId: string, asset: string) => ensure(tx, userAccountId(userId, asset), asset, userId, true),
+    merchant: (tx: Queryable, merchantId: string, asset: string) => ensure(tx, merchantAccountId(merchantId, asset), asset, merchantId, false),
+    faucet: (tx: Queryable, asset: string) => ensure(tx, faucetAccountId(asset), asset, 'system', false),
+  };
 }
-
-export async function ensureAccount(ledger: Ledger, tx: Queryable, id: string, asset: string, owner: string): Promise<string> {
-  const [r] = await ledger.createAccounts(tx, [{ id, asset, owner }]);
-  if (!r || !OK.has(r)) throw new Error(`ledger refused account ${id}: ${r}`);
-  return id;
-}
+export type AccountDirectory = ReturnType<typeof createAccountDirectory>;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ASSET_NAMES } from '../../shared/assets.js';
 import type { Ledger } from '../ledger/types.js';
 import type { Db } from '../store/types.js';
-import { ensureAccount, ensureUserAccount, faucetAccountId, userAccountId } from './accounts.js';
+import { userAccountId, type AccountDirectory } from './accounts.js';
 
 export interface BalanceView {
   asset: string;
@@ -12,7 +12,7 @@ export interface BalanceView {
 }
 
 /** A user's balances per asset: what is theirs, what payments in flight hold, what they can spend. */
-export async function userBalances(db: Db, ledger: Ledger, userId: string): Promise<BalanceView[]> {
+async function userBalances(db: Db, ledger: Ledger, userId: string): Promise<BalanceView[]> {
   const accounts = await ledger.lookupAccounts(db, ASSET_NAMES.map((a) => userAccountId(userId, a)));
   const byId = new Map(accounts.map((a) => [a.id, a]));
   return ASSET_NAMES.map((asset) => {
@@ -24,13 +24,21 @@ export async function userBalances(db: Db, ledger: Ledger, userId: string): Prom
 }
 
 /** Dev mode only: money from nowhere, booked as a debit of the faucet account so the ledger balances. */
-export async function faucet(db: Db, ledger: Ledger, userId: string, asset: string, amount: bigint): Promise<void> {
+async function faucet(db: Db, ledger: Ledger, accounts: AccountDirectory, userId: string, asset: string, amount: bigint): Promise<void> {
   await db.transaction(async (tx) => {
-    const source = await ensureAccount(ledger, tx, faucetAccountId(asset), asset, 'system');
-    const target = await ensureUserAccount(ledger, tx, userId, asset);
+    const source = await accounts.faucet(tx, asset);
+    const target = await accounts.user(tx, userId, asset);
     const [r] = await ledger.createTransfers(tx, [
       { id: `faucet:${randomUUID()}`, debitAccountId: source, creditAccountId: target, amount, asset },
     ]);
     if (r !== 'created') throw new Error(`faucet transfer refused: ${r}`);
   });
 }
+
+export function createWallets({ db, ledger, accounts }: { db: Db; ledger: Ledger; accounts: AccountDirectory }) {
+  return {
+    balances: (userId: string) => userBalances(db, ledger, userId),
+    faucet: (userId: string, asset: string, amount: bigint) => faucet(db, ledger, accounts, userId, asset, amount),
+  };
+}
+export type Wallets = ReturnType<typeof createWallets>;

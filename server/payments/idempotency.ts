@@ -34,13 +34,24 @@ function canonicalJson(v: unknown): string {
  */
 export async function claimKey(
   tx: Queryable,
-  a: { userId: string; key: string; fingerprint: string; paymentId: string; now: number },
+  a: {
+    userId: string;
+    key: string;
+    fingerprint: string;
+    paymentId: string;
+    now: number;
+    /** When the answer is known before anything is written (a payment that settles in this transaction). */
+    response?: StoredResponse;
+  },
 ): Promise<{ claimed: true } | { claimed: false; replay: StoredResponse }> {
   const expires = a.now + IDEMPOTENCY_TTL_MS;
+  const state = a.response ? 'done' : 'in_flight';
+  const status = a.response?.status ?? null;
+  const body = a.response ? JSON.stringify(a.response.body) : null;
   const ins = await tx.run(
-    `INSERT INTO idempotency_keys (user_id, key, fingerprint, payment_id, state, created_at, expires_at)
-     VALUES (?, ?, ?, ?, 'in_flight', ?, ?) ON CONFLICT (user_id, key) DO NOTHING`,
-    [a.userId, a.key, a.fingerprint, a.paymentId, a.now, expires],
+    `INSERT INTO idempotency_keys (user_id, key, fingerprint, payment_id, state, response_status, response_body, created_at, expires_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO NOTHING`,
+    [a.userId, a.key, a.fingerprint, a.paymentId, state, status, body, a.now, expires],
   );
   if (ins.changes === 1) return { claimed: true };
 
@@ -59,9 +70,9 @@ export async function claimKey(
   if (Number(row.expires_at) <= a.now && row.state === 'done') {
     // A key past its retention is free again; the old record goes.
     await tx.run(
-      `UPDATE idempotency_keys SET fingerprint = ?, state = 'in_flight', payment_id = ?, response_status = NULL,
-       response_body = NULL, created_at = ?, expires_at = ? WHERE user_id = ? AND key = ?`,
-      [a.fingerprint, a.paymentId, a.now, expires, a.userId, a.key],
+      `UPDATE idempotency_keys SET fingerprint = ?, state = ?, payment_id = ?, response_status = ?,
+       response_body = ?, created_at = ?, expires_at = ? WHERE user_id = ? AND key = ?`,
+      [a.fingerprint, state, a.paymentId, status, body, a.now, expires, a.userId, a.key],
     );
     return { claimed: true };
   }

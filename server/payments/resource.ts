@@ -30,6 +30,9 @@ export const PAYMENT_COLUMNS =
   'resource_body_hash, bind, description, failure_reason, receipt_token, transaction_hash, block_explorer_url, ' +
   'preimage, created_at, updated_at';
 
+export const PAYMENT_FIELDS = PAYMENT_COLUMNS.split(',').map((c) => c.trim()) as (keyof PaymentRow)[];
+export const PAYMENT_PLACEHOLDERS = PAYMENT_FIELDS.map(() => '?').join(', ');
+
 /** The payment resource: what POST /payments answers, GET shows and paymentStatusUpdate carries. */
 export function toPayment(r: PaymentRow): Payment {
   const receipt: Payment['receipt'] = {};

@@ -6,16 +6,17 @@ import { ProblemError } from '../../shared/problem.js';
 import type { Clock } from '../clock.js';
 import type { Ledger } from '../ledger/types.js';
 import { appendEvent } from '../notify/outbox.js';
-import type { RailOutcome, RailPayment, Rails } from '../rails/types.js';
+import type { Rail, RailOutcome, RailPayment, Rails } from '../rails/types.js';
 import { forUpdate, type Db, type Queryable } from '../store/types.js';
-import { ensureUserAccount } from './accounts.js';
+import type { AccountDirectory } from './accounts.js';
 import { claimKey, fingerprint, storeResponse } from './idempotency.js';
 import type { ReceiptIssuer } from './receipts.js';
-import { PAYMENT_COLUMNS, toPayment, type PaymentRow } from './resource.js';
+import { PAYMENT_COLUMNS, PAYMENT_FIELDS, PAYMENT_PLACEHOLDERS, toPayment, type PaymentRow } from './resource.js';
 
 export interface PaymentsDeps {
   db: Db;
   ledger: Ledger;
+  accounts: AccountDirectory;
   clock: Clock;
   rails: Rails;
   issueReceipt: ReceiptIssuer;
@@ -59,7 +60,7 @@ const railPayment = (r: PaymentRow): RailPayment => ({
  * that caused it, the idempotent response.
  */
 export function createPaymentsService(deps: PaymentsDeps) {
-  const { db, ledger, clock, rails } = deps;
+  const { db, ledger, accounts, clock, rails } = deps;
 
   async function loadForUpdate(tx: Queryable, id: string): Promise<PaymentRow | undefined> {
     return tx.get<PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ?${forUpdate(tx)}`, [id]);
@@ -71,65 +72,108 @@ export function createPaymentsService(deps: PaymentsDeps) {
     if (body.requirement && (body.requirement.amount !== body.amount || body.requirement.payTo !== body.payTo)) {
       throw new ProblemError('validation-error', 'requirement.amount and requirement.payTo must equal amount and payTo');
     }
-    const amount = BigInt(body.amount);
-    const fp = fingerprint(rawBody);
     const bind = (body.requirement?.extra?.bind as BindPart[] | undefined) ?? null;
+    const now = clock.now();
+    const id = newPaymentId();
+    const row: PaymentRow = {
+      id,
+      user_id: user.id,
+      merchant_id: null,
+      rail: body.rail,
+      pay_to: body.payTo,
+      amount: body.amount,
+      asset: body.asset,
+      status: 'pending',
+      transfer_id: id,
+      resource_url: body.resource?.url ?? null,
+      resource_method: body.resource ? body.resource.method.toUpperCase() : null,
+      resource_body_hash: body.resource?.bodyHash?.toLowerCase() ?? null,
+      bind: bind ? JSON.stringify(bind) : null,
+      description: body.description ?? null,
+      failure_reason: null,
+      receipt_token: null,
+      transaction_hash: null,
+      block_explorer_url: null,
+      preimage: null,
+      created_at: now,
+      updated_at: now,
+    };
+    const request = { user, key, body, rail, row, fingerprint: fingerprint(rawBody) };
+    return rail.settlement === 'ledger' ? createSettled(request) : createReserved(request);
+  }
 
+  interface NewPayment {
+    user: { id: string };
+    key: string;
+    body: CreatePaymentRequest;
+    rail: Rail;
+    row: PaymentRow;
+    fingerprint: string;
+  }
+
+  /** Writes the ledger transfer; a wallet that cannot cover it refuses the whole transaction. */
+  async function transfer(tx: Queryable, p: NewPayment, creditAccountId: string, pending: boolean): Promise<void> {
+    const debitAccountId = await accounts.user(tx, p.user.id, p.body.asset);
+    const [result] = await ledger.createTransfers(tx, [
+      {
+        id: p.row.id,
+        debitAccountId,
+        creditAccountId,
+        amount: BigInt(p.body.amount),
+        asset: p.body.asset,
+        ...(pending ? { timeout: deps.paymentTimeout, flags: { pending: true } } : {}),
+        userData: p.row.id,
+      },
+    ]);
+    // Refused before any state exists: the rollback takes the key claim with it.
+    if (result === 'exceeds_credits') throw new ProblemError('insufficient-funds', `balance too low for ${p.body.amount} ${p.body.asset}`);
+    if (result !== 'created') throw new Error(`ledger refused transfer ${p.row.id}: ${result}`);
+  }
+
+  async function insertPayment(tx: Queryable, row: PaymentRow): Promise<void> {
+    await tx.run(`INSERT INTO payments (${PAYMENT_COLUMNS}) VALUES (${PAYMENT_PLACEHOLDERS})`, PAYMENT_FIELDS.map((c) => row[c]));
+  }
+
+  /**
+   * A rail whose act is the ledger transfer: one transaction claims the key with its final answer,
+   * moves the money, records the payment completed and its event. The receipt is signed first,
+   * outside the write lock, since everything it says is known already.
+   */
+  async function createSettled(p: NewPayment): Promise<CreateResult> {
+    const row: PaymentRow = { ...p.row, status: 'completed', merchant_id: p.body.payTo };
+    row.receipt_token = await receiptFor(row);
+    const payment = toPayment(row);
+    const replay = await db.transaction(async (tx) => {
+      const claim = await claimKey(tx, { userId: p.user.id, key: p.key, fingerprint: p.fingerprint, paymentId: row.id, now: row.created_at, response: { status: 200, body: payment } });
+      if (!claim.claimed) return claim.replay;
+      const payee = await p.rail.resolvePayee(tx, p.body.payTo, p.body.asset);
+      if (payee.merchantId !== row.merchant_id) throw new Error('a ledger-settled rail must pay the hub merchant named in payTo');
+      await transfer(tx, p, payee.creditAccountId, false);
+      await insertPayment(tx, row);
+      await appendEvent(tx, { userId: row.user_id, merchantId: row.merchant_id, type: EVENT_TYPE.completed, payment, previousStatus: null }, row.created_at);
+      return null;
+    });
+    if (replay) return { status: replay.status, body: replay.body, replayed: true };
+    deps.onEvent?.();
+    deps.onStatus?.('completed');
+    return { status: 200, body: payment, replayed: false };
+  }
+
+  /**
+   * A rail that works outside the hub: reserve (pending transfer, payment, event, key in flight)
+   * and commit; run the rail with no lock held; record its outcome with the answer to the key.
+   */
+  async function createReserved(p: NewPayment): Promise<CreateResult> {
     const started = await db.transaction(async (tx) => {
-      const now = clock.now();
-      const id = newPaymentId();
-      const claim = await claimKey(tx, { userId: user.id, key, fingerprint: fp, paymentId: id, now });
+      const claim = await claimKey(tx, { userId: p.user.id, key: p.key, fingerprint: p.fingerprint, paymentId: p.row.id, now: p.row.created_at });
       if (!claim.claimed) return { replay: claim.replay, row: undefined };
-
-      const payee = await rail.resolvePayee(tx, body.payTo, body.asset);
-      const debit = await ensureUserAccount(ledger, tx, user.id, body.asset);
-      const [result] = await ledger.createTransfers(tx, [
-        {
-          id,
-          debitAccountId: debit,
-          creditAccountId: payee.creditAccountId,
-          amount,
-          asset: body.asset,
-          timeout: deps.paymentTimeout,
-          flags: { pending: true },
-          userData: id,
-        },
-      ]);
-      // Refused before any state exists: the rollback takes the key claim with it.
-      if (result === 'exceeds_credits') throw new ProblemError('insufficient-funds', `balance too low for ${body.amount} ${body.asset}`);
-      if (result !== 'created') throw new Error(`ledger refused the reservation: ${result}`);
-
-      const row: PaymentRow = {
-        id,
-        user_id: user.id,
-        merchant_id: payee.merchantId,
-        rail: body.rail,
-        pay_to: body.payTo,
-        amount: body.amount,
-        asset: body.asset,
-        status: 'pending',
-        transfer_id: id,
-        resource_url: body.resource?.url ?? null,
-        resource_method: body.resource ? body.resource.method.toUpperCase() : null,
-        resource_body_hash: body.resource?.bodyHash?.toLowerCase() ?? null,
-        bind: bind ? JSON.stringify(bind) : null,
-        description: body.description ?? null,
-        failure_reason: null,
-        receipt_token: null,
-        transaction_hash: null,
-        block_explorer_url: null,
-        preimage: null,
-        created_at: now,
-        updated_at: now,
-      };
-      await tx.run(
-        `INSERT INTO payments (${PAYMENT_COLUMNS}) VALUES (${PAYMENT_COLUMNS.split(',').map(() => '?').join(', ')})`,
-        PAYMENT_COLUMNS.split(',').map((c) => row[c.trim() as keyof PaymentRow]),
-      );
-      await appendEvent(tx, { userId: user.id, merchantId: payee.merchantId, type: EVENT_TYPE.pending, payment: toPayment(row), previousStatus: null }, now);
+      const payee = await p.rail.resolvePayee(tx, p.body.payTo, p.body.asset);
+      const row: PaymentRow = { ...p.row, merchant_id: payee.merchantId };
+      await transfer(tx, p, payee.creditAccountId, true);
+      await insertPayment(tx, row);
+      await appendEvent(tx, { userId: row.user_id, merchantId: row.merchant_id, type: EVENT_TYPE.pending, payment: toPayment(row), previousStatus: null }, row.created_at);
       return { replay: undefined, row };
     });
-
     if (started.replay) return { status: started.replay.status, body: started.replay.body, replayed: true };
     if (!started.row) throw new Error('unreachable');
     deps.onEvent?.();
@@ -137,7 +181,7 @@ export function createPaymentsService(deps: PaymentsDeps) {
 
     let outcome: RailOutcome;
     try {
-      outcome = await rail.execute(railPayment(started.row));
+      outcome = await p.rail.execute(railPayment(started.row));
     } catch (err) {
       outcome = { status: 'failed', reason: `rail error: ${(err as Error).message}` };
     }

@@ -28,6 +28,12 @@ export interface Payee {
 export interface Rail {
   readonly name: RailName;
   /**
+   * `ledger`: the rail's act is the ledger transfer itself (nothing leaves the hub), so a payment
+   * settles in the one transaction that creates it. `external`: the funds are reserved, the rail
+   * runs outside any transaction, and its outcome is recorded after (posting or voiding).
+   */
+  readonly settlement: 'ledger' | 'external';
+  /**
    * Resolves `payTo` inside the payment's transaction and makes sure the credit account exists.
    * Throws a ProblemError when the payee cannot be paid on this rail.
    */
