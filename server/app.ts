@@ -13,11 +13,11 @@ import { createOutboxDispatcher } from './notify/dispatcher.js';
 import { purgeDispatched } from './notify/outbox.js';
 import { createSocketNotifier } from './notify/socket.js';
 import { buildOpenApi } from './openapi.js';
-import { createAccountDirectory } from './payments/accounts.js';
+import { createAccountDirectory, type AccountDirectory } from './payments/accounts.js';
 import { createWallets } from './payments/balances.js';
 import { purgeExpiredKeys } from './payments/idempotency.js';
 import { createReceiptIssuer } from './payments/receipts.js';
-import { createPaymentsService } from './payments/service.js';
+import { createPaymentsService, type PaymentsService } from './payments/service.js';
 import { createInternalRail } from './rails/internal/index.js';
 import type { Rails } from './rails/types.js';
 import { migrate, pendingMigrations } from './store/migrate.js';
@@ -33,6 +33,8 @@ export interface HubOptions {
   keys?: SigningKeys;
   /** How often the sweeper releases lapsed reservations, ms. */
   sweepIntervalMs?: number;
+  /** Rails to add or replace, built from the hub's account directory (tests, further rails). */
+  rails?: (parts: { accounts: AccountDirectory }) => Rails;
 }
 
 export interface Hub {
@@ -40,6 +42,8 @@ export interface Hub {
   port: number;
   server: Server;
   db: Db;
+  /** The payment state machine, for rails and tools running in this process. */
+  payments: PaymentsService;
   close(): Promise<void>;
 }
 
@@ -62,7 +66,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   const auth = createAuthService({ db, keys, clock, publicUrl: config.publicUrl, accessTtlSeconds: config.accessTokenTtl });
   const merchants = createMerchants({ db, clock });
   const accounts = createAccountDirectory(ledger);
-  const rails: Rails = { internal: createInternalRail({ accounts }) };
+  const rails: Rails = { internal: createInternalRail({ accounts }), ...opts.rails?.({ accounts }) };
   const issueReceipt = createReceiptIssuer({ keys, issuer: config.publicUrl, ttlSeconds: config.receiptTtl, now: () => clock.now() });
 
   let poke = () => {};
@@ -81,10 +85,8 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   // Recovery before serving: every unfinished payment is carried to where its rail says it is,
   // and reservations that lapsed while the hub was down are released.
   const sweep = async () => {
-    await db.transaction(async (tx) => {
-      const expired = await ledger.expirePendingTransfers(tx, 500);
-      await payments.failExpired(tx, expired);
-    });
+    await db.transaction((tx) => ledger.expirePendingTransfers(tx, 500));
+    await payments.failLapsed();
   };
   await sweep();
   const resumed = await payments.resumeOpen();
@@ -151,6 +153,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     port,
     server,
     db,
+    payments,
     close() {
       closing ??= (async () => {
         for (const t of timers) clearInterval(t);

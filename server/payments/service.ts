@@ -300,21 +300,32 @@ export function createPaymentsService(deps: PaymentsDeps) {
   }
 
   /**
-   * Payments whose reservation lapsed (the sweeper voided the transfer) become failed. Runs after
-   * `ledger.expirePendingTransfers` in the same transaction, so no window shows a payment pending
-   * on a released reservation.
+   * Payments whose reservation the ledger sweeper released become failed. Runs in a transaction
+   * of its own after the sweep, locking payments only (the sweep locked transfers only), so it
+   * never waits on applyOutcome in the opposite order; a payment applyOutcome holds is skipped, and
+   * applyOutcome itself fails it when the post finds the reservation expired. Finding the payments
+   * by join (not by the sweep's result) makes a crash between the two transactions harmless.
    */
-  async function failExpired(tx: Queryable, transferIds: readonly string[]): Promise<void> {
-    for (const id of transferIds) {
-      const row = await loadForUpdate(tx, id);
-      if (!row || FINAL_STATUSES.includes(row.status as PaymentStatus)) continue;
+  async function failLapsed(limit = 500): Promise<number> {
+    return db.transaction(async (tx) => {
+      const rows = await tx.all<PaymentRow>(
+        `SELECT ${PAYMENT_COLUMNS.split(', ').map((c) => `p.${c}`).join(', ')} FROM payments p
+           JOIN ledger_transfers t ON t.id = p.transfer_id
+          WHERE p.status IN ('pending', 'submitted') AND t.state = 'expired'
+          LIMIT ?${tx.dialect === 'postgres' ? ' FOR UPDATE OF p SKIP LOCKED' : ''}`,
+        [limit],
+      );
       const now = clock.now();
-      const next = { ...row, status: 'failed', failure_reason: 'the reservation expired before the payment settled', updated_at: now };
-      await tx.run(`UPDATE payments SET status = ?, failure_reason = ?, updated_at = ? WHERE id = ?`, [next.status, next.failure_reason, now, id]);
-      const payment = toPayment(next);
-      await appendEvent(tx, { userId: row.user_id, merchantId: row.merchant_id, type: EVENT_TYPE.failed, payment, previousStatus: row.status as PaymentStatus }, now);
-      await storeResponse(tx, id, { status: 200, body: payment });
-    }
+      for (const row of rows) {
+        const next = { ...row, status: 'failed', failure_reason: 'the reservation expired before the payment settled', updated_at: now };
+        await tx.run(`UPDATE payments SET status = ?, failure_reason = ?, updated_at = ? WHERE id = ?`, [next.status, next.failure_reason, now, row.id]);
+        const payment = toPayment(next);
+        await appendEvent(tx, { userId: row.user_id, merchantId: row.merchant_id, type: EVENT_TYPE.failed, payment, previousStatus: row.status as PaymentStatus }, now);
+        await storeResponse(tx, row.id, { status: 200, body: payment });
+      }
+      if (rows.length) deps.onEvent?.();
+      return rows.length;
+    });
   }
 
   return {
@@ -324,7 +335,7 @@ export function createPaymentsService(deps: PaymentsDeps) {
     listForUser: (userId: string, cursor: string | undefined, limit: number) => listBy('user_id', userId, cursor, limit),
     listForMerchant: (merchantId: string, cursor: string | undefined, limit: number) => listBy('merchant_id', merchantId, cursor, limit),
     resumeOpen,
-    failExpired,
+    failLapsed,
   };
 }
 export type PaymentsService = ReturnType<typeof createPaymentsService>;

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { Wallet } from 'ethers';
 import { SiweMessage } from 'siwe';
-import { startHub, type Hub } from '../../server/app.js';
+import { startHub, type Hub, type HubOptions } from '../../server/app.js';
 import type { Clock } from '../../server/clock.js';
 import { loadConfig } from '../../server/config.js';
 import { createLogger } from '../../server/logger.js';
@@ -28,8 +28,11 @@ export interface TestHub {
 }
 
 /** A real hub on a real port with a fresh database of the given engine. */
-export async function startTestHub(engine: Engine, opts: { clock?: Clock; env?: Record<string, string>; sweepIntervalMs?: number } = {}): Promise<TestHub> {
-  const store = await freshStore(engine);
+export async function startTestHub(
+  engine: Engine,
+  opts: { clock?: Clock; env?: Record<string, string>; sweepIntervalMs?: number; rails?: HubOptions['rails']; store?: TestStore; keepStore?: boolean } = {},
+): Promise<TestHub> {
+  const store = opts.store ?? (await freshStore(engine));
   const port = await freePort();
   const config = loadConfig({
     PORT: String(port),
@@ -40,14 +43,14 @@ export async function startTestHub(engine: Engine, opts: { clock?: Clock; env?: 
     TOLLWAY_LOG_LEVEL: 'silent',
     ...opts.env,
   });
-  const hub = await startHub({ config, db: store.db, clock: opts.clock, logger: createLogger('silent'), sweepIntervalMs: opts.sweepIntervalMs });
+  const hub = await startHub({ config, db: store.db, clock: opts.clock, logger: createLogger('silent'), sweepIntervalMs: opts.sweepIntervalMs, rails: opts.rails });
   return {
     hub,
     url: hub.url,
     store,
     async stop() {
       await hub.close();
-      await store.cleanup();
+      if (!opts.keepStore) await store.cleanup();
     },
   };
 }
