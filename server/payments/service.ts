@@ -190,6 +190,23 @@ export function createPaymentsService(deps: PaymentsDeps) {
   }
 
   /**
+   * A status change and everything that must commit with it: the row, its event for the user's
+   * live feed and webhooks, and the answer a retry of the creating request will replay.
+   */
+  async function recordTransition(tx: Queryable, prev: PaymentRow, next: PaymentRow): Promise<Payment> {
+    await tx.run(
+      `UPDATE payments SET status = ?, failure_reason = ?, receipt_token = ?, transaction_hash = ?,
+       block_explorer_url = ?, preimage = ?, updated_at = ? WHERE id = ?`,
+      [next.status, next.failure_reason, next.receipt_token, next.transaction_hash, next.block_explorer_url, next.preimage, next.updated_at, next.id],
+    );
+    const payment = toPayment(next);
+    const type = EVENT_TYPE[next.status as PaymentStatus];
+    await appendEvent(tx, { userId: next.user_id, merchantId: next.merchant_id, type, payment, previousStatus: prev.status as PaymentStatus }, next.updated_at);
+    await storeResponse(tx, next.id, { status: 200, body: payment });
+    return payment;
+  }
+
+  /**
    * Records what the rail said. Idempotent: a payment already final, or already in the reported
    * state, is left as it is. A reservation that lapsed before it could be posted fails the payment.
    */
@@ -234,14 +251,7 @@ export function createPaymentsService(deps: PaymentsDeps) {
         next.failure_reason = outcome.reason;
       }
 
-      await tx.run(
-        `UPDATE payments SET status = ?, failure_reason = ?, receipt_token = ?, transaction_hash = ?,
-         block_explorer_url = ?, preimage = ?, updated_at = ? WHERE id = ?`,
-        [next.status, next.failure_reason, next.receipt_token, next.transaction_hash, next.block_explorer_url, next.preimage, now, id],
-      );
-      const payment = toPayment(next);
-      await appendEvent(tx, { userId: row.user_id, merchantId: row.merchant_id, type: EVENT_TYPE[next.status as PaymentStatus], payment, previousStatus: previous }, now);
-      await storeResponse(tx, id, { status: 200, body: payment });
+      const payment = await recordTransition(tx, row, next);
       return { payment, changed: true };
     });
     if (changed) {
@@ -317,13 +327,10 @@ export function createPaymentsService(deps: PaymentsDeps) {
       );
       const now = clock.now();
       for (const row of rows) {
-        const next = { ...row, status: 'failed', failure_reason: 'the reservation expired before the payment settled', updated_at: now };
-        await tx.run(`UPDATE payments SET status = ?, failure_reason = ?, updated_at = ? WHERE id = ?`, [next.status, next.failure_reason, now, row.id]);
-        const payment = toPayment(next);
-        await appendEvent(tx, { userId: row.user_id, merchantId: row.merchant_id, type: EVENT_TYPE.failed, payment, previousStatus: row.status as PaymentStatus }, now);
-        await storeResponse(tx, row.id, { status: 200, body: payment });
+        await recordTransition(tx, row, { ...row, status: 'failed', failure_reason: 'the reservation expired before the payment settled', updated_at: now });
       }
       if (rows.length) deps.onEvent?.();
+      for (let i = 0; i < rows.length; i++) deps.onStatus?.('failed');
       return rows.length;
     });
   }
