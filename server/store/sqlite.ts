@@ -10,7 +10,7 @@ type Stmt = Database.Statement<unknown[], unknown>;
  * so they never observe another request's uncommitted writes (WAL gives them a snapshot).
  */
 export function openSqlite(file: string, opts: { maxGroup?: number } = {}): Db {
-  const maxGroup = opts.maxGroup ?? 64;
+  const maxGroup = opts.maxGroup ?? 256;
   const writer = new Database(file);
   writer.pragma('journal_mode = WAL');
   writer.pragma('synchronous = NORMAL');

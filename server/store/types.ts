@@ -30,9 +30,13 @@ export function forUpdate(q: Queryable, skipLocked = false): string {
   return skipLocked ? ' FOR UPDATE SKIP LOCKED' : ' FOR UPDATE';
 }
 
-/** Column types that differ between the engines, for migrations. */
+/**
+ * Column types that differ between the engines, for migrations. SQLite's serial is the plain rowid
+ * alias, not AUTOINCREMENT: ids still only grow while the newest row exists, and it saves a
+ * sqlite_sequence write on every insert.
+ */
 export function columnTypes(d: Dialect) {
   return d === 'postgres'
     ? { amount: 'NUMERIC(78,0)', ts: 'BIGINT', int: 'BIGINT', serial: 'BIGSERIAL PRIMARY KEY', json: 'TEXT' }
-    : { amount: 'TEXT', ts: 'INTEGER', int: 'INTEGER', serial: 'INTEGER PRIMARY KEY AUTOINCREMENT', json: 'TEXT' };
+    : { amount: 'TEXT', ts: 'INTEGER', int: 'INTEGER', serial: 'INTEGER PRIMARY KEY', json: 'TEXT' };
 }

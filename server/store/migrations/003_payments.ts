@@ -60,7 +60,6 @@ export const payments: Migration = {
       )`,
       `CREATE UNIQUE INDEX outbox_user_seq ON outbox (user_id, seq)`,
       `CREATE INDEX outbox_undispatched ON outbox (id) WHERE dispatched_at IS NULL`,
-      `CREATE INDEX outbox_payment ON outbox (payment_id, id)`,
     ];
   },
 };
