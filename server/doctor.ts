@@ -14,7 +14,8 @@ export async function runDoctor(config: Config, out: Writable): Promise<number> 
   const db = openStore(config);
   try {
     await migrate(db, MIGRATIONS);
-    const report = await createLedger({ clock: { now: () => Date.now() } }).checkInvariant(db);
+    const ledger = createLedger({ clock: { now: () => Date.now() } });
+    const report = await db.snapshot((q) => ledger.checkInvariant(q));
     out.write(`ledger invariant (${db.dialect})\n`);
     for (const a of report.assets) {
       out.write(

@@ -8,7 +8,7 @@
  *    count for nothing.
  *
  * PostgreSQL adds up per account in one statement (one snapshot, exact NUMERIC). SQLite reads
- * pages of rows; on a live database run it inside `db.transaction` for a consistent snapshot.
+ * pages of rows; on a live database run it inside `db.snapshot` for a consistent view.
  */
 import type { Queryable } from '../store/types.js';
 import { PENDING } from './rules.js';

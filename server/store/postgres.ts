@@ -83,6 +83,17 @@ export function openPostgres(opts: PostgresOptions): Db {
         client.release();
       }
     },
+    async snapshot(fn) {
+      await ensureSchema();
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        return await fn(wrap(client));
+      } finally {
+        await client.query('COMMIT').catch(() => undefined);
+        client.release();
+      }
+    },
     async ping() {
       await ensureSchema();
       await pool.query('SELECT 1');

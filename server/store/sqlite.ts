@@ -136,8 +136,25 @@ export function openSqlite(file: string, opts: { maxGroup?: number } = {}): Db {
     });
   };
 
+  // Snapshots share the reader connection, so they take turns.
+  let snapshots: Promise<unknown> = Promise.resolve();
+  const snapshot = <T>(fn: (q: Queryable) => Promise<T>): Promise<T> => {
+    const run = snapshots.then(async () => {
+      if (reader === writer) return fn(readOnly); // :memory: has one connection; reads are consistent anyway
+      reader.exec('BEGIN');
+      try {
+        return await fn(readOnly);
+      } finally {
+        reader.exec('COMMIT');
+      }
+    });
+    snapshots = run.catch(() => undefined);
+    return run;
+  };
+
   return {
     dialect: 'sqlite',
+    snapshot,
     all: (sql, params) => readOnly.all(sql, params),
     get: (sql, params) => readOnly.get(sql, params),
     // A lone write is a transaction of its own, queued behind any open one.

@@ -20,6 +20,12 @@ export interface Db extends Queryable {
    * client at READ COMMITTED, so code that read-modify-writes rows must lock them (`forUpdate`).
    */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs read-only `fn` on one consistent snapshot without blocking writers (SQLite: a read
+   * transaction on the reader connection, which WAL serves from a snapshot; PostgreSQL:
+   * REPEATABLE READ READ ONLY). For checks that read many rows, like the ledger invariant.
+   */
+  snapshot<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

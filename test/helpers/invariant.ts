@@ -4,7 +4,8 @@ import type { Db } from '../../server/store/types.js';
 
 /** The ledger invariant, asserted: no scenario may create or lose value. */
 export async function expectLedgerBalanced(db: Db): Promise<void> {
-  const report = await createLedger({ clock: { now: () => Date.now() } }).checkInvariant(db);
+  const ledger = createLedger({ clock: { now: () => Date.now() } });
+  const report = await db.snapshot((q) => ledger.checkInvariant(q));
   expect(report.mismatchedAccounts).toEqual([]);
   for (const a of report.assets) {
     expect(a.debitsPosted, `${a.asset} posted`).toBe(a.creditsPosted);

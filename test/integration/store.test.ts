@@ -77,6 +77,18 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
     else expect(leaked).toBeDefined();
   });
 
+  it('gives a snapshot one consistent view while writers go on', async () => {
+    await s.db.run('INSERT INTO t (id, amount) VALUES (?, ?)', ['before', '1']);
+    const seen = await s.db.snapshot(async (q) => {
+      const first = await q.all('SELECT id FROM t');
+      await s.db.transaction((tx) => tx.run('INSERT INTO t (id, amount) VALUES (?, ?)', ['during', '1']));
+      const second = await q.all('SELECT id FROM t');
+      return [first.length, second.length];
+    });
+    expect(seen).toEqual([1, 1]);
+    expect(await s.db.all('SELECT id FROM t')).toHaveLength(2);
+  });
+
   it('applies migrations once, even when asked twice at the same time', async () => {
     const [a, b] = await Promise.all([migrate(s.db, MIGRATIONS), migrate(s.db, MIGRATIONS)]);
     expect([...a, ...b].sort()).toEqual(MIGRATIONS.map((m) => m.id).sort());
