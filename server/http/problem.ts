@@ -47,7 +47,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (status && status >= 400 && status < 500) {
       return sendProblem(res, { type: problemType('validation-error'), title: PROBLEMS['validation-error'].title, status, detail: 'the request could not be read' });
     }
-    (req as { log?: Logger }).log?.error({ err }, 'unhandled error') ?? logger.error({ err }, 'unhandled error');
+    logger.error({ err, reqId: res.locals.requestId, method: req.method, path: req.path }, 'unhandled error');
     sendProblem(res, problem('internal', 'something went wrong on our side; the request changed nothing that it did not report'));
   };
 }

@@ -14,17 +14,24 @@ const QUIET = new Set(['/healthz', '/metrics']);
  * never headers or bodies, which carry tokens.
  */
 export function requestLog(logger: Logger, metrics: Metrics): RequestHandler {
+  // prom-client hashes the label set on every observe(); the children are few, so keep them.
+  const series = new Map<string, ReturnType<typeof metrics.httpDuration.labels>>();
+  const histogram = (method: string, route: string, status: string) => {
+    const key = `${method} ${route} ${status}`;
+    let h = series.get(key);
+    if (!h) series.set(key, (h = metrics.httpDuration.labels({ method, route, status })));
+    return h;
+  };
   return (req, res, next) => {
     const given = req.headers['x-request-id'];
     const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     res.setHeader('X-Request-Id', id);
-    let child: Logger | undefined;
-    Object.defineProperty(req, 'log', { get: () => (child ??= logger.child({ reqId: id })), configurable: true });
+    res.locals.requestId = id;
     const start = process.hrtime.bigint();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       const route = (req.route?.path as string | undefined) ?? 'unmatched';
-      metrics.httpDuration.observe({ method: req.method, route, status: `${Math.floor(res.statusCode / 100)}xx` }, seconds);
+      histogram(req.method, route, `${Math.floor(res.statusCode / 100)}xx`).observe(seconds);
       if (QUIET.has(req.path) || !logger.isLevelEnabled('info')) return;
       logger.info({ reqId: id, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, 'request');
     });
