@@ -127,15 +127,27 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   poke = () => dispatcher.poke();
   dispatcher.start();
 
+  // Background work keeps its promise, so close() can wait for it instead of racing it.
+  const inFlight = new Set<Promise<void>>();
+  const background = (name: string, work: () => Promise<unknown>) => () => {
+    const p: Promise<void> = work()
+      .then(() => undefined)
+      .catch((err) => logger.error({ err }, `${name} failed`))
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  };
   const timers = [
-    setInterval(() => sweep().catch((err) => logger.error({ err }, 'sweep failed')), opts.sweepIntervalMs ?? 5000),
-    setInterval(() => {
-      const now = clock.now();
-      db.transaction(async (tx) => {
-        await purgeExpiredKeys(tx, now);
-        await purgeDispatched(tx, now - 7 * 24 * 3600 * 1000);
-      }).catch((err) => logger.error({ err }, 'purge failed'));
-    }, 3600 * 1000),
+    setInterval(background('sweep', sweep), opts.sweepIntervalMs ?? 5000),
+    setInterval(
+      background('purge', () => {
+        const now = clock.now();
+        return db.transaction(async (tx) => {
+          await purgeExpiredKeys(tx, now);
+          await purgeDispatched(tx, now - 7 * 24 * 3600 * 1000);
+        });
+      }),
+      3600 * 1000,
+    ),
   ];
   for (const t of timers) t.unref();
 
@@ -157,6 +169,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     close() {
       closing ??= (async () => {
         for (const t of timers) clearInterval(t);
+        await Promise.all(inFlight);
         await dispatcher.stop();
         await notifier.close();
         server.closeAllConnections();

@@ -79,7 +79,13 @@ export function openSqlite(file: string, opts: { maxGroup?: number } = {}): Db {
 
   async function runGroup(): Promise<void> {
     const done: { job: Job; ok: boolean; value: unknown }[] = [];
-    writer.exec('BEGIN IMMEDIATE');
+    try {
+      writer.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      // The connection cannot write at all (closed, unopenable): fail everyone waiting, hang nobody.
+      for (const job of queue.splice(0)) job.reject(err);
+      return;
+    }
     try {
       while (queue.length > 0 && done.length < maxGroup) {
         const job = queue.shift()!;
@@ -109,7 +115,7 @@ export function openSqlite(file: string, opts: { maxGroup?: number } = {}): Db {
   }
 
   function pump(): Promise<void> {
-    if (closed && queue.length === 0) return Promise.resolve();
+    if (queue.length === 0 && !pumping) return Promise.resolve();
     pumping ??= (async () => {
       try {
         while (queue.length > 0) await runGroup();
@@ -166,7 +172,9 @@ export function openSqlite(file: string, opts: { maxGroup?: number } = {}): Db {
     async close() {
       if (closed) return;
       closed = true;
-      await pumping;
+      // Transactions queued before close still run (a group may not have started yet).
+      while (pumping || queue.length > 0) await pump();
+      await snapshots;
       if (reader !== writer) reader.close();
       writer.close();
     },
