@@ -3,3 +3,4 @@ export * from './api.js';
 export * from './assets.js';
 export * from './binding.js';
 export * from './problem.js';
+export * from './challenge.js';

@@ -1,0 +1,57 @@
+/**
+ * Which option of a challenge this wallet can pay, and the `POST /payments` body that pays it.
+ * Today that is the hub's own `tollway` scheme on the hub the wallet is signed in to; the SOVR
+ * `exact` scheme and Lightning come with their rails.
+ */
+import { CreatePaymentRequest } from '../../shared/api.js';
+import { ASSET_NAMES } from '../../shared/assets.js';
+import type { PaymentChallenge, PaymentOption } from '../../shared/challenge.js';
+
+export type Choice = { payment: CreatePaymentRequest; option: PaymentOption; unpayable: null } | { payment: null; option: null; unpayable: string };
+
+function originOf(url: string): string | null {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return null;
+  }
+}
+
+/** `tollway:<hub origin>` names the hub that can settle the option. */
+export function isOptionForHub(option: PaymentOption, hubUrl: string): boolean {
+  if (option.scheme !== 'tollway' || !option.network.startsWith('tollway:')) return false;
+  const hub = originOf(hubUrl);
+  return hub !== null && originOf(option.network.slice('tollway:'.length)) === hub;
+}
+
+export function choosePayment(
+  challenge: PaymentChallenge,
+  request: { url: string; method: string },
+  hubUrl: string | null,
+): Choice {
+  const options = challenge.x402?.accepts ?? [];
+  if (!options.length && !challenge.l402) {
+    return { payment: null, option: null, unpayable: challenge.problems[0]?.message ?? 'no payment challenge' };
+  }
+  if (!hubUrl) return { payment: null, option: null, unpayable: 'Tollway is not connected to a hub yet' };
+  for (const option of options) {
+    if (!isOptionForHub(option, hubUrl) || !(ASSET_NAMES as string[]).includes(option.asset)) continue;
+    const description = challenge.x402?.resource?.description?.slice(0, 500);
+    const body = CreatePaymentRequest.safeParse({
+      rail: 'internal',
+      payTo: option.payTo,
+      amount: option.amount,
+      asset: option.asset,
+      // The request the browser made (and will retry), not the URL the challenge claims.
+      resource: { url: request.url, method: request.method.toUpperCase() },
+      requirement: option,
+      ...(description ? { description } : {}),
+    });
+    if (body.success) return { payment: body.data, option, unpayable: null };
+  }
+  const offered = [
+    ...options.map((o) => `${o.scheme} on ${o.network}`),
+    ...(challenge.l402 ? ['Lightning (L402)'] : []),
+  ];
+  return { payment: null, option: null, unpayable: `No option this wallet can pay yet: ${offered.join(', ')}` };
+}

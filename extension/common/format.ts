@@ -1,0 +1,34 @@
+/** How amounts and requests are shown. Amounts stay bigint/strings all the way to the screen. */
+import { ASSETS, type AssetCode } from '../../shared/assets.js';
+import { formatUnits } from '../../shared/amount.js';
+import type { ApprovalRequest } from './state.js';
+
+export function displayAmount(amount: string, asset: string): string {
+  if (!/^[0-9]{1,78}$/.test(amount)) return `${amount} ${asset}`;
+  const known = (ASSETS as Record<string, { decimals: number } | undefined>)[asset];
+  if (known) return `${formatUnits(BigInt(amount), known.decimals)} ${asset as AssetCode}`;
+  return `${amount} base units of ${asset}`;
+}
+
+/** What the window shows for a request: the option it would pay, or what was offered. */
+export function describeRequest(r: ApprovalRequest): { amount: string | null; rail: string | null; scheme: string | null; expiresAt: number | null } {
+  if (r.payment) {
+    const option = r.payment.requirement;
+    const timeout = option?.maxTimeoutSeconds;
+    return {
+      amount: displayAmount(r.payment.amount, r.payment.asset),
+      rail: r.payment.rail,
+      scheme: option ? `${option.scheme} · ${option.network}` : null,
+      expiresAt: timeout ? r.createdAt + timeout * 1000 : null,
+    };
+  }
+  const first = r.challenge.x402?.accepts[0];
+  if (first) return { amount: displayAmount(first.amount, first.asset), rail: null, scheme: `${first.scheme} · ${first.network}`, expiresAt: null };
+  if (r.challenge.l402?.amountMsat) return { amount: displayAmount(r.challenge.l402.amountMsat, 'BTC'), rail: 'lightning', scheme: r.challenge.l402.scheme, expiresAt: null };
+  return { amount: null, rail: null, scheme: null, expiresAt: null };
+}
+
+export function countdown(expiresAt: number, now: number): string {
+  const s = Math.max(0, Math.floor((expiresAt - now) / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}

@@ -1,0 +1,104 @@
+/**
+ * What the extension keeps in chrome.storage, as zod schemas. Storage outlives every version of the
+ * code and the service worker can die between any two writes, so everything read back is validated
+ * again; an entry that no longer parses is dropped on its own instead of poisoning the rest.
+ */
+import { z } from 'zod';
+import { CreatePaymentRequest, Payment } from '../../shared/api.js';
+import { PaymentOption, X402Resource } from '../../shared/challenge.js';
+
+/** chrome.storage keys. `local` survives browser restarts; `session` lives until the browser closes. */
+export const KEYS = {
+  /** local: the hub this wallet pays through, and the session tokens for it. */
+  hub: 'tollway.hub',
+  /** local: requests waiting for a decision or with a payment in flight. */
+  approvals: 'tollway.approvals',
+  /** local: finished requests, newest first, capped. */
+  history: 'tollway.history',
+  /** session: the id of the one approval window, so a restarted worker reuses it. */
+  approvalWindow: 'tollway.approvalWindow',
+} as const;
+
+export const HISTORY_LIMIT = 200;
+
+/**
+ * The hub connection. Onboarding (wallet keystore, SIWE sign-in, token refresh) will write the same
+ * record; until then it can be set directly. The wallet keystore will live under its own key.
+ */
+export const HubSession = z.object({
+  url: z.string().url(),
+  accessToken: z.string().min(1),
+  refreshToken: z.string().min(1).optional(),
+  /** ms since the epoch; refresh before it. */
+  accessTokenExpiresAt: z.number().int().optional(),
+  user: z.object({ id: z.string(), address: z.string() }).optional(),
+});
+export type HubSession = z.infer<typeof HubSession>;
+
+const StoredError = z.object({ code: z.string(), message: z.string() });
+
+export const StoredChallenge = z.object({
+  x402: z
+    .object({
+      kind: z.literal('x402'),
+      version: z.union([z.literal(1), z.literal(2)]),
+      resource: X402Resource.nullable(),
+      accepts: z.array(PaymentOption),
+      skipped: z.number().int(),
+      serverError: z.string().optional(),
+    })
+    .nullable(),
+  l402: z
+    .object({
+      kind: z.literal('l402'),
+      scheme: z.enum(['L402', 'LSAT']),
+      macaroon: z.string(),
+      invoice: z.string(),
+      amountMsat: z.string().nullable(),
+    })
+    .nullable(),
+  problems: z.array(StoredError),
+});
+
+export const FrameType = z.enum(['main_frame', 'sub_frame', 'xmlhttprequest']);
+export type FrameType = z.infer<typeof FrameType>;
+
+/**
+ * - pending: waiting for the person to decide
+ * - paying: approved; `POST /payments` may have been sent (a restarted worker replays the same key)
+ * - submitted: the hub took it and confirmation comes later (on-chain, Lightning)
+ * - completed / failed / rejected: final
+ */
+export const RequestStatus = z.enum(['pending', 'paying', 'submitted', 'completed', 'failed', 'rejected']);
+export type RequestStatus = z.infer<typeof RequestStatus>;
+export const ACTIVE_STATUSES: readonly RequestStatus[] = ['pending', 'paying'];
+
+export const ApprovalRequest = z.object({
+  id: z.string().min(1),
+  /** Generated when the 402 is first seen and stored before any UI opens or any call is made. */
+  idempotencyKey: z.string().min(1).max(255),
+  createdAt: z.number().int(),
+  updatedAt: z.number().int(),
+  /** Origin of the page that made the request: what the person is asked to pay. */
+  site: z.string(),
+  tabId: z.number().int(),
+  frameType: FrameType,
+  method: z.string(),
+  url: z.string(),
+  challenge: StoredChallenge,
+  /**
+   * The exact body `POST /payments` will carry, fixed when the request is queued: a replay after a
+   * worker restart must send the same body under the same key, or the hub answers 422.
+   */
+  payment: CreatePaymentRequest.nullable(),
+  /** Why this challenge cannot be paid; shown, and only rejecting is offered. */
+  unpayable: z.string().nullable(),
+  status: RequestStatus,
+  result: Payment.nullable(),
+  error: z.string().nullable(),
+});
+export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
+
+export const RequestList = z.object({ v: z.literal(1), requests: z.array(z.unknown()) });
+
+export const WindowRecord = z.object({ windowId: z.number().int() });

@@ -1,0 +1,19 @@
+import { defineManifest } from '@crxjs/vite-plugin';
+import pkg from './package.json' with { type: 'json' };
+
+/**
+ * The extension's manifest. Host access covers every site for now, because webRequest sees a 402
+ * only where the extension has host access; letting the person limit it to chosen sites
+ * (optional_host_permissions, asked at onboarding) comes with onboarding.
+ */
+export default defineManifest({
+  manifest_version: 3,
+  name: 'Tollway',
+  description: 'Pay for what the web asks money for, in one click.',
+  version: pkg.version,
+  minimum_chrome_version: '116',
+  action: { default_title: 'Tollway', default_popup: 'extension/popup/index.html' },
+  background: { service_worker: 'extension/background/index.ts', type: 'module' },
+  permissions: ['storage', 'webRequest', 'alarms', 'favicon'],
+  host_permissions: ['<all_urls>'],
+});

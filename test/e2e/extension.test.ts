@@ -1,0 +1,171 @@
+/**
+ * The built extension in real Chromium: a local server answers 402 with an x402 challenge naming a
+ * real hub; the approval window, the queue, reject and approve are driven as a person would.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildExtension, CHROMIUM, hasChromium, launchWithExtension, type ExtensionBrowser, type WorkerChrome } from '../helpers/extension-browser.js';
+import { balances, createMerchant, fund, signIn, startTestHub, type Session, type TestHub } from '../helpers/hub.js';
+
+declare const chrome: WorkerChrome;
+
+const title = hasChromium ? 'extension in Chromium' : `extension in Chromium — SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium)`;
+if (!hasChromium) console.warn(`e2e: ${CHROMIUM} is missing; the real-browser tests are skipped.`);
+
+const PRICE = '1500';
+
+/** A shop that answers 402 with a `tollway` challenge for every /paid/… path. */
+async function startShop(hubUrl: string, merchantId: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname === '/page') {
+      const paths = url.searchParams.getAll('fetch');
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(`<!doctype html><title>shop</title><script>${paths.map((p) => `fetch(${JSON.stringify(p)});`).join('')}</script>`);
+      return;
+    }
+    if (url.pathname.startsWith('/paid/')) {
+      const challenge = {
+        x402Version: 2,
+        resource: { url: `http://${req.headers.host}${url.pathname}`, description: `Article ${url.pathname}`, mimeType: 'text/html' },
+        accepts: [
+          {
+            scheme: 'tollway',
+            network: `tollway:${hubUrl}`,
+            amount: PRICE,
+            asset: 'SOVR',
+            payTo: merchantId,
+            maxTimeoutSeconds: 300,
+            extra: { hub: hubUrl, challengeId: `ch_${url.pathname}` },
+          },
+        ],
+      };
+      res.writeHead(402, { 'content-type': 'application/json', 'payment-required': Buffer.from(JSON.stringify(challenge)).toString('base64') });
+      res.end('{}');
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+async function hubPayments(hubUrl: string, s: Session): Promise<{ transactionId: string; status: string; amount: string }[]> {
+  const res = await fetch(`${hubUrl}/payments`, { headers: { authorization: `Bearer ${s.accessToken}` } });
+  return ((await res.json()) as { data: { transactionId: string; status: string; amount: string }[] }).data;
+}
+
+describe.skipIf(!hasChromium)(title, () => {
+  let build: Awaited<ReturnType<typeof buildExtension>>;
+  let browser: ExtensionBrowser;
+  let hub: TestHub;
+  let shop: Awaited<ReturnType<typeof startShop>>;
+  let session: Session;
+
+  beforeAll(async () => {
+    [build, hub] = await Promise.all([buildExtension(), startTestHub('sqlite')]);
+    session = await signIn(hub.url);
+    await fund(hub.url, session, '1000000');
+    const { merchant } = await createMerchant(hub.url);
+    shop = await startShop(hub.url, merchant.id);
+    browser = await launchWithExtension(build.dir);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((r) => shop?.server.close(r));
+    await hub?.stop();
+    await build?.cleanup();
+  });
+
+  const connect = () => browser.worker.evaluate(({ url, token }) => chrome.storage.local.set({ 'tollway.hub': { url, accessToken: token } }), { url: hub.url, token: session.accessToken });
+  const stored = (key: string) => browser.worker.evaluate((k) => chrome.storage.local.get(k).then((v) => v[k]), key) as Promise<{ requests: { status: string; error: string | null }[] } | undefined>;
+
+  async function oneApprovalWindow(position: string) {
+    await expect.poll(() => browser.approvalPages().length, { timeout: 10_000 }).toBe(1);
+    const page = browser.approvalPages()[0]!;
+    await expect.poll(() => page.getByTestId('position').textContent().catch(() => null), { timeout: 10_000 }).toBe(position);
+    return page;
+  }
+
+  /** Clicks a button that ends the queue: the worker closes the window, maybe before the click returns. */
+  async function clickLast(win: Page, name: string) {
+    const closed = win.waitForEvent('close');
+    await win
+      .getByRole('button', { name, exact: true })
+      .click({ noWaitAfter: true })
+      .catch((e: Error) => {
+        if (!win.isClosed() && !/closed/.test(e.message)) throw e;
+      });
+    await closed;
+  }
+
+  afterEach(async () => {
+    // Close every tab and window, then forget everything, so each test starts clean.
+    for (const p of browser.context.pages()) await p.close().catch(() => undefined);
+    await expect.poll(() => stored('tollway.approvals').then((v) => v?.requests.filter((r) => r.status === 'pending').length ?? 0)).toBe(0);
+    await browser.worker.evaluate(() => Promise.all([chrome.storage.local.clear(), chrome.storage.session.clear()]));
+  });
+
+  it('loads: the service worker runs the built manifest', async () => {
+    expect(browser.worker.url()).toMatch(/^chrome-extension:\/\/[a-p]{32}\//);
+    const manifest = await browser.worker.evaluate(() => chrome.runtime.getManifest());
+    expect(manifest).toMatchObject({ name: 'Tollway', manifest_version: 3 });
+  });
+
+  it('a 402 page load opens exactly one approval window showing 1 of 1', async () => {
+    await connect();
+    const tab = await browser.context.newPage();
+    await tab.goto(`${shop.url}/paid/one`).catch(() => undefined);
+    const win = await oneApprovalWindow('1 of 1');
+    await expect.poll(() => win.getByTestId('amount').textContent()).toBe('0.0000000000000015 SOVR');
+    expect(await win.getByTestId('site').textContent()).toBe(shop.url);
+    // The same page reloaded is the same request: no second entry, no second window.
+    await tab.reload().catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(browser.approvalPages()).toHaveLength(1);
+    expect(await win.getByTestId('position').textContent()).toBe('1 of 1');
+  });
+
+  it('two 402s from page fetches make one window with 1 of 2; closing it rejects both', async () => {
+    await connect();
+    const before = await balances(hub.url, session);
+    const tab = await browser.context.newPage();
+    await tab.goto(`${shop.url}/page?fetch=/paid/x&fetch=/paid/y`);
+    const win = await oneApprovalWindow('1 of 2');
+    await win.close();
+    await expect.poll(() => stored('tollway.history').then((h) => h?.requests.map((r) => `${r.status}:${r.error}`))).toEqual(['rejected:approval window closed', 'rejected:approval window closed']);
+    expect(await hubPayments(hub.url, session)).toEqual([]);
+    expect(await balances(hub.url, session)).toEqual(before);
+  });
+
+  it('reject leaves nothing paid and closes the window', async () => {
+    await connect();
+    const before = await balances(hub.url, session);
+    const tab = await browser.context.newPage();
+    await tab.goto(`${shop.url}/paid/reject-me`).catch(() => undefined);
+    const win = await oneApprovalWindow('1 of 1');
+    await clickLast(win, 'Reject');
+    expect(browser.approvalPages()).toHaveLength(0);
+    expect((await stored('tollway.history'))?.requests.map((r) => r.status)).toEqual(['rejected']);
+    expect(await hubPayments(hub.url, session)).toEqual([]);
+    expect(await balances(hub.url, session)).toEqual(before);
+  });
+
+  it('approve pays at the hub exactly once', async () => {
+    await connect();
+    const before = BigInt((await balances(hub.url, session)).SOVR!.available);
+    const tab = await browser.context.newPage();
+    await tab.goto(`${shop.url}/paid/buy-me`).catch(() => undefined);
+    const win = await oneApprovalWindow('1 of 1');
+    await clickLast(win, 'Approve');
+    await expect.poll(() => stored('tollway.history').then((h) => h?.requests.map((r) => r.status)), { timeout: 15_000 }).toEqual(['completed']);
+    const payments = await hubPayments(hub.url, session);
+    expect(payments).toHaveLength(1);
+    expect(payments[0]).toMatchObject({ status: 'completed', amount: PRICE });
+    expect(BigInt((await balances(hub.url, session)).SOVR!.available)).toBe(before - BigInt(PRICE));
+    expect(browser.approvalPages()).toHaveLength(0);
+  });
+});

@@ -1,0 +1,248 @@
+import { describe, expect, it } from 'vitest';
+import type { CreatePaymentRequest, Payment } from '../../shared/api.js';
+import { createApprovalWindow, type WindowsApi } from '../../extension/background/approval-window.js';
+import { createApprovals, type Seen402 } from '../../extension/background/approvals.js';
+import type { HubClient, PayOutcome } from '../../extension/background/hub-client.js';
+import { ApprovalRequest, KEYS, type HubSession } from '../../extension/common/state.js';
+import { readRequestList } from '../../extension/common/storage.js';
+import { HUB, request, x402Challenge } from '../helpers/extension-fixtures.js';
+import { MemoryStorage } from '../helpers/memory-storage.js';
+
+class FakeWindows implements WindowsApi {
+  open = new Set<number>();
+  created = 0;
+  focused = 0;
+  private next = 1;
+  onCreate?: () => void;
+  async create() {
+    this.onCreate?.();
+    this.created++;
+    const id = this.next++;
+    this.open.add(id);
+    return { id };
+  }
+  async update(id: number) {
+    if (!this.open.has(id)) throw new Error('no window');
+    this.focused++;
+  }
+  async get(id: number) {
+    if (!this.open.has(id)) throw new Error('no window');
+    return {};
+  }
+  async remove(id: number) {
+    this.open.delete(id);
+  }
+}
+
+const payment = (body: CreatePaymentRequest, status: Payment['status'] = 'completed'): Payment => ({
+  transactionId: 'pay_1',
+  status,
+  rail: body.rail,
+  payTo: body.payTo,
+  amount: body.amount,
+  asset: body.asset,
+  resource: body.resource ? { url: body.resource.url, method: body.resource.method } : null,
+  description: null,
+  failureReason: status === 'failed' ? 'rail said no' : null,
+  receipt: status === 'completed' ? { token: 'eyJ.receipt' } : {},
+  createdAt: new Date(0).toISOString(),
+  updatedAt: new Date(0).toISOString(),
+});
+
+class FakeHub implements HubClient {
+  calls: { key: string; body: CreatePaymentRequest; token: string }[] = [];
+  outcomes: ((body: CreatePaymentRequest) => PayOutcome)[] = [];
+  async pay(session: HubSession, key: string, body: CreatePaymentRequest): Promise<PayOutcome> {
+    this.calls.push({ key, body, token: session.accessToken });
+    const next = this.outcomes.shift();
+    return next ? next(body) : { kind: 'answered', payment: payment(body) };
+  }
+}
+
+function setup(opts: { connected?: boolean; local?: MemoryStorage; session?: MemoryStorage; windows?: FakeWindows; hub?: FakeHub } = {}) {
+  const local = opts.local ?? new MemoryStorage();
+  const session = opts.session ?? new MemoryStorage();
+  const windows = opts.windows ?? new FakeWindows();
+  const hub = opts.hub ?? new FakeHub();
+  if (opts.connected !== false && !local.peek(KEYS.hub)) void local.set({ [KEYS.hub]: { url: HUB, accessToken: 'at_1' } });
+  const badges: string[] = [];
+  let ids = 0;
+  let resumes = 0;
+  const approvals = createApprovals({
+    local,
+    hub,
+    window: createApprovalWindow({ windows, session, url: 'chrome-extension://x/extension/approve/index.html' }),
+    setBadge: async (t) => void badges.push(t),
+    now: () => 1_000 + ids,
+    newId: () => `id${++ids}`,
+    scheduleResume: async () => void resumes++,
+  });
+  return { approvals, local, session, windows, hub, badges, resumes: () => resumes };
+}
+
+const seen = (url = 'https://shop.example/a', site = 'https://shop.example'): Seen402 => ({ site, tabId: 1, frameType: 'main_frame', method: 'GET', url, challenge: x402Challenge() });
+const active = (s: MemoryStorage) => readRequestList(s.peek(KEYS.approvals)).requests;
+const history = (s: MemoryStorage) => readRequestList(s.peek(KEYS.history)).requests;
+
+describe('approvals', () => {
+  it('stores the request with its Idempotency-Key before the window opens', async () => {
+    const t = setup();
+    let storedWhenOpened: ApprovalRequest[] = [];
+    t.windows.onCreate = () => (storedWhenOpened = active(t.local));
+    const { id, added } = await t.approvals.add(seen());
+    expect(added).toBe(true);
+    expect(storedWhenOpened.map((r) => r.id)).toEqual([id]);
+    const r = storedWhenOpened[0]!;
+    expect(r.idempotencyKey).toMatch(/^tollway-/);
+    expect(r.status).toBe('pending');
+    expect(r.payment).toMatchObject({ rail: 'internal', payTo: 'm_shop', amount: '1500', asset: 'SOVR' });
+    expect(t.badges.at(-1)).toBe('1');
+    expect(t.windows.created).toBe(1);
+  });
+
+  it('opens one window for many 402s arriving at once, and dedupes the same resource', async () => {
+    const t = setup();
+    const results = await Promise.all([t.approvals.add(seen('https://shop.example/a')), t.approvals.add(seen('https://shop.example/b')), t.approvals.add(seen('https://shop.example/a'))]);
+    expect(results.map((r) => r.added)).toEqual([true, true, false]);
+    expect(results[2]!.id).toBe(results[0]!.id);
+    expect(t.windows.created).toBe(1);
+    expect(t.windows.open.size).toBe(1);
+    expect(t.windows.focused).toBe(2);
+    expect(active(t.local)).toHaveLength(2);
+    expect(t.badges.at(-1)).toBe('2');
+  });
+
+  it('approving pays through the hub with the stored key and body, once', async () => {
+    const t = setup();
+    const { id } = await t.approvals.add(seen());
+    const stored = active(t.local)[0]!;
+    await Promise.all([t.approvals.decide(id, true), t.approvals.decide(id, true)]);
+    expect(t.hub.calls).toEqual([{ key: stored.idempotencyKey, body: stored.payment, token: 'at_1' }]);
+    expect(active(t.local)).toEqual([]);
+    const [done] = history(t.local);
+    expect(done).toMatchObject({ id, status: 'completed', result: { transactionId: 'pay_1', receipt: { token: 'eyJ.receipt' } } });
+    expect(t.badges.at(-1)).toBe('');
+    expect(t.windows.open.size).toBe(0);
+  });
+
+  it('keeps the window while more requests wait, and closes it after the last', async () => {
+    const t = setup();
+    const a = await t.approvals.add(seen('https://shop.example/a'));
+    const b = await t.approvals.add(seen('https://shop.example/b'));
+    await t.approvals.decide(a.id, false);
+    expect(t.windows.open.size).toBe(1);
+    await t.approvals.decide(b.id, false);
+    expect(t.windows.open.size).toBe(0);
+    expect(t.hub.calls).toEqual([]);
+    expect(history(t.local).map((r) => [r.id, r.status])).toEqual([
+      [b.id, 'rejected'],
+      [a.id, 'rejected'],
+    ]);
+  });
+
+  it('closing the window rejects what is pending; our own close does not', async () => {
+    const t = setup();
+    await t.approvals.add(seen('https://shop.example/a'));
+    await t.approvals.add(seen('https://shop.example/b'));
+    const [windowId] = [...t.windows.open];
+    await t.windows.remove(windowId!);
+    await t.approvals.windowRemoved(windowId!);
+    expect(active(t.local)).toEqual([]);
+    expect(history(t.local).map((r) => r.error)).toEqual(['approval window closed', 'approval window closed']);
+    // A window the approvals closed themselves is not the person's rejection.
+    const c = await t.approvals.add(seen('https://shop.example/c'));
+    await t.approvals.decide(c.id, true);
+    await t.approvals.windowRemoved(2);
+    expect(history(t.local)[0]).toMatchObject({ id: c.id, status: 'completed' });
+  });
+
+  it('reject all rejects every pending request and pays nothing', async () => {
+    const t = setup();
+    await t.approvals.add(seen('https://shop.example/a'));
+    await t.approvals.add(seen('https://shop.example/b'));
+    await t.approvals.rejectAll();
+    expect(active(t.local)).toEqual([]);
+    expect(history(t.local).map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(t.hub.calls).toEqual([]);
+    expect(t.windows.open.size).toBe(0);
+  });
+
+  it('a refusal fails the request; a hub failure is stored as the hub answered it', async () => {
+    const t = setup();
+    t.hub.outcomes.push(() => ({ kind: 'refused', status: 400, type: 'https://tollway.dev/problems/insufficient-funds', message: 'Insufficient funds' }));
+    t.hub.outcomes.push((body) => ({ kind: 'answered', payment: payment(body, 'failed') }));
+    t.hub.outcomes.push((body) => ({ kind: 'answered', payment: payment(body, 'submitted') }));
+    for (const path of ['a', 'b', 'c']) await t.approvals.decide((await t.approvals.add(seen(`https://shop.example/${path}`))).id, true);
+    expect(history(t.local).map((r) => [r.status, r.error])).toEqual([
+      ['submitted', null],
+      ['failed', 'rail said no'],
+      ['failed', 'Insufficient funds'],
+    ]);
+  });
+
+  it('an unknown outcome is replayed with the same key by the next worker, never a new one', async () => {
+    const local = new MemoryStorage();
+    const session = new MemoryStorage();
+    const hub = new FakeHub();
+    hub.outcomes.push(() => ({ kind: 'retry', message: 'hub unreachable' }));
+    const first = setup({ local, session, hub });
+    const { id } = await first.approvals.add(seen());
+    await first.approvals.decide(id, true);
+    expect(active(local)[0]).toMatchObject({ id, status: 'paying', error: 'hub unreachable' });
+    expect(first.resumes()).toBe(1);
+    // The worker is stopped; a new one starts with only what storage holds.
+    const second = setup({ local, session, hub });
+    await second.approvals.resume();
+    expect(hub.calls).toHaveLength(2);
+    expect(hub.calls[1]).toEqual(hub.calls[0]);
+    expect(history(local)[0]).toMatchObject({ id, status: 'completed' });
+    await second.approvals.resume();
+    expect(hub.calls).toHaveLength(2);
+  });
+
+  it('a new worker reuses the open window instead of opening a second', async () => {
+    const local = new MemoryStorage();
+    const session = new MemoryStorage();
+    const windows = new FakeWindows();
+    await setup({ local, session, windows }).approvals.add(seen('https://shop.example/a'));
+    await setup({ local, session, windows }).approvals.add(seen('https://shop.example/b'));
+    expect(windows.created).toBe(1);
+    // The window was closed while no worker ran: the next 402 opens a fresh one.
+    windows.open.clear();
+    await setup({ local, session, windows }).approvals.add(seen('https://shop.example/c'));
+    expect(windows.created).toBe(2);
+  });
+
+  it('after a browser restart, pending requests are rejected and payments in flight settled', async () => {
+    const local = new MemoryStorage();
+    await local.set({ [KEYS.hub]: { url: HUB, accessToken: 'at_1' } });
+    await local.set({
+      [KEYS.approvals]: { v: 1, requests: [request({ id: 'p' }), request({ id: 'f', url: 'https://shop.example/f', status: 'paying', idempotencyKey: 'tollway-kf' })] },
+    });
+    const t = setup({ local });
+    await t.approvals.browserStarted();
+    expect(t.hub.calls.map((c) => c.key)).toEqual(['tollway-kf']);
+    expect(active(local)).toEqual([]);
+    expect(Object.fromEntries(history(local).map((r) => [r.id, r.status]))).toEqual({ p: 'rejected', f: 'completed' });
+  });
+
+  it('recovers from corrupt storage entry by entry', async () => {
+    const local = new MemoryStorage();
+    await local.set({ [KEYS.approvals]: { v: 1, requests: [request({ id: 'ok' }), { id: 'broken' }, null, request({ id: 'bad', status: 'weird' as never })] } });
+    const t = setup({ local });
+    const b = await t.approvals.add(seen('https://shop.example/b'));
+    expect(active(local).map((r) => r.id)).toEqual(['ok', b.id]);
+    await local.set({ [KEYS.approvals]: 'garbage', [KEYS.history]: { v: 99 } });
+    const c = await t.approvals.add(seen('https://shop.example/c'));
+    expect(active(local).map((r) => r.id)).toEqual([c.id]);
+  });
+
+  it('without a hub, a request is shown as unpayable and approving it does nothing', async () => {
+    const t = setup({ connected: false });
+    const { id } = await t.approvals.add(seen());
+    expect(active(t.local)[0]).toMatchObject({ payment: null, unpayable: 'Tollway is not connected to a hub yet' });
+    await t.approvals.decide(id, true);
+    expect(active(t.local)[0]!.status).toBe('pending');
+    expect(t.hub.calls).toEqual([]);
+  });
+});
