@@ -543,3 +543,68 @@ export function encodeL402Authorization(macaroons: string | readonly string[], p
   if (!/^[0-9a-fA-F]{64}$/.test(preimageHex)) return fail('invalid', 'preimage must be 32 bytes of hex');
   return { ok: true, value: `L402 ${list.join(',')}:${preimageHex.toLowerCase()}` };
 }
+
+// ---------------------------------------------------------------------------------------------
+// The merchant's side: the challenge it sends and the answer it adds after a good proof
+
+/** The decoded `PAYMENT-REQUIRED` document of x402 version 2, as a merchant emits it. */
+export interface PaymentRequired {
+  x402Version: 2;
+  /** Why the previous proof (if any) was refused: a stable code. */
+  error?: string;
+  resource: X402Resource;
+  accepts: PaymentOption[];
+  extensions?: Record<string, unknown>;
+}
+
+/** `PAYMENT-REQUIRED` value: base64 of the version 2 document. */
+export function encodePaymentRequired(p: Omit<PaymentRequired, 'x402Version'>): string {
+  return encodeBase64Text(JSON.stringify(paymentRequiredDocument(p)));
+}
+
+/** The version 2 document with its fields in the spec's order (also usable as a JSON body). */
+export function paymentRequiredDocument(p: Omit<PaymentRequired, 'x402Version'>): PaymentRequired {
+  const doc: PaymentRequired = { x402Version: 2, ...(p.error ? { error: p.error } : {}), resource: p.resource, accepts: p.accepts };
+  if (p.extensions) doc.extensions = p.extensions;
+  return doc;
+}
+
+/** x402 version 2 settlement answer (`PAYMENT-RESPONSE`, `X-PAYMENT-RESPONSE` in version 1). */
+export interface PaymentResponse {
+  success: boolean;
+  errorReason?: string;
+  payer?: string;
+  transaction: string;
+  network: string;
+  amount?: string;
+}
+
+export function encodePaymentResponse(r: PaymentResponse): string {
+  const doc: PaymentResponse = { success: r.success, transaction: r.transaction, network: r.network };
+  if (r.errorReason !== undefined) doc.errorReason = r.errorReason;
+  if (r.payer !== undefined) doc.payer = r.payer;
+  if (r.amount !== undefined) doc.amount = r.amount;
+  return encodeBase64Text(JSON.stringify(doc));
+}
+
+const PaymentResponseSchema = z.object({
+  success: z.boolean(),
+  errorReason: z.string().max(500).optional(),
+  payer: z.string().max(1024).optional(),
+  transaction: z.string().max(1024),
+  network: z.string().max(256),
+  amount: z.string().max(100).optional(),
+});
+
+/** Reads a `PAYMENT-RESPONSE` (or `X-PAYMENT-RESPONSE`) value. */
+export function parsePaymentResponse(header: string): ChallengeResult<PaymentResponse> {
+  if (typeof header !== 'string') return fail('invalid', 'no header');
+  if (header.length > CHALLENGE_LIMITS.headerChars) return fail('too-large', 'payment response header too large');
+  const text = decodeBase64Text(header);
+  if (!text.ok) return text;
+  const json = parseJsonSafely(text.value);
+  if (!json.ok) return json;
+  const parsed = PaymentResponseSchema.safeParse(json.value);
+  if (!parsed.success) return fail('invalid', 'not a payment response');
+  return { ok: true, value: parsed.data as PaymentResponse };
+}

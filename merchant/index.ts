@@ -1,0 +1,9 @@
+/** The Tollway merchant kit: the Express paywall, receipt verification and price discovery. */
+export { paywall, PAYWALL_INFO, type Paywall, type PaywallInfo, type PaywallOptions, type PaidRequest, type Reuse } from './middleware.js';
+export { describeRoutes, openApiPaths, priceList, type PaidRoute, type PriceList, type RouteSource } from './discovery.js';
+export { verifyReceipt, PAYWALL_REASONS, RECEIPT_TYP, type PaywallReason, type ReceiptCheck, type ReceiptClaims, type ReceiptExpectations } from './receipt.js';
+export { createJwksCache, hubJwks, JwksUnavailableError, type JwksCache, type JwksCacheOptions, type KeySource } from './jwks.js';
+export { memoryReceiptStore, defaultReceiptStore, type MemoryReceiptStore, type ReceiptStore } from './store.js';
+export { keepRawBody, rawBody, BodyTooLargeError, BodyUnavailableError } from './body.js';
+export { challengeDocument, challengePage, displayPrice, hubNetwork, paymentOptions, type ChallengeSpec, type ExactChainConfig } from './challenge.js';
+export { readProof, type Proof } from './proof.js';
