@@ -12,6 +12,13 @@ import { createMetrics } from './metrics.js';
 import { createOutboxDispatcher } from './notify/dispatcher.js';
 import { purgeDispatched } from './notify/outbox.js';
 import { createSocketNotifier } from './notify/socket.js';
+import {
+  createWebhookSink,
+  createWebhookWorker,
+  DEFAULT_WEBHOOK_SCHEDULE_MS,
+  purgeWebhookDeliveries,
+  type WebhookWorkerOptions,
+} from './notify/webhooks.js';
 import { buildOpenApi } from './openapi.js';
 import { createAccountDirectory, type AccountDirectory } from './payments/accounts.js';
 import { createWallets } from './payments/balances.js';
@@ -35,6 +42,8 @@ export interface HubOptions {
   sweepIntervalMs?: number;
   /** Rails to add or replace, built from the hub's account directory (tests, further rails). */
   rails?: (parts: { accounts: AccountDirectory }) => Rails;
+  /** Webhook worker settings to override (tests: a short schedule, a fake transport or DNS). */
+  webhooks?: Partial<Pick<WebhookWorkerOptions, 'schedule' | 'timeoutMs' | 'fetch' | 'resolve' | 'jitter' | 'random' | 'pollIntervalMs'>>;
 }
 
 export interface Hub {
@@ -64,7 +73,13 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   const metrics = createMetrics();
   const ledger = createLedger({ clock });
   const auth = createAuthService({ db, keys, clock, publicUrl: config.publicUrl, accessTtlSeconds: config.accessTokenTtl });
-  const merchants = createMerchants({ db, clock });
+  let pokeWebhooks = () => {};
+  const merchants = createMerchants({
+    db,
+    clock,
+    allowPrivateWebhooks: config.webhookAllowPrivate,
+    onWebhookScheduled: () => pokeWebhooks(),
+  });
   const accounts = createAccountDirectory(ledger);
   const rails: Rails = { internal: createInternalRail({ accounts }), ...opts.rails?.({ accounts }) };
   const issueReceipt = createReceiptIssuer({ keys, issuer: config.publicUrl, ttlSeconds: config.receiptTtl, now: () => clock.now() });
@@ -118,14 +133,30 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     redisUrl: config.redisUrl,
     logger,
   });
+  // Webhooks: the sink only records deliveries (one transaction per batch, no HTTP in the
+  // dispatcher's path); the worker sends them, retries them and keeps the delivery log.
+  const webhookOverrides = opts.webhooks ?? {};
+  const webhookWorker = createWebhookWorker({
+    ...webhookOverrides,
+    db,
+    clock,
+    logger,
+    allowPrivateTargets: config.webhookAllowPrivate,
+    timeoutMs: webhookOverrides.timeoutMs ?? config.webhookTimeout * 1000,
+    schedule: webhookOverrides.schedule ?? DEFAULT_WEBHOOK_SCHEDULE_MS,
+    onOutcome: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
+  });
+  pokeWebhooks = () => webhookWorker.poke();
+  const webhookSink = createWebhookSink({ db, clock, onRecorded: () => webhookWorker.poke() });
   const dispatcher = createOutboxDispatcher({
     db,
     clock,
-    sinks: [notifier.sink],
+    sinks: [notifier.sink, webhookSink],
     onDelivered: (lagMs) => metrics.outboxLag.set(lagMs / 1000),
   });
   poke = () => dispatcher.poke();
   dispatcher.start();
+  webhookWorker.start();
 
   // Background work keeps its promise, so close() can wait for it instead of racing it.
   const inFlight = new Set<Promise<void>>();
@@ -144,6 +175,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
         return db.transaction(async (tx) => {
           await purgeExpiredKeys(tx, now);
           await purgeDispatched(tx, now - 7 * 24 * 3600 * 1000);
+          await purgeWebhookDeliveries(tx, now - 30 * 24 * 3600 * 1000);
         });
       }),
       3600 * 1000,
@@ -171,6 +203,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
         for (const t of timers) clearInterval(t);
         await Promise.all(inFlight);
         await dispatcher.stop();
+        await webhookWorker.stop();
         await notifier.close();
         server.closeAllConnections();
         await new Promise<void>((r) => server.close(() => r()));

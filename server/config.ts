@@ -31,6 +31,8 @@ const EnvSchema = z.object({
   TOLLWAY_RECEIPT_TTL: seconds(3600),
   TOLLWAY_PAYMENT_TIMEOUT: seconds(900),
   TOLLWAY_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'like 64kb').default('64kb'),
+  TOLLWAY_WEBHOOK_ALLOW_PRIVATE: flag.optional(),
+  TOLLWAY_WEBHOOK_TIMEOUT: z.coerce.number().int().min(1).max(30).default(15),
 });
 
 export interface Config {
@@ -51,6 +53,10 @@ export interface Config {
   /** Seconds a payment's reservation lasts before it lapses and the funds come back. */
   paymentTimeout: number;
   bodyLimit: string;
+  /** Webhooks may target private, loopback and link-local addresses (default: on in dev mode only). */
+  webhookAllowPrivate: boolean;
+  /** Seconds one webhook attempt may take. */
+  webhookTimeout: number;
 }
 
 export class ConfigError extends Error {}
@@ -79,5 +85,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     receiptTtl: e.TOLLWAY_RECEIPT_TTL,
     paymentTimeout: e.TOLLWAY_PAYMENT_TIMEOUT,
     bodyLimit: e.TOLLWAY_BODY_LIMIT,
+    webhookAllowPrivate: e.TOLLWAY_WEBHOOK_ALLOW_PRIVATE ?? e.TOLLWAY_DEV,
+    webhookTimeout: e.TOLLWAY_WEBHOOK_TIMEOUT,
   };
 }

@@ -24,6 +24,12 @@ export function createMetrics() {
       help: 'Age of the last outbox event when it was delivered',
       registers: [registry],
     }),
+    webhookDeliveries: new Counter({
+      name: 'tollway_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome: delivered, retrying (failed, retry scheduled), failed (gave up), disabled (410 Gone)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     socketClients: new Gauge({
       name: 'tollway_socket_clients',
       help: 'Connected Socket.IO clients on this process',

@@ -23,12 +23,19 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
     CreateMerchantRequest: json(api.CreateMerchantRequest, 'input'),
     CreateMerchantResponse: json(api.CreateMerchantResponse, 'output'),
     FaucetRequest: json(api.FaucetRequest, 'input'),
+    WebhookEvent: json(api.WebhookEvent, 'output'),
+    WebhookDelivery: json(api.WebhookDelivery, 'output'),
+    WebhookDeliveryList: json(api.WebhookDeliveryList, 'output'),
+    SetWebhookRequest: json(api.SetWebhookRequest, 'input'),
+    WebhookEndpoint: json(api.WebhookEndpoint, 'output'),
     ProblemDetails: json(api.ProblemDetails, 'output'),
   };
   const listParams = [
     { name: 'cursor', in: 'query', schema: { type: 'string' } },
     { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 50 } },
   ];
+  const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+  const deliveryIdParam = { name: 'deliveryId', in: 'path', required: true, schema: { type: 'string' } };
   const paths: Record<string, unknown> = {
     '/healthz': { get: { summary: 'Liveness', responses: { 200: { description: 'alive' } } } },
     '/readyz': { get: { summary: 'Readiness: database reachable, migrations applied', responses: { 200: { description: 'ready' }, 503: problem } } },
@@ -66,6 +73,53 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
         security: bearer,
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, ...listParams],
         responses: { 200: ok('PaymentList'), 403: problem, ...errors },
+      },
+    },
+    '/merchants/{id}/webhook': {
+      get: {
+        summary: "The merchant's webhook endpoint and whether it is disabled (merchant API key)",
+        security: bearer,
+        parameters: [idParam],
+        responses: { 200: ok('WebhookEndpoint'), 403: problem, ...errors },
+      },
+      put: {
+        summary: 'Set, change or remove (null) the webhook endpoint; also re-enables a disabled one (merchant API key)',
+        description:
+          'Unless the hub allows private targets (TOLLWAY_WEBHOOK_ALLOW_PRIVATE), a URL naming localhost or a private, ' +
+          'loopback, link-local, multicast or reserved IP address is refused (400); host names are checked at every ' +
+          'delivery. Deliveries stopped by a 410 stay failed: redeliver the ones you want.',
+        security: bearer,
+        parameters: [idParam],
+        requestBody: body('SetWebhookRequest'),
+        responses: { 200: ok('WebhookEndpoint'), 403: problem, ...errors },
+      },
+    },
+    '/merchants/{id}/webhook-deliveries': {
+      get: {
+        summary: 'Webhook delivery log, newest first, each delivery with its attempts (merchant API key)',
+        description:
+          'Events payment.completed, payment.failed and payment.refunded are POSTed as WebhookEvent with Standard Webhooks ' +
+          'headers (webhook-id = the delivery id, webhook-timestamp, webhook-signature: v1,<HMAC-SHA256> keyed with the ' +
+          'whsec_ secret). Only 2xx is success. Failed attempts are retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, ' +
+          '20 h and 24 h (with jitter; a later retry-after on 429 or 503 is honoured), then the delivery fails. 410 Gone ' +
+          'disables the endpoint and stops its pending deliveries.',
+        security: bearer,
+        parameters: [idParam, ...listParams],
+        responses: { 200: ok('WebhookDeliveryList'), 403: problem, ...errors },
+      },
+    },
+    '/merchants/{id}/webhook-deliveries/{deliveryId}': {
+      get: { summary: 'One webhook delivery with its attempts (merchant API key)', security: bearer, parameters: [idParam, deliveryIdParam], responses: { 200: ok('WebhookDelivery'), 403: problem, ...errors } },
+    },
+    '/merchants/{id}/webhook-deliveries/{deliveryId}/redeliver': {
+      post: {
+        summary: 'Send a delivery again now, same webhook-id and body (merchant API key)',
+        description:
+          'A pending delivery is attempted now and keeps the rest of its retry schedule; a delivered or failed one gets one ' +
+          'attempt, without automatic retries. Refused (400) while the endpoint is disabled: PUT /merchants/{id}/webhook first.',
+        security: bearer,
+        parameters: [idParam, deliveryIdParam],
+        responses: { 202: ok('WebhookDelivery', 'scheduled'), 403: problem, ...errors },
       },
     },
   };

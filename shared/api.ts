@@ -146,6 +146,56 @@ export const CreateMerchantResponse = z.object({
   webhookSecret: z.string().describe('whsec_…, Standard Webhooks'),
 });
 
+// Webhooks (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature headers)
+
+export const WebhookEventType = z.enum(['payment.completed', 'payment.failed', 'payment.refunded']);
+export type WebhookEventType = z.infer<typeof WebhookEventType>;
+/** The JSON body the hub POSTs to a merchant's webhook endpoint. */
+export const WebhookEvent = z.object({
+  type: WebhookEventType,
+  timestamp: z.string().describe('ISO 8601, when the event happened'),
+  data: Payment,
+});
+export type WebhookEvent = z.infer<typeof WebhookEvent>;
+
+export const WebhookAttempt = z.object({
+  attempt: z.number().int().positive(),
+  url: z.string(),
+  startedAt: z.string(),
+  durationMs: z.number().int(),
+  statusCode: z.number().int().nullable().describe('null when no response arrived (refused target, connection error, timeout)'),
+  error: z.string().nullable(),
+  outcome: z.enum(['delivered', 'retrying', 'failed', 'disabled']).describe('disabled: the endpoint answered 410 Gone and was switched off'),
+});
+export const WebhookDelivery = z.object({
+  id: z.string().describe('Also the webhook-id header: the same on every attempt and redelivery'),
+  eventType: WebhookEventType,
+  paymentId: z.string(),
+  state: z.enum(['pending', 'delivered', 'failed']),
+  attemptCount: z.number().int(),
+  nextAttemptAt: z.string().nullable(),
+  lastStatus: z.number().int().nullable(),
+  lastError: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  deliveredAt: z.string().nullable(),
+  payload: WebhookEvent,
+  attempts: z.array(WebhookAttempt).describe('Oldest first'),
+});
+export const WebhookDeliveryList = z.object({
+  data: z.array(WebhookDelivery),
+  nextCursor: z.string().nullable(),
+});
+export const ListWebhookDeliveriesQuery = ListPaymentsQuery;
+export const SetWebhookRequest = z.strictObject({
+  url: HttpUrl.nullable().describe('null removes the endpoint'),
+});
+export const WebhookEndpoint = z.object({
+  url: z.string().nullable(),
+  disabledAt: z.string().nullable().describe('Set when the endpoint answered 410 Gone; PUT a URL to re-enable'),
+  disabledReason: z.string().nullable(),
+});
+
 export const FaucetRequest = z.strictObject({ asset: Asset, amount: PositiveAmountString });
 
 export const ProblemDetails = z.object({

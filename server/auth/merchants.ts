@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ProblemError } from '../../shared/problem.js';
 import type { Clock } from '../clock.js';
+import { createWebhookLog } from '../notify/webhooks-log.js';
 import type { Db } from '../store/types.js';
 
 export interface MerchantRecord {
@@ -35,13 +36,26 @@ export function secretEquals(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb);
 }
 
+export interface MerchantsOptions {
+  db: Db;
+  clock: Clock;
+  /** Webhook URLs may name private, loopback and link-local targets (tests, dev mode). Default off. */
+  allowPrivateWebhooks?: boolean;
+  /** A webhook delivery was scheduled for now (a redelivery): wakes the webhook worker. */
+  onWebhookScheduled?(): void;
+}
+
 /**
  * Merchants and their credentials. The API key is shown once and kept only as its sha256 (it is
  * 32 random bytes, so a fast hash is enough); the webhook secret must be kept to sign with.
  */
-export function createMerchants({ db, clock }: { db: Db; clock: Clock }) {
+export function createMerchants({ db, clock, allowPrivateWebhooks = false, onWebhookScheduled }: MerchantsOptions) {
+  const webhooks = createWebhookLog({ db, clock, allowPrivateTargets: allowPrivateWebhooks, onScheduled: () => onWebhookScheduled?.() });
   return {
+    /** The webhook endpoint, the delivery log and redelivery. */
+    webhooks,
     async create(input: { name: string; webhookUrl?: string; payoutAddress?: string }) {
+      if (input.webhookUrl !== undefined) webhooks.validateUrl(input.webhookUrl, 'body.webhookUrl');
       const id = `m_${randomBytes(9).toString('base64url')}`;
       const apiKey = `tw_sk_${randomBytes(32).toString('base64url')}`;
       const webhookSecret = `whsec_${randomBytes(32).toString('base64')}`;

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { CreateMerchantRequest, ListPaymentsQuery } from '../../shared/api.js';
+import { CreateMerchantRequest, ListPaymentsQuery, ListWebhookDeliveriesQuery, SetWebhookRequest } from '../../shared/api.js';
 import { ProblemError } from '../../shared/problem.js';
 import { secretEquals } from '../auth/merchants.js';
 import type { HttpDeps } from './deps.js';
@@ -19,6 +19,30 @@ export function merchantRoutes(deps: HttpDeps): Router {
     const merchant = await deps.merchants.authenticate(bearer(req), String(req.params.id));
     const q = parse(ListPaymentsQuery, req.query, 'query');
     res.json(await deps.payments.listForMerchant(merchant.id, q.cursor, q.limit));
+  });
+
+  // Webhooks: the endpoint, the delivery log (newest first, each with its attempts), redelivery.
+  r.get('/merchants/:id/webhook', async (req, res) => {
+    const merchant = await deps.merchants.authenticate(bearer(req), String(req.params.id));
+    res.json(await deps.merchants.webhooks.endpoint(merchant.id));
+  });
+  r.put('/merchants/:id/webhook', async (req, res) => {
+    const merchant = await deps.merchants.authenticate(bearer(req), String(req.params.id));
+    const body = parse(SetWebhookRequest, jsonBody(req), 'body');
+    res.json(await deps.merchants.webhooks.setEndpoint(merchant.id, body.url));
+  });
+  r.get('/merchants/:id/webhook-deliveries', async (req, res) => {
+    const merchant = await deps.merchants.authenticate(bearer(req), String(req.params.id));
+    const q = parse(ListWebhookDeliveriesQuery, req.query, 'query');
+    res.json(await deps.merchants.webhooks.list(merchant.id, q.cursor, q.limit));
+  });
+  r.get('/merchants/:id/webhook-deliveries/:deliveryId', async (req, res) => {
+    const merchant = await deps.merchants.authenticate(bearer(req), String(req.params.id));
+    res.json(await deps.merchants.webhooks.get(merchant.id, String(req.params.deliveryId)));
+  });
+  r.post('/merchants/:id/webhook-deliveries/:deliveryId/redeliver', async (req, res) => {
+    const merchant = await deps.merchants.authenticate(bearer(req), String(req.params.id));
+    res.status(202).json(await deps.merchants.webhooks.redeliver(merchant.id, String(req.params.deliveryId)));
   });
   return r;
 }
