@@ -12,6 +12,7 @@ export const PROBLEMS = {
   'idempotency-key-in-flight': { status: 409, title: 'A request with this Idempotency-Key is still running' },
   'insufficient-funds': { status: 400, title: 'Insufficient funds' },
   'unknown-merchant': { status: 400, title: 'No such merchant' },
+  'webhook-endpoint-disabled': { status: 409, title: 'The webhook endpoint is disabled' },
   'unsupported-rail': { status: 400, title: 'This rail is not available on this hub' },
   unauthorized: { status: 401, title: 'Authentication required' },
   'invalid-token': { status: 401, title: 'The token is not valid' },

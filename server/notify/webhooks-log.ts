@@ -160,9 +160,7 @@ export function createWebhookLog({ db, clock, allowPrivateTargets, onScheduled }
         await load(tx, merchantId, id); // 404 first: another merchant's delivery says nothing
         if (!m?.webhook_url) throw new ProblemError('validation-error', 'the merchant has no webhook endpoint: set one with PUT /merchants/:id/webhook');
         if (m.webhook_disabled_at !== null) {
-          throw new ProblemError('validation-error', 'the webhook endpoint is disabled: re-enable it with PUT /merchants/:id/webhook, then redeliver', {
-            reason: 'webhook-endpoint-disabled',
-          });
+          throw new ProblemError('webhook-endpoint-disabled', 'the endpoint answered 410 Gone: re-enable it with PUT /merchants/:id/webhook, then redeliver');
         }
         const now = clock.now();
         await tx.run(

@@ -313,8 +313,8 @@ describe.each(ENGINES)('webhooks on %s', (engine) => {
 
     // Redelivery is refused while disabled.
     const refused = await api(m, `/webhook-deliveries/${gone!.id}/redeliver`, { method: 'POST' });
-    expect(refused.status).toBe(400);
-    expect(await refused.json()).toMatchObject({ type: 'https://tollway.dev/problems/validation-error', reason: 'webhook-endpoint-disabled' });
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({ type: 'https://tollway.dev/problems/webhook-endpoint-disabled' });
 
     // The merchant fixes the endpoint and re-enables it, then asks for the event again.
     r.behaviour = () => ({ status: 200 });
