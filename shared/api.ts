@@ -81,6 +81,7 @@ export const Payment = z.object({
   resource: PaymentResourceRef.nullable(),
   description: z.string().nullable(),
   failureReason: z.string().nullable(),
+  refundedAmount: AmountString.optional().describe('How much the merchant has given back (absent: none); all of it makes the status refunded'),
   receipt: Receipt,
   createdAt: z.string().describe('ISO 8601'),
   updatedAt: z.string().describe('ISO 8601'),
@@ -195,6 +196,12 @@ export const WebhookEndpoint = z.object({
   disabledAt: z.string().nullable().describe('Set when the endpoint answered 410 Gone; PUT a URL to re-enable'),
   disabledReason: z.string().nullable(),
 });
+
+export const RefundRequest = z.strictObject({
+  amount: PositiveAmountString.optional().describe('Base units; omitted means all that is left to refund'),
+  reason: z.string().max(500).optional(),
+});
+export type RefundRequest = z.infer<typeof RefundRequest>;
 
 export const FaucetRequest = z.strictObject({ asset: Asset, amount: PositiveAmountString });
 

@@ -68,16 +68,21 @@ export function createMerchants({ db, clock, allowPrivateWebhooks = false, onWeb
       const merchant = toRecord({ id, name: input.name, webhook_url: input.webhookUrl ?? null, payout_address: input.payoutAddress ?? null, created_at: now });
       return { merchant, apiKey, webhookSecret };
     },
-    /** The merchant an API key belongs to; a wrong key is 401, another merchant's id 403. */
-    async authenticate(apiKey: string | undefined, merchantId: string): Promise<MerchantRecord> {
+    /** The merchant an API key belongs to; a missing or wrong key is 401. */
+    async byApiKey(apiKey: string | undefined): Promise<MerchantRecord> {
       if (!apiKey) throw new ProblemError('unauthorized', 'send the merchant API key as a Bearer token');
       const row = await db.get<MerchantRow>(
         'SELECT id, name, webhook_url, payout_address, created_at FROM merchants WHERE api_key_hash = ?',
         [sha256(apiKey)],
       );
       if (!row) throw new ProblemError('invalid-token', 'unknown merchant API key');
-      if (row.id !== merchantId) throw new ProblemError('forbidden', 'this API key belongs to another merchant');
       return toRecord(row);
+    },
+    /** As byApiKey, for a route naming the merchant: another merchant's id is 403. */
+    async authenticate(apiKey: string | undefined, merchantId: string): Promise<MerchantRecord> {
+      const m = await this.byApiKey(apiKey);
+      if (m.id !== merchantId) throw new ProblemError('forbidden', 'this API key belongs to another merchant');
+      return m;
     },
   };
 }

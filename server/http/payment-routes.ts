@@ -1,9 +1,9 @@
 import { Router } from 'express';
-import { CreatePaymentRequest, ListPaymentsQuery, parseIdempotencyKey } from '../../shared/api.js';
+import { CreatePaymentRequest, ListPaymentsQuery, RefundRequest } from '../../shared/api.js';
 import { ProblemError } from '../../shared/problem.js';
 import { requireUser } from './auth-routes.js';
 import type { AuthedUser, HttpDeps } from './deps.js';
-import { jsonBody, parse } from './validate.js';
+import { bearer, idempotencyKey, jsonBody, parse } from './validate.js';
 
 export function paymentRoutes(deps: HttpDeps): Router {
   const r = Router();
@@ -11,12 +11,21 @@ export function paymentRoutes(deps: HttpDeps): Router {
 
   r.post('/payments', authed, async (req, res) => {
     const user = res.locals.user as AuthedUser;
-    const key = parseIdempotencyKey(req.get('idempotency-key'));
-    if (key === undefined) throw new ProblemError('idempotency-key-missing', 'POST /payments needs an Idempotency-Key header');
-    if (key === null) throw new ProblemError('idempotency-key-invalid', 'Idempotency-Key must be 1–255 printable characters, bare or quoted');
+    const key = idempotencyKey(req);
     const raw = jsonBody(req);
     const body = parse(CreatePaymentRequest, raw, 'body');
     const out = await deps.payments.create(user, key, body, raw);
+    if (out.replayed) res.set('Idempotent-Replayed', 'true');
+    res.status(out.status).json(out.body);
+  });
+
+  // The merchant paid gives money back (merchant API key, not a user token).
+  r.post('/payments/:id/refund', async (req, res) => {
+    const merchant = await deps.merchants.byApiKey(bearer(req));
+    const key = idempotencyKey(req);
+    const raw = jsonBody(req);
+    const body = parse(RefundRequest, raw, 'body');
+    const out = await deps.payments.refund(merchant.id, String(req.params.id).slice(0, 100), key, body, raw);
     if (out.replayed) res.set('Idempotent-Replayed', 'true');
     res.status(out.status).json(out.body);
   });

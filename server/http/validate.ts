@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import type { z } from 'zod';
+import { parseIdempotencyKey } from '../../shared/api.js';
 import { ProblemError } from '../../shared/problem.js';
 import { validationProblem } from './problem.js';
 
@@ -24,4 +25,12 @@ export function bearer(req: Request): string | undefined {
   if (!h) return undefined;
   const m = /^Bearer[ ]+([^ ]+)$/i.exec(h.trim());
   return m?.[1];
+}
+
+/** The Idempotency-Key a state-changing call needs: 400 when missing or malformed. */
+export function idempotencyKey(req: Request): string {
+  const key = parseIdempotencyKey(req.get('idempotency-key'));
+  if (key === undefined) throw new ProblemError('idempotency-key-missing', `${req.method} ${req.path} needs an Idempotency-Key header`);
+  if (key === null) throw new ProblemError('idempotency-key-invalid', 'Idempotency-Key must be 1–255 printable characters, bare or quoted');
+  return key;
 }

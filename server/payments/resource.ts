@@ -21,6 +21,7 @@ export interface PaymentRow {
   transaction_hash: string | null;
   block_explorer_url: string | null;
   preimage: string | null;
+  refunded_amount: string;
   created_at: number;
   updated_at: number;
 }
@@ -28,7 +29,7 @@ export interface PaymentRow {
 export const PAYMENT_COLUMNS =
   'id, user_id, merchant_id, rail, pay_to, amount, asset, status, transfer_id, resource_url, resource_method, ' +
   'resource_body_hash, bind, description, failure_reason, receipt_token, transaction_hash, block_explorer_url, ' +
-  'preimage, created_at, updated_at';
+  'preimage, refunded_amount, created_at, updated_at';
 
 export const PAYMENT_FIELDS = PAYMENT_COLUMNS.split(',').map((c) => c.trim()) as (keyof PaymentRow)[];
 export const PAYMENT_PLACEHOLDERS = PAYMENT_FIELDS.map(() => '?').join(', ');
@@ -56,6 +57,7 @@ export function toPayment(r: PaymentRow): Payment {
       : null,
     description: r.description,
     failureReason: r.failure_reason,
+    refundedAmount: String(r.refunded_amount ?? '0'),
     receipt,
     createdAt: new Date(Number(r.created_at)).toISOString(),
     updatedAt: new Date(Number(r.updated_at)).toISOString(),

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { CreatePaymentRequest, Payment, PaymentStatus } from '../../shared/api.js';
+import type { CreatePaymentRequest, Payment, PaymentStatus, RefundRequest } from '../../shared/api.js';
 import { FINAL_STATUSES } from '../../shared/api.js';
 import { DEFAULT_BIND, type BindPart } from '../../shared/binding.js';
 import { ProblemError } from '../../shared/problem.js';
@@ -95,6 +95,7 @@ export function createPaymentsService(deps: PaymentsDeps) {
       transaction_hash: null,
       block_explorer_url: null,
       preimage: null,
+      refunded_amount: '0',
       created_at: now,
       updated_at: now,
     };
@@ -193,14 +194,13 @@ export function createPaymentsService(deps: PaymentsDeps) {
    * A status change and everything that must commit with it: the row, its event for the user's
    * live feed and webhooks, and the answer a retry of the creating request will replay.
    */
-  async function recordTransition(tx: Queryable, prev: PaymentRow, next: PaymentRow): Promise<Payment> {
+  async function recordTransition(tx: Queryable, prev: PaymentRow, next: PaymentRow, type = EVENT_TYPE[next.status as PaymentStatus]): Promise<Payment> {
     await tx.run(
       `UPDATE payments SET status = ?, failure_reason = ?, receipt_token = ?, transaction_hash = ?,
-       block_explorer_url = ?, preimage = ?, updated_at = ? WHERE id = ?`,
-      [next.status, next.failure_reason, next.receipt_token, next.transaction_hash, next.block_explorer_url, next.preimage, next.updated_at, next.id],
+       block_explorer_url = ?, preimage = ?, refunded_amount = ?, updated_at = ? WHERE id = ?`,
+      [next.status, next.failure_reason, next.receipt_token, next.transaction_hash, next.block_explorer_url, next.preimage, next.refunded_amount, next.updated_at, next.id],
     );
     const payment = toPayment(next);
-    const type = EVENT_TYPE[next.status as PaymentStatus];
     await appendEvent(tx, { userId: next.user_id, merchantId: next.merchant_id, type, payment, previousStatus: prev.status as PaymentStatus }, next.updated_at);
     await storeResponse(tx, next.id, { status: 200, body: payment });
     return payment;
@@ -275,6 +275,52 @@ export function createPaymentsService(deps: PaymentsDeps) {
     });
   }
 
+  /**
+   * A merchant gives back all or part of a completed payment: a posted transfer from the merchant's
+   * account to the payer's, the payment's refunded amount, and a `payment.refunded` event, in one
+   * transaction. The Idempotency-Key is scoped to the merchant. What is left to refund can never go
+   * below zero, so two refunds racing for the same money cannot both pass.
+   */
+  async function refund(merchantId: string, paymentId: string, key: string, body: RefundRequest, rawBody: unknown): Promise<CreateResult> {
+    const fp = fingerprint({ paymentId, body: rawBody });
+    const scope = `merchant:${merchantId}`;
+    const out = await db.transaction(async (tx) => {
+      const now = clock.now();
+      const claim = await claimKey(tx, { userId: scope, key, fingerprint: fp, paymentId, now });
+      if (!claim.claimed) return { replay: claim.replay };
+      const row = await loadForUpdate(tx, paymentId);
+      if (!row || row.merchant_id !== merchantId) throw new ProblemError('not-found', 'no such payment to this merchant');
+      if (row.status !== 'completed') throw new ProblemError('payment-not-refundable', `a ${row.status} payment cannot be refunded`);
+      const left = BigInt(row.amount) - BigInt(row.refunded_amount);
+      const amount = body.amount === undefined ? left : BigInt(body.amount);
+      if (amount > left) throw new ProblemError('refund-exceeds-payment', `at most ${left} ${row.asset} is left to refund`);
+      const credit = await accounts.user(tx, row.user_id, row.asset);
+      const debit = await accounts.merchant(tx, merchantId, row.asset);
+      const [r] = await ledger.createTransfers(tx, [
+        { id: `refund_${randomBytes(12).toString('base64url')}`, debitAccountId: debit, creditAccountId: credit, amount, asset: row.asset, userData: row.id },
+      ]);
+      if (r !== 'created') throw new Error(`ledger refused the refund of ${row.id}: ${r}`);
+      const refunded = BigInt(row.refunded_amount) + amount;
+      const next: PaymentRow = {
+        ...row,
+        status: refunded === BigInt(row.amount) ? 'refunded' : 'completed',
+        refunded_amount: refunded.toString(),
+        updated_at: now,
+      };
+      // The event is payment.refunded whether the refund was whole or partial.
+      const payment = await recordTransition(tx, row, next, EVENT_TYPE.refunded);
+      await tx.run(
+        `UPDATE idempotency_keys SET state = 'done', response_status = 200, response_body = ? WHERE user_id = ? AND key = ?`,
+        [JSON.stringify(payment), scope, key],
+      );
+      return { payment };
+    });
+    if (out.replay) return { status: out.replay.status, body: out.replay.body, replayed: true };
+    deps.onEvent?.();
+    deps.onStatus?.(out.payment!.status);
+    return { status: 200, body: out.payment, replayed: false };
+  }
+
   async function get(userId: string, id: string): Promise<Payment | undefined> {
     const row = await db.get<PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ? AND user_id = ?`, [id, userId]);
     return row ? toPayment(row) : undefined;
@@ -337,6 +383,7 @@ export function createPaymentsService(deps: PaymentsDeps) {
 
   return {
     create,
+    refund,
     applyOutcome,
     get,
     listForUser: (userId: string, cursor: string | undefined, limit: number) => listBy('user_id', userId, cursor, limit),
