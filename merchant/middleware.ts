@@ -85,6 +85,13 @@ export interface PaywallOptions {
   now?: () => number;
   /** The hub's receipt keys. Default: a cached JWKS fetched from the hub, shared per hub URL. */
   keys?: KeySource;
+  /**
+   * Give the money back when the route fails (answers ≥ 400) after a single-use receipt was
+   * accepted: the paywall asks the hub for a full refund with this merchant's API key (Idempotency-
+   * Key `auto-refund:<transaction>`, so a retry never refunds twice). Not for access passes: one
+   * failing request does not undo a pass that other requests use.
+   */
+  refundOnError?: { apiKey: string; fetch?: typeof fetch; onResult?: (r: { transaction: string; ok: boolean; status?: number; error?: string }) => void };
 }
 
 /** What price discovery reads from a paywall. */
@@ -117,6 +124,21 @@ export interface PaidRequest {
 
 /** Marks the handlers `describeRoutes` recognizes. */
 export const PAYWALL_INFO = 'tollway' as const;
+
+async function refundAfterFailure(hub: string, transaction: string, auto: NonNullable<PaywallOptions['refundOnError']>): Promise<void> {
+  const doFetch = auto.fetch ?? fetch;
+  try {
+    const res = await doFetch(`${hub.replace(/\/+$/, '')}/payments/${encodeURIComponent(transaction)}/refund`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${auto.apiKey}`, 'idempotency-key': `auto-refund:${transaction}` },
+      body: JSON.stringify({ reason: 'the paid request failed' }),
+    });
+    await res.arrayBuffer();
+    auto.onResult?.({ transaction, ok: res.ok, status: res.status });
+  } catch (err) {
+    auto.onResult?.({ transaction, ok: false, error: (err as Error).message });
+  }
+}
 
 export function paywall(opts: PaywallOptions): Paywall {
   const spec = validate(opts);
@@ -200,6 +222,12 @@ export function paywall(opts: PaywallOptions): Paywall {
     exposeHeader(res, proof.version === 1 ? 'PAYMENT-RESPONSE, X-PAYMENT-RESPONSE' : 'PAYMENT-RESPONSE');
     const paid: PaidRequest = { transaction: claims.sub, amount: claims.amt, asset: claims.asset, rail: claims.rail, network, reuse, receipt: claims };
     res.locals.tollway = paid;
+    if (opts.refundOnError && reuse === 'single') {
+      const auto = opts.refundOnError;
+      res.once('finish', () => {
+        if (res.statusCode >= 400) void refundAfterFailure(hub, claims.sub, auto);
+      });
+    }
     next();
   }
 

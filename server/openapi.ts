@@ -23,6 +23,7 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
     CreateMerchantRequest: json(api.CreateMerchantRequest, 'input'),
     CreateMerchantResponse: json(api.CreateMerchantResponse, 'output'),
     FaucetRequest: json(api.FaucetRequest, 'input'),
+    RefundRequest: json(api.RefundRequest, 'input'),
     WebhookEvent: json(api.WebhookEvent, 'output'),
     WebhookDelivery: json(api.WebhookDelivery, 'output'),
     WebhookDeliveryList: json(api.WebhookDeliveryList, 'output'),
@@ -63,6 +64,19 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
     },
     '/payments/{id}': {
       get: { summary: 'One of your payments', security: bearer, parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: ok('Payment'), ...errors } },
+    },
+    '/payments/{id}/refund': {
+      post: {
+        summary: 'Refund all or part of a completed payment (merchant API key)',
+        description: 'Needs an Idempotency-Key, scoped to the merchant. Partial refunds leave the payment completed with refundedAmount; refunding all of it makes it refunded. Emits payment.refunded.',
+        security: bearer,
+        parameters: [
+          { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+          { name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 1, maxLength: 257 } },
+        ],
+        requestBody: body('RefundRequest'),
+        responses: { 200: ok('Payment'), 409: problem, 422: problem, ...errors },
+      },
     },
     '/merchants': {
       post: { summary: 'Register a merchant (admin token)', security: bearer, requestBody: body('CreateMerchantRequest'), responses: { 201: ok('CreateMerchantResponse'), 403: problem, ...errors } },

@@ -25,12 +25,14 @@ let otherMerchantId: string;
 let session: Session;
 let passOffset = 0;
 let countedJwks: ReturnType<typeof createJwksCache>;
+const refunds: { transaction: string; ok: boolean; status?: number }[] = [];
 
 const SECRET = 'THE-PAID-CONTENT';
 
 beforeAll(async () => {
   th = await startTestHub('sqlite');
-  merchantId = (await createMerchant(th.url, 'Shop')).merchant.id;
+  const created = await createMerchant(th.url, 'Shop');
+  merchantId = created.merchant.id;
   otherMerchantId = (await createMerchant(th.url, 'Other shop')).merchant.id;
   session = await signIn(th.url);
   await fund(th.url, session, '100000000');
@@ -77,6 +79,9 @@ beforeAll(async () => {
   const deadHub = `http://127.0.0.1:${await freePort()}`;
   app.get('/dead-hub', paywall({ hub: deadHub, merchantId, asset: 'SOVR', price: '1500' }), (_req, res) => {
     res.send(SECRET);
+  });
+  app.get('/broken', paywall({ ...common, price: '1500', refundOnError: { apiKey: created.apiKey, onResult: (r) => refunds.push(r) } }), (_req, res) => {
+    res.status(500).send('the route failed after payment');
   });
   app.get('/.well-known/tollway.json', priceList(app));
   // Express 5 hands async errors to this; the misconfiguration test reads it.
@@ -429,5 +434,18 @@ describe('access window', () => {
     passOffset = 61_000;
     await expectRefused(await retry('/pass', proofFor(token, entry)), 'window_elapsed');
     passOffset = 0;
+  });
+});
+
+describe('refund on error', () => {
+  it('gives the money back when the route fails after accepting the receipt', async () => {
+    const { token, transactionId, entry } = await buy('/broken');
+    const r = await retry('/broken', proofFor(token, entry));
+    expect(r.res.status).toBe(500);
+    const deadline = Date.now() + 5000;
+    while (!refunds.some((x) => x.transaction === transactionId) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    expect(refunds.find((x) => x.transaction === transactionId)).toMatchObject({ ok: true, status: 200 });
+    const p = (await (await fetch(`${th.url}/payments/${transactionId}`, { headers: { authorization: `Bearer ${session.accessToken}` } })).json()) as { status: string; refundedAmount: string };
+    expect(p).toMatchObject({ status: 'refunded', refundedAmount: '1500' });
   });
 });
