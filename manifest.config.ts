@@ -3,8 +3,9 @@ import pkg from './package.json' with { type: 'json' };
 
 /**
  * The extension's manifest. Host access covers every site for now, because webRequest sees a 402
- * only where the extension has host access; letting the person limit it to chosen sites
- * (optional_host_permissions, asked at onboarding) comes with onboarding.
+ * (and a declarativeNetRequestWithHostAccess rule adds a proof) only where the extension has host
+ * access; letting the person limit it to chosen sites (optional_host_permissions, asked at
+ * onboarding) is still to come.
  */
 export default defineManifest({
   manifest_version: 3,
@@ -14,6 +15,9 @@ export default defineManifest({
   minimum_chrome_version: '116',
   action: { default_title: 'Tollway', default_popup: 'extension/popup/index.html' },
   background: { service_worker: 'extension/background/index.ts', type: 'module' },
-  permissions: ['storage', 'webRequest', 'alarms', 'favicon'],
+  // Onboarding doubles as the settings page: opened on install and from the popup.
+  options_ui: { page: 'extension/onboarding/index.html', open_in_tab: true },
+  // declarativeNetRequestWithHostAccess: session rules that add the proof header to a reload.
+  permissions: ['storage', 'webRequest', 'alarms', 'favicon', 'declarativeNetRequestWithHostAccess'],
   host_permissions: ['<all_urls>'],
 });

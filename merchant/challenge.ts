@@ -79,8 +79,11 @@ export function displayPrice(price: bigint, asset: string): string {
   return decimals === undefined ? `${price} ${asset}` : `${formatUnits(price, decimals)} ${asset}`;
 }
 
-/** The page a browser gets with the 402. The challenge itself is in the header (and embedded as JSON). */
-export function challengePage(doc: PaymentRequired, opts: { price: bigint; asset: string; detail?: string }): string {
+/**
+ * The page a browser gets with the 402. The challenge itself is in the header (and embedded as JSON).
+ * `teaser` is trusted HTML shown first (a site's header, the start of an article, a pay button).
+ */
+export function challengePage(doc: PaymentRequired, opts: { price: bigint; asset: string; detail?: string; teaser?: string }): string {
   const title = doc.resource.description || 'Payment required';
   // `<` escaped so the JSON cannot close the script element.
   const embedded = JSON.stringify(doc).replace(/</g, '\\u003c');
@@ -99,7 +102,7 @@ code{background:#f3f3f3;padding:0 .25rem;border-radius:3px}
 </style>
 </head>
 <body>
-<h1>${escapeHtml(title)}</h1>
+${opts.teaser ? `${opts.teaser}\n` : ''}<h1>${escapeHtml(title)}</h1>
 <p class="price">${escapeHtml(displayPrice(opts.price, opts.asset))}</p>
 ${opts.detail ? `<p class="reason">The proof of payment was not accepted: ${escapeHtml(opts.detail)}.</p>\n` : ''}<p class="note">This page asks for a payment (HTTP 402). With the Tollway extension installed, approve the payment
 and the page reloads with the content.${typeof hub === 'string' ? ` Payments go through the hub at <code>${escapeHtml(hub)}</code>.` : ''}</p>

@@ -60,6 +60,11 @@ export interface PaywallOptions {
   price: string | bigint;
   asset: string;
   description?: string;
+  /**
+   * Trusted HTML put at the top of the 402 page browsers get (the start of an article, the site's
+   * header, a `<script src="<hub>/tollway.js">` pay button), so the page stays readable before payment.
+   */
+  teaser?: string | ((req: Request) => string);
   /** `resource.mimeType` of the challenge. */
   mimeType?: string;
   /** Which parts of the request a receipt is good for. Default `['method', 'path']`. */
@@ -167,7 +172,10 @@ export function paywall(opts: PaywallOptions): Paywall {
     res.vary('X-PAYMENT');
     exposeHeader(res, 'PAYMENT-REQUIRED');
     if (req.accepts(['json', 'html']) === 'html') {
-      res.type('html').send(challengePage(doc, { price, asset: spec.asset, ...(reason !== 'payment_required' && detail ? { detail } : {}) }));
+      const teaser = typeof opts.teaser === 'function' ? opts.teaser(req) : opts.teaser;
+      res.type('html').send(
+        challengePage(doc, { price, asset: spec.asset, ...(reason !== 'payment_required' && detail ? { detail } : {}), ...(teaser ? { teaser } : {}) }),
+      );
     } else {
       res.json({ ...doc, ...(detail ? { detail } : {}) });
     }

@@ -3,9 +3,9 @@
  * It renders what the worker stored; its buttons only ask the worker to act.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { countdown, describeRequest } from '../common/format.js';
+import { balanceAfter, countdown, describeRequest } from '../common/format.js';
 import { send, useStoredValue } from '../common/page.js';
-import { KEYS, type ApprovalRequest } from '../common/state.js';
+import { AccountView, KEYS, type ApprovalRequest } from '../common/state.js';
 import { readRequestList } from '../common/storage.js';
 import { pendingOf } from '../background/queue.js';
 
@@ -82,6 +82,8 @@ export function ApprovalQueue() {
 function Request({ request }: { request: ApprovalRequest }) {
   const now = useNow(1000);
   const d = describeRequest(request);
+  const view = AccountView.safeParse(useStoredValue(KEYS.account, 'session'));
+  const after = request.payment && view.success ? balanceAfter(view.data.balances, request.payment) : null;
   return (
     <section aria-label="Payment request">
       <h1>
@@ -114,6 +116,14 @@ function Request({ request }: { request: ApprovalRequest }) {
           <>
             <dt>Scheme</dt>
             <dd>{d.scheme}</dd>
+          </>
+        )}
+        {after && (
+          <>
+            <dt>Balance after</dt>
+            <dd data-testid="balance-after" class={after.short ? 'warning' : undefined}>
+              {after.text}
+            </dd>
           </>
         )}
         {d.expiresAt && (

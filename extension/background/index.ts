@@ -1,21 +1,68 @@
 /**
- * The service worker: wires browser events to the approval flow. Chrome may stop this worker at any
- * moment and start it again for the next event, so listeners are registered synchronously at the
- * top level, and every piece of state lives in chrome.storage, never in these variables.
+ * The service worker: wires browser events to the approval flow, the hub session, live status and
+ * the retry with the proof. Chrome may stop this worker at any moment and start it again for the
+ * next event, so listeners are registered synchronously at the top level, and every piece of state
+ * lives in chrome.storage, never in these variables.
  */
+import { hashMessage, SigningKey } from 'ethers';
+import { io } from 'socket.io-client';
 import browser, { type Runtime } from 'webextension-polyfill';
 import { PageMessage, type Reply } from '../common/messages.js';
 import { createApprovalWindow, type WindowsApi } from './approval-window.js';
 import { createApprovals } from './approvals.js';
+import { createAuth } from './auth.js';
 import { challengeOf, fetchReask, notice, WATCHED_TYPES, type HeadersReceived } from './detect.js';
+import { createHubApi } from './hub-api.js';
 import { createHubClient } from './hub-client.js';
+import { createLive } from './live.js';
+import { createProofRetry, type DnrApi } from './proof.js';
 
 const RESUME_ALARM = 'tollway.resume';
+const REFRESH_ALARM = 'tollway.refresh';
+const PROOF_SWEEP_ALARM = 'tollway.proofSweep';
+const EXPIRY_ALARM = 'tollway.expiry';
 const APPROVE_PAGE = 'extension/approve/index.html';
+
+const workerFetch: typeof fetch = (input, init) => fetch(input, init);
+const api = createHubApi({ fetch: workerFetch });
+
+const auth = createAuth({
+  local: browser.storage.local,
+  session: browser.storage.session,
+  api,
+  sign: async (privateKey, message) => new SigningKey(privateKey).sign(hashMessage(message)).serialized,
+  scheduleRefresh: async (at) => {
+    if (at === null) await browser.alarms.clear(REFRESH_ALARM);
+    else await browser.alarms.create(REFRESH_ALARM, { when: at });
+  },
+  onChange: (s) => {
+    void (s ? live.start() : live.signedOut()).catch((e: unknown) => console.error('tollway: live status', e));
+    // Signed in (again): payments that waited for a session go on, with their own keys.
+    if (s) void approvals.resume().catch((e: unknown) => console.error('tollway: resume', e));
+  },
+});
+
+const live = createLive({
+  session: browser.storage.session,
+  api,
+  current: () => auth.current(),
+  open: (url, authFn) => io(url, { transports: ['websocket'], auth: authFn, reconnectionDelayMax: 30_000 }),
+  onUpdate: (u) => void approvals.paymentUpdated(u).catch((e: unknown) => console.error('tollway: payment update', e)),
+});
+
+const proof = createProofRetry({
+  dnr: chrome.declarativeNetRequest as unknown as DnrApi,
+  session: browser.storage.session,
+  reload: (tabId) => browser.tabs.reload(tabId),
+  tabUrl: async (tabId) => (await browser.tabs.get(tabId)).url,
+  scheduleSweep: async (at) => browser.alarms.create(PROOF_SWEEP_ALARM, { when: at + 1000 }),
+});
 
 const approvals = createApprovals({
   local: browser.storage.local,
-  hub: createHubClient({ fetch: (input, init) => fetch(input, init) }),
+  hub: createHubClient({ fetch: workerFetch }),
+  session: () => auth.current(),
+  onCompleted: async (r) => void (await proof.retry(r)),
   window: createApprovalWindow({
     windows: browser.windows as unknown as WindowsApi,
     session: browser.storage.session,
@@ -23,12 +70,20 @@ const approvals = createApprovals({
   }),
   setBadge: (text) => browser.action.setBadgeText({ text }),
   scheduleResume: async () => browser.alarms.create(RESUME_ALARM, { delayInMinutes: 0.5 }),
+  scheduleExpiry: async (at) => {
+    if (at === null) await browser.alarms.clear(EXPIRY_ALARM);
+    else await browser.alarms.create(EXPIRY_ALARM, { when: at });
+  },
 });
 
-const reask = fetchReask((input, init) => fetch(input, init));
+const reask = fetchReask(workerFetch);
 
 browser.webRequest.onHeadersReceived.addListener(
   (details) => {
+    if (details.type === 'main_frame' && details.tabId >= 0) {
+      // The reload carried the proof (whatever the answer): the rule has done its work.
+      void proof.used(details.tabId, details.url).catch((e: unknown) => console.error('tollway: proof rule', e));
+    }
     const noticed = notice({ ...details, initiator: (details as { initiator?: string }).initiator } as HeadersReceived);
     if (!noticed) return;
     void challengeOf(noticed, reask)
@@ -39,25 +94,50 @@ browser.webRequest.onHeadersReceived.addListener(
   ['responseHeaders', 'extraHeaders'] as never,
 );
 
+function act(m: PageMessage): Promise<unknown> {
+  switch (m.type) {
+    case 'approval.decide':
+      return approvals.decide(m.id, m.approve);
+    case 'approval.rejectAll':
+      return approvals.rejectAll();
+    case 'auth.signIn':
+      return auth.signIn(m.hubUrl);
+    case 'auth.signOut':
+      return auth.signOut();
+    case 'wallet.lock':
+      return auth.lock();
+    case 'account.sync':
+      return live.sync();
+  }
+}
+
 browser.runtime.onMessage.addListener((message: unknown, sender: Runtime.MessageSender): Promise<Reply> | undefined => {
-  // Only this extension's own pages decide; content scripts run inside web pages.
+  // Only this extension's own pages ask; content scripts run inside web pages.
   if (sender.id !== browser.runtime.id || !sender.url?.startsWith(browser.runtime.getURL('/'))) return undefined;
   const parsed = PageMessage.safeParse(message);
   if (!parsed.success) return Promise.resolve({ ok: false, error: 'unknown message' });
-  const m = parsed.data;
-  const done = m.type === 'approval.decide' ? approvals.decide(m.id, m.approve) : approvals.rejectAll();
-  return done.then(
+  return act(parsed.data).then(
     (): Reply => ({ ok: true }),
     (e: unknown): Reply => ({ ok: false, error: e instanceof Error ? e.message : String(e) }),
   );
 });
 
 browser.windows.onRemoved.addListener((windowId) => void approvals.windowRemoved(windowId));
+browser.tabs.onRemoved.addListener((tabId) => void proof.sweep(tabId));
 browser.alarms.onAlarm.addListener((alarm) => {
   if (alarm.name === RESUME_ALARM) void approvals.resume();
+  else if (alarm.name === REFRESH_ALARM) void auth.refresh();
+  else if (alarm.name === PROOF_SWEEP_ALARM) void proof.sweep();
+  else if (alarm.name === EXPIRY_ALARM) void approvals.expire();
 });
 browser.runtime.onStartup.addListener(() => void approvals.browserStarted());
+browser.runtime.onInstalled.addListener((details) => {
+  if (details.reason === 'install') void browser.runtime.openOptionsPage();
+});
 
 void browser.action.setBadgeBackgroundColor({ color: '#b45309' });
-// Every start of the worker (install, update, wake-up): replay payments left in flight.
+// Every start of the worker (install, update, wake-up): replay payments left in flight, drop stale
+// proof rules, and listen to the hub again.
 void approvals.resume();
+void proof.sweep();
+void live.start().catch((e: unknown) => console.error('tollway: live status', e));

@@ -32,3 +32,15 @@ export function countdown(expiresAt: number, now: number): string {
   const s = Math.max(0, Math.floor((expiresAt - now) / 1000));
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
+
+/**
+ * What the balance would be after paying, from the last balances seen at the hub; null when that
+ * asset's balance is not known. Computed in bigint: amounts are never JS numbers.
+ */
+export function balanceAfter(balances: readonly { asset: string; available: string }[], payment: { amount: string; asset: string }): { text: string; short: boolean } | null {
+  const b = balances.find((x) => x.asset === payment.asset);
+  if (!b || !/^[0-9]{1,78}$/.test(b.available) || !/^[0-9]{1,78}$/.test(payment.amount)) return null;
+  const after = BigInt(b.available) - BigInt(payment.amount);
+  if (after < 0n) return { text: `${displayAmount(b.available, b.asset)} available: not enough`, short: true };
+  return { text: displayAmount(after.toString(), b.asset), short: false };
+}

@@ -3,22 +3,27 @@ import browser from 'webextension-polyfill';
 import { useEffect, useState } from 'preact/hooks';
 import { Reply, type PageMessage } from './messages.js';
 
-/** The value under a `local` storage key, kept current through storage.onChanged. */
-export function useStoredValue(key: string): unknown {
-  const [value, setValue] = useState<unknown>(undefined);
+/** The value under a storage key, kept current through storage.onChanged. */
+export function useStoredValue(key: string, area: 'local' | 'session' = 'local'): unknown {
+  return useStoredEntry(key, area).value;
+}
+
+/** The same, telling "not read yet" (`loaded: false`) from "absent". */
+export function useStoredEntry(key: string, area: 'local' | 'session' = 'local'): { loaded: boolean; value: unknown } {
+  const [entry, setEntry] = useState<{ loaded: boolean; value: unknown }>({ loaded: false, value: undefined });
   useEffect(() => {
     let live = true;
-    void browser.storage.local.get(key).then((got) => live && setValue(got[key]));
-    const onChanged = (changes: Record<string, { newValue?: unknown }>, area: string) => {
-      if (area === 'local' && key in changes) setValue(changes[key]!.newValue);
+    void browser.storage[area].get(key).then((got) => live && setEntry({ loaded: true, value: got[key] }));
+    const onChanged = (changes: Record<string, { newValue?: unknown }>, changed: string) => {
+      if (changed === area && key in changes) setEntry({ loaded: true, value: changes[key]!.newValue });
     };
     browser.storage.onChanged.addListener(onChanged);
     return () => {
       live = false;
       browser.storage.onChanged.removeListener(onChanged);
     };
-  }, [key]);
-  return value;
+  }, [key, area]);
+  return entry;
 }
 
 export async function send(message: PageMessage): Promise<Reply> {

@@ -4,13 +4,23 @@
  * again; an entry that no longer parses is dropped on its own instead of poisoning the rest.
  */
 import { z } from 'zod';
-import { CreatePaymentRequest, Payment } from '../../shared/api.js';
+import { Balance, CreatePaymentRequest, Payment } from '../../shared/api.js';
 import { PaymentOption, X402Resource } from '../../shared/challenge.js';
 
 /** chrome.storage keys. `local` survives browser restarts; `session` lives until the browser closes. */
 export const KEYS = {
-  /** local: the hub this wallet pays through, and the session tokens for it. */
+  /** local: which hub this wallet pays through (no secrets). */
+  settings: 'tollway.settings',
+  /** local: the wallet, only as an encrypted (scrypt) JSON keystore. The only secret in `local`. */
+  keystore: 'tollway.keystore',
+  /** session: the unlocked wallet key; gone when the browser closes, kept across worker restarts. */
+  unlocked: 'tollway.unlocked',
+  /** session: the hub session (access and refresh tokens). */
   hub: 'tollway.hub',
+  /** session: balances and recent payments as last seen at the hub, with the live-status cursor. */
+  account: 'tollway.account',
+  /** session: declarativeNetRequest rules that carry a proof of payment to a reloading tab. */
+  proofRules: 'tollway.proofRules',
   /** local: requests waiting for a decision or with a payment in flight. */
   approvals: 'tollway.approvals',
   /** local: finished requests, newest first, capped. */
@@ -21,9 +31,27 @@ export const KEYS = {
 
 export const HISTORY_LIMIT = 200;
 
+/** Local settings chosen at onboarding. */
+export const Settings = z.object({ hubUrl: z.string().url() });
+export type Settings = z.infer<typeof Settings>;
+
+/** The encrypted wallet: ethers' scrypt JSON keystore (Web3 Secret Storage) and its address. */
+export const StoredKeystore = z.object({
+  address: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
+  json: z.string().min(1).max(64 * 1024),
+});
+export type StoredKeystore = z.infer<typeof StoredKeystore>;
+
+/** The unlocked key, in `session` only. */
+export const UnlockedKey = z.object({
+  address: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
+  privateKey: z.string().regex(/^0x[0-9a-fA-F]{64}$/),
+});
+export type UnlockedKey = z.infer<typeof UnlockedKey>;
+
 /**
- * The hub connection. Onboarding (wallet keystore, SIWE sign-in, token refresh) will write the same
- * record; until then it can be set directly. The wallet keystore will live under its own key.
+ * The hub session, written by the worker after a SIWE sign-in and on every refresh. Kept in
+ * `session` storage: tokens are secrets and never reach `local`.
  */
 export const HubSession = z.object({
   url: z.string().url(),
@@ -102,3 +130,30 @@ export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
 export const RequestList = z.object({ v: z.literal(1), requests: z.array(z.unknown()) });
 
 export const WindowRecord = z.object({ windowId: z.number().int() });
+
+export const PAYMENTS_SHOWN = 50;
+
+/** What the popup shows, kept current by the worker from REST and the live socket. */
+export const AccountView = z.object({
+  hubUrl: z.string(),
+  userId: z.string(),
+  balances: z.array(Balance),
+  /** Newest first, at most PAYMENTS_SHOWN. */
+  payments: z.array(Payment),
+  /** Highest `paymentStatusUpdate.seq` applied; sent as `auth.lastSeq` on reconnect. */
+  lastSeq: z.number().int().nonnegative().nullable(),
+  syncedAt: z.number().int().nullable(),
+  live: z.boolean(),
+  error: z.string().nullable(),
+});
+export type AccountView = z.infer<typeof AccountView>;
+
+/** A proof header waiting for a tab to reload. */
+export const ProofRule = z.object({
+  ruleId: z.number().int().positive(),
+  tabId: z.number().int(),
+  url: z.string(),
+  expiresAt: z.number().int(),
+});
+export type ProofRule = z.infer<typeof ProofRule>;
+export const ProofRules = z.array(ProofRule);

@@ -1,33 +1,204 @@
 /**
- * The toolbar popup, first slice: which hub the wallet pays through, what waits for approval, and
- * the latest outcomes. Balance, receipts with live status and export come with the hub session.
+ * The toolbar popup: the account at the hub (balance, payments with live status, failures shown),
+ * a detail view per payment, CSV export, and what waits for approval. It renders what the worker
+ * keeps in storage and asks the worker to reconcile with the hub when it opens.
  */
+import browser from 'webextension-polyfill';
+import { useEffect, useState } from 'preact/hooks';
+import type { Payment } from '../../shared/api.js';
+import { paymentsCsv } from '../common/csv.js';
 import { displayAmount } from '../common/format.js';
-import { useStoredValue } from '../common/page.js';
-import { HubSession, KEYS } from '../common/state.js';
+import { send, useStoredValue } from '../common/page.js';
+import { AccountView, HubSession, KEYS } from '../common/state.js';
 import { readRequestList } from '../common/storage.js';
 import { pendingOf } from '../background/queue.js';
 
+const openSettings = () => void browser.runtime.openOptionsPage();
+
 export function Popup() {
-  const hub = HubSession.safeParse(useStoredValue(KEYS.hub));
+  const hub = HubSession.safeParse(useStoredValue(KEYS.hub, 'session'));
+  const view = AccountView.safeParse(useStoredValue(KEYS.account, 'session'));
   const active = readRequestList(useStoredValue(KEYS.approvals)).requests;
-  const history = readRequestList(useStoredValue(KEYS.history)).requests.slice(0, 10);
+  const history = readRequestList(useStoredValue(KEYS.history)).requests;
+  const [selected, setSelected] = useState<string | null>(null);
+
+  useEffect(() => void send({ type: 'account.sync' }), []);
+
+  if (!hub.success) {
+    return (
+      <main>
+        <h1>Tollway</h1>
+        <p data-testid="hub">Not signed in to a hub.</p>
+        <button class="primary" onClick={openSettings}>
+          Set up or unlock
+        </button>
+      </main>
+    );
+  }
+  const account = view.success && view.data.hubUrl === hub.data.url ? view.data : null;
+  const payments = account?.payments ?? [];
+  const detail = selected ? payments.find((p) => p.transactionId === selected) : undefined;
+  if (detail) return <Detail payment={detail} onBack={() => setSelected(null)} />;
+
   const waiting = pendingOf(active).length;
+  // Refused before the hub stored anything (insufficient funds, not signed in): shown, never hidden.
+  const notPaid = history.filter((r) => r.status === 'failed' && !r.result).slice(0, 5);
   return (
     <main>
       <h1>Tollway</h1>
-      <p data-testid="hub">{hub.success ? `Hub: ${hub.data.url}` : 'Not connected to a hub yet.'}</p>
+      <p data-testid="hub" class="muted">
+        {hub.data.url} · <span data-testid="live">{account?.live ? 'live' : 'offline'}</span>
+      </p>
+      <section aria-label="Balance">
+        {account?.balances.length ? (
+          account.balances.map((b) => (
+            <p key={b.asset} class="amount" data-testid={`balance-${b.asset}`}>
+              {displayAmount(b.available, b.asset)}
+              {b.pending !== '0' && <small> ({displayAmount(b.pending, b.asset)} pending)</small>}
+            </p>
+          ))
+        ) : (
+          <p data-testid="balance-none">{account?.syncedAt ? 'No balance yet.' : 'Loading…'}</p>
+        )}
+        {account?.error && (
+          <p class="warning" role="alert">
+            {account.error}
+          </p>
+        )}
+      </section>
       {waiting > 0 && <p>{waiting === 1 ? '1 request waits for approval.' : `${waiting} requests wait for approval.`}</p>}
-      {history.length > 0 && (
-        <ul aria-label="Recent requests">
-          {history.map((r) => (
-            <li key={r.id}>
-              {r.site}: {r.payment ? displayAmount(r.payment.amount, r.payment.asset) : 'no payment'} · {r.status}
-              {r.error ? ` (${r.error})` : ''}
-            </li>
-          ))}
-        </ul>
+      <section aria-label="Payments">
+        <h2>Payments</h2>
+        {payments.length === 0 ? (
+          <p>No payments yet.</p>
+        ) : (
+          <table>
+            <tbody>
+              {payments.map((p) => (
+                <tr key={p.transactionId} data-testid="payment" data-id={p.transactionId}>
+                  <td>
+                    <button class="link" onClick={() => setSelected(p.transactionId)} title="Details">
+                      {siteOf(p)}
+                    </button>
+                  </td>
+                  <td>{displayAmount(p.amount, p.asset)}</td>
+                  <td class={p.status === 'failed' ? 'failed' : undefined} data-testid="status">
+                    {p.status}
+                    {p.failureReason ? `: ${p.failureReason}` : ''}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+      {notPaid.length > 0 && (
+        <section aria-label="Not paid">
+          <h2>Not paid</h2>
+          <ul>
+            {notPaid.map((r) => (
+              <li key={r.id} class="failed">
+                {r.site}: {r.error ?? 'failed'}
+              </li>
+            ))}
+          </ul>
+        </section>
       )}
+      <div class="actions">
+        <button disabled={!payments.length} onClick={() => exportCsv(payments)}>
+          Export CSV
+        </button>
+        <button onClick={openSettings}>Settings</button>
+      </div>
     </main>
   );
+}
+
+function siteOf(p: Payment): string {
+  try {
+    return p.resource ? new URL(p.resource.url).host : p.payTo;
+  } catch {
+    return p.payTo;
+  }
+}
+
+const safeLink = (url: string | undefined) => {
+  if (!url) return null;
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : null;
+  } catch {
+    return null;
+  }
+};
+
+function Detail({ payment: p, onBack }: { payment: Payment; onBack: () => void }) {
+  const explorer = safeLink(p.receipt.blockExplorerUrl);
+  return (
+    <main>
+      <h1>Payment</h1>
+      <dl data-testid="detail">
+        <dt>Transaction</dt>
+        <dd data-testid="detail-id">{p.transactionId}</dd>
+        <dt>Status</dt>
+        <dd data-testid="detail-status" class={p.status === 'failed' ? 'failed' : undefined}>
+          {p.status}
+        </dd>
+        {p.failureReason && (
+          <>
+            <dt>Why</dt>
+            <dd class="failed">{p.failureReason}</dd>
+          </>
+        )}
+        <dt>Amount</dt>
+        <dd>{displayAmount(p.amount, p.asset)}</dd>
+        <dt>To</dt>
+        <dd>{p.payTo}</dd>
+        <dt>Rail</dt>
+        <dd>{p.rail}</dd>
+        {p.resource && (
+          <>
+            <dt>For</dt>
+            <dd>
+              {p.resource.method} {p.resource.url}
+            </dd>
+          </>
+        )}
+        {p.description && (
+          <>
+            <dt>What</dt>
+            <dd>{p.description}</dd>
+          </>
+        )}
+        <dt>Created</dt>
+        <dd>{p.createdAt}</dd>
+        <dt>Updated</dt>
+        <dd>{p.updatedAt}</dd>
+        {p.receipt.transactionHash && (
+          <>
+            <dt>Tx hash</dt>
+            <dd>{explorer ? <a href={explorer} target="_blank" rel="noreferrer">{p.receipt.transactionHash}</a> : p.receipt.transactionHash}</dd>
+          </>
+        )}
+        {p.receipt.preimage && (
+          <>
+            <dt>Preimage</dt>
+            <dd>{p.receipt.preimage}</dd>
+          </>
+        )}
+      </dl>
+      <div class="actions">
+        <button onClick={onBack}>Back</button>
+      </div>
+    </main>
+  );
+}
+
+function exportCsv(payments: readonly Payment[]): void {
+  const url = URL.createObjectURL(new Blob([paymentsCsv(payments)], { type: 'text/csv' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = `tollway-payments-${new Date().toISOString().slice(0, 10)}.csv`;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }

@@ -9,6 +9,7 @@ import { opsRoutes } from './ops-routes.js';
 import { paymentRoutes } from './payment-routes.js';
 import { errorHandler, notFound } from './problem.js';
 import { requestLog } from './request-log.js';
+import { snippetRoutes } from './snippet-routes.js';
 
 /** The hub's HTTP surface. Thin: it validates, calls a service, and shapes the answer. */
 export function createHttpApp(deps: HttpDeps): Express {
@@ -54,6 +55,7 @@ export function createHttpApp(deps: HttpDeps): Express {
   app.use(express.json({ limit: deps.config.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
 
   app.use(opsRoutes(deps));
+  app.use(snippetRoutes());
   app.use(authRoutes(deps));
   app.use(accountRoutes(deps));
   app.use(paymentRoutes(deps));

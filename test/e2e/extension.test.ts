@@ -1,56 +1,19 @@
 /**
  * The built extension in real Chromium: a local server answers 402 with an x402 challenge naming a
  * real hub; the approval window, the queue, reject and approve are driven as a person would.
+ * These tests share one browser and sign it in directly; onboarding.test.ts starts from a fresh
+ * profile instead.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildExtension, CHROMIUM, hasChromium, launchWithExtension, type ExtensionBrowser, type WorkerChrome } from '../helpers/extension-browser.js';
+import { PRICE, startShop, type Shop } from '../helpers/extension-shop.js';
 import { balances, createMerchant, fund, signIn, startTestHub, type Session, type TestHub } from '../helpers/hub.js';
 
 declare const chrome: WorkerChrome;
 
 const title = hasChromium ? 'extension in Chromium' : `extension in Chromium — SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium)`;
 if (!hasChromium) console.warn(`e2e: ${CHROMIUM} is missing; the real-browser tests are skipped.`);
-
-const PRICE = '1500';
-
-/** A shop that answers 402 with a `tollway` challenge for every /paid/… path. */
-async function startShop(hubUrl: string, merchantId: string): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    if (url.pathname === '/page') {
-      const paths = url.searchParams.getAll('fetch');
-      res.writeHead(200, { 'content-type': 'text/html' });
-      res.end(`<!doctype html><title>shop</title><script>${paths.map((p) => `fetch(${JSON.stringify(p)});`).join('')}</script>`);
-      return;
-    }
-    if (url.pathname.startsWith('/paid/')) {
-      const challenge = {
-        x402Version: 2,
-        resource: { url: `http://${req.headers.host}${url.pathname}`, description: `Article ${url.pathname}`, mimeType: 'text/html' },
-        accepts: [
-          {
-            scheme: 'tollway',
-            network: `tollway:${hubUrl}`,
-            amount: PRICE,
-            asset: 'SOVR',
-            payTo: merchantId,
-            maxTimeoutSeconds: 300,
-            extra: { hub: hubUrl, challengeId: `ch_${url.pathname}` },
-          },
-        ],
-      };
-      res.writeHead(402, { 'content-type': 'application/json', 'payment-required': Buffer.from(JSON.stringify(challenge)).toString('base64') });
-      res.end('{}');
-      return;
-    }
-    res.writeHead(404).end();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
 
 async function hubPayments(hubUrl: string, s: Session): Promise<{ transactionId: string; status: string; amount: string }[]> {
   const res = await fetch(`${hubUrl}/payments`, { headers: { authorization: `Bearer ${s.accessToken}` } });
@@ -61,7 +24,7 @@ describe.skipIf(!hasChromium)(title, () => {
   let build: Awaited<ReturnType<typeof buildExtension>>;
   let browser: ExtensionBrowser;
   let hub: TestHub;
-  let shop: Awaited<ReturnType<typeof startShop>>;
+  let shop: Shop;
   let session: Session;
 
   beforeAll(async () => {
@@ -75,12 +38,13 @@ describe.skipIf(!hasChromium)(title, () => {
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise((r) => shop?.server.close(r));
+    await shop?.close();
     await hub?.stop();
     await build?.cleanup();
   });
 
-  const connect = () => browser.worker.evaluate(({ url, token }) => chrome.storage.local.set({ 'tollway.hub': { url, accessToken: token } }), { url: hub.url, token: session.accessToken });
+  // Signed in without onboarding (onboarding.test.ts drives that): the hub session the worker keeps in session storage.
+  const connect = () => browser.worker.evaluate(({ url, token }) => chrome.storage.session.set({ 'tollway.hub': { url, accessToken: token } }), { url: hub.url, token: session.accessToken });
   const stored = (key: string) => browser.worker.evaluate((k) => chrome.storage.local.get(k).then((v) => v[k]), key) as Promise<{ requests: { status: string; error: string | null }[] } | undefined>;
 
   async function oneApprovalWindow(position: string) {
@@ -167,5 +131,9 @@ describe.skipIf(!hasChromium)(title, () => {
     expect(payments[0]).toMatchObject({ status: 'completed', amount: PRICE });
     expect(BigInt((await balances(hub.url, session)).SOVR!.available)).toBe(before - BigInt(PRICE));
     expect(browser.approvalPages()).toHaveLength(0);
+    // The tab reloads with the proof (a session rule adds PAYMENT-SIGNATURE), and the rule is gone after.
+    await expect.poll(() => tab.locator('#paid').textContent().catch(() => null), { timeout: 10_000 }).toBe('Paid article /paid/buy-me');
+    expect(shop.proofs.filter((p) => p.path === '/paid/buy-me')).toEqual([{ path: '/paid/buy-me', ok: true, sub: payments[0]!.transactionId }]);
+    await expect.poll(() => browser.worker.evaluate(() => chrome.declarativeNetRequest.getSessionRules())).toEqual([]);
   });
 });

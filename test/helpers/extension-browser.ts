@@ -71,7 +71,8 @@ export async function launchWithExtension(dist: string): Promise<ExtensionBrowse
 export interface WorkerChrome {
   storage: {
     local: { get(k: string | null): Promise<Record<string, unknown>>; set(v: Record<string, unknown>): Promise<void>; clear(): Promise<void> };
-    session: { clear(): Promise<void> };
+    session: { get(k: string | null): Promise<Record<string, unknown>>; set(v: Record<string, unknown>): Promise<void>; clear(): Promise<void> };
   };
-  runtime: { getManifest(): { name: string; manifest_version: number } };
+  runtime: { getManifest(): { name: string; manifest_version: number }; getURL(path: string): string };
+  declarativeNetRequest: { getSessionRules(): Promise<{ id: number; condition: { urlFilter?: string; tabIds?: number[] } }[]> };
 }

@@ -4,7 +4,7 @@ import { createApprovalWindow, type WindowsApi } from '../../extension/backgroun
 import { createApprovals, type Seen402 } from '../../extension/background/approvals.js';
 import type { HubClient, PayOutcome } from '../../extension/background/hub-client.js';
 import { ApprovalRequest, KEYS, type HubSession } from '../../extension/common/state.js';
-import { readRequestList } from '../../extension/common/storage.js';
+import { loadHubSession, readRequestList } from '../../extension/common/storage.js';
 import { HUB, request, x402Challenge } from '../helpers/extension-fixtures.js';
 import { MemoryStorage } from '../helpers/memory-storage.js';
 
@@ -59,25 +59,31 @@ class FakeHub implements HubClient {
   }
 }
 
-function setup(opts: { connected?: boolean; local?: MemoryStorage; session?: MemoryStorage; windows?: FakeWindows; hub?: FakeHub } = {}) {
+function setup(opts: { connected?: boolean; local?: MemoryStorage; session?: MemoryStorage; windows?: FakeWindows; hub?: FakeHub; now?: () => number } = {}) {
   const local = opts.local ?? new MemoryStorage();
   const session = opts.session ?? new MemoryStorage();
   const windows = opts.windows ?? new FakeWindows();
   const hub = opts.hub ?? new FakeHub();
-  if (opts.connected !== false && !local.peek(KEYS.hub)) void local.set({ [KEYS.hub]: { url: HUB, accessToken: 'at_1' } });
+  // The hub session lives in session storage (tokens never reach `local`).
+  if (opts.connected !== false && !session.peek(KEYS.hub)) void session.set({ [KEYS.hub]: { url: HUB, accessToken: 'at_1' } });
   const badges: string[] = [];
   let ids = 0;
   let resumes = 0;
+  const completed: ApprovalRequest[] = [];
+  const expiries: (number | null)[] = [];
   const approvals = createApprovals({
     local,
     hub,
+    session: () => loadHubSession(session),
+    onCompleted: async (r) => void completed.push(r),
     window: createApprovalWindow({ windows, session, url: 'chrome-extension://x/extension/approve/index.html' }),
     setBadge: async (t) => void badges.push(t),
-    now: () => 1_000 + ids,
+    now: opts.now ?? (() => 1_000 + ids),
+    scheduleExpiry: async (at) => void expiries.push(at),
     newId: () => `id${++ids}`,
     scheduleResume: async () => void resumes++,
   });
-  return { approvals, local, session, windows, hub, badges, resumes: () => resumes };
+  return { approvals, local, session, windows, hub, badges, completed, expiries, resumes: () => resumes };
 }
 
 const seen = (url = 'https://shop.example/a', site = 'https://shop.example'): Seen402 => ({ site, tabId: 1, frameType: 'main_frame', method: 'GET', url, challenge: x402Challenge() });
@@ -120,7 +126,11 @@ describe('approvals', () => {
     expect(t.hub.calls).toEqual([{ key: stored.idempotencyKey, body: stored.payment, token: 'at_1' }]);
     expect(active(t.local)).toEqual([]);
     const [done] = history(t.local);
-    expect(done).toMatchObject({ id, status: 'completed', result: { transactionId: 'pay_1', receipt: { token: 'eyJ.receipt' } } });
+    expect(done).toMatchObject({ id, status: 'completed', result: { transactionId: 'pay_1', receipt: {} } });
+    // The receipt token goes to the retry, never into local storage.
+    expect(done!.result!.receipt).toEqual({});
+    expect(JSON.stringify([...t.local.data.values()])).not.toContain('eyJ.receipt');
+    expect(t.completed.map((r) => [r.id, r.result?.receipt.token])).toEqual([[id, 'eyJ.receipt']]);
     expect(t.badges.at(-1)).toBe('');
     expect(t.windows.open.size).toBe(0);
   });
@@ -189,7 +199,8 @@ describe('approvals', () => {
     const { id } = await first.approvals.add(seen());
     await first.approvals.decide(id, true);
     expect(active(local)[0]).toMatchObject({ id, status: 'paying', error: 'hub unreachable' });
-    expect(first.resumes()).toBe(1);
+    // One wake-up asked for before paying, one after the unknown outcome.
+    expect(first.resumes()).toBe(2);
     // The worker is stopped; a new one starts with only what storage holds.
     const second = setup({ local, session, hub });
     await second.approvals.resume();
@@ -215,7 +226,6 @@ describe('approvals', () => {
 
   it('after a browser restart, pending requests are rejected and payments in flight settled', async () => {
     const local = new MemoryStorage();
-    await local.set({ [KEYS.hub]: { url: HUB, accessToken: 'at_1' } });
     await local.set({
       [KEYS.approvals]: { v: 1, requests: [request({ id: 'p' }), request({ id: 'f', url: 'https://shop.example/f', status: 'paying', idempotencyKey: 'tollway-kf' })] },
     });
@@ -244,5 +254,59 @@ describe('approvals', () => {
     await t.approvals.decide(id, true);
     expect(active(t.local)[0]!.status).toBe('pending');
     expect(t.hub.calls).toEqual([]);
+  });
+
+  it('expires what waited past the option’s maxTimeoutSeconds: rejected, window closed, next expiry scheduled', async () => {
+    let t0 = 10_000;
+    const t = setup({ now: () => t0 });
+    await t.approvals.add(seen('https://shop.example/a'));
+    t0 += 1000;
+    await t.approvals.add(seen('https://shop.example/b'));
+    expect(t.expiries.at(-1)).toBe(10_000 + 300_000);
+    t0 = 10_000 + 300_000;
+    expect(await t.approvals.expire()).toBe(1);
+    expect(active(t.local).map((r) => r.url)).toEqual(['https://shop.example/b']);
+    expect(history(t.local)[0]).toMatchObject({ status: 'rejected', error: 'expired before it was approved' });
+    expect(t.expiries.at(-1)).toBe(11_000 + 300_000);
+    expect(t.windows.open.size).toBe(1);
+    t0 += 1000;
+    expect(await t.approvals.expire()).toBe(1);
+    expect(t.windows.open.size).toBe(0);
+    expect(t.expiries.at(-1)).toBeNull();
+    expect(t.badges.at(-1)).toBe('');
+  });
+
+  it('a payment in flight with no hub session stays in flight (never failed) until signed in again', async () => {
+    const local = new MemoryStorage();
+    const session = new MemoryStorage();
+    const hub = new FakeHub();
+    await local.set({ [KEYS.approvals]: { v: 1, requests: [request({ id: 'f', status: 'paying', idempotencyKey: 'tollway-kf' })] } });
+    const signedOut = setup({ local, session, hub, connected: false });
+    await signedOut.approvals.resume();
+    expect(hub.calls).toEqual([]);
+    expect(active(local)[0]).toMatchObject({ id: 'f', status: 'paying' });
+    expect(signedOut.resumes()).toBe(1);
+    await session.set({ [KEYS.hub]: { url: HUB, accessToken: 'at_2' } });
+    await signedOut.approvals.resume();
+    expect(hub.calls.map((c) => [c.key, c.token])).toEqual([['tollway-kf', 'at_2']]);
+    expect(history(local)[0]).toMatchObject({ id: 'f', status: 'completed' });
+  });
+
+  it('a submitted payment learns its outcome from the hub and then retries the page with the proof', async () => {
+    const hub = new FakeHub();
+    hub.outcomes.push((body) => ({ kind: 'answered', payment: payment(body, 'submitted') }));
+    const t = setup({ hub });
+    const { id } = await t.approvals.add(seen());
+    await t.approvals.decide(id, true);
+    expect(history(t.local)[0]).toMatchObject({ id, status: 'submitted' });
+    expect(t.completed).toEqual([]);
+    const body = history(t.local)[0]!.payment!;
+    await t.approvals.paymentUpdated({ ...payment(body, 'pending'), transactionId: 'pay_other' });
+    await t.approvals.paymentUpdated(payment(body, 'completed'));
+    expect(history(t.local)[0]).toMatchObject({ id, status: 'completed', result: { status: 'completed', receipt: {} } });
+    expect(t.completed.map((r) => [r.id, r.result?.receipt.token])).toEqual([[id, 'eyJ.receipt']]);
+    // Told twice (replay and live): the request is no longer submitted, so nothing happens again.
+    await t.approvals.paymentUpdated(payment(body, 'completed'));
+    expect(t.completed).toHaveLength(1);
   });
 });

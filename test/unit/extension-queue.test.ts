@@ -129,3 +129,21 @@ describe('showing amounts', () => {
     expect(countdown(0, 5000)).toBe('0:00');
   });
 });
+
+describe('expiry of pending requests', () => {
+  it('expires after the option’s maxTimeoutSeconds (or the default), and refuses a late approve', async () => {
+    const { expirePending, expiryOf, nextExpiry, decide, PENDING_TTL_SECONDS, EXPIRED } = await import('../../extension/background/queue.js');
+    const { tollwayOption } = await import('../helpers/extension-fixtures.js');
+    const withTimeout = request({ id: 't', createdAt: 1000, payment: { rail: 'internal', payTo: 'm', amount: '1', asset: 'SOVR', requirement: tollwayOption({ maxTimeoutSeconds: 60 }) } });
+    const noTimeout = request({ id: 'n', createdAt: 2000, url: 'https://shop.example/n' });
+    expect(expiryOf(withTimeout)).toBe(61_000);
+    expect(expiryOf(noTimeout)).toBe(2000 + PENDING_TTL_SECONDS * 1000);
+    expect(nextExpiry([noTimeout, withTimeout, request({ id: 'p', status: 'paying', createdAt: 0 })])).toBe(61_000);
+    const out = expirePending([withTimeout, noTimeout], 61_000);
+    expect(out.expired).toBe(1);
+    expect(out.active.map((r) => [r.id, r.status, r.error])).toEqual([['t', 'rejected', EXPIRED], ['n', 'pending', null]]);
+    expect(decide([withTimeout], 't', true, 61_000).request).toMatchObject({ status: 'rejected', error: EXPIRED });
+    expect(decide([withTimeout], 't', true, 60_999).request).toMatchObject({ status: 'paying' });
+    expect(nextExpiry([])).toBeNull();
+  });
+});

@@ -1,0 +1,69 @@
+/**
+ * Hub calls other than paying: sign-in, token refresh and logout, balances and payments. Every
+ * answer is validated with the shared schemas; a refusal is a HubError carrying the problem type.
+ */
+import { z } from 'zod';
+import { AccountsMe, NonceResponse, Payment, PaymentList, ProblemDetails, TokenResponse } from '../../shared/api.js';
+import type { HubSession } from '../common/state.js';
+
+export class HubError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HubError';
+  }
+}
+
+export type Tokens = z.infer<typeof TokenResponse>;
+
+export interface HubApi {
+  nonce(hubUrl: string): Promise<string>;
+  signIn(hubUrl: string, message: string, signature: string): Promise<Tokens>;
+  refresh(hubUrl: string, refreshToken: string): Promise<Tokens>;
+  logout(hubUrl: string, refreshToken: string): Promise<void>;
+  account(session: HubSession): Promise<z.infer<typeof AccountsMe>>;
+  payments(session: HubSession, limit: number): Promise<z.infer<typeof PaymentList>>;
+  payment(session: HubSession, id: string): Promise<Payment>;
+}
+
+export function createHubApi(deps: { fetch: typeof fetch; timeoutMs?: number }): HubApi {
+  async function call<T>(schema: z.ZodType<T> | null, hubUrl: string, path: string, init: { method?: string; token?: string; body?: unknown } = {}): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (init.token) headers.authorization = `Bearer ${init.token}`;
+    if (init.body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await deps.fetch(new URL(path, hubUrl), {
+        method: init.method ?? 'GET',
+        headers,
+        ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+        signal: AbortSignal.timeout(deps.timeoutMs ?? 15_000),
+        cache: 'no-store',
+      });
+    } catch (e) {
+      throw new HubError(0, 'about:blank', `hub unreachable: ${(e as Error).message}`);
+    }
+    const json: unknown = res.status === 204 ? undefined : await res.json().catch(() => undefined);
+    if (!res.ok) {
+      const problem = ProblemDetails.safeParse(json);
+      throw new HubError(res.status, problem.success ? problem.data.type : 'about:blank', problem.success ? (problem.data.detail ?? problem.data.title) : `hub answered ${res.status}`);
+    }
+    if (!schema) return undefined as T;
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) throw new HubError(res.status, 'about:blank', `unexpected answer from ${path}`);
+    return parsed.data;
+  }
+
+  return {
+    nonce: async (hubUrl) => (await call(NonceResponse, hubUrl, '/auth/nonce')).nonce,
+    signIn: (hubUrl, message, signature) => call(TokenResponse, hubUrl, '/auth/siwe', { method: 'POST', body: { message, signature } }),
+    refresh: (hubUrl, refreshToken) => call(TokenResponse, hubUrl, '/auth/refresh', { method: 'POST', body: { refreshToken } }),
+    logout: (hubUrl, refreshToken) => call(null, hubUrl, '/auth/logout', { method: 'POST', body: { refreshToken } }),
+    account: (s) => call(AccountsMe, s.url, '/accounts/me', { token: s.accessToken }),
+    payments: (s, limit) => call(PaymentList, s.url, `/payments?limit=${limit}`, { token: s.accessToken }),
+    payment: (s, id) => call(Payment, s.url, `/payments/${encodeURIComponent(id)}`, { token: s.accessToken }),
+  };
+}

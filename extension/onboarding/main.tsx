@@ -1,0 +1,5 @@
+import { render } from 'preact';
+import '../common/page.css';
+import { Onboarding } from './Onboarding.js';
+
+render(<Onboarding />, document.getElementById('app')!);

@@ -1,0 +1,270 @@
+/**
+ * `npm start`: the whole of Tollway on one machine. In this one process: the hub in dev mode
+ * (SQLite under TOLLWAY_DATA_DIR unless DATABASE_URL), a demo merchant registered at it once and
+ * reused on every later start (`<data dir>/demo-merchant.json`), and the demo shop pointed at the
+ * hub; in a child process: the extension build (`npm run build` → dist/), whose failure is reported
+ * and leaves the rest running. Prints what to open. SIGINT/SIGTERM stop everything.
+ *
+ * Environment: every hub variable (PORT, HOST, TOLLWAY_PUBLIC_URL, TOLLWAY_DATA_DIR,
+ * TOLLWAY_ADMIN_TOKEN, DATABASE_URL, …; TOLLWAY_DEV defaults to 1 and TOLLWAY_LOG_LEVEL to warn
+ * here), DEMO_PORT (8403), DEMO_HOST (HOST), TOLLWAY_SKIP_EXTENSION_BUILD=1.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startDemoShop, type RunningShop } from '../merchant/demo/shop.js';
+import { startHub, type Hub } from '../server/app.js';
+import { ConfigError, loadConfig, type Config } from '../server/config.js';
+import { createLogger } from '../server/logger.js';
+
+export const DEMO_MERCHANT_FILE = 'demo-merchant.json';
+export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export interface DemoMerchant {
+  merchantId: string;
+  apiKey: string;
+  webhookSecret: string;
+}
+
+type Print = (line: string) => void;
+
+const truthy = (v: string | undefined): boolean => !!v && !['0', 'false', 'no', ''].includes(v.toLowerCase());
+
+/**
+ * The demo merchant: the one kept in the data directory if the hub still knows its key, else a new
+ * one registered with the admin token (and kept for the next start).
+ */
+export async function seedDemoMerchant(opts: { hubUrl: string; adminToken: string; dataDir: string }): Promise<DemoMerchant & { reused: boolean }> {
+  const file = join(opts.dataDir, DEMO_MERCHANT_FILE);
+  let kept: DemoMerchant | undefined;
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<DemoMerchant>;
+    if (typeof parsed.merchantId === 'string' && typeof parsed.apiKey === 'string' && typeof parsed.webhookSecret === 'string') {
+      kept = { merchantId: parsed.merchantId, apiKey: parsed.apiKey, webhookSecret: parsed.webhookSecret };
+    }
+  } catch {
+    // none yet, or unreadable: register one
+  }
+  if (kept) {
+    const res = await fetch(`${opts.hubUrl}/merchants/${encodeURIComponent(kept.merchantId)}/payments?limit=1`, {
+      headers: { authorization: `Bearer ${kept.apiKey}` },
+    });
+    await res.arrayBuffer();
+    if (res.ok) return { ...kept, reused: true };
+    if (res.status !== 401 && res.status !== 403 && res.status !== 404) throw new Error(`the hub did not answer about the demo merchant: HTTP ${res.status}`);
+    // A kept merchant the hub does not know (a new database): register another.
+  }
+  const res = await fetch(`${opts.hubUrl}/merchants`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${opts.adminToken}` },
+    body: JSON.stringify({ name: 'Tollway demo shop' }),
+  });
+  if (res.status !== 201) throw new Error(`registering the demo merchant failed: HTTP ${res.status} ${await res.text()}`);
+  const created = (await res.json()) as { merchant: { id: string }; apiKey: string; webhookSecret: string };
+  const merchant: DemoMerchant = { merchantId: created.merchant.id, apiKey: created.apiKey, webhookSecret: created.webhookSecret };
+  writeFileSync(file, `${JSON.stringify(merchant, null, 2)}\n`, { mode: 0o600 });
+  return { ...merchant, reused: false };
+}
+
+/** Points the demo merchant's webhooks at the shop (every start: the shop's port may differ). */
+async function setWebhook(hubUrl: string, m: DemoMerchant, url: string): Promise<string | undefined> {
+  const res = await fetch(`${hubUrl}/merchants/${encodeURIComponent(m.merchantId)}/webhook`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${m.apiKey}` },
+    body: JSON.stringify({ url }),
+  });
+  const text = await res.text();
+  if (res.ok) return undefined;
+  try {
+    return (JSON.parse(text) as { detail?: string }).detail ?? `HTTP ${res.status}`;
+  } catch {
+    return `HTTP ${res.status}`;
+  }
+}
+
+interface Build {
+  proc: ChildProcess;
+  done: Promise<number | null>;
+}
+
+/** `npm run build` in its own process group, output to a log file, so Ctrl-C can stop all of it. */
+function buildExtension(logFile: string): Build {
+  const log = createWriteStream(logFile);
+  // Under `npm start`, npm_execpath is the npm that started us (under npx it is npx-cli.js: not that).
+  const npmCli = process.env.npm_execpath;
+  const [cmd, args] = npmCli && /npm-cli\.c?js$/.test(npmCli) ? [process.execPath, [npmCli, 'run', 'build']] : ['npm', ['run', 'build']];
+  const proc = spawn(cmd, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' });
+  proc.stdout!.pipe(log, { end: false });
+  proc.stderr!.pipe(log, { end: false });
+  const done = new Promise<number | null>((resolveDone) => {
+    proc.once('error', () => resolveDone(-1));
+    proc.once('close', (code) => {
+      log.end();
+      resolveDone(code);
+    });
+  });
+  return { proc, done };
+}
+
+function stopBuild(b: Build | undefined): void {
+  if (!b || b.proc.exitCode !== null || b.proc.signalCode !== null || !b.proc.pid) return;
+  try {
+    if (process.platform === 'win32') b.proc.kill('SIGTERM');
+    else process.kill(-b.proc.pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+}
+
+const tail = (file: string, lines: number): string => {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+};
+
+export async function runStart(env: NodeJS.ProcessEnv = process.env, print: Print = (l) => process.stdout.write(`${l}\n`)): Promise<number> {
+  const hubEnv: Record<string, string | undefined> = { ...env };
+  hubEnv.TOLLWAY_DEV ??= '1';
+  hubEnv.TOLLWAY_LOG_LEVEL ??= 'warn';
+  const adminGenerated = !hubEnv.TOLLWAY_ADMIN_TOKEN;
+  if (adminGenerated) hubEnv.TOLLWAY_ADMIN_TOKEN = `tw_admin_${randomBytes(18).toString('base64url')}`;
+  let config: Config;
+  try {
+    config = loadConfig(hubEnv);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`tollway: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const demoPort = Number(env.DEMO_PORT ?? 8403);
+  if (!/^\d+$/.test(env.DEMO_PORT ?? '8403') || demoPort > 65535) {
+    process.stderr.write('tollway: invalid configuration:\n  DEMO_PORT: must be a port number\n');
+    return 2;
+  }
+  const adminToken = config.adminToken!;
+  const dataDir = resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+
+  // Signals first: a Ctrl-C while starting still stops what has started.
+  let stopping = false;
+  let wake: () => void = () => {};
+  const stopped = new Promise<void>((r) => (wake = r));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`tollway: ${signal} again, exiting now\n`);
+      process.exit(130);
+    }
+    stopping = true;
+    wake();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let hub: Hub | undefined;
+  let shop: RunningShop | undefined;
+  let build: Build | undefined;
+  const shutdown = async () => {
+    stopBuild(build);
+    await shop?.close();
+    await hub?.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+
+  try {
+    const skipBuild = truthy(env.TOLLWAY_SKIP_EXTENSION_BUILD);
+    const buildLog = join(dataDir, 'extension-build.log');
+    if (!skipBuild) build = buildExtension(buildLog);
+
+    try {
+      hub = await startHub({ config, logger: createLogger(config.logLevel) });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        process.stderr.write(`tollway: port ${config.port} is in use (set PORT to another one)\n`);
+        await shutdown();
+        return 1;
+      }
+      throw err;
+    }
+    if (stopping) return await shutdown().then(() => 0);
+
+    const merchant = await seedDemoMerchant({ hubUrl: hub.url, adminToken, dataDir });
+    const webhookEvents: string[] = [];
+    try {
+      shop = await startDemoShop({
+        hub: config.publicUrl,
+        merchantId: merchant.merchantId,
+        apiKey: merchant.apiKey,
+        webhookSecret: merchant.webhookSecret,
+        port: demoPort,
+        host: env.DEMO_HOST ?? config.host,
+        onWebhook: (e) => {
+          webhookEvents.push(e.id);
+          print(`demo shop: webhook ${e.type} for ${e.data.transactionId ?? '?'} (signature verified)`);
+        },
+      });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        process.stderr.write(`tollway: port ${demoPort} is in use (set DEMO_PORT to another one)\n`);
+        await shutdown();
+        return 1;
+      }
+      throw err;
+    }
+    const webhookProblem = await setWebhook(hub.url, merchant, `${shop.url}/webhooks/tollway`);
+
+    const article = `${shop.url}/articles/toll-roads`;
+    print(
+      [
+        '',
+        '  Tollway is running (dev mode)',
+        '',
+        `  hub             ${hub.url}${config.publicUrl !== hub.url ? `   (public URL ${config.publicUrl})` : ''}`,
+        `  storage         ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `SQLite in ${dataDir}`}`,
+        `  admin token     ${adminToken}${adminGenerated ? '   (generated; set TOLLWAY_ADMIN_TOKEN to choose one)' : '   (from TOLLWAY_ADMIN_TOKEN)'}`,
+        `  demo shop       ${shop.url}`,
+        `  demo merchant   ${merchant.merchantId} (${merchant.reused ? 'reused' : 'registered'}; key in ${join(dataDir, DEMO_MERCHANT_FILE)})`,
+        ...(webhookProblem ? [`  webhooks        not set: ${webhookProblem}`] : [`  webhooks        ${shop.url}/webhooks/tollway`]),
+        '',
+        `  Open ${article}`,
+        `  (the API: ${shop.url}/api/quote?id=1, prices: ${shop.url}/.well-known/tollway.json)`,
+        '',
+        skipBuild
+          ? '  Extension       not built (TOLLWAY_SKIP_EXTENSION_BUILD); `npm run build` builds it into dist/'
+          : `  Extension       building into ${join(REPO_ROOT, 'dist')} … (log: ${buildLog})`,
+        '  To load it: chrome://extensions → turn on Developer mode → Load unpacked → choose dist/.',
+        '  Then create a wallet in it, sign in to this hub, take test SOVR from the faucet, and open the article.',
+        '',
+        '  Ctrl-C stops everything.',
+        '',
+      ].join('\n'),
+    );
+
+    if (build) {
+      const b = build;
+      void b.done.then((code) => {
+        if (stopping) return;
+        if (code === 0) print(`tollway: extension built into ${join(REPO_ROOT, 'dist')}: load it unpacked in chrome://extensions`);
+        else {
+          print(`tollway: the extension build FAILED (exit ${code}); the hub and the shop keep running. Last lines of ${buildLog}:`);
+          print(tail(buildLog, 15).replace(/^/gm, '    '));
+        }
+      });
+    }
+
+    await stopped;
+    print('tollway: stopping…');
+    await shutdown();
+    print('tollway: stopped');
+    return 0;
+  } catch (err) {
+    await shutdown().catch(() => {});
+    throw err;
+  }
+}

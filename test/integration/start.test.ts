@@ -1,0 +1,179 @@
+/**
+ * `npm start`'s orchestrator as a child process, the way a newcomer runs it (minus the extension
+ * build): the hub and the demo shop answer on the ports the environment picks, the demo merchant is
+ * registered once and reused by the next start, and SIGINT stops everything.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_MERCHANT_FILE, type DemoMerchant } from '../../scripts/orchestrator.js';
+import { freePort } from '../helpers/hub.js';
+
+let dataDir: string;
+const started: ChildProcess[] = [];
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'tollway-start-'));
+});
+
+afterAll(async () => {
+  for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+interface Running {
+  proc: ChildProcess;
+  hub: string;
+  shop: string;
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+async function start(env: Record<string, string> = {}): Promise<Running> {
+  const [port, demoPort] = [await freePort(), await freePort()];
+  let out = '';
+  const childEnv: Record<string, string | undefined> = {
+    ...process.env,
+    PORT: String(port),
+    DEMO_PORT: String(demoPort),
+    TOLLWAY_DATA_DIR: dataDir,
+    TOLLWAY_SKIP_EXTENSION_BUILD: '1',
+    ...env,
+  };
+  // The orchestrator generates an admin token unless one is given: the test must not inherit one.
+  if (!('TOLLWAY_ADMIN_TOKEN' in env)) delete childEnv.TOLLWAY_ADMIN_TOKEN;
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(proc);
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.once('exit', (code, signal) => r({ code, signal })));
+  const hub = `http://127.0.0.1:${port}`;
+  const shop = `http://127.0.0.1:${demoPort}`;
+  const deadline = Date.now() + 45_000;
+  while (!out.includes('Ctrl-C stops everything')) {
+    if (proc.exitCode !== null) throw new Error(`npm start exited with ${proc.exitCode}:\n${out}`);
+    if (Date.now() > deadline) throw new Error(`npm start did not come up:\n${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    proc,
+    hub,
+    shop,
+    output: () => out,
+    stop(signal: NodeJS.Signals = 'SIGINT') {
+      proc.kill(signal);
+      return exited;
+    },
+  };
+}
+
+const answers = (url: string) => fetch(url).then(
+  (r) => r.status,
+  () => 0,
+);
+
+describe('npm start', () => {
+  it('runs the hub and the demo shop, seeds a merchant once, and stops on SIGINT', async () => {
+    const first = await start();
+    expect(await answers(`${first.hub}/readyz`)).toBe(200);
+    expect(await answers(`${first.hub}/tollway.js`)).toBe(200);
+    const article = await fetch(`${first.shop}/articles/toll-roads`, { headers: { accept: 'text/html' } });
+    expect(article.status).toBe(402);
+    expect(await article.text()).toContain(`${first.hub}/tollway.js`);
+
+    const out = first.output();
+    const kept = JSON.parse(await readFile(join(dataDir, DEMO_MERCHANT_FILE), 'utf8')) as DemoMerchant;
+    expect(kept.merchantId).toMatch(/^m_/);
+    expect(out).toContain(`demo merchant   ${kept.merchantId} (registered`);
+    expect(out).toContain(`${first.shop}/articles/toll-roads`);
+    expect(out).toMatch(/admin token {5}tw_admin_\S+ {3}\(generated/);
+    expect(out).toContain('Load unpacked');
+    // The shop's challenge names the seeded merchant and the hub.
+    const challenge = JSON.parse(Buffer.from(article.headers.get('payment-required')!, 'base64').toString()) as { accepts: { payTo: string; extra: { hub: string } }[] };
+    expect(challenge.accepts[0]).toMatchObject({ payTo: kept.merchantId, extra: { hub: first.hub } });
+    // The merchant's webhooks point at the shop.
+    const hook = await fetch(`${first.hub}/merchants/${kept.merchantId}/webhook`, { headers: { authorization: `Bearer ${kept.apiKey}` } });
+    expect(((await hook.json()) as { url: string }).url).toBe(`${first.shop}/webhooks/tollway`);
+
+    const exit = await first.stop('SIGINT');
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(first.output()).toContain('tollway: stopped');
+    expect(await answers(`${first.hub}/healthz`)).toBe(0);
+    expect(await answers(`${first.shop}/healthz`)).toBe(0);
+
+    // Second start, same data directory, other ports, a chosen admin token: the merchant is reused.
+    const second = await start({ TOLLWAY_ADMIN_TOKEN: 'my-own-admin-token-123456' });
+    expect(second.output()).toContain(`demo merchant   ${kept.merchantId} (reused`);
+    expect(second.output()).toContain('my-own-admin-token-123456   (from TOLLWAY_ADMIN_TOKEN)');
+    const again = JSON.parse(await readFile(join(dataDir, DEMO_MERCHANT_FILE), 'utf8')) as DemoMerchant;
+    expect(again).toEqual(kept);
+    const res = await fetch(`${second.shop}/api/quote?id=1`, { headers: { accept: 'application/json' } });
+    expect(res.status).toBe(402);
+    expect(((await res.json()) as { accepts: { payTo: string }[] }).accepts[0]!.payTo).toBe(kept.merchantId);
+
+    expect(await second.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    expect(await answers(`${second.hub}/healthz`)).toBe(0);
+    expect(await answers(`${second.shop}/healthz`)).toBe(0);
+  }, 120_000);
+
+  it('builds the extension in the background: a failure is reported and the rest keeps running; SIGINT leaves no build process behind', async () => {
+    // A stand-in for npm on the PATH (the real build would rewrite dist/): one that fails, one that hangs.
+    const bin = await mkdtemp(join(tmpdir(), 'tollway-fakenpm-'));
+    const pids = join(bin, 'pids');
+    const npm = join(bin, 'npm');
+    const noNpmCli = { npm_execpath: '', PATH: `${bin}:${process.env.PATH}`, TOLLWAY_SKIP_EXTENSION_BUILD: '' };
+    try {
+      await writeFile(npm, '#!/bin/sh\necho "vite: something broke in $*" >&2\nexit 3\n');
+      await chmod(npm, 0o755);
+      const failing = await start(noNpmCli);
+      expect(failing.output()).toContain('Extension       building into');
+      const deadline = Date.now() + 20_000;
+      while (!failing.output().includes('build FAILED')) {
+        if (Date.now() > deadline) throw new Error(failing.output());
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(failing.output()).toContain('vite: something broke in run build');
+      expect(await answers(`${failing.hub}/readyz`)).toBe(200);
+      expect(await answers(`${failing.shop}/healthz`)).toBe(200);
+      expect(await failing.stop('SIGINT')).toEqual({ code: 0, signal: null });
+
+      await writeFile(npm, `#!/bin/sh\necho $$ >> ${pids}\nsleep 600 &\necho $! >> ${pids}\nwait\n`);
+      const hanging = await start(noNpmCli);
+      const spawned = async () => (await readFile(pids, 'utf8').catch(() => '')).split('\n').filter(Boolean).map(Number);
+      const until = Date.now() + 20_000;
+      while ((await spawned()).length < 2) {
+        if (Date.now() > until) throw new Error('the build did not start');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(await hanging.stop('SIGINT')).toEqual({ code: 0, signal: null });
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      const gone = Date.now() + 5_000;
+      while ((await spawned()).some(alive) && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
+      expect((await spawned()).filter(alive)).toEqual([]);
+    } finally {
+      await rm(bin, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('stops with a message that names the variable when the configuration is bad', async () => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+      env: { ...process.env, PORT: 'eighty', TOLLWAY_DATA_DIR: dataDir, TOLLWAY_SKIP_EXTENSION_BUILD: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    started.push(proc);
+    let err = '';
+    proc.stderr!.on('data', (d) => (err += d));
+    const code = await new Promise<number | null>((r) => proc.once('exit', r));
+    expect(code).toBe(2);
+    expect(err).toContain('PORT');
+  });
+});
