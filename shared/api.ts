@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { AmountString, PositiveAmountString } from './amount.js';
 import { ASSET_NAMES } from './assets.js';
 import { BIND_PARTS } from './binding.js';
+import { HttpUrl } from './url.js';
 
 export const Asset = z.enum(ASSET_NAMES as [string, ...string[]]).describe('Asset code');
 export const Rail = z.enum(['internal', 'sovr', 'lightning']);
@@ -16,17 +17,6 @@ export type PaymentStatus = z.infer<typeof PaymentStatus>;
 export const FINAL_STATUSES: readonly PaymentStatus[] = ['completed', 'failed', 'refunded'];
 
 const HttpMethod = z.string().regex(/^[A-Za-z]{1,16}$/, 'an HTTP method');
-const HttpUrl = z
-  .string()
-  .max(4096)
-  .refine((s) => {
-    try {
-      const u = new URL(s);
-      return u.protocol === 'http:' || u.protocol === 'https:';
-    } catch {
-      return false;
-    }
-  }, 'must be an absolute http(s) URL');
 
 export const PaymentResourceRef = z.strictObject({
   url: HttpUrl,

@@ -8,6 +8,7 @@
  * numbers). Runs in Node and in the browser alike: only atob/btoa and TextEncoder/TextDecoder.
  */
 import { z } from 'zod';
+import { HttpUrl } from './url.js';
 import { PositiveAmountString } from './amount.js';
 import { BIND_PARTS } from './binding.js';
 
@@ -105,17 +106,6 @@ export function encodeBase64Text(s: string): string {
 // ---------------------------------------------------------------------------------------------
 // x402
 
-const HttpUrl = z
-  .string()
-  .max(4096)
-  .refine((s) => {
-    try {
-      const u = new URL(s);
-      return u.protocol === 'http:' || u.protocol === 'https:';
-    } catch {
-      return false;
-    }
-  }, 'must be an absolute http(s) URL');
 
 export const X402Resource = z.object({
   url: HttpUrl,

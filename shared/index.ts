@@ -4,3 +4,4 @@ export * from './assets.js';
 export * from './binding.js';
 export * from './problem.js';
 export * from './challenge.js';
+export * from './url.js';

@@ -5,18 +5,8 @@
  * worker to act. Passwords never travel in a message: pages decrypt the keystore themselves.
  */
 import { z } from 'zod';
+import { ServiceUrl as HubUrl } from '../../shared/url.js';
 
-const HubUrl = z
-  .string()
-  .max(2048)
-  .refine((s) => {
-    try {
-      const u = new URL(s);
-      return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password;
-    } catch {
-      return false;
-    }
-  }, 'an http(s) URL');
 
 export const PageMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('approval.decide'), id: z.string().min(1).max(200), approve: z.boolean() }),

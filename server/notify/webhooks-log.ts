@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { WebhookDelivery, WebhookEndpoint } from '../../shared/api.js';
 import { ProblemError } from '../../shared/problem.js';
 import type { Clock } from '../clock.js';
+import { newestFirst } from '../store/pages.js';
 import type { Db, Queryable } from '../store/types.js';
 import { SINGLE_ATTEMPT_STEP } from './webhooks.js';
 import { staticTargetProblem } from './webhooks-target.js';
@@ -83,15 +84,6 @@ async function withAttempts(q: Queryable, rows: DeliveryRow[]): Promise<Delivery
   return rows.map((r) => toDelivery(r, by.get(r.id) ?? []));
 }
 
-function encodeCursor(t: number, id: string): string {
-  return Buffer.from(`${t}:${id}`).toString('base64url');
-}
-function decodeCursor(c: string): { t: number; id: string } {
-  const m = /^(\d{1,16}):(msg_[A-Za-z0-9_-]{1,64})$/.exec(Buffer.from(c, 'base64url').toString());
-  if (!m) throw new ProblemError('validation-error', 'cursor is not one this API issued');
-  return { t: Number(m[1]), id: m[2]! };
-}
-
 export interface WebhookLogOptions {
   db: Db;
   clock: Clock;
@@ -129,19 +121,8 @@ export function createWebhookLog({ db, clock, allowPrivateTargets, onScheduled }
 
     /** Newest first, each with its attempts. */
     async list(merchantId: string, cursor: string | undefined, limit: number): Promise<{ data: Delivery[]; nextCursor: string | null }> {
-      const after = cursor ? decodeCursor(cursor) : null;
-      const rows = await db.all<DeliveryRow>(
-        `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE merchant_id = ?` +
-          (after ? ' AND (created_at < ? OR (created_at = ? AND id < ?))' : '') +
-          ' ORDER BY created_at DESC, id DESC LIMIT ?',
-        after ? [merchantId, after.t, after.t, after.id, limit + 1] : [merchantId, limit + 1],
-      );
-      const page = rows.slice(0, limit);
-      const last = page[page.length - 1];
-      return {
-        data: await withAttempts(db, page),
-        nextCursor: rows.length > limit && last ? encodeCursor(Number(last.created_at), last.id) : null,
-      };
+      const page = await newestFirst<DeliveryRow>(db, { select: `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries`, where: 'merchant_id = ?', params: [merchantId], idPrefix: 'msg_' }, cursor, limit);
+      return { data: await withAttempts(db, page.data), nextCursor: page.nextCursor };
     },
 
     get: (merchantId: string, id: string) => load(db, merchantId, id),

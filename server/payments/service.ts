@@ -7,6 +7,7 @@ import type { Clock } from '../clock.js';
 import type { Ledger } from '../ledger/types.js';
 import { appendEvent } from '../notify/outbox.js';
 import type { Rail, RailOutcome, RailPayment, Rails } from '../rails/types.js';
+import { newestFirst } from '../store/pages.js';
 import { forUpdate, type Db, type Queryable } from '../store/types.js';
 import type { AccountDirectory } from './accounts.js';
 import { claimKey, fingerprint, storeResponse } from './idempotency.js';
@@ -327,19 +328,8 @@ export function createPaymentsService(deps: PaymentsDeps) {
   }
 
   async function listBy(column: 'user_id' | 'merchant_id', owner: string, cursor: string | undefined, limit: number) {
-    const after = cursor ? decodeCursor(cursor) : null;
-    const rows = await db.all<PaymentRow>(
-      `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE ${column} = ?` +
-        (after ? ' AND (created_at < ? OR (created_at = ? AND id < ?))' : '') +
-        ' ORDER BY created_at DESC, id DESC LIMIT ?',
-      after ? [owner, after.t, after.t, after.id, limit + 1] : [owner, limit + 1],
-    );
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      data: page.map(toPayment),
-      nextCursor: rows.length > limit && last ? encodeCursor(Number(last.created_at), last.id) : null,
-    };
+    const page = await newestFirst<PaymentRow>(db, { select: `SELECT ${PAYMENT_COLUMNS} FROM payments`, where: `${column} = ?`, params: [owner], idPrefix: 'pay_' }, cursor, limit);
+    return { data: page.data.map(toPayment), nextCursor: page.nextCursor };
   }
 
   /** On start: carry every unfinished payment to where its rail says it is. */
@@ -393,13 +383,3 @@ export function createPaymentsService(deps: PaymentsDeps) {
   };
 }
 export type PaymentsService = ReturnType<typeof createPaymentsService>;
-
-function encodeCursor(t: number, id: string): string {
-  return Buffer.from(`${t}:${id}`).toString('base64url');
-}
-function decodeCursor(c: string): { t: number; id: string } {
-  const s = Buffer.from(c, 'base64url').toString();
-  const m = /^(\d{1,16}):(pay_[A-Za-z0-9_-]{1,64})$/.exec(s);
-  if (!m) throw new ProblemError('validation-error', 'cursor is not one this API issued');
-  return { t: Number(m[1]), id: m[2]! };
-}
