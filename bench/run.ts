@@ -3,6 +3,7 @@
  * held to. Nothing here asserts; the numbers are for people (README, closing notes).
  */
 import { cpus } from 'node:os';
+import { benchExtension } from './extension.js';
 import { benchLedger } from './ledger.js';
 import { benchPayments } from './payments.js';
 
@@ -39,6 +40,31 @@ async function main() {
         '',
       ].join('\n') + '\n',
     );
+  }
+  if (!only || only === 'extension') {
+    const r = await benchExtension({ runs: 10 });
+    const kb = (bytes: number) => `${fmt(bytes / 1024, 1)} KB`;
+    const ms = (s: { median: number; p90: number }) => `median ${fmt(s.median)} ms   p90 ${fmt(s.p90)} ms`;
+    const lines = [
+      `Extension, fresh vite build, JS gzipped (level 9, file by file)`,
+      `  popup              ${kb(r.popup.gzip)} gz (${kb(r.popup.raw)} raw, ${r.popup.files.length} files)`,
+      `  service worker     ${kb(r.worker.gzip)} gz (${kb(r.worker.raw)} raw, ${r.worker.files.length} files)`,
+      `  targets            popup ≤ 50 KB gz: ${verdict(r.popup.gzip <= 50 * 1024)}`,
+    ];
+    const t = r.timing;
+    if (!t) {
+      lines.push(`402 → approval window: SKIPPED, ${r.timingSkipped}`);
+    } else {
+      lines.push(
+        `402 → approval window, headless Chromium, ${t.runs} runs`,
+        `  402 → window open  ${ms(t.toWindow)}`,
+        `  402 → "1 of 1"     ${ms(t.toVisible)}`,
+        `  goto → 402         ${ms(t.gotoToResponseWithExtension)}   (with the extension)`,
+        `  no extension       goto → 402 ${ms(t.baselineGotoToResponse)};  goto → load ${ms(t.baselineGotoToLoad)}`,
+        `  targets            402 → "1 of 1" ≤ 300 ms: ${verdict(t.toVisible.median <= 300 && t.toVisible.p90 <= 300)}`,
+      );
+    }
+    process.stdout.write([...lines, ''].join('\n') + '\n');
   }
 }
 

@@ -21,6 +21,7 @@ import {
 } from './notify/webhooks.js';
 import { buildOpenApi } from './openapi.js';
 import { createAccountDirectory, type AccountDirectory } from './payments/accounts.js';
+import { createAllowances } from './payments/allowances.js';
 import { createWallets } from './payments/balances.js';
 import { purgeExpiredKeys } from './payments/idempotency.js';
 import { createReceiptIssuer } from './payments/receipts.js';
@@ -113,6 +114,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     metrics,
     auth,
     wallets: createWallets({ db, ledger, accounts }),
+    allowances: createAllowances({ db, clock }),
     payments,
     merchants,
     ready: async () => {

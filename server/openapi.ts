@@ -24,6 +24,9 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
     CreateMerchantResponse: json(api.CreateMerchantResponse, 'output'),
     FaucetRequest: json(api.FaucetRequest, 'input'),
     RefundRequest: json(api.RefundRequest, 'input'),
+    PutAllowanceRequest: json(api.PutAllowanceRequest, 'input'),
+    Allowance: json(api.Allowance, 'output'),
+    AllowanceList: json(api.AllowanceList, 'output'),
     WebhookEvent: json(api.WebhookEvent, 'output'),
     WebhookDelivery: json(api.WebhookDelivery, 'output'),
     WebhookDeliveryList: json(api.WebhookDeliveryList, 'output'),
@@ -64,6 +67,19 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
     },
     '/payments/{id}': {
       get: { summary: 'One of your payments', security: bearer, parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: ok('Payment'), ...errors } },
+    },
+    '/allowances': {
+      get: { summary: 'Your per-site allowances with what is left this period', security: bearer, responses: { 200: ok('AllowanceList'), ...errors } },
+      put: { summary: 'Set an allowance: how much may be auto-paid to a site per day, week or month (UTC)', security: bearer, requestBody: body('PutAllowanceRequest'), responses: { 200: ok('Allowance'), ...errors } },
+      delete: {
+        summary: 'Remove an allowance',
+        security: bearer,
+        parameters: [
+          { name: 'site', in: 'query', required: true, schema: { type: 'string' } },
+          { name: 'asset', in: 'query', required: true, schema: { type: 'string' } },
+        ],
+        responses: { 204: { description: 'removed' }, ...errors },
+      },
     },
     '/payments/{id}/refund': {
       post: {

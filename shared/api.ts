@@ -42,6 +42,42 @@ export const PaymentRequirement = z
   .catchall(z.unknown());
 export type PaymentRequirement = z.infer<typeof PaymentRequirement>;
 
+/** A site as the browser names it: scheme://host[:port], nothing more. */
+export const SiteOrigin = z
+  .string()
+  .max(512)
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === s;
+    } catch {
+      return false;
+    }
+  }, 'must be an origin like https://shop.example');
+
+export const AllowancePeriod = z.enum(['day', 'week', 'month']);
+export type AllowancePeriod = z.infer<typeof AllowancePeriod>;
+
+export const PutAllowanceRequest = z.strictObject({
+  site: SiteOrigin,
+  asset: Asset,
+  amount: PositiveAmountString.describe('Most that may be auto-paid to this site per period, base units'),
+  period: AllowancePeriod,
+});
+export const DeleteAllowanceQuery = z.strictObject({ site: SiteOrigin, asset: Asset });
+
+export const Allowance = z.object({
+  site: z.string(),
+  asset: Asset,
+  amount: AmountString,
+  period: AllowancePeriod,
+  spent: AmountString.describe('Auto-paid in the current period'),
+  remaining: AmountString,
+  periodStart: z.string().describe('ISO 8601, UTC calendar period'),
+  resetsAt: z.string(),
+});
+export const AllowanceList = z.object({ data: z.array(Allowance) });
+
 export const CreatePaymentRequest = z.strictObject({
   rail: Rail,
   payTo: z.string().min(1).max(2048),
@@ -51,6 +87,11 @@ export const CreatePaymentRequest = z.strictObject({
   requirement: PaymentRequirement.optional(),
   authorization: z.record(z.string(), z.unknown()).optional(),
   description: z.string().max(500).optional(),
+  /**
+   * An auto-payment (no approval window): charged to the person's allowance for this site, and
+   * refused with allowance-exceeded when it would go past it, atomically with other payments.
+   */
+  allowance: z.strictObject({ site: SiteOrigin }).optional(),
 });
 export type CreatePaymentRequest = z.infer<typeof CreatePaymentRequest>;
 

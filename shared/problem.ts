@@ -12,6 +12,7 @@ export const PROBLEMS = {
   'idempotency-key-in-flight': { status: 409, title: 'A request with this Idempotency-Key is still running' },
   'insufficient-funds': { status: 400, title: 'Insufficient funds' },
   'unknown-merchant': { status: 400, title: 'No such merchant' },
+  'allowance-exceeded': { status: 403, title: 'This payment would go past the allowance for the site' },
   'payment-not-refundable': { status: 409, title: 'This payment cannot be refunded' },
   'refund-exceeds-payment': { status: 400, title: 'The refund is larger than what is left of the payment' },
   'webhook-endpoint-disabled': { status: 409, title: 'The webhook endpoint is disabled' },

@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Merchants } from '../auth/merchants.js';
+import type { Allowances } from '../payments/allowances.js';
 import type { Wallets } from '../payments/balances.js';
 import type { PaymentsService } from '../payments/service.js';
 import type { TokenResponse } from '../../shared/api.js';
@@ -23,6 +24,7 @@ export interface HttpDeps {
   metrics: Metrics;
   auth: AuthApi;
   wallets: Wallets;
+  allowances: Allowances;
   payments: PaymentsService;
   merchants: Merchants;
   /** Database reachable and migrations applied. */

@@ -10,6 +10,7 @@ import type { Rail, RailOutcome, RailPayment, Rails } from '../rails/types.js';
 import { newestFirst } from '../store/pages.js';
 import { forUpdate, type Db, type Queryable } from '../store/types.js';
 import type { AccountDirectory } from './accounts.js';
+import { spendAllowance } from './allowances.js';
 import { claimKey, fingerprint, storeResponse } from './idempotency.js';
 import type { ReceiptIssuer } from './receipts.js';
 import { PAYMENT_COLUMNS, PAYMENT_FIELDS, PAYMENT_PLACEHOLDERS, toPayment, type PaymentRow } from './resource.js';
@@ -115,6 +116,9 @@ export function createPaymentsService(deps: PaymentsDeps) {
 
   /** Writes the ledger transfer; a wallet that cannot cover it refuses the whole transaction. */
   async function transfer(tx: Queryable, p: NewPayment, creditAccountId: string, pending: boolean): Promise<void> {
+    if (p.body.allowance) {
+      await spendAllowance(tx, { userId: p.user.id, site: p.body.allowance.site, asset: p.body.asset, amount: BigInt(p.body.amount), now: p.row.created_at });
+    }
     const debitAccountId = await accounts.user(tx, p.user.id, p.body.asset);
     const [result] = await ledger.createTransfers(tx, [
       {

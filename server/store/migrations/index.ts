@@ -4,6 +4,7 @@ import { identity } from './002_identity.js';
 import { payments } from './003_payments.js';
 import { webhooks } from './004_webhooks.js';
 import { refunds } from './005_refunds.js';
+import { allowances } from './006_allowances.js';
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
-export const MIGRATIONS: readonly Migration[] = [ledger, identity, payments, webhooks, refunds];
+export const MIGRATIONS: readonly Migration[] = [ledger, identity, payments, webhooks, refunds, allowances];

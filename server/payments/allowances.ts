@@ -1,0 +1,110 @@
+import type { z } from 'zod';
+import type { Allowance, AllowancePeriod } from '../../shared/api.js';
+import { ProblemError } from '../../shared/problem.js';
+import type { Clock } from '../clock.js';
+import { forUpdate, type Db, type Queryable } from '../store/types.js';
+
+interface AllowanceRow {
+  user_id: string;
+  site: string;
+  asset: string;
+  amount: string;
+  period: AllowancePeriod;
+  spent: string;
+  period_start: number;
+  updated_at: number;
+}
+
+/** The UTC calendar period containing `now`: its start and the start of the next. */
+export function periodBounds(period: AllowancePeriod, now: number): { start: number; end: number } {
+  const d = new Date(now);
+  const y = d.getUTCFullYear();
+  const m = d.getUTCMonth();
+  if (period === 'day') {
+    const start = Date.UTC(y, m, d.getUTCDate());
+    return { start, end: Date.UTC(y, m, d.getUTCDate() + 1) };
+  }
+  if (period === 'week') {
+    const sinceMonday = (d.getUTCDay() + 6) % 7; // ISO weeks start on Monday
+    const start = Date.UTC(y, m, d.getUTCDate() - sinceMonday);
+    return { start, end: start + 7 * 24 * 3600 * 1000 };
+  }
+  return { start: Date.UTC(y, m, 1), end: Date.UTC(y, m + 1, 1) };
+}
+
+/** What is spent in the current period: nothing once the stored period has ended. */
+function current(row: AllowanceRow, now: number): { spent: bigint; start: number; end: number } {
+  const { start, end } = periodBounds(row.period, now);
+  return { spent: Number(row.period_start) === start ? BigInt(row.spent) : 0n, start, end };
+}
+
+function toAllowance(row: AllowanceRow, now: number): z.infer<typeof Allowance> {
+  const c = current(row, now);
+  const amount = BigInt(row.amount);
+  const remaining = amount > c.spent ? amount - c.spent : 0n;
+  return {
+    site: row.site,
+    asset: row.asset,
+    amount: amount.toString(),
+    period: row.period,
+    spent: c.spent.toString(),
+    remaining: remaining.toString(),
+    periodStart: new Date(c.start).toISOString(),
+    resetsAt: new Date(c.end).toISOString(),
+  };
+}
+
+const COLUMNS = 'user_id, site, asset, amount, period, spent, period_start, updated_at';
+
+/**
+ * Per-site budgets for payments that go through without an approval window. The extension checks
+ * them too, but only this check counts: it runs inside the payment's transaction with the row
+ * locked, so two auto-payments arriving together cannot both spend the same remainder.
+ */
+export function createAllowances({ db, clock }: { db: Db; clock: Clock }) {
+  return {
+    async list(userId: string) {
+      const rows = await db.all<AllowanceRow>(`SELECT ${COLUMNS} FROM allowances WHERE user_id = ? ORDER BY site, asset`, [userId]);
+      const now = clock.now();
+      return { data: rows.map((r) => toAllowance(r, now)) };
+    },
+    /** Sets the amount and period; what was spent in the current period still counts. */
+    async put(userId: string, a: { site: string; asset: string; amount: string; period: AllowancePeriod }) {
+      const now = clock.now();
+      return db.transaction(async (tx) => {
+        const row = await tx.get<AllowanceRow>(`SELECT ${COLUMNS} FROM allowances WHERE user_id = ? AND site = ? AND asset = ?${forUpdate(tx)}`, [userId, a.site, a.asset]);
+        const { start } = periodBounds(a.period, now);
+        const spent = row && row.period === a.period ? current(row, now).spent : 0n;
+        const next: AllowanceRow = { user_id: userId, site: a.site, asset: a.asset, amount: a.amount, period: a.period, spent: spent.toString(), period_start: start, updated_at: now };
+        await tx.run(
+          `INSERT INTO allowances (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (user_id, site, asset) DO UPDATE SET amount = excluded.amount, period = excluded.period,
+             spent = excluded.spent, period_start = excluded.period_start, updated_at = excluded.updated_at`,
+          [next.user_id, next.site, next.asset, next.amount, next.period, next.spent, next.period_start, next.updated_at],
+        );
+        return toAllowance(next, now);
+      });
+    },
+    async remove(userId: string, site: string, asset: string): Promise<boolean> {
+      return (await db.run('DELETE FROM allowances WHERE user_id = ? AND site = ? AND asset = ?', [userId, site, asset])).changes === 1;
+    },
+  };
+}
+export type Allowances = ReturnType<typeof createAllowances>;
+
+/** Inside the payment's transaction: takes `amount` from the allowance or refuses the payment. */
+export async function spendAllowance(tx: Queryable, a: { userId: string; site: string; asset: string; amount: bigint; now: number }): Promise<void> {
+  const row = await tx.get<AllowanceRow>(`SELECT ${COLUMNS} FROM allowances WHERE user_id = ? AND site = ? AND asset = ?${forUpdate(tx)}`, [a.userId, a.site, a.asset]);
+  if (!row) throw new ProblemError('allowance-exceeded', `no allowance for ${a.site} in ${a.asset}: ask the person`);
+  const c = current(row, a.now);
+  const left = BigInt(row.amount) - c.spent;
+  if (a.amount > left) throw new ProblemError('allowance-exceeded', `${left > 0n ? left : 0n} ${a.asset} left for ${a.site} this ${row.period}`, { remaining: (left > 0n ? left : 0n).toString() });
+  await tx.run('UPDATE allowances SET spent = ?, period_start = ?, updated_at = ? WHERE user_id = ? AND site = ? AND asset = ?', [
+    (c.spent + a.amount).toString(),
+    c.start,
+    a.now,
+    a.userId,
+    a.site,
+    a.asset,
+  ]);
+}
