@@ -27,6 +27,7 @@ export interface HubApi {
   account(session: HubSession): Promise<z.infer<typeof AccountsMe>>;
   payments(session: HubSession, limit: number): Promise<z.infer<typeof PaymentList>>;
   payment(session: HubSession, id: string): Promise<Payment>;
+  faucet(session: HubSession, asset: string, amount: string): Promise<z.infer<typeof AccountsMe>>;
 }
 
 export function createHubApi(deps: { fetch: typeof fetch; timeoutMs?: number }): HubApi {
@@ -65,5 +66,6 @@ export function createHubApi(deps: { fetch: typeof fetch; timeoutMs?: number }):
     account: (s) => call(AccountsMe, s.url, '/accounts/me', { token: s.accessToken }),
     payments: (s, limit) => call(PaymentList, s.url, `/payments?limit=${limit}`, { token: s.accessToken }),
     payment: (s, id) => call(Payment, s.url, `/payments/${encodeURIComponent(id)}`, { token: s.accessToken }),
+    faucet: (s, asset, amount) => call(AccountsMe, s.url, '/dev/faucet', { method: 'POST', token: s.accessToken, body: { asset, amount } }),
   };
 }

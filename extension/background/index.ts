@@ -12,7 +12,7 @@ import { createApprovalWindow, type WindowsApi } from './approval-window.js';
 import { createApprovals } from './approvals.js';
 import { createAuth } from './auth.js';
 import { challengeOf, fetchReask, notice, WATCHED_TYPES, type HeadersReceived } from './detect.js';
-import { createHubApi } from './hub-api.js';
+import { createHubApi, HubError } from './hub-api.js';
 import { createHubClient } from './hub-client.js';
 import { createLive } from './live.js';
 import { createProofRetry, type DnrApi } from './proof.js';
@@ -94,6 +94,19 @@ browser.webRequest.onHeadersReceived.addListener(
   ['responseHeaders', 'extraHeaders'] as never,
 );
 
+/** 10 SOVR from a dev-mode hub's faucet; a production hub has no such route and says 404. */
+async function testMoney(): Promise<void> {
+  const session = await auth.current();
+  if (!session) throw new Error('sign in to the hub first');
+  try {
+    await api.faucet(session, 'SOVR', (10n * 10n ** 18n).toString());
+  } catch (e) {
+    if (e instanceof HubError && e.status === 404) throw new Error('this hub has no faucet (it is not in dev mode)');
+    throw e;
+  }
+  await live.sync();
+}
+
 function act(m: PageMessage): Promise<unknown> {
   switch (m.type) {
     case 'approval.decide':
@@ -108,6 +121,8 @@ function act(m: PageMessage): Promise<unknown> {
       return auth.lock();
     case 'account.sync':
       return live.sync();
+    case 'dev.faucet':
+      return testMoney();
   }
 }
 

@@ -19,6 +19,8 @@ export const PageMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('wallet.lock') }),
   /** Reconcile balances and payments with the hub now (the popup opened). */
   z.object({ type: z.literal('account.sync') }),
+  /** Dev-mode hubs only (others answer 404): credit 10 test SOVR, so a newcomer can try paying. */
+  z.object({ type: z.literal('dev.faucet') }),
 ]);
 export type PageMessage = z.infer<typeof PageMessage>;
 

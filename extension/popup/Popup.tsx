@@ -21,6 +21,11 @@ export function Popup() {
   const active = readRequestList(useStoredValue(KEYS.approvals)).requests;
   const history = readRequestList(useStoredValue(KEYS.history)).requests;
   const [selected, setSelected] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const testMoney = async () => {
+    const r = await send({ type: 'dev.faucet' });
+    setNotice(r.ok ? 'Added 10 test SOVR.' : r.error);
+  };
 
   useEffect(() => void send({ type: 'account.sync' }), []);
 
@@ -108,8 +113,16 @@ export function Popup() {
         <button disabled={!payments.length} onClick={() => exportCsv(payments)}>
           Export CSV
         </button>
+        <button onClick={() => void testMoney()} title="Only on a hub started in dev mode">
+          Get test money
+        </button>
         <button onClick={openSettings}>Settings</button>
       </div>
+      {notice && (
+        <p role="status" data-testid="notice">
+          {notice}
+        </p>
+      )}
     </main>
   );
 }

@@ -117,6 +117,17 @@ describe.skipIf(!hasChromium)(title, () => {
     expect(await b.worker.evaluate(() => chrome.declarativeNetRequest.getSessionRules())).toEqual([]);
   });
 
+  it('gives a newcomer test money from a dev-mode hub with one button in the popup', async () => {
+    const b = (browser = await launchWithExtension(build.dir));
+    const { session } = await onboard(b, hub.url);
+    const popup = await b.context.newPage();
+    await popup.goto(`chrome-extension://${b.extensionId}/extension/popup/index.html`);
+    await popup.getByRole('button', { name: 'Get test money' }).click();
+    await expect.poll(() => popup.getByTestId('notice').textContent().catch(() => null), { timeout: 10_000 }).toBe('Added 10 test SOVR.');
+    expect(await available(hub.url, session)).toBe((10n * 10n ** 18n).toString());
+    await expect.poll(() => popup.getByTestId('balance-SOVR').textContent().catch(() => null), { timeout: 10_000 }).toBe('10 SOVR');
+  });
+
   it('reject leaves the balance unchanged', async () => {
     const b = (browser = await launchWithExtension(build.dir));
     const { session } = await onboard(b, hub.url);

@@ -60,6 +60,9 @@ class FakeApi implements HubApi {
   payment = async () => {
     throw new Error('unused');
   };
+  faucet = async () => {
+    throw new Error('unused');
+  };
 }
 
 function setup() {
