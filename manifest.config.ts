@@ -18,6 +18,7 @@ export default defineManifest({
   // Onboarding doubles as the settings page: opened on install and from the popup.
   options_ui: { page: 'extension/onboarding/index.html', open_in_tab: true },
   // declarativeNetRequestWithHostAccess: session rules that add the proof header to a reload.
-  permissions: ['storage', 'webRequest', 'alarms', 'favicon', 'declarativeNetRequestWithHostAccess'],
+  // scripting: the worker registers the in-page provider (MAIN world) and its bridge.
+  permissions: ['storage', 'webRequest', 'alarms', 'favicon', 'declarativeNetRequestWithHostAccess', 'scripting'],
   host_permissions: ['<all_urls>'],
 });

@@ -30,6 +30,12 @@ export interface ApprovalsDeps {
   session(): Promise<HubSession | null>;
   /** Told once a request's payment completed (to retry the page with the proof). */
   onCompleted?(request: ApprovalRequest): Promise<void>;
+  /**
+   * Told of every request that left the queue (completed, submitted, failed, rejected), and of a
+   * submitted one that later completed or failed, with its receipt (in memory only): the in-page
+   * provider waits on these.
+   */
+  onFinished?(requests: ApprovalRequest[]): void;
   window: ApprovalWindow;
   setBadge(text: string): Promise<void>;
   now?: () => number;
@@ -75,6 +81,7 @@ export function createApprovals(deps: ApprovalsDeps) {
       items[KEYS.history] = writeRequestList([...split.finished.reverse().map(withoutProof), ...history].slice(0, HISTORY_LIMIT));
     }
     await local.set(items);
+    if (split.finished.length) deps.onFinished?.(split.finished);
     await deps.setBadge(badgeText(split.active));
     await deps.scheduleExpiry?.(nextExpiry(split.active));
     return split.active;
@@ -203,6 +210,7 @@ export function createApprovals(deps: ApprovalsDeps) {
       const next = [...history];
       next[i] = withoutProof(updated);
       await local.set({ [KEYS.history]: writeRequestList(next) });
+      deps.onFinished?.([updated]);
       return updated;
     });
     if (done?.status === 'completed') await deps.onCompleted?.(done).catch((e: unknown) => console.error('tollway: could not retry with the proof', e));

@@ -8,6 +8,10 @@ import { hashMessage, SigningKey } from 'ethers';
 import { io } from 'socket.io-client';
 import browser, { type Runtime } from 'webextension-polyfill';
 import { PageMessage, type Reply } from '../common/messages.js';
+import { pageError, ProviderMessage, type ProviderReply } from '../common/provider-messages.js';
+// `.iife.ts` + `?script`: crxjs builds each as one self-contained file and gives its path in dist/.
+import bridgeScript from '../content/bridge.iife.ts?script';
+import providerScript from '../provider/inpage.iife.ts?script';
 import { createApprovalWindow, type WindowsApi } from './approval-window.js';
 import { createApprovals } from './approvals.js';
 import { createAuth } from './auth.js';
@@ -16,6 +20,7 @@ import { createHubApi, HubError } from './hub-api.js';
 import { createHubClient } from './hub-client.js';
 import { createLive } from './live.js';
 import { createProofRetry, type DnrApi } from './proof.js';
+import { createProvider, registerProviderScripts, type ScriptingApi } from './provider.js';
 
 const RESUME_ALARM = 'tollway.resume';
 const REFRESH_ALARM = 'tollway.refresh';
@@ -63,6 +68,7 @@ const approvals = createApprovals({
   hub: createHubClient({ fetch: workerFetch }),
   session: () => auth.current(),
   onCompleted: async (r) => void (await proof.retry(r)),
+  onFinished: (requests) => provider.finished(requests),
   window: createApprovalWindow({
     windows: browser.windows as unknown as WindowsApi,
     session: browser.storage.session,
@@ -75,6 +81,8 @@ const approvals = createApprovals({
     else await browser.alarms.create(EXPIRY_ALARM, { when: at });
   },
 });
+
+const provider = createProvider({ session: () => auth.current(), add: (seen) => approvals.add(seen) });
 
 const reask = fetchReask(workerFetch);
 
@@ -137,6 +145,27 @@ browser.runtime.onMessage.addListener((message: unknown, sender: Runtime.Message
   );
 });
 
+/** The in-page provider's bridge (a content script inside a web page) asks to pay. */
+browser.runtime.onMessage.addListener((message: unknown, sender: Runtime.MessageSender): Promise<ProviderReply | { ok: true }> | undefined => {
+  const tabId = sender.tab?.id;
+  if (sender.id !== browser.runtime.id || tabId === undefined || tabId < 0 || !sender.url) return undefined;
+  // The extension's own pages are answered above.
+  if (sender.url.startsWith(browser.runtime.getURL('/'))) return undefined;
+  const parsed = ProviderMessage.safeParse(message);
+  if (!parsed.success) return undefined;
+  if (parsed.data.type === 'provider.ping') return Promise.resolve({ ok: true });
+  let origin: string;
+  try {
+    origin = (sender as { origin?: string }).origin ?? new URL(sender.url).origin;
+  } catch {
+    return Promise.resolve({ ok: false, error: 'unknown page' });
+  }
+  return provider.pay(parsed.data, { tabId, origin, url: sender.url }).then(
+    (result): ProviderReply => ({ ok: true, result }),
+    (e: unknown): ProviderReply => ({ ok: false, error: pageError(e) }),
+  );
+});
+
 browser.windows.onRemoved.addListener((windowId) => void approvals.windowRemoved(windowId));
 browser.tabs.onRemoved.addListener((tabId) => void proof.sweep(tabId));
 browser.alarms.onAlarm.addListener((alarm) => {
@@ -155,4 +184,7 @@ void browser.action.setBadgeBackgroundColor({ color: '#b45309' });
 // proof rules, and listen to the hub again.
 void approvals.resume();
 void proof.sweep();
+void registerProviderScripts(chrome.scripting as unknown as ScriptingApi, { provider: providerScript, bridge: bridgeScript }).catch((e: unknown) =>
+  console.error('tollway: could not register the in-page provider', e),
+);
 void live.start().catch((e: unknown) => console.error('tollway: live status', e));
