@@ -6,7 +6,7 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildExtension, CHROMIUM, hasChromium, launchWithExtension, type ExtensionBrowser, type WorkerChrome } from '../helpers/extension-browser.js';
+import { buildExtension, CHROMIUM, hasChromium, launchWithExtension, type ExtensionBrowser, type WorkerChrome, clickLast } from '../helpers/extension-browser.js';
 import { PRICE, startShop, type Shop } from '../helpers/extension-shop.js';
 import { balances, createMerchant, fund, signIn, startTestHub, type Session, type TestHub } from '../helpers/hub.js';
 
@@ -52,18 +52,6 @@ describe.skipIf(!hasChromium)(title, () => {
     const page = browser.approvalPages()[0]!;
     await expect.poll(() => page.getByTestId('position').textContent().catch(() => null), { timeout: 10_000 }).toBe(position);
     return page;
-  }
-
-  /** Clicks a button that ends the queue: the worker closes the window, maybe before the click returns. */
-  async function clickLast(win: Page, name: string) {
-    const closed = win.waitForEvent('close');
-    await win
-      .getByRole('button', { name, exact: true })
-      .click({ noWaitAfter: true })
-      .catch((e: Error) => {
-        if (!win.isClosed() && !/closed/.test(e.message)) throw e;
-      });
-    await closed;
   }
 
   afterEach(async () => {

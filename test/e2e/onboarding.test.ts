@@ -6,7 +6,7 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildExtension, CHROMIUM, hasChromium, launchWithExtension, type ExtensionBrowser, type WorkerChrome } from '../helpers/extension-browser.js';
+import { available, buildExtension, CHROMIUM, clickLast, faucet, hasChromium, hubPayments, launchWithExtension, type ExtensionBrowser, type WorkerChrome } from '../helpers/extension-browser.js';
 import { onboard, PASSWORD, storedSession } from '../helpers/extension-onboarding.js';
 import { PRICE, startShop, type Shop } from '../helpers/extension-shop.js';
 import { createMerchant, startTestHub, type TestHub } from '../helpers/hub.js';
@@ -14,27 +14,6 @@ import { createMerchant, startTestHub, type TestHub } from '../helpers/hub.js';
 declare const chrome: WorkerChrome;
 
 const title = hasChromium ? 'onboarding and paying in Chromium' : `onboarding in Chromium — SKIPPED: ${CHROMIUM} is missing`;
-
-type Token = { accessToken: string };
-const hubGet = async (hubUrl: string, s: Token, path: string) => (await fetch(`${hubUrl}${path}`, { headers: { authorization: `Bearer ${s.accessToken}` } })).json() as Promise<Record<string, unknown>>;
-const available = async (hubUrl: string, s: Token) => ((await hubGet(hubUrl, s, '/accounts/me')).balances as { asset: string; available: string }[]).find((b) => b.asset === 'SOVR')?.available ?? '0';
-const hubPayments = async (hubUrl: string, s: Token) => (await hubGet(hubUrl, s, '/payments')).data as { transactionId: string; status: string; amount: string }[];
-
-async function faucet(hubUrl: string, s: Token, amount: string): Promise<void> {
-  const res = await fetch(`${hubUrl}/dev/faucet`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${s.accessToken}` }, body: JSON.stringify({ asset: 'SOVR', amount }) });
-  if (res.status !== 200) throw new Error(`faucet: ${res.status}`);
-}
-
-async function clickLast(win: Page, name: string) {
-  const closed = win.waitForEvent('close');
-  await win
-    .getByRole('button', { name, exact: true })
-    .click({ noWaitAfter: true })
-    .catch((e: Error) => {
-      if (!win.isClosed() && !/closed/.test(e.message)) throw e;
-    });
-  await closed;
-}
 
 describe.skipIf(!hasChromium)(title, () => {
   let build: Awaited<ReturnType<typeof buildExtension>>;

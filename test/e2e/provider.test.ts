@@ -9,7 +9,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodePaymentSignature, parsePaymentRequired } from '../../shared/challenge.js';
-import { buildExtension, CHROMIUM, hasChromium, launchWithExtension, type ExtensionBrowser } from '../helpers/extension-browser.js';
+import { buildExtension, CHROMIUM, clickLast, faucet, hasChromium, hubPayments, launchWithExtension, type ExtensionBrowser } from '../helpers/extension-browser.js';
 import { onboard } from '../helpers/extension-onboarding.js';
 import { PRICE, startShop, type Shop } from '../helpers/extension-shop.js';
 import { createMerchant, startTestHub, type TestHub } from '../helpers/hub.js';
@@ -21,26 +21,6 @@ interface Tollway {
   fetch(url: string, init?: RequestInit): Promise<Response>;
 }
 type WithTollway = { tollway?: Tollway; initialized?: number };
-
-type Token = { accessToken: string };
-const hubPayments = async (hubUrl: string, s: Token) =>
-  ((await (await fetch(`${hubUrl}/payments`, { headers: { authorization: `Bearer ${s.accessToken}` } })).json()) as { data: { transactionId: string; status: string; amount: string }[] }).data;
-
-async function faucet(hubUrl: string, s: Token, amount: string): Promise<void> {
-  const res = await fetch(`${hubUrl}/dev/faucet`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${s.accessToken}` }, body: JSON.stringify({ asset: 'SOVR', amount }) });
-  if (res.status !== 200) throw new Error(`faucet: ${res.status}`);
-}
-
-async function clickLast(win: Page, name: string) {
-  const closed = win.waitForEvent('close');
-  await win
-    .getByRole('button', { name, exact: true })
-    .click({ noWaitAfter: true })
-    .catch((e: Error) => {
-      if (!win.isClosed() && !/closed/.test(e.message)) throw e;
-    });
-  await closed;
-}
 
 describe.skipIf(!hasChromium)(title, () => {
   let build: Awaited<ReturnType<typeof buildExtension>>;

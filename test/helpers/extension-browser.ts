@@ -76,3 +76,27 @@ export interface WorkerChrome {
   runtime: { getManifest(): { name: string; manifest_version: number }; getURL(path: string): string };
   declarativeNetRequest: { getSessionRules(): Promise<{ id: number; condition: { urlFilter?: string; tabIds?: number[] } }[]> };
 }
+
+/** Clicks a button that ends the approval queue: the worker closes the window, maybe before the click returns. */
+export async function clickLast(win: Page, name: string): Promise<void> {
+  const closed = win.waitForEvent('close');
+  await win
+    .getByRole('button', { name, exact: true })
+    .click({ noWaitAfter: true })
+    .catch((e: Error) => {
+      if (!win.isClosed() && !/closed/.test(e.message)) throw e;
+    });
+  await closed;
+}
+
+/** Hub calls a test makes with the access token the extension stored. */
+export type Bearer = { accessToken: string };
+const hubGet = async (hubUrl: string, s: Bearer, path: string) =>
+  (await fetch(`${hubUrl}${path}`, { headers: { authorization: `Bearer ${s.accessToken}` } })).json() as Promise<Record<string, unknown>>;
+export const available = async (hubUrl: string, s: Bearer) =>
+  ((await hubGet(hubUrl, s, '/accounts/me')).balances as { asset: string; available: string }[]).find((b) => b.asset === 'SOVR')?.available ?? '0';
+export const hubPayments = async (hubUrl: string, s: Bearer) => (await hubGet(hubUrl, s, '/payments')).data as { transactionId: string; status: string; amount: string }[];
+export async function faucet(hubUrl: string, s: Bearer, amount: string): Promise<void> {
+  const res = await fetch(`${hubUrl}/dev/faucet`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${s.accessToken}` }, body: JSON.stringify({ asset: 'SOVR', amount }) });
+  if (res.status !== 200) throw new Error(`faucet: ${res.status}`);
+}
