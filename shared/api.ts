@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { AmountString, PositiveAmountString } from './amount.js';
 import { ASSET_NAMES } from './assets.js';
-import { BIND_PARTS } from './binding.js';
+import { PaymentOption } from './challenge.js';
 import { HttpUrl } from './url.js';
 
 export const Asset = z.enum(ASSET_NAMES as [string, ...string[]]).describe('Asset code');
@@ -25,21 +25,11 @@ export const PaymentResourceRef = z.strictObject({
 });
 export type PaymentResourceRef = z.infer<typeof PaymentResourceRef>;
 
-/** One entry of an x402 `accepts` list, as the person approved it. Extra fields are the scheme's. */
-export const PaymentRequirement = z
-  .object({
-    scheme: z.string().min(1).max(64),
-    network: z.string().min(1).max(256),
-    amount: AmountString,
-    asset: z.string().min(1).max(128),
-    payTo: z.string().min(1).max(1024),
-    maxTimeoutSeconds: z.number().int().positive().max(31_536_000).optional(),
-    extra: z
-      .object({ bind: z.array(z.enum(BIND_PARTS)).max(4).optional() })
-      .catchall(z.unknown())
-      .optional(),
-  })
-  .catchall(z.unknown());
+/**
+ * One entry of an x402 `accepts` list, as the person approved it: the very schema the extension
+ * reads challenges with, so an option a client accepts is one the hub accepts.
+ */
+export const PaymentRequirement = PaymentOption;
 export type PaymentRequirement = z.infer<typeof PaymentRequirement>;
 
 /** A site as the browser names it: scheme://host[:port], nothing more. */

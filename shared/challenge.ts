@@ -126,7 +126,6 @@ export const PaymentOption = z
     asset: z.string().min(1).max(256),
     payTo: z.string().min(1).max(1024),
     maxTimeoutSeconds: z.number().int().positive().max(31_536_000).optional(),
-    // Same rule as the hub's PaymentRequirement, so an option we accept is one the hub accepts.
     extra: z
       .object({ bind: z.array(z.enum(BIND_PARTS)).max(4).optional() })
       .catchall(z.unknown())
