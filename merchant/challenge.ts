@@ -25,6 +25,8 @@ export interface ChallengeSpec {
   asset: string;
   bind: readonly BindPart[];
   maxTimeoutSeconds: number;
+  /** Seconds a receipt keeps opening the route after payment (an access pass); absent: single use. */
+  passSeconds?: number;
   payoutAddress?: string;
   chain?: ExactChainConfig;
 }
@@ -45,7 +47,9 @@ export function paymentOptions(spec: ChallengeSpec, challengeId = newChallengeId
       asset: spec.asset,
       payTo: spec.merchantId,
       maxTimeoutSeconds: spec.maxTimeoutSeconds,
-      extra: { hub: spec.hub, challengeId, bind: [...spec.bind] },
+      // `reuse` tells a wallet it may present the same receipt again inside the window instead of
+      // paying twice; the middleware is what enforces it.
+      extra: { hub: spec.hub, challengeId, bind: [...spec.bind], ...(spec.passSeconds ? { reuse: { windowSeconds: spec.passSeconds } } : {}) },
     },
   ];
   if (spec.payoutAddress && spec.chain) {

@@ -321,6 +321,7 @@ function validate(opts: PaywallOptions): ChallengeSpec {
     asset: opts.asset,
     bind,
     maxTimeoutSeconds,
+    ...(reuse !== 'single' ? { passSeconds: reuse.windowSeconds } : {}),
     ...(opts.payoutAddress ? { payoutAddress: opts.payoutAddress } : {}),
     ...(opts.chain ? { chain: opts.chain } : {}),
   };

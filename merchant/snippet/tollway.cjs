@@ -13,8 +13,9 @@
  * With the Tollway extension (window.tollway) the button pays through it: the challenge is the one
  * the page itself answered 402 with (embedded by the paywall or read from its PAYMENT-REQUIRED
  * header), else one built from the attributes. On a page behind a paywall the content is fetched
- * again with the proof and shown. Without the extension it says how to get it and polls the page
- * until its 402 is gone, then reloads. Either way a `tollway:paid` event (detail: {receipt,
+ * again with the proof and shown. Without the extension it says how to get it and waits for the
+ * hub to announce on its /challenges socket that this challenge was paid (polling the page until
+ * its 402 is gone as the fallback), then reloads. Either way a `tollway:paid` event (detail: {receipt,
  * challenge}) is dispatched on the script element and bubbles to the document.
  *
  * The file is UMD: a browser runs it; a CommonJS loader gets its pure functions (the unit tests).
@@ -174,9 +175,17 @@
     return encodeBase64Text(JSON.stringify(doc));
   }
 
-  /** Milliseconds before poll number `attempt` (0-based): 2 s growing to 15 s. */
-  function pollDelay(attempt) {
+  /** Milliseconds before poll number `attempt` (0-based): 2 s growing to 15 s; 60 s while the socket listens. */
+  function pollDelay(attempt, socketLive) {
+    if (socketLive) return 60000;
     return Math.min(15000, Math.round(2000 * Math.pow(1.5, Math.max(0, attempt))));
+  }
+
+  /** The hub's id for this challenge (what its /challenges socket namespace is keyed by), or null. */
+  function challengeIdOf(challenge, merchant) {
+    var entry = pickEntry(challenge, merchant);
+    var id = entry && entry.extra && entry.extra.challengeId;
+    return typeof id === 'string' && /^ch_[A-Za-z0-9_-]{8,64}$/.test(id) ? id : null;
   }
 
   /** What a poll answer means: 'paid' (the 402 is gone: reload), 'waiting', or 'retry-get' (HEAD unsupported). */
@@ -255,8 +264,9 @@
     var start = function () {
       run(script, win, doc);
     };
-    // In <head> (or with a target not parsed yet) wait for the document.
-    if (doc.readyState === 'loading' && (!script.parentNode || script.parentNode === doc.head || script.dataset.target)) {
+    // Wait for the whole document: the paywall embeds its challenge after the content (and a
+    // data-target may not be parsed yet). The button still goes right after this script element.
+    if (doc.readyState === 'loading') {
       doc.addEventListener('DOMContentLoaded', start, { once: true });
     } else start();
   }
@@ -312,7 +322,51 @@
       }
       parts.push(doc.createTextNode(paywalled ? 'This page opens by itself once it is paid.' : 'Then press the button again.'));
       ui.say('', parts);
-      if (paywalled) startPolling();
+      if (paywalled) {
+        listen();
+        startPolling();
+      }
+    }
+
+    // The hub says on a socket when this challenge is paid; polling stays on as the fallback (a
+    // strict CSP, a proxy without websockets), only slower while the socket is up.
+    var socketLive = false;
+    var listening = false;
+    function listen() {
+      var challengeId = challengeIdOf(challenge, config.merchant);
+      if (listening || !challengeId) return;
+      listening = true;
+      loadSocketClient(function (io) {
+        var socket = io(new URL(config.hub).origin + '/challenges', { transports: ['websocket'], auth: { challengeId: challengeId }, path: new URL(config.hub).pathname.replace(/\/$/, '') + '/socket.io' });
+        socket.on('connect', function () {
+          socketLive = true;
+        });
+        socket.on('disconnect', function () {
+          socketLive = false;
+        });
+        socket.on('challengeStatus', function (update) {
+          if (!update || update.challengeId !== challengeId) return;
+          if (update.status === 'completed') {
+            socket.close();
+            stopPolling();
+            ui.say('Paid. Opening the page…');
+            win.location.reload();
+          } else if (update.status === 'failed') {
+            ui.say('The payment failed. You can try again.');
+          }
+        });
+      });
+    }
+
+    function loadSocketClient(then) {
+      if (typeof win.io === 'function') return then(win.io);
+      var s = doc.createElement('script');
+      s.src = config.hub + '/socket.io/socket.io.min.js';
+      s.async = true;
+      s.onload = function () {
+        if (typeof win.io === 'function') then(win.io);
+      };
+      (doc.head || doc.documentElement).appendChild(s);
     }
 
     function startPolling() {
@@ -340,7 +394,7 @@
           .catch(schedule);
       };
       var schedule = function () {
-        if (polling) polling.timer = win.setTimeout(tick, pollDelay(attempt++));
+        if (polling) polling.timer = win.setTimeout(tick, pollDelay(attempt++, socketLive));
       };
       schedule();
     }
@@ -427,6 +481,7 @@
     receiptToken: receiptToken,
     encodeProof: encodeProof,
     pollDelay: pollDelay,
+    challengeIdOf: challengeIdOf,
     pollVerdict: pollVerdict,
     boot: boot,
   };

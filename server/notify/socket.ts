@@ -1,8 +1,9 @@
 import type { Server as HttpServer } from 'node:http';
 import { createAdapter, type RedisStreamsAdapterOptions } from '@socket.io/redis-streams-adapter';
 import { createClient } from 'redis';
-import { Server, type Socket } from 'socket.io';
-import type { PaymentStatusUpdate } from '../../shared/api.js';
+import { type Namespace, Server, type Socket } from 'socket.io';
+import type { PaymentStatus, PaymentStatusUpdate } from '../../shared/api.js';
+import { CHALLENGE_ID_PATTERN } from '../../shared/challenge.js';
 import type { Logger } from '../logger.js';
 import type { Queryable } from '../store/types.js';
 import type { OutboxSink } from './dispatcher.js';
@@ -10,6 +11,14 @@ import { eventsSince } from './outbox.js';
 
 export interface ServerToClientEvents {
   paymentStatusUpdate(update: PaymentStatusUpdate): void;
+}
+/** What a page holding a challenge hears: only that it was paid (or failed), nothing about who. */
+export interface ChallengeStatus {
+  challengeId: string;
+  status: PaymentStatus;
+}
+export interface ChallengeEvents {
+  challengeStatus(update: ChallengeStatus): void;
 }
 // Clients send nothing but the handshake.
 export type ClientToServerEvents = Record<string, never>;
@@ -49,6 +58,10 @@ export interface SocketNotifier {
 
 export const INVALID_TOKEN_TYPE = 'https://tollway.dev/problems/invalid-token';
 export const userRoom = (userId: string) => `user:${userId}`;
+export const challengeRoom = (challengeId: string) => `challenge:${challengeId}`;
+/** The namespace where pages wait for their challenge to be paid (the snippet without the extension). */
+export const CHALLENGE_NAMESPACE = '/challenges';
+const CHALLENGE_FINAL: ReadonlySet<string> = new Set(['completed', 'failed']);
 
 // socket.io-parser's PacketType.EVENT; the sink hands packets to the adapter itself (see below).
 const EVENT_PACKET = 2;
@@ -85,7 +98,8 @@ export function createSocketNotifier(opts: SocketNotifierOptions): SocketNotifie
     path: opts.path ?? '/socket.io',
     // The extension uses websocket only (no polling in a service worker); browsers may poll.
     transports: ['polling', 'websocket'],
-    serveClient: false,
+    // The page snippet loads the official client from here (/socket.io/socket.io.min.js).
+    serveClient: true,
     // The default 25 s ping keeps an MV3 service worker alive (it needs traffic every < 30 s).
     pingInterval: 25_000,
     pingTimeout: 20_000,
@@ -132,6 +146,51 @@ export function createSocketNotifier(opts: SocketNotifierOptions): SocketNotifie
     }
   });
 
+  // Knowing the challenge id is the capability: it is random and only the page that got the 402
+  // (and the wallet that paid it) holds it. Pages connect without signing in.
+  const challenges = io.of(CHALLENGE_NAMESPACE) as unknown as Namespace<Record<string, never>, ChallengeEvents>;
+  challenges.use((socket, next) => {
+    const id = (socket.handshake.auth as Record<string, unknown> | undefined)?.challengeId;
+    if (typeof id !== 'string' || !CHALLENGE_ID_PATTERN.test(id)) return next(new Error('a challengeId is required'));
+    next();
+  });
+  challenges.on('connection', (socket) => {
+    const challengeId = (socket.handshake.auth as { challengeId: string }).challengeId;
+    void socket.join(challengeRoom(challengeId));
+    // A payment that finished before the page connected is announced at once.
+    db.all<{ status: string }>('SELECT status FROM payments WHERE challenge_id = ?', [challengeId]).then(
+      (rows) => {
+        const done = rows.find((r) => r.status === 'completed') ?? rows.find((r) => CHALLENGE_FINAL.has(r.status));
+        if (done && socket.connected) socket.emit('challengeStatus', { challengeId, status: done.status as PaymentStatus });
+      },
+      (err: Error) => logger?.warn({ reason: err.message }, 'challenge status lookup failed'),
+    );
+  });
+
+  /** Final events of payments that answered a challenge → their challenge rooms. */
+  async function challengePackets(events: Parameters<OutboxSink['deliver']>[0]): Promise<unknown[]> {
+    const final = events.filter((e) => CHALLENGE_FINAL.has(e.payload.status));
+    if (final.length === 0) return [];
+    const ids = [...new Set(final.map((e) => e.paymentId))];
+    const rows = await db.all<{ id: string; challenge_id: string }>(
+      `SELECT id, challenge_id FROM payments WHERE challenge_id IS NOT NULL AND id IN (${ids.map(() => '?').join(', ')})`,
+      ids,
+    );
+    const byPayment = new Map(rows.map((r) => [r.id, r.challenge_id]));
+    const adapter = challenges.adapter;
+    return final.flatMap((e) => {
+      const challengeId = byPayment.get(e.paymentId);
+      if (!challengeId) return [];
+      const update: ChallengeStatus = { challengeId, status: e.payload.status };
+      return [
+        adapter.broadcast(
+          { type: EVENT_PACKET, data: ['challengeStatus', update], nsp: CHALLENGE_NAMESPACE },
+          { rooms: new Set([challengeRoom(challengeId)]), except: new Set() },
+        ) as unknown,
+      ];
+    });
+  }
+
   async function replay(socket: NotifySocket, userId: string, from: number): Promise<void> {
     let cursor = from;
     while (socket.connected) {
@@ -160,6 +219,7 @@ export function createSocketNotifier(opts: SocketNotifierOptions): SocketNotifie
           { rooms: new Set([userRoom(e.userId)]), except: new Set() },
         ) as unknown,
       );
+      published.push(...(await challengePackets(events)));
       await Promise.all(published);
     },
   };
@@ -176,6 +236,7 @@ export function createSocketNotifier(opts: SocketNotifierOptions): SocketNotifie
       closing ??= (async () => {
         io.local.disconnectSockets(true);
         await io.of('/').adapter.close();
+        await challenges.adapter.close();
         io.engine.close();
         // close() waits for pending replies, so only when connected; a client still trying to
         // (re)connect is dropped outright instead of being waited for.

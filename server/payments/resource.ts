@@ -22,6 +22,8 @@ export interface PaymentRow {
   block_explorer_url: string | null;
   preimage: string | null;
   refunded_amount: string;
+  /** The challenge this payment answered (internal: never in the payment resource). */
+  challenge_id: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -29,7 +31,7 @@ export interface PaymentRow {
 export const PAYMENT_COLUMNS =
   'id, user_id, merchant_id, rail, pay_to, amount, asset, status, transfer_id, resource_url, resource_method, ' +
   'resource_body_hash, bind, description, failure_reason, receipt_token, transaction_hash, block_explorer_url, ' +
-  'preimage, refunded_amount, created_at, updated_at';
+  'preimage, refunded_amount, challenge_id, created_at, updated_at';
 
 export const PAYMENT_FIELDS = PAYMENT_COLUMNS.split(',').map((c) => c.trim()) as (keyof PaymentRow)[];
 export const PAYMENT_PLACEHOLDERS = PAYMENT_FIELDS.map(() => '?').join(', ');

@@ -1,3 +1,4 @@
+import { CHALLENGE_ID_PATTERN } from '../../shared/challenge.js';
 import { randomBytes } from 'node:crypto';
 import type { CreatePaymentRequest, Payment, PaymentStatus, RefundRequest } from '../../shared/api.js';
 import { FINAL_STATUSES } from '../../shared/api.js';
@@ -98,6 +99,7 @@ export function createPaymentsService(deps: PaymentsDeps) {
       block_explorer_url: null,
       preimage: null,
       refunded_amount: '0',
+      challenge_id: challengeIdOf(body),
       created_at: now,
       updated_at: now,
     };
@@ -387,3 +389,9 @@ export function createPaymentsService(deps: PaymentsDeps) {
   };
 }
 export type PaymentsService = ReturnType<typeof createPaymentsService>;
+
+/** A challenge id worth remembering: the shape merchant kits mint, anything else is ignored. */
+function challengeIdOf(body: CreatePaymentRequest): string | null {
+  const id = body.requirement?.extra?.challengeId;
+  return typeof id === 'string' && CHALLENGE_ID_PATTERN.test(id) ? id : null;
+}

@@ -2,7 +2,8 @@
  * The page snippet as the hub serves it (/tollway.js), and as a real Chromium runs it on the demo
  * shop's 402 page: with a `window.tollway` provider (a stand-in for the extension's, paying
  * through the real hub) the button pays and the article appears; without one it says how to get
- * the extension and polls the page until the 402 is gone, then reloads.
+ * the extension and waits for the hub to announce on its socket that the challenge was paid, or
+ * polls the page until the 402 is gone, then reloads.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
@@ -107,9 +108,11 @@ describe.skipIf(!hasChromium)('the snippet in a real browser', () => {
     await context.close();
   });
 
-  it('without the extension: says how to get it, polls, and reloads once the 402 is gone', async () => {
+  it('without the extension and without the hub socket: says how to get it, polls, and reloads once the 402 is gone', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
+    // As behind a proxy without websockets or a CSP that blocks the client: polling is the fallback.
+    await page.route('**/socket.io/**', (route) => route.abort());
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     const article = `${shop.url}/articles/http-402`;
@@ -125,6 +128,36 @@ describe.skipIf(!hasChromium)('the snippet in a real browser', () => {
     await expect.poll(() => page.textContent('.tollway-pay__status')).toContain('Install the Tollway browser extension');
     await expect.poll(() => polls, { timeout: 10_000 }).toBeGreaterThan(0);
     paid = true;
+    await page.locator('#opened').waitFor({ timeout: 15_000 });
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('without the extension: hears on the hub socket that its challenge was paid, and reloads', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const article = `${shop.url}/articles/toll-roads`;
+    let paid = false;
+    // HEAD polls keep seeing the 402, so only the socket can be what reloads the page.
+    await page.route(article, async (route) => {
+      if (paid && route.request().method() === 'GET') await route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><p id="opened">the article</p>' });
+      else await route.continue();
+    });
+    expect((await page.goto(article))!.status()).toBe(402);
+    await expect.poll(() => page.textContent('.tollway-pay__status')).toContain('Install the Tollway browser extension');
+    await expect.poll(() => page.evaluate(() => typeof (window as unknown as { io?: unknown }).io), { timeout: 10_000 }).toBe('function');
+    const challenge = JSON.parse((await page.textContent('#tollway-payment-required'))!) as { resource: { url: string }; accepts: { scheme: string; payTo: string; amount: string; asset: string }[] };
+    const entry = challenge.accepts.find((a) => a.scheme === 'tollway')!;
+    paid = true;
+    // Paid from elsewhere (another device, a wallet on the phone): the page only holds the challenge.
+    const res = await fetch(`${th.url}/payments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${session.accessToken}`, 'idempotency-key': crypto.randomUUID() },
+      body: JSON.stringify({ rail: 'internal', payTo: entry.payTo, amount: entry.amount, asset: entry.asset, requirement: entry, resource: { url: challenge.resource.url, method: 'GET' } }),
+    });
+    expect(res.status).toBe(200);
     await page.locator('#opened').waitFor({ timeout: 15_000 });
     expect(errors).toEqual([]);
     await context.close();

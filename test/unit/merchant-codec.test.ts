@@ -44,6 +44,9 @@ describe('PAYMENT-REQUIRED encoder', () => {
     expect(a!.extra).toMatchObject({ hub: spec.hub, bind: ['method', 'path'] });
     expect(a!.extra!.challengeId).not.toBe(b!.extra!.challengeId);
     expect(paymentOptions(spec)).toHaveLength(1);
+    // Single use (the default) says nothing; an access pass tells wallets they may present the receipt again.
+    expect(a!.extra).not.toHaveProperty('reuse');
+    expect(paymentOptions({ ...spec, passSeconds: 600 })[0]!.extra).toMatchObject({ reuse: { windowSeconds: 600 } });
   });
 
   it('adds the standard exact entry only with a payout address and a chain', () => {

@@ -37,7 +37,8 @@ interface Snippet {
   pickEntry(challenge: unknown, merchant: string): Challenge['accepts'][number] | null;
   receiptToken(result: unknown): string | null;
   encodeProof(challenge: Challenge, entry: unknown, token: string): string;
-  pollDelay(attempt: number): number;
+  pollDelay(attempt: number, socketLive?: boolean): number;
+  challengeIdOf(challenge: unknown, merchant: string): string | null;
   pollVerdict(status: number, method: string): 'paid' | 'waiting' | 'retry-get';
   boot(script: unknown, win: unknown): void;
 }
@@ -179,6 +180,20 @@ describe('snippet: waiting without the extension', () => {
     expect(delays[1]).toBe(3000);
     expect(delays.every((d, i) => i === 0 || d >= delays[i - 1]!)).toBe(true);
     expect(Math.max(...delays)).toBe(15000);
+  });
+
+  it('polls only once a minute while the hub socket listens for the challenge', () => {
+    expect(snippet.pollDelay(0, true)).toBe(60000);
+    expect(snippet.pollDelay(0, false)).toBe(2000);
+  });
+
+  it('listens for the challenge id of the tollway entry, and only a well-formed one', () => {
+    const doc = (extra: unknown) => ({ x402Version: 2, accepts: [{ scheme: 'exact', payTo: '0xabc', extra: { challengeId: 'ch_exactexact' } }, { scheme: 'tollway', payTo: 'm_1', amount: '1', asset: 'SOVR', extra }] });
+    expect(snippet.challengeIdOf(doc({ challengeId: 'ch_AbC123_-xyzXYZ00' }), 'm_1')).toBe('ch_AbC123_-xyzXYZ00');
+    expect(snippet.challengeIdOf(doc({ challengeId: 'ch_x' }), 'm_1')).toBeNull();
+    expect(snippet.challengeIdOf(doc({ challengeId: 'ch_<script>alert(1)' }), 'm_1')).toBeNull();
+    expect(snippet.challengeIdOf(doc({}), 'm_1')).toBeNull();
+    expect(snippet.challengeIdOf(null, 'm_1')).toBeNull();
   });
 
   it('reloads once the 402 is gone, and falls back to GET when HEAD is not allowed', () => {

@@ -5,6 +5,7 @@ import { payments } from './003_payments.js';
 import { webhooks } from './004_webhooks.js';
 import { refunds } from './005_refunds.js';
 import { allowances } from './006_allowances.js';
+import { paymentChallenge } from './007_payment_challenge.js';
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
-export const MIGRATIONS: readonly Migration[] = [ledger, identity, payments, webhooks, refunds, allowances];
+export const MIGRATIONS: readonly Migration[] = [ledger, identity, payments, webhooks, refunds, allowances, paymentChallenge];
