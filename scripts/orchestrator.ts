@@ -14,6 +14,8 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_CHAIN_PORT, startDevChain, type DevChain } from '../contracts/dev-chain.js';
+import { ChainPortInUseError } from '../contracts/local-chain.js';
 import { startDemoShop, type RunningShop } from '../merchant/demo/shop.js';
 import { startHub, type Hub } from '../server/app.js';
 import { ConfigError, loadConfig, type Config } from '../server/config.js';
@@ -169,10 +171,12 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env, print: Prin
   let hub: Hub | undefined;
   let shop: RunningShop | undefined;
   let build: Build | undefined;
+  let dev: DevChain | undefined;
   const shutdown = async () => {
     stopBuild(build);
     await shop?.close();
     await hub?.close();
+    await dev?.chain.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   };
@@ -181,6 +185,27 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env, print: Prin
     const skipBuild = truthy(env.TOLLWAY_SKIP_EXTENSION_BUILD);
     const buildLog = join(dataDir, 'extension-build.log');
     if (!skipBuild) build = buildExtension(buildLog);
+
+    const skipChain = truthy(env.TOLLWAY_SKIP_CHAIN);
+    if (!skipChain) {
+      const chainPort = Number(env.CHAIN_PORT ?? DEFAULT_CHAIN_PORT);
+      if (!/^\d+$/.test(env.CHAIN_PORT ?? String(DEFAULT_CHAIN_PORT)) || chainPort > 65535) {
+        process.stderr.write('tollway: invalid configuration:\n  CHAIN_PORT: must be a port number\n');
+        await shutdown();
+        return 2;
+      }
+      try {
+        dev = await startDevChain({ port: chainPort, host: config.host });
+      } catch (err) {
+        if (err instanceof ChainPortInUseError) {
+          process.stderr.write(`tollway: port ${chainPort} is in use (set CHAIN_PORT to another one, or TOLLWAY_SKIP_CHAIN=1)\n`);
+          await shutdown();
+          return 1;
+        }
+        throw err;
+      }
+      if (stopping) return await shutdown().then(() => 0);
+    }
 
     try {
       hub = await startHub({ config, logger: createLogger(config.logLevel) });
@@ -231,6 +256,9 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env, print: Prin
         `  demo shop       ${shop.url}`,
         `  demo merchant   ${merchant.merchantId} (${merchant.reused ? 'reused' : 'registered'}; key in ${join(dataDir, DEMO_MERCHANT_FILE)})`,
         ...(webhookProblem ? [`  webhooks        not set: ${webhookProblem}`] : [`  webhooks        ${shop.url}/webhooks/tollway`]),
+        dev
+          ? `  local chain     ${dev.chain.rpcUrl} (chain id ${dev.chain.chainId}), SOVR token at ${dev.sovr.address}`
+          : '  local chain     not started (TOLLWAY_SKIP_CHAIN)',
         '',
         `  Open ${article}`,
         `  (the API: ${shop.url}/api/quote?id=1, prices: ${shop.url}/.well-known/tollway.json)`,

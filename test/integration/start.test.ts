@@ -27,17 +27,19 @@ interface Running {
   proc: ChildProcess;
   hub: string;
   shop: string;
+  chain: string;
   output(): string;
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 async function start(env: Record<string, string> = {}): Promise<Running> {
-  const [port, demoPort] = [await freePort(), await freePort()];
+  const [port, demoPort, chainPort] = [await freePort(), await freePort(), await freePort()];
   let out = '';
   const childEnv: Record<string, string | undefined> = {
     ...process.env,
     PORT: String(port),
     DEMO_PORT: String(demoPort),
+    CHAIN_PORT: String(chainPort),
     TOLLWAY_DATA_DIR: dataDir,
     TOLLWAY_SKIP_EXTENSION_BUILD: '1',
     ...env,
@@ -61,6 +63,7 @@ async function start(env: Record<string, string> = {}): Promise<Running> {
     proc,
     hub,
     shop,
+    chain: `http://127.0.0.1:${chainPort}`,
     output: () => out,
     stop(signal: NodeJS.Signals = 'SIGINT') {
       proc.kill(signal);
@@ -73,6 +76,14 @@ const answers = (url: string) => fetch(url).then(
   (r) => r.status,
   () => 0,
 );
+/** The local chain's id, or 0 when nothing answers. */
+const chainId = (rpc: string) =>
+  fetch(rpc, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }) }).then(
+    async (r) => Number(((await r.json()) as { result: string }).result),
+    () => 0,
+  );
+const codeAt = async (rpc: string, address: string) =>
+  ((await (await fetch(rpc, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_getCode', params: [address, 'latest'] }) })).json()) as { result: string }).result;
 
 describe('npm start', () => {
   it('runs the hub and the demo shop, seeds a merchant once, and stops on SIGINT', async () => {
@@ -90,6 +101,11 @@ describe('npm start', () => {
     expect(out).toContain(`${first.shop}/articles/toll-roads`);
     expect(out).toMatch(/admin token {5}tw_admin_\S+ {3}\(generated/);
     expect(out).toContain('Load unpacked');
+    // The local chain runs with SOVR deployed where the output says.
+    expect(await chainId(first.chain)).toBe(31337);
+    const token = /SOVR token at (0x[0-9a-fA-F]{40})/.exec(out)?.[1];
+    expect(token).toBeDefined();
+    expect((await codeAt(first.chain, token!)).length).toBeGreaterThan(1000);
     // The shop's challenge names the seeded merchant and the hub.
     const challenge = JSON.parse(Buffer.from(article.headers.get('payment-required')!, 'base64').toString()) as { accepts: { payTo: string; extra: { hub: string } }[] };
     expect(challenge.accepts[0]).toMatchObject({ payTo: kept.merchantId, extra: { hub: first.hub } });
@@ -102,6 +118,7 @@ describe('npm start', () => {
     expect(first.output()).toContain('tollway: stopped');
     expect(await answers(`${first.hub}/healthz`)).toBe(0);
     expect(await answers(`${first.shop}/healthz`)).toBe(0);
+    expect(await chainId(first.chain)).toBe(0);
 
     // Second start, same data directory, other ports, a chosen admin token: the merchant is reused.
     const second = await start({ TOLLWAY_ADMIN_TOKEN: 'my-own-admin-token-123456' });
