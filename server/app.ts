@@ -27,7 +27,11 @@ import { purgeExpiredKeys } from './payments/idempotency.js';
 import { createReceiptIssuer } from './payments/receipts.js';
 import { createPaymentsService, type PaymentsService } from './payments/service.js';
 import { createInternalRail } from './rails/internal/index.js';
-import type { Rails } from './rails/types.js';
+import { createLightningRail } from './rails/lightning/index.js';
+import { createLndClient } from './rails/lightning/lnd-client.js';
+import type { Rail, RailOutcome, Rails } from './rails/types.js';
+import type { Ledger } from './ledger/types.js';
+import type { CreatePaymentRequest, Payment } from '../shared/api.js';
 import { migrate, pendingMigrations } from './store/migrate.js';
 import { MIGRATIONS } from './store/migrations/index.js';
 import { openStore, type Db } from './store/index.js';
@@ -41,10 +45,32 @@ export interface HubOptions {
   keys?: SigningKeys;
   /** How often the sweeper releases lapsed reservations, ms. */
   sweepIntervalMs?: number;
-  /** Rails to add or replace, built from the hub's account directory (tests, further rails). */
-  rails?: (parts: { accounts: AccountDirectory }) => Rails;
+  /** Rails to add or replace, built from the hub's parts (tests, further rails). */
+  rails?: (parts: RailParts) => Rails;
   /** Webhook worker settings to override (tests: a short schedule, a fake transport or DNS). */
   webhooks?: Partial<Pick<WebhookWorkerOptions, 'schedule' | 'timeoutMs' | 'fetch' | 'resolve' | 'jitter' | 'random' | 'pollIntervalMs'>>;
+}
+
+/** What a rail is built from. Rails know nothing of HTTP: they get the ledger and a way to report. */
+export interface RailParts {
+  accounts: AccountDirectory;
+  ledger: Ledger;
+  clock: Clock;
+  logger: Logger;
+  /** Records an outcome a rail learnt after execute or resume returned (confirmations, settlements). */
+  report(paymentId: string, outcome: RailOutcome): Promise<Payment>;
+  /** Background work the hub waits for on close; `signal` aborts when the hub closes. */
+  spawn(name: string, work: (signal: AbortSignal) => Promise<void>): void;
+  signal: AbortSignal;
+}
+
+/**
+ * A rail may check a request against what only it can read in `payTo` (a Lightning invoice's
+ * amount), before the idempotency key is claimed: a refused request stores nothing. The check must
+ * depend on the request alone, so that a replay of a stored answer passes it again.
+ */
+interface RequestCheckingRail extends Rail {
+  checkRequest?(req: { payTo: string; amount: bigint; asset: string }): Promise<void>;
 }
 
 export interface Hub {
@@ -82,11 +108,42 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     onWebhookScheduled: () => pokeWebhooks(),
   });
   const accounts = createAccountDirectory(ledger);
-  const rails: Rails = { internal: createInternalRail({ accounts }), ...opts.rails?.({ accounts }) };
+
+  // Background work keeps its promise, so close() can wait for it instead of racing it.
+  const inFlight = new Set<Promise<void>>();
+  const closed = new AbortController();
+  const spawn = (name: string, work: (signal: AbortSignal) => Promise<unknown>) => {
+    if (closed.signal.aborted) return;
+    const p: Promise<void> = work(closed.signal)
+      .then(() => undefined)
+      .catch((err) => logger.error({ err }, `${name} failed`))
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  };
+  let applyOutcome: (id: string, outcome: RailOutcome) => Promise<Payment> = () => Promise.reject(new Error('payments not ready'));
+  const railParts: RailParts = {
+    accounts,
+    ledger,
+    clock,
+    logger,
+    report: (id, outcome) => applyOutcome(id, outcome),
+    spawn,
+    signal: closed.signal,
+  };
+  const rails: Rails = { internal: createInternalRail({ accounts }) };
+  if (config.lightning) {
+    const ln = config.lightning;
+    rails.lightning = createLightningRail({
+      ...railParts,
+      client: createLndClient({ url: ln.restUrl, macaroonHex: ln.macaroonHex, tlsCert: ln.tlsCert }),
+      options: { feeLimitMsat: ln.feeLimitMsat, feeLimitPpm: ln.feeLimitPpm, payTimeoutSeconds: ln.payTimeoutSeconds, settleWaitMs: ln.settleWaitMs },
+    });
+  }
+  Object.assign(rails, opts.rails?.(railParts));
   const issueReceipt = createReceiptIssuer({ keys, issuer: config.publicUrl, ttlSeconds: config.receiptTtl, now: () => clock.now() });
 
   let poke = () => {};
-  const payments = createPaymentsService({
+  const service = createPaymentsService({
     db,
     ledger,
     accounts,
@@ -97,6 +154,14 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     onEvent: () => poke(),
     onStatus: (status) => metrics.payments.inc({ status }),
   });
+  applyOutcome = service.applyOutcome;
+  const payments: PaymentsService = {
+    ...service,
+    async create(user, key, body: CreatePaymentRequest, rawBody) {
+      await (rails[body.rail] as RequestCheckingRail | undefined)?.checkRequest?.({ payTo: body.payTo, amount: BigInt(body.amount), asset: body.asset });
+      return service.create(user, key, body, rawBody);
+    },
+  };
 
   // Recovery before serving: every unfinished payment is carried to where its rail says it is,
   // and reservations that lapsed while the hub was down are released.
@@ -160,15 +225,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   dispatcher.start();
   webhookWorker.start();
 
-  // Background work keeps its promise, so close() can wait for it instead of racing it.
-  const inFlight = new Set<Promise<void>>();
-  const background = (name: string, work: () => Promise<unknown>) => () => {
-    const p: Promise<void> = work()
-      .then(() => undefined)
-      .catch((err) => logger.error({ err }, `${name} failed`))
-      .finally(() => inFlight.delete(p));
-    inFlight.add(p);
-  };
+  const background = (name: string, work: () => Promise<unknown>) => () => spawn(name, work);
   const timers = [
     setInterval(background('sweep', sweep), opts.sweepIntervalMs ?? 5000),
     setInterval(
@@ -203,6 +260,8 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     close() {
       closing ??= (async () => {
         for (const t of timers) clearInterval(t);
+        // Rails stop following payments (they are resumed on the next start); then wait for all.
+        closed.abort();
         await Promise.all(inFlight);
         await dispatcher.stop();
         await webhookWorker.stop();

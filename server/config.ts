@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /**
@@ -33,6 +34,24 @@ const EnvSchema = z.object({
   TOLLWAY_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'like 64kb').default('64kb'),
   TOLLWAY_WEBHOOK_ALLOW_PRIVATE: flag.optional(),
   TOLLWAY_WEBHOOK_TIMEOUT: z.coerce.number().int().min(1).max(30).default(15),
+  TOLLWAY_LND_REST_URL: z.url({ protocol: /^https?$/ }).optional(),
+  TOLLWAY_LND_MACAROON: z
+    .string()
+    .regex(/^(?:[0-9a-fA-F]{2})+$/, 'must be the macaroon in hex (xxd -p -c 1000 admin.macaroon)')
+    .optional(),
+  TOLLWAY_LND_MACAROON_PATH: z.string().min(1).optional(),
+  TOLLWAY_LND_TLS_CERT_PATH: z.string().min(1).optional(),
+  TOLLWAY_LIGHTNING_FEE_LIMIT_MSAT: z
+    .string()
+    .regex(/^\d{1,15}$/, 'must be a whole number of millisatoshi')
+    .default('10000'),
+  TOLLWAY_LIGHTNING_FEE_LIMIT_PERCENT: z
+    .string()
+    .regex(/^\d{1,3}(\.\d{1,4})?$/, 'must be a percentage like 1 or 0.5')
+    .refine((v) => Number(v) <= 100, 'must be at most 100')
+    .default('1'),
+  TOLLWAY_LIGHTNING_PAY_TIMEOUT: z.coerce.number().int().min(1).max(3600).default(60),
+  TOLLWAY_LIGHTNING_WAIT: z.coerce.number().positive().max(300).default(10),
 });
 
 export interface Config {
@@ -57,6 +76,25 @@ export interface Config {
   webhookAllowPrivate: boolean;
   /** Seconds one webhook attempt may take. */
   webhookTimeout: number;
+  /** The Lightning rail, present when an LND node is configured. */
+  lightning?: LightningConfig;
+}
+
+export interface LightningConfig {
+  /** LND's REST listener, e.g. https://127.0.0.1:8080. */
+  restUrl: string;
+  /** The macaroon in hex. A secret: not enumerable, so a logged or serialised config leaves it out. */
+  readonly macaroonHex: string;
+  /** PEM of LND's tls.cert, for a node with a self-signed certificate. */
+  tlsCert?: string;
+  /** Routing fees the hub's node may pay per payment: the larger of this (msat) … */
+  feeLimitMsat: bigint;
+  /** … and this share of the amount, in parts per million. */
+  feeLimitPpm: bigint;
+  /** Seconds LND keeps trying routes for a payment. */
+  payTimeoutSeconds: number;
+  /** Milliseconds POST /payments waits for the node's final answer before answering `submitted`. */
+  settleWaitMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -68,6 +106,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  const lightning = lightningConfig(e);
   const publicUrl = (e.TOLLWAY_PUBLIC_URL ?? `http://${e.HOST === '0.0.0.0' ? '127.0.0.1' : e.HOST}:${e.PORT}`).replace(/\/+$/, '');
   return {
     port: e.PORT,
@@ -87,5 +126,59 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     bodyLimit: e.TOLLWAY_BODY_LIMIT,
     webhookAllowPrivate: e.TOLLWAY_WEBHOOK_ALLOW_PRIVATE ?? e.TOLLWAY_DEV,
     webhookTimeout: e.TOLLWAY_WEBHOOK_TIMEOUT,
+    ...(lightning ? { lightning } : {}),
   };
+}
+
+function fail(variable: string, message: string): never {
+  throw new ConfigError(`invalid configuration:\n  ${variable}: ${message}`);
+}
+
+function readConfigFile(variable: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    return fail(variable, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** The Lightning rail is on when a node URL and a macaroon are both given, and off when neither is. */
+function lightningConfig(e: z.infer<typeof EnvSchema>): LightningConfig | undefined {
+  if (e.TOLLWAY_LND_MACAROON && e.TOLLWAY_LND_MACAROON_PATH) {
+    fail('TOLLWAY_LND_MACAROON_PATH', 'set either TOLLWAY_LND_MACAROON or TOLLWAY_LND_MACAROON_PATH, not both');
+  }
+  const hasMacaroon = Boolean(e.TOLLWAY_LND_MACAROON || e.TOLLWAY_LND_MACAROON_PATH);
+  if (!e.TOLLWAY_LND_REST_URL) {
+    if (hasMacaroon) fail('TOLLWAY_LND_REST_URL', 'required when a macaroon is set (the node\'s REST address, e.g. https://127.0.0.1:8080)');
+    if (e.TOLLWAY_LND_TLS_CERT_PATH) fail('TOLLWAY_LND_REST_URL', 'required when TOLLWAY_LND_TLS_CERT_PATH is set');
+    return undefined;
+  }
+  if (!hasMacaroon) fail('TOLLWAY_LND_MACAROON', 'required with TOLLWAY_LND_REST_URL (or TOLLWAY_LND_MACAROON_PATH to the macaroon file)');
+  let macaroonHex = e.TOLLWAY_LND_MACAROON?.toLowerCase();
+  if (!macaroonHex) {
+    const bytes = readConfigFile('TOLLWAY_LND_MACAROON_PATH', e.TOLLWAY_LND_MACAROON_PATH!);
+    // LND writes the macaroon as binary; a file someone saved as hex text is accepted too.
+    const text = bytes.toString('latin1').trim();
+    macaroonHex = /^(?:[0-9a-fA-F]{2})+$/.test(text) ? text.toLowerCase() : bytes.toString('hex');
+    if (!macaroonHex) fail('TOLLWAY_LND_MACAROON_PATH', 'the macaroon file is empty');
+  }
+  let tlsCert: string | undefined;
+  if (e.TOLLWAY_LND_TLS_CERT_PATH) {
+    tlsCert = readConfigFile('TOLLWAY_LND_TLS_CERT_PATH', e.TOLLWAY_LND_TLS_CERT_PATH).toString('utf8');
+    if (!tlsCert.includes('-----BEGIN CERTIFICATE-----')) fail('TOLLWAY_LND_TLS_CERT_PATH', 'not a PEM certificate (LND\'s tls.cert)');
+    if (!e.TOLLWAY_LND_REST_URL.startsWith('https:')) fail('TOLLWAY_LND_REST_URL', 'must be https:// when TOLLWAY_LND_TLS_CERT_PATH is set');
+  }
+  const [whole, fraction = ''] = e.TOLLWAY_LIGHTNING_FEE_LIMIT_PERCENT.split('.');
+  const config: LightningConfig = {
+    restUrl: e.TOLLWAY_LND_REST_URL.replace(/\/+$/, ''),
+    macaroonHex: '',
+    ...(tlsCert ? { tlsCert } : {}),
+    feeLimitMsat: BigInt(e.TOLLWAY_LIGHTNING_FEE_LIMIT_MSAT),
+    // percent × 10,000 = parts per million, in integers: 0.25 % → 2,500 ppm.
+    feeLimitPpm: BigInt(whole!) * 10_000n + BigInt(fraction.padEnd(4, '0')),
+    payTimeoutSeconds: e.TOLLWAY_LIGHTNING_PAY_TIMEOUT,
+    settleWaitMs: Math.round(e.TOLLWAY_LIGHTNING_WAIT * 1000),
+  };
+  Object.defineProperty(config, 'macaroonHex', { value: macaroonHex, enumerable: false });
+  return config;
 }

@@ -13,6 +13,11 @@ export const REDACT = [
   '*.signature',
   '*.token',
   'token',
+  '*.macaroon',
+  '*.macaroonHex',
+  '*.privateKey',
+  '*.serviceKey',
+  '*.preimage',
 ];
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {

@@ -43,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
         `  Tollway hub (dev mode) on ${hub.url}`,
         `  public URL      ${config.publicUrl}`,
         `  storage         ${config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`}`,
+        `  lightning       ${config.lightning ? `LND at ${config.lightning.restUrl}` : 'off (set TOLLWAY_LND_REST_URL and TOLLWAY_LND_MACAROON)'}`,
         `  admin token     ${process.env.TOLLWAY_ADMIN_TOKEN ? '(from TOLLWAY_ADMIN_TOKEN)' : env.TOLLWAY_ADMIN_TOKEN}`,
         `  API description ${hub.url}/openapi.json`,
         '',

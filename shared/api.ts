@@ -70,7 +70,7 @@ export const AllowanceList = z.object({ data: z.array(Allowance) });
 
 export const CreatePaymentRequest = z.strictObject({
   rail: Rail,
-  payTo: z.string().min(1).max(2048),
+  payTo: z.string().min(1).max(2048).describe('internal: a hub merchant id; lightning: a BOLT 11 invoice naming exactly `amount` msat'),
   amount: PositiveAmountString,
   asset: Asset,
   resource: PaymentResourceRef.optional(),
@@ -89,7 +89,7 @@ export const Receipt = z.object({
   token: z.string().optional().describe('ES256 JWT, verifiable with /.well-known/jwks.json'),
   transactionHash: z.string().optional(),
   blockExplorerUrl: z.string().optional(),
-  preimage: z.string().optional(),
+  preimage: z.string().optional().describe('Lightning: hex; sha256(preimage) is the invoice payment hash (the proof of payment)'),
 });
 
 export const Payment = z.object({

@@ -30,7 +30,16 @@ export interface TestHub {
 /** A real hub on a real port with a fresh database of the given engine. */
 export async function startTestHub(
   engine: Engine,
-  opts: { clock?: Clock; env?: Record<string, string>; sweepIntervalMs?: number; rails?: HubOptions['rails']; store?: TestStore; keepStore?: boolean } = {},
+  opts: {
+    clock?: Clock;
+    env?: Record<string, string>;
+    sweepIntervalMs?: number;
+    rails?: HubOptions['rails'];
+    store?: TestStore;
+    keepStore?: boolean;
+    /** Where the hub logs (silent by default), e.g. to check what a log line may never contain. */
+    logger?: HubOptions['logger'];
+  } = {},
 ): Promise<TestHub> {
   const store = opts.store ?? (await freshStore(engine));
   const port = await freePort();
@@ -43,7 +52,7 @@ export async function startTestHub(
     TOLLWAY_LOG_LEVEL: 'silent',
     ...opts.env,
   });
-  const hub = await startHub({ config, db: store.db, clock: opts.clock, logger: createLogger('silent'), sweepIntervalMs: opts.sweepIntervalMs, rails: opts.rails });
+  const hub = await startHub({ config, db: store.db, clock: opts.clock, logger: opts.logger ?? createLogger('silent'), sweepIntervalMs: opts.sweepIntervalMs, rails: opts.rails });
   return {
     hub,
     url: hub.url,

@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../server/config.js';
 
 describe('configuration', () => {
@@ -34,5 +37,76 @@ describe('configuration', () => {
   ])('stops on a bad %s and names it', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));
+  });
+});
+
+describe('Lightning configuration', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tollway-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, content: string | Buffer) => {
+    const p = join(dir, name);
+    writeFileSync(p, content);
+    return p;
+  };
+  const node = { TOLLWAY_LND_REST_URL: 'https://127.0.0.1:8080/', TOLLWAY_LND_MACAROON: '0201036C6E64' };
+
+  it('is off unless a node is named', () => {
+    expect(loadConfig({}).lightning).toBeUndefined();
+  });
+
+  it('is on with a URL and a macaroon, with documented defaults', () => {
+    const c = loadConfig(node).lightning!;
+    expect(c).toMatchObject({ restUrl: 'https://127.0.0.1:8080', feeLimitMsat: 10_000n, feeLimitPpm: 10_000n, payTimeoutSeconds: 60, settleWaitMs: 10_000 });
+    expect(c.macaroonHex).toBe('0201036c6e64');
+    expect(c.tlsCert).toBeUndefined();
+  });
+
+  it('keeps the macaroon out of anything that serialises the configuration', () => {
+    const c = loadConfig(node);
+    expect(JSON.stringify(c, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).not.toContain('0201036');
+    expect(Object.keys(c.lightning!)).not.toContain('macaroonHex');
+  });
+
+  it('reads the fee limit, pay timeout and wait', () => {
+    const c = loadConfig({ ...node, TOLLWAY_LIGHTNING_FEE_LIMIT_MSAT: '5000', TOLLWAY_LIGHTNING_FEE_LIMIT_PERCENT: '0.25', TOLLWAY_LIGHTNING_PAY_TIMEOUT: '30', TOLLWAY_LIGHTNING_WAIT: '0.5' }).lightning!;
+    expect(c).toMatchObject({ feeLimitMsat: 5000n, feeLimitPpm: 2500n, payTimeoutSeconds: 30, settleWaitMs: 500 });
+    expect(loadConfig({ ...node, TOLLWAY_LIGHTNING_FEE_LIMIT_PERCENT: '100' }).lightning!.feeLimitPpm).toBe(1_000_000n);
+  });
+
+  it('reads the macaroon from LND\'s binary file, or a hex one, and the TLS certificate', () => {
+    const bin = file('admin.macaroon', Buffer.from('0201036c6e6402f801', 'hex'));
+    const hex = file('hex.macaroon', '0201036C6E64\n');
+    const cert = file('tls.cert', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    const a = loadConfig({ TOLLWAY_LND_REST_URL: 'https://lnd:8080', TOLLWAY_LND_MACAROON_PATH: bin, TOLLWAY_LND_TLS_CERT_PATH: cert }).lightning!;
+    expect(a.macaroonHex).toBe('0201036c6e6402f801');
+    expect(a.tlsCert).toContain('BEGIN CERTIFICATE');
+    expect(loadConfig({ TOLLWAY_LND_REST_URL: 'https://lnd:8080', TOLLWAY_LND_MACAROON_PATH: hex }).lightning!.macaroonHex).toBe('0201036c6e64');
+  });
+
+  it.each([
+    [{ TOLLWAY_LND_REST_URL: 'https://lnd:8080' }, 'TOLLWAY_LND_MACAROON'],
+    [{ TOLLWAY_LND_MACAROON: 'abcd' }, 'TOLLWAY_LND_REST_URL'],
+    [{ TOLLWAY_LND_REST_URL: 'ftp://lnd', TOLLWAY_LND_MACAROON: 'abcd' }, 'TOLLWAY_LND_REST_URL'],
+    [{ ...node, TOLLWAY_LND_MACAROON: 'not hex' }, 'TOLLWAY_LND_MACAROON'],
+    [{ ...node, TOLLWAY_LND_MACAROON: 'abc' }, 'TOLLWAY_LND_MACAROON'],
+    [{ ...node, TOLLWAY_LND_MACAROON_PATH: '/x' }, 'TOLLWAY_LND_MACAROON_PATH'],
+    [{ TOLLWAY_LND_REST_URL: 'https://lnd:8080', TOLLWAY_LND_MACAROON_PATH: '/nonexistent/admin.macaroon' }, 'TOLLWAY_LND_MACAROON_PATH'],
+    [{ ...node, TOLLWAY_LND_TLS_CERT_PATH: '/nonexistent/tls.cert' }, 'TOLLWAY_LND_TLS_CERT_PATH'],
+    [{ ...node, TOLLWAY_LIGHTNING_FEE_LIMIT_MSAT: '-1' }, 'TOLLWAY_LIGHTNING_FEE_LIMIT_MSAT'],
+    [{ ...node, TOLLWAY_LIGHTNING_FEE_LIMIT_MSAT: '1.5' }, 'TOLLWAY_LIGHTNING_FEE_LIMIT_MSAT'],
+    [{ ...node, TOLLWAY_LIGHTNING_FEE_LIMIT_PERCENT: '101' }, 'TOLLWAY_LIGHTNING_FEE_LIMIT_PERCENT'],
+    [{ ...node, TOLLWAY_LIGHTNING_FEE_LIMIT_PERCENT: '1%' }, 'TOLLWAY_LIGHTNING_FEE_LIMIT_PERCENT'],
+    [{ ...node, TOLLWAY_LIGHTNING_PAY_TIMEOUT: '0' }, 'TOLLWAY_LIGHTNING_PAY_TIMEOUT'],
+    [{ ...node, TOLLWAY_LIGHTNING_WAIT: 'soon' }, 'TOLLWAY_LIGHTNING_WAIT'],
+  ])('stops on %j and names %s', (env, name) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(new RegExp(name));
+  });
+
+  it('refuses a certificate that is not PEM, and plain HTTP with a certificate', () => {
+    const notPem = file('bad.cert', 'hello');
+    expect(() => loadConfig({ ...node, TOLLWAY_LND_TLS_CERT_PATH: notPem })).toThrow(/TOLLWAY_LND_TLS_CERT_PATH/);
+    const pem = file('ok.cert', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    expect(() => loadConfig({ ...node, TOLLWAY_LND_REST_URL: 'http://lnd:8080', TOLLWAY_LND_TLS_CERT_PATH: pem })).toThrow(/TOLLWAY_LND_REST_URL/);
   });
 });
