@@ -6,6 +6,7 @@ import { cpus } from 'node:os';
 import { benchExtension } from './extension.js';
 import { benchLedger } from './ledger.js';
 import { benchPayments } from './payments.js';
+import { benchSovr, formatSovrBench } from './sovr.js';
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const verdict = (ok: boolean) => (ok ? 'meets target' : 'BELOW TARGET');
@@ -66,6 +67,7 @@ async function main() {
     }
     process.stdout.write([...lines, ''].join('\n') + '\n');
   }
+  if (!only || only === 'sovr') process.stdout.write(`${formatSovrBench(await benchSovr())}\n`);
 }
 
 main().then(

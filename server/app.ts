@@ -29,9 +29,10 @@ import { createPaymentsService, type PaymentsService } from './payments/service.
 import { createInternalRail } from './rails/internal/index.js';
 import { createLightningRail } from './rails/lightning/index.js';
 import { createLndClient } from './rails/lightning/lnd-client.js';
+import { createSovrRail, type SovrRail } from './rails/sovr/index.js';
 import type { Rail, RailOutcome, Rails } from './rails/types.js';
 import type { Ledger } from './ledger/types.js';
-import type { CreatePaymentRequest, Payment } from '../shared/api.js';
+import type { CreatePaymentRequest, Payment, RailsInfo } from '../shared/api.js';
 import { migrate, pendingMigrations } from './store/migrate.js';
 import { MIGRATIONS } from './store/migrations/index.js';
 import { openStore, type Db } from './store/index.js';
@@ -139,6 +140,27 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
       options: { feeLimitMsat: ln.feeLimitMsat, feeLimitPpm: ln.feeLimitPpm, payTimeoutSeconds: ln.payTimeoutSeconds, settleWaitMs: ln.settleWaitMs },
     });
   }
+  if (config.sovr) {
+    const sv = config.sovr;
+    rails.sovr = createSovrRail({
+      ...railParts,
+      db,
+      signer: sv.signer,
+      options: {
+        rpcUrl: sv.rpcUrl,
+        chainId: sv.chainId,
+        token: sv.token,
+        confirmations: sv.confirmations,
+        pollIntervalMs: sv.pollIntervalMs,
+        minValiditySeconds: sv.minValiditySeconds,
+        maxValiditySeconds: sv.maxValiditySeconds,
+        settleGraceSeconds: sv.settleGraceSeconds,
+        ...(sv.treasury ? { treasury: sv.treasury } : {}),
+        ...(sv.explorerTxUrl ? { explorerTxUrl: sv.explorerTxUrl } : {}),
+        ...(sv.gasLimit ? { gasLimit: sv.gasLimit } : {}),
+      },
+    });
+  }
   Object.assign(rails, opts.rails?.(railParts));
   const issueReceipt = createReceiptIssuer({ keys, issuer: config.publicUrl, ttlSeconds: config.receiptTtl, now: () => clock.now() });
 
@@ -190,6 +212,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
       let doc: unknown;
       return () => (doc ??= buildOpenApi(config.publicUrl, config.dev));
     })(),
+    rails: () => railsInfo(config, rails),
   });
   const server = createServer(app);
   const notifier = createSocketNotifier({
@@ -273,4 +296,28 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
       return closing;
     },
   };
+}
+
+/** What `GET /rails` says: the rails on, and what a wallet needs to sign SOVR authorizations. */
+async function railsInfo(config: Config, rails: Rails): Promise<RailsInfo> {
+  const out: RailsInfo['rails'] = [{ name: 'internal', assets: ['SOVR', 'BTC'] }];
+  if (rails.lightning) out.push({ name: 'lightning', assets: ['BTC'] });
+  const sovr = rails.sovr as SovrRail | undefined;
+  if (sovr && config.sovr) {
+    // The treasury is the service wallet unless configured; a keystore takes a moment to decrypt.
+    const ready = await Promise.race([sovr.ready().catch(() => null), new Promise<null>((r) => setTimeout(() => r(null), 2000).unref())]);
+    out.push({
+      name: 'sovr',
+      assets: ['SOVR'],
+      network: `eip155:${config.sovr.chainId}`,
+      chainId: config.sovr.chainId,
+      token: config.sovr.token,
+      treasury: ready?.treasury ?? config.sovr.treasury ?? null,
+      eip712: { name: 'SOVR', version: '1' },
+      confirmations: config.sovr.confirmations,
+      minValiditySeconds: config.sovr.minValiditySeconds,
+      maxValiditySeconds: config.sovr.maxValiditySeconds,
+    });
+  }
+  return { rails: out };
 }

@@ -9,6 +9,7 @@ const flag = z
   .enum(['0', '1', 'true', 'false', 'yes', 'no', ''])
   .transform((v) => v === '1' || v === 'true' || v === 'yes');
 const seconds = (def: number) => z.coerce.number().int().positive().default(def);
+const evmAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x address');
 
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8402),
@@ -52,6 +53,32 @@ const EnvSchema = z.object({
     .default('1'),
   TOLLWAY_LIGHTNING_PAY_TIMEOUT: z.coerce.number().int().min(1).max(3600).default(60),
   TOLLWAY_LIGHTNING_WAIT: z.coerce.number().positive().max(300).default(10),
+  TOLLWAY_SOVR_RPC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  TOLLWAY_SOVR_CHAIN_ID: z.coerce.number().int().positive().optional(),
+  TOLLWAY_SOVR_TOKEN: evmAddress.optional(),
+  TOLLWAY_SOVR_PRIVATE_KEY: z
+    .string()
+    .regex(/^(0x)?[0-9a-fA-F]{64}$/, 'must be a 32-byte private key in hex')
+    .optional(),
+  TOLLWAY_SOVR_KEYSTORE_PATH: z.string().min(1).optional(),
+  TOLLWAY_SOVR_KEYSTORE_PASSWORD: z.string().optional(),
+  TOLLWAY_SOVR_KEYSTORE_PASSWORD_FILE: z.string().min(1).optional(),
+  TOLLWAY_SOVR_TREASURY: evmAddress.optional(),
+  TOLLWAY_SOVR_CONFIRMATIONS: z.coerce.number().int().min(1).max(1000).optional(),
+  /** The name the SOVR issue uses; TOLLWAY_SOVR_CONFIRMATIONS wins when both are set. */
+  SOVR_CONFIRMATIONS: z.coerce.number().int().min(1).max(1000).optional(),
+  TOLLWAY_SOVR_POLL_INTERVAL: z.coerce.number().int().min(50).max(600_000).default(2000),
+  TOLLWAY_SOVR_EXPLORER_TX_URL: z
+    .string()
+    .regex(/^https?:\/\/\S*\{hash\}\S*$/, 'must be an http(s) URL with {hash} in it')
+    .optional(),
+  TOLLWAY_SOVR_MIN_VALIDITY: seconds(60),
+  TOLLWAY_SOVR_MAX_VALIDITY: seconds(3600),
+  TOLLWAY_SOVR_SETTLE_GRACE: seconds(3600),
+  TOLLWAY_SOVR_GAS_LIMIT: z
+    .string()
+    .regex(/^\d{5,9}$/, 'must be a whole number of gas units')
+    .optional(),
 });
 
 export interface Config {
@@ -78,6 +105,24 @@ export interface Config {
   webhookTimeout: number;
   /** The Lightning rail, present when an LND node is configured. */
   lightning?: LightningConfig;
+  /** The SOVR on-chain rail, present when a chain, the token and a service key are configured. */
+  sovr?: SovrConfig;
+}
+
+export interface SovrConfig {
+  rpcUrl: string;
+  chainId: number;
+  token: string;
+  /** The gas-paying service wallet: a private key or an ethers keystore. Not enumerable (secrets). */
+  readonly signer: { privateKey: string } | { keystoreJson: string; password: string };
+  treasury?: string;
+  confirmations: number;
+  pollIntervalMs: number;
+  explorerTxUrl?: string;
+  minValiditySeconds: number;
+  maxValiditySeconds: number;
+  settleGraceSeconds: number;
+  gasLimit?: bigint;
 }
 
 export interface LightningConfig {
@@ -107,6 +152,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const e = parsed.data;
   const lightning = lightningConfig(e);
+  const sovr = sovrConfig(e);
   const publicUrl = (e.TOLLWAY_PUBLIC_URL ?? `http://${e.HOST === '0.0.0.0' ? '127.0.0.1' : e.HOST}:${e.PORT}`).replace(/\/+$/, '');
   return {
     port: e.PORT,
@@ -127,7 +173,46 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webhookAllowPrivate: e.TOLLWAY_WEBHOOK_ALLOW_PRIVATE ?? e.TOLLWAY_DEV,
     webhookTimeout: e.TOLLWAY_WEBHOOK_TIMEOUT,
     ...(lightning ? { lightning } : {}),
+    ...(sovr ? { sovr } : {}),
   };
+}
+
+/** The SOVR rail is on when the RPC URL, chain id, token and a service key are all given, off when none is. */
+function sovrConfig(e: z.infer<typeof EnvSchema>): SovrConfig | undefined {
+  const hasKey = Boolean(e.TOLLWAY_SOVR_PRIVATE_KEY || e.TOLLWAY_SOVR_KEYSTORE_PATH);
+  const parts = { TOLLWAY_SOVR_RPC_URL: e.TOLLWAY_SOVR_RPC_URL, TOLLWAY_SOVR_CHAIN_ID: e.TOLLWAY_SOVR_CHAIN_ID, TOLLWAY_SOVR_TOKEN: e.TOLLWAY_SOVR_TOKEN };
+  const given = Object.values(parts).some((v) => v !== undefined) || hasKey;
+  if (!given) return undefined;
+  for (const [name, value] of Object.entries(parts)) if (value === undefined) fail(name, 'required to turn the SOVR rail on (set all of TOLLWAY_SOVR_RPC_URL, _CHAIN_ID, _TOKEN and a service key, or none)');
+  if (e.TOLLWAY_SOVR_PRIVATE_KEY && e.TOLLWAY_SOVR_KEYSTORE_PATH) fail('TOLLWAY_SOVR_KEYSTORE_PATH', 'set either TOLLWAY_SOVR_PRIVATE_KEY or TOLLWAY_SOVR_KEYSTORE_PATH, not both');
+  if (!hasKey) fail('TOLLWAY_SOVR_PRIVATE_KEY', 'required with the SOVR rail (or TOLLWAY_SOVR_KEYSTORE_PATH with its password): the service wallet that pays gas');
+  let signer: SovrConfig['signer'];
+  if (e.TOLLWAY_SOVR_PRIVATE_KEY) {
+    signer = { privateKey: e.TOLLWAY_SOVR_PRIVATE_KEY.startsWith('0x') ? e.TOLLWAY_SOVR_PRIVATE_KEY : `0x${e.TOLLWAY_SOVR_PRIVATE_KEY}` };
+  } else {
+    const keystoreJson = readConfigFile('TOLLWAY_SOVR_KEYSTORE_PATH', e.TOLLWAY_SOVR_KEYSTORE_PATH!).toString('utf8');
+    let password = e.TOLLWAY_SOVR_KEYSTORE_PASSWORD;
+    if (e.TOLLWAY_SOVR_KEYSTORE_PASSWORD_FILE) password = readConfigFile('TOLLWAY_SOVR_KEYSTORE_PASSWORD_FILE', e.TOLLWAY_SOVR_KEYSTORE_PASSWORD_FILE).toString('utf8').replace(/\r?\n$/, '');
+    if (password === undefined) fail('TOLLWAY_SOVR_KEYSTORE_PASSWORD', 'required with TOLLWAY_SOVR_KEYSTORE_PATH (or TOLLWAY_SOVR_KEYSTORE_PASSWORD_FILE)');
+    signer = { keystoreJson, password: password! };
+  }
+  if (e.TOLLWAY_SOVR_MIN_VALIDITY >= e.TOLLWAY_SOVR_MAX_VALIDITY) fail('TOLLWAY_SOVR_MIN_VALIDITY', 'must be less than TOLLWAY_SOVR_MAX_VALIDITY');
+  const config: SovrConfig = {
+    rpcUrl: e.TOLLWAY_SOVR_RPC_URL!,
+    chainId: e.TOLLWAY_SOVR_CHAIN_ID!,
+    token: e.TOLLWAY_SOVR_TOKEN!,
+    signer: { privateKey: '' },
+    ...(e.TOLLWAY_SOVR_TREASURY ? { treasury: e.TOLLWAY_SOVR_TREASURY } : {}),
+    confirmations: e.TOLLWAY_SOVR_CONFIRMATIONS ?? e.SOVR_CONFIRMATIONS ?? 1,
+    pollIntervalMs: e.TOLLWAY_SOVR_POLL_INTERVAL,
+    ...(e.TOLLWAY_SOVR_EXPLORER_TX_URL ? { explorerTxUrl: e.TOLLWAY_SOVR_EXPLORER_TX_URL } : {}),
+    minValiditySeconds: e.TOLLWAY_SOVR_MIN_VALIDITY,
+    maxValiditySeconds: e.TOLLWAY_SOVR_MAX_VALIDITY,
+    settleGraceSeconds: e.TOLLWAY_SOVR_SETTLE_GRACE,
+    ...(e.TOLLWAY_SOVR_GAS_LIMIT ? { gasLimit: BigInt(e.TOLLWAY_SOVR_GAS_LIMIT) } : {}),
+  };
+  Object.defineProperty(config, 'signer', { value: signer, enumerable: false });
+  return config;
 }
 
 function fail(variable: string, message: string): never {

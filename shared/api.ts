@@ -12,6 +12,29 @@ import { HttpUrl } from './url.js';
 export const Asset = z.enum(ASSET_NAMES as [string, ...string[]]).describe('Asset code');
 export const Rail = z.enum(['internal', 'sovr', 'lightning']);
 export type Rail = z.infer<typeof Rail>;
+
+/** `GET /rails`: what this hub can pay with, and what a wallet needs to sign for the SOVR rail. */
+export const RailsInfo = z.object({
+  rails: z.array(
+    z.discriminatedUnion('name', [
+      z.object({ name: z.literal('internal'), assets: z.array(z.string()) }),
+      z.object({ name: z.literal('lightning'), assets: z.array(z.string()) }),
+      z.object({
+        name: z.literal('sovr'),
+        assets: z.array(z.string()),
+        network: z.string().describe('CAIP-2, eip155:<chainId>'),
+        chainId: z.number().int(),
+        token: z.string().describe('The SOVR contract: the EIP-712 verifyingContract'),
+        treasury: z.string().nullable().describe('The `to` of authorizations paying hub merchants; null while the service wallet loads'),
+        eip712: z.object({ name: z.string(), version: z.string() }),
+        confirmations: z.number().int(),
+        minValiditySeconds: z.number().int().describe('validBefore must be at least this far ahead'),
+        maxValiditySeconds: z.number().int().describe('… and at most this far'),
+      }),
+    ]),
+  ),
+});
+export type RailsInfo = z.infer<typeof RailsInfo>;
 export const PaymentStatus = z.enum(['pending', 'submitted', 'completed', 'failed', 'refunded']);
 export type PaymentStatus = z.infer<typeof PaymentStatus>;
 export const FINAL_STATUSES: readonly PaymentStatus[] = ['completed', 'failed', 'refunded'];

@@ -5,7 +5,7 @@ import type { Merchants } from '../auth/merchants.js';
 import type { Allowances } from '../payments/allowances.js';
 import type { Wallets } from '../payments/balances.js';
 import type { PaymentsService } from '../payments/service.js';
-import type { TokenResponse } from '../../shared/api.js';
+import type { RailsInfo, TokenResponse } from '../../shared/api.js';
 import type { z } from 'zod';
 
 /** What the HTTP layer needs from the sign-in service; implemented in server/auth. */
@@ -30,6 +30,8 @@ export interface HttpDeps {
   /** Database reachable and migrations applied. */
   ready(): Promise<boolean>;
   openapi(): unknown;
+  /** The rails this hub has, with their public parameters. */
+  rails(): Promise<RailsInfo>;
 }
 
 export interface AuthedUser {

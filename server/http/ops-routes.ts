@@ -16,5 +16,8 @@ export function opsRoutes(deps: HttpDeps): Router {
     res.set('Cache-Control', 'public, max-age=300').json(deps.auth.jwks());
   });
   r.get('/openapi.json', (_req, res) => void res.json(deps.openapi()));
+  r.get('/rails', async (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=60').json(await deps.rails());
+  });
   return r;
 }

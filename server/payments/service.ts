@@ -7,7 +7,7 @@ import { ProblemError } from '../../shared/problem.js';
 import type { Clock } from '../clock.js';
 import type { Ledger } from '../ledger/types.js';
 import { appendEvent } from '../notify/outbox.js';
-import type { Rail, RailOutcome, RailPayment, Rails } from '../rails/types.js';
+import type { PreparedPayment, Rail, RailOutcome, RailPayment, RailRequest, Rails } from '../rails/types.js';
 import { newestFirst } from '../store/pages.js';
 import { forUpdate, type Db, type Queryable } from '../store/types.js';
 import type { AccountDirectory } from './accounts.js';
@@ -69,7 +69,7 @@ export function createPaymentsService(deps: PaymentsDeps) {
     return tx.get<PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ?${forUpdate(tx)}`, [id]);
   }
 
-  async function create(user: { id: string }, key: string, body: CreatePaymentRequest, rawBody: unknown): Promise<CreateResult> {
+  async function create(user: { id: string; address?: string }, key: string, body: CreatePaymentRequest, rawBody: unknown): Promise<CreateResult> {
     const rail = rails[body.rail];
     if (!rail) throw new ProblemError('unsupported-rail', `the ${body.rail} rail is not enabled on this hub`);
     if (body.requirement && (body.requirement.amount !== body.amount || body.requirement.payTo !== body.payTo)) {
@@ -103,8 +103,46 @@ export function createPaymentsService(deps: PaymentsDeps) {
       created_at: now,
       updated_at: now,
     };
-    const request = { user, key, body, rail, row, fingerprint: fingerprint(rawBody) };
-    return rail.settlement === 'ledger' ? createSettled(request) : createReserved(request);
+    const prepared = rail.prepare ? await prepareUnlessKnown(rail, { paymentId: id, user, body }, key) : undefined;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      prepared?.release?.();
+    };
+    const request: NewPayment = { user, key, body, rail, row, fingerprint: fingerprint(rawBody), prepared, release };
+    try {
+      return await (rail.settlement === 'ledger' ? createSettled(request) : createReserved(request));
+    } finally {
+      release();
+    }
+  }
+
+  /** A known key (in flight, or answered and still kept) is answered by the claim, never prepared again. */
+  async function keyKnown(userId: string, key: string): Promise<boolean> {
+    const k = await db.get<{ state: string; expires_at: number | string }>('SELECT state, expires_at FROM idempotency_keys WHERE user_id = ? AND key = ?', [userId, key]);
+    return Boolean(k) && !(k!.state === 'done' && Number(k!.expires_at) <= clock.now());
+  }
+
+  /**
+   * The rail's checks before anything is stored. Skipped for a known key: the claim replays its
+   * answer (or refuses 409/422), and a replay must not depend on what the chain says now (the
+   * first request has spent the authorization since). A twin request with the same key may claim
+   * it while this one prepares; then a refusal is not this request's answer either.
+   */
+  async function prepareUnlessKnown(rail: Rail, request: RailRequest, key: string): Promise<PreparedPayment | undefined> {
+    if (await keyKnown(request.user.id, key)) return undefined;
+    try {
+      return await rail.prepare!(request);
+    } catch (err) {
+      if (err instanceof ProblemError && (await keyKnown(request.user.id, key))) return undefined;
+      throw err;
+    }
+  }
+
+  /** A key that was unknown before the claim but claimed now, without the rail's preparation: retry. */
+  function requirePrepared(p: NewPayment): void {
+    if (p.rail.prepare && !p.prepared) throw new ProblemError('idempotency-key-in-flight', 'the key was released meanwhile; retry');
   }
 
   interface NewPayment {
@@ -114,6 +152,10 @@ export function createPaymentsService(deps: PaymentsDeps) {
     rail: Rail;
     row: PaymentRow;
     fingerprint: string;
+    /** What the rail's `prepare` returned, if it has one. */
+    prepared?: PreparedPayment;
+    /** Ends the rail's preparation (idempotent): called as soon as the creating transaction is over. */
+    release(): void;
   }
 
   /** Writes the ledger transfer; a wallet that cannot cover it refuses the whole transaction. */
@@ -121,7 +163,7 @@ export function createPaymentsService(deps: PaymentsDeps) {
     if (p.body.allowance) {
       await spendAllowance(tx, { userId: p.user.id, site: p.body.allowance.site, asset: p.body.asset, amount: BigInt(p.body.amount), now: p.row.created_at });
     }
-    const debitAccountId = await accounts.user(tx, p.user.id, p.body.asset);
+    const debitAccountId = p.prepared?.debitAccount ? await p.prepared.debitAccount(tx) : await accounts.user(tx, p.user.id, p.body.asset);
     const [result] = await ledger.createTransfers(tx, [
       {
         id: p.row.id,
@@ -129,7 +171,7 @@ export function createPaymentsService(deps: PaymentsDeps) {
         creditAccountId,
         amount: BigInt(p.body.amount),
         asset: p.body.asset,
-        ...(pending ? { timeout: deps.paymentTimeout, flags: { pending: true } } : {}),
+        ...(pending ? { timeout: p.prepared?.timeoutSeconds ?? deps.paymentTimeout, flags: { pending: true } } : {}),
         userData: p.row.id,
       },
     ]);
@@ -151,16 +193,20 @@ export function createPaymentsService(deps: PaymentsDeps) {
     const row: PaymentRow = { ...p.row, status: 'completed', merchant_id: p.body.payTo };
     row.receipt_token = await receiptFor(row);
     const payment = toPayment(row);
-    const replay = await db.transaction(async (tx) => {
-      const claim = await claimKey(tx, { userId: p.user.id, key: p.key, fingerprint: p.fingerprint, paymentId: row.id, now: row.created_at, response: { status: 200, body: payment } });
-      if (!claim.claimed) return claim.replay;
-      const payee = await p.rail.resolvePayee(tx, p.body.payTo, p.body.asset);
-      if (payee.merchantId !== row.merchant_id) throw new Error('a ledger-settled rail must pay the hub merchant named in payTo');
-      await transfer(tx, p, payee.creditAccountId, false);
-      await insertPayment(tx, row);
-      await appendEvent(tx, { userId: row.user_id, merchantId: row.merchant_id, type: EVENT_TYPE.completed, payment, previousStatus: null }, row.created_at);
-      return null;
-    });
+    const replay = await db
+      .transaction(async (tx) => {
+        const claim = await claimKey(tx, { userId: p.user.id, key: p.key, fingerprint: p.fingerprint, paymentId: row.id, now: row.created_at, response: { status: 200, body: payment } });
+        if (!claim.claimed) return claim.replay;
+        requirePrepared(p);
+        const payee = await p.rail.resolvePayee(tx, p.body.payTo, p.body.asset);
+        if (payee.merchantId !== row.merchant_id) throw new Error('a ledger-settled rail must pay the hub merchant named in payTo');
+        await transfer(tx, p, payee.creditAccountId, false);
+        await insertPayment(tx, row);
+        await p.prepared?.reserve?.(tx, railPayment(row));
+        await appendEvent(tx, { userId: row.user_id, merchantId: row.merchant_id, type: EVENT_TYPE.completed, payment, previousStatus: null }, row.created_at);
+        return null;
+      })
+      .finally(p.release);
     if (replay) return { status: replay.status, body: replay.body, replayed: true };
     deps.onEvent?.();
     deps.onStatus?.('completed');
@@ -172,16 +218,20 @@ export function createPaymentsService(deps: PaymentsDeps) {
    * and commit; run the rail with no lock held; record its outcome with the answer to the key.
    */
   async function createReserved(p: NewPayment): Promise<CreateResult> {
-    const started = await db.transaction(async (tx) => {
-      const claim = await claimKey(tx, { userId: p.user.id, key: p.key, fingerprint: p.fingerprint, paymentId: p.row.id, now: p.row.created_at });
-      if (!claim.claimed) return { replay: claim.replay, row: undefined };
-      const payee = await p.rail.resolvePayee(tx, p.body.payTo, p.body.asset);
-      const row: PaymentRow = { ...p.row, merchant_id: payee.merchantId };
-      await transfer(tx, p, payee.creditAccountId, true);
-      await insertPayment(tx, row);
-      await appendEvent(tx, { userId: row.user_id, merchantId: row.merchant_id, type: EVENT_TYPE.pending, payment: toPayment(row), previousStatus: null }, row.created_at);
-      return { replay: undefined, row };
-    });
+    const started = await db
+      .transaction(async (tx) => {
+        const claim = await claimKey(tx, { userId: p.user.id, key: p.key, fingerprint: p.fingerprint, paymentId: p.row.id, now: p.row.created_at });
+        if (!claim.claimed) return { replay: claim.replay, row: undefined };
+        requirePrepared(p);
+        const payee = await p.rail.resolvePayee(tx, p.body.payTo, p.body.asset);
+        const row: PaymentRow = { ...p.row, merchant_id: payee.merchantId };
+        await transfer(tx, p, payee.creditAccountId, true);
+        await insertPayment(tx, row);
+        await p.prepared?.reserve?.(tx, railPayment(row));
+        await appendEvent(tx, { userId: row.user_id, merchantId: row.merchant_id, type: EVENT_TYPE.pending, payment: toPayment(row), previousStatus: null }, row.created_at);
+        return { replay: undefined, row };
+      })
+      .finally(p.release);
     if (started.replay) return { status: started.replay.status, body: started.replay.body, replayed: true };
     if (!started.row) throw new Error('unreachable');
     deps.onEvent?.();

@@ -1,4 +1,4 @@
-import type { Rail as RailName } from '../../shared/api.js';
+import type { CreatePaymentRequest, Rail as RailName } from '../../shared/api.js';
 import type { Queryable } from '../store/types.js';
 
 /** A payment as a rail sees it: what to move, from whom, to whom. */
@@ -45,6 +45,35 @@ export interface Rail {
    * or the invoice) and never send a second time blindly.
    */
   resume(payment: RailPayment): Promise<RailOutcome>;
+  /**
+   * Optional, for a rail whose payer's money is not a hub balance (an on-chain wallet): checks the
+   * request and reads what it must (the chain) before anything is stored; a ProblemError refuses
+   * it with nothing stored. Not called for a request whose Idempotency-Key is already known (its
+   * stored answer is replayed instead), so a replay never depends on what the chain says now.
+   */
+  prepare?(request: RailRequest): Promise<PreparedPayment>;
+}
+
+/** A payment request as `prepare` sees it: who asks, and the validated body. */
+export interface RailRequest {
+  paymentId: string;
+  user: { id: string; address?: string };
+  body: CreatePaymentRequest;
+}
+
+/** What `prepare` found out, and how the rail takes part in the transaction that creates the payment. */
+export interface PreparedPayment {
+  /** The ledger account the reservation debits instead of the payer's hub wallet; created here when missing. */
+  debitAccount?(tx: Queryable): Promise<string>;
+  /** Seconds the reservation lasts, instead of the hub's payment timeout. */
+  timeoutSeconds?: number;
+  /**
+   * Runs inside the creating transaction, after the payment row is written. Throwing (a
+   * ProblemError to refuse) rolls everything back: nothing is stored.
+   */
+  reserve?(tx: Queryable, payment: RailPayment): Promise<void>;
+  /** Called once the creating transaction is over (committed, rolled back, or never run). */
+  release?(): void;
 }
 
 export type Rails = Partial<Record<RailName, Rail>>;

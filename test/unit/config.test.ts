@@ -110,3 +110,42 @@ describe('Lightning configuration', () => {
     expect(() => loadConfig({ ...node, TOLLWAY_LND_REST_URL: 'http://lnd:8080', TOLLWAY_LND_TLS_CERT_PATH: pem })).toThrow(/TOLLWAY_LND_REST_URL/);
   });
 });
+
+describe('SOVR configuration', () => {
+  const key = `0x${'11'.repeat(32)}`;
+  const chain = { TOLLWAY_SOVR_RPC_URL: 'http://127.0.0.1:8545', TOLLWAY_SOVR_CHAIN_ID: '31337', TOLLWAY_SOVR_TOKEN: `0x${'ab'.repeat(20)}`, TOLLWAY_SOVR_PRIVATE_KEY: key };
+
+  it('is off unless configured, on with the chain, the token and a key, with documented defaults', () => {
+    expect(loadConfig({}).sovr).toBeUndefined();
+    const c = loadConfig(chain).sovr!;
+    expect(c).toMatchObject({ rpcUrl: 'http://127.0.0.1:8545', chainId: 31337, confirmations: 1, pollIntervalMs: 2000, minValiditySeconds: 60, maxValiditySeconds: 3600, settleGraceSeconds: 3600 });
+    expect(c.signer).toEqual({ privateKey: key });
+  });
+
+  it('keeps the service key out of anything that serialises the configuration', () => {
+    const c = loadConfig(chain);
+    expect(JSON.stringify(c, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).not.toContain('1111111111');
+    expect(Object.keys(c.sovr!)).not.toContain('signer');
+  });
+
+  it('takes SOVR_CONFIRMATIONS, and TOLLWAY_SOVR_CONFIRMATIONS over it', () => {
+    expect(loadConfig({ ...chain, SOVR_CONFIRMATIONS: '3' }).sovr!.confirmations).toBe(3);
+    expect(loadConfig({ ...chain, SOVR_CONFIRMATIONS: '3', TOLLWAY_SOVR_CONFIRMATIONS: '5' }).sovr!.confirmations).toBe(5);
+  });
+
+  it.each([
+    [{ TOLLWAY_SOVR_RPC_URL: 'http://127.0.0.1:8545' }, 'TOLLWAY_SOVR_CHAIN_ID'],
+    [{ ...chain, TOLLWAY_SOVR_TOKEN: undefined }, 'TOLLWAY_SOVR_TOKEN'],
+    [{ ...chain, TOLLWAY_SOVR_PRIVATE_KEY: undefined }, 'TOLLWAY_SOVR_PRIVATE_KEY'],
+    [{ ...chain, TOLLWAY_SOVR_PRIVATE_KEY: '0x1234' }, 'TOLLWAY_SOVR_PRIVATE_KEY'],
+    [{ ...chain, TOLLWAY_SOVR_TOKEN: '0xnothex' }, 'TOLLWAY_SOVR_TOKEN'],
+    [{ ...chain, TOLLWAY_SOVR_KEYSTORE_PATH: '/x' }, 'TOLLWAY_SOVR_KEYSTORE_PATH'],
+    [{ ...chain, TOLLWAY_SOVR_PRIVATE_KEY: undefined, TOLLWAY_SOVR_KEYSTORE_PATH: '/nonexistent/key.json' }, 'TOLLWAY_SOVR_KEYSTORE_PATH'],
+    [{ ...chain, TOLLWAY_SOVR_EXPLORER_TX_URL: 'https://explorer.example/tx/' }, 'TOLLWAY_SOVR_EXPLORER_TX_URL'],
+    [{ ...chain, TOLLWAY_SOVR_CONFIRMATIONS: '0' }, 'TOLLWAY_SOVR_CONFIRMATIONS'],
+    [{ ...chain, TOLLWAY_SOVR_MIN_VALIDITY: '4000' }, 'TOLLWAY_SOVR_MIN_VALIDITY'],
+  ])('stops on %j and names %s', (env, name) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(new RegExp(name));
+  });
+});

@@ -6,6 +6,7 @@ import { webhooks } from './004_webhooks.js';
 import { refunds } from './005_refunds.js';
 import { allowances } from './006_allowances.js';
 import { paymentChallenge } from './007_payment_challenge.js';
+import { sovr } from './008_sovr.js';
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
-export const MIGRATIONS: readonly Migration[] = [ledger, identity, payments, webhooks, refunds, allowances, paymentChallenge];
+export const MIGRATIONS: readonly Migration[] = [ledger, identity, payments, webhooks, refunds, allowances, paymentChallenge, sovr];
