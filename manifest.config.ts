@@ -2,23 +2,35 @@ import { defineManifest } from '@crxjs/vite-plugin';
 import pkg from './package.json' with { type: 'json' };
 
 /**
- * The extension's manifest. Host access covers every site for now, because webRequest sees a 402
- * (and a declarativeNetRequestWithHostAccess rule adds a proof) only where the extension has host
- * access; letting the person limit it to chosen sites (optional_host_permissions, asked at
- * onboarding) is still to come.
+ * The extension's manifest.
+ *
+ * Host access is optional and chosen by the person (onboarding, then settings): all sites
+ * (`<all_urls>`) or a list of sites, asked for with chrome.permissions.request from a click.
+ * webRequest sees a 402 — and a declarativeNetRequestWithHostAccess rule adds a proof — only on
+ * hosts granted that way; elsewhere nothing is detected. No host permission is required: the hub
+ * answers CORS for the extension's origin, so the worker reaches it (REST and the websocket)
+ * without one.
  */
+const icons = { 16: 'extension/icons/icon-16.png', 48: 'extension/icons/icon-48.png', 128: 'extension/icons/icon-128.png' };
+
 export default defineManifest({
   manifest_version: 3,
   name: 'Tollway',
   description: 'Pay for what the web asks money for, in one click.',
   version: pkg.version,
   minimum_chrome_version: '116',
-  action: { default_title: 'Tollway', default_popup: 'extension/popup/index.html' },
+  icons,
+  action: { default_title: 'Tollway', default_popup: 'extension/popup/index.html', default_icon: icons },
   background: { service_worker: 'extension/background/index.ts', type: 'module' },
   // Onboarding doubles as the settings page: opened on install and from the popup.
   options_ui: { page: 'extension/onboarding/index.html', open_in_tab: true },
+  // storage: settings, the encrypted keystore, the queue (local); tokens, budgets, passes (session).
+  // webRequest: notices 402 responses (status and headers) on granted hosts.
+  // alarms: wakes the worker to replay payments in flight, refresh tokens, expire requests.
+  // favicon: the site's icon in the approval window, from Chrome's own cache.
   // declarativeNetRequestWithHostAccess: session rules that add the proof header to a reload.
   // scripting: the worker registers the in-page provider (MAIN world) and its bridge.
-  permissions: ['storage', 'webRequest', 'alarms', 'favicon', 'declarativeNetRequestWithHostAccess', 'scripting'],
-  host_permissions: ['<all_urls>'],
+  // notifications: says what was paid from a site's budget without the approval window.
+  permissions: ['storage', 'webRequest', 'alarms', 'favicon', 'declarativeNetRequestWithHostAccess', 'scripting', 'notifications'],
+  optional_host_permissions: ['<all_urls>'],
 });

@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { chromium, type Page } from 'playwright-core';
-import { buildExtension, CHROMIUM, hasChromium, launchWithExtension, type ExtensionBrowser, type WorkerChrome } from '../test/helpers/extension-browser.js';
+import { buildExtension, CHROMIUM, grantHostAccess, hasChromium, launchWithExtension, type ExtensionBrowser, type WorkerChrome } from '../test/helpers/extension-browser.js';
 import { HUB } from '../test/helpers/extension-fixtures.js';
 import { startShop, type Shop } from '../test/helpers/extension-shop.js';
 
@@ -268,6 +268,8 @@ export async function benchExtension(opts: { runs?: number } = {}): Promise<Exte
         // Install opens onboarding in a tab; close it so it does not compete.
         await new Promise((r) => setTimeout(r, 500));
         for (const p of b.context.pages()) await p.close().catch(() => undefined);
+        // Host access is optional since issue 3: all sites, as a person choosing "All sites" gives it.
+        await grantHostAccess(b, ['<all_urls>']);
         // Signed in as far as the approval flow is concerned (as test/e2e/extension.test.ts does).
         await b.worker.evaluate(({ url }) => chrome.storage.session.set({ 'tollway.hub': { url, accessToken: 'bench' } }), { url: HUB });
 

@@ -2,14 +2,22 @@
  * The approval flow: a 402 seen → a pending request stored (with its Idempotency-Key) → badge and
  * window → approve or reject → the hub pays → the outcome stored. Storage is the only state: the
  * service worker can be stopped between any two steps, and `resume` picks up where it stopped.
+ *
+ * Two shortcuts skip the window: an access pass the merchant advertised (`extra.reuse`) still
+ * valid for the same resource is shown again without paying, and a payment the site's budget
+ * covers is paid at once, charged to that budget by the hub (`allowance: {site}`); the hub refusing
+ * it as over budget sends it to the window after all.
  */
-import type { Payment } from '../../shared/api.js';
+import type { AllowancePeriod, Payment } from '../../shared/api.js';
 import type { PaymentChallenge } from '../../shared/challenge.js';
-import { HISTORY_LIMIT, KEYS, type ApprovalRequest, type FrameType, type HubSession, type RequestStatus } from '../common/state.js';
+import { allowanceAt, autoPayDecision, PERIOD_LABEL, type Allowance } from '../common/budget.js';
+import { displayAmount } from '../common/format.js';
+import { HISTORY_LIMIT, KEYS, type ApprovalRequest, type FrameType, type HubSession, type Pass, type RequestStatus } from '../common/state.js';
 import { loadRequests, writeRequestList, type StorageArea } from '../common/storage.js';
 import type { ApprovalWindow } from './approval-window.js';
 import { choosePayment } from './choose.js';
 import type { HubClient, PayOutcome } from './hub-client.js';
+import { reuseWindow, type PassStore } from './passes.js';
 import { badgeText, decide, enqueue, expirePending, nextExpiry, pendingOf, rejectPending, replace, splitFinished } from './queue.js';
 import { createSerial } from './serial.js';
 
@@ -21,6 +29,31 @@ export interface Seen402 {
   method: string;
   url: string;
   challenge: PaymentChallenge;
+  /**
+   * This 402 answered a retry that carried a proof (a fresh payment's or a pass's): neither a pass
+   * nor the budget is used again for it, so a merchant that keeps refusing cannot make a loop.
+   */
+  afterProof?: boolean;
+}
+
+/** The slice of the budgets service the flow uses. */
+export interface BudgetLookup {
+  lookup(site: string, asset: string): Promise<Allowance | null>;
+  put(a: { site: string; asset: string; amount: string; period: AllowancePeriod }): Promise<Allowance>;
+  /** Reads the budgets from the hub again (after the hub charged or refused one). */
+  sync(): Promise<void>;
+}
+
+export interface Added {
+  id: string;
+  added: boolean;
+  /** A pass was shown again instead: nothing was queued or paid. */
+  reused?: Pass;
+  /**
+   * Paid without the window: the payment runs on after `add` returns (so that whoever waits on the
+   * id can start waiting first); this settles when it is done.
+   */
+  settled?: Promise<void>;
 }
 
 export interface ApprovalsDeps {
@@ -44,6 +77,16 @@ export interface ApprovalsDeps {
   scheduleResume?: () => Promise<void>;
   /** Asks to be woken at `at` (ms) to expire pending requests; null: nothing waits. */
   scheduleExpiry?: (at: number | null) => Promise<void>;
+  /** Per-site budgets: without them every payment is asked for. */
+  budgets?: BudgetLookup;
+  /** Access passes: without them every 402 is paid again. */
+  passes?: PassStore;
+  /** Shows a pass's proof again to the tab (proof rule + reload); false when the tab moved on. */
+  reapply?(pass: Pass, seen: Seen402): Promise<boolean>;
+  /** The payment as the hub has it now (a completed page load whose retry a stopped worker missed). */
+  lookupPayment?(session: HubSession, transactionId: string): Promise<Payment | null>;
+  /** A system notification (what was paid without asking, or why it could not be). */
+  notify?(n: { title: string; message: string }): Promise<void>;
 }
 
 export type Approvals = ReturnType<typeof createApprovals>;
@@ -87,13 +130,21 @@ export function createApprovals(deps: ApprovalsDeps) {
     return split.active;
   }
 
-  async function add(seen: Seen402): Promise<{ id: string; added: boolean }> {
-    return serial(async () => {
+  async function add(seen: Seen402): Promise<Added> {
+    const out = await serial(async (): Promise<Added & { auto?: boolean }> => {
       const { active, history } = await load();
       const session = await deps.session();
       const method = seen.method.toUpperCase();
       const choice = choosePayment(seen.challenge, { url: seen.url, method }, session?.url ?? null);
       const t = now();
+      // A pass: only a page load can be retried with it here (a proof rule and a reload).
+      const windowSeconds = reuseWindow(choice.option);
+      if (!seen.afterProof && windowSeconds !== null && deps.passes && seen.frameType === 'main_frame' && method === 'GET') {
+        const pass = await deps.passes.find({ payTo: choice.option!.payTo, url: seen.url, method, windowSeconds });
+        if (pass) return { id: pass.transactionId, added: false, reused: pass };
+      }
+      const allowance = !seen.afterProof && choice.payment && deps.budgets ? await deps.budgets.lookup(seen.site, choice.payment.asset).catch(() => null) : null;
+      const auto = autoPayDecision(seen.site, choice.payment, allowance, t).auto;
       const request: ApprovalRequest = {
         id: newId(),
         idempotencyKey: `tollway-${newId()}`,
@@ -105,18 +156,47 @@ export function createApprovals(deps: ApprovalsDeps) {
         method,
         url: seen.url,
         challenge: seen.challenge,
-        payment: choice.payment,
+        // Fixed now, with the allowance, so that a replay after a restart sends the same body.
+        payment: auto && choice.payment ? { ...choice.payment, allowance: { site: seen.site } } : choice.payment,
         unpayable: choice.unpayable,
-        status: 'pending',
+        status: auto ? 'paying' : 'pending',
         result: null,
         error: null,
+        ...(auto ? { auto: true } : {}),
       };
-      const out = enqueue(active, request);
-      // Stored before any window opens: if the worker dies now, the request is still there.
-      if (out.added) await save(out.active, history);
-      if (out.request.status === 'pending') await deps.window.open();
-      return { id: out.request.id, added: out.added };
+      const q = enqueue(active, request);
+      // Stored before any window opens or any call is made: if the worker dies now, the request is still there.
+      if (q.added) await save(q.active, history);
+      if (q.request.status === 'pending') await deps.window.open();
+      return { id: q.request.id, added: q.added, auto: q.added && auto };
     });
+    if (out.reused) {
+      await deps.reapply?.(out.reused, seen).catch((e: unknown) => console.error('tollway: could not show the pass again', e));
+      return { id: out.id, added: false, reused: out.reused };
+    }
+    if (out.auto) {
+      await deps.scheduleResume?.();
+      const settled = settle(out.id).catch((e: unknown) => console.error('tollway: auto-payment', e));
+      return { id: out.id, added: out.added, settled };
+    }
+    return { id: out.id, added: out.added };
+  }
+
+  /**
+   * Approves with a budget for the site: the budget is saved at the hub first, and only then is the
+   * request approved, so a budget that could not be saved approves nothing (the window says why).
+   */
+  async function decideWithBudget(id: string, budget: { amount: string; period: AllowancePeriod }): Promise<void> {
+    const { active } = await load();
+    const r = active.find((x) => x.id === id && x.status === 'pending');
+    if (!r?.payment) return;
+    if (!deps.budgets) throw new Error('budgets are not available');
+    try {
+      await deps.budgets.put({ site: r.site, asset: r.payment.asset, amount: budget.amount, period: budget.period });
+    } catch (e) {
+      throw new Error(`the budget could not be saved, nothing was paid: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    await decideOne(id, true);
   }
 
   async function decideOne(id: string, approve: boolean): Promise<void> {
@@ -174,10 +254,20 @@ export function createApprovals(deps: ApprovalsDeps) {
         : // The key may already have reached the hub before the session was lost: never call that a
           // failure; ask again once signed in (unlock, or the hub reachable again).
           { kind: 'retry', message: 'not signed in to the hub; the payment is retried once signed in' };
+      const overBudget = request.auto && outcome.kind === 'refused' && outcome.type.endsWith('/allowance-exceeded');
       const done = await serial(async () => {
         const { active: current, history } = await load();
         const r = current.find((x) => x.id === id);
         if (!r || r.status !== 'paying') return null;
+        if (overBudget && r.payment && outcome.kind === 'refused') {
+          // Nothing was stored at the hub (a refusal rolls back the key's claim); asking the person
+          // is a new payment without the allowance, under a new key.
+          const { allowance: _a, ...payment } = r.payment;
+          const asked: ApprovalRequest = { ...r, status: 'pending', auto: false, payment, idempotencyKey: `tollway-${newId()}`, error: null, note: `Over this site's budget: ${outcome.message}`, updatedAt: now() };
+          await save(replace(current, asked), history);
+          await deps.window.open();
+          return asked;
+        }
         const status = statusAfter(outcome);
         const updated: ApprovalRequest = {
           ...r,
@@ -185,15 +275,56 @@ export function createApprovals(deps: ApprovalsDeps) {
           result: outcome.kind === 'answered' ? outcome.payment : r.result,
           error: outcome.kind === 'answered' ? outcome.payment.failureReason : outcome.message,
           updatedAt: now(),
+          ...(status === 'completed' && needsRetry(r) ? { retryDue: true } : {}),
         };
         await save(replace(current, updated), history);
         return updated;
       });
       if (outcome.kind === 'retry') await deps.scheduleResume?.();
-      if (done?.status === 'completed') await deps.onCompleted?.(done).catch((e: unknown) => console.error('tollway: could not retry with the proof', e));
+      if (request.auto && (outcome.kind !== 'retry' || overBudget)) await deps.budgets?.sync().catch(() => undefined);
+      if (done?.auto) await tellAuto(done);
+      if (done?.status === 'completed') await completed(done);
     } finally {
       sending.delete(id);
     }
+  }
+
+  /** A page load is retried with its proof; the flag says that retry is still to be done. */
+  const needsRetry = (r: ApprovalRequest) => r.frameType === 'main_frame' && r.method === 'GET' && r.tabId >= 0;
+
+  /** Keeps the pass, retries with the proof, then clears `retryDue` (whatever the retry found). */
+  async function completed(r: ApprovalRequest): Promise<void> {
+    await deps.passes?.record(r).catch((e: unknown) => console.error('tollway: could not keep the pass', e));
+    await deps.onCompleted?.(r).catch((e: unknown) => console.error('tollway: could not retry with the proof', e));
+    if (!r.retryDue) return;
+    await serial(async () => {
+      const { history } = await load();
+      const i = history.findIndex((x) => x.id === r.id && x.retryDue);
+      if (i < 0) return;
+      const next = [...history];
+      const { retryDue: _d, ...rest } = next[i]!;
+      next[i] = rest;
+      await local.set({ [KEYS.history]: writeRequestList(next) });
+    });
+  }
+
+  /** Tells the person what was paid (or not) without the window. */
+  async function tellAuto(r: ApprovalRequest): Promise<void> {
+    if (!deps.notify || !r.payment || (r.status !== 'completed' && r.status !== 'submitted' && r.status !== 'failed')) return;
+    let host = r.site;
+    try {
+      host = new URL(r.site).host;
+    } catch {
+      // keep the origin as it is
+    }
+    const amount = displayAmount(r.payment.amount, r.payment.asset);
+    const budget = await deps.budgets?.lookup(r.site, r.payment.asset).catch(() => null);
+    const left = budget ? ` ${displayAmount(allowanceAt(budget, now()).remaining.toString(), budget.asset)} left this ${PERIOD_LABEL[budget.period]}.` : '';
+    const n =
+      r.status === 'failed'
+        ? { title: `Tollway could not pay ${host}`, message: `${amount}: ${r.error ?? 'the payment failed'}` }
+        : { title: `Tollway paid ${host}`, message: `${amount} from this site's budget${r.status === 'submitted' ? ' (confirming)' : ''}.${left}` };
+    await deps.notify(n).catch((e: unknown) => console.error('tollway: notification', e));
   }
 
   /**
@@ -206,14 +337,32 @@ export function createApprovals(deps: ApprovalsDeps) {
       const i = history.findIndex((r) => r.status === 'submitted' && r.result?.transactionId === p.transactionId);
       const status: RequestStatus | null = p.status === 'completed' ? 'completed' : p.status === 'failed' ? 'failed' : null;
       if (i < 0 || !status) return null;
-      const updated: ApprovalRequest = { ...history[i]!, status, result: p, error: p.failureReason, updatedAt: now() };
+      const before = history[i]!;
+      const updated: ApprovalRequest = { ...before, status, result: p, error: p.failureReason, updatedAt: now(), ...(status === 'completed' && needsRetry(before) ? { retryDue: true } : {}) };
       const next = [...history];
       next[i] = withoutProof(updated);
       await local.set({ [KEYS.history]: writeRequestList(next) });
       deps.onFinished?.([updated]);
       return updated;
     });
-    if (done?.status === 'completed') await deps.onCompleted?.(done).catch((e: unknown) => console.error('tollway: could not retry with the proof', e));
+    if (done?.status === 'completed') await completed(done);
+  }
+
+  /**
+   * Completed page loads whose retry a stopped worker never ran: the hub is asked for the payment
+   * (never paid again) and, completed, its proof goes to the tab if the tab still shows that page.
+   */
+  async function retryMissed(): Promise<void> {
+    const due = (await load()).history.filter((r) => r.retryDue && r.result);
+    if (!due.length) return;
+    const session = await deps.session();
+    if (!session || !deps.lookupPayment) return;
+    for (const r of due) {
+      const p = await deps.lookupPayment(session, r.result!.transactionId).catch(() => undefined);
+      // Unreachable hub: leave the flag for the next wake-up.
+      if (p === undefined) continue;
+      await completed(p && (p.status === 'completed' || p.status === 'refunded') ? { ...r, result: p } : r);
+    }
   }
 
   /** Rejects what waited past its expiry; closes the window when nothing is left to decide. */
@@ -232,6 +381,7 @@ export function createApprovals(deps: ApprovalsDeps) {
   async function resume(): Promise<void> {
     const { active } = await load();
     await Promise.all(active.filter((r) => r.status === 'paying').map((r) => settle(r.id)));
+    await retryMissed();
     await expire();
     await serial(async () => deps.setBadge(badgeText((await load()).active)));
   }
@@ -248,5 +398,15 @@ export function createApprovals(deps: ApprovalsDeps) {
     await resume();
   }
 
-  return { add, decide: decideOne, rejectAll, windowRemoved, settle, resume, browserStarted, expire, paymentUpdated };
+  return {
+    add,
+    decide: (id: string, approve: boolean, budget?: { amount: string; period: AllowancePeriod }) => (approve && budget ? decideWithBudget(id, budget) : decideOne(id, approve)),
+    rejectAll,
+    windowRemoved,
+    settle,
+    resume,
+    browserStarted,
+    expire,
+    paymentUpdated,
+  };
 }

@@ -1,13 +1,17 @@
 /**
- * Which option of a challenge this wallet can pay, and the `POST /payments` body that pays it.
- * Today that is the hub's own `tollway` scheme on the hub the wallet is signed in to; the SOVR
- * `exact` scheme and Lightning come with their rails.
+ * Which option of a challenge this wallet can pay, and the `POST /payments` body that pays it:
+ * the hub's own `tollway` scheme on the hub the wallet is signed in to, else an L402 (Lightning)
+ * invoice, which the hub pays on its Lightning rail. When a response offers both, `tollway` wins:
+ * it settles inside the hub at once, with a receipt the merchant verifies offline, and carries the
+ * request binding and pass window; Lightning is the fallback for merchants that speak only L402.
  */
 import { CreatePaymentRequest } from '../../shared/api.js';
 import { ASSET_NAMES } from '../../shared/assets.js';
 import type { PaymentChallenge, PaymentOption } from '../../shared/challenge.js';
 
-export type Choice = { payment: CreatePaymentRequest; option: PaymentOption; unpayable: null } | { payment: null; option: null; unpayable: string };
+export type Choice =
+  | { payment: CreatePaymentRequest; option: PaymentOption | null; unpayable: null }
+  | { payment: null; option: null; unpayable: string };
 
 function originOf(url: string): string | null {
   try {
@@ -49,9 +53,23 @@ export function choosePayment(
     });
     if (body.success) return { payment: body.data, option, unpayable: null };
   }
+  const l402 = challenge.l402;
+  if (l402?.amountMsat) {
+    const description = challenge.x402?.resource?.description?.slice(0, 500);
+    // BTC is kept in msat at the hub, so the invoice's msat amount is the base-unit amount.
+    const body = CreatePaymentRequest.safeParse({
+      rail: 'lightning',
+      payTo: l402.invoice,
+      amount: l402.amountMsat,
+      asset: 'BTC',
+      resource: { url: request.url, method: request.method.toUpperCase() },
+      ...(description ? { description } : {}),
+    });
+    if (body.success) return { payment: body.data, option: null, unpayable: null };
+  }
   const offered = [
     ...options.map((o) => `${o.scheme} on ${o.network}`),
-    ...(challenge.l402 ? ['Lightning (L402)'] : []),
+    ...(challenge.l402 ? [challenge.l402.amountMsat ? 'Lightning (L402)' : 'Lightning (L402) with an invoice that names no amount'] : []),
   ];
   return { payment: null, option: null, unpayable: `No option this wallet can pay yet: ${offered.join(', ')}` };
 }

@@ -3,7 +3,7 @@
  * answer is validated with the shared schemas; a refusal is a HubError carrying the problem type.
  */
 import { z } from 'zod';
-import { AccountsMe, NonceResponse, Payment, PaymentList, ProblemDetails, TokenResponse } from '../../shared/api.js';
+import { AccountsMe, Allowance, AllowanceList, NonceResponse, Payment, PaymentList, ProblemDetails, TokenResponse, type AllowancePeriod } from '../../shared/api.js';
 import type { HubSession } from '../common/state.js';
 
 export class HubError extends Error {
@@ -28,6 +28,12 @@ export interface HubApi {
   payments(session: HubSession, limit: number): Promise<z.infer<typeof PaymentList>>;
   payment(session: HubSession, id: string): Promise<Payment>;
   faucet(session: HubSession, asset: string, amount: string): Promise<z.infer<typeof AccountsMe>>;
+  /** One page of the person's payments, newest first; `nextCursor` null at the end. */
+  paymentsPage(session: HubSession, cursor: string | null, limit: number): Promise<z.infer<typeof PaymentList>>;
+  allowances(session: HubSession): Promise<z.infer<typeof AllowanceList>>;
+  putAllowance(session: HubSession, a: { site: string; asset: string; amount: string; period: AllowancePeriod }): Promise<z.infer<typeof Allowance>>;
+  /** Resolves also when there was no such allowance (404): it is gone either way. */
+  deleteAllowance(session: HubSession, site: string, asset: string): Promise<void>;
 }
 
 export function createHubApi(deps: { fetch: typeof fetch; timeoutMs?: number }): HubApi {
@@ -67,5 +73,16 @@ export function createHubApi(deps: { fetch: typeof fetch; timeoutMs?: number }):
     payments: (s, limit) => call(PaymentList, s.url, `/payments?limit=${limit}`, { token: s.accessToken }),
     payment: (s, id) => call(Payment, s.url, `/payments/${encodeURIComponent(id)}`, { token: s.accessToken }),
     faucet: (s, asset, amount) => call(AccountsMe, s.url, '/dev/faucet', { method: 'POST', token: s.accessToken, body: { asset, amount } }),
+    paymentsPage: (s, cursor, limit) =>
+      call(PaymentList, s.url, `/payments?${new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) })}`, { token: s.accessToken }),
+    allowances: (s) => call(AllowanceList, s.url, '/allowances', { token: s.accessToken }),
+    putAllowance: (s, a) => call(Allowance, s.url, '/allowances', { method: 'PUT', token: s.accessToken, body: a }),
+    deleteAllowance: async (s, site, asset) => {
+      try {
+        await call(null, s.url, `/allowances?${new URLSearchParams({ site, asset })}`, { method: 'DELETE', token: s.accessToken });
+      } catch (e) {
+        if (!(e instanceof HubError && e.status === 404)) throw e;
+      }
+    },
   };
 }

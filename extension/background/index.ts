@@ -8,6 +8,7 @@ import { hashMessage, SigningKey } from 'ethers';
 import { io } from 'socket.io-client';
 import browser, { type Runtime } from 'webextension-polyfill';
 import { PageMessage, type Reply } from '../common/messages.js';
+import { KEYS } from '../common/state.js';
 import { pageError, ProviderMessage, type ProviderReply } from '../common/provider-messages.js';
 // `.iife.ts` + `?script`: crxjs builds each as one self-contained file and gives its path in dist/.
 import bridgeScript from '../content/bridge.iife.ts?script';
@@ -15,18 +16,24 @@ import providerScript from '../provider/inpage.iife.ts?script';
 import { createApprovalWindow, type WindowsApi } from './approval-window.js';
 import { createApprovals } from './approvals.js';
 import { createAuth } from './auth.js';
+import { createBudgets } from './budgets.js';
+import { exportCsv } from './export.js';
+import { providerMatches } from './host-access.js';
+import { createPasses } from './passes.js';
 import { challengeOf, fetchReask, notice, WATCHED_TYPES, type HeadersReceived } from './detect.js';
 import { createHubApi, HubError } from './hub-api.js';
 import { createHubClient } from './hub-client.js';
 import { createLive } from './live.js';
 import { createProofRetry, type DnrApi } from './proof.js';
 import { createProvider, registerProviderScripts, type ScriptingApi } from './provider.js';
+import { createSerial } from './serial.js';
 
 const RESUME_ALARM = 'tollway.resume';
 const REFRESH_ALARM = 'tollway.refresh';
 const PROOF_SWEEP_ALARM = 'tollway.proofSweep';
 const EXPIRY_ALARM = 'tollway.expiry';
 const APPROVE_PAGE = 'extension/approve/index.html';
+const ICON = 'extension/icons/icon-128.png';
 
 const workerFetch: typeof fetch = (input, init) => fetch(input, init);
 const api = createHubApi({ fetch: workerFetch });
@@ -44,6 +51,9 @@ const auth = createAuth({
     void (s ? live.start() : live.signedOut()).catch((e: unknown) => console.error('tollway: live status', e));
     // Signed in (again): payments that waited for a session go on, with their own keys.
     if (s) void approvals.resume().catch((e: unknown) => console.error('tollway: resume', e));
+    if (s) void budgets.sync().catch((e: unknown) => console.error('tollway: budgets', e));
+    // Signed out or locked: the budgets shown and the passes kept (bearer proofs) go too.
+    else void browser.storage.session.remove([KEYS.budgets, KEYS.passes]);
   },
 });
 
@@ -59,12 +69,25 @@ const proof = createProofRetry({
   dnr: chrome.declarativeNetRequest as unknown as DnrApi,
   session: browser.storage.session,
   reload: (tabId) => browser.tabs.reload(tabId),
-  tabUrl: async (tabId) => (await browser.tabs.get(tabId)).url,
+  navigate: async (tabId, url) => void (await browser.tabs.update(tabId, { url })),
+  tabUrl: async (tabId) => {
+    const tab = (await browser.tabs.get(tabId)) as { url?: string; pendingUrl?: string };
+    return tab.pendingUrl ?? tab.url;
+  },
   scheduleSweep: async (at) => browser.alarms.create(PROOF_SWEEP_ALARM, { when: at + 1000 }),
 });
 
+const budgets = createBudgets({ session: browser.storage.session, api, current: () => auth.current() });
+const passes = createPasses({ session: browser.storage.session });
+
 const approvals = createApprovals({
   local: browser.storage.local,
+  budgets,
+  passes,
+  reapply: (pass, seen) => proof.reapply(seen.tabId, seen.url, pass.header, pass.transactionId),
+  lookupPayment: (s, id) => api.payment(s, id).catch((e: unknown) => (e instanceof HubError && e.status === 404 ? null : Promise.reject(e))),
+  notify: async ({ title, message }) =>
+    void (await chrome.notifications.create({ type: 'basic', iconUrl: browser.runtime.getURL(ICON), title, message, priority: 0 })),
   hub: createHubClient({ fetch: workerFetch }),
   session: () => auth.current(),
   onCompleted: async (r) => void (await proof.retry(r)),
@@ -86,21 +109,50 @@ const provider = createProvider({ session: () => auth.current(), add: (seen) => 
 
 const reask = fetchReask(workerFetch);
 
-browser.webRequest.onHeadersReceived.addListener(
-  (details) => {
-    if (details.type === 'main_frame' && details.tabId >= 0) {
-      // The reload carried the proof (whatever the answer): the rule has done its work.
-      void proof.used(details.tabId, details.url).catch((e: unknown) => console.error('tollway: proof rule', e));
-    }
-    const noticed = notice({ ...details, initiator: (details as { initiator?: string }).initiator } as HeadersReceived);
-    if (!noticed) return;
-    void challengeOf(noticed, reask)
-      .then((seen) => (seen ? approvals.add(seen) : undefined))
-      .catch((e: unknown) => console.error('tollway: could not queue a 402', e));
-  },
-  { urls: ['<all_urls>'], types: WATCHED_TYPES },
-  ['responseHeaders', 'extraHeaders'] as never,
-);
+type HeadersDetails = Parameters<Parameters<typeof browser.webRequest.onHeadersReceived.addListener>[0]>[0];
+
+function onHeaders(details: HeadersDetails): void {
+  // The reload carried a proof (whatever the answer): the rule has done its work. Which rules went
+  // tells whether a 402 now answers a proof, so that it is asked about, never paid or reused again.
+  const used = details.type === 'main_frame' && details.tabId >= 0 ? proof.used(details.tabId, details.url) : Promise.resolve([]);
+  const noticed = notice({ ...details, initiator: (details as { initiator?: string }).initiator } as HeadersReceived);
+  if (!noticed) {
+    void used.catch((e: unknown) => console.error('tollway: proof rule', e));
+    return;
+  }
+  void Promise.all([used.catch(() => []), challengeOf(noticed, reask)])
+    .then(async ([rules, seen]) => {
+      if (!seen) return;
+      for (const r of rules) if (r.passId) await passes.spend(r.passId);
+      await approvals.add(rules.length ? { ...seen, afterProof: true } : seen);
+    })
+    .catch((e: unknown) => console.error('tollway: could not queue a 402', e));
+}
+
+/**
+ * (Re)adds the 402 listener. Chrome only delivers events for hosts the extension may access, and a
+ * listener added before a host was granted does not hear that host until it is added again.
+ */
+function listen402(): void {
+  browser.webRequest.onHeadersReceived.removeListener(onHeaders);
+  browser.webRequest.onHeadersReceived.addListener(onHeaders, { urls: ['<all_urls>'], types: WATCHED_TYPES }, ['responseHeaders', 'extraHeaders'] as never);
+}
+listen402();
+
+const scriptsSerial = createSerial();
+/** The provider goes where host access goes (one change at a time: a grant and a removal may race). */
+const followHostAccess = () =>
+  scriptsSerial(async () => {
+    const granted = (await browser.permissions.getAll()).origins ?? [];
+    await registerProviderScripts(chrome.scripting as unknown as ScriptingApi, { provider: providerScript, bridge: bridgeScript }, providerMatches(granted));
+  });
+
+function hostAccessChanged(): void {
+  listen402();
+  void followHostAccess().catch((e: unknown) => console.error('tollway: could not register the in-page provider', e));
+}
+browser.permissions.onAdded.addListener(hostAccessChanged);
+browser.permissions.onRemoved.addListener(hostAccessChanged);
 
 /** 10 SOVR from a dev-mode hub's faucet; a production hub has no such route and says 404. */
 async function testMoney(): Promise<void> {
@@ -115,10 +167,16 @@ async function testMoney(): Promise<void> {
   await live.sync();
 }
 
+async function exportPayments(): Promise<string> {
+  const session = await auth.current();
+  if (!session) throw new Error('sign in to the hub first');
+  return exportCsv(api, session);
+}
+
 function act(m: PageMessage): Promise<unknown> {
   switch (m.type) {
     case 'approval.decide':
-      return approvals.decide(m.id, m.approve);
+      return approvals.decide(m.id, m.approve, m.budget);
     case 'approval.rejectAll':
       return approvals.rejectAll();
     case 'auth.signIn':
@@ -128,9 +186,19 @@ function act(m: PageMessage): Promise<unknown> {
     case 'wallet.lock':
       return auth.lock();
     case 'account.sync':
-      return live.sync();
+      return Promise.all([live.sync(), budgets.sync().catch(() => undefined)]);
     case 'dev.faucet':
       return testMoney();
+    case 'budget.sync':
+      return budgets.sync();
+    case 'budget.put':
+      return budgets.put({ site: m.site, asset: m.asset, amount: m.amount, period: m.period });
+    case 'budget.delete':
+      return budgets.remove(m.site, m.asset);
+    case 'payments.export':
+      return exportPayments().then((csv) => ({ csv }));
+    case 'access.changed':
+      return Promise.resolve(hostAccessChanged());
   }
 }
 
@@ -140,7 +208,7 @@ browser.runtime.onMessage.addListener((message: unknown, sender: Runtime.Message
   const parsed = PageMessage.safeParse(message);
   if (!parsed.success) return Promise.resolve({ ok: false, error: 'unknown message' });
   return act(parsed.data).then(
-    (): Reply => ({ ok: true }),
+    (v): Reply => ({ ok: true, ...(v && typeof v === 'object' && 'csv' in v && typeof v.csv === 'string' ? { csv: v.csv } : {}) }),
     (e: unknown): Reply => ({ ok: false, error: e instanceof Error ? e.message : String(e) }),
   );
 });
@@ -184,7 +252,5 @@ void browser.action.setBadgeBackgroundColor({ color: '#b45309' });
 // proof rules, and listen to the hub again.
 void approvals.resume();
 void proof.sweep();
-void registerProviderScripts(chrome.scripting as unknown as ScriptingApi, { provider: providerScript, bridge: bridgeScript }).catch((e: unknown) =>
-  console.error('tollway: could not register the in-page provider', e),
-);
+void followHostAccess().catch((e: unknown) => console.error('tollway: could not register the in-page provider', e));
 void live.start().catch((e: unknown) => console.error('tollway: live status', e));

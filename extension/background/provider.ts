@@ -94,15 +94,26 @@ export interface ScriptingApi {
   getRegisteredContentScripts(filter: { ids: string[] }): Promise<{ id: string }[]>;
   registerContentScripts(scripts: RegisteredScript[]): Promise<void>;
   updateContentScripts(scripts: RegisteredScript[]): Promise<void>;
+  unregisterContentScripts(filter: { ids: string[] }): Promise<void>;
 }
 
-/** Registers (or refreshes, after an update) the MAIN-world provider and the ISOLATED-world bridge. */
-export async function registerProviderScripts(scripting: ScriptingApi, files: { provider: string; bridge: string }): Promise<void> {
+/**
+ * Registers (or refreshes, after an update or a change of host access) the MAIN-world provider
+ * and the ISOLATED-world bridge on exactly the sites Tollway may access (`matches`, from the
+ * granted host permissions); with none, they are unregistered.
+ */
+export async function registerProviderScripts(scripting: ScriptingApi, files: { provider: string; bridge: string }, matches: readonly string[] = ['<all_urls>']): Promise<void> {
+  const ids = [BRIDGE_SCRIPT_ID, PROVIDER_SCRIPT_ID];
+  const registered = (await scripting.getRegisteredContentScripts({ ids })).map((s) => s.id);
+  if (!matches.length) {
+    if (registered.length) await scripting.unregisterContentScripts({ ids: registered });
+    return;
+  }
   const scripts: RegisteredScript[] = [
-    { id: BRIDGE_SCRIPT_ID, matches: ['<all_urls>'], js: [files.bridge], world: 'ISOLATED', runAt: 'document_start', allFrames: true },
-    { id: PROVIDER_SCRIPT_ID, matches: ['<all_urls>'], js: [files.provider], world: 'MAIN', runAt: 'document_start', allFrames: true },
+    { id: BRIDGE_SCRIPT_ID, matches: [...matches], js: [files.bridge], world: 'ISOLATED', runAt: 'document_start', allFrames: true },
+    { id: PROVIDER_SCRIPT_ID, matches: [...matches], js: [files.provider], world: 'MAIN', runAt: 'document_start', allFrames: true },
   ];
-  const existing = new Set((await scripting.getRegisteredContentScripts({ ids: scripts.map((s) => s.id) })).map((s) => s.id));
+  const existing = new Set(registered);
   const fresh = scripts.filter((s) => !existing.has(s.id));
   const known = scripts.filter((s) => existing.has(s.id));
   if (known.length) await scripting.updateContentScripts(known);

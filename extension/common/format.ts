@@ -1,6 +1,7 @@
 /** How amounts and requests are shown. Amounts stay bigint/strings all the way to the screen. */
 import { ASSETS, type AssetCode } from '../../shared/assets.js';
 import { formatUnits } from '../../shared/amount.js';
+import { allowanceAt, PERIOD_LABEL, type Allowance } from './budget.js';
 import type { ApprovalRequest } from './state.js';
 
 export function displayAmount(amount: string, asset: string): string {
@@ -12,6 +13,9 @@ export function displayAmount(amount: string, asset: string): string {
 
 /** What the window shows for a request: the option it would pay, or what was offered. */
 export function describeRequest(r: ApprovalRequest): { amount: string | null; rail: string | null; scheme: string | null; expiresAt: number | null } {
+  if (r.payment?.rail === 'lightning') {
+    return { amount: lightningAmount(r.payment.amount), rail: 'Lightning', scheme: r.challenge.l402 ? `${r.challenge.l402.scheme} invoice` : null, expiresAt: null };
+  }
   if (r.payment) {
     const option = r.payment.requirement;
     const timeout = option?.maxTimeoutSeconds;
@@ -24,7 +28,7 @@ export function describeRequest(r: ApprovalRequest): { amount: string | null; ra
   }
   const first = r.challenge.x402?.accepts[0];
   if (first) return { amount: displayAmount(first.amount, first.asset), rail: null, scheme: `${first.scheme} · ${first.network}`, expiresAt: null };
-  if (r.challenge.l402?.amountMsat) return { amount: displayAmount(r.challenge.l402.amountMsat, 'BTC'), rail: 'lightning', scheme: r.challenge.l402.scheme, expiresAt: null };
+  if (r.challenge.l402?.amountMsat) return { amount: lightningAmount(r.challenge.l402.amountMsat), rail: 'Lightning', scheme: r.challenge.l402.scheme, expiresAt: null };
   return { amount: null, rail: null, scheme: null, expiresAt: null };
 }
 
@@ -43,4 +47,24 @@ export function balanceAfter(balances: readonly { asset: string; available: stri
   const after = BigInt(b.available) - BigInt(payment.amount);
   if (after < 0n) return { text: `${displayAmount(b.available, b.asset)} available: not enough`, short: true };
   return { text: displayAmount(after.toString(), b.asset), short: false };
+}
+
+/** A Lightning amount (msat) in sats, with BTC beside it: "1,500 sats (0.000015 BTC)"; msat shown when not whole sats. */
+export function lightningAmount(msat: string): string {
+  if (!/^[0-9]{1,78}$/.test(msat)) return `${msat} msat`;
+  const v = BigInt(msat);
+  const sats = v % 1000n === 0n ? `${(v / 1000n).toLocaleString('en-US')} sats` : `${v.toLocaleString('en-US')} msat`;
+  return `${sats} (${displayAmount(msat, 'BTC')})`;
+}
+
+/** "0.5 of 1 SOVR left this week", from the budget as it stands at `now`. */
+export function budgetText(a: Allowance, now: number): string {
+  const at = allowanceAt(a, now);
+  const [left] = displayAmount(at.remaining.toString(), a.asset).split(' ');
+  return `${left} of ${displayAmount(at.amount.toString(), a.asset)} left this ${PERIOD_LABEL[a.period]}`;
+}
+
+/** When the budget's period ends, in the person's own time zone. */
+export function resetsText(a: Allowance, now: number): string {
+  return `resets ${new Date(allowanceAt(a, now).resetsAt).toLocaleString()}`;
 }

@@ -5,11 +5,19 @@
  * worker to act. Passwords never travel in a message: pages decrypt the keystore themselves.
  */
 import { z } from 'zod';
+import { AllowancePeriod, Asset, SiteOrigin } from '../../shared/api.js';
+import { PositiveAmountString } from '../../shared/amount.js';
 import { ServiceUrl as HubUrl } from '../../shared/url.js';
 
 
 export const PageMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('approval.decide'), id: z.string().min(1).max(200), approve: z.boolean() }),
+  z.object({
+    type: z.literal('approval.decide'),
+    id: z.string().min(1).max(200),
+    approve: z.boolean(),
+    /** "Pay automatically on this site up to … per …": saved at the hub before approving. */
+    budget: z.object({ amount: PositiveAmountString, period: AllowancePeriod }).optional(),
+  }),
   z.object({ type: z.literal('approval.rejectAll') }),
   /** Sign in to the hub with the unlocked key (SIWE). */
   z.object({ type: z.literal('auth.signIn'), hubUrl: HubUrl }),
@@ -21,8 +29,16 @@ export const PageMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('account.sync') }),
   /** Dev-mode hubs only (others answer 404): credit 10 test SOVR, so a newcomer can try paying. */
   z.object({ type: z.literal('dev.faucet') }),
+  /** Read the budgets from the hub into session storage. */
+  z.object({ type: z.literal('budget.sync') }),
+  z.object({ type: z.literal('budget.put'), site: SiteOrigin, asset: Asset, amount: PositiveAmountString, period: AllowancePeriod }),
+  z.object({ type: z.literal('budget.delete'), site: SiteOrigin, asset: Asset }),
+  /** Every payment at the hub as CSV (the reply carries it). */
+  z.object({ type: z.literal('payments.export') }),
+  /** Host access changed in a page (granted or removed there): follow it now. */
+  z.object({ type: z.literal('access.changed') }),
 ]);
 export type PageMessage = z.infer<typeof PageMessage>;
 
-export const Reply = z.union([z.object({ ok: z.literal(true) }), z.object({ ok: z.literal(false), error: z.string() })]);
+export const Reply = z.union([z.object({ ok: z.literal(true), csv: z.string().optional() }), z.object({ ok: z.literal(false), error: z.string() })]);
 export type Reply = z.infer<typeof Reply>;

@@ -4,7 +4,7 @@
  * again; an entry that no longer parses is dropped on its own instead of poisoning the rest.
  */
 import { z } from 'zod';
-import { Balance, CreatePaymentRequest, Payment } from '../../shared/api.js';
+import { Allowance, Balance, CreatePaymentRequest, Payment } from '../../shared/api.js';
 import { PaymentOption, X402Resource } from '../../shared/challenge.js';
 
 /** chrome.storage keys. `local` survives browser restarts; `session` lives until the browser closes. */
@@ -27,6 +27,10 @@ export const KEYS = {
   history: 'tollway.history',
   /** session: the id of the one approval window, so a restarted worker reuses it. */
   approvalWindow: 'tollway.approvalWindow',
+  /** session: the person's per-site budgets (the hub's allowances) as last read from the hub. */
+  budgets: 'tollway.budgets',
+  /** session: receipts of access passes that may be shown again (they are bearer proofs: never in `local`). */
+  passes: 'tollway.passes',
 } as const;
 
 export const HISTORY_LIMIT = 200;
@@ -124,6 +128,15 @@ export const ApprovalRequest = z.object({
   status: RequestStatus,
   result: Payment.nullable(),
   error: z.string().nullable(),
+  /** Paid without the window, charged to the site's budget (`payment.allowance` is set). */
+  auto: z.boolean().optional(),
+  /**
+   * Completed page load whose retry with the proof has not been done yet: set in the same write as
+   * `completed`, cleared once the retry ran. A worker stopped in between finds it on wake.
+   */
+  retryDue: z.boolean().optional(),
+  /** Shown in the window above the request (why it is asked after all, e.g. over budget). */
+  note: z.string().max(500).optional(),
 });
 export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
 
@@ -154,6 +167,38 @@ export const ProofRule = z.object({
   tabId: z.number().int(),
   url: z.string(),
   expiresAt: z.number().int(),
+  /** Set when the rule re-applies an access pass: a 402 answering it spends the pass. */
+  passId: z.string().optional(),
 });
 export type ProofRule = z.infer<typeof ProofRule>;
 export const ProofRules = z.array(ProofRule);
+
+/** The budgets as last read from the hub, for the session's user. */
+export const BudgetsView = z.object({
+  hubUrl: z.string(),
+  userId: z.string(),
+  data: z.array(Allowance),
+  syncedAt: z.number().int(),
+});
+export type BudgetsView = z.infer<typeof BudgetsView>;
+
+/**
+ * A completed payment whose merchant advertised an access pass (`extra.reuse.windowSeconds`): its
+ * proof may be shown again for the same resource until the window or the receipt runs out.
+ */
+export const Pass = z.object({
+  transactionId: z.string().min(1),
+  /** The merchant paid (`payTo` of the option). */
+  payTo: z.string(),
+  url: z.string(),
+  method: z.string(),
+  /** ms since the epoch: when the hub created the payment. */
+  createdAt: z.number(),
+  /** seconds since the epoch: the receipt's `exp`. */
+  exp: z.number(),
+  header: z.object({ name: z.string(), value: z.string() }),
+  /** A retry with it was answered 402 again: never shown again. */
+  spent: z.boolean(),
+});
+export type Pass = z.infer<typeof Pass>;
+export const Passes = z.array(Pass);

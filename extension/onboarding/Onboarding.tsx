@@ -1,13 +1,16 @@
 /**
- * Onboarding and account settings: the hub URL; create or import a wallet (saved only as an
- * encrypted keystore); unlock with the password; sign in to the hub (the worker signs the SIWE
- * message with the unlocked key); sign out and lock.
+ * Onboarding and account settings: the hub URL; which sites Tollway may work on (all, or a list);
+ * create or import a wallet (saved only as an encrypted keystore); unlock with the password; sign
+ * in to the hub (the worker signs the SIWE message with the unlocked key); sign out and lock; and,
+ * signed in, the site access to change later.
  */
 import browser from 'webextension-polyfill';
 import { useState } from 'preact/hooks';
 import { send, useStoredEntry, useStoredValue } from '../common/page.js';
 import { HubSession, KEYS, Settings, StoredKeystore, UnlockedKey } from '../common/state.js';
 import { encryptWallet, importWallet, MIN_PASSWORD, newWallet, unlockedOf, unlockKeystore, type AnyWallet } from '../common/wallet.js';
+import { ALL_SITES } from '../background/host-access.js';
+import { requestSites, SiteAccess, sitePatterns } from './SiteAccess.js';
 
 const DEFAULT_HUB = 'http://127.0.0.1:8402';
 
@@ -20,6 +23,7 @@ export function Onboarding() {
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [phrase, setPhrase] = useState<string | null>(null);
+  const [accessNote, setAccessNote] = useState<string | null>(null);
 
   const run = async (label: string, task: () => Promise<void>) => {
     setBusy(label);
@@ -70,8 +74,11 @@ export function Onboarding() {
       <CreateForm
         initialHub={settings.success ? settings.data.hubUrl : DEFAULT_HUB}
         busy={busy}
-        onSubmit={(hubUrl, wallet, password, created) =>
+        onSubmit={(hubUrl, wallet, password, created, access) =>
           run('Encrypting the wallet…', async () => {
+            // Asked for in the click itself (Chrome's prompt needs the gesture); answered by now or soon.
+            const granted = await access.catch(() => false);
+            if (!granted) setAccessNote('Tollway was not given access to those sites, so it will notice no payment request there yet. Grant access under Site access.');
             const ks = await encryptWallet(wallet, password);
             // Only the encrypted keystore reaches local storage; the key itself goes to session.
             await browser.storage.local.set({ [KEYS.keystore]: ks, [KEYS.settings]: { hubUrl } });
@@ -99,6 +106,11 @@ export function Onboarding() {
           {error}
         </p>
       )}
+      {accessNote && (
+        <p class="warning" data-testid="access-note">
+          {accessNote}
+        </p>
+      )}
       {phrase && (
         <details>
           <summary>Recovery phrase (write it down; it is shown only now)</summary>
@@ -118,9 +130,15 @@ function HubField({ value, onInput }: { value: string; onInput: (v: string) => v
   );
 }
 
-function CreateForm(props: { initialHub: string; busy: string | null; onSubmit: (hubUrl: string, w: AnyWallet, password: string, phrase: string | null) => void }) {
+function CreateForm(props: {
+  initialHub: string;
+  busy: string | null;
+  onSubmit: (hubUrl: string, w: AnyWallet, password: string, phrase: string | null, access: Promise<boolean>) => void;
+}) {
   const [hubUrl, setHubUrl] = useState(props.initialHub);
   const [mode, setMode] = useState<'create' | 'import'>('create');
+  const [sitesMode, setSitesMode] = useState<'all' | 'chosen'>('all');
+  const [sites, setSites] = useState('');
   const [secret, setSecret] = useState('');
   const [password, setPassword] = useState('');
   const [confirm, setConfirm] = useState('');
@@ -136,6 +154,12 @@ function CreateForm(props: { initialHub: string; busy: string | null; onSubmit: 
     } catch {
       return setProblem('The hub URL is not a URL.');
     }
+    let patterns: string[];
+    try {
+      patterns = sitesMode === 'all' ? [ALL_SITES] : sitePatterns(sites);
+    } catch (err) {
+      return setProblem((err as Error).message);
+    }
     let wallet: AnyWallet;
     let phrase: string | null = null;
     try {
@@ -149,13 +173,31 @@ function CreateForm(props: { initialHub: string; busy: string | null; onSubmit: 
     }
     setProblem(null);
     setSecret('');
-    props.onSubmit(url, wallet, password, phrase);
+    // Before anything is awaited: Chrome shows its permission prompt only inside the click.
+    const access = requestSites(patterns);
+    props.onSubmit(url, wallet, password, phrase, access);
   };
 
   return (
     <form onSubmit={submit} aria-label="Set up a wallet">
       <p>Tollway pays through a hub with a wallet key that stays in this browser, encrypted with your password.</p>
       <HubField value={hubUrl} onInput={setHubUrl} />
+      <fieldset>
+        <legend>Sites Tollway may work on</legend>
+        <label>
+          <input type="radio" name="sites" checked={sitesMode === 'all'} onChange={() => setSitesMode('all')} /> All sites
+        </label>
+        <label>
+          <input type="radio" name="sites" checked={sitesMode === 'chosen'} onChange={() => setSitesMode('chosen')} /> Only sites I choose
+        </label>
+        {sitesMode === 'chosen' && (
+          <label>
+            Sites, one per line (you can add and remove sites later in the settings)
+            <textarea spellcheck={false} placeholder="https://shop.example" value={sites} onInput={(e) => setSites(e.currentTarget.value)} />
+          </label>
+        )}
+        <p class="muted">Tollway notices a request for payment only on sites it may access. Chrome asks you to confirm.</p>
+      </fieldset>
       <fieldset>
         <legend>Wallet</legend>
         <label>
@@ -260,6 +302,7 @@ function SignedIn(props: { session: HubSession; busy: string | null; onSignOut: 
           Lock
         </button>
       </div>
+      <SiteAccess />
     </section>
   );
 }

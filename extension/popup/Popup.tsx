@@ -1,17 +1,18 @@
 /**
  * The toolbar popup: the account at the hub (balance, payments with live status, failures shown),
- * a detail view per payment, CSV export, and what waits for approval. It renders what the worker
- * keeps in storage and asks the worker to reconcile with the hub when it opens.
+ * a detail view per payment, the budgets, CSV export of every payment, and what waits for approval.
+ * It renders what the worker keeps in storage and asks the worker to reconcile with the hub when
+ * it opens.
  */
 import browser from 'webextension-polyfill';
 import { useEffect, useState } from 'preact/hooks';
 import type { Payment } from '../../shared/api.js';
-import { paymentsCsv } from '../common/csv.js';
 import { displayAmount } from '../common/format.js';
 import { send, useStoredValue } from '../common/page.js';
 import { AccountView, HubSession, KEYS } from '../common/state.js';
 import { readRequestList } from '../common/storage.js';
 import { pendingOf } from '../background/queue.js';
+import { Budgets } from './Budgets.js';
 
 const openSettings = () => void browser.runtime.openOptionsPage();
 
@@ -21,13 +22,23 @@ export function Popup() {
   const active = readRequestList(useStoredValue(KEYS.approvals)).requests;
   const history = readRequestList(useStoredValue(KEYS.history)).requests;
   const [selected, setSelected] = useState<string | null>(null);
+  const [showBudgets, setShowBudgets] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
+  const [noAccess, setNoAccess] = useState(false);
   const testMoney = async () => {
     const r = await send({ type: 'dev.faucet' });
     setNotice(r.ok ? 'Added 10 test SOVR.' : r.error);
   };
+  const exportAll = async () => {
+    setNotice('Exporting every payment…');
+    const r = await send({ type: 'payments.export' });
+    if (!r.ok || r.csv === undefined) return setNotice(r.ok ? 'The export came back empty.' : r.error);
+    download(r.csv);
+    setNotice(`Exported ${Math.max(0, r.csv.split('\r\n').length - 2)} payments.`);
+  };
 
   useEffect(() => void send({ type: 'account.sync' }), []);
+  useEffect(() => void browser.permissions.getAll().then((p) => setNoAccess(!p.origins?.length)), []);
 
   if (!hub.success) {
     return (
@@ -44,6 +55,7 @@ export function Popup() {
   const payments = account?.payments ?? [];
   const detail = selected ? payments.find((p) => p.transactionId === selected) : undefined;
   if (detail) return <Detail payment={detail} onBack={() => setSelected(null)} />;
+  if (showBudgets) return <Budgets hubUrl={hub.data.url} onBack={() => setShowBudgets(false)} />;
 
   const waiting = pendingOf(active).length;
   // Refused before the hub stored anything (insufficient funds, not signed in): shown, never hidden.
@@ -72,6 +84,11 @@ export function Popup() {
         )}
       </section>
       {waiting > 0 && <p>{waiting === 1 ? '1 request waits for approval.' : `${waiting} requests wait for approval.`}</p>}
+      {noAccess && (
+        <p class="warning" data-testid="no-access">
+          Tollway may not access any site, so it notices no payment request. Choose sites in Settings.
+        </p>
+      )}
       <section aria-label="Payments">
         <h2>Payments</h2>
         {payments.length === 0 ? (
@@ -110,7 +127,8 @@ export function Popup() {
         </section>
       )}
       <div class="actions">
-        <button disabled={!payments.length} onClick={() => exportCsv(payments)}>
+        <button onClick={() => setShowBudgets(true)}>Budgets</button>
+        <button disabled={!payments.length} onClick={() => void exportAll()} title="Every payment at the hub, as CSV">
           Export CSV
         </button>
         <button onClick={() => void testMoney()} title="Only on a hub started in dev mode">
@@ -207,8 +225,8 @@ function Detail({ payment: p, onBack }: { payment: Payment; onBack: () => void }
   );
 }
 
-function exportCsv(payments: readonly Payment[]): void {
-  const url = URL.createObjectURL(new Blob([paymentsCsv(payments)], { type: 'text/csv' }));
+function download(csv: string): void {
+  const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }));
   const a = document.createElement('a');
   a.href = url;
   a.download = `tollway-payments-${new Date().toISOString().slice(0, 10)}.csv`;

@@ -6,8 +6,8 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildExtension, CHROMIUM, hasChromium, launchWithExtension, type ExtensionBrowser, type WorkerChrome, clickLast } from '../helpers/extension-browser.js';
-import { PRICE, startShop, type Shop } from '../helpers/extension-shop.js';
+import { buildExtension, CHROMIUM, grantHostAccess, hasChromium, launchWithExtension, type ExtensionBrowser, type WorkerChrome, clickLast } from '../helpers/extension-browser.js';
+import { PASS_SECONDS, PRICE, startShop, type Shop } from '../helpers/extension-shop.js';
 import { balances, createMerchant, fund, signIn, startTestHub, type Session, type TestHub } from '../helpers/hub.js';
 
 declare const chrome: WorkerChrome;
@@ -34,6 +34,7 @@ describe.skipIf(!hasChromium)(title, () => {
     const { merchant } = await createMerchant(hub.url);
     shop = await startShop(hub.url, merchant.id);
     browser = await launchWithExtension(build.dir);
+    await grantHostAccess(browser, ['<all_urls>']);
   }, 120_000);
 
   afterAll(async () => {
@@ -123,5 +124,56 @@ describe.skipIf(!hasChromium)(title, () => {
     await expect.poll(() => tab.locator('#paid').textContent().catch(() => null), { timeout: 10_000 }).toBe('Paid article /paid/buy-me');
     expect(shop.proofs.filter((p) => p.path === '/paid/buy-me')).toEqual([{ path: '/paid/buy-me', ok: true, sub: payments[0]!.transactionId }]);
     await expect.poll(() => browser.worker.evaluate(() => chrome.declarativeNetRequest.getSessionRules())).toEqual([]);
+  });
+
+  it('an access pass: paid once, left and opened again, the content is shown with the same receipt and no second payment', async () => {
+    await connect();
+    const paidBefore = (await hubPayments(hub.url, session)).length;
+    const tab = await browser.context.newPage();
+    await tab.goto(`${shop.url}/pass/daily`).catch(() => undefined);
+    const win = await oneApprovalWindow('1 of 1');
+    await clickLast(win, 'Approve');
+    await expect.poll(() => tab.locator('#paid').textContent().catch(() => null), { timeout: 15_000 }).toBe('Paid article /pass/daily');
+    const [payment] = await hubPayments(hub.url, session);
+    const passes = () => browser.worker.evaluate(() => chrome.storage.session.get('tollway.passes').then((v) => v['tollway.passes'])) as Promise<{ transactionId: string; spent: boolean; createdAt: number }[]>;
+    expect(await passes()).toEqual([expect.objectContaining({ transactionId: payment!.transactionId, spent: false })]);
+
+    // Away and back: the pass (window 600 s, receipt exp an hour) is shown again, without asking.
+    await tab.goto(`${shop.url}/page`);
+    // Not awaited: the worker reloads the tab with the pass while this navigation may still be loading.
+    void tab.goto(`${shop.url}/pass/daily`).catch(() => undefined);
+    await expect.poll(() => tab.locator('#paid').textContent().catch(() => null), { timeout: 15_000 }).toBe('Paid article /pass/daily');
+    expect(await tab.locator('#receipt').textContent()).toBe(payment!.transactionId);
+    expect(browser.approvalPages()).toHaveLength(0);
+    expect(await hubPayments(hub.url, session)).toHaveLength(paidBefore + 1);
+    expect(shop.proofs.filter((p) => p.path === '/pass/daily').map((p) => [p.ok, p.sub])).toEqual([
+      [true, payment!.transactionId],
+      [true, payment!.transactionId],
+    ]);
+    // The same resource on another path is a different resource: it asks.
+    await tab.goto(`${shop.url}/pass/other`).catch(() => undefined);
+    await clickLast(await oneApprovalWindow('1 of 1'), 'Reject');
+    expect(PASS_SECONDS).toBeGreaterThan(60);
+  });
+
+  it('a pass the merchant refuses on the retry is spent, and the person is asked (once, no loop)', async () => {
+    await connect();
+    const paidBefore = (await hubPayments(hub.url, session)).length;
+    const tab = await browser.context.newPage();
+    await tab.goto(`${shop.url}/pass-once/a`).catch(() => undefined);
+    await clickLast(await oneApprovalWindow('1 of 1'), 'Approve');
+    await expect.poll(() => tab.locator('#paid').textContent().catch(() => null), { timeout: 15_000 }).toBe('Paid article /pass-once/a');
+
+    await tab.goto(`${shop.url}/page`);
+    void tab.goto(`${shop.url}/pass-once/a`).catch(() => undefined);
+    // Shown again, refused (the shop takes each receipt once), so asked: exactly one window, one request.
+    const win = await oneApprovalWindow('1 of 1');
+    const passes = (await browser.worker.evaluate(() => chrome.storage.session.get('tollway.passes').then((v) => v['tollway.passes']))) as { spent: boolean }[];
+    expect(passes.map((p) => p.spent)).toEqual([true]);
+    expect(shop.proofs.filter((p) => p.path === '/pass-once/a').map((p) => p.ok)).toEqual([true, false]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(shop.proofs.filter((p) => p.path === '/pass-once/a')).toHaveLength(2);
+    await clickLast(win, 'Reject');
+    expect(await hubPayments(hub.url, session)).toHaveLength(paidBefore + 1);
   });
 });

@@ -65,6 +65,44 @@ export async function launchWithExtension(dist: string): Promise<ExtensionBrowse
 }
 
 /**
+ * Host access as a person gives it: Chrome's own extensions page (chrome://extensions → the
+ * extension → Site access) records the grant, after which the extension's
+ * chrome.permissions.request for those hosts is answered `true` without a prompt. Headless Chromium
+ * cannot show or click the prompt itself, so this is the testable way to say "yes" to it; the
+ * extension's own request (from its UI) still has to be made for the access to take effect.
+ */
+export async function approveHostAccess(b: ExtensionBrowser, patterns: readonly string[]): Promise<void> {
+  const page = await b.context.newPage();
+  try {
+    await page.goto('chrome://extensions');
+    for (const pattern of patterns) {
+      await page.evaluate(
+        ([id, host]) => (globalThis as unknown as { chrome: { developerPrivate: { addHostPermission(id: string, host: string): Promise<void> } } }).chrome.developerPrivate.addHostPermission(id!, host!),
+        [b.extensionId, pattern],
+      );
+    }
+  } finally {
+    await page.close();
+  }
+}
+
+/**
+ * Approves, then has an extension page ask (playwright's evaluate counts as a user gesture) — what
+ * the settings page's buttons do. Resolves once the worker has the hosts.
+ */
+export async function grantHostAccess(b: ExtensionBrowser, patterns: readonly string[]): Promise<void> {
+  await approveHostAccess(b, patterns);
+  const page = await b.context.newPage();
+  try {
+    await page.goto(`chrome-extension://${b.extensionId}/extension/popup/index.html`);
+    const granted = await page.evaluate((origins) => (globalThis as unknown as { chrome: { permissions: { request(p: { origins: string[] }): Promise<boolean> } } }).chrome.permissions.request({ origins }), [...patterns]);
+    if (!granted) throw new Error(`host access to ${patterns.join(', ')} was not granted`);
+  } finally {
+    await page.close();
+  }
+}
+
+/**
  * The `chrome` global inside the service worker, typed only as far as the tests use it. Tests write
  * `declare const chrome: WorkerChrome` and pass functions to `worker.evaluate`, which run there.
  */
@@ -74,7 +112,13 @@ export interface WorkerChrome {
     session: { get(k: string | null): Promise<Record<string, unknown>>; set(v: Record<string, unknown>): Promise<void>; clear(): Promise<void> };
   };
   runtime: { getManifest(): { name: string; manifest_version: number }; getURL(path: string): string };
-  declarativeNetRequest: { getSessionRules(): Promise<{ id: number; condition: { urlFilter?: string; tabIds?: number[] } }[]> };
+  declarativeNetRequest: {
+    getSessionRules(): Promise<{ id: number; condition: { urlFilter?: string; tabIds?: number[] } }[]>;
+    updateSessionRules(o: unknown): Promise<void>;
+  };
+  permissions: { getAll(): Promise<{ origins?: string[]; permissions?: string[] }>; remove(p: { origins: string[] }): Promise<boolean> };
+  notifications: { getAll(): Promise<Record<string, boolean>> };
+  scripting: { getRegisteredContentScripts(): Promise<{ id: string; matches?: string[] }[]> };
 }
 
 /** Clicks a button that ends the approval queue: the worker closes the window, maybe before the click returns. */

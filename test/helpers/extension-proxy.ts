@@ -11,6 +11,8 @@ export interface HoldingProxy {
   url: string;
   /** Where to forward; set once the hub runs. */
   target: string;
+  /** Every request passed on, as `METHOD /path` (query left out), in order. */
+  log: string[];
   /** Resolves when the hub has answered the next `method path` request, whose answer is then dropped. */
   holdNext(method: string, path: string): Promise<{ status: number; body: string }>;
   close(): Promise<void>;
@@ -21,12 +23,14 @@ export async function startHoldingProxy(): Promise<HoldingProxy> {
   const proxy: HoldingProxy = {
     url: '',
     target: '',
+    log: [],
     holdNext: (method, path) => new Promise((resolve) => (hold = { method, path, resolve })),
     close: () => new Promise((r) => server.close(() => r())),
   };
 
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const t = new URL(proxy.target);
+    proxy.log.push(`${req.method} ${req.url?.split('?')[0]}`);
     const held = hold && req.method === hold.method && req.url?.split('?')[0] === hold.path ? hold : null;
     if (held) hold = null;
     const up = httpRequest({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {

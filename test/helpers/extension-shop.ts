@@ -3,6 +3,10 @@
  * the hub and a real merchant, and serves the article when `PAYMENT-SIGNATURE` carries a receipt it
  * accepts. It verifies the receipt JWT itself with jose against the hub's JWKS (issuer, audience =
  * merchant id, typ, resource and method), without the merchant middleware.
+ *
+ * `/pass/…` advertises an access pass (`extra.reuse.windowSeconds`, 600 s) and accepts the same
+ * receipt again inside it; `/pass-once/…` advertises one too but takes each receipt only once (a
+ * merchant that changed its mind: the wallet must stop showing it and ask).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +14,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { parsePaymentSignature } from '../../shared/challenge.js';
 
 export const PRICE = '1500';
+export const PASS_SECONDS = 600;
 
 export interface Shop {
   url: string;
@@ -23,6 +28,8 @@ export async function startShop(hubUrl: string, merchantId: string): Promise<Sho
   const jwks = createRemoteJWKSet(new URL('/.well-known/jwks.json', hubUrl));
   const proofs: Shop['proofs'] = [];
 
+  const pass = (path: string) => path.startsWith('/pass/') || path.startsWith('/pass-once/');
+  const usedOnce = new Set<string>();
   const challengeFor = (host: string, path: string) => ({
     x402Version: 2,
     resource: { url: `http://${host}${path}`, description: `Article ${path}`, mimeType: 'text/html' },
@@ -34,7 +41,7 @@ export async function startShop(hubUrl: string, merchantId: string): Promise<Sho
         asset: 'SOVR',
         payTo: merchantId,
         maxTimeoutSeconds: 300,
-        extra: { hub: hubUrl, challengeId: `ch_${path}` },
+        extra: { hub: hubUrl, challengeId: `ch_${path}`, ...(pass(path) ? { reuse: { windowSeconds: PASS_SECONDS } } : {}) },
       },
     ],
   });
@@ -64,10 +71,14 @@ export async function startShop(hubUrl: string, merchantId: string): Promise<Sho
         res.end(`<!doctype html><title>shop</title><script>${paths.map((p) => `fetch(${JSON.stringify(p)});`).join('')}</script>`);
         return;
       }
-      if (url.pathname.startsWith('/paid/')) {
+      if (url.pathname.startsWith('/paid/') || pass(url.pathname)) {
         const header = req.headers['payment-signature'];
         if (typeof header === 'string') {
-          const v = await verify(header, `http://${req.headers.host}${url.pathname}`, req.method ?? 'GET');
+          let v = await verify(header, `http://${req.headers.host}${url.pathname}`, req.method ?? 'GET');
+          if (v.ok && url.pathname.startsWith('/pass-once/')) {
+            if (usedOnce.has(v.sub)) v = { ok: false, reason: 'receipt already used' };
+            else usedOnce.add(v.sub);
+          }
           proofs.push({ path: url.pathname, ...v });
           if (v.ok) {
             res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'no-store' });

@@ -57,6 +57,10 @@ class FakeApi implements HubApi {
   }
   account = async () => ({ user: { id: 'u_1', address: this.address }, balances: [] });
   payments = async () => ({ data: [], nextCursor: null });
+  paymentsPage = async () => ({ data: [], nextCursor: null });
+  allowances = async () => ({ data: [] });
+  putAllowance = async (): Promise<never> => Promise.reject(new Error('not used here'));
+  deleteAllowance = async () => undefined;
   payment = async () => {
     throw new Error('unused');
   };

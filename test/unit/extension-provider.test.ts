@@ -201,6 +201,7 @@ describe('provider in the worker', () => {
       getRegisteredContentScripts: async ({ ids }) => ids.filter((id) => registered.has(id)).map((id) => ({ id })),
       registerContentScripts: async (s) => void s.forEach((x) => (calls.push(`register ${x.id}`), registered.set(x.id, x))),
       updateContentScripts: async (s) => void s.forEach((x) => (calls.push(`update ${x.id}`), registered.set(x.id, x))),
+      unregisterContentScripts: async ({ ids }) => void ids.forEach((id) => (calls.push(`unregister ${id}`), registered.delete(id))),
     };
     const files = { provider: 'extension/provider/inpage.iife.js', bridge: 'extension/content/bridge.iife.js' };
     await registerProviderScripts(scripting, files);
@@ -208,5 +209,15 @@ describe('provider in the worker', () => {
     expect(calls).toEqual(['register tollway-bridge', 'register tollway-provider', 'update tollway-bridge', 'update tollway-provider']);
     expect(registered.get('tollway-provider')).toMatchObject({ world: 'MAIN', runAt: 'document_start', matches: ['<all_urls>'], js: [files.provider] });
     expect(registered.get('tollway-bridge')).toMatchObject({ world: 'ISOLATED', js: [files.bridge] });
+    // Host access narrowed to chosen sites: the scripts follow; none left: they go.
+    await registerProviderScripts(scripting, files, ['https://shop.example/*']);
+    expect(registered.get('tollway-provider')!.matches).toEqual(['https://shop.example/*']);
+    expect(registered.get('tollway-bridge')!.matches).toEqual(['https://shop.example/*']);
+    calls.length = 0;
+    await registerProviderScripts(scripting, files, []);
+    expect(calls).toEqual(['unregister tollway-bridge', 'unregister tollway-provider']);
+    expect(registered.size).toBe(0);
+    await registerProviderScripts(scripting, files, []);
+    expect(calls).toHaveLength(2);
   });
 });

@@ -1,0 +1,163 @@
+/**
+ * The budgets view: every site that may be paid without the approval window, with what is left
+ * this period, the limit and the period; edit, delete, and add one by hand. Amounts are typed and
+ * shown in whole units of the asset; the hub stores base units.
+ */
+import { useEffect, useState } from 'preact/hooks';
+import { formatUnits } from '../../shared/amount.js';
+import type { AllowancePeriod } from '../../shared/api.js';
+import { ASSET_NAMES } from '../../shared/assets.js';
+import { decimalsOf, isSiteOrigin, parseUnits, PERIOD_LABEL, type Allowance } from '../common/budget.js';
+import { budgetText, resetsText } from '../common/format.js';
+import { send, useStoredValue } from '../common/page.js';
+import { BudgetsView, KEYS } from '../common/state.js';
+
+interface Draft {
+  site: string;
+  asset: string;
+  amount: string;
+  period: AllowancePeriod;
+  /** Editing an existing budget (site and asset fixed) or adding one. */
+  existing: boolean;
+}
+
+export function Budgets({ hubUrl, onBack }: { hubUrl: string; onBack: () => void }) {
+  const view = BudgetsView.safeParse(useStoredValue(KEYS.budgets, 'session'));
+  const list = view.success && view.data.hubUrl === hubUrl ? view.data.data : null;
+  const [draft, setDraft] = useState<Draft | null>(null);
+  const [status, setStatus] = useState<string | null>(null);
+  const now = Date.now();
+
+  useEffect(() => void send({ type: 'budget.sync' }), []);
+
+  const edit = (a: Allowance) => setDraft({ site: a.site, asset: a.asset, amount: formatUnits(BigInt(a.amount), decimalsOf(a.asset) ?? 0), period: a.period, existing: true });
+  const remove = async (a: Allowance) => {
+    const r = await send({ type: 'budget.delete', site: a.site, asset: a.asset });
+    setStatus(r.ok ? `Budget for ${a.site} deleted.` : r.error);
+  };
+
+  return (
+    <main>
+      <h1>Budgets</h1>
+      <p class="muted">Sites paid without asking, up to a limit per day, week or month. The hub enforces the limit.</p>
+      {list === null ? (
+        <p>Loading…</p>
+      ) : list.length === 0 ? (
+        <p data-testid="budgets-none">No budgets yet. Tick “Pay automatically on this site” when approving, or add one below.</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Site</th>
+              <th scope="col">Left / limit</th>
+              <th scope="col">
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((a) => (
+              <tr key={`${a.site} ${a.asset}`} data-testid="budget" data-site={a.site}>
+                <td>{a.site.replace(/^https?:\/\//, '')}</td>
+                <td data-testid="budget-left" title={resetsText(a, now)}>
+                  {budgetText(a, now)}
+                </td>
+                <td class="nowrap">
+                  <button class="link" aria-label={`Edit the budget for ${a.site}`} onClick={() => edit(a)}>
+                    Edit
+                  </button>{' '}
+                  <button class="link" aria-label={`Delete the budget for ${a.site}`} onClick={() => void remove(a)}>
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {draft ? (
+        <BudgetForm draft={draft} onDone={(message) => (setDraft(null), setStatus(message))} onCancel={() => setDraft(null)} />
+      ) : (
+        <div class="actions">
+          <button onClick={() => setDraft({ site: '', asset: ASSET_NAMES[0]!, amount: '', period: 'day', existing: false })}>Add a budget</button>
+          <button onClick={onBack}>Back</button>
+        </div>
+      )}
+      {status && (
+        <p role="status" data-testid="budget-status">
+          {status}
+        </p>
+      )}
+    </main>
+  );
+}
+
+function BudgetForm({ draft, onDone, onCancel }: { draft: Draft; onDone: (message: string) => void; onCancel: () => void }) {
+  const [d, setD] = useState(draft);
+  const [problem, setProblem] = useState<string | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    let site = d.site.trim();
+    try {
+      site = new URL(site).origin;
+    } catch {
+      return setProblem('The site must be an address like https://shop.example.');
+    }
+    if (!isSiteOrigin(site)) return setProblem('The site must be an http or https address.');
+    const amount = parseUnits(d.amount, decimalsOf(d.asset) ?? 0);
+    if (amount === null || amount <= 0n) return setProblem(`The limit must be a positive amount of ${d.asset}.`);
+    const r = await send({ type: 'budget.put', site, asset: d.asset, amount: amount.toString(), period: d.period });
+    if (!r.ok) return setProblem(r.error);
+    onDone(`Budget for ${site} saved.`);
+  };
+  return (
+    <form onSubmit={(e) => void submit(e)} aria-label={d.existing ? 'Edit budget' : 'Add budget'}>
+      <h2>{d.existing ? `Budget for ${d.site}` : 'New budget'}</h2>
+      {!d.existing && (
+        <label>
+          Site
+          <input type="url" placeholder="https://shop.example" value={d.site} onInput={(e) => setD({ ...d, site: e.currentTarget.value })} />
+        </label>
+      )}
+      <label>
+        Limit ({d.asset})
+        <input type="text" inputMode="decimal" value={d.amount} onInput={(e) => setD({ ...d, amount: e.currentTarget.value })} />
+      </label>
+      {!d.existing && (
+        <label>
+          Asset
+          <select value={d.asset} onChange={(e) => setD({ ...d, asset: e.currentTarget.value })}>
+            {ASSET_NAMES.map((a) => (
+              <option key={a} value={a}>
+                {a}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
+      <label>
+        Per
+        <select value={d.period} onChange={(e) => setD({ ...d, period: e.currentTarget.value as AllowancePeriod })}>
+          {(Object.keys(PERIOD_LABEL) as AllowancePeriod[]).map((p) => (
+            <option key={p} value={p}>
+              {PERIOD_LABEL[p]}
+            </option>
+          ))}
+        </select>
+      </label>
+      {problem && (
+        <p class="warning" role="alert">
+          {problem}
+        </p>
+      )}
+      <div class="actions">
+        <button class="primary" type="submit">
+          Save budget
+        </button>
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
