@@ -22,6 +22,10 @@ import { ConfigError, loadConfig, type Config } from '../server/config.js';
 import { createLogger } from '../server/logger.js';
 
 export const DEMO_MERCHANT_FILE = 'demo-merchant.json';
+/** Hardhat dev accounts (public keys: local use only): 1 pays the hub's gas, 2–4 are demo wallets. */
+const SERVICE_ACCOUNT = 1;
+const DEMO_ACCOUNTS = [2, 3, 4];
+const DEMO_WALLET_SOVR = 1000n * 10n ** 18n;
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export interface DemoMerchant {
@@ -205,6 +209,19 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env, print: Prin
         throw err;
       }
       if (stopping) return await shutdown().then(() => 0);
+      // The hub pays on this chain unless the environment points it elsewhere: dev account 1 is
+      // the service wallet (gas, and the treasury), and the demo wallets get SOVR to pay with.
+      if (!hubEnv.TOLLWAY_SOVR_RPC_URL) {
+        Object.assign(hubEnv, {
+          TOLLWAY_SOVR_RPC_URL: dev.chain.rpcUrl,
+          TOLLWAY_SOVR_CHAIN_ID: String(dev.chain.chainId),
+          TOLLWAY_SOVR_TOKEN: dev.sovr.address,
+          TOLLWAY_SOVR_PRIVATE_KEY: dev.chain.accounts[SERVICE_ACCOUNT]!.privateKey,
+          TOLLWAY_SOVR_POLL_INTERVAL: hubEnv.TOLLWAY_SOVR_POLL_INTERVAL ?? '500',
+        });
+        config = loadConfig(hubEnv);
+      }
+      for (const i of DEMO_ACCOUNTS) await dev.sovr.mint(dev.chain.accounts[i]!.address, DEMO_WALLET_SOVR);
     }
 
     try {
@@ -256,9 +273,14 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env, print: Prin
         `  demo shop       ${shop.url}`,
         `  demo merchant   ${merchant.merchantId} (${merchant.reused ? 'reused' : 'registered'}; key in ${join(dataDir, DEMO_MERCHANT_FILE)})`,
         ...(webhookProblem ? [`  webhooks        not set: ${webhookProblem}`] : [`  webhooks        ${shop.url}/webhooks/tollway`]),
-        dev
-          ? `  local chain     ${dev.chain.rpcUrl} (chain id ${dev.chain.chainId}), SOVR token at ${dev.sovr.address}`
-          : '  local chain     not started (TOLLWAY_SKIP_CHAIN)',
+        ...(dev
+          ? [
+              `  local chain     ${dev.chain.rpcUrl} (chain id ${dev.chain.chainId}), SOVR token at ${dev.sovr.address}`,
+              `  SOVR rail       ${config.sovr ? `on: service wallet ${dev.chain.accounts[SERVICE_ACCOUNT]!.address}` : 'off'}`,
+              `  demo wallets    1000 SOVR each on chain; import one into the extension to pay from a wallet:`,
+              ...DEMO_ACCOUNTS.map((i) => `                  ${dev!.chain.accounts[i]!.address}  key ${dev!.chain.accounts[i]!.privateKey}`),
+            ]
+          : ['  local chain     not started (TOLLWAY_SKIP_CHAIN)']),
         '',
         `  Open ${article}`,
         `  (the API: ${shop.url}/api/quote?id=1, prices: ${shop.url}/.well-known/tollway.json)`,

@@ -106,6 +106,11 @@ describe('npm start', () => {
     const token = /SOVR token at (0x[0-9a-fA-F]{40})/.exec(out)?.[1];
     expect(token).toBeDefined();
     expect((await codeAt(first.chain, token!)).length).toBeGreaterThan(1000);
+    // The hub pays on that chain: GET /rails names the token, and the output the demo wallets.
+    const rails = (await (await fetch(`${first.hub}/rails`)).json()) as { rails: { name: string; token?: string; chainId?: number }[] };
+    expect(rails.rails.find((r) => r.name === 'sovr')).toMatchObject({ token, chainId: 31337 });
+    expect(out).toMatch(/SOVR rail {7}on: service wallet 0x/);
+    expect(out.match(/ {18}0x[0-9a-fA-F]{40} {2}key 0x[0-9a-f]{64}/g)).toHaveLength(3);
     // The shop's challenge names the seeded merchant and the hub.
     const challenge = JSON.parse(Buffer.from(article.headers.get('payment-required')!, 'base64').toString()) as { accepts: { payTo: string; extra: { hub: string } }[] };
     expect(challenge.accepts[0]).toMatchObject({ payTo: kept.merchantId, extra: { hub: first.hub } });
