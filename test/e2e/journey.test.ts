@@ -75,7 +75,7 @@ describe.skipIf(!hasChromium)(title, () => {
     const win = await approvalWindow();
     await expect.poll(() => win.getByTestId('amount').textContent()).toBe('0.002 SOVR');
     expect(await win.getByTestId('site').textContent()).toBe(shop.url);
-    await win.setViewportSize({ width: 420, height: 330 });
+    await win.setViewportSize({ width: 440, height: 470 });
     await win.screenshot({ path: join(ARTIFACTS, 'approval.png') });
     await clickLast(win, 'Approve');
 
