@@ -129,4 +129,21 @@ describe.skipIf(!hasChromium)(title, () => {
     expect(await hubPayments(hub.url, session)).toHaveLength(1);
     await expectLedgerBalanced(hub.store.db);
   });
+
+  it("the page's own pay button joins the approval the 402 already opened: one window, one payment", async () => {
+    const before = BigInt(await available(hub.url, session));
+    const tab = await b.context.newPage();
+    await tab.goto(`${shop.url}/articles/http-402`).catch(() => null);
+    const win = await approvalWindow();
+    // The snippet on the 402 page pays through window.tollway: the same site, resource and challenge.
+    await tab.locator('.tollway-pay__button').click();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(b.approvalPages()).toHaveLength(1);
+    expect(await win.getByTestId('position').textContent()).toBe('1 of 1');
+    await clickLast(win, 'Approve');
+    await tab.locator('#tollway-paid').waitFor({ timeout: 20_000 });
+    expect(await hubPayments(hub.url, session)).toHaveLength(2);
+    expect(BigInt(await available(hub.url, session))).toBe(before - BigInt(ARTICLE_PRICE));
+    await expectLedgerBalanced(hub.store.db);
+  });
 });
