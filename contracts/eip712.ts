@@ -3,6 +3,7 @@
  * authorizations off-chain (tests, the hub's SOVR rail, the extension).
  */
 import { hexlify, randomBytes, type Signer, type TypedDataDomain } from 'ethers';
+import { TRANSFER_WITH_AUTHORIZATION_TYPES as SHARED_TYPES } from '../shared/eip3009.js';
 
 /** `extra.name` / `extra.version` in x402 payment requirements for SOVR. */
 export const SOVR_EIP712_NAME = 'SOVR';
@@ -12,16 +13,10 @@ export function sovrDomain(chainId: number | bigint, verifyingContract: string):
   return { name: SOVR_EIP712_NAME, version: SOVR_EIP712_VERSION, chainId, verifyingContract };
 }
 
-const AUTHORIZATION_FIELDS = [
-  { name: 'from', type: 'address' },
-  { name: 'to', type: 'address' },
-  { name: 'value', type: 'uint256' },
-  { name: 'validAfter', type: 'uint256' },
-  { name: 'validBefore', type: 'uint256' },
-  { name: 'nonce', type: 'bytes32' },
-];
+// One definition of the fields for every signer: the extension signs from shared/ too.
+const AUTHORIZATION_FIELDS = SHARED_TYPES.TransferWithAuthorization;
 
-export const TRANSFER_WITH_AUTHORIZATION_TYPES = { TransferWithAuthorization: AUTHORIZATION_FIELDS };
+export const TRANSFER_WITH_AUTHORIZATION_TYPES = SHARED_TYPES;
 export const RECEIVE_WITH_AUTHORIZATION_TYPES = { ReceiveWithAuthorization: AUTHORIZATION_FIELDS };
 export const CANCEL_AUTHORIZATION_TYPES = {
   CancelAuthorization: [

@@ -1,11 +1,12 @@
 /** The Tollway merchant kit: the Express paywall, receipt verification and price discovery. */
-export { paywall, PAYWALL_INFO, type Paywall, type PaywallInfo, type PaywallOptions, type PaidRequest, type Reuse } from './middleware.js';
+export { paywall, PAYWALL_INFO, type Paywall, type PaywallInfo, type PaywallOptions, type PaidRequest, type PaidExactRequest, type Reuse } from './middleware.js';
+export { facilitatorClient, FacilitatorUnavailableError, type Facilitator, type FacilitatorClientOptions, type SettleAnswer, type SupportedAnswer, type VerifyAnswer } from './facilitator.js';
 export { describeRoutes, openApiPaths, priceList, type PaidRoute, type PriceList, type RouteSource } from './discovery.js';
 export { verifyReceipt, PAYWALL_REASONS, RECEIPT_TYP, type PaywallReason, type ReceiptCheck, type ReceiptClaims, type ReceiptExpectations } from './receipt.js';
 export { createJwksCache, hubJwks, JwksUnavailableError, type JwksCache, type JwksCacheOptions, type KeySource } from './jwks.js';
 export { memoryReceiptStore, defaultReceiptStore, type MemoryReceiptStore, type ReceiptStore } from './store.js';
 export { keepRawBody, rawBody, BodyTooLargeError, BodyUnavailableError } from './body.js';
 export { challengeDocument, challengePage, displayPrice, hubNetwork, paymentOptions, type ChallengeSpec, type ExactChainConfig } from './challenge.js';
-export { readProof, type Proof } from './proof.js';
+export { readPaymentDocument, readProof, type Proof } from './proof.js';
 export { l402, memoryRootKeyStore, parseL402Authorization, type L402Invoices, type L402Options, type L402Paid, type RootKeyStore } from './l402.js';
 export { lndInvoices, LndRequestError, type IssuedInvoice, type InvoiceState, type InvoiceStatus, type LndInvoices, type LndInvoicesOptions } from './lnd.js';

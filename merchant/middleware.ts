@@ -36,16 +36,26 @@
  * `res.locals.tollway` set and the answer carries `PAYMENT-RESPONSE`; any failure is a fresh 402
  * whose `error` (JSON body and decoded header) says why. If the hub's keys cannot be fetched at
  * all the answer is 503 (the proof may be fine; paying again would not help).
+ *
+ * With `facilitator` as well (e.g. `facilitator: 'https://hub.example/x402'`), the paywall also
+ * takes a plain x402 `exact` payment: a `PAYMENT-SIGNATURE` whose `accepted` is the `exact` entry,
+ * as any x402 client (`@x402/fetch`) sends it. In the reference middleware's order: the
+ * facilitator verifies it, the route runs with its response held back, the facilitator settles it
+ * only if the route answered < 400, and the held response goes out with `PAYMENT-RESPONSE`. A
+ * refused verification or settlement is a fresh 402 whose `error` is the facilitator's x402 reason
+ * (`invalid_exact_evm_payload_signature`, `insufficient_funds`, …); a facilitator that cannot be
+ * reached is a 503.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { parseAmount } from '../shared/amount.js';
 import { ASSET_NAMES } from '../shared/assets.js';
 import { BIND_PARTS, DEFAULT_BIND, requestHash, type BindPart } from '../shared/binding.js';
-import { encodePaymentRequired, encodePaymentResponse } from '../shared/challenge.js';
+import { encodePaymentRequired, encodePaymentResponse, type PaymentOption } from '../shared/challenge.js';
 import { BodyTooLargeError, rawBody, sha256Hex } from './body.js';
-import { challengeDocument, challengePage, hubNetwork, type ChallengeSpec, type ExactChainConfig } from './challenge.js';
+import { challengeDocument, challengePage, hubNetwork, paymentOptions, type ChallengeSpec, type ExactChainConfig } from './challenge.js';
+import { facilitatorClient, FacilitatorUnavailableError, type Facilitator } from './facilitator.js';
 import { hubJwks, JwksUnavailableError, type KeySource } from './jwks.js';
-import { readProof } from './proof.js';
+import { readPaymentDocument, readProof } from './proof.js';
 import { verifyReceipt, type PaywallReason, type ReceiptClaims } from './receipt.js';
 import { defaultReceiptStore, type ReceiptStore } from './store.js';
 
@@ -76,6 +86,12 @@ export interface PaywallOptions {
   /** On-chain payout (EVM address) for the standard `exact` entry; needs `chain` too, and asset SOVR. */
   payoutAddress?: string;
   chain?: ExactChainConfig;
+  /**
+   * An x402 facilitator that verifies and settles the standard `exact` entry: its URL (the hub's
+   * is `<hub>/x402`) or a client. Needs `payoutAddress` and `chain`. Without it, `exact` proofs are
+   * refused with `unsupported_scheme`. An `exact` payment opens the route once, whatever `reuse` says.
+   */
+  facilitator?: string | Facilitator;
   /** `maxTimeoutSeconds` of the challenge entries. Default 300. */
   maxTimeoutSeconds?: number;
   /** The public origin of this site (behind a proxy), e.g. `https://shop.example`. Default: from the request. */
@@ -127,6 +143,22 @@ export interface PaidRequest {
   receipt: ReceiptClaims;
 }
 
+/**
+ * `res.locals.tollway` after a good `exact` proof (check `rail`). The route runs before settlement,
+ * so `transaction` is empty while it runs; the paywall fills it in after settling.
+ */
+export interface PaidExactRequest {
+  rail: 'exact';
+  transaction: string;
+  amount: string;
+  asset: string;
+  /** `eip155:<chainId>` */
+  network: string;
+  payer: string;
+  reuse: 'single';
+  receipt: null;
+}
+
 /** Marks the handlers `describeRoutes` recognizes. */
 export const PAYWALL_INFO = 'tollway' as const;
 
@@ -161,8 +193,12 @@ export function paywall(opts: PaywallOptions): Paywall {
   const origin = opts.origin?.replace(/\/+$/, '');
   const resourceUrl =
     opts.resourceUrl ?? ((req: Request) => `${origin ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`}${req.originalUrl}`);
+  const facilitator = spec.facilitator;
+  // The one entry an exact payment must be for; unlike the tollway entry it has nothing per-challenge.
+  const exactEntry = facilitator ? paymentOptions(spec).find((o) => o.scheme === 'exact') : undefined;
 
-  function challenge(req: Request, res: Response, reason: PaywallReason, detail?: string): void {
+  /** `reason` is a PaywallReason, or for `exact` proofs the facilitator's x402 reason code. */
+  function challenge(req: Request, res: Response, reason: PaywallReason | (string & {}), detail?: string): void {
     const doc = challengeDocument(spec, { url: resourceUrl(req), description, mimeType }, reason);
     res.status(402);
     res.setHeader('PAYMENT-REQUIRED', encodePaymentRequired(doc));
@@ -190,6 +226,7 @@ export function paywall(opts: PaywallOptions): Paywall {
     const read = readProof(header, v2Header !== undefined ? 'PAYMENT-SIGNATURE' : 'X-PAYMENT');
     if (!read.ok) return challenge(req, res, read.reason, read.detail);
     const { proof } = read;
+    if (proof.scheme === 'exact' && proof.version === 2 && facilitator && exactEntry) return payExact(req, res, next, header, facilitator, exactEntry);
     if (proof.scheme !== 'tollway') return challenge(req, res, 'unsupported_scheme', `the ${proof.scheme} scheme is not settled here; pay with tollway`);
     const token = proof.payload.receipt;
     if (typeof token !== 'string') return challenge(req, res, 'malformed_proof', 'payload.receipt is missing');
@@ -239,6 +276,67 @@ export function paywall(opts: PaywallOptions): Paywall {
     next();
   }
 
+  /**
+   * An x402 `exact` payment, in the reference middleware's order: verify, run the route with its
+   * answer held back, settle only if it answered < 400, then send it with PAYMENT-RESPONSE.
+   */
+  async function payExact(req: Request, res: Response, next: NextFunction, header: string, f: Facilitator, entry: PaymentOption): Promise<void> {
+    const read = readPaymentDocument(header);
+    if (!read) return challenge(req, res, 'malformed_proof', 'PAYMENT-SIGNATURE is not an x402 version 2 payment payload');
+    const a = read.accepted;
+    const same = (x: string, y: string) => x.toLowerCase() === y.toLowerCase();
+    if (a.network !== entry.network || a.amount !== entry.amount || !same(a.asset, entry.asset) || !same(a.payTo, entry.payTo)) {
+      return challenge(req, res, 'no_matching_requirements', 'the payment is not for this route: network, amount, asset and payTo must be those of its exact entry');
+    }
+    // Our own entry, never the payer's echo of it, is what the payment is checked against.
+    const requirements = entry as Record<string, unknown>;
+    const verified = await f.verify(read.document, requirements);
+    if (!verified.isValid) return challenge(req, res, verified.invalidReason ?? 'invalid_payment', verified.invalidMessage ?? 'the facilitator refused the payment');
+
+    // Two requests carrying the same payment could both verify before either settles, and a
+    // facilitator answers a repeated settle with the first result: only one may have the route.
+    const auth = authorizationOf(read.document);
+    if (!auth) return challenge(req, res, 'malformed_proof', 'payload.authorization is missing');
+    const validBefore = Number(auth.validBefore);
+    const expiresAt = Number.isFinite(validBefore) ? validBefore * 1000 + tolerance * 1000 : now() + spec.maxTimeoutSeconds * 1000;
+    if (!(await store.claim(`exact:${entry.network}:${entry.asset}:${auth.from}:${auth.nonce}`.toLowerCase(), expiresAt))) {
+      return challenge(req, res, 'replayed', 'this payment was already used');
+    }
+
+    res.setHeader('Cache-Control', 'private');
+    res.vary('PAYMENT-SIGNATURE');
+    res.vary('X-PAYMENT');
+    const before = snapshotHeaders(res);
+    const payer = verified.payer ?? auth.from;
+    const paid: PaidExactRequest = { rail: 'exact', transaction: '', amount: entry.amount, asset: spec.asset, network: entry.network, payer, reuse: 'single', receipt: null };
+    res.locals.tollway = paid;
+
+    const held = await holdResponse(res, next);
+    if (!held.ended) return held.discard(); // the client left before the route answered: nothing is settled
+    if (held.status >= 400) return held.flush(); // a failed route costs nothing
+
+    let settled;
+    try {
+      settled = await f.settle(read.document, requirements);
+      // Sent but not yet mined when the facilitator answered: ask once more, as the reference
+      // resource server does, before withholding content the payer may have paid for.
+      if (!settled.success && settled.errorReason === 'settlement_pending' && settled.transaction) settled = await f.settle(read.document, requirements);
+    } catch (err) {
+      held.discard();
+      restoreHeaders(res, before);
+      throw err;
+    }
+    if (!settled.success) {
+      held.discard();
+      restoreHeaders(res, before);
+      return challenge(req, res, settled.errorReason ?? 'settlement_failed', settled.errorMessage ?? 'the facilitator could not settle the payment');
+    }
+    paid.transaction = settled.transaction;
+    res.setHeader('PAYMENT-RESPONSE', encodePaymentResponse({ success: true, transaction: settled.transaction, network: settled.network, payer: settled.payer ?? payer, amount: entry.amount }));
+    exposeHeader(res, 'PAYMENT-RESPONSE');
+    held.flush();
+  }
+
   const middleware = ((req: Request, res: Response, next: NextFunction) => {
     // Express 4 does not catch rejected promises: every failure goes to next() here.
     handle(req, res, next).catch((err: unknown) => {
@@ -246,6 +344,13 @@ export function paywall(opts: PaywallOptions): Paywall {
         res.status(503).setHeader('Retry-After', '5');
         res.type('application/problem+json').send(
           JSON.stringify({ type: 'https://tollway.dev/problems/hub-unavailable', title: 'Cannot verify payments right now', status: 503, detail: err.message }),
+        );
+        return;
+      }
+      if (err instanceof FacilitatorUnavailableError) {
+        res.status(503).setHeader('Retry-After', '5');
+        res.type('application/problem+json').send(
+          JSON.stringify({ type: 'https://tollway.dev/problems/facilitator-unavailable', title: 'Cannot verify or settle payments right now', status: 503, detail: err.message }),
         );
         return;
       }
@@ -274,13 +379,91 @@ export function paywall(opts: PaywallOptions): Paywall {
   return middleware;
 }
 
+function authorizationOf(doc: Record<string, unknown>): { from: string; nonce: string; validBefore: string } | undefined {
+  const payload = doc.payload as { authorization?: Record<string, unknown> } | undefined;
+  const a = payload?.authorization;
+  if (!a || typeof a.from !== 'string' || typeof a.nonce !== 'string' || typeof a.validBefore !== 'string') return undefined;
+  return { from: a.from, nonce: a.nonce, validBefore: a.validBefore };
+}
+
+type HeaderSnapshot = Record<string, number | string | string[] | undefined>;
+const snapshotHeaders = (res: Response): HeaderSnapshot => ({ ...res.getHeaders() });
+
+/** Puts the headers back as they were before the route ran (its cookies must not reach a 402). */
+function restoreHeaders(res: Response, snapshot: HeaderSnapshot): void {
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  for (const [name, value] of Object.entries(snapshot)) if (value !== undefined) res.setHeader(name, value);
+}
+
+interface HeldResponse {
+  /** The route called end(); false when the client left first. */
+  ended: boolean;
+  status: number;
+  /** Sends what the route wrote, with the headers set since. */
+  flush(): void;
+  /** Drops it; the response is the caller's again. */
+  discard(): void;
+}
+
+type Held = ['writeHead' | 'write' | 'end' | 'flushHeaders', unknown[]];
+
+/** Runs the rest of the chain with everything it writes held back until flush() or discard(). */
+function holdResponse(res: Response, next: NextFunction): Promise<HeldResponse> {
+  const original = { writeHead: res.writeHead, write: res.write, end: res.end, flushHeaders: res.flushHeaders };
+  const calls: Held[] = [];
+  let explicitStatus: number | undefined;
+  const restore = () => {
+    res.writeHead = original.writeHead;
+    res.write = original.write;
+    res.end = original.end;
+    res.flushHeaders = original.flushHeaders;
+  };
+  return new Promise((resolve) => {
+    let answered = false;
+    const answer = (ended: boolean) => {
+      if (answered) return;
+      answered = true;
+      res.off('close', onClose);
+      resolve({
+        ended,
+        status: explicitStatus ?? res.statusCode,
+        flush() {
+          restore();
+          for (const [method, args] of calls) (original[method] as (...a: unknown[]) => unknown).apply(res, args);
+        },
+        discard: restore,
+      });
+    };
+    const onClose = () => answer(false);
+    res.writeHead = function (this: Response, ...args: unknown[]) {
+      if (typeof args[0] === 'number') explicitStatus = args[0];
+      calls.push(['writeHead', args]);
+      return res;
+    } as Response['writeHead'];
+    res.write = function (...args: unknown[]) {
+      calls.push(['write', args]);
+      return true;
+    } as Response['write'];
+    res.end = function (...args: unknown[]) {
+      calls.push(['end', args]);
+      answer(true);
+      return res;
+    } as Response['end'];
+    res.flushHeaders = function () {
+      calls.push(['flushHeaders', []]);
+    };
+    res.on('close', onClose);
+    next();
+  });
+}
+
 function exposeHeader(res: Response, names: string): void {
   const current = res.getHeader('Access-Control-Expose-Headers');
   res.setHeader('Access-Control-Expose-Headers', current ? `${String(current)}, ${names}` : names);
 }
 
 /** Checks the options once, at start, so a typo fails loudly instead of at the first request. */
-function validate(opts: PaywallOptions): ChallengeSpec {
+function validate(opts: PaywallOptions): ChallengeSpec & { facilitator?: Facilitator } {
   const fail = (m: string): never => {
     throw new TypeError(`paywall: ${m}`);
   };
@@ -312,6 +495,21 @@ function validate(opts: PaywallOptions): ChallengeSpec {
     if (!Number.isInteger(opts.chain.chainId) || opts.chain.chainId <= 0) fail('chain.chainId must be a positive integer');
     if (!/^0x[0-9a-fA-F]{40}$/.test(opts.chain.tokenAddress)) fail('chain.tokenAddress must be an EVM address');
   }
+  let facilitator: Facilitator | undefined;
+  if (opts.facilitator !== undefined) {
+    if (!opts.payoutAddress || !opts.chain) fail('facilitator settles the exact entry: give payoutAddress and chain too');
+    if (typeof opts.facilitator === 'string') {
+      try {
+        facilitator = facilitatorClient(opts.facilitator);
+      } catch {
+        fail('facilitator must be an absolute http(s) URL or a facilitator client');
+      }
+    } else if (typeof opts.facilitator?.verify === 'function' && typeof opts.facilitator.settle === 'function') {
+      facilitator = opts.facilitator;
+    } else {
+      fail('facilitator must be an absolute http(s) URL or a facilitator client');
+    }
+  }
   const maxTimeoutSeconds = opts.maxTimeoutSeconds ?? 300;
   if (!Number.isInteger(maxTimeoutSeconds) || maxTimeoutSeconds <= 0) fail('maxTimeoutSeconds must be a positive integer');
   return {
@@ -324,5 +522,6 @@ function validate(opts: PaywallOptions): ChallengeSpec {
     ...(reuse !== 'single' ? { passSeconds: reuse.windowSeconds } : {}),
     ...(opts.payoutAddress ? { payoutAddress: opts.payoutAddress } : {}),
     ...(opts.chain ? { chain: opts.chain } : {}),
+    ...(facilitator ? { facilitator } : {}),
   };
 }

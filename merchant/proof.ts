@@ -2,7 +2,7 @@
  * Reading the retry header: x402 version 2 `PAYMENT-SIGNATURE` (what Tollway clients send) and
  * version 1 `X-PAYMENT` (`{x402Version: 1, scheme, network, payload}`), which is still common.
  */
-import { decodeBase64Text, parseJsonSafely, parsePaymentSignature, CHALLENGE_LIMITS } from '../shared/challenge.js';
+import { decodeBase64Text, parseJsonSafely, parsePaymentSignature, CHALLENGE_LIMITS, type PaymentSignature } from '../shared/challenge.js';
 import type { PaywallReason } from './receipt.js';
 
 export interface Proof {
@@ -36,4 +36,18 @@ export function readProof(header: string, name: 'PAYMENT-SIGNATURE' | 'X-PAYMENT
     return { ok: true, proof: { version: 1, scheme: doc.scheme, network: doc.network, payload: doc.payload } };
   }
   return { ok: false, reason: 'unsupported_version', detail: `${name} has an unsupported x402Version` };
+}
+
+/**
+ * A version 2 `PAYMENT-SIGNATURE` as the payer sent it, for a facilitator to verify and settle:
+ * `accepted` validated, and the whole document kept as decoded (prototype keys dropped), since the
+ * facilitator must see every field the payer signed or declared.
+ */
+export function readPaymentDocument(header: string): { accepted: PaymentSignature['accepted']; document: Record<string, unknown> } | undefined {
+  const parsed = parsePaymentSignature(header);
+  if (!parsed.ok) return undefined;
+  const text = decodeBase64Text(header);
+  const json = text.ok ? parseJsonSafely(text.value) : undefined;
+  if (!json?.ok || !isRecord(json.value)) return undefined;
+  return { accepted: parsed.value.accepted, document: json.value };
 }

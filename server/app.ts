@@ -213,6 +213,8 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
       return () => (doc ??= buildOpenApi(config.publicUrl, config.dev));
     })(),
     rails: () => railsInfo(config, rails),
+    // The SOVR rail (from the environment or a test's rails) brings the x402 facilitator core.
+    facilitator: (rails.sovr as SovrRail | undefined)?.facilitator,
   });
   const server = createServer(app);
   const notifier = createSocketNotifier({

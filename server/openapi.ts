@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import * as api from '../shared/api.js';
+import * as deposits from '../shared/deposits.js';
+import * as x402 from './x402/schemas.js';
 
 const json = (s: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'openapi-3.0' });
 const problem = { description: 'Problem details (RFC 9457)', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/ProblemDetails' } } } };
@@ -7,6 +9,12 @@ const ok = (name: string, description = 'OK') => ({ description, content: { 'app
 const body = (name: string) => ({ required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } } });
 const errors = { 400: problem, 401: problem, 404: problem };
 const bearer = [{ bearer: [] }];
+const x402Errors = { 400: problem, 404: problem, 415: problem, 503: problem };
+const x402Description =
+  'The x402 specification v2 §7 body {x402Version, paymentPayload, paymentRequirements} (version 1 bodies too). Open ' +
+  'to anyone, like the reference facilitators. Every well-formed request answers 200, the payment valid or not ' +
+  '(invalidReason / errorReason are x402 codes); a body that is not one (the envelope or paymentRequirements) is a ' +
+  '400 problem; 404 when the SOVR rail is off.';
 
 /** The API described from the same zod schemas the hub validates with. */
 export function buildOpenApi(serverUrl: string, dev: boolean) {
@@ -17,6 +25,8 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
     PaymentStatusUpdate: json(api.PaymentStatusUpdate, 'output'),
     AccountsMe: json(api.AccountsMe, 'output'),
     RailsInfo: json(api.RailsInfo, 'output'),
+    CreateDepositRequest: json(deposits.CreateDepositRequest, 'input'),
+    Deposit: json(deposits.Deposit, 'output'),
     NonceResponse: json(api.NonceResponse, 'output'),
     SiweLoginRequest: json(api.SiweLoginRequest, 'input'),
     RefreshRequest: json(api.RefreshRequest, 'input'),
@@ -34,6 +44,10 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
     SetWebhookRequest: json(api.SetWebhookRequest, 'input'),
     WebhookEndpoint: json(api.WebhookEndpoint, 'output'),
     ProblemDetails: json(api.ProblemDetails, 'output'),
+    X402FacilitatorRequest: json(x402.FacilitatorRequest, 'input'),
+    X402VerifyResponse: json(x402.VerifyResponse, 'output'),
+    X402SettleResponse: json(x402.SettleResponse, 'output'),
+    X402SupportedResponse: json(x402.SupportedResponse, 'output'),
   };
   const listParams = [
     { name: 'cursor', in: 'query', schema: { type: 'string' } },
@@ -46,6 +60,16 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
     '/readyz': { get: { summary: 'Readiness: database reachable, migrations applied', responses: { 200: { description: 'ready' }, 503: problem } } },
     '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text exposition format' } } } },
     '/.well-known/jwks.json': { get: { summary: 'Public keys that verify receipts', responses: { 200: { description: 'JWK set' } } } },
+    '/deposits': {
+      post: {
+        summary: 'Move SOVR from your wallet into your hub balance: an EIP-3009 authorization to the treasury, credited once after the confirmations',
+        description: 'Needs an Idempotency-Key, like POST /payments. 400 unsupported-rail when the SOVR rail is off.',
+        security: bearer,
+        requestBody: body('CreateDepositRequest'),
+        responses: { 200: ok('Deposit'), ...errors },
+      },
+    },
+    '/deposits/{id}': { get: { summary: 'One of your deposits', security: bearer, parameters: [idParam], responses: { 200: ok('Deposit'), 401: problem, 404: problem } } },
     '/rails': { get: { summary: 'The rails this hub pays with, and what a wallet signs for the SOVR rail', responses: { 200: ok('RailsInfo') } } },
     '/auth/nonce': { get: { summary: 'One-time SIWE nonce (5 minutes)', responses: { 200: ok('NonceResponse') } } },
     '/auth/siwe': { post: { summary: 'Sign in with Ethereum (EIP-4361)', requestBody: body('SiweLoginRequest'), responses: { 200: ok('TokenResponse'), ...errors } } },
@@ -152,6 +176,29 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
         security: bearer,
         parameters: [idParam, deliveryIdParam],
         responses: { 202: ok('WebhookDelivery', 'scheduled'), 403: problem, ...errors },
+      },
+    },
+    '/x402/supported': {
+      get: {
+        summary: 'x402 facilitator: what this hub settles (exact on its SOVR chain) and the address that submits',
+        description: 'Open to anyone, like the reference facilitators. 404 when the SOVR rail is off.',
+        responses: { 200: ok('X402SupportedResponse'), 404: problem, 503: problem },
+      },
+    },
+    '/x402/verify': {
+      post: {
+        summary: 'x402 facilitator: check an exact (EIP-3009) SOVR payment without settling it',
+        description: x402Description,
+        requestBody: body('X402FacilitatorRequest'),
+        responses: { 200: ok('X402VerifyResponse'), ...x402Errors },
+      },
+    },
+    '/x402/settle': {
+      post: {
+        summary: 'x402 facilitator: submit an exact (EIP-3009) SOVR payment on chain with the service wallet',
+        description: `${x402Description} Settling an authorization again answers the first result.`,
+        requestBody: body('X402FacilitatorRequest'),
+        responses: { 200: ok('X402SettleResponse'), ...x402Errors },
       },
     },
   };

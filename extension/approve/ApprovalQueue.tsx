@@ -1,14 +1,19 @@
 /**
  * The approval window: the oldest pending request as "1 of N", with approve, reject and reject all.
- * It renders what the worker stored; its buttons only ask the worker to act.
+ * It renders what the worker stored; its buttons only ask the worker to act. Paying SOVR on chain,
+ * it shows what the worker will sign (payee, amount, the validity window as times) and sends that
+ * window back with the approval, so what is signed is what was shown. No ethers here: signing is
+ * the worker's.
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { AllowancePeriod } from '../../shared/api.js';
+import { authorizationWindow } from '../../shared/eip3009.js';
 import { decimalsOf, parseUnits } from '../common/budget.js';
-import { balanceAfter, budgetText, countdown, describeRequest, resetsText } from '../common/format.js';
+import { balanceAfter, budgetText, countdown, describeRequest, displayAmount, resetsText } from '../common/format.js';
+import { defaultPayFrom, timeText } from './pay-from.js';
 import { formatUnits } from '../../shared/amount.js';
 import { send, useStoredValue } from '../common/page.js';
-import { AccountView, BudgetsView, KEYS, type ApprovalRequest } from '../common/state.js';
+import { AccountView, BudgetsView, KEYS, type ApprovalRequest, type OnChainPlan, type PayFrom } from '../common/state.js';
 import { readRequestList } from '../common/storage.js';
 import { pendingOf } from '../background/queue.js';
 
@@ -37,6 +42,15 @@ export function ApprovalQueue() {
   const current = pending[0];
   // A fresh choice for every request shown: ten times its price per day, unticked.
   useEffect(() => setBudget({ on: false, amount: current?.payment ? suggestedBudget(current.payment.amount, current.payment.asset) : '', period: 'day' }), [current?.id]);
+  const view = AccountView.safeParse(useStoredValue(KEYS.account, 'session'));
+  const balances = view.success ? view.data.balances : null;
+  // "Pay from": the default follows the balances as they load, until the person picks one.
+  const [payFrom, setPayFrom] = useState<{ id: string | null; from: PayFrom; picked: boolean }>({ id: null, from: 'hub', picked: false });
+  const from = current && payFrom.id === current.id && payFrom.picked ? payFrom.from : current ? defaultPayFrom(current, balances) : 'hub';
+  const now = useNow(1000);
+  const plan = current?.onChain && from === 'wallet' ? current.onChain : null;
+  // The window shown is the window signed: it is sent back with the approval.
+  const signWindow = plan ? authorizationWindow(Math.floor(now / 1000), plan.validitySeconds) : null;
 
   const act = async (message: Parameters<typeof send>[0]) => {
     setBusy(true);
@@ -62,8 +76,12 @@ export function ApprovalQueue() {
       <p class="position" data-testid="position" aria-live="polite">
         {`1 of ${pending.length}`}
       </p>
-      <Request request={current} />
-      {current.payment && <BudgetOption request={current} value={budget} onChange={setBudget} />}
+      <Request request={current} now={now} from={from} />
+      {current.onChain && current.payment?.rail !== 'sovr' && (
+        <PayFromChoice request={current} from={from} balances={balances} onChange={(f) => setPayFrom({ id: current.id, from: f, picked: true })} />
+      )}
+      {plan && signWindow && <WhatIsSigned request={current} plan={plan} window={signWindow} />}
+      {current.payment && current.payment.rail !== 'sovr' && <BudgetOption request={current} value={budget} onChange={setBudget} />}
       {error && (
         <p class="warning" role="alert">
           {error}
@@ -74,10 +92,11 @@ export function ApprovalQueue() {
           class="primary"
           disabled={busy || !current.payment}
           onClick={() => {
-            if (!budget.on || !current.payment) return void act({ type: 'approval.decide', id: current.id, approve: true });
+            const how = current.onChain ? { payFrom: from, ...(signWindow ? { window: signWindow } : {}) } : {};
+            if (!budget.on || !current.payment || current.payment.rail === 'sovr') return void act({ type: 'approval.decide', id: current.id, approve: true, ...how });
             const base = parseUnits(budget.amount, decimalsOf(current.payment.asset) ?? 0);
             if (base === null || base <= 0n) return setError('The budget must be a positive amount.');
-            void act({ type: 'approval.decide', id: current.id, approve: true, budget: { amount: base.toString(), period: budget.period } });
+            void act({ type: 'approval.decide', id: current.id, approve: true, budget: { amount: base.toString(), period: budget.period }, ...how });
           }}
         >
           Approve
@@ -137,11 +156,65 @@ function BudgetOption({ request, value, onChange }: { request: ApprovalRequest; 
   );
 }
 
-function Request({ request }: { request: ApprovalRequest }) {
-  const now = useNow(1000);
+/** Hub balance or own wallet, for a hub merchant's SOVR entry on a hub with the sovr rail. */
+function PayFromChoice({ request, from, balances, onChange }: { request: ApprovalRequest; from: PayFrom; balances: AccountView['balances'] | null; onChange: (f: PayFrom) => void }) {
+  const payment = request.payment!;
+  const hub = balances?.find((b) => b.asset === payment.asset);
+  return (
+    <fieldset class="pay-from" data-testid="pay-from">
+      <legend>Pay from</legend>
+      <label>
+        <input type="radio" name="pay-from" value="hub" data-testid="pay-from-hub" checked={from === 'hub'} onChange={() => onChange('hub')} /> Tollway balance
+        <span class="muted"> ({hub ? `${displayAmount(hub.available, hub.asset)} available` : balances ? `no ${payment.asset} at the hub` : 'balance loading'})</span>
+      </label>
+      <label>
+        <input type="radio" name="pay-from" value="wallet" data-testid="pay-from-wallet" checked={from === 'wallet'} onChange={() => onChange('wallet')} /> My wallet (on chain)
+        <span class="muted"> {request.onChain!.from}</span>
+      </label>
+    </fieldset>
+  );
+}
+
+/** Exactly what the worker signs (EIP-3009 TransferWithAuthorization), in words and times. */
+function WhatIsSigned({ request, plan, window }: { request: ApprovalRequest; plan: OnChainPlan; window: { validAfter: number; validBefore: number } }) {
+  return (
+    <section aria-label="What you sign" data-testid="signing">
+      <h2>You sign a transfer from your wallet</h2>
+      <dl>
+        <dt>Amount</dt>
+        <dd data-testid="sign-amount">{displayAmount(plan.payment.amount, 'SOVR')}</dd>
+        <dt>From</dt>
+        <dd data-testid="sign-from">{plan.from} (your wallet)</dd>
+        <dt>To</dt>
+        <dd data-testid="sign-to">
+          {plan.to}{' '}
+          {plan.kind === 'merchant' ? `(the hub's treasury, for merchant ${plan.payment.payTo} at ${request.site})` : `(${request.site}'s own payout address)`}
+        </dd>
+        <dt>Valid</dt>
+        <dd data-testid="sign-valid">
+          from {timeText(window.validAfter)} until {timeText(window.validBefore)}
+        </dd>
+        <dt>Token</dt>
+        <dd data-testid="sign-token">
+          {plan.domain.name} {plan.domain.version} at {plan.domain.verifyingContract}, chain {plan.domain.chainId}
+        </dd>
+        <dt>Nonce</dt>
+        <dd>32 random bytes, chosen when you approve (the transfer can happen once)</dd>
+      </dl>
+      <p class="muted">
+        {plan.kind === 'merchant'
+          ? 'The hub submits it and pays the gas; the page reloads once it is confirmed.'
+          : 'Tollway records it at the hub, then the site submits it itself.'}{' '}
+        Your on-chain balance is not shown here: the hub checks it when you approve and refuses, moving nothing, if it is short.
+      </p>
+    </section>
+  );
+}
+
+function Request({ request, now, from }: { request: ApprovalRequest; now: number; from: PayFrom }) {
   const d = describeRequest(request);
   const view = AccountView.safeParse(useStoredValue(KEYS.account, 'session'));
-  const after = request.payment && view.success ? balanceAfter(view.data.balances, request.payment) : null;
+  const after = request.payment && from === 'hub' && request.payment.rail !== 'sovr' && view.success ? balanceAfter(view.data.balances, request.payment) : null;
   const budgets = BudgetsView.safeParse(useStoredValue(KEYS.budgets, 'session'));
   const budget = request.payment && budgets.success ? budgets.data.data.find((a) => a.site === request.site && a.asset === request.payment!.asset) : undefined;
   return (
@@ -169,7 +242,7 @@ function Request({ request }: { request: ApprovalRequest }) {
         {d.rail && (
           <>
             <dt>Rail</dt>
-            <dd>{d.rail}</dd>
+            <dd data-testid="rail">{from === 'wallet' && request.onChain ? 'SOVR on chain, from your wallet' : d.rail}</dd>
           </>
         )}
         {d.scheme && (

@@ -7,18 +7,25 @@
  * valid for the same resource is shown again without paying, and a payment the site's budget
  * covers is paid at once, charged to that budget by the hub (`allowance: {site}`); the hub refusing
  * it as over budget sends it to the window after all.
+ *
+ * SOVR on chain from the person's own wallet is always asked (never a budget, never a pass): the
+ * authorization is signed when the person approves, and stored as the request's body in the same
+ * write that makes it `paying`, before the POST, so a restarted worker replays the very same body.
  */
 import type { AllowancePeriod, Payment } from '../../shared/api.js';
 import type { PaymentChallenge } from '../../shared/challenge.js';
 import { allowanceAt, autoPayDecision, PERIOD_LABEL, type Allowance } from '../common/budget.js';
 import { displayAmount } from '../common/format.js';
-import { HISTORY_LIMIT, KEYS, type ApprovalRequest, type FrameType, type HubSession, type Pass, type RequestStatus } from '../common/state.js';
+import { authorizationWindow, windowAcceptable } from '../../shared/eip3009.js';
+import { HISTORY_LIMIT, KEYS, type ApprovalRequest, type FrameType, type HubSession, type Pass, type PayFrom, type RequestStatus } from '../common/state.js';
 import { loadRequests, writeRequestList, type StorageArea } from '../common/storage.js';
 import type { ApprovalWindow } from './approval-window.js';
 import { choosePayment } from './choose.js';
 import type { HubClient, PayOutcome } from './hub-client.js';
+import { isExactRequest, type SovrRailInfo } from './onchain.js';
 import { reuseWindow, type PassStore } from './passes.js';
-import { badgeText, decide, enqueue, expirePending, nextExpiry, pendingOf, rejectPending, replace, splitFinished } from './queue.js';
+import { badgeText, decide, enqueue, expirePending, expiryOf, nextExpiry, pendingOf, rejectPending, replace, splitFinished } from './queue.js';
+import type { SignAuthorization } from './sign.js';
 import { createSerial } from './serial.js';
 
 /** A 402 response the worker noticed, with the challenge it carried. */
@@ -87,6 +94,16 @@ export interface ApprovalsDeps {
   lookupPayment?(session: HubSession, transactionId: string): Promise<Payment | null>;
   /** A system notification (what was paid without asking, or why it could not be). */
   notify?(n: { title: string; message: string }): Promise<void>;
+  /** The hub's SOVR rail (GET /rails): without it nothing is offered on chain. */
+  rails?: { sovr(): Promise<SovrRailInfo | null> };
+  /** Signs an on-chain plan with the unlocked key (the person approved paying from the wallet). */
+  signAuthorization?: SignAuthorization;
+}
+
+/** How the person approved: from where, and (on chain) the validity window the window showed. */
+export interface PayChoice {
+  from?: PayFrom;
+  window?: { validAfter: number; validBefore: number };
 }
 
 export type Approvals = ReturnType<typeof createApprovals>;
@@ -135,7 +152,10 @@ export function createApprovals(deps: ApprovalsDeps) {
       const { active, history } = await load();
       const session = await deps.session();
       const method = seen.method.toUpperCase();
-      const choice = choosePayment(seen.challenge, { url: seen.url, method }, session?.url ?? null);
+      // GET /rails only matters to a challenge that could be paid on chain (SOVR, or an `exact` entry).
+      const chainable = deps.rails && session?.user && (seen.challenge.x402?.accepts ?? []).some((o) => o.scheme === 'exact' || o.asset === 'SOVR');
+      const rail = chainable ? await deps.rails!.sovr().catch(() => null) : null;
+      const choice = choosePayment(seen.challenge, { url: seen.url, method }, session?.url ?? null, { rail, wallet: session?.user?.address ?? null });
       const t = now();
       // A pass: only a page load can be retried with it here (a proof rule and a reload).
       const windowSeconds = reuseWindow(choice.option);
@@ -143,8 +163,10 @@ export function createApprovals(deps: ApprovalsDeps) {
         const pass = await deps.passes.find({ payTo: choice.option!.payTo, url: seen.url, method, windowSeconds });
         if (pass) return { id: pass.transactionId, added: false, reused: pass };
       }
-      const allowance = !seen.afterProof && choice.payment && deps.budgets ? await deps.budgets.lookup(seen.site, choice.payment.asset).catch(() => null) : null;
-      const auto = autoPayDecision(seen.site, choice.payment, allowance, t).auto;
+      // Paying from the wallet needs a signature the person gives in the window: never automatic.
+      const budgeted = !seen.afterProof && choice.payment && choice.payment.rail !== 'sovr' && deps.budgets;
+      const allowance = budgeted ? await deps.budgets!.lookup(seen.site, choice.payment!.asset).catch(() => null) : null;
+      const auto = budgeted ? autoPayDecision(seen.site, choice.payment, allowance, t).auto : false;
       const request: ApprovalRequest = {
         id: newId(),
         idempotencyKey: `tollway-${newId()}`,
@@ -163,6 +185,7 @@ export function createApprovals(deps: ApprovalsDeps) {
         result: null,
         error: null,
         ...(auto ? { auto: true } : {}),
+        ...(choice.onChain ? { onChain: choice.onChain } : {}),
       };
       const q = enqueue(active, request);
       // Stored before any window opens or any call is made: if the worker dies now, the request is still there.
@@ -186,7 +209,7 @@ export function createApprovals(deps: ApprovalsDeps) {
    * Approves with a budget for the site: the budget is saved at the hub first, and only then is the
    * request approved, so a budget that could not be saved approves nothing (the window says why).
    */
-  async function decideWithBudget(id: string, budget: { amount: string; period: AllowancePeriod }): Promise<void> {
+  async function decideWithBudget(id: string, budget: { amount: string; period: AllowancePeriod }, pay?: PayChoice): Promise<void> {
     const { active } = await load();
     const r = active.find((x) => x.id === id && x.status === 'pending');
     if (!r?.payment) return;
@@ -196,12 +219,35 @@ export function createApprovals(deps: ApprovalsDeps) {
     } catch (e) {
       throw new Error(`the budget could not be saved, nothing was paid: ${e instanceof Error ? e.message : String(e)}`);
     }
-    await decideOne(id, true);
+    await decideOne(id, true, pay);
   }
 
-  async function decideOne(id: string, approve: boolean): Promise<void> {
+  /**
+   * The request as it will be paid: from the hub balance as queued, or from the wallet, with the
+   * authorization signed now over the window the person was shown (checked again here: a window
+   * left open for minutes is refused, not quietly re-timed) and put into the body.
+   */
+  async function approvedBody(r: ApprovalRequest, pay: PayChoice | undefined): Promise<ApprovalRequest> {
+    const plan = r.onChain;
+    const fromWallet = r.payment?.rail === 'sovr' || pay?.from === 'wallet';
+    if (!fromWallet) return plan ? { ...r, paidFrom: 'hub' } : r;
+    if (!plan) throw new Error('this request cannot be paid from the wallet');
+    if (!deps.signAuthorization) throw new Error('this wallet cannot sign on-chain payments');
+    // Past its expiry `decide` rejects it: nothing is signed for that.
+    if (expiryOf(r) <= now()) return r;
+    const nowSeconds = Math.floor(now() / 1000);
+    const window = pay?.window ?? authorizationWindow(nowSeconds, plan.validitySeconds);
+    if (!windowAcceptable(window, nowSeconds, plan)) throw new Error('The validity shown has run out of date: check the times again, then approve.');
+    const authorization = await deps.signAuthorization(plan, window);
+    return { ...r, payment: { ...plan.payment, authorization }, paidFrom: 'wallet' };
+  }
+
+  async function decideOne(id: string, approve: boolean, pay?: PayChoice): Promise<void> {
     const decided = await serial(async () => {
-      const { active, history } = await load();
+      const { active: queued, history } = await load();
+      const target = queued.find((x) => x.id === id && x.status === 'pending');
+      // Signed and stored together with `paying`, before anything is sent.
+      const active = approve && target?.payment ? replace(queued, await approvedBody(target, pay)) : queued;
       const d = decide(active, id, approve, now());
       if (!d.request) return null;
       const left = await save(d.active, history);
@@ -275,7 +321,7 @@ export function createApprovals(deps: ApprovalsDeps) {
           result: outcome.kind === 'answered' ? outcome.payment : r.result,
           error: outcome.kind === 'answered' ? outcome.payment.failureReason : outcome.message,
           updatedAt: now(),
-          ...(status === 'completed' && needsRetry(r) ? { retryDue: true } : {}),
+          ...(status && proofReady(r, status) && needsRetry(r) ? { retryDue: true } : {}),
         };
         await save(replace(current, updated), history);
         return updated;
@@ -283,7 +329,7 @@ export function createApprovals(deps: ApprovalsDeps) {
       if (outcome.kind === 'retry') await deps.scheduleResume?.();
       if (request.auto && (outcome.kind !== 'retry' || overBudget)) await deps.budgets?.sync().catch(() => undefined);
       if (done?.auto) await tellAuto(done);
-      if (done?.status === 'completed') await completed(done);
+      if (done && proofReady(done, done.status)) await completed(done);
     } finally {
       sending.delete(id);
     }
@@ -291,6 +337,14 @@ export function createApprovals(deps: ApprovalsDeps) {
 
   /** A page load is retried with its proof; the flag says that retry is still to be done. */
   const needsRetry = (r: ApprovalRequest) => r.frameType === 'main_frame' && r.method === 'GET' && r.tabId >= 0;
+
+  /**
+   * Whether a payment that just left `paying` with `status` has its proof: a receipt once
+   * completed; for an `exact` entry the signed authorization itself, as soon as the hub has the
+   * payment (the site submits it; the hub completes when it sees it used).
+   */
+  const proofReady = (r: ApprovalRequest, status: RequestStatus) =>
+    isExactRequest(r) ? status === 'submitted' || status === 'completed' : status === 'completed';
 
   /** Keeps the pass, retries with the proof, then clears `retryDue` (whatever the retry found). */
   async function completed(r: ApprovalRequest): Promise<void> {
@@ -338,14 +392,16 @@ export function createApprovals(deps: ApprovalsDeps) {
       const status: RequestStatus | null = p.status === 'completed' ? 'completed' : p.status === 'failed' ? 'failed' : null;
       if (i < 0 || !status) return null;
       const before = history[i]!;
-      const updated: ApprovalRequest = { ...before, status, result: p, error: p.failureReason, updatedAt: now(), ...(status === 'completed' && needsRetry(before) ? { retryDue: true } : {}) };
+      // An `exact` proof went to the page when the hub took the payment: its completion is news only.
+      const retry = status === 'completed' && !isExactRequest(before);
+      const updated: ApprovalRequest = { ...before, status, result: p, error: p.failureReason, updatedAt: now(), ...(retry && needsRetry(before) ? { retryDue: true } : {}) };
       const next = [...history];
       next[i] = withoutProof(updated);
       await local.set({ [KEYS.history]: writeRequestList(next) });
       deps.onFinished?.([updated]);
-      return updated;
+      return retry ? updated : null;
     });
-    if (done?.status === 'completed') await completed(done);
+    if (done) await completed(done);
   }
 
   /**
@@ -400,7 +456,8 @@ export function createApprovals(deps: ApprovalsDeps) {
 
   return {
     add,
-    decide: (id: string, approve: boolean, budget?: { amount: string; period: AllowancePeriod }) => (approve && budget ? decideWithBudget(id, budget) : decideOne(id, approve)),
+    decide: (id: string, approve: boolean, budget?: { amount: string; period: AllowancePeriod }, pay?: PayChoice) =>
+      approve && budget ? decideWithBudget(id, budget, pay) : decideOne(id, approve, pay),
     rejectAll,
     windowRemoved,
     settle,

@@ -3,7 +3,7 @@
  * answer is validated with the shared schemas; a refusal is a HubError carrying the problem type.
  */
 import { z } from 'zod';
-import { AccountsMe, Allowance, AllowanceList, NonceResponse, Payment, PaymentList, ProblemDetails, TokenResponse, type AllowancePeriod } from '../../shared/api.js';
+import { AccountsMe, Allowance, AllowanceList, NonceResponse, Payment, PaymentList, ProblemDetails, RailsInfo, TokenResponse, type AllowancePeriod } from '../../shared/api.js';
 import type { HubSession } from '../common/state.js';
 
 export class HubError extends Error {
@@ -36,7 +36,13 @@ export interface HubApi {
   deleteAllowance(session: HubSession, site: string, asset: string): Promise<void>;
 }
 
-export function createHubApi(deps: { fetch: typeof fetch; timeoutMs?: number }): HubApi {
+/** Kept apart from HubApi so that stand-ins written against HubApi stay complete. */
+export interface RailsApi {
+  /** `GET /rails`: the rails the hub has and what a wallet signs for SOVR (public, no token). */
+  rails(hubUrl: string): Promise<RailsInfo>;
+}
+
+export function createHubApi(deps: { fetch: typeof fetch; timeoutMs?: number }): HubApi & RailsApi {
   async function call<T>(schema: z.ZodType<T> | null, hubUrl: string, path: string, init: { method?: string; token?: string; body?: unknown } = {}): Promise<T> {
     const headers: Record<string, string> = {};
     if (init.token) headers.authorization = `Bearer ${init.token}`;
@@ -77,6 +83,7 @@ export function createHubApi(deps: { fetch: typeof fetch; timeoutMs?: number }):
       call(PaymentList, s.url, `/payments?${new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) })}`, { token: s.accessToken }),
     allowances: (s) => call(AllowanceList, s.url, '/allowances', { token: s.accessToken }),
     putAllowance: (s, a) => call(Allowance, s.url, '/allowances', { method: 'PUT', token: s.accessToken, body: a }),
+    rails: (hubUrl) => call(RailsInfo, hubUrl, '/rails'),
     deleteAllowance: async (s, site, asset) => {
       try {
         await call(null, s.url, `/allowances?${new URLSearchParams({ site, asset })}`, { method: 'DELETE', token: s.accessToken });

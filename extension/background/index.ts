@@ -26,7 +26,9 @@ import { createHubClient } from './hub-client.js';
 import { createLive } from './live.js';
 import { createProofRetry, type DnrApi } from './proof.js';
 import { createProvider, registerProviderScripts, type ScriptingApi } from './provider.js';
+import { createRails } from './rails.js';
 import { createSerial } from './serial.js';
+import { createAuthorizationSigner } from './sign.js';
 
 const RESUME_ALARM = 'tollway.resume';
 const REFRESH_ALARM = 'tollway.refresh';
@@ -52,8 +54,11 @@ const auth = createAuth({
     // Signed in (again): payments that waited for a session go on, with their own keys.
     if (s) void approvals.resume().catch((e: unknown) => console.error('tollway: resume', e));
     if (s) void budgets.sync().catch((e: unknown) => console.error('tollway: budgets', e));
-    // Signed out or locked: the budgets shown and the passes kept (bearer proofs) go too.
-    else void browser.storage.session.remove([KEYS.budgets, KEYS.passes]);
+    // What the hub can pay with (the SOVR rail and what to sign for it), read afresh at every sign-in.
+    if (s) void rails.sync().catch((e: unknown) => console.error('tollway: rails', e));
+    // Signed out or locked: the budgets shown and the passes kept (bearer proofs) go too, and the
+    // hub's rails (read again at the next sign-in): a locked wallet keeps nothing in session.
+    else void browser.storage.session.remove([KEYS.budgets, KEYS.passes, KEYS.rails]);
   },
 });
 
@@ -79,11 +84,14 @@ const proof = createProofRetry({
 
 const budgets = createBudgets({ session: browser.storage.session, api, current: () => auth.current() });
 const passes = createPasses({ session: browser.storage.session });
+const rails = createRails({ session: browser.storage.session, api, current: () => auth.current() });
 
 const approvals = createApprovals({
   local: browser.storage.local,
   budgets,
   passes,
+  rails,
+  signAuthorization: createAuthorizationSigner({ session: browser.storage.session }),
   reapply: (pass, seen) => proof.reapply(seen.tabId, seen.url, pass.header, pass.transactionId),
   lookupPayment: (s, id) => api.payment(s, id).catch((e: unknown) => (e instanceof HubError && e.status === 404 ? null : Promise.reject(e))),
   notify: async ({ title, message }) =>
@@ -176,7 +184,7 @@ async function exportPayments(): Promise<string> {
 function act(m: PageMessage): Promise<unknown> {
   switch (m.type) {
     case 'approval.decide':
-      return approvals.decide(m.id, m.approve, m.budget);
+      return approvals.decide(m.id, m.approve, m.budget, { ...(m.payFrom ? { from: m.payFrom } : {}), ...(m.window ? { window: m.window } : {}) });
     case 'approval.rejectAll':
       return approvals.rejectAll();
     case 'auth.signIn':

@@ -9,6 +9,7 @@
 import { encodeL402Authorization, encodePaymentSignature, PaymentOption } from '../../shared/challenge.js';
 import { KEYS, ProofRules, type ApprovalRequest, type ProofRule } from '../common/state.js';
 import type { StorageArea } from '../common/storage.js';
+import { exactProof, isExactRequest } from './onchain.js';
 import { createSerial } from './serial.js';
 
 export const PROOF_RULE_TTL_MS = 60_000;
@@ -26,8 +27,16 @@ export interface DnrRule {
   condition: { urlFilter?: string; regexFilter?: string; resourceTypes: ['main_frame']; tabIds: number[] };
 }
 
-/** The proof header for a completed request, or null when there is nothing to prove with. */
+/**
+ * The proof header for a paid request, or null when there is nothing to prove with: a receipt
+ * (completed), a preimage (Lightning), or for an `exact` entry the signed authorization (from the
+ * moment the hub has the payment).
+ */
 export function proofHeader(r: ApprovalRequest): { header: string; value: string } | null {
+  if (isExactRequest(r)) {
+    const value = exactProof(r);
+    return value ? { header: 'PAYMENT-SIGNATURE', value } : null;
+  }
   if (r.status !== 'completed') return null;
   if (r.payment?.rail === 'lightning') {
     // L402: the macaroon from the challenge, with the preimage that settling the invoice revealed.

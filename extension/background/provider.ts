@@ -10,6 +10,7 @@
 import type { ApprovalRequest, HubSession } from '../common/state.js';
 import { challengeFromParam, type PaidResult, type ProviderMessage } from '../common/provider-messages.js';
 import type { Seen402 } from './approvals.js';
+import { isExactRequest } from './onchain.js';
 import { proofHeader } from './proof.js';
 
 export const PROVIDER_SCRIPT_ID = 'tollway-provider';
@@ -48,7 +49,13 @@ export function createProvider(deps: ProviderDeps) {
   function finished(requests: ApprovalRequest[]): void {
     for (const r of requests) {
       if (!waiters.has(r.id)) continue;
-      if (r.status === 'completed') {
+      if (isExactRequest(r) && (r.status === 'submitted' || r.status === 'completed')) {
+        // An `exact` entry: the signed authorization is the proof (and what stands for a receipt);
+        // the site submits it itself, so the page retries now, not once the hub sees it used.
+        const proof = proofHeader(r);
+        if (proof && r.result) settle(r.id, { ok: true, result: { receipt: proof.value, transactionId: r.result.transactionId, proof: proof.value } });
+        else settle(r.id, { ok: false, error: new Error('the payment was taken without a proof to show') });
+      } else if (r.status === 'completed') {
         const token = r.result?.receipt.token;
         const proof = proofHeader(r);
         if (token && proof && r.result) settle(r.id, { ok: true, result: { receipt: token, transactionId: r.result.transactionId, proof: proof.value } });

@@ -18,10 +18,11 @@ export function describeRequest(r: ApprovalRequest): { amount: string | null; ra
   }
   if (r.payment) {
     const option = r.payment.requirement;
+    const rail = r.payment.rail === 'sovr' ? 'SOVR on chain, from your wallet' : r.payment.rail;
     const timeout = option?.maxTimeoutSeconds;
     return {
       amount: displayAmount(r.payment.amount, r.payment.asset),
-      rail: r.payment.rail,
+      rail,
       scheme: option ? `${option.scheme} · ${option.network}` : null,
       expiresAt: timeout ? r.createdAt + timeout * 1000 : null,
     };

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { AllowancePeriod, Asset, SiteOrigin } from '../../shared/api.js';
 import { PositiveAmountString } from '../../shared/amount.js';
 import { ServiceUrl as HubUrl } from '../../shared/url.js';
+import { PayFrom } from './state.js';
 
 
 export const PageMessage = z.discriminatedUnion('type', [
@@ -17,6 +18,10 @@ export const PageMessage = z.discriminatedUnion('type', [
     approve: z.boolean(),
     /** "Pay automatically on this site up to … per …": saved at the hub before approving. */
     budget: z.object({ amount: PositiveAmountString, period: AllowancePeriod }).optional(),
+    /** "Pay from": the hub balance or the wallet on chain (absent: the hub balance, or the wallet when that is the only way). */
+    payFrom: PayFrom.optional(),
+    /** On chain: the validity window (unix seconds) the window showed; the worker signs exactly it. */
+    window: z.object({ validAfter: z.number().int(), validBefore: z.number().int() }).optional(),
   }),
   z.object({ type: z.literal('approval.rejectAll') }),
   /** Sign in to the hub with the unlocked key (SIWE). */

@@ -4,8 +4,9 @@
  * again; an entry that no longer parses is dropped on its own instead of poisoning the rest.
  */
 import { z } from 'zod';
-import { Allowance, Balance, CreatePaymentRequest, Payment } from '../../shared/api.js';
+import { Allowance, Balance, CreatePaymentRequest, Payment, RailsInfo } from '../../shared/api.js';
 import { PaymentOption, X402Resource } from '../../shared/challenge.js';
+import { Eip712Domain, EvmAddress } from '../../shared/eip3009.js';
 
 /** chrome.storage keys. `local` survives browser restarts; `session` lives until the browser closes. */
 export const KEYS = {
@@ -31,6 +32,8 @@ export const KEYS = {
   budgets: 'tollway.budgets',
   /** session: receipts of access passes that may be shown again (they are bearer proofs: never in `local`). */
   passes: 'tollway.passes',
+  /** session: the hub's `GET /rails` (which rails it has, what to sign for SOVR), as last read. */
+  rails: 'tollway.rails',
 } as const;
 
 export const HISTORY_LIMIT = 200;
@@ -105,6 +108,36 @@ export const RequestStatus = z.enum(['pending', 'paying', 'submitted', 'complete
 export type RequestStatus = z.infer<typeof RequestStatus>;
 export const ACTIVE_STATUSES: readonly RequestStatus[] = ['pending', 'paying'];
 
+/**
+ * Paying SOVR on chain from the person's own wallet: what the worker signs (an EIP-3009
+ * TransferWithAuthorization) once the person approves, and the `POST /payments` body it goes in.
+ * Fixed when the 402 is queued, so the window shows exactly this; only the time window (shown live,
+ * sent back with the approval) and the random nonce are added at signing.
+ */
+export const OnChainPlan = z.object({
+  /**
+   * merchant: a hub merchant (`tollway` entry) paid through the hub's treasury, the hub submits;
+   * exact: a plain x402 `exact` entry, paid to its own `payTo`, the site submits it itself.
+   */
+  kind: z.enum(['merchant', 'exact']),
+  /** The body to send once signed: rail sovr, without `authorization`. */
+  payment: CreatePaymentRequest,
+  domain: Eip712Domain,
+  /** The signing wallet: the address signed in to the hub. */
+  from: EvmAddress,
+  /** Who receives the tokens: the hub's treasury (merchant) or the entry's `payTo` (exact). */
+  to: EvmAddress,
+  /** Seconds from signing to `validBefore`. */
+  validitySeconds: z.number().int().positive(),
+  /** The hub's bounds on `validBefore − now` (GET /rails). */
+  minValiditySeconds: z.number().int().nonnegative(),
+  maxValiditySeconds: z.number().int().positive(),
+});
+export type OnChainPlan = z.infer<typeof OnChainPlan>;
+
+export const PayFrom = z.enum(['hub', 'wallet']);
+export type PayFrom = z.infer<typeof PayFrom>;
+
 export const ApprovalRequest = z.object({
   id: z.string().min(1),
   /** Generated when the 402 is first seen and stored before any UI opens or any call is made. */
@@ -137,6 +170,13 @@ export const ApprovalRequest = z.object({
   retryDue: z.boolean().optional(),
   /** Shown in the window above the request (why it is asked after all, e.g. over budget). */
   note: z.string().max(500).optional(),
+  /**
+   * Payable on chain from the person's wallet: the only way (`payment.rail` is sovr, an `exact`
+   * entry) or the alternative to the hub balance (a hub merchant's SOVR `tollway` entry).
+   */
+  onChain: OnChainPlan.optional(),
+  /** Set on approval: where the money came from (the signed body then replaces `payment`). */
+  paidFrom: PayFrom.optional(),
 });
 export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
 
@@ -172,6 +212,14 @@ export const ProofRule = z.object({
 });
 export type ProofRule = z.infer<typeof ProofRule>;
 export const ProofRules = z.array(ProofRule);
+
+/** The hub's `GET /rails`, as last read (public: no user in it). */
+export const RailsView = z.object({
+  hubUrl: z.string(),
+  info: RailsInfo,
+  fetchedAt: z.number().int(),
+});
+export type RailsView = z.infer<typeof RailsView>;
 
 /** The budgets as last read from the hub, for the session's user. */
 export const BudgetsView = z.object({

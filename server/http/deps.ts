@@ -5,6 +5,7 @@ import type { Merchants } from '../auth/merchants.js';
 import type { Allowances } from '../payments/allowances.js';
 import type { Wallets } from '../payments/balances.js';
 import type { PaymentsService } from '../payments/service.js';
+import type { SovrFacilitator } from '../rails/sovr/index.js';
 import type { RailsInfo, TokenResponse } from '../../shared/api.js';
 import type { z } from 'zod';
 
@@ -32,6 +33,8 @@ export interface HttpDeps {
   openapi(): unknown;
   /** The rails this hub has, with their public parameters. */
   rails(): Promise<RailsInfo>;
+  /** The SOVR rail's x402 facilitator core; absent when the rail is off (then /x402/* is 404). */
+  facilitator?: SovrFacilitator;
 }
 
 export interface AuthedUser {

@@ -1,3 +1,4 @@
+import { depositRoutes } from './deposit-routes.js';
 import cors from 'cors';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
@@ -10,6 +11,7 @@ import { paymentRoutes } from './payment-routes.js';
 import { errorHandler, notFound } from './problem.js';
 import { requestLog } from './request-log.js';
 import { snippetRoutes } from './snippet-routes.js';
+import { x402Routes } from './x402-routes.js';
 
 /** The hub's HTTP surface. Thin: it validates, calls a service, and shapes the answer. */
 export function createHttpApp(deps: HttpDeps): Express {
@@ -60,6 +62,8 @@ export function createHttpApp(deps: HttpDeps): Express {
   app.use(accountRoutes(deps));
   app.use(paymentRoutes(deps));
   app.use(merchantRoutes(deps));
+  app.use(x402Routes(deps));
+  app.use(depositRoutes(deps));
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;

@@ -7,7 +7,7 @@ import { ProblemError } from '../../shared/problem.js';
 import type { Clock } from '../clock.js';
 import type { Ledger } from '../ledger/types.js';
 import { appendEvent } from '../notify/outbox.js';
-import type { PreparedPayment, Rail, RailOutcome, RailPayment, RailRequest, Rails } from '../rails/types.js';
+import type { DepositsApi, PreparedPayment, Rail, RailOutcome, RailPayment, RailRequest, Rails } from '../rails/types.js';
 import { newestFirst } from '../store/pages.js';
 import { forUpdate, type Db, type Queryable } from '../store/types.js';
 import type { AccountDirectory } from './accounts.js';
@@ -436,6 +436,8 @@ export function createPaymentsService(deps: PaymentsDeps) {
     listForMerchant: (merchantId: string, cursor: string | undefined, limit: number) => listBy('merchant_id', merchantId, cursor, limit),
     resumeOpen,
     failLapsed,
+    /** Deposits into hub balances, when a rail offers them (the SOVR rail); the HTTP layer reaches them here. */
+    deposits: (): DepositsApi | undefined => Object.values(rails).find((r) => r?.deposits)?.deposits,
   };
 }
 export type PaymentsService = ReturnType<typeof createPaymentsService>;

@@ -1,4 +1,5 @@
 import type { CreatePaymentRequest, Rail as RailName } from '../../shared/api.js';
+import type { CreateDepositRequest, Deposit } from '../../shared/deposits.js';
 import type { Queryable } from '../store/types.js';
 
 /** A payment as a rail sees it: what to move, from whom, to whom. */
@@ -52,6 +53,8 @@ export interface Rail {
    * stored answer is replayed instead), so a replay never depends on what the chain says now.
    */
   prepare?(request: RailRequest): Promise<PreparedPayment>;
+  /** Optional: moving the payer's outside money into their hub balance (the SOVR rail). */
+  readonly deposits?: DepositsApi;
 }
 
 /** A payment request as `prepare` sees it: who asks, and the validated body. */
@@ -77,3 +80,14 @@ export interface PreparedPayment {
 }
 
 export type Rails = Partial<Record<RailName, Rail>>;
+
+/**
+ * Deposits (the SOVR rail): a person moves on-chain tokens into their hub balance. The HTTP layer
+ * reaches them through the payments service; a hub without such a rail has none.
+ */
+export interface DepositsApi {
+  /** Checks, reserves, submits; idempotent per (user, key) like payments. */
+  create(user: { id: string; address?: string }, key: string, body: CreateDepositRequest, rawBody: unknown): Promise<{ status: number; body: Deposit; replayed: boolean }>;
+  /** The user's own deposit only. */
+  get(userId: string, id: string): Promise<Deposit | undefined>;
+}

@@ -109,8 +109,10 @@ export interface AuthorizationPolicy {
   chainId: number;
   /** The SOVR contract (EIP-712 verifyingContract). */
   token: string;
-  /** Where the money must go: the hub's treasury. */
+  /** Where the money must go: the hub's treasury, or a plain x402 merchant's payTo. */
   treasury: string;
+  /** How refusals name that address; "the hub's treasury" when unset. */
+  payeeLabel?: string;
   /** The signed-in person's wallet (their SIWE address), when known. */
   payer?: string;
   /** The payment's amount. */
@@ -132,7 +134,7 @@ export function checkAuthorization(a: Authorization, p: AuthorizationPolicy): vo
   if (p.payer !== undefined && getAddress(p.payer) !== a.from) {
     throw refuse('payer', `\`from\` must be your signed-in wallet ${getAddress(p.payer)}`);
   }
-  if (a.to !== getAddress(p.treasury)) throw refuse('recipient', `\`to\` must be the hub's treasury ${getAddress(p.treasury)}`);
+  if (a.to !== getAddress(p.treasury)) throw refuse('recipient', `\`to\` must be ${p.payeeLabel ?? "the hub's treasury"} ${getAddress(p.treasury)}`);
   if (a.value !== p.amount) throw refuse('value', `\`value\` (${a.value}) must equal the payment's amount (${p.amount})`);
   const now = BigInt(p.now);
   // The contract wants block.timestamp > validAfter; a block mined now may carry this second.

@@ -1,18 +1,24 @@
 /**
- * The SOVR rail: a person pays a hub merchant in SOVR from their own wallet, on chain.
+ * The SOVR rail: a person pays in SOVR from their own wallet, on chain, with EIP-3009
+ * authorizations they sign.
  *
- * The person signs an EIP-3009 TransferWithAuthorization (from: their wallet, to: the hub's
- * treasury, value: the amount). Before anything is stored the hub checks it (signature, payer,
- * payee, value, time window, nonce unused on chain) and that the wallet's on-chain balance covers
- * this payment and every other SOVR payment of that address still in flight. The reservation then
- * debits the person's on-chain wallet mirror account (`chain:<userId>:SOVR`, whose balance is minus
- * what they paid on chain) and credits the merchant's hub account: the hub is custodial for
- * merchants, and the treasury holds the tokens behind their balances.
+ * - **A hub merchant** (`payTo` is a merchant id): the authorization pays the hub's treasury. Before
+ *   anything is stored the hub checks it (signature, payer, payee, value, time window, nonce unused
+ *   on chain) and that the wallet's on-chain balance covers this payment and every other SOVR
+ *   payment of that address still in flight. The reservation debits the person's on-chain wallet
+ *   mirror account (`chain:<userId>:SOVR`, whose balance is minus what they paid on chain through
+ *   the hub) and credits the merchant's hub account: the hub is custodial for merchants, and the
+ *   treasury holds the tokens behind their balances. The service wallet submits
+ *   `transferWithAuthorization` (gateway.ts), the payment answers `submitted` with the hash, and
+ *   the watcher (watcher.ts) reports completed or failed once it is `confirmations` deep.
+ * - **A plain x402 merchant** (`payTo` is a 0x address, with the `exact` requirement it listed):
+ *   the same checks with the merchant's address as payee; the reservation credits the hub's
+ *   x402-payees account; the hub does not submit (the merchant's facilitator does, when the
+ *   extension retries with the authorization) and follows the authorization's use (exact.ts).
+ * - **Deposits** (deposits.ts): the person's own tokens into their hub balance.
+ * - **The facilitator** (facilitator.ts): x402 verify/settle for anyone's `exact` SOVR payload.
  *
- * The service wallet submits `transferWithAuthorization` (gateway.ts) and the payment answers
- * `submitted` with the hash; the watcher (watcher.ts) reports completed or failed once the
- * transaction is `confirmations` deep, and the payments service posts or voids the reservation,
- * issues the receipt and emits the events.
+ * Every transaction of the service wallet goes through the one gateway (one nonce manager).
  */
 import { Contract, getAddress, JsonRpcProvider, Network, Wallet } from 'ethers';
 import type { Payment } from '../../../shared/api.js';
@@ -22,13 +28,22 @@ import type { Ledger } from '../../ledger/types.js';
 import type { Logger } from '../../logger.js';
 import type { AccountDirectory } from '../../payments/accounts.js';
 import type { Db, Queryable } from '../../store/types.js';
-import type { PreparedPayment, Rail, RailOutcome, RailPayment, RailRequest } from '../types.js';
-import { describeRpcError, encodeTransferWithAuthorization, SOVR_RAIL_ABI } from './abi.js';
-import { checkAuthorization, parseAuthorization, refuse, type Authorization } from './authorization.js';
+import type { PreparedPayment, Rail, RailOutcome, RailRequest } from '../types.js';
+import { describeRpcError, SOVR_RAIL_ABI } from './abi.js';
+import { parseAuthorization } from './authorization.js';
+import { createPrechecks, withTimeout } from './checks.js';
+import { createDeposits, DEPOSIT_ID_PREFIX, type SovrDeposits } from './deposits.js';
+import { checkExactRequirement, createExactWatcher, exactValidityWindow, isOnChainPayee, x402PayeesAccountId } from './exact.js';
+import { createFacilitator, type SovrFacilitator } from './facilitator.js';
 import { createGateway, type Gateway } from './gateway.js';
 import { createKeyedMutex } from './mutex.js';
-import { committedSince, insertSovrRow, loadSovrRow, nextOpenNonce, paymentUsing, recordRejected, recordSigned, type SovrRow } from './store.js';
-import { createWatcher, findAuthorizationUse, type Watched } from './watcher.js';
+import { createRunner, type JobSink, type RunnerDeps, type TransferJob } from './runner.js';
+import { insertSovrRow, loadSovrRow, nextOpenNonce, recordRejected, recordSigned, type SovrRow } from './store.js';
+import { createWatcher } from './watcher.js';
+
+export { EXACT_REASONS, type ExactPayload, type ExactRequirement, type SettleResult, type SovrFacilitator, type VerifyResult } from './facilitator.js';
+export { isOnChainPayee, x402PayeesAccountId } from './exact.js';
+export type { SovrDeposits } from './deposits.js';
 
 export const SOVR_ASSET = 'SOVR';
 
@@ -61,6 +76,8 @@ export interface SovrRailOptions {
   gasLimit?: bigint;
   /** Chain calls made while a payment request waits (balance, nonce state) give up after this, ms. */
   readTimeoutMs: number;
+  /** How long the facilitator's settle waits for the receipt before answering `settlement_pending`, ms. */
+  settleTimeoutMs: number;
 }
 
 export const SOVR_DEFAULTS = {
@@ -70,6 +87,7 @@ export const SOVR_DEFAULTS = {
   maxValiditySeconds: 3600,
   settleGraceSeconds: 3600,
   readTimeoutMs: 10_000,
+  settleTimeoutMs: 60_000,
 } satisfies Partial<SovrRailOptions>;
 
 export interface SovrRailDeps {
@@ -89,24 +107,20 @@ export interface SovrRailDeps {
 export interface SovrRail extends Rail {
   /** The service wallet's and the treasury's addresses, once the key is loaded and the chain checked. */
   ready(): Promise<{ serviceAddress: string; treasury: string }>;
-  /** Payments whose transaction is being followed (tests, metrics). */
+  /** Payments and deposits whose transaction is being followed (tests, metrics). */
   watching(): number;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
+  /** Exact payments whose authorization is being watched for its use (tests, metrics). */
+  watchingExact(): number;
+  /** x402 verify/settle for `exact` SOVR payloads, through this rail's gateway. */
+  readonly facilitator: SovrFacilitator;
+  readonly deposits: SovrDeposits;
 }
 
 export function createSovrRail(deps: SovrRailDeps): SovrRail {
   const { db, ledger, clock, logger } = deps;
   const options: SovrRailOptions = { ...SOVR_DEFAULTS, ...deps.options };
   const token = getAddress(options.token);
+  const network = `eip155:${options.chainId}`;
   const provider = new JsonRpcProvider(options.rpcUrl, Network.from(options.chainId), {
     staticNetwork: true,
     // Blocks and balances must never come from a cache; concurrent calls still share one batch.
@@ -158,75 +172,114 @@ export function createSovrRail(deps: SovrRailDeps): SovrRail {
     return identity;
   }
 
+  // Deposits are created below; the watcher reports to whichever owns the id.
+  let deposits: SovrDeposits | undefined;
   const watcher = createWatcher({
     provider,
     gateway,
     token,
     confirmations: options.confirmations,
     pollIntervalMs: options.pollIntervalMs,
-    report: deps.report,
+    report: (id, outcome) => (id.startsWith(DEPOSIT_ID_PREFIX) ? deposits!.apply(id, outcome) : deps.report(id, outcome)),
     completed,
     authorizationState,
     logger,
     spawn: deps.spawn,
   });
+  const exactWatcher = createExactWatcher({
+    provider,
+    token,
+    confirmations: options.confirmations,
+    pollIntervalMs: options.pollIntervalMs,
+    report: deps.report,
+    completed,
+    logger,
+    spawn: deps.spawn,
+  });
+
+  const runnerDeps: RunnerDeps = {
+    provider,
+    gateway,
+    token,
+    watcher,
+    treasury: async () => (await ready()).treasury,
+    treasuryOffline: async () => (options.treasury ? getAddress(options.treasury) : (await wallet).address),
+    authorizationState,
+    submitted,
+    logger,
+  };
+  const paymentSink: JobSink = {
+    recordSigned: (id, t) => recordSigned(db, id, t, clock.now()),
+    recordRejected: (id, reason) => recordRejected(db, id, reason, clock.now()),
+    report: deps.report,
+  };
+  const runner = createRunner(runnerDeps, paymentSink);
+  const jobOf = (row: SovrRow): TransferJob => ({ id: row.paymentId, authorization: row.authorization, fromBlock: row.fromBlock, tx: row.tx, broadcastError: row.broadcastError });
 
   const locks = createKeyedMutex();
+  const precheck = createPrechecks({
+    clock,
+    chainId: options.chainId,
+    token,
+    provider,
+    locks,
+    authorizationState,
+    balanceOf,
+    minValiditySeconds: options.minValiditySeconds,
+    maxValiditySeconds: options.maxValiditySeconds,
+    settleGraceSeconds: options.settleGraceSeconds,
+    readTimeoutMs: options.readTimeoutMs,
+  });
+
   const knownAccounts = new Set<string>();
-  async function chainWalletAccount(tx: Queryable, userId: string): Promise<string> {
-    const id = chainWalletAccountId(userId);
+  /** A ledger account of the rail's own (no must-not-exceed flag), created when missing. */
+  async function railAccount(tx: Queryable, id: string, owner: string): Promise<string> {
     if (knownAccounts.has(id)) return id;
-    // No must-not-exceed flag: it goes negative by design, and the on-chain balance check guards it.
-    const [r] = await ledger.createAccounts(tx, [{ id, asset: SOVR_ASSET, owner: userId }]);
+    const [r] = await ledger.createAccounts(tx, [{ id, asset: SOVR_ASSET, owner }]);
     if (r === 'exists') knownAccounts.add(id);
     else if (r !== 'created') throw new Error(`ledger refused account ${id}: ${r}`);
     return id;
   }
+  // The mirror goes negative by design: the on-chain balance check guards it.
+  const chainWalletAccount = (tx: Queryable, userId: string) => railAccount(tx, chainWalletAccountId(userId), userId);
 
-  function watchedFrom(row: SovrRow, treasury: string, hash: string): Watched {
-    const a = row.authorization;
-    return { paymentId: row.paymentId, from: a.from, authNonce: a.nonce, value: a.value, treasury, fromBlock: row.fromBlock, tx: row.tx, hash };
-  }
+  deposits = createDeposits({
+    db,
+    ledger,
+    accounts: deps.accounts,
+    clock,
+    logger,
+    chainId: options.chainId,
+    token,
+    treasury: async () => (await ready()).treasury,
+    precheck,
+    chainWalletAccount,
+    runner: (sink) => createRunner(runnerDeps, sink),
+    spawn: deps.spawn,
+  });
 
-  /** Signs, stores and broadcasts the one transaction of this payment, and follows it. */
-  async function send(row: SovrRow): Promise<RailOutcome> {
-    const { treasury } = await ready();
-    const a = row.authorization;
-    const result = await gateway.submit({
-      to: token,
-      data: encodeTransferWithAuthorization(a),
-      persist: (t) => recordSigned(db, row.paymentId, t, clock.now()),
-      onRejected: (_t, reason) => recordRejected(db, row.paymentId, reason, clock.now()),
-    });
-    if (result.status === 'refused') return failed(result.reason);
-    const outcome = submitted(result.tx.hash);
-    // Recorded here, before the watcher can see it mined, so `submitted` always precedes the final event.
-    await deps.report(row.paymentId, outcome).catch((err: Error) => logger.warn({ paymentId: row.paymentId, err: err.message }, 'could not record a SOVR payment as submitted yet'));
-    watcher.watch(watchedFrom({ ...row, tx: result.tx }, treasury, result.tx.hash));
-    return outcome;
-  }
-
-  /** Inside the creating transaction: the balance check against what is in flight, and the row. */
-  async function reserve(tx: Queryable, payment: RailPayment, a: Authorization, balance: bigint, readAt: number, fromBlock: number): Promise<void> {
-    // Several hub processes on one PostgreSQL: one payment of this address at a time across all of them.
-    if (tx.dialect === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(hashtextextended(?, 0)) AS locked', [`sovr:${a.from}`]);
-    const owner = await tx.get<{ address: string }>('SELECT address FROM users WHERE id = ?', [payment.userId]);
-    if (!owner || getAddress(owner.address) !== a.from) throw refuse('payer', `\`from\` must be your signed-in wallet${owner ? ` ${owner.address}` : ''}`);
-    const other = await paymentUsing(tx, a.from, a.nonce);
-    if (other) throw refuse('in-use', `this authorization is already used by payment ${other}`);
-    const committed = await committedSince(tx, a.from, readAt);
-    if (balance < committed + a.value) {
-      throw new ProblemError(
-        'insufficient-funds',
-        `${a.from} holds ${balance} SOVR on chain, and ${committed} of it is committed to payments in flight; ${a.value} more does not fit`,
-      );
-    }
-    await insertSovrRow(tx, { paymentId: payment.id, userId: payment.userId, chainId: options.chainId, token, authorization: a, fromBlock }, clock.now());
-  }
+  const facilitator = createFacilitator({
+    db,
+    provider,
+    gateway,
+    chainId: options.chainId,
+    token,
+    clock,
+    logger,
+    signal: deps.signal,
+    spawn: deps.spawn,
+    authorizationState,
+    balanceOf,
+    pollIntervalMs: Math.min(options.pollIntervalMs, 1000),
+    settleTimeoutMs: options.settleTimeoutMs,
+    readTimeoutMs: options.readTimeoutMs,
+  });
 
   async function prepare(req: RailRequest): Promise<PreparedPayment> {
     const { body, user } = req;
     if (body.asset !== SOVR_ASSET) throw new ProblemError('validation-error', `the sovr rail pays ${SOVR_ASSET} only`);
+    const exact = isOnChainPayee(body.payTo);
+    if (exact) checkExactRequirement(body, { network, token });
     const a = parseAuthorization(body.authorization);
     let treasury: string;
     try {
@@ -234,42 +287,32 @@ export function createSovrRail(deps: SovrRailDeps): SovrRail {
     } catch (err) {
       throw new ProblemError('chain-unavailable', `the SOVR rail is not ready: ${describeRpcError(err)}`);
     }
-    const nowMs = clock.now();
-    checkAuthorization(a, {
-      chainId: options.chainId,
-      token,
-      treasury,
-      payer: user.address,
+    const checked = await precheck(a, {
+      payee: exact ? body.payTo : treasury,
+      ...(exact ? { payeeLabel: "the merchant's payTo", ...exactValidityWindow(body.requirement?.maxTimeoutSeconds, options) } : {}),
+      ...(user.address ? { payer: user.address } : {}),
       amount: BigInt(body.amount),
-      now: Math.floor(nowMs / 1000),
-      minValiditySeconds: options.minValiditySeconds,
-      maxValiditySeconds: options.maxValiditySeconds,
     });
+    return {
+      debitAccount: (tx) => chainWalletAccount(tx, user.id),
+      timeoutSeconds: checked.timeoutSeconds,
+      reserve: async (tx, payment) => {
+        await checked.reserve(tx, payment.userId);
+        const row = { paymentId: payment.id, kind: exact ? ('exact' as const) : ('hub' as const), userId: payment.userId, chainId: options.chainId, token, authorization: a, fromBlock: checked.fromBlock };
+        await insertSovrRow(tx, row, clock.now());
+      },
+      release: checked.release,
+    };
+  }
 
-    // From the balance read until the reservation commits, no other payment of this address may
-    // reserve here: each sees the others in its in-flight sum.
-    const release = await locks.lock(a.from);
-    try {
-      const readAt = clock.now();
-      let used: boolean, balance: bigint, fromBlock: number;
-      try {
-        [used, balance, fromBlock] = await withTimeout(Promise.all([authorizationState(a.from, a.nonce), balanceOf(a.from), provider.getBlockNumber()]), options.readTimeoutMs);
-      } catch (err) {
-        throw new ProblemError('chain-unavailable', `the chain node could not be asked: ${describeRpcError(err)}`);
-      }
-      if (used) throw refuse('used', 'this authorization is already used or cancelled on chain');
-      if (balance < a.value) throw new ProblemError('insufficient-funds', `${a.from} holds ${balance} SOVR on chain, less than ${a.value}`);
-      const validFor = Number(a.validBefore) - Math.floor(nowMs / 1000);
-      return {
-        debitAccount: (tx) => chainWalletAccount(tx, user.id),
-        timeoutSeconds: Math.max(1, validFor + options.settleGraceSeconds),
-        reserve: (tx, payment) => reserve(tx, payment, a, balance, readAt, fromBlock),
-        release,
-      };
-    } catch (err) {
-      release();
-      throw err;
-    }
+  /** An exact payment is the merchant's to settle: the hub only watches for the authorization's use. */
+  async function watchExact(row: SovrRow): Promise<RailOutcome> {
+    const outcome: RailOutcome = { status: 'submitted' };
+    // Recorded before the watcher can see the authorization used, so `submitted` precedes the final event.
+    await deps.report(row.paymentId, outcome).catch((err: Error) => logger.warn({ paymentId: row.paymentId, err: err.message }, 'could not record an exact SOVR payment as submitted yet'));
+    const a = row.authorization;
+    exactWatcher.watch({ paymentId: row.paymentId, from: a.from, authNonce: a.nonce, validBefore: a.validBefore, fromBlock: row.fromBlock });
+    return outcome;
   }
 
   return {
@@ -279,6 +322,7 @@ export function createSovrRail(deps: SovrRailDeps): SovrRail {
 
     async resolvePayee(tx, payTo, asset) {
       if (asset !== SOVR_ASSET) throw new ProblemError('validation-error', `the sovr rail pays ${SOVR_ASSET} only`);
+      if (isOnChainPayee(payTo)) return { creditAccountId: await railAccount(tx, x402PayeesAccountId(SOVR_ASSET), 'system'), merchantId: null };
       const m = await tx.get<{ id: string }>('SELECT id FROM merchants WHERE id = ?', [payTo]);
       if (!m) throw new ProblemError('unknown-merchant', `no merchant ${JSON.stringify(payTo)} on this hub`);
       return { creditAccountId: await deps.accounts.merchant(tx, m.id, SOVR_ASSET), merchantId: m.id };
@@ -287,57 +331,24 @@ export function createSovrRail(deps: SovrRailDeps): SovrRail {
     async execute(p) {
       const row = await loadSovrRow(db, p.id);
       if (!row) return failed('no SOVR authorization is stored for this payment');
-      try {
-        return await send(row);
-      } catch (err) {
-        // send() only throws before anything was broadcast.
-        return failed(`nothing was sent: ${describeRpcError(err)}`);
-      }
+      return row.kind === 'exact' ? watchExact(row) : runner.execute(jobOf(row));
     },
 
     async resume(p) {
       const row = await loadSovrRow(db, p.id);
       if (!row) return failed('no SOVR authorization is stored for this payment');
-      if (row.broadcastError) return failed(row.broadcastError);
-      let treasury: string;
-      try {
-        ({ treasury } = await ready());
-      } catch (err) {
-        if (!row.tx) return failed(`the chain node could not be reached to resume the payment; nothing was sent: ${describeRpcError(err)}`);
-        treasury = options.treasury ? getAddress(options.treasury) : (await wallet).address;
+      if (row.kind === 'exact') {
+        const a = row.authorization;
+        exactWatcher.watch({ paymentId: row.paymentId, from: a.from, authNonce: a.nonce, validBefore: a.validBefore, fromBlock: row.fromBlock });
+        return { status: 'submitted' };
       }
-      if (row.tx) {
-        // Signed before the restart: only ever these bytes, re-broadcast if the node lacks them.
-        const tx = row.tx;
-        try {
-          const [known, usedNonces] = await Promise.all([provider.getTransaction(tx.hash), provider.getTransactionCount(tx.sender, 'latest')]);
-          if (!known && usedNonces <= tx.nonce) await gateway.rebroadcast(tx);
-        } catch (err) {
-          logger.warn({ paymentId: p.id, err: describeRpcError(err) }, 'could not reach the chain node on resume; the watcher keeps trying');
-        }
-        watcher.watch(watchedFrom(row, treasury, tx.hash));
-        return submitted(tx.hash);
-      }
-      // Never signed, so nothing of ours is on chain; someone else may still have used the authorization.
-      const a = row.authorization;
-      try {
-        if (await authorizationState(a.from, a.nonce)) {
-          const used = await findAuthorizationUse(provider, token, a.from, a.nonce, row.fromBlock);
-          if (!used) return failed('the authorization was cancelled before the hub sent it');
-          watcher.watch(watchedFrom(row, treasury, used));
-          return submitted(used);
-        }
-      } catch (err) {
-        return failed(`the chain node could not be reached to resume the payment; nothing was sent: ${describeRpcError(err)}`);
-      }
-      try {
-        return await send(row);
-      } catch (err) {
-        return failed(`nothing was sent: ${describeRpcError(err)}`);
-      }
+      return runner.resume(jobOf(row));
     },
 
     ready,
     watching: () => watcher.size(),
+    watchingExact: () => exactWatcher.size(),
+    facilitator,
+    deposits,
   };
 }

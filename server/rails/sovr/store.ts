@@ -1,9 +1,21 @@
-/** The rail's table (migration 008_sovr): one row per SOVR payment, keyed by the payment id. */
+/**
+ * The rail's table (migrations 008_sovr, 009_sovr_exact): one row per SOVR payment, keyed by the
+ * payment id; and the queries that look across payments, deposits and settlements of one address
+ * or one service wallet.
+ */
 import type { Queryable } from '../../store/types.js';
 import type { Authorization } from './authorization.js';
 
+/**
+ * `hub`: the hub submits the authorization (to its treasury, for a hub merchant).
+ * `exact`: a plain x402 merchant's facilitator submits it (to the merchant's address); the hub
+ * only reserves the amount and watches the chain for the authorization's use.
+ */
+export type SovrKind = 'hub' | 'exact';
+
 export interface SovrRow {
   paymentId: string;
+  kind: SovrKind;
   userId: string;
   chainId: number;
   token: string;
@@ -24,6 +36,7 @@ export interface SignedTx {
 
 interface DbRow {
   payment_id: string;
+  kind: string;
   user_id: string;
   chain_id: number | string;
   token: string;
@@ -43,12 +56,13 @@ interface DbRow {
 }
 
 const COLUMNS =
-  'payment_id, user_id, chain_id, token, from_address, to_address, value, valid_after, valid_before, auth_nonce, signature, ' +
+  'payment_id, kind, user_id, chain_id, token, from_address, to_address, value, valid_after, valid_before, auth_nonce, signature, ' +
   'from_block, sender, nonce, tx_hash, raw_tx, broadcast_error';
 
 function fromDb(r: DbRow): SovrRow {
   return {
     paymentId: r.payment_id,
+    kind: r.kind === 'exact' ? 'exact' : 'hub',
     userId: r.user_id,
     chainId: Number(r.chain_id),
     token: r.token,
@@ -70,10 +84,10 @@ function fromDb(r: DbRow): SovrRow {
 export async function insertSovrRow(tx: Queryable, row: Omit<SovrRow, 'tx' | 'broadcastError'>, now: number): Promise<void> {
   const a = row.authorization;
   await tx.run(
-    `INSERT INTO sovr_transactions (payment_id, user_id, chain_id, token, from_address, to_address, value, valid_after,
+    `INSERT INTO sovr_transactions (payment_id, kind, user_id, chain_id, token, from_address, to_address, value, valid_after,
        valid_before, auth_nonce, signature, from_block, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [row.paymentId, row.userId, row.chainId, row.token, a.from, a.to, a.value, a.validAfter, a.validBefore, a.nonce, a.signature, row.fromBlock, now, now],
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [row.paymentId, row.kind, row.userId, row.chainId, row.token, a.from, a.to, a.value, a.validAfter, a.validBefore, a.nonce, a.signature, row.fromBlock, now, now],
   );
 }
 
@@ -97,38 +111,70 @@ export async function recordRejected(q: Queryable, paymentId: string, reason: st
 }
 
 /**
- * What this address has committed to SOVR payments the chain balance may not show yet: those in
- * flight, and those that finished since `since` (the moment its balance was read, which may
- * predate their transfer). The latter count twice at worst, which only ever refuses, never overdraws.
+ * What this address has committed to SOVR payments and deposits the chain balance may not show
+ * yet: those in flight, and those that finished since `since` (the moment its balance was read,
+ * which may predate their transfer). The latter count twice at worst, which only ever refuses,
+ * never overdraws.
  */
 export async function committedSince(tx: Queryable, from: string, since: number): Promise<bigint> {
   const rows = await tx.all<{ amount: string }>(
     `SELECT p.amount AS amount FROM sovr_transactions s JOIN payments p ON p.id = s.payment_id
-      WHERE s.from_address = ? AND (p.status IN ('pending', 'submitted') OR (p.status IN ('completed', 'refunded') AND p.updated_at >= ?))`,
-    [from, since],
+      WHERE s.from_address = ? AND (p.status IN ('pending', 'submitted') OR (p.status IN ('completed', 'refunded') AND p.updated_at >= ?))
+     UNION ALL
+     SELECT d.value AS amount FROM sovr_deposits d
+      WHERE d.from_address = ? AND (d.status IN ('pending', 'submitted') OR (d.status = 'completed' AND d.updated_at >= ?))`,
+    [from, since, from, since],
   );
   return rows.reduce((sum, r) => sum + BigInt(r.amount), 0n);
 }
 
-/** Another payment that is using (or used) this very authorization; a failed one released it. */
-export async function paymentUsing(tx: Queryable, from: string, authNonce: string): Promise<string | undefined> {
+/** Another payment or deposit that is using (or used) this very authorization; a failed one released it. */
+export async function authorizationHolder(tx: Queryable, from: string, authNonce: string): Promise<string | undefined> {
   const r = await tx.get<{ id: string }>(
     `SELECT p.id AS id FROM sovr_transactions s JOIN payments p ON p.id = s.payment_id
-      WHERE s.from_address = ? AND s.auth_nonce = ? AND p.status <> 'failed' LIMIT 1`,
-    [from, authNonce],
+      WHERE s.from_address = ? AND s.auth_nonce = ? AND p.status <> 'failed'
+     UNION ALL
+     SELECT d.id AS id FROM sovr_deposits d WHERE d.from_address = ? AND d.auth_nonce = ? AND d.status <> 'failed'
+     LIMIT 1`,
+    [from, authNonce, from, authNonce],
   );
   return r?.id;
 }
 
 /**
- * The nonce after the highest one held by a payment still open with a transaction the node may
- * not have yet (it is re-broadcast on resume): new transactions must not take those nonces.
+ * A hub payment (to the treasury) or a deposit holding this authorization, not failed: the hub
+ * sends it itself, so its facilitator must not send it a second time. Exact payments are not
+ * counted: their merchant's facilitator (which may be this hub's) is meant to send them.
+ */
+export async function sentByHub(q: Queryable, from: string, authNonce: string): Promise<boolean> {
+  const r = await q.get<{ id: string }>(
+    `SELECT p.id AS id FROM sovr_transactions s JOIN payments p ON p.id = s.payment_id
+      WHERE s.from_address = ? AND s.auth_nonce = ? AND s.kind = 'hub' AND p.status <> 'failed'
+     UNION ALL
+     SELECT d.id AS id FROM sovr_deposits d WHERE d.from_address = ? AND d.auth_nonce = ? AND d.status <> 'failed'
+     LIMIT 1`,
+    [from, authNonce, from, authNonce],
+  );
+  return r !== undefined;
+}
+
+/**
+ * The nonce after the highest one held by a payment, deposit or settlement still open with a
+ * transaction the node may not have yet (it is re-broadcast on resume): new transactions must not
+ * take those nonces.
  */
 export async function nextOpenNonce(q: Queryable, sender: string): Promise<number> {
-  const r = await q.get<{ n: number | string | null }>(
+  const rows = await q.all<{ n: number | string | null }>(
     `SELECT MAX(s.nonce) AS n FROM sovr_transactions s JOIN payments p ON p.id = s.payment_id
-      WHERE s.sender = ? AND s.broadcast_error IS NULL AND p.status IN ('pending', 'submitted')`,
-    [sender],
+      WHERE s.sender = ? AND s.broadcast_error IS NULL AND p.status IN ('pending', 'submitted')
+     UNION ALL
+     SELECT MAX(d.nonce) AS n FROM sovr_deposits d
+      WHERE d.sender = ? AND d.broadcast_error IS NULL AND d.status IN ('pending', 'submitted')
+     UNION ALL
+     SELECT MAX(t.nonce) AS n FROM sovr_settlements t WHERE t.sender = ? AND t.status = 'sent'`,
+    [sender, sender, sender],
   );
-  return r?.n === null || r?.n === undefined ? 0 : Number(r.n) + 1;
+  const held = rows.map((r) => r.n).filter((n): n is number | string => n !== null && n !== undefined);
+  return held.length ? Math.max(...held.map(Number)) + 1 : 0;
 }
+

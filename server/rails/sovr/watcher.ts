@@ -13,7 +13,6 @@
  * A report that cannot be recorded now (the database is away) is tried again on the next round.
  */
 import { Transaction, type JsonRpcProvider, type TransactionReceipt } from 'ethers';
-import type { Payment } from '../../../shared/api.js';
 import type { Logger } from '../../logger.js';
 import type { RailOutcome } from '../types.js';
 import { addressTopic, AUTHORIZATION_USED_TOPIC, describeRpcError, revertMessage, sovrRailInterface, TRANSFER_TOPIC } from './abi.js';
@@ -21,6 +20,7 @@ import type { Gateway } from './gateway.js';
 import type { SignedTx } from './store.js';
 
 export interface Watched {
+  /** The payment's or the deposit's id: what the outcome is reported under. */
   paymentId: string;
   from: string;
   authNonce: string;
@@ -42,7 +42,8 @@ export interface WatcherDeps {
   token: string;
   confirmations: number;
   pollIntervalMs: number;
-  report(paymentId: string, outcome: RailOutcome): Promise<Payment>;
+  /** Records the outcome; answers the state the payment or deposit is in afterwards. */
+  report(paymentId: string, outcome: RailOutcome): Promise<{ status: string }>;
   completed(hash: string): RailOutcome;
   authorizationState(from: string, nonce: string): Promise<boolean>;
   logger: Logger;

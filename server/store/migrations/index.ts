@@ -7,6 +7,7 @@ import { refunds } from './005_refunds.js';
 import { allowances } from './006_allowances.js';
 import { paymentChallenge } from './007_payment_challenge.js';
 import { sovr } from './008_sovr.js';
+import { sovrExact } from './009_sovr_exact.js';
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
-export const MIGRATIONS: readonly Migration[] = [ledger, identity, payments, webhooks, refunds, allowances, paymentChallenge, sovr];
+export const MIGRATIONS: readonly Migration[] = [ledger, identity, payments, webhooks, refunds, allowances, paymentChallenge, sovr, sovrExact];

@@ -1,0 +1,32 @@
+import { Router, type Request } from 'express';
+import { ProblemError } from '../../shared/problem.js';
+import { createX402Facilitator, type X402Facilitator } from '../x402/service.js';
+import type { HttpDeps } from './deps.js';
+import { jsonBody } from './validate.js';
+
+/**
+ * `/x402/supported`, `/x402/verify`, `/x402/settle`: the hub as an x402 facilitator for SOVR, so
+ * that any x402 resource server (the merchant kit, `@x402/express`) can name `<hub>/x402` as its
+ * facilitator URL. Open to every caller, as the reference facilitators are: a payment moves only
+ * what its payer signed, to whom they signed it.
+ */
+export function x402Routes(deps: HttpDeps): Router {
+  const r = Router();
+  const facilitator: X402Facilitator | undefined = deps.facilitator ? createX402Facilitator(deps.facilitator, deps.logger) : undefined;
+  const on = (req: Request): X402Facilitator => {
+    if (!facilitator) throw new ProblemError('not-found', `no x402 facilitator on this hub (the SOVR rail is off): ${req.method} ${req.path}`);
+    return facilitator;
+  };
+  r.get('/x402/supported', async (req, res) => {
+    res.set('Cache-Control', 'public, max-age=60').json(await on(req).supported());
+  });
+  r.post('/x402/verify', async (req, res) => {
+    const f = on(req);
+    res.set('Cache-Control', 'no-store').json(await f.verify(jsonBody(req)));
+  });
+  r.post('/x402/settle', async (req, res) => {
+    const f = on(req);
+    res.set('Cache-Control', 'no-store').json(await f.settle(jsonBody(req)));
+  });
+  return r;
+}
