@@ -155,6 +155,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
         minValiditySeconds: sv.minValiditySeconds,
         maxValiditySeconds: sv.maxValiditySeconds,
         settleGraceSeconds: sv.settleGraceSeconds,
+        settleTimeoutMs: sv.settleTimeoutSeconds * 1000,
         ...(sv.treasury ? { treasury: sv.treasury } : {}),
         ...(sv.explorerTxUrl ? { explorerTxUrl: sv.explorerTxUrl } : {}),
         ...(sv.gasLimit ? { gasLimit: sv.gasLimit } : {}),

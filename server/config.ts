@@ -75,6 +75,7 @@ const EnvSchema = z.object({
   TOLLWAY_SOVR_MIN_VALIDITY: seconds(60),
   TOLLWAY_SOVR_MAX_VALIDITY: seconds(3600),
   TOLLWAY_SOVR_SETTLE_GRACE: seconds(3600),
+  TOLLWAY_SOVR_SETTLE_TIMEOUT: seconds(60),
   TOLLWAY_SOVR_GAS_LIMIT: z
     .string()
     .regex(/^\d{5,9}$/, 'must be a whole number of gas units')
@@ -122,6 +123,8 @@ export interface SovrConfig {
   minValiditySeconds: number;
   maxValiditySeconds: number;
   settleGraceSeconds: number;
+  /** Seconds the x402 facilitator's settle waits for the receipt before answering settlement_pending. */
+  settleTimeoutSeconds: number;
   gasLimit?: bigint;
 }
 
@@ -209,6 +212,7 @@ function sovrConfig(e: z.infer<typeof EnvSchema>): SovrConfig | undefined {
     minValiditySeconds: e.TOLLWAY_SOVR_MIN_VALIDITY,
     maxValiditySeconds: e.TOLLWAY_SOVR_MAX_VALIDITY,
     settleGraceSeconds: e.TOLLWAY_SOVR_SETTLE_GRACE,
+    settleTimeoutSeconds: e.TOLLWAY_SOVR_SETTLE_TIMEOUT,
     ...(e.TOLLWAY_SOVR_GAS_LIMIT ? { gasLimit: BigInt(e.TOLLWAY_SOVR_GAS_LIMIT) } : {}),
   };
   Object.defineProperty(config, 'signer', { value: signer, enumerable: false });
