@@ -7,35 +7,23 @@ import { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomAuthorizationNonce, signTransferAuthorization, sovrDomain } from '../../contracts/eip712.js';
 import type { RailsInfo } from '../../shared/api.js';
-import { deploySovr, startChain, type SovrDeployment, type TestChain } from '../helpers/chain.js';
 import { createMerchant, pay, signIn, startTestHub, type TestHub } from '../helpers/hub.js';
 import { expectLedgerBalanced } from '../helpers/invariant.js';
+import { sovrHubEnv, useSovrChain } from '../helpers/sovr.js';
 
-let chain: TestChain;
-let sovr: SovrDeployment;
+const bed = useSovrChain();
 let hub: TestHub;
 let service: Wallet;
 
 beforeAll(async () => {
-  chain = await startChain();
-  sovr = await deploySovr(chain);
-  service = chain.accounts[3]!;
+  service = bed.chain.accounts[3]!;
   hub = await startTestHub('sqlite', {
-    env: {
-      TOLLWAY_SOVR_RPC_URL: chain.rpcUrl,
-      TOLLWAY_SOVR_CHAIN_ID: String(chain.chainId),
-      TOLLWAY_SOVR_TOKEN: sovr.address,
-      TOLLWAY_SOVR_PRIVATE_KEY: service.privateKey,
-      SOVR_CONFIRMATIONS: '2',
-      TOLLWAY_SOVR_POLL_INTERVAL: '50',
-      TOLLWAY_SOVR_EXPLORER_TX_URL: 'https://explorer.example/tx/{hash}',
-    },
+    env: { ...sovrHubEnv(bed.chain, bed.sovr, service), SOVR_CONFIRMATIONS: '2', TOLLWAY_SOVR_EXPLORER_TX_URL: 'https://explorer.example/tx/{hash}' },
   });
 }, 60_000);
 
 afterAll(async () => {
   await hub?.stop();
-  await chain?.stop();
 });
 
 describe('the SOVR rail configured from the environment', () => {
@@ -44,9 +32,9 @@ describe('the SOVR rail configured from the environment', () => {
     expect(info.rails.map((r) => r.name)).toEqual(['internal', 'sovr']);
     expect(info.rails[1]).toMatchObject({
       name: 'sovr',
-      network: `eip155:${chain.chainId}`,
-      chainId: chain.chainId,
-      token: sovr.address,
+      network: `eip155:${bed.chain.chainId}`,
+      chainId: bed.chain.chainId,
+      token: bed.sovr.address,
       treasury: service.address,
       eip712: { name: 'SOVR', version: '1' },
       confirmations: 2,
@@ -60,7 +48,7 @@ describe('the SOVR rail configured from the environment', () => {
     const merchant = (await createMerchant(hub.url)).merchant.id;
     const person = await signIn(hub.url, Wallet.createRandom() as unknown as Wallet);
     const amount = 3n * 10n ** 15n;
-    await sovr.mint(person.wallet.address, 10n ** 18n);
+    await bed.sovr.mint(person.wallet.address, 10n ** 18n);
     const now = BigInt(Math.floor(Date.now() / 1000));
     const a = { from: person.wallet.address, to: rail.treasury!, value: amount, validAfter: now - 600n, validBefore: now + 900n, nonce: randomAuthorizationNonce() };
     const signature = await signTransferAuthorization(person.wallet, sovrDomain(rail.chainId, rail.token), a);
@@ -76,14 +64,14 @@ describe('the SOVR rail configured from the environment', () => {
     expect(submitted.status).toBe('submitted');
     expect(submitted.receipt.blockExplorerUrl).toBe(`https://explorer.example/tx/${submitted.receipt.transactionHash}`);
     // Automine gives one block for the transaction; the second confirmation needs one more.
-    await chain.mine(1);
+    await bed.chain.mine(1);
     let status = '';
     for (let i = 0; i < 200 && status !== 'completed'; i++) {
       await new Promise((r) => setTimeout(r, 50));
       status = ((await (await fetch(`${hub.url}/payments/${submitted.transactionId}`, { headers: { authorization: `Bearer ${person.accessToken}` } })).json()) as { status: string }).status;
     }
     expect(status).toBe('completed');
-    expect(await sovr.contract.balanceOf(service.address)).toBe(amount);
+    expect(await bed.sovr.contract.balanceOf(service.address)).toBe(amount);
     await expectLedgerBalanced(hub.store.db);
   });
 });

@@ -12,56 +12,28 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { Wallet, type TransactionResponse } from 'ethers';
+import type { Wallet } from 'ethers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { randomAuthorizationNonce, signTransferAuthorization, sovrDomain, type TransferAuthorization } from '../../contracts/eip712.js';
 import { loadSigningKeys } from '../../server/auth/keys.js';
 import { createAuthService } from '../../server/auth/service.js';
 import { systemClock } from '../../server/clock.js';
 import { depositRoutes } from '../../server/http/deposit-routes.js';
 import { errorHandler, notFound } from '../../server/http/problem.js';
-import { createLedger } from '../../server/ledger/ledger.js';
 import { createLogger } from '../../server/logger.js';
 import { userAccountId } from '../../server/payments/accounts.js';
-import { chainWalletAccountId, createSovrRail, type SovrRail } from '../../server/rails/sovr/index.js';
-import { deploySovr, startChain, type SovrDeployment, type TestChain } from '../helpers/chain.js';
-import { balances, createMerchant, pay, signIn, startTestHub, type Session, type TestHub } from '../helpers/hub.js';
+import { chainWalletAccountId } from '../../server/rails/sovr/index.js';
+import { balances, createMerchant, pay, signIn, type Session, type TestHub } from '../helpers/hub.js';
 import { expectLedgerBalanced, rowCounts } from '../helpers/invariant.js';
+import { ledgerAccount, SOVR, useSovrChain, waitFor, type SovrHub as RailHub } from '../helpers/sovr.js';
 import { ENGINES, freshStore, type Engine, type TestStore } from '../helpers/stores.js';
-
-const SOVR = 10n ** 18n;
-const TRANSFER_BYTES = 'transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)';
 
 type D = { depositId: string; status: string; amount: string; from: string; transactionHash: string | null; failureReason: string | null };
 type Problem = { type: string; status: number; reason?: string };
 
-let chain: TestChain;
-let sovr: SovrDeployment;
-let nextDevAccount = 1;
-const ledgerReader = createLedger({ clock: { now: () => Date.now() } });
+const bed = useSovrChain();
+const { person, authorize, relayAuthorization, transactionsFrom } = bed;
 
-beforeAll(async () => {
-  chain = await startChain();
-  sovr = await deploySovr(chain);
-});
-afterAll(async () => chain?.stop());
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor<T>(probe: () => Promise<T | undefined | false | null>, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-interface SovrHub {
-  t: TestHub;
-  rail: SovrRail;
-  service: Wallet;
-  treasury: string;
+interface SovrHub extends RailHub {
   /** Where POST /deposits is served: the hub itself once its router mounts the routes. */
   api: string;
   close(): Promise<void>;
@@ -91,49 +63,18 @@ async function depositsEndpoint(t: TestHub): Promise<{ api: string; close(): Pro
 }
 
 async function startSovrHub(engine: Engine, opts: { store?: TestStore; keepStore?: boolean; service?: Wallet; treasury?: string; confirmations?: number } = {}): Promise<SovrHub> {
-  const service = opts.service ?? chain.accounts[nextDevAccount++]!;
-  const treasury = opts.treasury ?? Wallet.createRandom().address;
-  const store = opts.store ?? (await freshStore(engine));
-  let rail: SovrRail | undefined;
-  const t = await startTestHub(engine, {
-    store,
-    keepStore: opts.keepStore,
-    rails: (parts) => ({
-      sovr: (rail = createSovrRail({
-        ...parts,
-        db: store.db,
-        signer: { privateKey: service.privateKey },
-        options: { rpcUrl: chain.rpcUrl, chainId: chain.chainId, token: sovr.address, treasury, confirmations: opts.confirmations ?? 1, pollIntervalMs: 25 },
-      })),
-    }),
-  });
+  const { confirmations, ...hubOpts } = opts;
+  const hub = await bed.startSovrHub(engine, { ...hubOpts, options: { confirmations: confirmations ?? 1 } });
+  const { t } = hub;
   const endpoint = await depositsEndpoint(t);
   return {
-    t,
-    rail: rail!,
-    service,
-    treasury,
+    ...hub,
     api: endpoint.api,
     async close() {
       await endpoint.close();
       await t.stop();
     },
   };
-}
-
-async function person(url: string, tokens: bigint): Promise<Session> {
-  const s = await signIn(url, Wallet.createRandom() as unknown as Wallet);
-  if (tokens > 0n) await sovr.mint(s.wallet.address, tokens);
-  return s;
-}
-
-type WireAuthorization = { from: string; to: string; value: string; validAfter: string; validBefore: string; nonce: string; signature: string };
-async function authorize(s: Session, to: string, value: bigint, over: Partial<TransferAuthorization> & { signer?: Wallet } = {}): Promise<WireAuthorization> {
-  const now = BigInt(Math.floor(Date.now() / 1000));
-  const { signer, ...fields } = over;
-  const a: TransferAuthorization = { from: s.wallet.address, to, value, validAfter: now - 600n, validBefore: now + 1800n, nonce: randomAuthorizationNonce(), ...fields };
-  const signature = await signTransferAuthorization(signer ?? s.wallet, sovrDomain(chain.chainId, sovr.address), a);
-  return { from: a.from, to: a.to, value: a.value.toString(), validAfter: a.validAfter.toString(), validBefore: a.validBefore.toString(), nonce: a.nonce, signature };
 }
 
 let keys = 0;
@@ -152,26 +93,6 @@ const untilStatus = (api: string, s: Session, id: string, status: string) =>
     return d.status === status ? d : undefined;
   }, `deposit ${id} to be ${status}`);
 
-async function ledgerAccount(db: TestStore['db'], id: string) {
-  const [a] = await ledgerReader.lookupAccounts(db, [id]);
-  return a;
-}
-
-async function relay(fn: string, args: unknown[], from = chain.accounts[19]!): Promise<TransactionResponse> {
-  const token = sovr.contract.connect(from);
-  return token.getFunction(fn)(...args, { gasLimit: 200_000n, maxPriorityFeePerGas: 20_000_000_000n, maxFeePerGas: 50_000_000_000n }) as Promise<TransactionResponse>;
-}
-
-async function transactionsFrom(from: string, sinceBlock: number): Promise<TransactionResponse[]> {
-  const latest = await chain.provider.getBlockNumber();
-  const out: TransactionResponse[] = [];
-  for (let n = sinceBlock + 1; n <= latest; n++) {
-    const block = await chain.provider.getBlock(n, true);
-    for (const tx of block!.prefetchedTransactions) if (tx.from === from) out.push(tx);
-  }
-  return out;
-}
-
 const depositCount = async (db: TestStore['db']) => Number((await db.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM sovr_deposits'))?.n);
 
 describe.each(ENGINES)('deposits on %s', (engine) => {
@@ -180,7 +101,7 @@ describe.each(ENGINES)('deposits on %s', (engine) => {
     h = await startSovrHub(engine, { confirmations: 2 });
   });
   afterEach(async () => {
-    await chain.setAutomine(true);
+    await bed.chain.setAutomine(true);
     await expectLedgerBalanced(h.t.store.db);
   });
   afterAll(async () => h?.close());
@@ -197,14 +118,14 @@ describe.each(ENGINES)('deposits on %s', (engine) => {
     expect(d.depositId).toMatch(/^dep_/);
     expect(d.transactionHash).toMatch(/^0x[0-9a-f]{64}$/);
     // Mined (automine) but not two blocks deep: not credited yet.
-    expect((await chain.provider.getTransactionReceipt(d.transactionHash!))?.status).toBe(1);
+    expect((await bed.chain.provider.getTransactionReceipt(d.transactionHash!))?.status).toBe(1);
     expect((await balances(h.t.url, s)).SOVR?.posted ?? '0').toBe('0');
 
-    await chain.mine(1);
+    await bed.chain.mine(1);
     const done = await untilStatus(h.api, s, d.depositId, 'completed');
     expect(done.transactionHash).toBe(d.transactionHash);
     expect((await balances(h.t.url, s)).SOVR).toMatchObject({ posted: amount.toString(), available: amount.toString() });
-    expect(await sovr.contract.balanceOf(h.treasury)).toBe(amount);
+    expect(await bed.sovr.contract.balanceOf(h.treasury)).toBe(amount);
     const hubAccount = await ledgerAccount(h.t.store.db, userAccountId(s.user.id, 'SOVR'));
     expect([hubAccount!.creditsPosted, hubAccount!.creditsPending]).toEqual([amount, 0n]);
     const mirror = await ledgerAccount(h.t.store.db, chainWalletAccountId(s.user.id));
@@ -245,7 +166,7 @@ describe.each(ENGINES)('deposits on %s', (engine) => {
     ];
     const rowsBefore = await rowCounts(h.t.store.db);
     const depositsBefore = await depositCount(h.t.store.db);
-    const sentBefore = await chain.provider.getTransactionCount(h.service.address, 'pending');
+    const sentBefore = await bed.chain.provider.getTransactionCount(h.service.address, 'pending');
     for (const [what, who, k, body, status, type, reason] of cases) {
       const res = await deposit(h.api, who, k, body);
       const problem = (await res.json()) as Problem;
@@ -254,11 +175,11 @@ describe.each(ENGINES)('deposits on %s', (engine) => {
     }
     expect(await rowCounts(h.t.store.db)).toEqual(rowsBefore);
     expect(await depositCount(h.t.store.db)).toBe(depositsBefore);
-    expect(await chain.provider.getTransactionCount(h.service.address, 'pending')).toBe(sentBefore);
+    expect(await bed.chain.provider.getTransactionCount(h.service.address, 'pending')).toBe(sentBefore);
     // The good one still goes through.
     const ok = (await (await deposit(h.api, s, key(), { amount: amount.toString(), authorization: good })).json()) as D;
     expect(ok.status).toBe('submitted');
-    await chain.mine(1);
+    await bed.chain.mine(1);
     await untilStatus(h.api, s, ok.depositId, 'completed');
   });
 });
@@ -266,7 +187,7 @@ describe.each(ENGINES)('deposits on %s', (engine) => {
 describe('deposits across failures (SQLite)', () => {
   const hubs: SovrHub[] = [];
   afterEach(async () => {
-    await chain.setAutomine(true);
+    await bed.chain.setAutomine(true);
     for (const h of hubs) await expectLedgerBalanced(h.t.store.db);
     for (const h of hubs.splice(0)) await h.close();
   });
@@ -275,24 +196,24 @@ describe('deposits across failures (SQLite)', () => {
     const store = await freshStore('sqlite');
     const first = await startSovrHub('sqlite', { store, keepStore: true });
     const s = await person(first.t.url, 10n * SOVR);
-    const startBlock = await chain.provider.getBlockNumber();
-    await chain.setAutomine(false);
+    const startBlock = await bed.chain.provider.getBlockNumber();
+    await bed.chain.setAutomine(false);
     const d = (await (await deposit(first.api, s, key(), { amount: (3n * SOVR).toString(), authorization: await authorize(s, first.treasury, 3n * SOVR) })).json()) as D;
     expect(d.status).toBe('submitted');
     await first.close();
     // The node also loses the transaction while the hub is down.
-    expect(await chain.dropTransaction(d.transactionHash!)).toBe(true);
+    expect(await bed.chain.dropTransaction(d.transactionHash!)).toBe(true);
 
     const second = await startSovrHub('sqlite', { store, service: first.service, treasury: first.treasury });
     hubs.push(second);
-    await waitFor(async () => (await chain.provider.getTransaction(d.transactionHash!)) !== null, 'the re-broadcast of the stored transaction');
-    await chain.mine(1);
+    await waitFor(async () => (await bed.chain.provider.getTransaction(d.transactionHash!)) !== null, 'the re-broadcast of the stored transaction');
+    await bed.chain.mine(1);
     // The person's token names the first hub; read the outcome from the store.
     await waitFor(() => store.db.get("SELECT id FROM sovr_deposits WHERE id = ? AND status = 'completed'", [d.depositId]), 'the deposit to complete');
     const hubAccount = await ledgerAccount(store.db, userAccountId(s.user.id, 'SOVR'));
     expect([hubAccount!.creditsPosted, hubAccount!.creditsPending]).toEqual([3n * SOVR, 0n]);
     expect((await transactionsFrom(first.service.address, startBlock)).map((t) => t.hash)).toEqual([d.transactionHash]);
-    expect(await sovr.contract.balanceOf(first.treasury)).toBe(3n * SOVR);
+    expect(await bed.sovr.contract.balanceOf(first.treasury)).toBe(3n * SOVR);
     expect(second.rail.watching()).toBe(0);
   });
 
@@ -300,21 +221,21 @@ describe('deposits across failures (SQLite)', () => {
     const h = await startSovrHub('sqlite');
     hubs.push(h);
     const s = await person(h.t.url, 5n * SOVR);
-    await chain.setAutomine(false);
+    await bed.chain.setAutomine(false);
     const d = (await (await deposit(h.api, s, key(), { amount: (5n * SOVR).toString(), authorization: await authorize(s, h.treasury, 5n * SOVR) })).json()) as D;
     expect(d.status).toBe('submitted');
     // Before it is mined the person spends everything elsewhere, with a larger tip.
-    const away = await authorize(s, chain.accounts[18]!.address, 5n * SOVR);
-    await relay(TRANSFER_BYTES, [away.from, away.to, BigInt(away.value), BigInt(away.validAfter), BigInt(away.validBefore), away.nonce, away.signature]);
-    await chain.mine(1);
+    const away = await authorize(s, bed.chain.accounts[18]!.address, 5n * SOVR);
+    await relayAuthorization(away);
+    await bed.chain.mine(1);
     const failed = await untilStatus(h.api, s, d.depositId, 'failed');
     expect(failed.failureReason).toMatch(/reverted: ERC20: transfer amount exceeds balance/);
-    expect((await chain.provider.getTransactionReceipt(d.transactionHash!))?.status).toBe(0);
+    expect((await bed.chain.provider.getTransactionReceipt(d.transactionHash!))?.status).toBe(0);
     const hubAccount = await ledgerAccount(h.t.store.db, userAccountId(s.user.id, 'SOVR'));
     expect([hubAccount!.creditsPosted, hubAccount!.creditsPending]).toEqual([0n, 0n]);
     const mirror = await ledgerAccount(h.t.store.db, chainWalletAccountId(s.user.id));
     expect([mirror!.debitsPosted, mirror!.debitsPending]).toEqual([0n, 0n]);
-    expect(await sovr.contract.balanceOf(h.treasury)).toBe(0n);
+    expect(await bed.sovr.contract.balanceOf(h.treasury)).toBe(0n);
   });
 
   it('counts a deposit in flight against the wallet: a payment that would overdraw it is refused', async () => {
@@ -322,7 +243,7 @@ describe('deposits across failures (SQLite)', () => {
     hubs.push(h);
     const s = await person(h.t.url, 10n * SOVR);
     const m = await createMerchant(h.t.url);
-    await chain.setAutomine(false);
+    await bed.chain.setAutomine(false);
     const d = (await (await deposit(h.api, s, key(), { amount: (6n * SOVR).toString(), authorization: await authorize(s, h.treasury, 6n * SOVR) })).json()) as D;
     expect(d.status).toBe('submitted');
     const res = await pay(h.t.url, s, key(), {
@@ -333,7 +254,7 @@ describe('deposits across failures (SQLite)', () => {
       authorization: await authorize(s, h.treasury, 6n * SOVR),
     });
     expect([res.status, ((await res.json()) as Problem).type]).toEqual([400, 'https://tollway.dev/problems/insufficient-funds']);
-    await chain.mine(1);
+    await bed.chain.mine(1);
     await untilStatus(h.api, s, d.depositId, 'completed');
   });
 });

@@ -5,21 +5,15 @@
  * settles; the hub completes the payment with that transaction, or fails it when the
  * authorization expires unused or is cancelled. After every scenario the ledger must balance.
  */
-import { Wallet, type TransactionResponse } from 'ethers';
-import { io, type Socket } from 'socket.io-client';
+import { Wallet } from 'ethers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { randomAuthorizationNonce, signCancelAuthorization, signTransferAuthorization, sovrDomain, type TransferAuthorization } from '../../contracts/eip712.js';
-import type { PaymentStatusUpdate } from '../../shared/api.js';
-import { createLedger } from '../../server/ledger/ledger.js';
+import { signCancelAuthorization, sovrDomain } from '../../contracts/eip712.js';
 import { merchantAccountId } from '../../server/payments/accounts.js';
-import { chainWalletAccountId, createSovrRail, EXACT_REASONS, x402PayeesAccountId, type ExactRequirement, type SovrRail } from '../../server/rails/sovr/index.js';
-import { deploySovr, startChain, type SovrDeployment, type TestChain } from '../helpers/chain.js';
-import { createMerchant, pay, signIn, startTestHub, type Session, type TestHub } from '../helpers/hub.js';
+import { chainWalletAccountId, EXACT_REASONS, x402PayeesAccountId } from '../../server/rails/sovr/index.js';
+import { createMerchant, pay } from '../helpers/hub.js';
 import { expectLedgerBalanced, rowCounts } from '../helpers/invariant.js';
+import { getPayment as getPaymentOf, ledgerAccount, liveFeed, payloadOf, SOVR, untilPaymentStatus, useSovrChain, waitFor, type SovrHub } from '../helpers/sovr.js';
 import { ENGINES, freshStore, type Engine, type TestStore } from '../helpers/stores.js';
-
-const SOVR = 10n ** 18n;
-const TRANSFER_BYTES = 'transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)';
 
 type P = {
   transactionId: string;
@@ -30,83 +24,11 @@ type P = {
 };
 type Problem = { type: string; status: number; reason?: string; detail?: string };
 
-let chain: TestChain;
-let sovr: SovrDeployment;
-let nextDevAccount = 1;
-const ledgerReader = createLedger({ clock: { now: () => Date.now() } });
+const bed = useSovrChain();
+const { person, authorize, requirementFor, relay, relayAuthorization } = bed;
 
-beforeAll(async () => {
-  chain = await startChain();
-  sovr = await deploySovr(chain);
-});
-afterAll(async () => chain?.stop());
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor<T>(probe: () => Promise<T | undefined | false | null>, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-interface SovrHub {
-  t: TestHub;
-  rail: SovrRail;
-  service: Wallet;
-  treasury: string;
-}
-
-async function startSovrHub(engine: Engine, opts: { store?: TestStore; keepStore?: boolean; service?: Wallet; treasury?: string; minValiditySeconds?: number } = {}): Promise<SovrHub> {
-  const service = opts.service ?? chain.accounts[nextDevAccount++]!;
-  const treasury = opts.treasury ?? Wallet.createRandom().address;
-  const store = opts.store ?? (await freshStore(engine));
-  let rail: SovrRail | undefined;
-  const t = await startTestHub(engine, {
-    store,
-    keepStore: opts.keepStore,
-    rails: (parts) => ({
-      sovr: (rail = createSovrRail({
-        ...parts,
-        db: store.db,
-        signer: { privateKey: service.privateKey },
-        options: {
-          rpcUrl: chain.rpcUrl,
-          chainId: chain.chainId,
-          token: sovr.address,
-          treasury,
-          confirmations: 1,
-          pollIntervalMs: 25,
-          ...(opts.minValiditySeconds !== undefined ? { minValiditySeconds: opts.minValiditySeconds } : {}),
-        },
-      })),
-    }),
-  });
-  return { t, rail: rail!, service, treasury };
-}
-
-/** A person with a fresh wallet, signed in, holding `tokens` SOVR on chain (minted; needs automine). */
-async function person(url: string, tokens: bigint): Promise<Session> {
-  const s = await signIn(url, Wallet.createRandom() as unknown as Wallet);
-  if (tokens > 0n) await sovr.mint(s.wallet.address, tokens);
-  return s;
-}
-
-type WireAuthorization = { from: string; to: string; value: string; validAfter: string; validBefore: string; nonce: string; signature: string };
-
-async function authorize(s: Session, to: string, value: bigint, over: Partial<TransferAuthorization> = {}): Promise<WireAuthorization> {
-  const now = BigInt(Math.floor(Date.now() / 1000));
-  const a: TransferAuthorization = { from: s.wallet.address, to, value, validAfter: now - 600n, validBefore: now + 1800n, nonce: randomAuthorizationNonce(), ...over };
-  const signature = await signTransferAuthorization(s.wallet, sovrDomain(chain.chainId, sovr.address), a);
-  return { from: a.from, to: a.to, value: a.value.toString(), validAfter: a.validAfter.toString(), validBefore: a.validBefore.toString(), nonce: a.nonce, signature };
-}
-
-/** The `exact` entry a plain x402 merchant lists for SOVR on this chain. */
-function requirementFor(payTo: string, amount: bigint, maxTimeoutSeconds = 60): ExactRequirement {
-  return { scheme: 'exact', network: `eip155:${chain.chainId}`, amount: amount.toString(), asset: sovr.address, payTo, maxTimeoutSeconds, extra: { name: 'SOVR', version: '1' } };
-}
+const startSovrHub = (engine: Engine, opts: { store?: TestStore; keepStore?: boolean; service?: Wallet; treasury?: string; minValiditySeconds?: number } = {}): Promise<SovrHub> =>
+  bed.startSovrHub(engine, { ...opts, options: opts.minValiditySeconds !== undefined ? { minValiditySeconds: opts.minValiditySeconds } : {} });
 
 const exactBody = (payTo: string, amount: bigint, authorization: unknown, requirement: unknown = requirementFor(payTo, amount)) => ({
   rail: 'sovr',
@@ -118,52 +40,11 @@ const exactBody = (payTo: string, amount: bigint, authorization: unknown, requir
   authorization,
 });
 
-/** What the extension puts into PAYMENT-SIGNATURE's payload, and the merchant's facilitator receives. */
-const payloadOf = (a: WireAuthorization) => {
-  const { signature, ...authorization } = a;
-  return { signature, authorization };
-};
-
 let keys = 0;
 const key = () => `exact-${process.pid}-${++keys}`;
 
-async function getPayment(url: string, s: Session, id: string): Promise<P> {
-  return (await (await fetch(`${url}/payments/${id}`, { headers: { authorization: `Bearer ${s.accessToken}` } })).json()) as P;
-}
-const untilStatus = (url: string, s: Session, id: string, status: string) =>
-  waitFor(async () => {
-    const p = await getPayment(url, s, id);
-    return p.status === status ? p : undefined;
-  }, `payment ${id} to be ${status}`);
-
-async function ledgerAccount(db: TestStore['db'], id: string) {
-  const [a] = await ledgerReader.lookupAccounts(db, [id]);
-  return a;
-}
-
-async function liveFeed(url: string, s: Session): Promise<{ updates: PaymentStatusUpdate[]; socket: Socket }> {
-  const socket = io(url, { auth: { token: s.accessToken }, transports: ['websocket'], reconnection: false, forceNew: true });
-  const updates: PaymentStatusUpdate[] = [];
-  const seen = new Set<number>();
-  socket.on('paymentStatusUpdate', (u: PaymentStatusUpdate) => {
-    if (seen.has(u.seq)) return;
-    seen.add(u.seq);
-    updates.push(u);
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', reject);
-  });
-  return { updates, socket };
-}
-
-/** Sends `fn` from a funded dev wallet (a relayer, or the merchant's own facilitator). */
-async function relay(fn: string, args: unknown[], from = chain.accounts[19]!): Promise<TransactionResponse> {
-  const token = sovr.contract.connect(from);
-  return token.getFunction(fn)(...args, { gasLimit: 200_000n, maxPriorityFeePerGas: 20_000_000_000n, maxFeePerGas: 50_000_000_000n }) as Promise<TransactionResponse>;
-}
-const relayAuthorization = (a: WireAuthorization) =>
-  relay(TRANSFER_BYTES, [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, a.signature]);
+const getPayment = getPaymentOf<P>;
+const untilStatus = untilPaymentStatus<P>;
 
 describe.each(ENGINES)('exact payments on %s', (engine) => {
   let h: SovrHub;
@@ -171,7 +52,7 @@ describe.each(ENGINES)('exact payments on %s', (engine) => {
     h = await startSovrHub(engine);
   });
   afterEach(async () => {
-    await chain.setAutomine(true);
+    await bed.chain.setAutomine(true);
     await expectLedgerBalanced(h.t.store.db);
   });
   afterAll(async () => h?.t.stop());
@@ -183,14 +64,14 @@ describe.each(ENGINES)('exact payments on %s', (engine) => {
       const merchant = Wallet.createRandom().address;
       const amount = 3n * SOVR;
       const auth = await authorize(s, merchant, amount);
-      const sentBefore = await chain.provider.getTransactionCount(h.service.address, 'pending');
+      const sentBefore = await bed.chain.provider.getTransactionCount(h.service.address, 'pending');
       const k = key();
       const res = await pay(h.t.url, s, k, exactBody(merchant, amount, auth));
       expect(res.status).toBe(200);
       const p = (await res.json()) as P;
       expect([p.status, p.payTo, p.receipt]).toEqual(['submitted', merchant, {}]);
       // Nothing sent by the hub; the amount is held against the wallet.
-      expect(await chain.provider.getTransactionCount(h.service.address, 'pending')).toBe(sentBefore);
+      expect(await bed.chain.provider.getTransactionCount(h.service.address, 'pending')).toBe(sentBefore);
       const w = await ledgerAccount(h.t.store.db, chainWalletAccountId(s.user.id));
       expect([w!.debitsPending, w!.debitsPosted]).toEqual([amount, 0n]);
       const x = await ledgerAccount(h.t.store.db, x402PayeesAccountId('SOVR'));
@@ -203,8 +84,8 @@ describe.each(ENGINES)('exact payments on %s', (engine) => {
       expect(done.receipt.transactionHash).toBe(settled.transaction);
       expect(done.receipt.token).toBeTruthy();
 
-      expect(await sovr.contract.balanceOf(merchant)).toBe(amount);
-      expect(await sovr.contract.balanceOf(s.wallet.address)).toBe(7n * SOVR);
+      expect(await bed.sovr.contract.balanceOf(merchant)).toBe(amount);
+      expect(await bed.sovr.contract.balanceOf(s.wallet.address)).toBe(7n * SOVR);
       const w2 = await ledgerAccount(h.t.store.db, chainWalletAccountId(s.user.id));
       expect([w2!.debitsPending, w2!.debitsPosted]).toEqual([0n, amount]);
       await waitFor(async () => feed.updates.filter((u) => u.transactionId === p.transactionId).length >= 3, 'three status updates');
@@ -240,7 +121,7 @@ describe.each(ENGINES)('exact payments on %s', (engine) => {
     const taken = answers.find((a) => a.status === 200)!;
     await (await relayAuthorization(taken.auth)).wait();
     const done = await untilStatus(h.t.url, s, taken.body.transactionId, 'completed');
-    expect(await sovr.contract.balanceOf(merchant)).toBe(6n * SOVR);
+    expect(await bed.sovr.contract.balanceOf(merchant)).toBe(6n * SOVR);
     expect(done.receipt.transactionHash).toMatch(/^0x[0-9a-f]{64}$/);
   });
 
@@ -268,7 +149,7 @@ describe.each(ENGINES)('exact payments on %s', (engine) => {
 describe('exact payments over time and across restarts (SQLite)', () => {
   const hubs: SovrHub[] = [];
   afterEach(async () => {
-    await chain.setAutomine(true);
+    await bed.chain.setAutomine(true);
     for (const h of hubs) await expectLedgerBalanced(h.t.store.db);
     for (const h of hubs.splice(0)) await h.t.stop();
   });
@@ -282,11 +163,11 @@ describe('exact payments over time and across restarts (SQLite)', () => {
     const p = (await (await pay(h.t.url, s, key(), exactBody(merchant, 2n * SOVR, await authorize(s, merchant, 2n * SOVR, { validBefore })))).json()) as P;
     expect(p.status).toBe('submitted');
     // Still open while the chain is short of validBefore; then a block stamped at validBefore.
-    await chain.mine(1);
+    await bed.chain.mine(1);
     expect((await getPayment(h.t.url, s, p.transactionId)).status).toBe('submitted');
-    const latest = await chain.latestTimestamp();
-    await chain.send('evm_setNextBlockTimestamp', [Number(validBefore > latest ? validBefore : latest + 1n)]);
-    await chain.mine(1);
+    const latest = await bed.chain.latestTimestamp();
+    await bed.chain.send('evm_setNextBlockTimestamp', [Number(validBefore > latest ? validBefore : latest + 1n)]);
+    await bed.chain.mine(1);
     const failed = await untilStatus(h.t.url, s, p.transactionId, 'failed');
     expect(failed.failureReason).toBe('the authorization expired unused');
     const w = await ledgerAccount(h.t.store.db, chainWalletAccountId(s.user.id));
@@ -303,11 +184,11 @@ describe('exact payments over time and across restarts (SQLite)', () => {
     const merchant = Wallet.createRandom().address;
     // The expiry test moved the chain's clock ahead of the wall's: the window must fit both.
     const wall = BigInt(Math.floor(Date.now() / 1000));
-    const chainNow = await chain.latestTimestamp();
+    const chainNow = await bed.chain.latestTimestamp();
     const now = chainNow > wall ? chainNow : wall;
     // What @x402/evm's client signs for maxTimeoutSeconds 20: validAfter now − 600, validBefore now + 20.
     const auth = await authorize(s, merchant, SOVR, { validAfter: now - 600n, validBefore: now + 20n });
-    const res = await pay(h.t.url, s, key(), exactBody(merchant, SOVR, auth, requirementFor(merchant, SOVR, 20)));
+    const res = await pay(h.t.url, s, key(), exactBody(merchant, SOVR, auth, requirementFor(merchant, SOVR, { maxTimeoutSeconds: 20 })));
     const p = (await res.json()) as P;
     expect([res.status, p.status]).toEqual([200, 'submitted']);
     await (await relayAuthorization(auth)).wait();
@@ -321,11 +202,11 @@ describe('exact payments over time and across restarts (SQLite)', () => {
     const merchant = Wallet.createRandom().address;
     const auth = await authorize(s, merchant, 2n * SOVR);
     const p = (await (await pay(h.t.url, s, key(), exactBody(merchant, 2n * SOVR, auth))).json()) as P;
-    const cancelSig = await signCancelAuthorization(s.wallet, sovrDomain(chain.chainId, sovr.address), s.wallet.address, auth.nonce);
+    const cancelSig = await signCancelAuthorization(s.wallet, sovrDomain(bed.chain.chainId, bed.sovr.address), s.wallet.address, auth.nonce);
     await (await relay('cancelAuthorization(address,bytes32,bytes)', [s.wallet.address, auth.nonce, cancelSig])).wait();
     const failed = await untilStatus(h.t.url, s, p.transactionId, 'failed');
     expect(failed.failureReason).toBe('the authorization was cancelled');
-    expect(await sovr.contract.balanceOf(s.wallet.address)).toBe(5n * SOVR);
+    expect(await bed.sovr.contract.balanceOf(s.wallet.address)).toBe(5n * SOVR);
   });
 
   it('after a restart, completes an open exact payment whose authorization was used while the hub was down', async () => {
@@ -360,15 +241,15 @@ describe('exact payments over time and across restarts (SQLite)', () => {
     const m = await createMerchant(h.t.url);
     const s = await person(h.t.url, 5n * SOVR);
     const auth = await authorize(s, h.treasury, 2n * SOVR);
-    await chain.setAutomine(false);
+    await bed.chain.setAutomine(false);
     const p = (await (await pay(h.t.url, s, key(), { ...exactBody(m.merchant.id, 2n * SOVR, auth), requirement: undefined })).json()) as P;
     expect(p.status).toBe('submitted');
     // The chain still calls the nonce unused (the hub's transaction waits in the mempool).
-    expect(await sovr.contract.authorizationState(s.wallet.address, auth.nonce)).toBe(false);
+    expect(await bed.sovr.contract.authorizationState(s.wallet.address, auth.nonce)).toBe(false);
     const requirement = requirementFor(h.treasury, 2n * SOVR);
     expect(await h.rail.facilitator.verify(payloadOf(auth), requirement)).toEqual({ isValid: false, invalidReason: EXACT_REASONS.nonceUsed, payer: s.wallet.address });
     expect(await h.rail.facilitator.settle(payloadOf(auth), requirement)).toMatchObject({ success: false, errorReason: EXACT_REASONS.nonceUsed, transaction: '' });
-    await chain.mine(1);
+    await bed.chain.mine(1);
     await untilStatus(h.t.url, s, p.transactionId, 'completed');
     const merchantAccount = await ledgerAccount(h.t.store.db, merchantAccountId(m.merchant.id, 'SOVR'));
     expect(merchantAccount!.creditsPosted).toBe(2n * SOVR);

@@ -7,23 +7,18 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeJwt } from 'jose';
-import { encryptKeystoreJson, Wallet, type TransactionResponse } from 'ethers';
-import { io, type Socket } from 'socket.io-client';
+import { encryptKeystoreJson, Wallet } from 'ethers';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { randomAuthorizationNonce, signCancelAuthorization, signTransferAuthorization, sovrDomain, type TransferAuthorization } from '../../contracts/eip712.js';
-import type { PaymentStatusUpdate } from '../../shared/api.js';
-import { createLedger } from '../../server/ledger/ledger.js';
+import { signCancelAuthorization, sovrDomain } from '../../contracts/eip712.js';
 import { merchantAccountId } from '../../server/payments/accounts.js';
-import { chainWalletAccountId, createSovrRail, type ServiceSigner, type SovrRail } from '../../server/rails/sovr/index.js';
-import { deploySovr, startChain, type SovrDeployment, type TestChain } from '../helpers/chain.js';
-import { createMerchant, pay, signIn, startTestHub, type Session, type TestHub } from '../helpers/hub.js';
+import { chainWalletAccountId, type ServiceSigner } from '../../server/rails/sovr/index.js';
+import { createMerchant, pay, signIn, type Session } from '../helpers/hub.js';
 import { expectLedgerBalanced, rowCounts } from '../helpers/invariant.js';
+import { ledgerAccount, liveFeed, SOVR, untilPaymentStatus, useSovrChain, waitFor, type SovrHub as RailHub } from '../helpers/sovr.js';
 import { ENGINES, freshStore, type Engine, type TestStore } from '../helpers/stores.js';
 
-const SOVR = 10n ** 18n;
 const EXPLORER = 'https://explorer.example/tx/{hash}';
-const TRANSFER_BYTES = 'transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)';
 
 type P = {
   transactionId: string;
@@ -33,35 +28,10 @@ type P = {
 };
 type Problem = { type: string; status: number; reason?: string; detail?: string };
 
-let chain: TestChain;
-let sovr: SovrDeployment;
-// Every hub gets a service wallet of its own (hardhat's funded dev accounts 1…19), so that two
-// hubs alive at once never share nonces; a restarted hub reuses its predecessor's on purpose.
-let nextDevAccount = 1;
-const ledgerReader = createLedger({ clock: { now: () => Date.now() } });
+const bed = useSovrChain();
+const { person, authorize, relay, relayAuthorization, transactionsFrom } = bed;
 
-beforeAll(async () => {
-  chain = await startChain();
-  sovr = await deploySovr(chain);
-});
-afterAll(async () => chain?.stop());
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor<T>(probe: () => Promise<T | undefined | false>, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-interface SovrHub {
-  t: TestHub;
-  rail: SovrRail;
-  service: Wallet;
-  treasury: string;
+interface SovrHub extends RailHub {
   merchant: { id: string; apiKey: string; webhookSecret: string };
 }
 
@@ -78,53 +48,16 @@ async function startSovrHub(
     rpcUrl?: string;
   } = {},
 ): Promise<SovrHub> {
-  const service = opts.service ?? chain.accounts[nextDevAccount++]!;
-  const treasury = opts.treasury ?? Wallet.createRandom().address;
-  const store = opts.store ?? (await freshStore(engine));
-  let rail: SovrRail | undefined;
-  const t = await startTestHub(engine, {
-    store,
-    keepStore: opts.keepStore,
-    rails: (parts) => ({
-      sovr: (rail = createSovrRail({
-        ...parts,
-        db: store.db,
-        signer: opts.signer ?? { privateKey: service.privateKey },
-        options: {
-          rpcUrl: opts.rpcUrl ?? chain.rpcUrl,
-          chainId: chain.chainId,
-          token: sovr.address,
-          treasury,
-          confirmations: opts.confirmations ?? 1,
-          pollIntervalMs: 25,
-          explorerTxUrl: EXPLORER,
-        },
-      })),
-    }),
+  const { confirmations, merchant: given, rpcUrl, ...hubOpts } = opts;
+  const hub = await bed.startSovrHub(engine, {
+    ...hubOpts,
+    options: { confirmations: confirmations ?? 1, explorerTxUrl: EXPLORER, ...(rpcUrl !== undefined ? { rpcUrl } : {}) },
   });
-  const merchant = opts.merchant ?? (await (async () => {
-    const m = await createMerchant(t.url);
+  const merchant = given ?? (await (async () => {
+    const m = await createMerchant(hub.t.url);
     return { id: m.merchant.id, apiKey: m.apiKey, webhookSecret: m.webhookSecret };
   })());
-  return { t, rail: rail!, service, treasury, merchant };
-}
-
-/** A person with a fresh wallet, signed in, holding `tokens` SOVR on chain (minted; needs automine, one at a time). */
-async function person(url: string, tokens: bigint): Promise<Session> {
-  const s = await signIn(url, Wallet.createRandom() as unknown as Wallet);
-  if (tokens > 0n) await sovr.mint(s.wallet.address, tokens);
-  return s;
-}
-
-type WireAuthorization = { from: string; to: string; value: string; validAfter: string; validBefore: string; nonce: string; signature: string };
-
-/** What the extension sends: a TransferWithAuthorization to the treasury, signed by `signer` (the person by default). */
-async function authorize(s: Session, to: string, value: bigint, over: Partial<TransferAuthorization> & { signer?: Wallet } = {}): Promise<WireAuthorization> {
-  const now = BigInt(Math.floor(Date.now() / 1000));
-  const { signer, ...fields } = over;
-  const a: TransferAuthorization = { from: s.wallet.address, to, value, validAfter: now - 600n, validBefore: now + 1800n, nonce: randomAuthorizationNonce(), ...fields };
-  const signature = await signTransferAuthorization(signer ?? s.wallet, sovrDomain(chain.chainId, sovr.address), a);
-  return { from: a.from, to: a.to, value: a.value.toString(), validAfter: a.validAfter.toString(), validBefore: a.validBefore.toString(), nonce: a.nonce, signature };
+  return { ...hub, merchant };
 }
 
 const body = (merchant: string, amount: bigint, authorization: unknown) => ({
@@ -139,31 +72,9 @@ const body = (merchant: string, amount: bigint, authorization: unknown) => ({
 let keys = 0;
 const key = () => `sovr-${process.pid}-${++keys}`;
 
-async function getPayment(url: string, s: Session, id: string): Promise<P> {
-  return (await (await fetch(`${url}/payments/${id}`, { headers: { authorization: `Bearer ${s.accessToken}` } })).json()) as P;
-}
-const untilStatus = (url: string, s: Session, id: string, status: string) =>
-  waitFor(async () => {
-    const p = await getPayment(url, s, id);
-    return p.status === status ? p : undefined;
-  }, `payment ${id} to be ${status}`);
+const untilStatus = untilPaymentStatus<P>;
 
-const tokenBalance = (address: string) => sovr.contract.balanceOf(address);
-async function ledgerAccount(h: SovrHub, id: string) {
-  const [a] = await ledgerReader.lookupAccounts(h.t.store.db, [id]);
-  return a;
-}
-
-/** Every transaction `from` sent in blocks after `sinceBlock`. */
-async function transactionsFrom(from: string, sinceBlock: number): Promise<TransactionResponse[]> {
-  const latest = await chain.provider.getBlockNumber();
-  const out: TransactionResponse[] = [];
-  for (let n = sinceBlock + 1; n <= latest; n++) {
-    const block = await chain.provider.getBlock(n, true);
-    for (const tx of block!.prefetchedTransactions) if (tx.from === from) out.push(tx);
-  }
-  return out;
-}
+const tokenBalance = (address: string) => bed.sovr.contract.balanceOf(address);
 
 /** A merchant's webhook endpoint that verifies every signature with standardwebhooks. */
 async function webhookReceiver(h: SovrHub): Promise<{ events: { type: string; data: P }[]; close(): Promise<void> }> {
@@ -199,31 +110,6 @@ async function webhookReceiver(h: SovrHub): Promise<{ events: { type: string; da
   };
 }
 
-/** The person's live feed: every paymentStatusUpdate, deduplicated by seq. */
-async function liveFeed(url: string, s: Session): Promise<{ updates: PaymentStatusUpdate[]; socket: Socket }> {
-  const socket = io(url, { auth: { token: s.accessToken }, transports: ['websocket'], reconnection: false, forceNew: true });
-  const updates: PaymentStatusUpdate[] = [];
-  const seen = new Set<number>();
-  socket.on('paymentStatusUpdate', (u: PaymentStatusUpdate) => {
-    if (seen.has(u.seq)) return;
-    seen.add(u.seq);
-    updates.push(u);
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', reject);
-  });
-  return { updates, socket };
-}
-
-/** Sends `fn` from a funded dev wallet with a tip that puts it ahead of the hub's transactions in a block. */
-async function relay(fn: string, args: unknown[], from = chain.accounts[19]!): Promise<TransactionResponse> {
-  const token = sovr.contract.connect(from);
-  // A fixed gas limit: an estimate would run against the pending block, where the hub's
-  // transaction has already spent what this one moves.
-  return token.getFunction(fn)(...args, { gasLimit: 200_000n, maxPriorityFeePerGas: 20_000_000_000n, maxFeePerGas: 50_000_000_000n }) as Promise<TransactionResponse>;
-}
-
 describe.each(ENGINES)('the SOVR rail on %s', (engine) => {
   let h: SovrHub;
 
@@ -231,7 +117,7 @@ describe.each(ENGINES)('the SOVR rail on %s', (engine) => {
     h = await startSovrHub(engine, { confirmations: 2 });
   });
   afterEach(async () => {
-    await chain.setAutomine(true);
+    await bed.chain.setAutomine(true);
     await expectLedgerBalanced(h.t.store.db);
   });
   afterAll(async () => h?.t.stop());
@@ -253,10 +139,10 @@ describe.each(ENGINES)('the SOVR rail on %s', (engine) => {
       expect(p.receipt.token).toBeUndefined();
 
       // Automine put it in a block; one more makes the two confirmations.
-      const mined = await chain.provider.getTransactionReceipt(p.receipt.transactionHash!);
+      const mined = await bed.chain.provider.getTransactionReceipt(p.receipt.transactionHash!);
       expect(mined?.status).toBe(1);
       expect(mined?.from).toBe(h.service.address);
-      await chain.mine(1);
+      await bed.chain.mine(1);
       const done = await untilStatus(h.t.url, s, p.transactionId, 'completed');
       expect(done.receipt.transactionHash).toBe(p.receipt.transactionHash);
       const claims = decodeJwt(done.receipt.token!);
@@ -277,9 +163,9 @@ describe.each(ENGINES)('the SOVR rail on %s', (engine) => {
       // chain wallet mirror is minus what they paid.
       expect(await tokenBalance(h.treasury)).toBe(amount);
       expect(await tokenBalance(s.wallet.address)).toBe(7n * SOVR);
-      const m = await ledgerAccount(h, merchantAccountId(h.merchant.id, 'SOVR'));
+      const m = await ledgerAccount(h.t.store.db, merchantAccountId(h.merchant.id, 'SOVR'));
       expect(m!.creditsPosted - m!.debitsPosted).toBe(amount);
-      const w = await ledgerAccount(h, chainWalletAccountId(s.user.id));
+      const w = await ledgerAccount(h.t.store.db, chainWalletAccountId(s.user.id));
       expect([w!.debitsPosted, w!.debitsPending, w!.creditsPosted]).toEqual([amount, 0n, 0n]);
 
       // The same key again is the stored answer, though the authorization is spent on chain now.
@@ -298,7 +184,7 @@ describe.each(ENGINES)('the SOVR rail on %s', (engine) => {
     const amount = 1n * SOVR;
     const now = BigInt(Math.floor(Date.now() / 1000));
     const cancelled = await authorize(s, h.treasury, amount);
-    const cancelSig = await signCancelAuthorization(s.wallet, sovrDomain(chain.chainId, sovr.address), s.wallet.address, cancelled.nonce);
+    const cancelSig = await signCancelAuthorization(s.wallet, sovrDomain(bed.chain.chainId, bed.sovr.address), s.wallet.address, cancelled.nonce);
     await (await relay('cancelAuthorization(address,bytes32,bytes)', [s.wallet.address, cancelled.nonce, cancelSig])).wait();
     const good = await authorize(s, h.treasury, amount);
 
@@ -316,7 +202,7 @@ describe.each(ENGINES)('the SOVR rail on %s', (engine) => {
       ['an unknown field', { ...good, extra: 1 }, 'malformed'],
       ['no authorization', undefined, 'missing'],
     ];
-    const sentBefore = await chain.provider.getTransactionCount(h.service.address, 'pending');
+    const sentBefore = await bed.chain.provider.getTransactionCount(h.service.address, 'pending');
     const rowsBefore = await rowCounts(h.t.store.db);
     const sovrRowsBefore = await h.t.store.db.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM sovr_transactions');
     for (const [what, authorization, reason] of cases) {
@@ -327,12 +213,12 @@ describe.each(ENGINES)('the SOVR rail on %s', (engine) => {
     }
     expect(await rowCounts(h.t.store.db)).toEqual(rowsBefore);
     expect(await h.t.store.db.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM sovr_transactions')).toEqual(sovrRowsBefore);
-    expect(await chain.provider.getTransactionCount(h.service.address, 'pending')).toBe(sentBefore);
+    expect(await bed.chain.provider.getTransactionCount(h.service.address, 'pending')).toBe(sentBefore);
 
     // The good one still goes through.
     const ok = (await (await pay(h.t.url, s, key(), body(h.merchant.id, amount, good))).json()) as P;
     expect(ok.status).toBe('submitted');
-    await chain.mine(1);
+    await bed.chain.mine(1);
     await untilStatus(h.t.url, s, ok.transactionId, 'completed');
   });
 
@@ -348,13 +234,13 @@ describe.each(ENGINES)('the SOVR rail on %s', (engine) => {
     // The refused request let go of the address: the same authorization pays now.
     const p = (await (await pay(h.t.url, s, key(), body(h.merchant.id, SOVR, auth))).json()) as P;
     expect(p.status).toBe('submitted');
-    await chain.mine(1);
+    await bed.chain.mine(1);
     await untilStatus(h.t.url, s, p.transactionId, 'completed');
   });
 
   it('never lets two payments together overdraw the wallet: one is refused with nothing sent', async () => {
     const s = await person(h.t.url, 10n * SOVR);
-    const sentBefore = await chain.provider.getTransactionCount(h.service.address, 'pending');
+    const sentBefore = await bed.chain.provider.getTransactionCount(h.service.address, 'pending');
     const [a, b] = [await authorize(s, h.treasury, 6n * SOVR), await authorize(s, h.treasury, 6n * SOVR)];
     const answers = await Promise.all([a, b].map(async (auth) => {
       const res = await pay(h.t.url, s, key(), body(h.merchant.id, 6n * SOVR, auth));
@@ -367,16 +253,16 @@ describe.each(ENGINES)('the SOVR rail on %s', (engine) => {
     expect(taken).toHaveLength(1);
     expect(taken[0]!.body.status).toBe('submitted');
 
-    await chain.mine(1);
+    await bed.chain.mine(1);
     const done = await untilStatus(h.t.url, s, taken[0]!.body.transactionId, 'completed');
-    expect((await chain.provider.getTransactionReceipt(done.receipt.transactionHash!))?.status).toBe(1);
-    expect(await chain.provider.getTransactionCount(h.service.address, 'pending')).toBe(sentBefore + 1);
+    expect((await bed.chain.provider.getTransactionReceipt(done.receipt.transactionHash!))?.status).toBe(1);
+    expect(await bed.chain.provider.getTransactionCount(h.service.address, 'pending')).toBe(sentBefore + 1);
     expect(await tokenBalance(s.wallet.address)).toBe(4n * SOVR);
     // The in-flight sum counted the first while the second was checked; it is spent now, so a
     // payment that fits what is left passes again.
     const fits = (await (await pay(h.t.url, s, key(), body(h.merchant.id, 4n * SOVR, await authorize(s, h.treasury, 4n * SOVR)))).json()) as P;
     expect(fits.status).toBe('submitted');
-    await chain.mine(1);
+    await bed.chain.mine(1);
     await untilStatus(h.t.url, s, fits.transactionId, 'completed');
   });
 
@@ -386,23 +272,23 @@ describe.each(ENGINES)('the SOVR rail on %s', (engine) => {
     const feed = await liveFeed(h.t.url, s);
     try {
       const treasuryBefore = await tokenBalance(h.treasury);
-      const merchantBefore = await ledgerAccount(h, merchantAccountId(h.merchant.id, 'SOVR'));
-      await chain.setAutomine(false);
+      const merchantBefore = await ledgerAccount(h.t.store.db, merchantAccountId(h.merchant.id, 'SOVR'));
+      await bed.chain.setAutomine(false);
       const p = (await (await pay(h.t.url, s, key(), body(h.merchant.id, 5n * SOVR, await authorize(s, h.treasury, 5n * SOVR)))).json()) as P;
       expect(p.status).toBe('submitted');
       // Before the hub's transaction is mined, the person spends everything elsewhere (a relayed
       // authorization of their own, with a larger tip: it goes first in the block).
-      const away = await authorize(s, chain.accounts[18]!.address, 5n * SOVR);
-      await relay(TRANSFER_BYTES, [away.from, away.to, BigInt(away.value), BigInt(away.validAfter), BigInt(away.validBefore), away.nonce, away.signature]);
-      await chain.mine(2);
+      const away = await authorize(s, bed.chain.accounts[18]!.address, 5n * SOVR);
+      await relayAuthorization(away);
+      await bed.chain.mine(2);
 
       const failed = await untilStatus(h.t.url, s, p.transactionId, 'failed');
       expect(failed.failureReason).toMatch(/reverted: ERC20: transfer amount exceeds balance/);
-      expect((await chain.provider.getTransactionReceipt(p.receipt.transactionHash!))?.status).toBe(0);
+      expect((await bed.chain.provider.getTransactionReceipt(p.receipt.transactionHash!))?.status).toBe(0);
       expect(await tokenBalance(h.treasury)).toBe(treasuryBefore);
-      const m = await ledgerAccount(h, merchantAccountId(h.merchant.id, 'SOVR'));
+      const m = await ledgerAccount(h.t.store.db, merchantAccountId(h.merchant.id, 'SOVR'));
       expect([m!.creditsPosted, m!.creditsPending]).toEqual([merchantBefore!.creditsPosted, 0n]);
-      const w = await ledgerAccount(h, chainWalletAccountId(s.user.id));
+      const w = await ledgerAccount(h.t.store.db, chainWalletAccountId(s.user.id));
       expect([w!.debitsPosted, w!.debitsPending]).toEqual([0n, 0n]);
 
       await waitFor(async () => feed.updates.some((u) => u.transactionId === p.transactionId && u.status === 'failed'), 'the failed update');
@@ -420,7 +306,7 @@ describe.each(ENGINES)('the SOVR rail on %s', (engine) => {
 describe('the SOVR rail under load and across failures (SQLite)', () => {
   const hubs: SovrHub[] = [];
   afterEach(async () => {
-    await chain.setAutomine(true);
+    await bed.chain.setAutomine(true);
     for (const h of hubs) await expectLedgerBalanced(h.t.store.db);
     for (const h of hubs.splice(0)) await h.t.stop();
   });
@@ -430,7 +316,7 @@ describe('the SOVR rail under load and across failures (SQLite)', () => {
     hubs.push(h);
     const people: Session[] = [];
     for (let i = 0; i < 5; i++) people.push(await person(h.t.url, 100n * SOVR));
-    const startBlock = await chain.provider.getBlockNumber();
+    const startBlock = await bed.chain.provider.getBlockNumber();
     const orders = people.flatMap((s, i) => Array.from({ length: 10 }, (_, j) => ({ s, amount: BigInt(i + 1) * SOVR + BigInt(j) })));
     const signed = await Promise.all(orders.map(async (o) => ({ ...o, auth: await authorize(o.s, h.treasury, o.amount) })));
     const answers = await Promise.all(signed.map(async (o) => {
@@ -450,10 +336,10 @@ describe('the SOVR rail under load and across failures (SQLite)', () => {
 
     const total = orders.reduce((sum, o) => sum + o.amount, 0n);
     expect(await tokenBalance(h.treasury)).toBe(total);
-    const m = await ledgerAccount(h, merchantAccountId(h.merchant.id, 'SOVR'));
+    const m = await ledgerAccount(h.t.store.db, merchantAccountId(h.merchant.id, 'SOVR'));
     expect(m!.creditsPosted - m!.debitsPosted).toBe(total);
     for (const s of people) {
-      const w = await ledgerAccount(h, chainWalletAccountId(s.user.id));
+      const w = await ledgerAccount(h.t.store.db, chainWalletAccountId(s.user.id));
       expect(100n * SOVR - (await tokenBalance(s.wallet.address))).toBe(w!.debitsPosted - w!.creditsPosted);
     }
   });
@@ -463,8 +349,8 @@ describe('the SOVR rail under load and across failures (SQLite)', () => {
     const first = await startSovrHub('sqlite', { store, keepStore: true, confirmations: 2 });
     const people: Session[] = [];
     for (let i = 0; i < 3; i++) people.push(await person(first.t.url, 20n * SOVR));
-    const startBlock = await chain.provider.getBlockNumber();
-    await chain.setAutomine(false);
+    const startBlock = await bed.chain.provider.getBlockNumber();
+    await bed.chain.setAutomine(false);
     const paid: { p: P }[] = [];
     for (const s of people) {
       for (let i = 0; i < 2; i++) {
@@ -477,17 +363,17 @@ describe('the SOVR rail under load and across failures (SQLite)', () => {
     // While the hub is down the node loses one of them, as if the hub had died between storing
     // the signed transaction and broadcasting it.
     const lost = paid[0]!.p.receipt.transactionHash!;
-    expect(await chain.dropTransaction(lost)).toBe(true);
+    expect(await bed.chain.dropTransaction(lost)).toBe(true);
 
     const second = await startSovrHub('sqlite', { store, service: first.service, treasury: first.treasury, confirmations: 2, merchant: first.merchant });
     hubs.push(second);
     // Resumed before serving: every one is followed again, the lost one re-broadcast as it was,
     // none signed anew.
     expect(second.rail.watching()).toBe(6);
-    expect(await chain.provider.getTransaction(lost)).not.toBeNull();
-    await chain.mine(1);
-    await chain.setAutomine(true);
-    await chain.mine(1);
+    expect(await bed.chain.provider.getTransaction(lost)).not.toBeNull();
+    await bed.chain.mine(1);
+    await bed.chain.setAutomine(true);
+    await bed.chain.mine(1);
     // The people's tokens name the first hub's URL as audience: read the outcome from the store.
     for (const { p } of paid) {
       const done = await waitFor(
@@ -509,21 +395,21 @@ describe('the SOVR rail under load and across failures (SQLite)', () => {
     const first = await startSovrHub('sqlite', { store, keepStore: true, confirmations: 1 });
     const [a, b] = [await person(first.t.url, 10n * SOVR), await person(first.t.url, 10n * SOVR)];
     const authB = await authorize(b, first.treasury, 3n * SOVR);
-    await chain.setAutomine(false);
+    await bed.chain.setAutomine(false);
     const pA = (await (await pay(first.t.url, a, key(), body(first.merchant.id, 2n * SOVR, await authorize(a, first.treasury, 2n * SOVR)))).json()) as P;
     const pB = (await (await pay(first.t.url, b, key(), body(first.merchant.id, 3n * SOVR, authB))).json()) as P;
     await first.t.stop();
     // Back to the state of a hub that died right after the reservations committed: nothing signed,
     // nothing broadcast.
-    for (const p of [pA, pB]) expect(await chain.dropTransaction(p.receipt.transactionHash!)).toBe(true);
+    for (const p of [pA, pB]) expect(await bed.chain.dropTransaction(p.receipt.transactionHash!)).toBe(true);
     const ids = [pA.transactionId, pB.transactionId];
     await store.db.run('UPDATE sovr_transactions SET sender = NULL, nonce = NULL, tx_hash = NULL, raw_tx = NULL WHERE payment_id IN (?, ?)', ids);
     await store.db.run("UPDATE payments SET status = 'pending', transaction_hash = NULL, block_explorer_url = NULL WHERE id IN (?, ?)", ids);
     // Meanwhile someone else submitted b's authorization, which pays the treasury as signed.
-    await chain.setAutomine(true);
-    const relayed = await relay(TRANSFER_BYTES, [authB.from, authB.to, BigInt(authB.value), BigInt(authB.validAfter), BigInt(authB.validBefore), authB.nonce, authB.signature]);
+    await bed.chain.setAutomine(true);
+    const relayed = await relayAuthorization(authB);
     await relayed.wait();
-    const startBlock = await chain.provider.getBlockNumber();
+    const startBlock = await bed.chain.provider.getBlockNumber();
 
     const second = await startSovrHub('sqlite', { store, service: first.service, treasury: first.treasury, confirmations: 1, merchant: first.merchant });
     hubs.push(second);
@@ -541,17 +427,17 @@ describe('the SOVR rail under load and across failures (SQLite)', () => {
     hubs.push(h);
     const [a, b] = [await person(h.t.url, 5n * SOVR), await person(h.t.url, 5n * SOVR)];
     const authA = await authorize(a, h.treasury, 2n * SOVR);
-    await chain.setAutomine(false);
+    await bed.chain.setAutomine(false);
     const pA = (await (await pay(h.t.url, a, key(), body(h.merchant.id, 2n * SOVR, authA))).json()) as P;
     const pB = (await (await pay(h.t.url, b, key(), body(h.merchant.id, 2n * SOVR, await authorize(b, h.treasury, 2n * SOVR)))).json()) as P;
-    const nonces = await Promise.all([pA, pB].map(async (p) => (await chain.provider.getTransaction(p.receipt.transactionHash!))!.nonce));
+    const nonces = await Promise.all([pA, pB].map(async (p) => (await bed.chain.provider.getTransaction(p.receipt.transactionHash!))!.nonce));
     // The service key sends something else at both nonces (a higher fee replaces the pending ones),
     // and someone relays a's authorization themselves.
-    const service = h.service.connect(chain.provider);
+    const service = h.service.connect(bed.chain.provider);
     for (const nonce of nonces) await service.sendTransaction({ to: service.address, value: 0n, nonce, gasLimit: 21_000n, maxPriorityFeePerGas: 20_000_000_000n, maxFeePerGas: 50_000_000_000n });
-    const relayed = await relay(TRANSFER_BYTES, [authA.from, authA.to, BigInt(authA.value), BigInt(authA.validAfter), BigInt(authA.validBefore), authA.nonce, authA.signature]);
-    await chain.mine(1);
-    for (const p of [pA, pB]) expect(await chain.provider.getTransaction(p.receipt.transactionHash!)).toBeNull();
+    const relayed = await relayAuthorization(authA);
+    await bed.chain.mine(1);
+    for (const p of [pA, pB]) expect(await bed.chain.provider.getTransaction(p.receipt.transactionHash!)).toBeNull();
 
     const doneA = await untilStatus(h.t.url, a, pA.transactionId, 'completed');
     expect(doneA.receipt.transactionHash).toBe(relayed.hash);
@@ -572,13 +458,13 @@ describe('the SOVR rail under load and across failures (SQLite)', () => {
     const refused = (await (await pay(h.t.url, s, key(), body(h.merchant.id, 2n * SOVR, await authorize(s, h.treasury, 2n * SOVR)))).json()) as P;
     expect(refused.status).toBe('failed');
     expect(refused.failureReason).toMatch(/the chain node refused the transaction/);
-    const w = await ledgerAccount(h, chainWalletAccountId(s.user.id));
+    const w = await ledgerAccount(h.t.store.db, chainWalletAccountId(s.user.id));
     expect([w!.debitsPosted, w!.debitsPending]).toEqual([0n, 0n]);
 
-    await (await chain.accounts[19]!.sendTransaction({ to: service.address, value: 10n ** 18n })).wait();
+    await (await bed.chain.accounts[19]!.sendTransaction({ to: service.address, value: 10n ** 18n })).wait();
     const p = (await (await pay(h.t.url, s, key(), body(h.merchant.id, 2n * SOVR, await authorize(s, h.treasury, 2n * SOVR)))).json()) as P;
     const done = await untilStatus(h.t.url, s, p.transactionId, 'completed');
-    expect((await chain.provider.getTransaction(done.receipt.transactionHash!))!.nonce).toBe(0);
+    expect((await bed.chain.provider.getTransaction(done.receipt.transactionHash!))!.nonce).toBe(0);
     expect(await tokenBalance(h.treasury)).toBe(2n * SOVR);
   });
 
@@ -597,13 +483,13 @@ describe('the SOVR rail under load and across failures (SQLite)', () => {
     const h = await startSovrHub('sqlite', { confirmations: 1 });
     hubs.push(h);
     const s = await person(h.t.url, 5n * SOVR);
-    const startBlock = await chain.provider.getBlockNumber();
-    await chain.setAutomine(false);
+    const startBlock = await bed.chain.provider.getBlockNumber();
+    await bed.chain.setAutomine(false);
     const p = (await (await pay(h.t.url, s, key(), body(h.merchant.id, 2n * SOVR, await authorize(s, h.treasury, 2n * SOVR)))).json()) as P;
     const hash = p.receipt.transactionHash!;
-    expect(await chain.dropTransaction(hash)).toBe(true);
-    await waitFor(async () => (await chain.provider.getTransaction(hash)) !== null, 'the watcher to re-broadcast the transaction');
-    await chain.mine(1);
+    expect(await bed.chain.dropTransaction(hash)).toBe(true);
+    await waitFor(async () => (await bed.chain.provider.getTransaction(hash)) !== null, 'the watcher to re-broadcast the transaction');
+    await bed.chain.mine(1);
     const done = await untilStatus(h.t.url, s, p.transactionId, 'completed');
     expect(done.receipt.transactionHash).toBe(hash);
     const sent = await transactionsFrom(h.service.address, startBlock);

@@ -12,60 +12,38 @@ import { Wallet } from 'ethers';
 import type { Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deploySovr, startChain, type SovrDeployment, type TestChain } from '../helpers/chain.js';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { expectLedgerBalanced } from '../helpers/invariant.js';
+import { SOVR, sovrHubEnv, useSovrChain } from '../helpers/sovr.js';
 
-const SOVR = 10n ** 18n;
+const bed = useSovrChain();
+const { payer } = bed;
 
-let chain: TestChain;
-let sovr: SovrDeployment;
 let hub: TestHub;
 let plainHub: TestHub;
 let service: Wallet;
 let network: `eip155:${number}`;
 
 beforeAll(async () => {
-  chain = await startChain();
-  sovr = await deploySovr(chain);
-  network = `eip155:${chain.chainId}`;
-  service = chain.accounts[4]!;
-  [hub, plainHub] = await Promise.all([
-    startTestHub('sqlite', {
-      env: {
-        TOLLWAY_SOVR_RPC_URL: chain.rpcUrl,
-        TOLLWAY_SOVR_CHAIN_ID: String(chain.chainId),
-        TOLLWAY_SOVR_TOKEN: sovr.address,
-        TOLLWAY_SOVR_PRIVATE_KEY: service.privateKey,
-        TOLLWAY_SOVR_POLL_INTERVAL: '50',
-      },
-    }),
-    startTestHub('sqlite'),
-  ]);
+  network = `eip155:${bed.chain.chainId}`;
+  service = bed.chain.accounts[4]!;
+  [hub, plainHub] = await Promise.all([startTestHub('sqlite', { env: sovrHubEnv(bed.chain, bed.sovr, service) }), startTestHub('sqlite')]);
 }, 60_000);
 
 afterAll(async () => {
   await Promise.all([hub?.stop(), plainHub?.stop()]);
-  await chain?.stop();
 });
 
 function requirements(payTo: string, amount: bigint, over: Partial<PaymentRequirements> = {}): PaymentRequirements {
-  return { scheme: 'exact', network, amount: amount.toString(), asset: sovr.address, payTo, maxTimeoutSeconds: 300, extra: { name: 'SOVR', version: '1' }, ...over };
+  return { scheme: 'exact', network, amount: amount.toString(), asset: bed.sovr.address, payTo, maxTimeoutSeconds: 300, extra: { name: 'SOVR', version: '1' }, ...over };
 }
 
 /** A payment as an x402 client makes it: the reference exact client, SOVR allowed explicitly. */
 async function sign(payer: Wallet, req: PaymentRequirements): Promise<PaymentPayload> {
   const client = new x402Client();
   registerExactEvmScheme(client, { signer: privateKeyToAccount(payer.privateKey as Hex), networks: [network] });
-  client.setSpendControls({ allowedAssets: [{ network, asset: sovr.address }] });
+  client.setSpendControls({ allowedAssets: [{ network, asset: bed.sovr.address }] });
   return client.createPaymentPayload({ x402Version: 2, resource: { url: 'https://shop.example/a', description: 'a', mimeType: 'text/plain' }, accepts: [req] });
-}
-
-/** A payer holding `tokens` SOVR on chain and no ether: x402 payers never pay gas. */
-async function payer(tokens: bigint): Promise<Wallet> {
-  const w = Wallet.createRandom() as unknown as Wallet;
-  if (tokens > 0n) await sovr.mint(w.address, tokens);
-  return w;
 }
 
 const post = (path: string, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
@@ -110,8 +88,8 @@ describe('POST /x402/verify', () => {
     expect(await res.json()).toEqual({ isValid: true, payer: p.address });
     // The reference client reads the same answer.
     expect(await new HTTPFacilitatorClient({ url: `${hub.url}/x402` }).verify(payment, req)).toMatchObject({ isValid: true, payer: p.address });
-    expect(await sovr.contract.balanceOf(merchant)).toBe(0n);
-    expect(await sovr.contract.balanceOf(p.address)).toBe(10n * SOVR);
+    expect(await bed.sovr.contract.balanceOf(merchant)).toBe(0n);
+    expect(await bed.sovr.contract.balanceOf(p.address)).toBe(10n * SOVR);
   });
 
   it('answers 200 isValid false with an x402 reason for payments that are no good', async () => {
@@ -142,7 +120,7 @@ describe('POST /x402/verify', () => {
 
     // The payer's part of the body is garbage: still an answer, so the resource server asks again.
     expect(await verify({ ...good, payload: { hello: 'world' } })).toMatchObject({ isValid: false, invalidReason: 'invalid_payload' });
-    expect(await sovr.contract.balanceOf(merchant)).toBe(0n);
+    expect(await bed.sovr.contract.balanceOf(merchant)).toBe(0n);
   });
 });
 
@@ -152,7 +130,7 @@ describe('version 1 bodies', () => {
     const merchant = Wallet.createRandom().address;
     const req = requirements(merchant, SOVR);
     const v2 = await sign(p, req);
-    const v1Requirements = { scheme: 'exact', network, maxAmountRequired: req.amount, resource: 'https://shop.example/a', description: '', mimeType: '', payTo: merchant, maxTimeoutSeconds: 300, asset: sovr.address, extra: req.extra };
+    const v1Requirements = { scheme: 'exact', network, maxAmountRequired: req.amount, resource: 'https://shop.example/a', description: '', mimeType: '', payTo: merchant, maxTimeoutSeconds: 300, asset: bed.sovr.address, extra: req.extra };
     const v1Payload = { x402Version: 1, scheme: 'exact', network, payload: v2.payload };
     const res = await post('/x402/verify', { x402Version: 1, paymentPayload: v1Payload, paymentRequirements: v1Requirements });
     expect(res.status).toBe(200);
@@ -168,26 +146,26 @@ describe('POST /x402/settle', () => {
     const merchant = Wallet.createRandom().address;
     const req = requirements(merchant, 3n * SOVR);
     const payment = await sign(p, req);
-    const before = await chain.provider.getBalance(service.address);
+    const before = await bed.chain.provider.getBalance(service.address);
 
     const first = await post('/x402/settle', envelope(payment, req));
     expect(first.status).toBe(200);
     const settled = (await first.json()) as { success: boolean; transaction: string; network: string; payer: string };
     expect(settled).toEqual({ success: true, payer: p.address, transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/), network });
-    const receipt = await chain.provider.waitForTransaction(settled.transaction);
+    const receipt = await bed.chain.provider.waitForTransaction(settled.transaction);
     expect(receipt?.status).toBe(1);
     expect(receipt?.from).toBe(service.address);
-    expect(await sovr.contract.balanceOf(merchant)).toBe(3n * SOVR);
-    expect(await sovr.contract.balanceOf(p.address)).toBe(7n * SOVR);
-    expect(await chain.provider.getBalance(service.address)).toBeLessThan(before); // the hub paid the gas
+    expect(await bed.sovr.contract.balanceOf(merchant)).toBe(3n * SOVR);
+    expect(await bed.sovr.contract.balanceOf(p.address)).toBe(7n * SOVR);
+    expect(await bed.chain.provider.getBalance(service.address)).toBeLessThan(before); // the hub paid the gas
 
     const again = await post('/x402/settle', envelope(payment, req));
     expect(again.status).toBe(200);
     expect(await again.json()).toEqual(settled);
     // Through the reference client too.
     expect(await new HTTPFacilitatorClient({ url: `${hub.url}/x402` }).settle(payment, req)).toMatchObject({ success: true, transaction: settled.transaction });
-    expect(await sovr.contract.balanceOf(merchant)).toBe(3n * SOVR);
-    expect(await sovr.contract.balanceOf(p.address)).toBe(7n * SOVR);
+    expect(await bed.sovr.contract.balanceOf(merchant)).toBe(3n * SOVR);
+    expect(await bed.sovr.contract.balanceOf(p.address)).toBe(7n * SOVR);
 
     // Once settled, the authorization no longer verifies: it cannot open anything twice.
     const verify = (await (await post('/x402/verify', envelope(payment, req))).json()) as { isValid: boolean };
@@ -203,7 +181,7 @@ describe('POST /x402/settle', () => {
     expect(await res.json()).toMatchObject({ success: false, errorReason: expect.stringMatching(/insufficient/), transaction: '', network, payer: poor.address });
     const other = await post('/x402/settle', envelope(await sign(poor, req), requirements(merchant, 2n * SOVR, { network: 'eip155:1' })));
     expect(await other.json()).toMatchObject({ success: false, errorReason: 'invalid_network', transaction: '', network: 'eip155:1' });
-    expect(await sovr.contract.balanceOf(merchant)).toBe(0n);
+    expect(await bed.sovr.contract.balanceOf(merchant)).toBe(0n);
   });
 });
 
@@ -230,8 +208,8 @@ describe('garbage', () => {
       const text = await post(path, JSON.stringify(envelope(payment, req)), { 'content-type': 'text/plain' });
       expect(text.status).toBe(415);
     }
-    expect(await sovr.contract.balanceOf(merchant)).toBe(0n);
-    expect(await sovr.contract.balanceOf(p.address)).toBe(5n * SOVR);
+    expect(await bed.sovr.contract.balanceOf(merchant)).toBe(0n);
+    expect(await bed.sovr.contract.balanceOf(p.address)).toBe(5n * SOVR);
     await expectLedgerBalanced(hub.store.db);
   });
 });

@@ -25,13 +25,12 @@ import { privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBase64Text, encodeBase64Text } from '../../shared/challenge.js';
 import { paywall, type PaidExactRequest } from '../../merchant/middleware.js';
-import { deploySovr, startChain, type SovrDeployment, type TestChain } from '../helpers/chain.js';
 import { createMerchant, freePort, startTestHub, type TestHub } from '../helpers/hub.js';
+import { SOVR, sovrHubEnv, useSovrChain } from '../helpers/sovr.js';
 
-const SOVR = 10n ** 18n;
+const bed = useSovrChain();
+const { payer } = bed;
 
-let chain: TestChain;
-let sovr: SovrDeployment;
 let hub: TestHub;
 let service: Wallet;
 let network: `eip155:${number}`;
@@ -39,26 +38,15 @@ let merchantId: string;
 const servers: Server[] = [];
 
 beforeAll(async () => {
-  chain = await startChain();
-  sovr = await deploySovr(chain);
-  network = `eip155:${chain.chainId}`;
-  service = chain.accounts[5]!;
-  hub = await startTestHub('sqlite', {
-    env: {
-      TOLLWAY_SOVR_RPC_URL: chain.rpcUrl,
-      TOLLWAY_SOVR_CHAIN_ID: String(chain.chainId),
-      TOLLWAY_SOVR_TOKEN: sovr.address,
-      TOLLWAY_SOVR_PRIVATE_KEY: service.privateKey,
-      TOLLWAY_SOVR_POLL_INTERVAL: '50',
-    },
-  });
+  network = `eip155:${bed.chain.chainId}`;
+  service = bed.chain.accounts[5]!;
+  hub = await startTestHub('sqlite', { env: sovrHubEnv(bed.chain, bed.sovr, service) });
   merchantId = (await createMerchant(hub.url)).merchant.id;
 }, 60_000);
 
 afterAll(async () => {
   await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
   await hub?.stop();
-  await chain?.stop();
 });
 
 async function listen(app: Express): Promise<string> {
@@ -68,17 +56,11 @@ async function listen(app: Express): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-async function payer(tokens: bigint): Promise<Wallet> {
-  const w = Wallet.createRandom() as unknown as Wallet;
-  await sovr.mint(w.address, tokens);
-  return w;
-}
-
 /** The reference x402 client for SOVR: it pays unknown tokens only when told to. */
 function referenceClient(w: Wallet): x402Client {
   const client = new x402Client();
   registerExactClient(client, { signer: privateKeyToAccount(w.privateKey as Hex), networks: [network] });
-  client.setSpendControls({ allowedAssets: [{ network, asset: sovr.address }] });
+  client.setSpendControls({ allowedAssets: [{ network, asset: bed.sovr.address }] });
   return client;
 }
 
@@ -99,12 +81,12 @@ const decodeRequired = (res: Response): PaymentRequired => {
 };
 
 async function expectTransfer(transaction: string, from: string, to: string, amount: bigint): Promise<void> {
-  const receipt = await chain.provider.waitForTransaction(transaction);
+  const receipt = await bed.chain.provider.waitForTransaction(transaction);
   expect(receipt?.status).toBe(1);
   expect(receipt?.from).toBe(service.address); // the hub sent it and paid the gas
   const transfers = receipt!.logs
-    .filter((l) => l.address === sovr.address)
-    .map((l) => sovr.contract.interface.parseLog(l))
+    .filter((l) => l.address === bed.sovr.address)
+    .map((l) => bed.sovr.contract.interface.parseLog(l))
     .filter((l) => l?.name === 'Transfer')
     .map((l) => [l!.args[0], l!.args[1], l!.args[2]]);
   expect(transfers).toEqual([[from, to, amount]]);
@@ -127,7 +109,7 @@ describe('(a) @x402/fetch pays the merchant kit paywall, the hub facilitating', 
         asset: 'SOVR',
         description: 'A market report',
         payoutAddress: payout,
-        chain: { chainId: chain.chainId, tokenAddress: sovr.address },
+        chain: { chainId: bed.chain.chainId, tokenAddress: bed.sovr.address },
         facilitator: `${hub.url}/x402`,
       });
     app.get('/report', charge(), (_req, res) => {
@@ -152,7 +134,7 @@ describe('(a) @x402/fetch pays the merchant kit paywall, the hub facilitating', 
     expect(res.status).toBe(402);
     const doc = decodeRequired(res);
     expect(doc.accepts.map((a) => a.scheme)).toEqual(['tollway', 'exact']);
-    expect(doc.accepts[1]).toEqual({ scheme: 'exact', network, amount: price.toString(), asset: sovr.address, payTo: payout, maxTimeoutSeconds: 300, extra: { name: 'SOVR', version: '1' } });
+    expect(doc.accepts[1]).toEqual({ scheme: 'exact', network, amount: price.toString(), asset: bed.sovr.address, payTo: payout, maxTimeoutSeconds: 300, extra: { name: 'SOVR', version: '1' } });
   });
 
   it('serves the content with PAYMENT-RESPONSE once the hub settled, and the tokens reach the payout address', async () => {
@@ -166,26 +148,26 @@ describe('(a) @x402/fetch pays the merchant kit paywall, the hub facilitating', 
     const answer = decodePaymentResponseHeader(res.headers.get('payment-response')!);
     expect(answer).toMatchObject({ success: true, network, payer: w.address, amount: price.toString(), transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/) });
     await expectTransfer(answer.transaction, w.address, payout, price);
-    expect(await sovr.contract.balanceOf(payout)).toBe(price);
-    expect(await sovr.contract.balanceOf(w.address)).toBe(SOVR - price);
+    expect(await bed.sovr.contract.balanceOf(payout)).toBe(price);
+    expect(await bed.sovr.contract.balanceOf(w.address)).toBe(SOVR - price);
 
     // The same payment again opens nothing and moves nothing.
     expect(sent).toHaveLength(1);
     const replay = await fetch(`${shop}/report`, { headers: { 'payment-signature': sent[0]! } });
     expect(replay.status).toBe(402);
     expect(replay.headers.get('payment-response')).toBeNull();
-    expect(await sovr.contract.balanceOf(payout)).toBe(price);
+    expect(await bed.sovr.contract.balanceOf(payout)).toBe(price);
   });
 
   it('does not settle when the route fails: the payer keeps the tokens', async () => {
     const w = await payer(SOVR);
-    const before = await sovr.contract.balanceOf(payout);
+    const before = await bed.sovr.contract.balanceOf(payout);
     const res = await wrapFetchWithPayment(fetch, referenceClient(w))(`${shop}/broken`);
     expect(res.status).toBe(503);
     expect(await res.json()).toEqual({ error: 'the report generator is down' });
     expect(res.headers.get('payment-response')).toBeNull();
-    expect(await sovr.contract.balanceOf(w.address)).toBe(SOVR);
-    expect(await sovr.contract.balanceOf(payout)).toBe(before);
+    expect(await bed.sovr.contract.balanceOf(w.address)).toBe(SOVR);
+    expect(await bed.sovr.contract.balanceOf(payout)).toBe(before);
   });
 
   it('answers a fresh 402 with the reason when verification fails', async () => {
@@ -205,7 +187,7 @@ describe('(a) @x402/fetch pays the merchant kit paywall, the hub facilitating', 
     const refused = await fetch(`${shop}/report`, { headers: { 'payment-signature': encodeBase64Text(JSON.stringify(forged)) } });
     expect(refused.status).toBe(402);
     expect(decodeRequired(refused).error).toMatch(/signature/);
-    expect(await sovr.contract.balanceOf(honest.address)).toBe(SOVR);
+    expect(await bed.sovr.contract.balanceOf(honest.address)).toBe(SOVR);
   });
 
   it('answers a fresh 402, without the route\'s headers, when settlement fails after the route ran', async () => {
@@ -237,7 +219,7 @@ describe('(a) @x402/fetch pays the merchant kit paywall, the hub facilitating', 
     const doc = decodeRequired(rb);
     expect(doc.error).toMatch(/insufficient|balance|transaction/);
     expect(((await rb.json()) as { report?: string }).report).toBeUndefined();
-    expect(await sovr.contract.balanceOf(w.address)).toBe(0n);
+    expect(await bed.sovr.contract.balanceOf(w.address)).toBe(0n);
   });
 });
 
@@ -246,14 +228,14 @@ describe('the merchant kit paywall with a facilitator that cannot be reached', (
     const app = express();
     const dead = `http://127.0.0.1:${await freePort()}/x402`;
     const payout = Wallet.createRandom().address;
-    app.get('/report', paywall({ hub: hub.url, merchantId, price: '1000', asset: 'SOVR', payoutAddress: payout, chain: { chainId: chain.chainId, tokenAddress: sovr.address }, facilitator: dead }), (_req, res) => void res.json({ report: 'x' }));
+    app.get('/report', paywall({ hub: hub.url, merchantId, price: '1000', asset: 'SOVR', payoutAddress: payout, chain: { chainId: bed.chain.chainId, tokenAddress: bed.sovr.address }, facilitator: dead }), (_req, res) => void res.json({ report: 'x' }));
     const shop = await listen(app);
     const w = await payer(SOVR);
     const res = await wrapFetchWithPayment(fetch, referenceClient(w))(`${shop}/report`);
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('5');
     expect(((await res.json()) as { type: string }).type).toBe('https://tollway.dev/problems/facilitator-unavailable');
-    expect(await sovr.contract.balanceOf(w.address)).toBe(SOVR);
+    expect(await bed.sovr.contract.balanceOf(w.address)).toBe(SOVR);
   });
 });
 
@@ -272,7 +254,7 @@ describe('(b) @x402/fetch pays an @x402/express server whose facilitator is the 
         {
           'GET /weather': {
             // A token the reference packages do not know: the price names it, its amount and its EIP-712 domain.
-            accepts: { scheme: 'exact', network, payTo: payout, price: { amount: amount.toString(), asset: sovr.address, extra: { name: 'SOVR', version: '1' } }, maxTimeoutSeconds: 300 },
+            accepts: { scheme: 'exact', network, payTo: payout, price: { amount: amount.toString(), asset: bed.sovr.address, extra: { name: 'SOVR', version: '1' } }, maxTimeoutSeconds: 300 },
             description: 'Weather report',
             mimeType: 'application/json',
           },
@@ -289,7 +271,7 @@ describe('(b) @x402/fetch pays an @x402/express server whose facilitator is the 
     expect(res.status).toBe(402);
     expect(resourceServer.getSupportedKind(2, network, 'exact')).toEqual({ x402Version: 2, scheme: 'exact', network });
     const doc = decodeRequired(res);
-    expect(doc.accepts).toEqual([{ scheme: 'exact', network, amount: amount.toString(), asset: sovr.address, payTo: payout, maxTimeoutSeconds: 300, extra: { name: 'SOVR', version: '1' } }] satisfies PaymentRequirements[]);
+    expect(doc.accepts).toEqual([{ scheme: 'exact', network, amount: amount.toString(), asset: bed.sovr.address, payTo: payout, maxTimeoutSeconds: 300, extra: { name: 'SOVR', version: '1' } }] satisfies PaymentRequirements[]);
   });
 
   it('serves the resource once the hub verified and settled, and the tokens moved', async () => {
@@ -300,8 +282,8 @@ describe('(b) @x402/fetch pays an @x402/express server whose facilitator is the 
     const answer = decodePaymentResponseHeader(res.headers.get('payment-response')!);
     expect(answer).toMatchObject({ success: true, network, payer: w.address });
     await expectTransfer(answer.transaction, w.address, payout, amount);
-    expect(await sovr.contract.balanceOf(payout)).toBe(amount);
-    expect(await sovr.contract.balanceOf(w.address)).toBe(SOVR - amount);
+    expect(await bed.sovr.contract.balanceOf(payout)).toBe(amount);
+    expect(await bed.sovr.contract.balanceOf(w.address)).toBe(SOVR - amount);
   });
 
   it('refuses a payer who cannot cover it, with the hub\'s reason in the 402', async () => {
@@ -309,6 +291,6 @@ describe('(b) @x402/fetch pays an @x402/express server whose facilitator is the 
     const res = await wrapFetchWithPayment(fetch, referenceClient(w))(`${api}/weather`);
     expect(res.status).toBe(402);
     expect(decodeRequired(res).error).toMatch(/insufficient/);
-    expect(await sovr.contract.balanceOf(w.address)).toBe(amount / 2n);
+    expect(await bed.sovr.contract.balanceOf(w.address)).toBe(amount / 2n);
   });
 });

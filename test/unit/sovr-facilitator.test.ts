@@ -5,9 +5,9 @@
  * result again for the same authorization, sequentially, concurrently and after a restart, with
  * one transaction on chain.
  */
-import { Wallet, type TransactionResponse } from 'ethers';
+import { Wallet } from 'ethers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { randomAuthorizationNonce, signCancelAuthorization, signTransferAuthorization, sovrDomain, type TransferAuthorization } from '../../contracts/eip712.js';
+import { signCancelAuthorization, sovrDomain, type TransferAuthorization } from '../../contracts/eip712.js';
 import { systemClock } from '../../server/clock.js';
 import { createLedger } from '../../server/ledger/ledger.js';
 import { createLogger } from '../../server/logger.js';
@@ -15,33 +15,12 @@ import { createAccountDirectory } from '../../server/payments/accounts.js';
 import { createSovrRail, EXACT_REASONS, type ExactPayload, type ExactRequirement, type SovrRail } from '../../server/rails/sovr/index.js';
 import { migrate } from '../../server/store/migrate.js';
 import { MIGRATIONS } from '../../server/store/migrations/index.js';
-import { deploySovr, startChain, type SovrDeployment, type TestChain } from '../helpers/chain.js';
 import { expectLedgerBalanced } from '../helpers/invariant.js';
+import { payloadOf, SOVR, useSovrChain, waitFor } from '../helpers/sovr.js';
 import { ENGINES, freshStore, type Engine, type TestStore } from '../helpers/stores.js';
 
-const SOVR = 10n ** 18n;
-const TRANSFER_BYTES = 'transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)';
-
-let chain: TestChain;
-let sovr: SovrDeployment;
-let nextDevAccount = 1;
-
-beforeAll(async () => {
-  chain = await startChain();
-  sovr = await deploySovr(chain);
-});
-afterAll(async () => chain?.stop());
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor<T>(probe: () => Promise<T | undefined | false | null>, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const bed = useSovrChain();
+const { payer, requirementFor, relay, relayAuthorization, transactionsFrom } = bed;
 
 interface Facilitating {
   rail: SovrRail;
@@ -54,7 +33,7 @@ interface Facilitating {
 /** The rail as the hub builds it, on a migrated store, without HTTP: the facilitator needs nothing else. */
 async function startRail(store: TestStore, opts: { service?: Wallet; settleTimeoutMs?: number; rpcUrl?: string } = {}): Promise<Facilitating> {
   await migrate(store.db, MIGRATIONS);
-  const service = opts.service ?? chain.accounts[nextDevAccount++]!;
+  const service = opts.service ?? bed.nextServiceWallet();
   const ledger = createLedger({ clock: systemClock });
   const closed = new AbortController();
   const running = new Set<Promise<void>>();
@@ -71,7 +50,7 @@ async function startRail(store: TestStore, opts: { service?: Wallet; settleTimeo
     },
     signal: closed.signal,
     signer: { privateKey: service.privateKey },
-    options: { rpcUrl: opts.rpcUrl ?? chain.rpcUrl, chainId: chain.chainId, token: sovr.address, confirmations: 1, pollIntervalMs: 25, ...(opts.settleTimeoutMs ? { settleTimeoutMs: opts.settleTimeoutMs } : {}) },
+    options: { rpcUrl: opts.rpcUrl ?? bed.chain.rpcUrl, chainId: bed.chain.chainId, token: bed.sovr.address, confirmations: 1, pollIntervalMs: 25, ...(opts.settleTimeoutMs ? { settleTimeoutMs: opts.settleTimeoutMs } : {}) },
   });
   return {
     rail,
@@ -86,53 +65,9 @@ async function startRail(store: TestStore, opts: { service?: Wallet; settleTimeo
 
 const nowSeconds = () => BigInt(Math.floor(Date.now() / 1000));
 
-/** A payer with `tokens` SOVR (minted; needs automine). */
-async function payer(tokens: bigint): Promise<Wallet> {
-  const w = Wallet.createRandom() as unknown as Wallet;
-  if (tokens > 0n) await sovr.mint(w.address, tokens);
-  return w;
-}
-
-function requirementFor(payTo: string, amount: bigint, over: Partial<ExactRequirement> = {}): ExactRequirement {
-  return {
-    scheme: 'exact',
-    network: `eip155:${chain.chainId}`,
-    amount: amount.toString(),
-    asset: sovr.address,
-    payTo,
-    maxTimeoutSeconds: 60,
-    extra: { name: 'SOVR', version: '1' },
-    ...over,
-  };
-}
-
 /** What the reference client (@x402/evm) builds: validAfter now − 600, validBefore now + 60, a random nonce. */
 async function payloadFor(from: Wallet, to: string, value: bigint, over: Partial<TransferAuthorization> & { signer?: Wallet } = {}): Promise<ExactPayload> {
-  const { signer, ...fields } = over;
-  const now = nowSeconds();
-  const a: TransferAuthorization = { from: from.address, to, value, validAfter: now - 600n, validBefore: now + 60n, nonce: randomAuthorizationNonce(), ...fields };
-  const signature = await signTransferAuthorization(signer ?? from, sovrDomain(chain.chainId, sovr.address), a);
-  return {
-    signature,
-    authorization: { from: a.from, to: a.to, value: a.value.toString(), validAfter: a.validAfter.toString(), validBefore: a.validBefore.toString(), nonce: a.nonce },
-  };
-}
-
-/** Sends `fn` from a funded dev wallet with a tip that puts it ahead of the hub's transactions in a block. */
-async function relay(fn: string, args: unknown[], from = chain.accounts[19]!): Promise<TransactionResponse> {
-  const token = sovr.contract.connect(from);
-  return token.getFunction(fn)(...args, { gasLimit: 200_000n, maxPriorityFeePerGas: 20_000_000_000n, maxFeePerGas: 50_000_000_000n }) as Promise<TransactionResponse>;
-}
-
-/** Every transaction `from` sent in blocks after `sinceBlock`. */
-async function transactionsFrom(from: string, sinceBlock: number): Promise<TransactionResponse[]> {
-  const latest = await chain.provider.getBlockNumber();
-  const out: TransactionResponse[] = [];
-  for (let n = sinceBlock + 1; n <= latest; n++) {
-    const block = await chain.provider.getBlock(n, true);
-    for (const tx of block!.prefetchedTransactions) if (tx.from === from) out.push(tx);
-  }
-  return out;
+  return payloadOf(await bed.signAuthorization(from, to, value, over, 60n));
 }
 
 describe.each(ENGINES)('the SOVR facilitator on %s', (engine: Engine) => {
@@ -142,7 +77,7 @@ describe.each(ENGINES)('the SOVR facilitator on %s', (engine: Engine) => {
     f = await startRail(await freshStore(engine));
   });
   afterEach(async () => {
-    await chain.setAutomine(true);
+    await bed.chain.setAutomine(true);
     await expectLedgerBalanced(f.store.db);
   });
   afterAll(async () => {
@@ -151,8 +86,8 @@ describe.each(ENGINES)('the SOVR facilitator on %s', (engine: Engine) => {
   });
 
   it('names its network, token and signer', async () => {
-    expect(f.rail.facilitator.network).toBe(`eip155:${chain.chainId}`);
-    expect(f.rail.facilitator.token).toBe(sovr.address);
+    expect(f.rail.facilitator.network).toBe(`eip155:${bed.chain.chainId}`);
+    expect(f.rail.facilitator.token).toBe(bed.sovr.address);
     expect(await f.rail.facilitator.signerAddress()).toBe(f.service.address);
   });
 
@@ -164,10 +99,10 @@ describe.each(ENGINES)('the SOVR facilitator on %s', (engine: Engine) => {
     const good = await payloadFor(from, payTo, amount);
     expect(await f.rail.facilitator.verify(good, requirementFor(payTo, amount))).toEqual({ isValid: true, payer: from.address });
     // Addresses compare without regard to case.
-    expect(await f.rail.facilitator.verify(good, requirementFor(payTo.toLowerCase(), amount, { asset: sovr.address.toLowerCase() }))).toEqual({ isValid: true, payer: from.address });
+    expect(await f.rail.facilitator.verify(good, requirementFor(payTo.toLowerCase(), amount, { asset: bed.sovr.address.toLowerCase() }))).toEqual({ isValid: true, payer: from.address });
 
     const cancelled = await payloadFor(from, payTo, amount);
-    const cancelSig = await signCancelAuthorization(from, sovrDomain(chain.chainId, sovr.address), from.address, cancelled.authorization.nonce);
+    const cancelSig = await signCancelAuthorization(from, sovrDomain(bed.chain.chainId, bed.sovr.address), from.address, cancelled.authorization.nonce);
     await (await relay('cancelAuthorization(address,bytes32,bytes)', [from.address, cancelled.authorization.nonce, cancelSig])).wait();
     const now = nowSeconds();
 
@@ -194,12 +129,12 @@ describe.each(ENGINES)('the SOVR facilitator on %s', (engine: Engine) => {
       expect(v, what).toEqual({ isValid: false, invalidReason: reason, payer: from.address });
     }
     // A refused settle answers the same reason and sends nothing.
-    const sentBefore = await chain.provider.getTransactionCount(f.service.address, 'pending');
+    const sentBefore = await bed.chain.provider.getTransactionCount(f.service.address, 'pending');
     for (const [what, payload, requirement, reason] of cases) {
       const s = await f.rail.facilitator.settle(payload, requirement);
-      expect(s, what).toEqual({ success: false, errorReason: reason, payer: from.address, transaction: '', network: `eip155:${chain.chainId}` });
+      expect(s, what).toEqual({ success: false, errorReason: reason, payer: from.address, transaction: '', network: `eip155:${bed.chain.chainId}` });
     }
-    expect(await chain.provider.getTransactionCount(f.service.address, 'pending')).toBe(sentBefore);
+    expect(await bed.chain.provider.getTransactionCount(f.service.address, 'pending')).toBe(sentBefore);
     expect(Number((await f.store.db.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM sovr_settlements'))?.n)).toBe(0);
   });
 
@@ -209,15 +144,15 @@ describe.each(ENGINES)('the SOVR facilitator on %s', (engine: Engine) => {
     const amount = 3n * SOVR;
     const payload = await payloadFor(from, payTo, amount);
     const requirement = requirementFor(payTo, amount);
-    const startBlock = await chain.provider.getBlockNumber();
+    const startBlock = await bed.chain.provider.getBlockNumber();
 
     const first = await f.rail.facilitator.settle(payload, requirement);
-    expect(first).toEqual({ success: true, payer: from.address, transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/), network: `eip155:${chain.chainId}` });
+    expect(first).toEqual({ success: true, payer: from.address, transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/), network: `eip155:${bed.chain.chainId}` });
     if (!first.success) throw new Error('unreachable');
-    const receipt = await chain.provider.getTransactionReceipt(first.transaction);
-    expect([receipt?.status, receipt?.from, receipt?.to]).toEqual([1, f.service.address, sovr.address]);
-    expect(await sovr.contract.balanceOf(payTo)).toBe(amount);
-    expect(await sovr.contract.balanceOf(from.address)).toBe(2n * SOVR);
+    const receipt = await bed.chain.provider.getTransactionReceipt(first.transaction);
+    expect([receipt?.status, receipt?.from, receipt?.to]).toEqual([1, f.service.address, bed.sovr.address]);
+    expect(await bed.sovr.contract.balanceOf(payTo)).toBe(amount);
+    expect(await bed.sovr.contract.balanceOf(from.address)).toBe(2n * SOVR);
 
     // Sequentially again, and verify now says the nonce is spent.
     expect(await f.rail.facilitator.settle(payload, requirement)).toEqual(first);
@@ -230,22 +165,22 @@ describe.each(ENGINES)('the SOVR facilitator on %s', (engine: Engine) => {
     const payTo = Wallet.createRandom().address;
     const payload = await payloadFor(from, payTo, SOVR);
     const requirement = requirementFor(payTo, SOVR);
-    const startBlock = await chain.provider.getBlockNumber();
+    const startBlock = await bed.chain.provider.getBlockNumber();
     // Automine off: all four calls are in flight while the transaction waits in the mempool.
-    await chain.setAutomine(false);
+    await bed.chain.setAutomine(false);
     const settles = Array.from({ length: 4 }, () => f.rail.facilitator.settle(payload, requirement));
     const row = await waitFor(
       () => f.store.db.get<{ tx_hash: string }>('SELECT tx_hash FROM sovr_settlements WHERE authorizer = ? AND auth_nonce = ?', [from.address, payload.authorization.nonce]),
       'the settlement to be stored',
     );
-    await waitFor(async () => (await chain.provider.getTransaction(row.tx_hash)) !== null, 'the transaction in the mempool');
-    await chain.mine(1);
+    await waitFor(async () => (await bed.chain.provider.getTransaction(row.tx_hash)) !== null, 'the transaction in the mempool');
+    await bed.chain.mine(1);
     const results = await Promise.all(settles);
     expect(results[0]).toMatchObject({ success: true, transaction: row.tx_hash });
     for (const r of results) expect(r).toEqual(results[0]);
     const sent = await transactionsFrom(f.service.address, startBlock);
     expect(sent.map((t) => t.hash)).toEqual([row.tx_hash]);
-    expect(await sovr.contract.balanceOf(payTo)).toBe(SOVR);
+    expect(await bed.sovr.contract.balanceOf(payTo)).toBe(SOVR);
   });
 
   it('answers a settlement whose transaction reverts with the reason and its hash, and the same again', async () => {
@@ -253,32 +188,31 @@ describe.each(ENGINES)('the SOVR facilitator on %s', (engine: Engine) => {
     const payTo = Wallet.createRandom().address;
     const payload = await payloadFor(from, payTo, 4n * SOVR);
     const requirement = requirementFor(payTo, 4n * SOVR);
-    await chain.setAutomine(false);
+    await bed.chain.setAutomine(false);
     const settling = f.rail.facilitator.settle(payload, requirement);
     const row = await waitFor(
       () => f.store.db.get<{ tx_hash: string }>('SELECT tx_hash FROM sovr_settlements WHERE authorizer = ? AND auth_nonce = ?', [from.address, payload.authorization.nonce]),
       'the settlement to be stored',
     );
-    await waitFor(async () => (await chain.provider.getTransaction(row.tx_hash)) !== null, 'the transaction in the mempool');
+    await waitFor(async () => (await bed.chain.provider.getTransaction(row.tx_hash)) !== null, 'the transaction in the mempool');
     // Before it is mined the payer spends everything elsewhere, with a larger tip: first in the block.
-    const away = await payloadFor(from, chain.accounts[18]!.address, 4n * SOVR);
-    const a = away.authorization;
-    await relay(TRANSFER_BYTES, [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, away.signature]);
-    await chain.mine(1);
+    const away = await payloadFor(from, bed.chain.accounts[18]!.address, 4n * SOVR);
+    await relayAuthorization({ ...away.authorization, signature: away.signature });
+    await bed.chain.mine(1);
 
     const result = await settling;
-    expect(result).toEqual({ success: false, errorReason: EXACT_REASONS.funds, payer: from.address, transaction: row.tx_hash, network: `eip155:${chain.chainId}` });
-    expect((await chain.provider.getTransactionReceipt(row.tx_hash))?.status).toBe(0);
-    expect(await sovr.contract.balanceOf(payTo)).toBe(0n);
+    expect(result).toEqual({ success: false, errorReason: EXACT_REASONS.funds, payer: from.address, transaction: row.tx_hash, network: `eip155:${bed.chain.chainId}` });
+    expect((await bed.chain.provider.getTransactionReceipt(row.tx_hash))?.status).toBe(0);
+    expect(await bed.sovr.contract.balanceOf(payTo)).toBe(0n);
     const stored = await f.store.db.get<{ status: string; error_detail: string }>('SELECT status, error_detail FROM sovr_settlements WHERE tx_hash = ?', [row.tx_hash]);
     expect(stored).toEqual({ status: 'failed', error_detail: 'the transaction reverted: ERC20: transfer amount exceeds balance' });
-    await chain.setAutomine(true);
+    await bed.chain.setAutomine(true);
     expect(await f.rail.facilitator.settle(payload, requirement)).toEqual(result);
   });
 });
 
 describe('the SOVR facilitator across a restart (SQLite)', () => {
-  afterEach(async () => chain.setAutomine(true));
+  afterEach(async () => bed.chain.setAutomine(true));
 
   it('answers unexpected_verify_error / unexpected_settle_error, sending nothing, while the node cannot be reached', async () => {
     const store = await freshStore('sqlite');
@@ -293,7 +227,7 @@ describe('the SOVR facilitator across a restart (SQLite)', () => {
         errorReason: EXACT_REASONS.unexpectedSettle,
         payer: from.address,
         transaction: '',
-        network: `eip155:${chain.chainId}`,
+        network: `eip155:${bed.chain.chainId}`,
       });
       expect(Number((await store.db.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM sovr_settlements'))?.n)).toBe(0);
     } finally {
@@ -309,25 +243,25 @@ describe('the SOVR facilitator across a restart (SQLite)', () => {
     const payTo = Wallet.createRandom().address;
     const payload = await payloadFor(from, payTo, 2n * SOVR);
     const requirement = requirementFor(payTo, 2n * SOVR);
-    const startBlock = await chain.provider.getBlockNumber();
-    await chain.setAutomine(false);
+    const startBlock = await bed.chain.provider.getBlockNumber();
+    await bed.chain.setAutomine(false);
     const pending = await first.rail.facilitator.settle(payload, requirement);
     expect(pending).toMatchObject({ success: false, errorReason: EXACT_REASONS.pending, payer: from.address });
     if (pending.success) throw new Error('unreachable');
     expect(pending.transaction).toMatch(/^0x[0-9a-f]{64}$/);
     await first.stop();
     // While the facilitator is down the node loses the transaction.
-    expect(await chain.dropTransaction(pending.transaction)).toBe(true);
+    expect(await bed.chain.dropTransaction(pending.transaction)).toBe(true);
 
     const second = await startRail(store, { service: first.service });
     try {
       // Resumed on start: the stored bytes go out again (same hash), nothing new is signed.
-      await waitFor(async () => (await chain.provider.getTransaction(pending.transaction)) !== null, 'the re-broadcast');
-      await chain.mine(1);
+      await waitFor(async () => (await bed.chain.provider.getTransaction(pending.transaction)) !== null, 'the re-broadcast');
+      await bed.chain.mine(1);
       const done = await second.rail.facilitator.settle(payload, requirement);
-      expect(done).toEqual({ success: true, payer: from.address, transaction: pending.transaction, network: `eip155:${chain.chainId}` });
+      expect(done).toEqual({ success: true, payer: from.address, transaction: pending.transaction, network: `eip155:${bed.chain.chainId}` });
       expect((await transactionsFrom(first.service.address, startBlock)).map((t) => t.hash)).toEqual([pending.transaction]);
-      expect(await sovr.contract.balanceOf(payTo)).toBe(2n * SOVR);
+      expect(await bed.sovr.contract.balanceOf(payTo)).toBe(2n * SOVR);
       await expectLedgerBalanced(store.db);
     } finally {
       await second.stop();

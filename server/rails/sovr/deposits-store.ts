@@ -3,7 +3,7 @@ import type { Deposit, DepositStatus } from '../../../shared/deposits.js';
 import { forUpdate, type Queryable } from '../../store/types.js';
 import type { Authorization } from './authorization.js';
 import type { TransferJob } from './runner.js';
-import type { SignedTx } from './store.js';
+import { authorizedTxFromDb, type AuthorizedTxColumns, type SignedTx } from './store.js';
 
 export interface DepositRow {
   id: string;
@@ -21,22 +21,9 @@ export interface DepositRow {
   updatedAt: number;
 }
 
-interface DbRow {
+interface DbRow extends AuthorizedTxColumns {
   id: string;
   user_id: string;
-  from_address: string;
-  to_address: string;
-  value: string;
-  valid_after: string;
-  valid_before: string;
-  auth_nonce: string;
-  signature: string;
-  from_block: number | string;
-  sender: string | null;
-  nonce: number | string | null;
-  tx_hash: string | null;
-  raw_tx: string | null;
-  broadcast_error: string | null;
   status: string;
   failure_reason: string | null;
   transaction_hash: string | null;
@@ -53,18 +40,7 @@ function fromDb(r: DbRow): DepositRow {
   return {
     id: r.id,
     userId: r.user_id,
-    authorization: {
-      from: r.from_address,
-      to: r.to_address,
-      value: BigInt(r.value),
-      validAfter: BigInt(r.valid_after),
-      validBefore: BigInt(r.valid_before),
-      nonce: r.auth_nonce,
-      signature: r.signature,
-    },
-    fromBlock: Number(r.from_block),
-    tx: r.raw_tx && r.tx_hash && r.sender && r.nonce !== null ? { sender: r.sender, nonce: Number(r.nonce), hash: r.tx_hash, raw: r.raw_tx } : null,
-    broadcastError: r.broadcast_error,
+    ...authorizedTxFromDb(r),
     status: r.status as DepositStatus,
     failureReason: r.failure_reason,
     transactionHash: r.transaction_hash,

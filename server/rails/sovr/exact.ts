@@ -18,6 +18,7 @@ import { ProblemError } from '../../../shared/problem.js';
 import type { Logger } from '../../logger.js';
 import type { RailOutcome } from '../types.js';
 import { addressTopic, AUTHORIZATION_USED_TOPIC, describeRpcError, sovrRailInterface } from './abi.js';
+import { spawnPoller } from './watcher.js';
 
 /** A payTo that is an EVM address is a plain x402 merchant's payout address; anything else names a hub merchant. */
 export const isOnChainPayee = (payTo: string) => /^0x[0-9a-fA-F]{40}$/.test(payTo);
@@ -80,17 +81,6 @@ export interface ExactWatcherDeps {
   spawn(name: string, work: (signal: AbortSignal) => Promise<void>): void;
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-
 export function createExactWatcher(deps: ExactWatcherDeps) {
   const { provider, confirmations, logger } = deps;
   const watched = new Map<string, ExactWatched>();
@@ -137,16 +127,7 @@ export function createExactWatcher(deps: ExactWatcherDeps) {
     );
   }
 
-  deps.spawn('sovr exact watcher', async (signal) => {
-    while (!signal.aborted) {
-      try {
-        await round();
-      } catch (err) {
-        logger.warn({ err: describeRpcError(err) }, 'the exact SOVR watcher could not reach the chain node; retrying');
-      }
-      await sleep(deps.pollIntervalMs, signal);
-    }
-  });
+  spawnPoller(deps, 'sovr exact watcher', 'the exact SOVR watcher could not reach the chain node; retrying', round);
 
   return {
     /** Follows `w` until its payment's outcome is recorded (once per payment). */

@@ -34,12 +34,8 @@ export interface SignedTx {
   raw: string;
 }
 
-interface DbRow {
-  payment_id: string;
-  kind: string;
-  user_id: string;
-  chain_id: number | string;
-  token: string;
+/** The columns of an authorization and of the hub's one transaction for it, as sovr_transactions and sovr_deposits both hold them. */
+export interface AuthorizedTxColumns {
   from_address: string;
   to_address: string;
   value: string;
@@ -55,17 +51,8 @@ interface DbRow {
   broadcast_error: string | null;
 }
 
-const COLUMNS =
-  'payment_id, kind, user_id, chain_id, token, from_address, to_address, value, valid_after, valid_before, auth_nonce, signature, ' +
-  'from_block, sender, nonce, tx_hash, raw_tx, broadcast_error';
-
-function fromDb(r: DbRow): SovrRow {
+export function authorizedTxFromDb(r: AuthorizedTxColumns): { authorization: Authorization; fromBlock: number; tx: SignedTx | null; broadcastError: string | null } {
   return {
-    paymentId: r.payment_id,
-    kind: r.kind === 'exact' ? 'exact' : 'hub',
-    userId: r.user_id,
-    chainId: Number(r.chain_id),
-    token: r.token,
     authorization: {
       from: r.from_address,
       to: r.to_address,
@@ -78,6 +65,29 @@ function fromDb(r: DbRow): SovrRow {
     fromBlock: Number(r.from_block),
     tx: r.raw_tx && r.tx_hash && r.sender && r.nonce !== null ? { sender: r.sender, nonce: Number(r.nonce), hash: r.tx_hash, raw: r.raw_tx } : null,
     broadcastError: r.broadcast_error,
+  };
+}
+
+interface DbRow extends AuthorizedTxColumns {
+  payment_id: string;
+  kind: string;
+  user_id: string;
+  chain_id: number | string;
+  token: string;
+}
+
+const COLUMNS =
+  'payment_id, kind, user_id, chain_id, token, from_address, to_address, value, valid_after, valid_before, auth_nonce, signature, ' +
+  'from_block, sender, nonce, tx_hash, raw_tx, broadcast_error';
+
+function fromDb(r: DbRow): SovrRow {
+  return {
+    paymentId: r.payment_id,
+    kind: r.kind === 'exact' ? 'exact' : 'hub',
+    userId: r.user_id,
+    chainId: Number(r.chain_id),
+    token: r.token,
+    ...authorizedTxFromDb(r),
   };
 }
 

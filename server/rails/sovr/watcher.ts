@@ -61,6 +61,28 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener('abort', done, { once: true });
   });
 
+/**
+ * Spawns `name`: `round` every `pollIntervalMs` until the rail closes. A round that throws (the
+ * node is away) is logged with `unreachable` and simply tried again on the next tick.
+ */
+export function spawnPoller(
+  deps: Pick<WatcherDeps, 'spawn' | 'logger' | 'pollIntervalMs'>,
+  name: string,
+  unreachable: string,
+  round: () => Promise<void>,
+): void {
+  deps.spawn(name, async (signal) => {
+    while (!signal.aborted) {
+      try {
+        await round();
+      } catch (err) {
+        deps.logger.warn({ err: describeRpcError(err) }, unreachable);
+      }
+      await sleep(deps.pollIntervalMs, signal);
+    }
+  });
+}
+
 /** The transaction that used `from`'s authorization `nonce`, if any did since `fromBlock`. */
 export async function findAuthorizationUse(provider: JsonRpcProvider, token: string, from: string, nonce: string, fromBlock: number): Promise<string | null> {
   const logs = await provider.getLogs({ address: token, topics: [AUTHORIZATION_USED_TOPIC, addressTopic(from), nonce], fromBlock, toBlock: 'latest' });
@@ -192,16 +214,7 @@ export function createWatcher(deps: WatcherDeps) {
     for (const w of dropped.sort((a, b) => a.tx!.nonce - b.tx!.nonce)) await again(w).catch(() => undefined);
   }
 
-  deps.spawn('sovr watcher', async (signal) => {
-    while (!signal.aborted) {
-      try {
-        await round();
-      } catch (err) {
-        logger.warn({ err: describeRpcError(err) }, 'the SOVR watcher could not reach the chain node; retrying');
-      }
-      await sleep(deps.pollIntervalMs, signal);
-    }
-  });
+  spawnPoller(deps, 'sovr watcher', 'the SOVR watcher could not reach the chain node; retrying', round);
 
   return {
     /** Follows `w` until its payment's outcome is recorded (once per payment). */
