@@ -5,6 +5,7 @@
 import { cpus } from 'node:os';
 import { benchExtension } from './extension.js';
 import { benchLedger } from './ledger.js';
+import { benchLive, formatLiveBench } from './live.js';
 import { benchPayments } from './payments.js';
 import { benchSovr, formatSovrBench } from './sovr.js';
 
@@ -68,6 +69,7 @@ async function main() {
     process.stdout.write([...lines, ''].join('\n') + '\n');
   }
   if (!only || only === 'sovr') process.stdout.write(`${formatSovrBench(await benchSovr())}\n`);
+  if (!only || only === 'live') process.stdout.write(`${formatLiveBench(await benchLive())}\n`);
 }
 
 main().then(
