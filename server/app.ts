@@ -215,7 +215,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     })(),
     rails: () => railsInfo(config, rails),
     // The SOVR rail (from the environment or a test's rails) brings the x402 facilitator core.
-    facilitator: (rails.sovr as SovrRail | undefined)?.facilitator,
+    facilitator: config.x402Facilitator === 'off' ? undefined : (rails.sovr as SovrRail | undefined)?.facilitator,
   });
   const server = createServer(app);
   const notifier = createSocketNotifier({

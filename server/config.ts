@@ -76,6 +76,7 @@ const EnvSchema = z.object({
   TOLLWAY_SOVR_MAX_VALIDITY: seconds(3600),
   TOLLWAY_SOVR_SETTLE_GRACE: seconds(3600),
   TOLLWAY_SOVR_SETTLE_TIMEOUT: seconds(60),
+  TOLLWAY_X402_FACILITATOR: z.enum(['open', 'merchants', 'off']).default('open'),
   TOLLWAY_SOVR_GAS_LIMIT: z
     .string()
     .regex(/^\d{5,9}$/, 'must be a whole number of gas units')
@@ -108,6 +109,8 @@ export interface Config {
   lightning?: LightningConfig;
   /** The SOVR on-chain rail, present when a chain, the token and a service key are configured. */
   sovr?: SovrConfig;
+  /** Who may use /x402/verify and /x402/settle: anyone, the hub's merchants (API key), or nobody. */
+  x402Facilitator: 'open' | 'merchants' | 'off';
 }
 
 export interface SovrConfig {
@@ -177,6 +180,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webhookTimeout: e.TOLLWAY_WEBHOOK_TIMEOUT,
     ...(lightning ? { lightning } : {}),
     ...(sovr ? { sovr } : {}),
+    x402Facilitator: e.TOLLWAY_X402_FACILITATOR,
   };
 }
 

@@ -149,3 +149,12 @@ describe('SOVR configuration', () => {
     expect(() => loadConfig(env)).toThrow(new RegExp(name));
   });
 });
+
+describe('x402 facilitator access', () => {
+  it('is open by default, and takes merchants or off', () => {
+    expect(loadConfig({}).x402Facilitator).toBe('open');
+    expect(loadConfig({ TOLLWAY_X402_FACILITATOR: 'merchants' }).x402Facilitator).toBe('merchants');
+    expect(loadConfig({ TOLLWAY_X402_FACILITATOR: 'off' }).x402Facilitator).toBe('off');
+    expect(() => loadConfig({ TOLLWAY_X402_FACILITATOR: 'closed' })).toThrow(/TOLLWAY_X402_FACILITATOR/);
+  });
+});
