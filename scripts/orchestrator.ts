@@ -25,6 +25,8 @@ export const DEMO_MERCHANT_FILE = 'demo-merchant.json';
 /** Hardhat dev accounts (public keys: local use only): 1 pays the hub's gas, 2–4 are demo wallets. */
 const SERVICE_ACCOUNT = 1;
 const DEMO_ACCOUNTS = [2, 3, 4];
+/** Where plain x402 payments to the demo shop's API go on chain. */
+const SHOP_PAYOUT_ACCOUNT = 5;
 const DEMO_WALLET_SOVR = 1000n * 10n ** 18n;
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -246,6 +248,10 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env, print: Prin
         webhookSecret: merchant.webhookSecret,
         port: demoPort,
         host: env.DEMO_HOST ?? config.host,
+        // With the chain, plain x402 clients can pay the API in SOVR too (dev account 5 is paid, the hub settles).
+        ...(dev && config.sovr
+          ? { exact: { payoutAddress: dev.chain.accounts[SHOP_PAYOUT_ACCOUNT]!.address, chainId: dev.chain.chainId, tokenAddress: dev.sovr.address, facilitator: `${config.publicUrl}/x402` } }
+          : {}),
         onWebhook: (e) => {
           webhookEvents.push(e.id);
           print(`demo shop: webhook ${e.type} for ${e.data.transactionId ?? '?'} (signature verified)`);

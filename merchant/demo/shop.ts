@@ -7,7 +7,8 @@
  *   gets the 402 page with the article's opening and the `<script src="<hub>/tollway.js">` pay
  *   button; after payment the whole article.
  * - `GET /api/quote?id=` (0.0005 SOVR, single use, bound to the query): a JSON quote. An unknown
- *   id is a 404 after payment, and `refundOnError` gives the money back.
+ *   id is a 404 after payment, and `refundOnError` gives the money back. With `exact`, any x402
+ *   client can pay it in SOVR on chain too (the standard `exact` entry, settled by a facilitator).
  * - `POST /webhooks/tollway`: Standard Webhooks, verified with the merchant's `whsec_…` secret.
  */
 import { createServer, type Server } from 'node:http';
@@ -38,6 +39,11 @@ export interface DemoShopOptions {
   origin?: string;
   /** Called for every verified webhook (logs, tests). */
   onWebhook?: (event: WebhookEvent) => void;
+  /**
+   * Also take plain x402 payments on the API route: the standard `exact` entry paying SOVR on chain
+   * to `payoutAddress`, verified and settled by `facilitator` (the hub's is `<hub>/x402`).
+   */
+  exact?: { payoutAddress: string; chainId: number; tokenAddress: string; facilitator: string };
 }
 
 export interface WebhookEvent {
@@ -209,6 +215,9 @@ ${[...a.teaser, ...a.rest].map((p) => `<p>${esc(p)}</p>`).join('\n')}
       mimeType: 'application/json',
       bind: ['method', 'path', 'query'],
       refundOnError: { apiKey: opts.apiKey },
+      ...(opts.exact
+        ? { payoutAddress: opts.exact.payoutAddress, chain: { chainId: opts.exact.chainId, tokenAddress: opts.exact.tokenAddress }, facilitator: opts.exact.facilitator }
+        : {}),
     }),
     (req, res) => {
       const paid = res.locals.tollway as PaidRequest;

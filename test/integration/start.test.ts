@@ -111,6 +111,11 @@ describe('npm start', () => {
     expect(rails.rails.find((r) => r.name === 'sovr')).toMatchObject({ token, chainId: 31337 });
     expect(out).toMatch(/SOVR rail {7}on: service wallet 0x/);
     expect(out.match(/ {18}0x[0-9a-fA-F]{40} {2}key 0x[0-9a-f]{64}/g)).toHaveLength(3);
+    // The API also lists the standard exact entry, settled by the hub as facilitator.
+    const api = await fetch(`${first.shop}/api/quote?id=1`, { headers: { accept: 'application/json' } });
+    const offered = JSON.parse(Buffer.from(api.headers.get('payment-required')!, 'base64').toString()) as { accepts: { scheme: string; network: string; asset: string }[] };
+    expect(offered.accepts.map((a) => a.scheme)).toEqual(['tollway', 'exact']);
+    expect(offered.accepts[1]).toMatchObject({ network: 'eip155:31337', asset: token });
     // The shop's challenge names the seeded merchant and the hub.
     const challenge = JSON.parse(Buffer.from(article.headers.get('payment-required')!, 'base64').toString()) as { accepts: { payTo: string; extra: { hub: string } }[] };
     expect(challenge.accepts[0]).toMatchObject({ payTo: kept.merchantId, extra: { hub: first.hub } });
