@@ -17,6 +17,8 @@ import { createApprovalWindow, type WindowsApi } from './approval-window.js';
 import { createApprovals } from './approvals.js';
 import { createAuth } from './auth.js';
 import { createBudgets } from './budgets.js';
+import { createDepositClient } from './deposit-client.js';
+import { createDeposits } from './deposits.js';
 import { exportCsv } from './export.js';
 import { providerMatches } from './host-access.js';
 import { createPasses } from './passes.js';
@@ -34,6 +36,7 @@ const RESUME_ALARM = 'tollway.resume';
 const REFRESH_ALARM = 'tollway.refresh';
 const PROOF_SWEEP_ALARM = 'tollway.proofSweep';
 const EXPIRY_ALARM = 'tollway.expiry';
+const DEPOSITS_ALARM = 'tollway.deposits';
 const APPROVE_PAGE = 'extension/approve/index.html';
 const ICON = 'extension/icons/icon-128.png';
 
@@ -53,6 +56,7 @@ const auth = createAuth({
     void (s ? live.start() : live.signedOut()).catch((e: unknown) => console.error('tollway: live status', e));
     // Signed in (again): payments that waited for a session go on, with their own keys.
     if (s) void approvals.resume().catch((e: unknown) => console.error('tollway: resume', e));
+    if (s) void deposits.resume().catch((e: unknown) => console.error('tollway: deposits', e));
     if (s) void budgets.sync().catch((e: unknown) => console.error('tollway: budgets', e));
     // What the hub can pay with (the SOVR rail and what to sign for it), read afresh at every sign-in.
     if (s) void rails.sync().catch((e: unknown) => console.error('tollway: rails', e));
@@ -111,6 +115,17 @@ const approvals = createApprovals({
     if (at === null) await browser.alarms.clear(EXPIRY_ALARM);
     else await browser.alarms.create(EXPIRY_ALARM, { when: at });
   },
+});
+
+const deposits = createDeposits({
+  local: browser.storage.local,
+  client: createDepositClient({ fetch: workerFetch }),
+  session: () => auth.current(),
+  rails,
+  sign: createAuthorizationSigner({ session: browser.storage.session }),
+  scheduleWake: async () => browser.alarms.create(DEPOSITS_ALARM, { delayInMinutes: 0.5 }),
+  // The hub balance changed: the popup shows the account as the worker last read it.
+  onCompleted: () => live.sync(),
 });
 
 const provider = createProvider({ session: () => auth.current(), add: (seen) => approvals.add(seen) });
@@ -207,6 +222,8 @@ function act(m: PageMessage): Promise<unknown> {
       return exportPayments().then((csv) => ({ csv }));
     case 'access.changed':
       return Promise.resolve(hostAccessChanged());
+    case 'deposit.create':
+      return deposits.create(m.amount, m.window).then(() => undefined);
   }
 }
 
@@ -249,6 +266,7 @@ browser.alarms.onAlarm.addListener((alarm) => {
   else if (alarm.name === REFRESH_ALARM) void auth.refresh();
   else if (alarm.name === PROOF_SWEEP_ALARM) void proof.sweep();
   else if (alarm.name === EXPIRY_ALARM) void approvals.expire();
+  else if (alarm.name === DEPOSITS_ALARM) void deposits.resume();
 });
 browser.runtime.onStartup.addListener(() => void approvals.browserStarted());
 browser.runtime.onInstalled.addListener((details) => {
@@ -259,6 +277,7 @@ void browser.action.setBadgeBackgroundColor({ color: '#b45309' });
 // Every start of the worker (install, update, wake-up): replay payments left in flight, drop stale
 // proof rules, and listen to the hub again.
 void approvals.resume();
+void deposits.resume();
 void proof.sweep();
 void followHostAccess().catch((e: unknown) => console.error('tollway: could not register the in-page provider', e));
 void live.start().catch((e: unknown) => console.error('tollway: live status', e));

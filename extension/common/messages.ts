@@ -42,6 +42,11 @@ export const PageMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('payments.export') }),
   /** Host access changed in a page (granted or removed there): follow it now. */
   z.object({ type: z.literal('access.changed') }),
+  /**
+   * Move `amount` SOVR (base units) from the wallet into the hub balance: the worker signs exactly
+   * the validity window the popup showed (to the hub treasury), stores it, then sends it.
+   */
+  z.object({ type: z.literal('deposit.create'), amount: PositiveAmountString, window: z.object({ validAfter: z.number().int(), validBefore: z.number().int() }) }),
 ]);
 export type PageMessage = z.infer<typeof PageMessage>;
 

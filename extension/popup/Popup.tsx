@@ -13,6 +13,8 @@ import { AccountView, HubSession, KEYS } from '../common/state.js';
 import { readRequestList } from '../common/storage.js';
 import { pendingOf } from '../background/queue.js';
 import { Budgets } from './Budgets.js';
+import { depositRailOf } from '../common/deposit.js';
+import { Deposit, DepositList } from './Deposit.js';
 
 const openSettings = () => void browser.runtime.openOptionsPage();
 
@@ -23,6 +25,8 @@ export function Popup() {
   const history = readRequestList(useStoredValue(KEYS.history)).requests;
   const [selected, setSelected] = useState<string | null>(null);
   const [showBudgets, setShowBudgets] = useState(false);
+  const [showDeposit, setShowDeposit] = useState(false);
+  const railsRaw = useStoredValue(KEYS.rails, 'session');
   const [notice, setNotice] = useState<string | null>(null);
   const [noAccess, setNoAccess] = useState(false);
   const testMoney = async () => {
@@ -56,6 +60,9 @@ export function Popup() {
   const detail = selected ? payments.find((p) => p.transactionId === selected) : undefined;
   if (detail) return <Detail payment={detail} onBack={() => setSelected(null)} />;
   if (showBudgets) return <Budgets hubUrl={hub.data.url} onBack={() => setShowBudgets(false)} />;
+  // Offered only when the hub has the SOVR rail (GET /rails, as the worker cached it).
+  const depositRail = hub.data.user ? depositRailOf(railsRaw, hub.data.url) : null;
+  if (showDeposit && depositRail && hub.data.user) return <Deposit rail={depositRail} wallet={hub.data.user.address} hubUrl={hub.data.url} onBack={() => setShowDeposit(false)} />;
 
   const waiting = pendingOf(active).length;
   // Refused before the hub stored anything (insufficient funds, not signed in): shown, never hidden.
@@ -83,6 +90,7 @@ export function Popup() {
           </p>
         )}
       </section>
+      {depositRail && <DepositList hubUrl={hub.data.url} limit={3} />}
       {waiting > 0 && <p>{waiting === 1 ? '1 request waits for approval.' : `${waiting} requests wait for approval.`}</p>}
       {noAccess && (
         <p class="warning" data-testid="no-access">
@@ -127,6 +135,7 @@ export function Popup() {
         </section>
       )}
       <div class="actions">
+        {depositRail && <button onClick={() => setShowDeposit(true)}>Move SOVR from my wallet</button>}
         <button onClick={() => setShowBudgets(true)}>Budgets</button>
         <button disabled={!payments.length} onClick={() => void exportAll()} title="Every payment at the hub, as CSV">
           Export CSV

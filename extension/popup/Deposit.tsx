@@ -1,0 +1,135 @@
+/**
+ * "Move SOVR from my wallet": the amount typed in SOVR, a confirm step showing exactly what the
+ * worker will sign (from the wallet, to the hub's treasury, the amount, the validity window), then
+ * the deposits with their status as the worker follows them. The popup signs nothing (no ethers
+ * here): it sends the amount and the window shown, and the worker signs exactly those.
+ */
+import { useState } from 'preact/hooks';
+import { authorizationWindow, clampValidity } from '../../shared/eip3009.js';
+import { timeText } from '../approve/pay-from.js';
+import { DEPOSITS_KEY, parseSovrAmount, readDeposits, type SovrRail, type StoredDeposit } from '../common/deposit.js';
+import { displayAmount } from '../common/format.js';
+import { send, useStoredValue } from '../common/page.js';
+
+/** What the popup asks the worker to sign: within the hub's bounds, ten minutes ahead when they allow it. */
+const VALIDITY_SECONDS = 600;
+
+interface Review {
+  amount: bigint;
+  window: { validAfter: number; validBefore: number };
+}
+
+export function Deposit({ rail, wallet, hubUrl, onBack }: { rail: SovrRail; wallet: string; hubUrl: string; onBack: () => void }) {
+  const [text, setText] = useState('');
+  const [review, setReview] = useState<Review | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const toReview = (e: Event) => {
+    e.preventDefault();
+    const parsed = parseSovrAmount(text);
+    if (!parsed.ok) return setProblem(parsed.error);
+    setProblem(null);
+    const validity = clampValidity(VALIDITY_SECONDS, rail);
+    setReview({ amount: parsed.value, window: authorizationWindow(Date.now() / 1000, validity) });
+  };
+  const confirm = async () => {
+    if (!review) return;
+    setBusy(true);
+    const r = await send({ type: 'deposit.create', amount: review.amount.toString(), window: review.window });
+    setBusy(false);
+    setReview(null);
+    if (!r.ok) return setProblem(r.error);
+    setText('');
+  };
+
+  return (
+    <main>
+      <h1>Move SOVR from my wallet</h1>
+      <p class="muted">Into your Tollway balance at {hubUrl}. The hub moves the tokens on chain with your signed authorization.</p>
+      {review ? (
+        <section aria-label="What you sign" data-testid="deposit-review">
+          <dl>
+            <dt>Amount</dt>
+            <dd data-testid="sign-amount">{displayAmount(review.amount.toString(), 'SOVR')}</dd>
+            <dt>From</dt>
+            <dd data-testid="sign-from">{wallet} (your wallet)</dd>
+            <dt>To</dt>
+            <dd data-testid="sign-to">{rail.treasury} (the hub's treasury)</dd>
+            <dt>Valid</dt>
+            <dd data-testid="sign-valid">
+              from {timeText(review.window.validAfter)} until {timeText(review.window.validBefore)}
+            </dd>
+            <dt>Token</dt>
+            <dd data-testid="sign-token">
+              {rail.eip712.name} {rail.eip712.version} at {rail.token}, chain {rail.chainId}
+            </dd>
+          </dl>
+          <div class="actions">
+            <button class="primary" disabled={busy} onClick={() => void confirm()}>
+              Sign and move
+            </button>
+            <button disabled={busy} onClick={() => setReview(null)}>
+              Cancel
+            </button>
+          </div>
+        </section>
+      ) : (
+        <form onSubmit={toReview} aria-label="Amount to move">
+          <label>
+            Amount (SOVR)
+            <input type="text" inputMode="decimal" placeholder="2" value={text} onInput={(e) => setText(e.currentTarget.value)} />
+          </label>
+          <div class="actions">
+            <button class="primary" type="submit">
+              Review
+            </button>
+            <button type="button" onClick={onBack}>
+              Back
+            </button>
+          </div>
+        </form>
+      )}
+      {problem && (
+        <p class="warning" role="alert" data-testid="deposit-problem">
+          {problem}
+        </p>
+      )}
+      <DepositList hubUrl={hubUrl} />
+    </main>
+  );
+}
+
+const STATUS_TEXT: Record<StoredDeposit['status'], string> = {
+  sending: 'sending',
+  pending: 'pending',
+  submitted: 'submitted',
+  completed: 'completed',
+  failed: 'failed',
+};
+
+/** The deposits made through this hub, newest first, with their status and, when failed, why. */
+export function DepositList({ hubUrl, limit = 5 }: { hubUrl: string; limit?: number }) {
+  const list = readDeposits(useStoredValue(DEPOSITS_KEY))
+    .filter((d) => d.hubUrl === hubUrl)
+    .slice(0, limit);
+  if (!list.length) return null;
+  return (
+    <section aria-label="Deposits">
+      <h2>Deposits</h2>
+      <table>
+        <tbody>
+          {list.map((d) => (
+            <tr key={d.id} data-testid="deposit" data-id={d.deposit?.depositId ?? ''}>
+              <td>{displayAmount(d.body.amount, 'SOVR')}</td>
+              <td class={d.status === 'failed' ? 'failed' : undefined} data-testid="deposit-status">
+                {STATUS_TEXT[d.status]}
+                {d.error ? `: ${d.error}` : ''}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
