@@ -16,7 +16,11 @@ export function paymentRoutes(deps: HttpDeps): Router {
     const body = parse(CreatePaymentRequest, raw, 'body');
     const out = await deps.payments.create(user, key, body, raw);
     if (out.replayed) res.set('Idempotent-Replayed', 'true');
-    res.status(out.status).json(out.body);
+    res.status(out.status);
+    if (out.json === undefined) return void res.json(out.body);
+    // What res.json does, minus serialising a body the service serialised already.
+    if (!res.get('Content-Type')) res.set('Content-Type', 'application/json');
+    res.send(out.json);
   });
 
   // The merchant paid gives money back (merchant API key, not a user token).

@@ -56,11 +56,14 @@ export function createHttpApp(deps: HttpDeps): Express {
   app.use((req, res, next) => (req.headers.origin ? corsMiddleware(req, res, next) : next()));
   app.use(express.json({ limit: deps.config.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
 
+  // Payments first: the router tries every route mounted before the one that matches, and
+  // POST /payments is the hot path. No other router has a path under /payments, so the order
+  // decides nothing else.
+  app.use(paymentRoutes(deps));
   app.use(opsRoutes(deps));
   app.use(snippetRoutes());
   app.use(authRoutes(deps));
   app.use(accountRoutes(deps));
-  app.use(paymentRoutes(deps));
   app.use(merchantRoutes(deps));
   app.use(x402Routes(deps));
   app.use(depositRoutes(deps));

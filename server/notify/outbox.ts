@@ -15,6 +15,8 @@ export interface OutboxEvent {
   type: string;
   payment: Payment;
   previousStatus: PaymentStatus | null;
+  /** `JSON.stringify(payment)`, when the caller has it already (saves serialising it twice). */
+  paymentJson?: string;
 }
 
 export interface OutboxRecord {
@@ -73,9 +75,13 @@ export async function appendEvent(tx: Queryable, ev: OutboxEvent, now: number): 
   if (!bumped) throw new Error(`appendEvent: no user ${ev.userId}`);
   const seq = Number(bumped.last_seq);
   const update: PaymentStatusUpdate = { ...ev.payment, previousStatus: ev.previousStatus, seq };
+  // The same text JSON.stringify(update) gives: the payment's keys, then previousStatus and seq.
+  const payload = ev.paymentJson
+    ? `${ev.paymentJson.slice(0, -1)},"previousStatus":${JSON.stringify(ev.previousStatus)},"seq":${seq}}`
+    : JSON.stringify(update);
   await tx.run(
     'INSERT INTO outbox (user_id, merchant_id, payment_id, type, seq, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    [ev.userId, ev.merchantId, ev.payment.transactionId, ev.type, seq, JSON.stringify(update), now],
+    [ev.userId, ev.merchantId, ev.payment.transactionId, ev.type, seq, payload, now],
   );
   return update;
 }

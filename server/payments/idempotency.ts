@@ -42,12 +42,14 @@ export async function claimKey(
     now: number;
     /** When the answer is known before anything is written (a payment that settles in this transaction). */
     response?: StoredResponse;
+    /** `JSON.stringify(response.body)`, when the caller has it already. */
+    responseJson?: string;
   },
 ): Promise<{ claimed: true } | { claimed: false; replay: StoredResponse }> {
   const expires = a.now + IDEMPOTENCY_TTL_MS;
   const state = a.response ? 'done' : 'in_flight';
   const status = a.response?.status ?? null;
-  const body = a.response ? JSON.stringify(a.response.body) : null;
+  const body = a.response ? (a.responseJson ?? JSON.stringify(a.response.body)) : null;
   const ins = await tx.run(
     `INSERT INTO idempotency_keys (user_id, key, fingerprint, payment_id, state, response_status, response_body, created_at, expires_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO NOTHING`,

@@ -35,9 +35,34 @@ export interface CreateResult {
   status: number;
   body: unknown;
   replayed: boolean;
+  /** `JSON.stringify(body)`, when it was made already (the HTTP layer sends it as is). */
+  json?: string;
 }
 
-export const newPaymentId = () => `pay_${randomBytes(12).toString('base64url')}`;
+/**
+ * Payment ids: `pay_` and 16 base64url characters, as before, from 4 bytes of the creation time (in
+ * 16 ms steps, wrapping every ~2 years) and 8 random bytes. Every index keyed by the id (payments,
+ * ledger transfers, idempotency keys) then takes the rows of one group commit on a few adjacent
+ * B-tree pages instead of one random page each (that was ~40% of the pages a COMMIT wrote to the WAL).
+ * 64 random bits per 16 ms step keep collisions out of reach, and a collision would be refused by
+ * the primary keys, not merged. Random bytes are drawn in blocks: one CSPRNG call per 256 ids.
+ */
+export function createPaymentIds() {
+  const BLOCK = 256 * 8;
+  let pool = randomBytes(BLOCK);
+  let at = 0;
+  return (now: number): string => {
+    if (at === BLOCK) {
+      pool = randomBytes(BLOCK);
+      at = 0;
+    }
+    const b = Buffer.allocUnsafe(12);
+    b.writeUInt32BE(Math.floor(now / 16) % 0x1_0000_0000, 0);
+    pool.copy(b, 4, at, at + 8);
+    at += 8;
+    return `pay_${b.toString('base64url')}`;
+  };
+}
 
 const EVENT_TYPE: Record<PaymentStatus, string> = {
   pending: 'payment.created',
@@ -64,6 +89,7 @@ const railPayment = (r: PaymentRow): RailPayment => ({
  */
 export function createPaymentsService(deps: PaymentsDeps) {
   const { db, ledger, accounts, clock, rails } = deps;
+  const newPaymentId = createPaymentIds();
 
   async function loadForUpdate(tx: Queryable, id: string): Promise<PaymentRow | undefined> {
     return tx.get<PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ?${forUpdate(tx)}`, [id]);
@@ -77,7 +103,7 @@ export function createPaymentsService(deps: PaymentsDeps) {
     }
     const bind = (body.requirement?.extra?.bind as BindPart[] | undefined) ?? null;
     const now = clock.now();
-    const id = newPaymentId();
+    const id = newPaymentId(now);
     const row: PaymentRow = {
       id,
       user_id: user.id,
@@ -193,9 +219,19 @@ export function createPaymentsService(deps: PaymentsDeps) {
     const row: PaymentRow = { ...p.row, status: 'completed', merchant_id: p.body.payTo };
     row.receipt_token = await receiptFor(row);
     const payment = toPayment(row);
+    // Serialised once: the stored answer, the outbox event and the HTTP response all carry it.
+    const paymentJson = JSON.stringify(payment);
     const replay = await db
       .transaction(async (tx) => {
-        const claim = await claimKey(tx, { userId: p.user.id, key: p.key, fingerprint: p.fingerprint, paymentId: row.id, now: row.created_at, response: { status: 200, body: payment } });
+        const claim = await claimKey(tx, {
+          userId: p.user.id,
+          key: p.key,
+          fingerprint: p.fingerprint,
+          paymentId: row.id,
+          now: row.created_at,
+          response: { status: 200, body: payment },
+          responseJson: paymentJson,
+        });
         if (!claim.claimed) return claim.replay;
         requirePrepared(p);
         const payee = await p.rail.resolvePayee(tx, p.body.payTo, p.body.asset);
@@ -203,14 +239,14 @@ export function createPaymentsService(deps: PaymentsDeps) {
         await transfer(tx, p, payee.creditAccountId, false);
         await insertPayment(tx, row);
         await p.prepared?.reserve?.(tx, railPayment(row));
-        await appendEvent(tx, { userId: row.user_id, merchantId: row.merchant_id, type: EVENT_TYPE.completed, payment, previousStatus: null }, row.created_at);
+        await appendEvent(tx, { userId: row.user_id, merchantId: row.merchant_id, type: EVENT_TYPE.completed, payment, paymentJson, previousStatus: null }, row.created_at);
         return null;
       })
       .finally(p.release);
     if (replay) return { status: replay.status, body: replay.body, replayed: true };
     deps.onEvent?.();
     deps.onStatus?.('completed');
-    return { status: 200, body: payment, replayed: false };
+    return { status: 200, body: payment, replayed: false, json: paymentJson };
   }
 
   /**
