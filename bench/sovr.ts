@@ -21,7 +21,8 @@ import { JsonRpcProvider, Network, Wallet } from 'ethers';
 import { deploySovr } from '../contracts/deploy.js';
 import { randomAuthorizationNonce, signTransferAuthorization, sovrDomain } from '../contracts/eip712.js';
 import { startLocalChain } from '../contracts/local-chain.js';
-import { encodeTransferWithAuthorization, type AuthorizationCall } from '../server/rails/sovr/abi.js';
+import { encodeTransferWithAuthorization } from '../server/rails/sovr/abi.js';
+import type { Authorization } from '../server/rails/sovr/authorization.js';
 import { createGateway, type SignedTx } from '../server/rails/sovr/gateway.js';
 import { openSqlite } from '../server/store/sqlite.js';
 
@@ -70,7 +71,7 @@ export async function benchSovr(opts: { concurrent?: number; sequential?: number
           const payer = payers[i % payers.length]!;
           const a = { from: payer.address, to: treasury.address, value: 10n ** 15n + BigInt(i), validAfter: now - 600n, validBefore: now + 3600n, nonce: randomAuthorizationNonce() };
           const signature = await signTransferAuthorization(payer, domain, a);
-          return encodeTransferWithAuthorization({ ...a, signature } satisfies AuthorizationCall);
+          return encodeTransferWithAuthorization({ ...a, signature } satisfies Authorization);
         }),
       );
     }

@@ -17,43 +17,60 @@ export interface HubClient {
   pay(session: HubSession, idempotencyKey: string, body: CreatePaymentRequest): Promise<PayOutcome>;
 }
 
+/** What one call to the hub came to: its validated answer, a refusal, or an outcome to replay. */
+export type HubAnswer<T> =
+  | { kind: 'answered'; value: T }
+  | { kind: 'refused'; status: number; type: string; message: string }
+  | { kind: 'retry'; message: string };
+
+/**
+ * One authenticated call with a 200 answer checked against `schema`. 409 (the same key still
+ * running), 429 and 5xx are replayable; `retryStatuses` adds more. Anything else is a refusal.
+ */
+export async function callHub<T>(
+  deps: { fetch: typeof fetch; timeoutMs?: number },
+  session: HubSession,
+  path: string,
+  init: { method: string; key?: string; body?: unknown; cache?: RequestCache },
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } },
+  retryStatuses: readonly number[] = [],
+): Promise<HubAnswer<T>> {
+  let res: Response;
+  try {
+    res = await deps.fetch(new URL(path, session.url), {
+      method: init.method,
+      headers: {
+        authorization: `Bearer ${session.accessToken}`,
+        ...(init.key ? { 'idempotency-key': init.key, 'content-type': 'application/json' } : {}),
+      },
+      ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+      ...(init.cache ? { cache: init.cache } : {}),
+      signal: AbortSignal.timeout(deps.timeoutMs ?? 30_000),
+    });
+  } catch (e) {
+    return { kind: 'retry', message: `hub unreachable: ${(e as Error).message}` };
+  }
+  const json: unknown = await res.json().catch(() => undefined);
+  if (res.status === 200) {
+    const parsed = schema.safeParse(json);
+    return parsed.success ? { kind: 'answered', value: parsed.data } : { kind: 'retry', message: 'the hub answered something unexpected' };
+  }
+  // 409: the same key is still running at the hub; 5xx: unknown. Both are safe to replay.
+  if (res.status === 409 || res.status === 429 || res.status >= 500 || retryStatuses.includes(res.status)) return { kind: 'retry', message: `hub answered ${res.status}` };
+  const problem = ProblemDetails.safeParse(json);
+  return {
+    kind: 'refused',
+    status: res.status,
+    type: problem.success ? problem.data.type : 'about:blank',
+    message: problem.success ? (problem.data.detail ?? problem.data.title) : `hub answered ${res.status}`,
+  };
+}
+
 export function createHubClient(deps: { fetch: typeof fetch; timeoutMs?: number }): HubClient {
   return {
     async pay(session, idempotencyKey, body) {
-      let res: Response;
-      try {
-        res = await deps.fetch(new URL('/payments', session.url), {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${session.accessToken}`,
-            'idempotency-key': idempotencyKey,
-            'content-type': 'application/json',
-          },
-          body: JSON.stringify(body),
-          signal: AbortSignal.timeout(deps.timeoutMs ?? 30_000),
-        });
-      } catch (e) {
-        return { kind: 'retry', message: `hub unreachable: ${(e as Error).message}` };
-      }
-      let json: unknown;
-      try {
-        json = await res.json();
-      } catch {
-        json = undefined;
-      }
-      if (res.status === 200) {
-        const payment = Payment.safeParse(json);
-        return payment.success ? { kind: 'answered', payment: payment.data } : { kind: 'retry', message: 'the hub answered something unexpected' };
-      }
-      // 409: the same key is still running at the hub; 5xx: unknown. Both are safe to replay.
-      if (res.status === 409 || res.status >= 500 || res.status === 429) return { kind: 'retry', message: `hub answered ${res.status}` };
-      const problem = ProblemDetails.safeParse(json);
-      return {
-        kind: 'refused',
-        status: res.status,
-        type: problem.success ? problem.data.type : 'about:blank',
-        message: problem.success ? (problem.data.detail ?? problem.data.title) : `hub answered ${res.status}`,
-      };
+      const a = await callHub(deps, session, '/payments', { method: 'POST', key: idempotencyKey, body }, Payment);
+      return a.kind === 'answered' ? { kind: 'answered', payment: a.value } : a;
     },
   };
 }

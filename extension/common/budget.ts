@@ -7,26 +7,13 @@
 import type { z } from 'zod';
 import type { Allowance as AllowanceSchema, AllowancePeriod, CreatePaymentRequest } from '../../shared/api.js';
 import { ASSETS } from '../../shared/assets.js';
+import { periodBounds } from '../../shared/periods.js';
+
+// Re-exported: callers here read the period rule from the module that uses it.
+export { periodBounds };
 
 export type Allowance = z.infer<typeof AllowanceSchema>;
 
-const DAY = 24 * 3600 * 1000;
-
-/** The UTC calendar period containing `now` (ISO weeks start on Monday): the hub's own rule. */
-export function periodBounds(period: AllowancePeriod, now: number): { start: number; end: number } {
-  const d = new Date(now);
-  const y = d.getUTCFullYear();
-  const m = d.getUTCMonth();
-  if (period === 'day') {
-    const start = Date.UTC(y, m, d.getUTCDate());
-    return { start, end: start + DAY };
-  }
-  if (period === 'week') {
-    const start = Date.UTC(y, m, d.getUTCDate() - ((d.getUTCDay() + 6) % 7));
-    return { start, end: start + 7 * DAY };
-  }
-  return { start: Date.UTC(y, m, 1), end: Date.UTC(y, m + 1, 1) };
-}
 
 const isAmount = (s: string) => /^(0|[1-9][0-9]{0,77})$/.test(s);
 

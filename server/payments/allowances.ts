@@ -1,8 +1,12 @@
 import type { z } from 'zod';
 import type { Allowance, AllowancePeriod } from '../../shared/api.js';
+import { periodBounds } from '../../shared/periods.js';
 import { ProblemError } from '../../shared/problem.js';
 import type { Clock } from '../clock.js';
 import { forUpdate, type Db, type Queryable } from '../store/types.js';
+
+// Re-exported: callers here read the period rule from the module that uses it.
+export { periodBounds };
 
 interface AllowanceRow {
   user_id: string;
@@ -15,22 +19,6 @@ interface AllowanceRow {
   updated_at: number;
 }
 
-/** The UTC calendar period containing `now`: its start and the start of the next. */
-export function periodBounds(period: AllowancePeriod, now: number): { start: number; end: number } {
-  const d = new Date(now);
-  const y = d.getUTCFullYear();
-  const m = d.getUTCMonth();
-  if (period === 'day') {
-    const start = Date.UTC(y, m, d.getUTCDate());
-    return { start, end: Date.UTC(y, m, d.getUTCDate() + 1) };
-  }
-  if (period === 'week') {
-    const sinceMonday = (d.getUTCDay() + 6) % 7; // ISO weeks start on Monday
-    const start = Date.UTC(y, m, d.getUTCDate() - sinceMonday);
-    return { start, end: start + 7 * 24 * 3600 * 1000 };
-  }
-  return { start: Date.UTC(y, m, 1), end: Date.UTC(y, m + 1, 1) };
-}
 
 /** What is spent in the current period: nothing once the stored period has ended. */
 function current(row: AllowanceRow, now: number): { spent: bigint; start: number; end: number } {

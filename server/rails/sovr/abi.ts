@@ -4,6 +4,7 @@
  * against the compiled artifact.
  */
 import { Interface, isError, zeroPadValue } from 'ethers';
+import type { Authorization } from './authorization.js';
 
 export const SOVR_RAIL_ABI = [
   'function transferWithAuthorization(address from, address to, uint256 value, uint256 validAfter, uint256 validBefore, bytes32 nonce, bytes signature)',
@@ -24,17 +25,7 @@ export const AUTHORIZATION_USED_TOPIC = sovrRailInterface.getEvent('Authorizatio
 
 export const addressTopic = (address: string) => zeroPadValue(address, 32).toLowerCase();
 
-export interface AuthorizationCall {
-  from: string;
-  to: string;
-  value: bigint;
-  validAfter: bigint;
-  validBefore: bigint;
-  nonce: string;
-  signature: string;
-}
-
-export function encodeTransferWithAuthorization(a: AuthorizationCall): string {
+export function encodeTransferWithAuthorization(a: Authorization): string {
   return sovrRailInterface.encodeFunctionData(TRANSFER_WITH_AUTHORIZATION, [a.from, a.to, a.value, a.validAfter, a.validBefore, a.nonce, a.signature]);
 }
 

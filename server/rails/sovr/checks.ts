@@ -13,6 +13,7 @@ import { describeRpcError } from './abi.js';
 import { checkAuthorization, refuse, type Authorization } from './authorization.js';
 import type { KeyedMutex } from './mutex.js';
 import { authorizationHolder, committedSince } from './store.js';
+import { withTimeout } from './timing.js';
 
 export interface PrecheckDeps {
   clock: Clock;
@@ -50,16 +51,6 @@ export interface Prechecked {
   reserve(tx: Queryable, userId: string): Promise<void>;
   /** Lets the next request of this payer check; idempotent. */
   release(): void;
-}
-
-export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 export function createPrechecks(deps: PrecheckDeps) {

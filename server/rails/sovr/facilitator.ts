@@ -29,6 +29,7 @@ import type { Gateway } from './gateway.js';
 import { createKeyedMutex } from './mutex.js';
 import { dropSettlement, finishSettlement, insertSettlement, loadSettlement, openSettlements, type SettlementRow } from './settlements-store.js';
 import { sentByHub } from './store.js';
+import { sleep, withTimeout } from './timing.js';
 import { findAuthorizationUse } from './watcher.js';
 
 export interface ExactRequirement {
@@ -109,27 +110,6 @@ export interface FacilitatorDeps {
 
 type Final = { status: 'success' | 'failed'; transaction: string; errorReason?: string; errorDetail?: string };
 type Checked = { ok: true; a: Authorization; fromBlock: number } | { ok: false; reason: string; payer?: string };
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /** The contract's revert texts (FiatTokenV2's, after "SOVR: ") as x402 reasons, like @x402/evm's parseEip3009TransferError. */
 export function reasonForRevert(message: string): string {

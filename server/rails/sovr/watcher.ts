@@ -18,6 +18,7 @@ import type { RailOutcome } from '../types.js';
 import { addressTopic, AUTHORIZATION_USED_TOPIC, describeRpcError, revertMessage, sovrRailInterface, TRANSFER_TOPIC } from './abi.js';
 import type { Gateway } from './gateway.js';
 import type { SignedTx } from './store.js';
+import { sleep } from './timing.js';
 
 export interface Watched {
   /** The payment's or the deposit's id: what the outcome is reported under. */
@@ -49,17 +50,6 @@ export interface WatcherDeps {
   logger: Logger;
   spawn(name: string, work: (signal: AbortSignal) => Promise<void>): void;
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 /**
  * Spawns `name`: `round` every `pollIntervalMs` until the rail closes. A round that throws (the
