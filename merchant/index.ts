@@ -8,5 +8,19 @@ export { memoryReceiptStore, defaultReceiptStore, type MemoryReceiptStore, type 
 export { keepRawBody, rawBody, BodyTooLargeError, BodyUnavailableError } from './body.js';
 export { challengeDocument, challengePage, displayPrice, hubNetwork, paymentOptions, type ChallengeSpec, type ExactChainConfig } from './challenge.js';
 export { readPaymentDocument, readProof, type Proof } from './proof.js';
-export { l402, memoryRootKeyStore, parseL402Authorization, type L402Invoices, type L402Options, type L402Paid, type RootKeyStore } from './l402.js';
+export {
+  l402,
+  l402ClientKey,
+  l402RateLimiter,
+  memoryRootKeyStore,
+  parseL402Authorization,
+  DEFAULT_L402_RATE_LIMIT,
+  type L402Invoices,
+  type L402Options,
+  type L402Paid,
+  type L402RateDecision,
+  type L402RateLimiter,
+  type L402RateLimitOptions,
+  type RootKeyStore,
+} from './l402.js';
 export { lndInvoices, LndRequestError, type IssuedInvoice, type InvoiceState, type InvoiceStatus, type LndInvoices, type LndInvoicesOptions } from './lnd.js';
