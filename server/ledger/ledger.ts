@@ -1,6 +1,6 @@
 /**
- * The ledger: TigerBeetle's accounts and transfers on SQL (see types.ts and PROTOCOLS.md,
- * "Ledger semantics").
+ * The ledger: TigerBeetle's accounts and transfers on SQL (see types.ts and docs/protocols.md,
+ * §5 "Ledger").
  *
  * createTransfers, per batch, inside the caller's transaction:
  *  1. lock and load the pending transfers that posts/voids refer to, then every account the

@@ -1,6 +1,6 @@
 /**
- * The ledger's contract: TigerBeetle's account and transfer model on SQL (see PROTOCOLS.md,
- * "Ledger semantics"). Amounts are bigint; ids are client-chosen strings. Every operation takes
+ * The ledger's contract: TigerBeetle's account and transfer model on SQL (see docs/protocols.md,
+ * §5 "Ledger"). Amounts are bigint; ids are client-chosen strings. Every operation takes
  * the caller's `Queryable` so that a ledger change commits in the same transaction as the state
  * that caused it (a payment row, an outbox event).
  */

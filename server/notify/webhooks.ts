@@ -27,7 +27,7 @@ import { checkWebhookTarget, guardedLookup, type ResolveAll } from './webhooks-t
 
 export const WEBHOOK_EVENT_TYPES: ReadonlySet<string> = new Set(['payment.completed', 'payment.failed', 'payment.refunded']);
 
-/** PROTOCOLS.md: after a failed attempt, wait this long (with jitter) before the next one. */
+/** Standard Webhooks (docs/protocols.md): after a failed attempt, wait this long (with jitter) before the next one. */
 export const DEFAULT_WEBHOOK_SCHEDULE_MS: readonly number[] = [
   5_000,
   5 * 60_000,

@@ -579,7 +579,7 @@ describe.each(ENGINES)('the webhook worker on a manual clock (%s)', (engine) => 
       [merchantId],
     ))!;
 
-  it('walks the PROTOCOLS.md schedule (5 s … 24 h, with jitter), then gives up', async () => {
+  it('walks the Standard Webhooks schedule (5 s … 24 h, with jitter), then gives up', async () => {
     const clock = manualClock(Date.now());
     const sent: { id: string; ts: string }[] = [];
     const fetch: WebhookFetch = async (_url, init) => {
