@@ -181,11 +181,24 @@
     return Math.min(15000, Math.round(2000 * Math.pow(1.5, Math.max(0, attempt))));
   }
 
-  /** The hub's id for this challenge (what its /challenges socket namespace is keyed by), or null. */
+  /** The hub's id for this challenge (what its /challenges socket namespace is keyed by, with the merchant), or null. */
   function challengeIdOf(challenge, merchant) {
+    var key = challengeKeyOf(challenge, merchant);
+    return key ? key.challengeId : null;
+  }
+
+  /**
+   * What the page tells the hub's /challenges socket: the challenge id and the merchant that issued
+   * it (the entry's payTo). The hub only announces payments that reached that merchant, so a
+   * payment to some other merchant naming this challenge id cannot open the page. Null if either
+   * is missing or malformed.
+   */
+  function challengeKeyOf(challenge, merchant) {
     var entry = pickEntry(challenge, merchant);
     var id = entry && entry.extra && entry.extra.challengeId;
-    return typeof id === 'string' && /^ch_[A-Za-z0-9_-]{8,64}$/.test(id) ? id : null;
+    if (typeof id !== 'string' || !/^ch_[A-Za-z0-9_-]{8,64}$/.test(id)) return null;
+    if (typeof entry.payTo !== 'string' || !/^m_[A-Za-z0-9_-]{1,64}$/.test(entry.payTo)) return null;
+    return { challengeId: id, merchantId: entry.payTo };
   }
 
   /** What a poll answer means: 'paid' (the 402 is gone: reload), 'waiting', or 'retry-get' (HEAD unsupported). */
@@ -333,11 +346,12 @@
     var socketLive = false;
     var listening = false;
     function listen() {
-      var challengeId = challengeIdOf(challenge, config.merchant);
-      if (listening || !challengeId) return;
+      var key = challengeKeyOf(challenge, config.merchant);
+      if (listening || !key) return;
+      var challengeId = key.challengeId;
       listening = true;
       loadSocketClient(function (io) {
-        var socket = io(new URL(config.hub).origin + '/challenges', { transports: ['websocket'], auth: { challengeId: challengeId }, path: new URL(config.hub).pathname.replace(/\/$/, '') + '/socket.io' });
+        var socket = io(new URL(config.hub).origin + '/challenges', { transports: ['websocket'], auth: { challengeId: challengeId, merchantId: key.merchantId }, path: new URL(config.hub).pathname.replace(/\/$/, '') + '/socket.io' });
         socket.on('connect', function () {
           socketLive = true;
         });
@@ -482,6 +496,7 @@
     encodeProof: encodeProof,
     pollDelay: pollDelay,
     challengeIdOf: challengeIdOf,
+    challengeKeyOf: challengeKeyOf,
     pollVerdict: pollVerdict,
     boot: boot,
   };

@@ -58,7 +58,14 @@ export interface SocketNotifier {
 
 export const INVALID_TOKEN_TYPE = 'https://tollway.dev/problems/invalid-token';
 export const userRoom = (userId: string) => `user:${userId}`;
-export const challengeRoom = (challengeId: string) => `challenge:${challengeId}`;
+/**
+ * A challenge's room is keyed by the merchant that issued it (its `payTo`) as well as its id: a
+ * payment is announced to the room of the merchant it paid, so paying one's own merchant with
+ * somebody else's challenge id reaches nobody. Neither part can hold a colon.
+ */
+export const challengeRoom = (merchantId: string, challengeId: string) => `challenge:${merchantId}:${challengeId}`;
+/** A hub merchant id (`m_` and base64url), as the tollway entry's `payTo` names it. */
+const MERCHANT_ID_PATTERN = /^m_[A-Za-z0-9_-]{1,64}$/;
 /** The namespace where pages wait for their challenge to be paid (the snippet without the extension). */
 export const CHALLENGE_NAMESPACE = '/challenges';
 const CHALLENGE_FINAL: ReadonlySet<string> = new Set(['completed', 'failed']);
@@ -147,18 +154,26 @@ export function createSocketNotifier(opts: SocketNotifierOptions): SocketNotifie
   });
 
   // Knowing the challenge id is the capability: it is random and only the page that got the 402
-  // (and the wallet that paid it) holds it. Pages connect without signing in.
+  // (and the wallet that paid it) holds it. Pages connect without signing in. The page also names
+  // the merchant of its challenge (the tollway entry's payTo), and only a payment to that merchant
+  // counts: anyone may put any challenge id in a payment, but only the money reaching the merchant
+  // that issued the challenge says it was paid.
   const challenges = io.of(CHALLENGE_NAMESPACE) as unknown as Namespace<Record<string, never>, ChallengeEvents>;
   challenges.use((socket, next) => {
-    const id = (socket.handshake.auth as Record<string, unknown> | undefined)?.challengeId;
+    const auth = socket.handshake.auth as Record<string, unknown> | undefined;
+    const id = auth?.challengeId;
     if (typeof id !== 'string' || !CHALLENGE_ID_PATTERN.test(id)) return next(new Error('a challengeId is required'));
+    const merchantId = auth?.merchantId;
+    if (typeof merchantId !== 'string' || !MERCHANT_ID_PATTERN.test(merchantId)) {
+      return next(new Error("a merchantId (the challenge's payTo) is required"));
+    }
     next();
   });
   challenges.on('connection', (socket) => {
-    const challengeId = (socket.handshake.auth as { challengeId: string }).challengeId;
-    void socket.join(challengeRoom(challengeId));
+    const { challengeId, merchantId } = socket.handshake.auth as { challengeId: string; merchantId: string };
+    void socket.join(challengeRoom(merchantId, challengeId));
     // A payment that finished before the page connected is announced at once.
-    db.all<{ status: string }>('SELECT status FROM payments WHERE challenge_id = ?', [challengeId]).then(
+    db.all<{ status: string }>('SELECT status FROM payments WHERE challenge_id = ? AND merchant_id = ?', [challengeId, merchantId]).then(
       (rows) => {
         const done = rows.find((r) => r.status === 'completed') ?? rows.find((r) => CHALLENGE_FINAL.has(r.status));
         if (done && socket.connected) socket.emit('challengeStatus', { challengeId, status: done.status as PaymentStatus });
@@ -172,20 +187,22 @@ export function createSocketNotifier(opts: SocketNotifierOptions): SocketNotifie
     const final = events.filter((e) => CHALLENGE_FINAL.has(e.payload.status));
     if (final.length === 0) return [];
     const ids = [...new Set(final.map((e) => e.paymentId))];
-    const rows = await db.all<{ id: string; challenge_id: string }>(
-      `SELECT id, challenge_id FROM payments WHERE challenge_id IS NOT NULL AND id IN (${ids.map(() => '?').join(', ')})`,
+    // The merchant the payment reached, as the hub recorded it (none for an on-chain payee).
+    const rows = await db.all<{ id: string; challenge_id: string; merchant_id: string }>(
+      `SELECT id, challenge_id, merchant_id FROM payments
+        WHERE challenge_id IS NOT NULL AND merchant_id IS NOT NULL AND id IN (${ids.map(() => '?').join(', ')})`,
       ids,
     );
-    const byPayment = new Map(rows.map((r) => [r.id, r.challenge_id]));
+    const byPayment = new Map(rows.map((r) => [r.id, r]));
     const adapter = challenges.adapter;
     return final.flatMap((e) => {
-      const challengeId = byPayment.get(e.paymentId);
-      if (!challengeId) return [];
-      const update: ChallengeStatus = { challengeId, status: e.payload.status };
+      const paid = byPayment.get(e.paymentId);
+      if (!paid) return [];
+      const update: ChallengeStatus = { challengeId: paid.challenge_id, status: e.payload.status };
       return [
         adapter.broadcast(
           { type: EVENT_PACKET, data: ['challengeStatus', update], nsp: CHALLENGE_NAMESPACE },
-          { rooms: new Set([challengeRoom(challengeId)]), except: new Set() },
+          { rooms: new Set([challengeRoom(paid.merchant_id, paid.challenge_id)]), except: new Set() },
         ) as unknown,
       ];
     });

@@ -39,6 +39,7 @@ interface Snippet {
   encodeProof(challenge: Challenge, entry: unknown, token: string): string;
   pollDelay(attempt: number, socketLive?: boolean): number;
   challengeIdOf(challenge: unknown, merchant: string): string | null;
+  challengeKeyOf(challenge: unknown, merchant: string): { challengeId: string; merchantId: string } | null;
   pollVerdict(status: number, method: string): 'paid' | 'waiting' | 'retry-get';
   boot(script: unknown, win: unknown): void;
 }
@@ -194,6 +195,16 @@ describe('snippet: waiting without the extension', () => {
     expect(snippet.challengeIdOf(doc({ challengeId: 'ch_<script>alert(1)' }), 'm_1')).toBeNull();
     expect(snippet.challengeIdOf(doc({}), 'm_1')).toBeNull();
     expect(snippet.challengeIdOf(null, 'm_1')).toBeNull();
+  });
+
+  it("tells the hub socket the challenge's merchant too (the entry's payTo), so another merchant's payment cannot open the page", () => {
+    const doc = (payTo: unknown) => ({ x402Version: 2, accepts: [{ scheme: 'tollway', payTo, amount: '1', asset: 'SOVR', extra: { challengeId: 'ch_AbC123_-xyzXYZ00' } }] });
+    expect(snippet.challengeKeyOf(doc('m_shop1'), 'm_shop1')).toEqual({ challengeId: 'ch_AbC123_-xyzXYZ00', merchantId: 'm_shop1' });
+    // The entry the page pays is what counts, whatever data-merchant says.
+    expect(snippet.challengeKeyOf(doc('m_shop2'), 'm_shop1')).toEqual({ challengeId: 'ch_AbC123_-xyzXYZ00', merchantId: 'm_shop2' });
+    expect(snippet.challengeKeyOf(doc('m_a:b'), 'm_a:b')).toBeNull();
+    expect(snippet.challengeKeyOf(doc(42), 'm_1')).toBeNull();
+    expect(snippet.challengeKeyOf(doc('0xabc'), '0xabc')).toBeNull();
   });
 
   it('reloads once the 402 is gone, and falls back to GET when HEAD is not allowed', () => {
