@@ -5,6 +5,7 @@ import helmet from 'helmet';
 import { accountRoutes } from './account-routes.js';
 import { authRoutes } from './auth-routes.js';
 import type { HttpDeps } from './deps.js';
+import { jsonBodyParser } from './json-body.js';
 import { merchantRoutes } from './merchant-routes.js';
 import { opsRoutes } from './ops-routes.js';
 import { paymentRoutes } from './payment-routes.js';
@@ -54,7 +55,8 @@ export function createHttpApp(deps: HttpDeps): Express {
   });
   // Only browsers send Origin; calls from servers and the extension's worker without one skip CORS.
   app.use((req, res, next) => (req.headers.origin ? corsMiddleware(req, res, next) : next()));
-  app.use(express.json({ limit: deps.config.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
+  // Size, encoding and nesting depth are checked on the raw bytes before anything parses them.
+  app.use(jsonBodyParser({ limit: deps.config.bodyLimit }));
 
   // Payments first: the router tries every route mounted before the one that matches, and
   // POST /payments is the hot path. No other router has a path under /payments, so the order

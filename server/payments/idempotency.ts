@@ -15,13 +15,43 @@ export function fingerprint(body: unknown): string {
   return createHash('sha256').update(canonicalJson(body)).digest('hex');
 }
 
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    const keys = Object.keys(v as object).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+/**
+ * Sorted-key JSON, written with a work list instead of recursion: however deeply a body nests,
+ * this cannot overflow the stack (the HTTP layer refuses deep bodies first; this holds for any
+ * caller). The text is byte for byte what the recursive version wrote, so fingerprints stored
+ * before still match their retries.
+ */
+function canonicalJson(root: unknown): string {
+  const out: string[] = [];
+  // Last in, first out: each container pushes its closing bracket, then its members in reverse.
+  const todo: ({ value: unknown } | string)[] = [{ value: root }];
+  while (todo.length > 0) {
+    const item = todo.pop()!;
+    if (typeof item === 'string') {
+      out.push(item);
+      continue;
+    }
+    const v = item.value;
+    if (Array.isArray(v)) {
+      todo.push(']');
+      for (let i = v.length - 1; i >= 0; i--) {
+        todo.push({ value: v[i] });
+        if (i > 0) todo.push(',');
+      }
+      todo.push('[');
+    } else if (v && typeof v === 'object') {
+      const keys = Object.keys(v).sort();
+      todo.push('}');
+      for (let i = keys.length - 1; i >= 0; i--) {
+        todo.push({ value: (v as Record<string, unknown>)[keys[i]!] });
+        todo.push(`${i > 0 ? ',' : ''}${JSON.stringify(keys[i])}:`);
+      }
+      todo.push('{');
+    } else {
+      out.push(JSON.stringify(v) ?? 'null');
+    }
   }
-  return JSON.stringify(v) ?? 'null';
+  return out.join('');
 }
 
 /**
