@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { AmountString, PositiveAmountString } from './amount.js';
-import { ASSET_NAMES } from './assets.js';
+import { ASSET_NAMES, ASSETS } from './assets.js';
 import { PaymentOption } from './challenge.js';
 import { HttpUrl } from './url.js';
 
@@ -247,7 +247,22 @@ export const RefundRequest = z.strictObject({
 });
 export type RefundRequest = z.infer<typeof RefundRequest>;
 
-export const FaucetRequest = z.strictObject({ asset: Asset, amount: PositiveAmountString });
+/**
+ * Most one dev faucet call hands out, in whole units of the asset (a million SOVR, a million BTC).
+ * Test money needs no more, and a cap this far below 2^256-1 keeps the faucet account's debits
+ * from ever reaching the ledger's limit, which would refuse the faucet to everyone after.
+ */
+export const FAUCET_MAX_WHOLE_UNITS = 1_000_000n;
+export const faucetMaxAmount = (asset: string): bigint =>
+  FAUCET_MAX_WHOLE_UNITS * 10n ** BigInt((ASSETS as Record<string, { decimals: number } | undefined>)[asset]?.decimals ?? 0);
+
+export const FaucetRequest = z
+  .strictObject({ asset: Asset, amount: PositiveAmountString.describe(`Base units; at most ${FAUCET_MAX_WHOLE_UNITS} whole units per call`) })
+  // Safe on anything: the amount may have failed its own checks already.
+  .refine((b) => !/^[0-9]{1,78}$/.test(b.amount) || BigInt(b.amount) <= faucetMaxAmount(b.asset), {
+    path: ['amount'],
+    message: `must be at most ${FAUCET_MAX_WHOLE_UNITS} whole units of the asset per faucet call`,
+  });
 
 export const ProblemDetails = z.object({
   type: z.string(),

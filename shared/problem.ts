@@ -15,6 +15,7 @@ export const PROBLEMS = {
   'allowance-exceeded': { status: 403, title: 'This payment would go past the allowance for the site' },
   'payment-not-refundable': { status: 409, title: 'This payment cannot be refunded' },
   'refund-exceeds-payment': { status: 400, title: 'The refund is larger than what is left of the payment' },
+  'amount-too-large': { status: 422, title: 'The amount would take a balance past what the ledger can hold' },
   'webhook-endpoint-disabled': { status: 409, title: 'The webhook endpoint is disabled' },
   'unsupported-rail': { status: 400, title: 'This rail is not available on this hub' },
   'invalid-invoice': { status: 400, title: 'The Lightning invoice cannot be paid' },

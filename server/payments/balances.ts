@@ -3,6 +3,7 @@ import { ASSET_NAMES } from '../../shared/assets.js';
 import type { Ledger } from '../ledger/types.js';
 import type { Db } from '../store/types.js';
 import { userAccountId, type AccountDirectory } from './accounts.js';
+import { expectCreated } from './ledger-refusal.js';
 
 export interface BalanceView {
   asset: string;
@@ -31,7 +32,7 @@ async function faucet(db: Db, ledger: Ledger, accounts: AccountDirectory, userId
     const [r] = await ledger.createTransfers(tx, [
       { id: `faucet:${randomUUID()}`, debitAccountId: source, creditAccountId: target, amount, asset },
     ]);
-    if (r !== 'created') throw new Error(`faucet transfer refused: ${r}`);
+    expectCreated(r, { what: 'the faucet transfer', amount, asset });
   });
 }
 

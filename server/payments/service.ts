@@ -13,6 +13,7 @@ import { forUpdate, type Db, type Queryable } from '../store/types.js';
 import type { AccountDirectory } from './accounts.js';
 import { spendAllowance } from './allowances.js';
 import { claimKey, fingerprint, storeResponse } from './idempotency.js';
+import { expectCreated } from './ledger-refusal.js';
 import type { ReceiptIssuer } from './receipts.js';
 import { PAYMENT_COLUMNS, PAYMENT_FIELDS, PAYMENT_PLACEHOLDERS, toPayment, type PaymentRow } from './resource.js';
 
@@ -202,8 +203,7 @@ export function createPaymentsService(deps: PaymentsDeps) {
       },
     ]);
     // Refused before any state exists: the rollback takes the key claim with it.
-    if (result === 'exceeds_credits') throw new ProblemError('insufficient-funds', `balance too low for ${p.body.amount} ${p.body.asset}`);
-    if (result !== 'created') throw new Error(`ledger refused transfer ${p.row.id}: ${result}`);
+    expectCreated(result, { what: `payment ${p.row.id}`, amount: BigInt(p.body.amount), asset: p.body.asset });
   }
 
   async function insertPayment(tx: Queryable, row: PaymentRow): Promise<void> {
@@ -392,7 +392,7 @@ export function createPaymentsService(deps: PaymentsDeps) {
       const [r] = await ledger.createTransfers(tx, [
         { id: `refund_${randomBytes(12).toString('base64url')}`, debitAccountId: debit, creditAccountId: credit, amount, asset: row.asset, userData: row.id },
       ]);
-      if (r !== 'created') throw new Error(`ledger refused the refund of ${row.id}: ${r}`);
+      expectCreated(r, { what: `the refund of ${row.id}`, amount, asset: row.asset });
       const refunded = BigInt(row.refunded_amount) + amount;
       const next: PaymentRow = {
         ...row,

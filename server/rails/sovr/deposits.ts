@@ -18,6 +18,7 @@ import type { Ledger } from '../../ledger/types.js';
 import type { Logger } from '../../logger.js';
 import type { AccountDirectory } from '../../payments/accounts.js';
 import { claimKey, fingerprint, storeResponse } from '../../payments/idempotency.js';
+import { expectCreated } from '../../payments/ledger-refusal.js';
 import type { Db, Queryable } from '../../store/types.js';
 import type { DepositsApi, RailOutcome } from '../types.js';
 import { describeRpcError } from './abi.js';
@@ -129,7 +130,7 @@ export function createDeposits(deps: DepositsDeps): SovrDeposits {
             userData: r.id,
           },
         ]);
-        if (result !== 'created') throw new Error(`ledger refused deposit ${r.id}: ${result}`);
+        expectCreated(result, { what: `deposit ${r.id}`, amount: r.authorization.value, asset: ASSET });
         return { row: await insertDeposit(tx, r, now) };
       });
     } finally {
