@@ -95,13 +95,19 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
       get: { summary: 'One of your payments', security: bearer, parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: ok('Payment'), ...errors } },
     },
     '/allowances': {
-      get: { summary: 'Your per-site allowances with what is left this period', security: bearer, responses: { 200: ok('AllowanceList'), ...errors } },
-      put: { summary: 'Set an allowance: how much may be auto-paid to a site per day, week or month (UTC)', security: bearer, requestBody: body('PutAllowanceRequest'), responses: { 200: ok('Allowance'), ...errors } },
+      get: { summary: 'Your allowances (per site and payee) with what is left this period', security: bearer, responses: { 200: ok('AllowanceList'), ...errors } },
+      put: {
+        summary: 'Set an allowance: how much a site may auto-pay to one payee per day, week or month (UTC); auto-payments to any other payee are refused',
+        security: bearer,
+        requestBody: body('PutAllowanceRequest'),
+        responses: { 200: ok('Allowance'), ...errors },
+      },
       delete: {
         summary: 'Remove an allowance',
         security: bearer,
         parameters: [
           { name: 'site', in: 'query', required: true, schema: { type: 'string' } },
+          { name: 'payee', in: 'query', required: false, schema: { type: 'string' }, description: 'Absent: the allowance kept from before allowances named a payee' },
           { name: 'asset', in: 'query', required: true, schema: { type: 'string' } },
         ],
         responses: { 204: { description: 'removed' }, ...errors },

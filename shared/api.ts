@@ -71,16 +71,33 @@ export const SiteOrigin = z
 export const AllowancePeriod = z.enum(['day', 'week', 'month']);
 export type AllowancePeriod = z.infer<typeof AllowancePeriod>;
 
+/**
+ * Who an allowance may auto-pay (shared/payee.ts): the hub merchant id for `internal` (and a SOVR
+ * `payTo`), the invoice signer's node key for `lightning`. A script on the site cannot spend the
+ * allowance on anyone else.
+ */
+export const AllowancePayee = z
+  .string()
+  .min(1)
+  .max(1024)
+  .describe("Who may be auto-paid: internal: merchant id; lightning: invoice signer's node key (hex); sovr: payTo");
+
 export const PutAllowanceRequest = z.strictObject({
   site: SiteOrigin,
+  payee: AllowancePayee,
   asset: Asset,
-  amount: PositiveAmountString.describe('Most that may be auto-paid to this site per period, base units'),
+  amount: PositiveAmountString.describe('Most that may be auto-paid to this payee from this site per period, base units'),
   period: AllowancePeriod,
 });
-export const DeleteAllowanceQuery = z.strictObject({ site: SiteOrigin, asset: Asset });
+export const DeleteAllowanceQuery = z.strictObject({
+  site: SiteOrigin,
+  payee: AllowancePayee.optional().describe('Absent: an allowance from before payees (payee null)'),
+  asset: Asset,
+});
 
 export const Allowance = z.object({
   site: z.string(),
+  payee: z.string().nullable().describe('null: set before allowances named a payee; pays nothing until set again'),
   asset: Asset,
   amount: AmountString,
   period: AllowancePeriod,
@@ -101,8 +118,10 @@ export const CreatePaymentRequest = z.strictObject({
   authorization: z.record(z.string(), z.unknown()).optional(),
   description: z.string().max(500).optional(),
   /**
-   * An auto-payment (no approval window): charged to the person's allowance for this site, and
-   * refused with allowance-exceeded when it would go past it, atomically with other payments.
+   * An auto-payment (no approval window): charged to the person's allowance for this site and this
+   * payment's payee, refused with allowance-exceeded when it would go past it (or there is none)
+   * and with allowance-payee-mismatch when the site's allowance is for another payee, atomically
+   * with other payments.
    */
   allowance: z.strictObject({ site: SiteOrigin }).optional(),
 });

@@ -13,6 +13,7 @@ export const PROBLEMS = {
   'insufficient-funds': { status: 400, title: 'Insufficient funds' },
   'unknown-merchant': { status: 400, title: 'No such merchant' },
   'allowance-exceeded': { status: 403, title: 'This payment would go past the allowance for the site' },
+  'allowance-payee-mismatch': { status: 403, title: "The site's allowance is for another payee" },
   'payment-not-refundable': { status: 409, title: 'This payment cannot be refunded' },
   'refund-exceeds-payment': { status: 400, title: 'The refund is larger than what is left of the payment' },
   'amount-too-large': { status: 422, title: 'The amount would take a balance past what the ledger can hold' },

@@ -1,6 +1,8 @@
 /**
  * The approval window: the oldest pending request as "1 of N", with approve, reject and reject all.
- * It renders what the worker stored; its buttons only ask the worker to act. Paying SOVR on chain,
+ * It renders what the worker stored; its buttons only ask the worker to act. It names the site the
+ * tab shows (from the browser) and who is paid; every string the merchant or the page chose goes
+ * through displayText first. Paying SOVR on chain,
  * it shows what the worker will sign (payee, amount, the validity window as times) and sends that
  * window back with the approval, so what is signed is what was shown. No ethers here: signing is
  * the worker's.
@@ -8,8 +10,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { AllowancePeriod } from '../../shared/api.js';
 import { authorizationWindow } from '../../shared/eip3009.js';
-import { decimalsOf, parseUnits } from '../common/budget.js';
+import { decimalsOf, findBudget, parseUnits } from '../common/budget.js';
 import { balanceAfter, budgetText, countdown, describeRequest, displayAmount, resetsText } from '../common/format.js';
+import { payeeText } from './payee-text.js';
+import { displayText } from '../common/text.js';
 import { defaultPayFrom, timeText } from './pay-from.js';
 import { formatUnits } from '../../shared/amount.js';
 import { send, useStoredValue } from '../common/page.js';
@@ -24,6 +28,14 @@ function useNow(ms: number): number {
     return () => clearInterval(t);
   }, [ms]);
   return now;
+}
+
+function originOf(url: string): string | null {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return null;
+  }
 }
 
 function faviconUrl(site: string): string {
@@ -81,7 +93,7 @@ export function ApprovalQueue() {
         <PayFromChoice request={current} from={from} balances={balances} onChange={(f) => setPayFrom({ id: current.id, from: f, picked: true })} />
       )}
       {plan && signWindow && <WhatIsSigned request={current} plan={plan} window={signWindow} />}
-      {current.payment && current.payment.rail !== 'sovr' && <BudgetOption request={current} value={budget} onChange={setBudget} />}
+      {current.payment && current.payment.rail !== 'sovr' && current.payee && <BudgetOption request={current} value={budget} onChange={setBudget} />}
       {error && (
         <p class="warning" role="alert">
           {error}
@@ -93,7 +105,7 @@ export function ApprovalQueue() {
           disabled={busy || !current.payment}
           onClick={() => {
             const how = current.onChain ? { payFrom: from, ...(signWindow ? { window: signWindow } : {}) } : {};
-            if (!budget.on || !current.payment || current.payment.rail === 'sovr') return void act({ type: 'approval.decide', id: current.id, approve: true, ...how });
+            if (!budget.on || !current.payment || current.payment.rail === 'sovr' || !current.payee) return void act({ type: 'approval.decide', id: current.id, approve: true, ...how });
             const base = parseUnits(budget.amount, decimalsOf(current.payment.asset) ?? 0);
             if (base === null || base <= 0n) return setError('The budget must be a positive amount.');
             void act({ type: 'approval.decide', id: current.id, approve: true, budget: { amount: base.toString(), period: budget.period }, ...how });
@@ -125,12 +137,15 @@ function suggestedBudget(amount: string, asset: string): string {
   return decimals === null || !/^[0-9]{1,70}$/.test(amount) ? '' : formatUnits(BigInt(amount) * 10n, decimals);
 }
 
-/** "Pay automatically on this site up to … per …", saved at the hub together with the approval. */
+/**
+ * "Pay automatically on this site up to … per …", saved at the hub together with the approval, for
+ * this payee only: the same site asking to pay anyone else is asked about again.
+ */
 function BudgetOption({ request, value, onChange }: { request: ApprovalRequest; value: BudgetChoice; onChange: (v: BudgetChoice) => void }) {
   const asset = request.payment!.asset;
   return (
     <fieldset class="budget">
-      <legend>Budget for this site</legend>
+      <legend>Budget for this site and payee</legend>
       <label class="inline">
         <input type="checkbox" data-testid="budget-on" checked={value.on} onChange={(e) => onChange({ ...value, on: e.currentTarget.checked })} /> Pay automatically on this
         site up to
@@ -152,6 +167,9 @@ function BudgetOption({ request, value, onChange }: { request: ApprovalRequest; 
           <option value="month">month</option>
         </select>
       </span>
+      <p class="muted" data-testid="budget-payee">
+        Only payments from {displayText(request.site, 120)} to {payeeText(request)}; paying anyone else is asked about.
+      </p>
     </fieldset>
   );
 }
@@ -188,7 +206,9 @@ function WhatIsSigned({ request, plan, window }: { request: ApprovalRequest; pla
         <dt>To</dt>
         <dd data-testid="sign-to">
           {plan.to}{' '}
-          {plan.kind === 'merchant' ? `(the hub's treasury, for merchant ${plan.payment.payTo} at ${request.site})` : `(${request.site}'s own payout address)`}
+          {plan.kind === 'merchant'
+            ? `(the hub's treasury, for merchant ${displayText(plan.payment.payTo, 120)} at ${displayText(request.site, 120)})`
+            : `(${displayText(request.site, 120)}'s own payout address)`}
         </dd>
         <dt>Valid</dt>
         <dd data-testid="sign-valid">
@@ -216,12 +236,15 @@ function Request({ request, now, from }: { request: ApprovalRequest; now: number
   const view = AccountView.safeParse(useStoredValue(KEYS.account, 'session'));
   const after = request.payment && from === 'hub' && request.payment.rail !== 'sovr' && view.success ? balanceAfter(view.data.balances, request.payment) : null;
   const budgets = BudgetsView.safeParse(useStoredValue(KEYS.budgets, 'session'));
-  const budget = request.payment && budgets.success ? budgets.data.data.find((a) => a.site === request.site && a.asset === request.payment!.asset) : undefined;
+  const budget = request.payment && budgets.success ? findBudget(budgets.data.data, request.site, request.payee, request.payment.asset) : undefined;
+  // The tab's origin as the browser told the worker; a request stored before it was kept, or a tab
+  // the browser would not describe, falls back to the asking frame's origin (also the browser's).
+  const page = request.tabOrigin ?? request.site;
   return (
     <section aria-label="Payment request">
       <h1>
-        <img src={faviconUrl(request.site)} alt="" width={16} height={16} />
-        <span data-testid="site">{request.site}</span>
+        <img src={faviconUrl(page)} alt="" width={16} height={16} />
+        <span data-testid="site">{displayText(page, 200)}</span>
       </h1>
       {d.amount && (
         <p class="amount" data-testid="amount">
@@ -229,14 +252,29 @@ function Request({ request, now, from }: { request: ApprovalRequest; now: number
         </p>
       )}
       <dl>
+        {page !== request.site && (
+          <>
+            <dt>Asked by</dt>
+            <dd data-testid="asked-by" class="warning">
+              {displayText(request.site, 200)} (another site inside this page)
+            </dd>
+          </>
+        )}
+        <dt>Pays to</dt>
+        <dd data-testid="payee">{payeeText(request)}</dd>
         <dt>For</dt>
         <dd data-testid="resource">
-          {request.method} {request.url}
+          {displayText(request.method, 16)} {displayText(request.url, 300)}
         </dd>
+        {originOf(request.url) !== page && (
+          <dd class="muted" data-testid="resource-elsewhere">
+            (as the page names it: not this site's own address)
+          </dd>
+        )}
         {request.challenge.x402?.resource?.description && (
           <>
             <dt>What</dt>
-            <dd>{request.challenge.x402.resource.description}</dd>
+            <dd data-testid="description">{displayText(request.challenge.x402.resource.description, 300)}</dd>
           </>
         )}
         {d.rail && (
@@ -248,7 +286,7 @@ function Request({ request, now, from }: { request: ApprovalRequest; now: number
         {d.scheme && (
           <>
             <dt>Scheme</dt>
-            <dd>{d.scheme}</dd>
+            <dd>{displayText(d.scheme, 300)}</dd>
           </>
         )}
         {after && (
@@ -276,16 +314,16 @@ function Request({ request, now, from }: { request: ApprovalRequest; now: number
       </dl>
       {request.note && (
         <p class="warning" data-testid="note">
-          {request.note}
+          {displayText(request.note, 500)}
         </p>
       )}
       {request.unpayable && (
         <p class="warning" data-testid="unpayable">
-          Cannot pay this request: {request.unpayable}
+          Cannot pay this request: {displayText(request.unpayable, 300)}
         </p>
       )}
       {request.challenge.problems.length > 0 && (
-        <p class="warning">Parts of this challenge could not be read: {request.challenge.problems.map((p) => p.message).join('; ')}</p>
+        <p class="warning">Parts of this challenge could not be read: {displayText(request.challenge.problems.map((p) => p.message).join('; '), 300)}</p>
       )}
     </section>
   );

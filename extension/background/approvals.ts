@@ -4,9 +4,14 @@
  * service worker can be stopped between any two steps, and `resume` picks up where it stopped.
  *
  * Two shortcuts skip the window: an access pass the merchant advertised (`extra.reuse`) still
- * valid for the same resource is shown again without paying, and a payment the site's budget
- * covers is paid at once, charged to that budget by the hub (`allowance: {site}`); the hub refusing
- * it as over budget sends it to the window after all.
+ * valid for the same resource is shown again without paying, and a payment covered by the budget
+ * for its site and its payee is paid at once, charged to that budget by the hub
+ * (`allowance: {site}`; the hub finds the payee itself); the hub refusing it (over budget, or not
+ * that budget's payee) sends it to the window after all. A budget never pays another payee: a
+ * script on a budgeted site asking to pay someone else is asked about.
+ *
+ * The window names the site the tab shows, as the browser tells it (`tabOrigin`), never a URL the
+ * page or the challenge chose.
  *
  * SOVR on chain from the person's own wallet is always asked (never a budget, never a pass): the
  * authorization is signed when the person approves, and stored as the request's body in the same
@@ -16,6 +21,7 @@ import type { AllowancePeriod, Payment } from '../../shared/api.js';
 import type { PaymentChallenge } from '../../shared/challenge.js';
 import { allowanceAt, autoPayDecision, PERIOD_LABEL, type Allowance } from '../common/budget.js';
 import { displayAmount } from '../common/format.js';
+import { displayText } from '../common/text.js';
 import { authorizationWindow, windowAcceptable } from '../../shared/eip3009.js';
 import { HISTORY_LIMIT, KEYS, type ApprovalRequest, type FrameType, type HubSession, type Pass, type PayFrom, type RequestStatus } from '../common/state.js';
 import { loadRequests, writeRequestList, type StorageArea } from '../common/storage.js';
@@ -23,6 +29,7 @@ import type { ApprovalWindow } from './approval-window.js';
 import { choosePayment } from './choose.js';
 import type { HubClient, PayOutcome } from './hub-client.js';
 import { isExactRequest, type SovrRailInfo } from './onchain.js';
+import { payeeOf } from './payee.js';
 import { reuseWindow, type PassStore } from './passes.js';
 import { badgeText, decide, enqueue, expirePending, expiryOf, nextExpiry, pendingOf, rejectPending, replace, splitFinished } from './queue.js';
 import type { SignAuthorization } from './sign.js';
@@ -37,6 +44,11 @@ export interface Seen402 {
   url: string;
   challenge: PaymentChallenge;
   /**
+   * The origin the tab shows, when the caller has it from the browser (a provider message's
+   * `sender.tab`); absent: looked up here (a page load's own URL, else chrome.tabs.get).
+   */
+  tabOrigin?: string | null;
+  /**
    * This 402 answered a retry that carried a proof (a fresh payment's or a pass's): neither a pass
    * nor the budget is used again for it, so a merchant that keeps refusing cannot make a loop.
    */
@@ -45,8 +57,8 @@ export interface Seen402 {
 
 /** The slice of the budgets service the flow uses. */
 export interface BudgetLookup {
-  lookup(site: string, asset: string): Promise<Allowance | null>;
-  put(a: { site: string; asset: string; amount: string; period: AllowancePeriod }): Promise<Allowance>;
+  lookup(site: string, payee: string | null, asset: string): Promise<Allowance | null>;
+  put(a: { site: string; payee: string; asset: string; amount: string; period: AllowancePeriod }): Promise<Allowance>;
   /** Reads the budgets from the hub again (after the hub charged or refused one). */
   sync(): Promise<void>;
 }
@@ -84,8 +96,10 @@ export interface ApprovalsDeps {
   scheduleResume?: () => Promise<void>;
   /** Asks to be woken at `at` (ms) to expire pending requests; null: nothing waits. */
   scheduleExpiry?: (at: number | null) => Promise<void>;
-  /** Per-site budgets: without them every payment is asked for. */
+  /** Budgets per site and payee: without them every payment is asked for. */
   budgets?: BudgetLookup;
+  /** The origin a tab shows (chrome.tabs.get), or null when the browser does not tell. */
+  tabOrigin?(tabId: number): Promise<string | null>;
   /** Access passes: without them every 402 is paid again. */
   passes?: PassStore;
   /** Shows a pass's proof again to the tab (proof rule + reload); false when the tab moved on. */
@@ -107,6 +121,20 @@ export interface PayChoice {
 }
 
 export type Approvals = ReturnType<typeof createApprovals>;
+
+/** Hub refusals of an auto-payment that send it to the window (nothing was paid), with the window's note. */
+const ALLOWANCE_REFUSALS = [
+  { type: '/allowance-exceeded', note: "Over this site's budget" },
+  { type: '/allowance-payee-mismatch', note: "Not this site's budget's payee" },
+] as const;
+
+function originOf(url: string): string | null {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * A finished request as the history keeps it: without the receipt token or preimage, which are
@@ -147,7 +175,16 @@ export function createApprovals(deps: ApprovalsDeps) {
     return split.active;
   }
 
+  /** What the tab shows, from the browser only; a page load is about to show its own URL. */
+  async function pageOrigin(seen: Seen402): Promise<string | null> {
+    if (seen.tabOrigin !== undefined) return seen.tabOrigin;
+    if (seen.frameType === 'main_frame') return originOf(seen.url);
+    if (!deps.tabOrigin || seen.tabId < 0) return null;
+    return deps.tabOrigin(seen.tabId).catch(() => null);
+  }
+
   async function add(seen: Seen402): Promise<Added> {
+    const tabOrigin = await pageOrigin(seen);
     const out = await serial(async (): Promise<Added & { auto?: boolean }> => {
       const { active, history } = await load();
       const session = await deps.session();
@@ -164,15 +201,18 @@ export function createApprovals(deps: ApprovalsDeps) {
         if (pass) return { id: pass.transactionId, added: false, reused: pass };
       }
       // Paying from the wallet needs a signature the person gives in the window: never automatic.
+      const payee = choice.payment ? payeeOf(choice.payment) : null;
       const budgeted = !seen.afterProof && choice.payment && choice.payment.rail !== 'sovr' && deps.budgets;
-      const allowance = budgeted ? await deps.budgets!.lookup(seen.site, choice.payment!.asset).catch(() => null) : null;
-      const auto = budgeted ? autoPayDecision(seen.site, choice.payment, allowance, t).auto : false;
+      const allowance = budgeted ? await deps.budgets!.lookup(seen.site, payee, choice.payment!.asset).catch(() => null) : null;
+      const auto = budgeted ? autoPayDecision(seen.site, payee, choice.payment, allowance, t).auto : false;
       const request: ApprovalRequest = {
         id: newId(),
         idempotencyKey: `tollway-${newId()}`,
         createdAt: t,
         updatedAt: t,
         site: seen.site,
+        tabOrigin,
+        payee,
         tabId: seen.tabId,
         frameType: seen.frameType,
         method,
@@ -206,16 +246,19 @@ export function createApprovals(deps: ApprovalsDeps) {
   }
 
   /**
-   * Approves with a budget for the site: the budget is saved at the hub first, and only then is the
-   * request approved, so a budget that could not be saved approves nothing (the window says why).
+   * Approves with a budget for the site and this request's payee: the budget is saved at the hub
+   * first, and only then is the request approved, so a budget that could not be saved approves
+   * nothing (the window says why).
    */
   async function decideWithBudget(id: string, budget: { amount: string; period: AllowancePeriod }, pay?: PayChoice): Promise<void> {
     const { active } = await load();
     const r = active.find((x) => x.id === id && x.status === 'pending');
     if (!r?.payment) return;
     if (!deps.budgets) throw new Error('budgets are not available');
+    // Without a payee a budget would let the site pay anyone: none is set, nothing is paid.
+    if (!r.payee) throw new Error('who this pays could not be told, so it cannot have a budget; nothing was paid');
     try {
-      await deps.budgets.put({ site: r.site, asset: r.payment.asset, amount: budget.amount, period: budget.period });
+      await deps.budgets.put({ site: r.site, payee: r.payee, asset: r.payment.asset, amount: budget.amount, period: budget.period });
     } catch (e) {
       throw new Error(`the budget could not be saved, nothing was paid: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -300,7 +343,9 @@ export function createApprovals(deps: ApprovalsDeps) {
         : // The key may already have reached the hub before the session was lost: never call that a
           // failure; ask again once signed in (unlock, or the hub reachable again).
           { kind: 'retry', message: 'not signed in to the hub; the payment is retried once signed in' };
-      const overBudget = request.auto && outcome.kind === 'refused' && outcome.type.endsWith('/allowance-exceeded');
+      // Over budget, or the budget is for another payee: the person decides.
+      const refusedBy = outcome.kind === 'refused' ? ALLOWANCE_REFUSALS.find((x) => outcome.type.endsWith(x.type)) : undefined;
+      const overBudget = Boolean(request.auto && refusedBy);
       const done = await serial(async () => {
         const { active: current, history } = await load();
         const r = current.find((x) => x.id === id);
@@ -309,7 +354,8 @@ export function createApprovals(deps: ApprovalsDeps) {
           // Nothing was stored at the hub (a refusal rolls back the key's claim); asking the person
           // is a new payment without the allowance, under a new key.
           const { allowance: _a, ...payment } = r.payment;
-          const asked: ApprovalRequest = { ...r, status: 'pending', auto: false, payment, idempotencyKey: `tollway-${newId()}`, error: null, note: `Over this site's budget: ${outcome.message}`, updatedAt: now() };
+          const note = displayText(`${refusedBy!.note}: ${outcome.message}`, 500);
+          const asked: ApprovalRequest = { ...r, status: 'pending', auto: false, payment, idempotencyKey: `tollway-${newId()}`, error: null, note, updatedAt: now() };
           await save(replace(current, asked), history);
           await deps.window.open();
           return asked;
@@ -372,11 +418,11 @@ export function createApprovals(deps: ApprovalsDeps) {
       // keep the origin as it is
     }
     const amount = displayAmount(r.payment.amount, r.payment.asset);
-    const budget = await deps.budgets?.lookup(r.site, r.payment.asset).catch(() => null);
+    const budget = await deps.budgets?.lookup(r.site, r.payee ?? null, r.payment.asset).catch(() => null);
     const left = budget ? ` ${displayAmount(allowanceAt(budget, now()).remaining.toString(), budget.asset)} left this ${PERIOD_LABEL[budget.period]}.` : '';
     const n =
       r.status === 'failed'
-        ? { title: `Tollway could not pay ${host}`, message: `${amount}: ${r.error ?? 'the payment failed'}` }
+        ? { title: `Tollway could not pay ${host}`, message: `${amount}: ${displayText(r.error ?? 'the payment failed', 200)}` }
         : { title: `Tollway paid ${host}`, message: `${amount} from this site's budget${r.status === 'submitted' ? ' (confirming)' : ''}.${left}` };
     await deps.notify(n).catch((e: unknown) => console.error('tollway: notification', e));
   }

@@ -1,11 +1,11 @@
 /**
- * The person's per-site budgets, kept at the hub (`/allowances`) and mirrored in session storage so
+ * The person's budgets (each for one site and one payee), kept at the hub (`/allowances`) and mirrored in session storage so
  * that the popup and the approval window can show them and a 402 can be decided on without a round
  * trip. The mirror is refreshed on every change made here, after every auto-payment, and whenever a
  * page asks (popup opened).
  */
 import type { AllowancePeriod } from '../../shared/api.js';
-import type { Allowance } from '../common/budget.js';
+import { findBudget, type Allowance } from '../common/budget.js';
 import { BudgetsView, KEYS, type HubSession } from '../common/state.js';
 import type { StorageArea } from '../common/storage.js';
 import type { HubApi } from './hub-api.js';
@@ -28,6 +28,8 @@ export type Budgets = ReturnType<typeof createBudgets>;
  */
 export const LOOKUP_WAIT_MS = 1000;
 export const RETRY_AFTER_MS = 30_000;
+
+const same = (a: Pick<Allowance, 'site' | 'payee' | 'asset'>, b: Pick<Allowance, 'site' | 'payee' | 'asset'>) => a.site === b.site && a.payee === b.payee && a.asset === b.asset;
 
 const within = <T>(p: Promise<T>, ms: number): Promise<T | null> =>
   Promise.race([p, new Promise<null>((r) => setTimeout(() => r(null), ms))]);
@@ -61,39 +63,41 @@ export function createBudgets(deps: BudgetsDeps) {
     },
 
     /**
-     * The budget for a site in an asset, from the mirror; read from the hub first when this session
-     * has none yet. A hub that cannot be reached means "no budget known": the person is asked.
+     * The budget for a site and payee in an asset, from the mirror; read from the hub first when
+     * this session has none yet. A hub that cannot be reached means "no budget known": the person
+     * is asked. No payee, no budget.
      */
-    async lookup(site: string, asset: string): Promise<Allowance | null> {
+    async lookup(site: string, payee: string | null, asset: string): Promise<Allowance | null> {
       const s = await deps.current();
-      if (!s) return null;
+      if (!s || !payee) return null;
       const mirrored = (await stored(s))?.data;
-      if (mirrored) return mirrored.find((a) => a.site === site && a.asset === asset) ?? null;
+      if (mirrored) return findBudget(mirrored, site, payee, asset) ?? null;
       if (now() - failedAt < RETRY_AFTER_MS) return null;
       const read = sync(s).catch(() => {
         failedAt = now();
         return null;
       });
       const data = await within(read, deps.lookupWaitMs ?? LOOKUP_WAIT_MS);
-      return data?.find((a) => a.site === site && a.asset === asset) ?? null;
+      return (data && findBudget(data, site, payee, asset)) ?? null;
     },
 
-    async put(a: { site: string; asset: string; amount: string; period: AllowancePeriod }): Promise<Allowance> {
+    async put(a: { site: string; payee: string; asset: string; amount: string; period: AllowancePeriod }): Promise<Allowance> {
       const s = await deps.current();
       if (!s) throw new Error('sign in to the hub first');
       const saved = await deps.api.putAllowance(s, a);
       await serial(async () => {
         const data = (await stored(s))?.data ?? [];
-        await write(s, [...data.filter((x) => !(x.site === saved.site && x.asset === saved.asset)), saved].sort((x, y) => x.site.localeCompare(y.site)));
+        await write(s, [...data.filter((x) => !same(x, saved)), saved].sort((x, y) => x.site.localeCompare(y.site)));
       });
       return saved;
     },
 
-    async remove(site: string, asset: string): Promise<void> {
+    /** `payee` null: a budget kept from before budgets named a payee. */
+    async remove(site: string, payee: string | null, asset: string): Promise<void> {
       const s = await deps.current();
       if (!s) throw new Error('sign in to the hub first');
-      await deps.api.deleteAllowance(s, site, asset);
-      await serial(async () => write(s, ((await stored(s))?.data ?? []).filter((x) => !(x.site === site && x.asset === asset))));
+      await deps.api.deleteAllowance(s, site, payee, asset);
+      await serial(async () => write(s, ((await stored(s))?.data ?? []).filter((x) => !same(x, { site, payee, asset }))));
     },
   };
 }

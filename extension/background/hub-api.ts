@@ -31,9 +31,12 @@ export interface HubApi {
   /** One page of the person's payments, newest first; `nextCursor` null at the end. */
   paymentsPage(session: HubSession, cursor: string | null, limit: number): Promise<z.infer<typeof PaymentList>>;
   allowances(session: HubSession): Promise<z.infer<typeof AllowanceList>>;
-  putAllowance(session: HubSession, a: { site: string; asset: string; amount: string; period: AllowancePeriod }): Promise<z.infer<typeof Allowance>>;
-  /** Resolves also when there was no such allowance (404): it is gone either way. */
-  deleteAllowance(session: HubSession, site: string, asset: string): Promise<void>;
+  putAllowance(session: HubSession, a: { site: string; payee: string; asset: string; amount: string; period: AllowancePeriod }): Promise<z.infer<typeof Allowance>>;
+  /**
+   * Resolves also when there was no such allowance (404): it is gone either way. `payee` null: the
+   * site's allowance kept from before allowances named a payee.
+   */
+  deleteAllowance(session: HubSession, site: string, payee: string | null, asset: string): Promise<void>;
 }
 
 /** Kept apart from HubApi so that stand-ins written against HubApi stay complete. */
@@ -84,9 +87,9 @@ export function createHubApi(deps: { fetch: typeof fetch; timeoutMs?: number }):
     allowances: (s) => call(AllowanceList, s.url, '/allowances', { token: s.accessToken }),
     putAllowance: (s, a) => call(Allowance, s.url, '/allowances', { method: 'PUT', token: s.accessToken, body: a }),
     rails: (hubUrl) => call(RailsInfo, hubUrl, '/rails'),
-    deleteAllowance: async (s, site, asset) => {
+    deleteAllowance: async (s, site, payee, asset) => {
       try {
-        await call(null, s.url, `/allowances?${new URLSearchParams({ site, asset })}`, { method: 'DELETE', token: s.accessToken });
+        await call(null, s.url, `/allowances?${new URLSearchParams({ site, ...(payee === null ? {} : { payee }), asset })}`, { method: 'DELETE', token: s.accessToken });
       } catch (e) {
         if (!(e instanceof HubError && e.status === 404)) throw e;
       }

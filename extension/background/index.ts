@@ -90,9 +90,25 @@ const budgets = createBudgets({ session: browser.storage.session, api, current: 
 const passes = createPasses({ session: browser.storage.session });
 const rails = createRails({ session: browser.storage.session, api, current: () => auth.current() });
 
+/** The origin a tab shows, as the browser says (only for sites Tollway may access; else null). */
+async function tabOrigin(tabId: number): Promise<string | null> {
+  const tab = (await browser.tabs.get(tabId)) as { url?: string };
+  return originOrNull(tab.url);
+}
+
+function originOrNull(url: string | undefined): string | null {
+  if (!url) return null;
+  try {
+    return new URL(url).origin;
+  } catch {
+    return null;
+  }
+}
+
 const approvals = createApprovals({
   local: browser.storage.local,
   budgets,
+  tabOrigin,
   passes,
   rails,
   signAuthorization: createAuthorizationSigner({ session: browser.storage.session }),
@@ -215,9 +231,9 @@ function act(m: PageMessage): Promise<unknown> {
     case 'budget.sync':
       return budgets.sync();
     case 'budget.put':
-      return budgets.put({ site: m.site, asset: m.asset, amount: m.amount, period: m.period });
+      return budgets.put({ site: m.site, payee: m.payee, asset: m.asset, amount: m.amount, period: m.period });
     case 'budget.delete':
-      return budgets.remove(m.site, m.asset);
+      return budgets.remove(m.site, m.payee, m.asset);
     case 'payments.export':
       return exportPayments().then((csv) => ({ csv }));
     case 'access.changed':
@@ -253,7 +269,8 @@ browser.runtime.onMessage.addListener((message: unknown, sender: Runtime.Message
   } catch {
     return Promise.resolve({ ok: false, error: 'unknown page' });
   }
-  return provider.pay(parsed.data, { tabId, origin, url: sender.url }).then(
+  // The tab's own URL from the browser, for the window; the page's arguments never name the site.
+  return provider.pay(parsed.data, { tabId, origin, url: sender.url, tabOrigin: originOrNull(sender.tab?.url) }).then(
     (result): ProviderReply => ({ ok: true, result }),
     (e: unknown): ProviderReply => ({ ok: false, error: pageError(e) }),
   );

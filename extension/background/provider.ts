@@ -23,6 +23,11 @@ export interface ProviderSender {
   origin: string;
   /** The asking frame's URL. */
   url: string;
+  /**
+   * The origin the tab shows (`sender.tab.url`, from the browser; null when it does not tell):
+   * what the approval window names, whatever the page passes as the request's URL.
+   */
+  tabOrigin?: string | null;
 }
 
 export interface ProviderDeps {
@@ -75,7 +80,17 @@ export function createProvider(deps: ProviderDeps) {
     if (!read.ok) throw new Error(read.error);
     const url = m.request?.url ?? read.challenge.x402?.resource?.url ?? sender.url;
     const method = (m.request?.method ?? 'GET').toUpperCase();
-    const { id } = await deps.add({ site: sender.origin, tabId: sender.tabId, frameType: 'xmlhttprequest', method, url, challenge: read.challenge });
+    // `url` is the page's word (its request, or the challenge's resource): it is shown as such and
+    // bound into the payment, but the site named and charged is the browser's (origin, tab).
+    const { id } = await deps.add({
+      site: sender.origin,
+      tabId: sender.tabId,
+      frameType: 'xmlhttprequest',
+      method,
+      url,
+      challenge: read.challenge,
+      ...(sender.tabOrigin !== undefined ? { tabOrigin: sender.tabOrigin } : {}),
+    });
     return new Promise<PaidResult>((resolve, reject) => {
       const list = waiters.get(id) ?? [];
       list.push({ resolve, reject });

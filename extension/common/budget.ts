@@ -1,7 +1,7 @@
 /**
- * Per-site budgets (the hub's allowances) as pure functions: the calendar period, what is left of a
- * budget at a given moment, whether a payment may go through without asking, and amounts typed in
- * whole units. The hub is the authority (it charges the allowance atomically with the payment);
+ * Budgets (the hub's allowances, each for one site and one payee) as pure functions: the calendar
+ * period, what is left of a budget at a given moment, whether a payment may go through without
+ * asking, and amounts typed in whole units. The hub is the authority (it charges the allowance atomically with the payment);
  * these only decide whether to try, and what to show.
  */
 import type { z } from 'zod';
@@ -30,7 +30,7 @@ export function allowanceAt(a: Allowance, now: number): { amount: bigint; spent:
   return { amount, spent, remaining, resetsAt: Number.isFinite(resetsAt) ? resetsAt : periodBounds(a.period, now).end };
 }
 
-export type AutoPay = { auto: true } | { auto: false; reason: 'no-payment' | 'no-budget' | 'over-budget' | 'not-a-site' };
+export type AutoPay = { auto: true } | { auto: false; reason: 'no-payment' | 'no-budget' | 'over-budget' | 'not-a-site' | 'no-payee' };
 
 /** Whether a site's page is one a budget can be kept for (an http(s) origin, nothing more). */
 export function isSiteOrigin(site: string): boolean {
@@ -43,15 +43,28 @@ export function isSiteOrigin(site: string): boolean {
 }
 
 /**
- * Pay without asking, or ask? Without asking only when the site has a budget in the payment's asset
- * and what is left of it this period covers the amount. The hub checks again, atomically: a
- * stale picture here costs at most one refused try, then the approval window.
+ * Pay without asking, or ask? Without asking only when the site has a budget for this payee in the
+ * payment's asset and what is left of it this period covers the amount. A budget is bound to the
+ * payee it was set for: a script on the site asking to pay anyone else is asked about. The hub
+ * checks again, atomically: a stale picture here costs at most one refused try, then the window.
  */
-export function autoPayDecision(site: string, payment: Pick<CreatePaymentRequest, 'amount' | 'asset'> | null, allowance: Allowance | null | undefined, now: number): AutoPay {
+export function autoPayDecision(
+  site: string,
+  payee: string | null,
+  payment: Pick<CreatePaymentRequest, 'amount' | 'asset'> | null,
+  allowance: Allowance | null | undefined,
+  now: number,
+): AutoPay {
   if (!payment || !isAmount(payment.amount)) return { auto: false, reason: 'no-payment' };
   if (!isSiteOrigin(site)) return { auto: false, reason: 'not-a-site' };
-  if (!allowance || allowance.site !== site || allowance.asset !== payment.asset) return { auto: false, reason: 'no-budget' };
+  if (!payee) return { auto: false, reason: 'no-payee' };
+  if (!allowance || allowance.site !== site || allowance.payee !== payee || allowance.asset !== payment.asset) return { auto: false, reason: 'no-budget' };
   return allowanceAt(allowance, now).remaining >= BigInt(payment.amount) ? { auto: true } : { auto: false, reason: 'over-budget' };
+}
+
+/** The budget of `site` for `payee` in `asset`, from a list; budgets without a payee match nothing. */
+export function findBudget(list: readonly Allowance[], site: string, payee: string | null | undefined, asset: string): Allowance | undefined {
+  return payee ? list.find((a) => a.site === site && a.payee === payee && a.asset === asset) : undefined;
 }
 
 export const decimalsOf = (asset: string): number | null => (ASSETS as Record<string, { decimals: number } | undefined>)[asset]?.decimals ?? null;

@@ -5,7 +5,7 @@
  * worker to act. Passwords never travel in a message: pages decrypt the keystore themselves.
  */
 import { z } from 'zod';
-import { AllowancePeriod, Asset, SiteOrigin } from '../../shared/api.js';
+import { AllowancePayee, AllowancePeriod, Asset, SiteOrigin } from '../../shared/api.js';
 import { PositiveAmountString } from '../../shared/amount.js';
 import { ServiceUrl as HubUrl } from '../../shared/url.js';
 import { PayFrom } from './state.js';
@@ -36,8 +36,10 @@ export const PageMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('dev.faucet') }),
   /** Read the budgets from the hub into session storage. */
   z.object({ type: z.literal('budget.sync') }),
-  z.object({ type: z.literal('budget.put'), site: SiteOrigin, asset: Asset, amount: PositiveAmountString, period: AllowancePeriod }),
-  z.object({ type: z.literal('budget.delete'), site: SiteOrigin, asset: Asset }),
+  /** A budget is for one site and one payee (shared/payee.ts): the site can auto-pay no one else. */
+  z.object({ type: z.literal('budget.put'), site: SiteOrigin, payee: AllowancePayee, asset: Asset, amount: PositiveAmountString, period: AllowancePeriod }),
+  /** `payee` null: a budget kept from before budgets named a payee. */
+  z.object({ type: z.literal('budget.delete'), site: SiteOrigin, payee: AllowancePayee.nullable(), asset: Asset }),
   /** Every payment at the hub as CSV (the reply carries it). */
   z.object({ type: z.literal('payments.export') }),
   /** Host access changed in a page (granted or removed there): follow it now. */

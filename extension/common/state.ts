@@ -28,7 +28,7 @@ export const KEYS = {
   history: 'tollway.history',
   /** session: the id of the one approval window, so a restarted worker reuses it. */
   approvalWindow: 'tollway.approvalWindow',
-  /** session: the person's per-site budgets (the hub's allowances) as last read from the hub. */
+  /** session: the person's budgets (the hub's allowances, per site and payee) as last read from the hub. */
   budgets: 'tollway.budgets',
   /** session: receipts of access passes that may be shown again (they are bearer proofs: never in `local`). */
   passes: 'tollway.passes',
@@ -144,8 +144,22 @@ export const ApprovalRequest = z.object({
   idempotencyKey: z.string().min(1).max(255),
   createdAt: z.number().int(),
   updatedAt: z.number().int(),
-  /** Origin of the page that made the request: what the person is asked to pay. */
+  /**
+   * Origin of the frame that made the request, as the browser names it (the request's initiator,
+   * or the sender of a provider message): the site whose budget applies.
+   */
   site: z.string(),
+  /**
+   * The origin the tab shows, from the browser (the URL of a page load, or chrome.tabs.get for
+   * the tab that got the 402), never from the page or the challenge: the site the window names.
+   * null: the browser would not tell (no host access to the tab's site); absent: stored before.
+   */
+  tabOrigin: z.string().nullable().optional(),
+  /**
+   * Who the payment pays, as budgets name their payee (background/payee.ts), fixed when queued:
+   * a budget is offered and used for this payee only. null: it cannot be told, so no budget.
+   */
+  payee: z.string().nullable().optional(),
   tabId: z.number().int(),
   frameType: FrameType,
   method: z.string(),
@@ -161,7 +175,7 @@ export const ApprovalRequest = z.object({
   status: RequestStatus,
   result: Payment.nullable(),
   error: z.string().nullable(),
-  /** Paid without the window, charged to the site's budget (`payment.allowance` is set). */
+  /** Paid without the window, charged to the budget for the site and payee (`payment.allowance` is set). */
   auto: z.boolean().optional(),
   /**
    * Completed page load whose retry with the proof has not been done yet: set in the same write as

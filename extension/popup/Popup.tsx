@@ -8,6 +8,7 @@ import browser from 'webextension-polyfill';
 import { useEffect, useState } from 'preact/hooks';
 import type { Payment } from '../../shared/api.js';
 import { displayAmount } from '../common/format.js';
+import { displayText } from '../common/text.js';
 import { send, useStoredValue } from '../common/page.js';
 import { AccountView, HubSession, KEYS } from '../common/state.js';
 import { readRequestList } from '../common/storage.js';
@@ -108,13 +109,13 @@ export function Popup() {
                 <tr key={p.transactionId} data-testid="payment" data-id={p.transactionId}>
                   <td>
                     <button class="link" onClick={() => setSelected(p.transactionId)} title="Details">
-                      {siteOf(p)}
+                      {displayText(siteOf(p), 60)}
                     </button>
                   </td>
                   <td>{displayAmount(p.amount, p.asset)}</td>
                   <td class={p.status === 'failed' ? 'failed' : undefined} data-testid="status">
                     {p.status}
-                    {p.failureReason ? `: ${p.failureReason}` : ''}
+                    {p.failureReason ? `: ${displayText(p.failureReason, 200)}` : ''}
                   </td>
                 </tr>
               ))}
@@ -128,7 +129,7 @@ export function Popup() {
           <ul>
             {notPaid.map((r) => (
               <li key={r.id} class="failed">
-                {r.site}: {r.error ?? 'failed'}
+                {displayText(r.site, 120)}: {displayText(r.error ?? 'failed', 200)}
               </li>
             ))}
           </ul>
@@ -187,27 +188,27 @@ function Detail({ payment: p, onBack }: { payment: Payment; onBack: () => void }
         {p.failureReason && (
           <>
             <dt>Why</dt>
-            <dd class="failed">{p.failureReason}</dd>
+            <dd class="failed">{displayText(p.failureReason, 500)}</dd>
           </>
         )}
         <dt>Amount</dt>
         <dd>{displayAmount(p.amount, p.asset)}</dd>
         <dt>To</dt>
-        <dd>{p.payTo}</dd>
+        <dd>{displayText(p.payTo, 200)}</dd>
         <dt>Rail</dt>
         <dd>{p.rail}</dd>
         {p.resource && (
           <>
             <dt>For</dt>
             <dd>
-              {p.resource.method} {p.resource.url}
+              {displayText(p.resource.method, 16)} {displayText(p.resource.url, 300)}
             </dd>
           </>
         )}
         {p.description && (
           <>
             <dt>What</dt>
-            <dd>{p.description}</dd>
+            <dd>{displayText(p.description, 500)}</dd>
           </>
         )}
         <dt>Created</dt>

@@ -188,7 +188,9 @@ export function createPaymentsService(deps: PaymentsDeps) {
   /** Writes the ledger transfer; a wallet that cannot cover it refuses the whole transaction. */
   async function transfer(tx: Queryable, p: NewPayment, creditAccountId: string, pending: boolean): Promise<void> {
     if (p.body.allowance) {
-      await spendAllowance(tx, { userId: p.user.id, site: p.body.allowance.site, asset: p.body.asset, amount: BigInt(p.body.amount), now: p.row.created_at });
+      // The payee as the rail knows it: the allowance is for that payee only.
+      const payee = p.rail.payeeOf ? p.rail.payeeOf(p.body.payTo) : p.body.payTo;
+      await spendAllowance(tx, { userId: p.user.id, site: p.body.allowance.site, payee, asset: p.body.asset, amount: BigInt(p.body.amount), now: p.row.created_at });
     }
     const debitAccountId = p.prepared?.debitAccount ? await p.prepared.debitAccount(tx) : await accounts.user(tx, p.user.id, p.body.asset);
     const [result] = await ledger.createTransfers(tx, [

@@ -39,6 +39,13 @@ export interface Rail {
    * Throws a ProblemError when the payee cannot be paid on this rail.
    */
   resolvePayee(tx: Queryable, payTo: string, asset: string): Promise<Payee>;
+  /**
+   * Optional: who `payTo` pays, as allowances name their payee (shared/payee.ts), when that is not
+   * `payTo` itself (a Lightning invoice is new every time; the node that signed it is not). An
+   * auto-payment is charged only to an allowance for this payee. Throws a ProblemError when
+   * `payTo` names nobody.
+   */
+  payeeOf?(payTo: string): string;
   /** Moves the money once the reservation has committed. */
   execute(payment: RailPayment): Promise<RailOutcome>;
   /**

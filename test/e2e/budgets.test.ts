@@ -1,8 +1,9 @@
 /**
- * Per-site budgets in real Chromium against a real hub. The person sets a budget in the approval
- * window ("Pay automatically on this site up to … per …"); a 402 the budget covers is paid with no
- * window, charged to the site's allowance at the hub, and announced by a notification; a 402
- * beyond it opens the window. When the extension's picture of the budget is stale (changed at the
+ * Budgets in real Chromium against a real hub. The person sets a budget in the approval window
+ * ("Pay automatically on this site up to … per …"), bound to the site and the payee; a 402 the
+ * budget covers is paid with no window, charged to the site's allowance at the hub, and announced
+ * by a notification; a 402 beyond it opens the window, and so does a script on the same site asking
+ * to pay another merchant, however much budget is left. When the extension's picture of the budget is stale (changed at the
  * hub behind its back), the hub refuses the auto-payment as over budget and the window opens
  * instead, with nothing paid. The popup lists, edits and deletes budgets.
  */
@@ -19,6 +20,7 @@ const title = hasChromium ? 'budgets in Chromium' : `budgets in Chromium — SKI
 
 interface AllowanceJson {
   site: string;
+  payee: string | null;
   asset: string;
   amount: string;
   period: string;
@@ -32,10 +34,14 @@ describe.skipIf(!hasChromium)(title, () => {
   let shop: Shop;
   let b: ExtensionBrowser;
   let session: StoredHubSession;
+  let merchantId: string;
+  let otherMerchantId: string;
 
   beforeAll(async () => {
     [build, hub] = await Promise.all([buildExtension(), startTestHub('sqlite')]);
     const { merchant } = await createMerchant(hub.url);
+    merchantId = merchant.id;
+    otherMerchantId = (await createMerchant(hub.url, 'Someone else')).merchant.id;
     shop = await startShop(hub.url, merchant.id);
     b = await launchWithExtension(build.dir);
     ({ session } = await onboard(b, hub.url));
@@ -77,13 +83,16 @@ describe.skipIf(!hasChromium)(title, () => {
     const first = await b.context.newPage();
     await first.goto(`${shop.url}/paid/b-1`).catch(() => undefined);
     let win = await oneWindow();
+    // The budget offered is for this payee only, and says so.
+    expect(await win.getByTestId('payee').textContent()).toBe(`Hub merchant ${merchantId}`);
+    expect(await win.getByTestId('budget-payee').textContent()).toContain(merchantId);
     await win.getByLabel('Pay automatically on this site up to').check();
     await win.getByLabel('Budget amount in SOVR').fill('0.000000000000003');
     await win.getByLabel('Budget period').selectOption('day');
     await clickLast(win, 'Approve');
     await expect.poll(() => first.locator('#paid').textContent().catch(() => null), { timeout: 15_000 }).toBe('Paid article /paid/b-1');
     // The budget is at the hub; the approved payment itself is not charged to it.
-    expect(await allowances()).toEqual([expect.objectContaining({ site: shop.url, asset: 'SOVR', amount: '3000', period: 'day', spent: '0', remaining: '3000' })]);
+    expect(await allowances()).toEqual([expect.objectContaining({ site: shop.url, payee: merchantId, asset: 'SOVR', amount: '3000', period: 'day', spent: '0', remaining: '3000' })]);
 
     // 2. Inside the budget: paid at once, charged to the allowance, and a notification says so.
     const before = await b.worker.evaluate(() => chrome.notifications.getAll());
@@ -96,6 +105,33 @@ describe.skipIf(!hasChromium)(title, () => {
     const payments = await hubPayments(hub.url, session);
     expect(payments).toHaveLength(2);
     expect(shop.proofs.filter((p) => p.path === '/paid/b-2')).toEqual([{ path: '/paid/b-2', ok: true, sub: payments[0]!.transactionId }]);
+
+    // 2b. A script on the same site asks to pay another merchant, inside what is left: the window
+    // opens (the budget is not for that payee); rejected, nothing is paid or charged.
+    const page = await b.context.newPage();
+    await page.goto(`${shop.url}/page`);
+    await page.waitForFunction(() => typeof (window as unknown as { tollway?: { pay?: unknown } }).tollway?.pay === 'function', undefined, { timeout: 10_000 });
+    const elsewhere = {
+      x402Version: 2,
+      resource: { url: `${shop.url}/paid/other`, description: 'Something else' },
+      accepts: [{ scheme: 'tollway', network: `tollway:${hub.url}`, amount: PRICE, asset: 'SOVR', payTo: otherMerchantId, maxTimeoutSeconds: 300, extra: { hub: hub.url, challengeId: 'ch_other' } }],
+    };
+    const outcome = page.evaluate(
+      (c) =>
+        (window as unknown as { tollway: { pay(c: unknown): Promise<unknown> } }).tollway.pay(c).then(
+          () => 'paid',
+          (e: Error) => `rejected: ${e.message}`,
+        ),
+      elsewhere,
+    );
+    win = await oneWindow();
+    expect(await win.getByTestId('payee').textContent()).toBe(`Hub merchant ${otherMerchantId}`);
+    expect(await win.getByTestId('site').textContent()).toBe(shop.url);
+    await clickLast(win, 'Reject');
+    expect(await outcome).toMatch(/^rejected/);
+    expect(await hubPayments(hub.url, session)).toHaveLength(2);
+    expect(await allowances()).toEqual([expect.objectContaining({ payee: merchantId, spent: PRICE, remaining: '1500' })]);
+    await page.close();
 
     // 3. The last of the budget, then beyond it: the window opens, showing what is left.
     await paidWithoutWindow('/paid/b-3');
@@ -115,6 +151,8 @@ describe.skipIf(!hasChromium)(title, () => {
     await raise.goto(`chrome-extension://${b.extensionId}/extension/popup/index.html`);
     await raise.getByRole('button', { name: 'Budgets' }).click();
     const row = raise.locator(`[data-testid=budget][data-site="${shop.url}"]`);
+    // The popup names the payee the budget is for.
+    expect(await row.getByTestId('budget-payee').getAttribute('title')).toBe(merchantId);
     await row.getByRole('button', { name: `Edit the budget for ${shop.url}` }).click();
     await raise.getByLabel('Limit (SOVR)').fill('0.000000000000006');
     await raise.getByLabel('Per').selectOption('week');
@@ -122,7 +160,11 @@ describe.skipIf(!hasChromium)(title, () => {
     await expect.poll(() => row.getByTestId('budget-left').textContent(), { timeout: 10_000 }).toBe('0.000000000000006 of 0.000000000000006 SOVR left this week');
     expect(await allowances()).toEqual([expect.objectContaining({ amount: '6000', period: 'week', spent: '0' })]);
     await raise.close();
-    const lowered = await fetch(`${hub.url}/allowances`, { method: 'PUT', headers: { ...auth(), 'content-type': 'application/json' }, body: JSON.stringify({ site: shop.url, asset: 'SOVR', amount: '1000', period: 'week' }) });
+    const lowered = await fetch(`${hub.url}/allowances`, {
+      method: 'PUT',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      body: JSON.stringify({ site: shop.url, payee: merchantId, asset: 'SOVR', amount: '1000', period: 'week' }),
+    });
     expect(lowered.status).toBe(200);
 
     const paidBefore = (await hubPayments(hub.url, session)).length;

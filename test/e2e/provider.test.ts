@@ -116,6 +116,25 @@ describe.skipIf(!hasChromium)(title, () => {
     expect(res.status).toBe(200);
   }, 90_000);
 
+  it('the window names the tab’s site and the payee, not the URL the challenge names, and shows merchant text without bidi or control characters', async () => {
+    const { b, session, tab } = await ready();
+    const header = (await fetch(`${shop.url}/paid/w`)).headers.get('payment-required')!;
+    const challenge = JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as { resource: Record<string, unknown> };
+    // The page passes a challenge naming another site's address, with a description that would
+    // read backwards and hide a line break.
+    challenge.resource = { url: 'https://bank.example/transfer', description: 'Rent \u202Etnuocca ruoy\u202C\u200B\nnow' };
+    const outcome = tab.evaluate((c) => (window as unknown as WithTollway).tollway!.pay(c).then(() => 'paid', (e: Error) => `rejected: ${e.message}`), challenge);
+    const win = await oneApprovalWindow(b);
+    expect(await win.getByTestId('site').textContent()).toBe(shop.url);
+    expect(await win.getByTestId('payee').textContent()).toBe(`Hub merchant ${merchantId}`);
+    expect(await win.getByTestId('resource').textContent()).toBe('GET https://bank.example/transfer');
+    expect(await win.getByTestId('resource-elsewhere').count()).toBe(1);
+    expect(await win.getByTestId('description').textContent()).toBe('Rent tnuocca ruoy now');
+    await clickLast(win, 'Reject');
+    expect(await outcome).toMatch(/^rejected/);
+    expect(await hubPayments(hub.url, session)).toEqual([]);
+  }, 90_000);
+
   it('rejecting in the approval window rejects the promise and pays nothing', async () => {
     const { b, session, tab } = await ready('5000');
     const outcome = tab.evaluate(() =>

@@ -4,6 +4,7 @@
  * ends with the ledger invariant checked.
  */
 import { execFileSync } from 'node:child_process';
+import bolt11 from 'bolt11';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -141,6 +142,29 @@ describe.each(ENGINES)('Lightning rail on %s', (engine: Engine) => {
     const shown = await get(p.transactionId);
     expect(shown.receipt.preimage).toBe(inv.preimageHex);
     expect(shown.status).toBe('completed');
+  });
+
+  it("an auto-payment is charged to the allowance of the node that signed the invoice, and refused for any other node", async () => {
+    const site = 'https://ln-shop.example';
+    const auth = { authorization: `Bearer ${s.accessToken}`, 'content-type': 'application/json' };
+    const ours = lnd.addInvoice({ valueMsat: 3000n });
+    const node = bolt11.decode(ours.paymentRequest).payeeNodeKey!;
+    const put = await fetch(`${t.url}/allowances`, { method: 'PUT', headers: auth, body: JSON.stringify({ site, payee: node, asset: 'BTC', amount: '10000', period: 'day' }) });
+    expect(put.status).toBe(200);
+    // Same site, same amount, an invoice another node signed: refused before anything is stored.
+    const theirs = makeInvoice({ valueMsat: 3000n });
+    const before = { balances: await balances(t.url, s), rows: await rowCounts(t.store.db), sends: lnd.sendRequests() };
+    const refused = await pay(t.url, s, key(), { ...lnBody(theirs.paymentRequest, 3000n), allowance: { site } });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as Problem).type).toBe('https://tollway.dev/problems/allowance-payee-mismatch');
+    expect(await balances(t.url, s)).toEqual(before.balances);
+    expect(await rowCounts(t.store.db)).toEqual(before.rows);
+    expect(lnd.sendRequests()).toBe(before.sends);
+    // The node it was set for: a new invoice of that node is paid from the allowance.
+    const ok = await pay(t.url, s, key(), { ...lnBody(ours.paymentRequest, 3000n), allowance: { site } });
+    expect(ok.status).toBe(200);
+    const list = (await (await fetch(`${t.url}/allowances`, { headers: auth })).json()) as { data: { payee: string; spent: string }[] };
+    expect(list.data).toEqual([expect.objectContaining({ payee: node, spent: '3000' })]);
   });
 
   it('sends once for an Idempotency-Key used twice', async () => {

@@ -1,10 +1,14 @@
 /**
  * The approval flow's shortcuts, against in-memory storage and a scripted hub: a budget that covers
- * the amount pays at once with `allowance: {site}` and no window; the hub refusing it as over budget
- * turns it into an ordinary request (new key, no allowance) in the window; a 402 answering a proof
+ * the amount pays at once with `allowance: {site}` and no window, but only to the payee it was set
+ * for (any other payee on the same site opens the window); the hub refusing it as over budget (or
+ * for another payee) turns it into an ordinary request (new key, no allowance) in the window; the
+ * request names the site the tab shows, never a URL the page or the challenge chose; a 402 answering a proof
  * is always asked; a pass is shown again without queuing; and a completed page load whose retry a
  * stopped worker missed is retried from the hub's record, never paid again.
  */
+import { randomBytes } from 'node:crypto';
+import bolt11 from 'bolt11';
 import { describe, expect, it } from 'vitest';
 import type { CreatePaymentRequest, Payment } from '../../shared/api.js';
 import { createApprovalWindow, type WindowsApi } from '../../extension/background/approval-window.js';
@@ -15,6 +19,7 @@ import type { Allowance } from '../../extension/common/budget.js';
 import { KEYS, type ApprovalRequest, type HubSession, type Pass } from '../../extension/common/state.js';
 import { loadHubSession, readRequestList } from '../../extension/common/storage.js';
 import { HUB, request, tollwayOption, x402Challenge } from '../helpers/extension-fixtures.js';
+import { makeInvoice } from '../helpers/fake-lnd.js';
 import { MemoryStorage } from '../helpers/memory-storage.js';
 
 const SITE = 'https://shop.example';
@@ -68,6 +73,7 @@ class Hub implements HubClient {
 
 const budget = (over: Partial<Allowance> = {}): Allowance => ({
   site: SITE,
+  payee: 'm_shop',
   asset: 'SOVR',
   amount: '3000',
   period: 'day',
@@ -78,7 +84,7 @@ const budget = (over: Partial<Allowance> = {}): Allowance => ({
   ...over,
 });
 
-function setup(opts: { budgets?: Allowance[]; passes?: Pass[]; local?: MemoryStorage; lookup?: (id: string) => Payment | null } = {}) {
+function setup(opts: { budgets?: Allowance[]; passes?: Pass[]; local?: MemoryStorage; lookup?: (id: string) => Payment | null; tabs?: Record<number, string | null> } = {}) {
   const local = opts.local ?? new MemoryStorage();
   const session = new MemoryStorage();
   void session.set({ [KEYS.hub]: { url: HUB, accessToken: 'at_1' } });
@@ -108,7 +114,7 @@ function setup(opts: { budgets?: Allowance[]; passes?: Pass[]; local?: MemorySto
     newId: () => `id${++ids}`,
     onCompleted: async (r) => void completed.push(r),
     budgets: {
-      lookup: async (site, asset) => budgets.find((a) => a.site === site && a.asset === asset) ?? null,
+      lookup: async (site, payee, asset) => budgets.find((a) => a.site === site && a.payee === payee && a.asset === asset) ?? null,
       put: async (a) => {
         puts.push(a);
         const saved = budget({ ...a, period: a.period, remaining: a.amount });
@@ -119,6 +125,7 @@ function setup(opts: { budgets?: Allowance[]; passes?: Pass[]; local?: MemorySto
     },
     passes,
     reapply: async (pass, seen) => (reapplied.push({ pass, seen }), true),
+    tabOrigin: async (tabId) => opts.tabs?.[tabId] ?? null,
     lookupPayment: async (_s, id) => opts.lookup?.(id) ?? null,
     notify: async (n) => void notes.push(n),
   });
@@ -219,7 +226,7 @@ describe('auto-payment from a budget', () => {
     const t = setup();
     const { id } = await t.approvals.add(seen());
     await t.approvals.decide(id, true, { amount: '15000', period: 'week' });
-    expect(t.puts).toEqual([{ site: SITE, asset: 'SOVR', amount: '15000', period: 'week' }]);
+    expect(t.puts).toEqual([{ site: SITE, payee: 'm_shop', asset: 'SOVR', amount: '15000', period: 'week' }]);
     // The approved payment itself is not charged to the new budget.
     expect(t.hub.calls.map((c) => 'allowance' in c.body)).toEqual([false]);
     // The next 402 on the site is inside it.
@@ -239,6 +246,102 @@ describe('auto-payment from a budget', () => {
     await expect(approvals.decide(r.id, true, { amount: '1', period: 'day' })).rejects.toThrow(/budget could not be saved, nothing was paid: hub unreachable/);
     expect(failing.hub.calls).toEqual([]);
     expect(active(failing.local)[0]).toMatchObject({ status: 'pending' });
+  });
+});
+
+describe('a budget is bound to its payee', () => {
+  const otherPayee = x402Challenge([tollwayOption({ payTo: 'm_evil' })]);
+
+  it('a script on the budgeted site asking to pay another merchant gets the window: nothing paid, nothing charged', async () => {
+    const t = setup({ budgets: [budget()] });
+    const out = await t.approvals.add(seen('/a', { frameType: 'xmlhttprequest', challenge: otherPayee }));
+    expect(out.settled).toBeUndefined();
+    expect(active(t.local)[0]).toMatchObject({ status: 'pending', payee: 'm_evil', payment: { payTo: 'm_evil' } });
+    expect(active(t.local)[0]!.auto).toBeUndefined();
+    expect(active(t.local)[0]!.payment).not.toHaveProperty('allowance');
+    expect(t.windows.created).toBe(1);
+    expect(t.hub.calls).toEqual([]);
+    // The payee the budget was set for is still paid without asking.
+    await (await t.approvals.add(seen('/b'))).settled;
+    expect(t.hub.calls.map((c) => [c.body.payTo, c.body.allowance])).toEqual([['m_shop', { site: SITE }]]);
+  });
+
+  it('a budget kept from before budgets named a payee pays nobody automatically', async () => {
+    const t = setup({ budgets: [budget({ payee: null })] });
+    await t.approvals.add(seen());
+    expect(active(t.local)[0]).toMatchObject({ status: 'pending', payee: 'm_shop' });
+    expect(t.hub.calls).toEqual([]);
+    expect(t.windows.created).toBe(1);
+  });
+
+  it('the hub refusing it for another payee sends it to the window with a note, under a new key', async () => {
+    const t = setup({ budgets: [budget()] });
+    t.hub.outcomes.push(() => ({ kind: 'refused', status: 403, type: 'https://tollway.dev/problems/allowance-payee-mismatch', message: 'the allowance for https://shop.example is not for this payee: ask the person' }));
+    const out = await t.approvals.add(seen());
+    const firstKey = active(t.local)[0]!.idempotencyKey;
+    await out.settled;
+    const [r] = active(t.local);
+    expect(r).toMatchObject({ status: 'pending', auto: false, note: expect.stringMatching(/^Not this site's budget's payee: /) });
+    expect(r!.payment).not.toHaveProperty('allowance');
+    expect(r!.idempotencyKey).not.toBe(firstKey);
+    expect(t.windows.created).toBe(1);
+  });
+
+  it('Lightning: a budget for the node that signed the invoices pays its new invoices; another node’s invoice gets the window', async () => {
+    const node = randomBytes(32);
+    const l402 = (invoice: string): Seen402['challenge'] => ({ x402: null, l402: { kind: 'l402', scheme: 'L402', macaroon: 'AgEEbHNhdAJCAADX', invoice, amountMsat: '1500000' }, problems: [] });
+    const ours = makeInvoice({ valueMsat: 1_500_000n, nodeKey: node }).paymentRequest;
+    const nodeKey = bolt11.decode(ours).payeeNodeKey!;
+    const t = setup({ budgets: [budget({ payee: nodeKey, asset: 'BTC', amount: '3000000', remaining: '3000000' })] });
+    await (await t.approvals.add(seen('/ln-1', { challenge: l402(ours) }))).settled;
+    expect(t.hub.calls.map((c) => [c.body.rail, c.body.payTo, c.body.allowance])).toEqual([['lightning', ours, { site: SITE }]]);
+    const theirs = makeInvoice({ valueMsat: 1_500_000n, nodeKey: randomBytes(32) }).paymentRequest;
+    await t.approvals.add(seen('/ln-2', { challenge: l402(theirs) }));
+    expect(active(t.local)[0]).toMatchObject({ status: 'pending', payment: { rail: 'lightning', payTo: theirs } });
+    expect(active(t.local)[0]!.payee).not.toBe(nodeKey);
+    expect(t.hub.calls).toHaveLength(1);
+    expect(t.windows.created).toBe(1);
+  });
+
+  it('approving with a budget binds it to this request’s payee; a payee that cannot be told gets no budget and nothing is paid', async () => {
+    const t = setup();
+    const { id } = await t.approvals.add(seen('/a', { challenge: otherPayee }));
+    await t.approvals.decide(id, true, { amount: '15000', period: 'day' });
+    expect(t.puts).toEqual([{ site: SITE, payee: 'm_evil', asset: 'SOVR', amount: '15000', period: 'day' }]);
+
+    const unreadable = setup();
+    const l402: Seen402['challenge'] = { x402: null, l402: { kind: 'l402', scheme: 'L402', macaroon: 'AgEEbHNhdAJCAADX', invoice: 'lnbcrt15u1pjqqqqqpp5qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqsdqqcqzpgxqyz5vq', amountMsat: '1500000' }, problems: [] };
+    const r = await unreadable.approvals.add(seen('/ln', { challenge: l402 }));
+    expect(active(unreadable.local)[0]).toMatchObject({ status: 'pending', payee: null, payment: { rail: 'lightning' } });
+    await expect(unreadable.approvals.decide(r.id, true, { amount: '1', period: 'day' })).rejects.toThrow(/cannot have a budget; nothing was paid/);
+    expect(unreadable.puts).toEqual([]);
+    expect(unreadable.hub.calls).toEqual([]);
+  });
+});
+
+describe('the site the window names', () => {
+  const elsewhere = (): Seen402['challenge'] => ({ ...x402Challenge(), x402: { ...x402Challenge().x402!, resource: { url: 'https://bank.example/transfer', description: 'Rent' } } });
+
+  it('is the tab’s origin from the browser, whatever resource URL the challenge or the page names', async () => {
+    const t = setup({ tabs: { 7: 'https://news.example' } });
+    // A fetch from a frame of shop.example inside a news.example tab, naming a bank's URL.
+    await t.approvals.add(seen('/a', { frameType: 'xmlhttprequest', url: 'https://bank.example/transfer', challenge: elsewhere() }));
+    expect(active(t.local)[0]).toMatchObject({ site: SITE, tabOrigin: 'https://news.example', url: 'https://bank.example/transfer' });
+  });
+
+  it('a provider call carries the tab’s origin from the message sender; a page load is its own URL’s origin', async () => {
+    const t = setup({ tabs: { 7: 'https://wrong.example' } });
+    await t.approvals.add(seen('/a', { frameType: 'xmlhttprequest', tabOrigin: SITE, url: 'https://bank.example/transfer', challenge: elsewhere() }));
+    expect(active(t.local)[0]).toMatchObject({ tabOrigin: SITE });
+    const load = setup({ tabs: { 7: 'https://previous-page.example' } });
+    await load.approvals.add(seen('/b', { challenge: elsewhere() }));
+    expect(active(load.local)[0]).toMatchObject({ tabOrigin: SITE, url: `${SITE}/b` });
+  });
+
+  it('is null (the window falls back to the browser-given site) when the browser does not tell', async () => {
+    const t = setup();
+    await t.approvals.add(seen('/a', { frameType: 'xmlhttprequest' }));
+    expect(active(t.local)[0]).toMatchObject({ site: SITE, tabOrigin: null });
   });
 });
 

@@ -7,8 +7,10 @@ import { budgetText, lightningAmount } from '../../extension/common/format.js';
 import { periodBounds as hubPeriodBounds } from '../../server/payments/allowances.js';
 
 const SITE = 'https://shop.example';
+const PAYEE = 'm_shop';
 const allowance = (over: Partial<Allowance> = {}): Allowance => ({
   site: SITE,
+  payee: PAYEE,
   asset: 'SOVR',
   amount: '3000',
   period: 'day',
@@ -51,24 +53,30 @@ describe('budget periods (what the popup and the window show)', () => {
 describe('auto-pay or ask', () => {
   const pay = (amount = '1500', asset = 'SOVR') => ({ amount, asset });
   const now = at('2025-03-10T18:00:00Z');
-  it('pays without asking only when the site’s budget in that asset covers the amount', () => {
-    expect(autoPayDecision(SITE, pay(), allowance(), now)).toEqual({ auto: true });
-    expect(autoPayDecision(SITE, pay('1501'), allowance(), now)).toEqual({ auto: false, reason: 'over-budget' });
-    expect(autoPayDecision(SITE, pay('1'), allowance({ remaining: '0', spent: '3000' }), now)).toEqual({ auto: false, reason: 'over-budget' });
+  it('pays without asking only when the site’s budget for that payee in that asset covers the amount', () => {
+    expect(autoPayDecision(SITE, PAYEE, pay(), allowance(), now)).toEqual({ auto: true });
+    expect(autoPayDecision(SITE, PAYEE, pay('1501'), allowance(), now)).toEqual({ auto: false, reason: 'over-budget' });
+    expect(autoPayDecision(SITE, PAYEE, pay('1'), allowance({ remaining: '0', spent: '3000' }), now)).toEqual({ auto: false, reason: 'over-budget' });
     // A new period: the whole amount again.
-    expect(autoPayDecision(SITE, pay('3000'), allowance({ remaining: '0', spent: '3000' }), at('2025-03-11T00:00:01Z'))).toEqual({ auto: true });
+    expect(autoPayDecision(SITE, PAYEE, pay('3000'), allowance({ remaining: '0', spent: '3000' }), at('2025-03-11T00:00:01Z'))).toEqual({ auto: true });
   });
-  it('asks when there is no budget, it is another site’s or another asset’s, or nothing payable', () => {
-    expect(autoPayDecision(SITE, pay(), null, now)).toEqual({ auto: false, reason: 'no-budget' });
-    expect(autoPayDecision(SITE, pay(), allowance({ site: 'https://other.example' }), now)).toEqual({ auto: false, reason: 'no-budget' });
-    expect(autoPayDecision(SITE, pay('1500', 'BTC'), allowance(), now)).toEqual({ auto: false, reason: 'no-budget' });
-    expect(autoPayDecision(SITE, null, allowance(), now)).toEqual({ auto: false, reason: 'no-payment' });
-    expect(autoPayDecision('null', pay(), allowance({ site: 'null' }), now)).toEqual({ auto: false, reason: 'not-a-site' });
-    expect(autoPayDecision(`${SITE}/path`, pay(), allowance({ site: `${SITE}/path` }), now)).toEqual({ auto: false, reason: 'not-a-site' });
+  it('asks when there is no budget, it is another site’s, payee’s or asset’s, or nothing payable', () => {
+    // A budget is bound to its payee: the same site asking to pay anyone else is asked about.
+    expect(autoPayDecision(SITE, 'm_other', pay(), allowance(), now)).toEqual({ auto: false, reason: 'no-budget' });
+    // A budget kept from before budgets named a payee pays nobody.
+    expect(autoPayDecision(SITE, PAYEE, pay(), allowance({ payee: null }), now)).toEqual({ auto: false, reason: 'no-budget' });
+    // A payee that cannot be told (an unreadable invoice) is never auto-paid.
+    expect(autoPayDecision(SITE, null, pay(), allowance(), now)).toEqual({ auto: false, reason: 'no-payee' });
+    expect(autoPayDecision(SITE, PAYEE, pay(), null, now)).toEqual({ auto: false, reason: 'no-budget' });
+    expect(autoPayDecision(SITE, PAYEE, pay(), allowance({ site: 'https://other.example' }), now)).toEqual({ auto: false, reason: 'no-budget' });
+    expect(autoPayDecision(SITE, PAYEE, pay('1500', 'BTC'), allowance(), now)).toEqual({ auto: false, reason: 'no-budget' });
+    expect(autoPayDecision(SITE, PAYEE, null, allowance(), now)).toEqual({ auto: false, reason: 'no-payment' });
+    expect(autoPayDecision('null', PAYEE, pay(), allowance({ site: 'null' }), now)).toEqual({ auto: false, reason: 'not-a-site' });
+    expect(autoPayDecision(`${SITE}/path`, PAYEE, pay(), allowance({ site: `${SITE}/path` }), now)).toEqual({ auto: false, reason: 'not-a-site' });
   });
   it('never trusts a garbled stored budget to allow a payment', () => {
-    expect(autoPayDecision(SITE, pay(), allowance({ remaining: '1e30' }), now)).toEqual({ auto: false, reason: 'over-budget' });
-    expect(autoPayDecision(SITE, pay('-5'), allowance(), now)).toEqual({ auto: false, reason: 'no-payment' });
+    expect(autoPayDecision(SITE, PAYEE, pay(), allowance({ remaining: '1e30' }), now)).toEqual({ auto: false, reason: 'over-budget' });
+    expect(autoPayDecision(SITE, PAYEE, pay('-5'), allowance(), now)).toEqual({ auto: false, reason: 'no-payment' });
   });
 });
 
@@ -103,8 +111,8 @@ describe('the budgets mirror in the worker', () => {
       lookupWaitMs: 50,
       api: {
         allowances: async () => (calls.push('GET'), { data: [allowance()] }),
-        putAllowance: async (_s, a) => (calls.push(`PUT ${a.site} ${a.amount}`), allowance({ ...a, remaining: a.amount, spent: '0' })),
-        deleteAllowance: async (_s, site) => void calls.push(`DELETE ${site}`),
+        putAllowance: async (_s, a) => (calls.push(`PUT ${a.site} ${a.payee} ${a.amount}`), allowance({ ...a, remaining: a.amount, spent: '0' })),
+        deleteAllowance: async (_s, site, payee) => void calls.push(`DELETE ${site} ${payee}`),
         ...api,
       },
     });
@@ -113,33 +121,35 @@ describe('the budgets mirror in the worker', () => {
 
   it('reads the hub once per session, then answers from the mirror; put and delete keep it current', async () => {
     const t = service({});
-    expect(await t.budgets.lookup(SITE, 'SOVR')).toMatchObject({ amount: '3000' });
-    expect(await t.budgets.lookup(SITE, 'BTC')).toBeNull();
+    expect(await t.budgets.lookup(SITE, PAYEE, 'SOVR')).toMatchObject({ amount: '3000' });
+    expect(await t.budgets.lookup(SITE, PAYEE, 'BTC')).toBeNull();
+    expect(await t.budgets.lookup(SITE, 'm_other', 'SOVR')).toBeNull();
+    expect(await t.budgets.lookup(SITE, null, 'SOVR')).toBeNull();
     expect(t.calls).toEqual(['GET']);
-    await t.budgets.put({ site: 'https://a.example', asset: 'SOVR', amount: '10', period: 'week' });
+    await t.budgets.put({ site: 'https://a.example', payee: PAYEE, asset: 'SOVR', amount: '10', period: 'week' });
     expect((t.storage.peek(KEYS.budgets) as { data: Allowance[] }).data.map((a) => [a.site, a.amount])).toEqual([
       ['https://a.example', '10'],
       [SITE, '3000'],
     ]);
-    await t.budgets.remove(SITE, 'SOVR');
-    expect(await t.budgets.lookup(SITE, 'SOVR')).toBeNull();
-    expect(t.calls).toEqual(['GET', 'PUT https://a.example 10', `DELETE ${SITE}`]);
+    await t.budgets.remove(SITE, PAYEE, 'SOVR');
+    expect(await t.budgets.lookup(SITE, PAYEE, 'SOVR')).toBeNull();
+    expect(t.calls).toEqual(['GET', 'PUT https://a.example m_shop 10', `DELETE ${SITE} m_shop`]);
   });
 
   it('a slow or unreachable hub does not hold a 402 back: no budget known, the person is asked', async () => {
     const slow = service({ allowances: () => new Promise(() => undefined) });
-    expect(await slow.budgets.lookup(SITE, 'SOVR')).toBeNull();
+    expect(await slow.budgets.lookup(SITE, PAYEE, 'SOVR')).toBeNull();
     const down = service({ allowances: async () => Promise.reject(new Error('ECONNREFUSED')) });
-    expect(await down.budgets.lookup(SITE, 'SOVR')).toBeNull();
+    expect(await down.budgets.lookup(SITE, PAYEE, 'SOVR')).toBeNull();
     const signedOut = service({}, async () => null);
-    expect(await signedOut.budgets.lookup(SITE, 'SOVR')).toBeNull();
-    await expect(signedOut.budgets.put({ site: SITE, asset: 'SOVR', amount: '1', period: 'day' })).rejects.toThrow(/sign in/);
+    expect(await signedOut.budgets.lookup(SITE, PAYEE, 'SOVR')).toBeNull();
+    await expect(signedOut.budgets.put({ site: SITE, payee: PAYEE, asset: 'SOVR', amount: '1', period: 'day' })).rejects.toThrow(/sign in/);
   });
 
   it('never shows another user’s or another hub’s budgets', async () => {
     const t = service({});
     await t.storage.set({ [KEYS.budgets]: { hubUrl: session.url, userId: 'u_other', data: [allowance({ amount: '999' })], syncedAt: 0 } });
-    expect(await t.budgets.lookup(SITE, 'SOVR')).toMatchObject({ amount: '3000' });
+    expect(await t.budgets.lookup(SITE, PAYEE, 'SOVR')).toMatchObject({ amount: '3000' });
     expect(t.calls).toEqual(['GET']);
   });
 });

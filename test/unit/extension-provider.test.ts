@@ -15,7 +15,7 @@ import {
   readPageRequest,
 } from '../../extension/common/provider-messages.js';
 import { KEYS, type HubSession } from '../../extension/common/state.js';
-import { loadHubSession } from '../../extension/common/storage.js';
+import { loadHubSession, readRequestList } from '../../extension/common/storage.js';
 import { HUB, tollwayOption } from '../helpers/extension-fixtures.js';
 import { MemoryStorage } from '../helpers/memory-storage.js';
 
@@ -150,7 +150,7 @@ function setup(signedIn = true) {
   });
   provider = createProvider({ session: () => loadHubSession(session), add: (s) => approvals.add(s) });
   const sender = { tabId: 3, origin: 'https://shop.example', url: 'https://shop.example/page' };
-  return { approvals, provider, windows, hub, sender };
+  return { approvals, provider, windows, hub, sender, local };
 }
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
@@ -185,6 +185,17 @@ describe('provider in the worker', () => {
     expect(e).toBeInstanceOf(Error);
     expect((e as Error).message).toMatch(/rejected/);
     expect(t.hub.calls).toHaveLength(0);
+  });
+
+  it('names the site from the browser (the sender’s origin and tab), never from what the page passed', async () => {
+    const t = setup();
+    // The page names another site's resource, in its request and in the challenge.
+    const elsewhere = { ...doc, resource: { url: 'https://bank.example/transfer', description: 'Rent' } };
+    void t.provider.pay({ type: 'provider.pay', challenge: elsewhere, request: { url: 'https://bank.example/transfer', method: 'post' } }, { ...t.sender, tabOrigin: 'https://news.example' }).catch(() => undefined);
+    await flush();
+    const [stored] = readRequestList(t.local.peek(KEYS.approvals)).requests;
+    expect(stored).toMatchObject({ site: 'https://shop.example', tabOrigin: 'https://news.example', url: 'https://bank.example/transfer', payee: 'm_shop' });
+    await t.approvals.rejectAll();
   });
 
   it('refuses at once when locked or signed out, and refuses garbage', async () => {

@@ -298,6 +298,15 @@ export function createLightningRail(deps: LightningRailDeps): LightningRail {
       }
     },
 
+    payeeOf(payTo) {
+      // The signer of the invoice: the same from one invoice of a merchant to the next.
+      try {
+        return decodeInvoice(payTo).payee;
+      } catch (err) {
+        throw new ProblemError('invalid-invoice', (err as Error).message);
+      }
+    },
+
     async resolvePayee(tx, payTo, asset) {
       const inv = checkInvoiceRequest({ payTo, asset }, network);
       checkNotExpired(inv, clock.now());
