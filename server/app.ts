@@ -97,10 +97,21 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   const ownsDb = !opts.db;
 
   await migrate(db, MIGRATIONS);
-  const keys = opts.keys ?? (await loadSigningKeys({ dataDir: config.dataDir, envKey: config.signingKey }));
+  const keys = opts.keys ?? (await loadSigningKeys({ dataDir: config.dataDir, envKey: config.signingKey, previousKeys: config.previousSigningKeys }));
   const metrics = createMetrics();
   const ledger = createLedger({ clock });
-  const auth = createAuthService({ db, keys, clock, publicUrl: config.publicUrl, accessTtlSeconds: config.accessTokenTtl });
+  // A logout must reach the session's sockets, which the notifier (built later) holds.
+  let disconnectSession = (_sessionId: string) => {};
+  const auth = createAuthService({
+    db,
+    keys,
+    clock,
+    publicUrl: config.publicUrl,
+    accessTtlSeconds: config.accessTokenTtl,
+    noncesPerClient: config.siweNoncesPerClient,
+    noncesTotal: config.siweNoncesTotal,
+    onSessionRevoked: (sessionId) => disconnectSession(sessionId),
+  });
   let pokeWebhooks = () => {};
   const merchants = createMerchants({
     db,
@@ -221,11 +232,15 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   const notifier = createSocketNotifier({
     httpServer: server,
     db,
-    verifyToken: (t) => auth.verifyAccessToken(t),
+    verifyToken: (t) => auth.verifyAccessTokenSession(t),
+    sessionActive: (sessionId) => auth.isSessionActive(sessionId),
+    clock,
     corsOrigin: true,
     redisUrl: config.redisUrl,
     logger,
   });
+  disconnectSession = (sessionId) =>
+    void notifier.disconnectSession(sessionId).catch((err: Error) => logger.warn({ reason: err.message }, 'disconnecting a logged-out session failed'));
   // Webhooks: the sink only records deliveries (one transaction per batch, no HTTP in the
   // dispatcher's path); the worker sends them, retries them and keeps the delivery log.
   const webhookOverrides = opts.webhooks ?? {};
@@ -274,7 +289,8 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
-  logger.info({ url, publicUrl: config.publicUrl, engine: db.dialect, dev: config.dev }, 'hub listening');
+  // kids are public (the JWKS lists them); they tell an operator which keys a rotation left in use.
+  logger.info({ url, publicUrl: config.publicUrl, engine: db.dialect, dev: config.dev, kid: keys.kid, previousKids: keys.previousKids }, 'hub listening');
 
   let closing: Promise<void> | undefined;
   return {

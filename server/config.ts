@@ -27,6 +27,26 @@ const EnvSchema = z.object({
     .regex(/^rediss?:\/\//, 'must be a redis:// URL')
     .optional(),
   TOLLWAY_SIGNING_KEY: z.string().min(1).optional(),
+  TOLLWAY_PREVIOUS_SIGNING_KEYS: z
+    .string()
+    .optional()
+    .describe(
+      'Retired signing keys that still verify receipts and access tokens they signed (listed in the JWKS by kid) but never sign: PEMs separated by commas, or JSON (one JWK, a list, or a JWKS). Private or public keys; only the public half is kept. Remove a key once everything it signed has expired (TOLLWAY_RECEIPT_TTL, TOLLWAY_ACCESS_TOKEN_TTL).',
+    ),
+  TOLLWAY_SIWE_NONCES_PER_CLIENT: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(20)
+    .describe(
+      'Unused sign-in nonces one client (IPv4 address or IPv6 /64) may hold at once; GET /auth/nonce answers 429 past it. Behind a reverse proxy every request comes from the proxy\'s address: raise it there.',
+    ),
+  TOLLWAY_SIWE_NONCES_TOTAL: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(10_000)
+    .describe('Unused sign-in nonces all clients together may hold at once: bounds the nonce table whatever the addresses.'),
   TOLLWAY_CORS_ORIGINS: z.string().default(''),
   TOLLWAY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TOLLWAY_ACCESS_TOKEN_TTL: seconds(900),
@@ -94,6 +114,11 @@ export interface Config {
   databaseUrl?: string;
   redisUrl?: string;
   signingKey?: string;
+  /** Retired signing keys (TOLLWAY_PREVIOUS_SIGNING_KEYS): they verify, they don't sign. */
+  previousSigningKeys?: string;
+  /** Caps on unused SIWE nonces, per client key and overall. */
+  siweNoncesPerClient: number;
+  siweNoncesTotal: number;
   corsOrigins: string[];
   logLevel: z.infer<typeof EnvSchema>['TOLLWAY_LOG_LEVEL'];
   accessTokenTtl: number;
@@ -170,6 +195,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     signingKey: e.TOLLWAY_SIGNING_KEY,
+    previousSigningKeys: e.TOLLWAY_PREVIOUS_SIGNING_KEYS,
+    siweNoncesPerClient: e.TOLLWAY_SIWE_NONCES_PER_CLIENT,
+    siweNoncesTotal: e.TOLLWAY_SIWE_NONCES_TOTAL,
     corsOrigins: e.TOLLWAY_CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
     logLevel: e.TOLLWAY_LOG_LEVEL,
     accessTokenTtl: e.TOLLWAY_ACCESS_TOKEN_TTL,

@@ -71,7 +71,12 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
     },
     '/deposits/{id}': { get: { summary: 'One of your deposits', security: bearer, parameters: [idParam], responses: { 200: ok('Deposit'), 401: problem, 404: problem } } },
     '/rails': { get: { summary: 'The rails this hub pays with, and what a wallet signs for the SOVR rail', responses: { 200: ok('RailsInfo') } } },
-    '/auth/nonce': { get: { summary: 'One-time SIWE nonce (5 minutes)', responses: { 200: ok('NonceResponse') } } },
+    '/auth/nonce': {
+      get: {
+        summary: 'One-time SIWE nonce (5 minutes); 429 with Retry-After while the caller holds too many unused ones',
+        responses: { 200: ok('NonceResponse'), 429: problem },
+      },
+    },
     '/auth/siwe': { post: { summary: 'Sign in with Ethereum (EIP-4361)', requestBody: body('SiweLoginRequest'), responses: { 200: ok('TokenResponse'), ...errors } } },
     '/auth/refresh': { post: { summary: 'Rotate the refresh token; reusing a rotated one revokes its family', requestBody: body('RefreshRequest'), responses: { 200: ok('TokenResponse'), ...errors } } },
     '/auth/logout': { post: { summary: 'Revoke the refresh token family', requestBody: body('RefreshRequest'), responses: { 204: { description: 'revoked' }, 400: problem } } },

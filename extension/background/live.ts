@@ -15,7 +15,8 @@ import { createSerial } from './serial.js';
 export interface LiveSocket {
   readonly connected: boolean;
   readonly active: boolean;
-  on(event: 'connect' | 'disconnect', fn: () => void): unknown;
+  on(event: 'connect', fn: () => void): unknown;
+  on(event: 'disconnect', fn: (reason?: string) => void): unknown;
   on(event: 'connect_error', fn: (err: Error) => void): unknown;
   on(event: 'paymentStatusUpdate', fn: (u: unknown) => void): unknown;
   connect(): unknown;
@@ -128,15 +129,22 @@ export function createLive(deps: LiveDeps) {
       backoff = 1000;
       void update(s, (v) => ({ ...v, live: true }), gen).then(reconcile);
     });
-    sock.on('disconnect', () => void update(s, (v) => ({ ...v, live: false }), gen));
+    // socket.io does not retry on its own after the hub refused the handshake or ended the socket
+    // (its access token expired, its session was logged out); try again, with a fresh token, which
+    // the auth callback asks for on every attempt. A signed-out session stops it all via stop().
+    const retry = () => {
+      if (sock.active || socket !== sock) return;
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(() => socket === sock && sock.connect(), backoff);
+      backoff = Math.min(backoff * 2, 60_000);
+    };
+    sock.on('disconnect', (reason) => {
+      void update(s, (v) => ({ ...v, live: false }), gen);
+      if (reason === 'io server disconnect') retry();
+    });
     sock.on('connect_error', () => {
       void update(s, (v) => ({ ...v, live: false }), gen);
-      // Refused by the hub (token): socket.io does not retry on its own; try again with a fresh one.
-      if (!sock.active && socket === sock) {
-        clearTimeout(retryTimer);
-        retryTimer = setTimeout(() => socket === sock && sock.connect(), backoff);
-        backoff = Math.min(backoff * 2, 60_000);
-      }
+      retry();
     });
     sock.on('paymentStatusUpdate', (raw) => {
       const u = PaymentStatusUpdate.safeParse(raw);

@@ -6,8 +6,12 @@
  * JSON), else `<dataDir>/signing-key.json`, else a fresh key written there on first start. The
  * private key ends up as a non-extractable CryptoKey, so nothing holding a SigningKeys can export
  * (or accidentally log) the key material; only the public JWK is kept in the clear.
+ *
+ * Rotation: retired keys (TOLLWAY_PREVIOUS_SIGNING_KEYS) stay in the JWKS and keep verifying what
+ * they signed until the operator removes them, but never sign again; of a retired key only the
+ * public half is kept, so a retired private key given there is not even held in memory.
  */
-import { createECDH, createPrivateKey, KeyObject, randomBytes, sign as cryptoSign } from 'node:crypto';
+import { createECDH, createPrivateKey, createPublicKey, KeyObject, randomBytes, sign as cryptoSign } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK, type JWTPayload } from 'jose';
@@ -33,6 +37,11 @@ export interface SigningKeys {
   readonly publicKey: CryptoKey;
   /** Public JWK with kid, alg and use: exactly what goes into the JWKS. */
   readonly publicJwk: Readonly<JWK>;
+  /** kids of the retired keys that still verify (and are published) but never sign. */
+  readonly previousKids: readonly string[];
+  /** The key that verifies signatures under `kid`: the current one or a retired one; else undefined. */
+  verificationKey(kid: string | undefined): CryptoKey | undefined;
+  /** The current key first, then the retired ones. */
   jwks(): { keys: JWK[] };
   /** A compact JWS with header `{alg: ES256, kid, typ}` and iat/exp from `opts.now`. */
   sign(claims: JWTPayload, opts: SignOptions): Promise<string>;
@@ -42,23 +51,29 @@ export interface LoadSigningKeysOptions {
   dataDir: string;
   /** The value of TOLLWAY_SIGNING_KEY, if set. */
   envKey?: string;
+  /** The value of TOLLWAY_PREVIOUS_SIGNING_KEYS, if set: retired keys that still verify. */
+  previousKeys?: string;
 }
 
 export async function loadSigningKeys(opts: LoadSigningKeysOptions): Promise<SigningKeys> {
+  // Parsed first: a typo in the retired keys stops the hub before it creates a key file.
+  const previous = parsePreviousKeys(opts.previousKeys);
+  return fromPrivateJwk(await currentPrivateJwk(opts), previous);
+}
+
+async function currentPrivateJwk(opts: LoadSigningKeysOptions): Promise<JWK> {
   if (opts.envKey !== undefined && opts.envKey.trim() !== '') {
-    let jwk: JWK;
     try {
-      jwk = parseKeyText(opts.envKey);
+      return parseKeyText(opts.envKey);
     } catch (err) {
       // The reason never quotes the value: it is a secret.
       throw new Error(`TOLLWAY_SIGNING_KEY is not a usable ES256 private key: ${(err as Error).message}`);
     }
-    return fromPrivateJwk(jwk);
   }
 
   const file = join(opts.dataDir, SIGNING_KEY_FILE);
   const existing = readKeyFile(file);
-  if (existing) return fromPrivateJwk(existing);
+  if (existing) return existing;
 
   mkdirSync(opts.dataDir, { recursive: true });
   const fresh = await newPrivateJwk();
@@ -76,7 +91,92 @@ export async function loadSigningKeys(opts: LoadSigningKeysOptions): Promise<Sig
   }
   const stored = readKeyFile(file);
   if (!stored) throw new Error(`signing key file ${file} vanished after it was written`);
-  return fromPrivateJwk(stored);
+  return stored;
+}
+
+/**
+ * TOLLWAY_PREVIOUS_SIGNING_KEYS → the public halves of the retired keys. Accepted: PEMs separated
+ * by commas (PEM has no commas; private PKCS#8/SEC1 or public SPKI), or JSON: one JWK, a list of
+ * JWKs or PEM strings, or a JWKS `{"keys": [...]}` (e.g. an old copy of /.well-known/jwks.json).
+ * A comma list can't hold JWKs (JSON has commas), hence the JSON forms. Messages name the entry by
+ * position and never quote it: an operator may well paste the old private key here.
+ */
+export function parsePreviousKeys(text: string | undefined): JWK[] {
+  if (text === undefined || text.trim() === '') return [];
+  const trimmed = text.trim();
+  let items: unknown[];
+  if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch {
+      throw new Error('TOLLWAY_PREVIOUS_SIGNING_KEYS starts like JSON but is not valid JSON');
+    }
+    const set = (parsed as { keys?: unknown } | null)?.keys;
+    items = Array.isArray(parsed) ? parsed : Array.isArray(set) ? set : [parsed];
+  } else {
+    items = trimmed.split(',').map((p) => p.trim()).filter(Boolean);
+  }
+  return items.map((item, i) => {
+    try {
+      return publicPartOf(item);
+    } catch (err) {
+      throw new Error(`TOLLWAY_PREVIOUS_SIGNING_KEYS entry ${i + 1} is not a usable ES256 key: ${(err as Error).message}`);
+    }
+  });
+}
+
+/** A PEM, a JWK (JSON text or object), private or public → the validated public P-256 JWK. */
+function publicPartOf(item: unknown): JWK {
+  if (typeof item === 'string') {
+    const t = item.trim();
+    if (t.startsWith('{')) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(t);
+      } catch {
+        throw new Error('the value starts like JSON but is not valid JSON');
+      }
+      return publicPartOf(parsed);
+    }
+    if (!t.startsWith('-----BEGIN')) throw new Error('expected a PEM or a JWK');
+    let key: KeyObject;
+    try {
+      // A private PEM gives its public half; a public (SPKI) PEM is taken as it is.
+      key = createPublicKey({ key: t, format: 'pem' });
+    } catch {
+      throw new Error('the PEM could not be read as a key');
+    }
+    return p256PublicJwk(key);
+  }
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new Error('expected a PEM or a JWK');
+  const j = item as Record<string, unknown>;
+  if (j.kty !== 'EC' || j.crv !== 'P-256') throw new Error('the JWK must have kty "EC" and crv "P-256"');
+  if (j.alg !== undefined && j.alg !== SIGNING_ALG) throw new Error(`the JWK's alg must be ${SIGNING_ALG}`);
+  if (typeof j.d === 'string') {
+    const derived = fromD(j.d);
+    if ((j.x !== undefined && j.x !== derived.x) || (j.y !== undefined && j.y !== derived.y)) {
+      throw new Error('the JWK\'s public part (x, y) does not match its private part (d)');
+    }
+    return { kty: 'EC', crv: 'P-256', x: derived.x, y: derived.y };
+  }
+  if (typeof j.x !== 'string' || typeof j.y !== 'string') throw new Error('the JWK has no x and y');
+  let key: KeyObject;
+  try {
+    // Importing checks that (x, y) is a point on the curve.
+    key = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: j.x, y: j.y }, format: 'jwk' });
+  } catch {
+    throw new Error('x and y are not a P-256 public key');
+  }
+  return p256PublicJwk(key);
+}
+
+function p256PublicJwk(key: KeyObject): JWK {
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new Error('the key must be an EC key on curve P-256');
+  }
+  const { x, y } = key.export({ format: 'jwk' }) as JWK;
+  return { kty: 'EC', crv: 'P-256', x, y };
 }
 
 /** An in-memory key, for tests and tools. */
@@ -171,14 +271,25 @@ function fromD(d: string): JWK {
   };
 }
 
-async function fromPrivateJwk(jwk: JWK): Promise<SigningKeys> {
-  const publicPart: JWK = { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y };
+/** A public key as the JWKS lists it, with its kid (the RFC 7638 thumbprint) and CryptoKey. */
+async function verifier(publicPart: JWK): Promise<{ kid: string; publicKey: CryptoKey; publicJwk: Readonly<JWK> }> {
+  const pub: JWK = { kty: 'EC', crv: 'P-256', x: publicPart.x, y: publicPart.y };
   // kid = RFC 7638 thumbprint: stable for the key, whatever kid a file or env value carried.
-  const kid = await calculateJwkThumbprint(publicPart, 'sha256');
-  const privateKey = (await importJWK({ ...publicPart, d: jwk.d }, SIGNING_ALG, { extractable: false })) as CryptoKey;
-  const publicKey = (await importJWK(publicPart, SIGNING_ALG, { extractable: true })) as CryptoKey;
-  const publicJwk: JWK = Object.freeze({ ...publicPart, kid, alg: SIGNING_ALG, use: 'sig' });
+  const kid = await calculateJwkThumbprint(pub, 'sha256');
+  const publicKey = (await importJWK(pub, SIGNING_ALG, { extractable: true })) as CryptoKey;
+  return { kid, publicKey, publicJwk: Object.freeze({ ...pub, kid, alg: SIGNING_ALG, use: 'sig' }) };
+}
+
+async function fromPrivateJwk(jwk: JWK, previous: readonly JWK[] = []): Promise<SigningKeys> {
+  const { kid, publicKey, publicJwk } = await verifier(jwk);
+  const privateKey = (await importJWK({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, d: jwk.d }, SIGNING_ALG, { extractable: false })) as CryptoKey;
   const keyObject = KeyObject.from(privateKey);
+  // The current key listed again as a previous one (a rotation not finished yet) is listed once.
+  const retired = new Map<string, Awaited<ReturnType<typeof verifier>>>();
+  for (const p of previous) {
+    const v = await verifier(p);
+    if (v.kid !== kid) retired.set(v.kid, v);
+  }
 
   return {
     kid,
@@ -186,7 +297,9 @@ async function fromPrivateJwk(jwk: JWK): Promise<SigningKeys> {
     privateKey,
     publicKey,
     publicJwk,
-    jwks: () => ({ keys: [{ ...publicJwk }] }),
+    previousKids: [...retired.keys()],
+    verificationKey: (k) => (k === kid ? publicKey : k === undefined ? undefined : retired.get(k)?.publicKey),
+    jwks: () => ({ keys: [{ ...publicJwk }, ...[...retired.values()].map((r) => ({ ...r.publicJwk }))] }),
     // Signed synchronously with node:crypto rather than through jose's WebCrypto path: WebCrypto
     // runs on the libuv thread pool, and under load each signature then waits a whole event-loop
     // round (tens of ms at 64 concurrent payments) where the signature itself costs ~20 µs.

@@ -5,6 +5,14 @@
  * Nonces live in siwe_nonces and are single-use: consuming one is a conditional UPDATE whose row
  * count says whether this request won, so a replayed message fails even when both copies arrive
  * at once, on any number of hub processes.
+ *
+ * What the message must say besides the signature: this hub's domain and origin (a message signed
+ * for another site, or for this host over another scheme, is no login here), the chain id the
+ * extension signs, and an issuedAt no older than a nonce lives (a message can't be older than its
+ * nonce) and not ahead of our clock by more than a small skew.
+ *
+ * Issuing a nonce stores a row for an unauthenticated caller, so live unused nonces are capped per
+ * client (IPv4 address or IPv6 /64) and overall; past a cap the caller gets 429 until one expires.
  */
 import { randomBytes } from 'node:crypto';
 import { getAddress, verifyMessage } from 'ethers';
@@ -12,9 +20,24 @@ import { SiweMessage } from 'siwe';
 import { ProblemError } from '../../shared/problem.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../store/types.js';
+import { UNKNOWN_CLIENT } from './client-key.js';
+
+/**
+ * The chain id sign-in messages must name: what the extension signs (extension/common/siwe.ts).
+ * Not the SOVR rail's chain: in SIWE the chain id only says where a contract wallet's signature
+ * would be checked (EIP-1271), and the hub accepts plain key signatures only; the extension signs
+ * the same login whatever rails a hub runs, and turning a rail on must not lock everyone out.
+ */
+export const SIWE_CHAIN_ID = 1;
+export const DEFAULT_NONCES_PER_CLIENT = 20;
+export const DEFAULT_NONCES_TOTAL = 10_000;
 
 export interface SiweAuth {
-  issueNonce(): Promise<string>;
+  /**
+   * A fresh nonce for `client` (a key from clientKey()). Throws ProblemError('rate-limited') with
+   * `retryAfter` (seconds) when the client, or everyone together, holds too many unused ones.
+   */
+  issueNonce(client?: string): Promise<string>;
   /** Throws ProblemError('invalid-siwe') unless everything checks out; the nonce is then spent. */
   verifyLogin(message: string, signature: string): Promise<{ address: string }>;
 }
@@ -26,21 +49,35 @@ export interface SiweAuthOptions {
   domain: string;
   /** If the message carries a scheme (`https://host wants you…`), it must be this one (no colon). */
   scheme?: string;
-  /** If given, the message's URI must have this origin. */
-  uri?: string;
-  /** If given, the message's chain id must be this. */
-  chainId?: number;
+  /** The message's URI must have this origin (the hub's public URL). */
+  uri: string;
+  /** The message's chain id must be this. */
+  chainId: number;
   nonceTtlSeconds?: number;
+  /** How far ahead of our clock a message's issuedAt may be (the signer's clock may run fast). */
+  clockSkewSeconds?: number;
+  /** Live unused nonces one client may hold. */
+  maxNoncesPerClient?: number;
+  /** Live unused nonces all clients together may hold: bounds the table whatever the addresses. */
+  maxNonces?: number;
 }
 
 const SIGNATURE_RE = /^0x[0-9a-fA-F]{130}$/;
 const MAX_MESSAGE_LENGTH = 4096;
 const SWEEP_INTERVAL_MS = 60_000;
 
+interface LiveCount {
+  n: number | string;
+  oldest: number | string | null;
+}
+
 export function createSiweAuth(opts: SiweAuthOptions): SiweAuth {
-  const { db, clock, domain } = opts;
+  const { db, clock, domain, chainId } = opts;
   const nonceTtlMs = (opts.nonceTtlSeconds ?? 300) * 1000;
-  const expectedOrigin = opts.uri !== undefined ? new URL(opts.uri).origin : undefined;
+  const skewMs = (opts.clockSkewSeconds ?? 60) * 1000;
+  const perClient = opts.maxNoncesPerClient ?? DEFAULT_NONCES_PER_CLIENT;
+  const total = opts.maxNonces ?? DEFAULT_NONCES_TOTAL;
+  const expectedOrigin = new URL(opts.uri).origin;
   let lastSweep = -Infinity;
 
   const fail = (detail: string): never => {
@@ -48,19 +85,37 @@ export function createSiweAuth(opts: SiweAuthOptions): SiweAuth {
   };
 
   return {
-    async issueNonce() {
+    async issueNonce(client = UNKNOWN_CLIENT) {
       // 128 random bits as hex: alphanumeric and ≥ 8 characters, as EIP-4361 requires.
       const nonce = randomBytes(16).toString('hex');
       const now = clock.now();
-      await db.transaction(async (tx) => {
+      const refused = await db.transaction(async (tx) => {
         // /auth/nonce is unauthenticated, so the table is swept of expired rows (used or not) now
         // and then, keeping it about (request rate × TTL) in size.
         if (now - lastSweep >= SWEEP_INTERVAL_MS) {
           lastSweep = now;
           await tx.run('DELETE FROM siwe_nonces WHERE expires_at <= ?', [now]);
         }
-        await tx.run('INSERT INTO siwe_nonces (nonce, expires_at) VALUES (?, ?)', [nonce, now + nonceTtlMs]);
+        // One client's requests one at a time on PostgreSQL (READ COMMITTED), or simultaneous
+        // requests would all count the same rows and all pass. SQLite runs one writer anyway.
+        // The overall cap may be passed by as many requests as run at once: it bounds the table,
+        // it is not a quota.
+        if (tx.dialect === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(hashtextextended(?, 0)) AS locked', [`siwe-nonce:${client}`]);
+        const mine = await tx.get<LiveCount>(
+          'SELECT COUNT(*) AS n, MIN(expires_at) AS oldest FROM siwe_nonces WHERE client = ? AND used_at IS NULL AND expires_at > ?',
+          [client, now],
+        );
+        if (Number(mine?.n ?? 0) >= perClient) return { retryAt: Number(mine?.oldest ?? now + nonceTtlMs), detail: 'too many unused sign-in nonces from this address' };
+        const all = await tx.get<LiveCount>('SELECT COUNT(*) AS n, MIN(expires_at) AS oldest FROM siwe_nonces WHERE used_at IS NULL AND expires_at > ?', [now]);
+        if (Number(all?.n ?? 0) >= total) return { retryAt: Number(all?.oldest ?? now + nonceTtlMs), detail: 'too many unused sign-in nonces; try again shortly' };
+        await tx.run('INSERT INTO siwe_nonces (nonce, expires_at, client) VALUES (?, ?, ?)', [nonce, now + nonceTtlMs, client]);
+        return undefined;
       });
+      if (refused) {
+        // When the oldest unused nonce lapses, the count goes down by one.
+        const retryAfter = Math.max(1, Math.ceil((refused.retryAt - now) / 1000));
+        throw new ProblemError('rate-limited', refused.detail, { retryAfter });
+      }
       return nonce;
     },
 
@@ -79,8 +134,16 @@ export function createSiweAuth(opts: SiweAuthOptions): SiweAuth {
       if (msg.version !== '1') fail('unsupported message version');
       if (msg.domain !== domain) fail(`domain must be ${domain}`);
       if (msg.scheme !== undefined && opts.scheme !== undefined && msg.scheme !== opts.scheme) fail('scheme mismatch');
-      if (expectedOrigin !== undefined && originOf(msg.uri) !== expectedOrigin) fail(`uri must be on ${expectedOrigin}`);
-      if (opts.chainId !== undefined && msg.chainId !== opts.chainId) fail(`chain id must be ${opts.chainId}`);
+      if (originOf(msg.uri) !== expectedOrigin) fail(`uri must be on ${expectedOrigin}`);
+      if (msg.chainId !== chainId) fail(`chain id must be ${chainId}`);
+      // The library checks expirationTime and notBefore, not issuedAt. A message issued before its
+      // nonce could exist was not made for this login; one from the future means a clock we
+      // should not trust (or a message prepared to be used later).
+      const issuedAt = Date.parse(msg.issuedAt ?? '');
+      const now = clock.now();
+      if (!Number.isFinite(issuedAt)) fail('issuedAt is missing or not a date');
+      if (issuedAt < now - nonceTtlMs - skewMs) fail('issuedAt is too old: sign a fresh message');
+      if (issuedAt > now + skewMs) fail('issuedAt is in the future: check the device clock');
 
       // Recover the signer ourselves first: a clear reason, and siwe's verify logs to the console
       // when recovery throws on a malformed signature.
@@ -102,12 +165,12 @@ export function createSiweAuth(opts: SiweAuthOptions): SiweAuth {
       if (!res.success) fail(res.error?.type ?? 'verification failed');
 
       // Last, so a message that fails the checks above doesn't burn the person's nonce.
-      const now = clock.now();
+      const consumedAt = clock.now();
       const consumed = await db.transaction((tx) =>
         tx.run('UPDATE siwe_nonces SET used_at = ? WHERE nonce = ? AND used_at IS NULL AND expires_at > ?', [
-          now,
+          consumedAt,
           msg.nonce,
-          now,
+          consumedAt,
         ]),
       );
       if (consumed.changes !== 1) fail('nonce unknown, expired or already used');

@@ -1,6 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import { RefreshRequest, SiweLoginRequest } from '../../shared/api.js';
 import { ProblemError } from '../../shared/problem.js';
+import { clientKey } from '../auth/client-key.js';
 import type { AuthedUser, HttpDeps } from './deps.js';
 import { bearer, jsonBody, parse } from './validate.js';
 
@@ -17,8 +18,16 @@ export function requireUser(deps: Pick<HttpDeps, 'auth'>): RequestHandler {
 
 export function authRoutes(deps: HttpDeps): Router {
   const r = Router();
-  r.get('/auth/nonce', async (_req, res) => {
-    res.set('Cache-Control', 'no-store').json(await deps.auth.nonce());
+  r.get('/auth/nonce', async (req, res) => {
+    // The peer address ('trust proxy' is off, so a client can't pick it with X-Forwarded-For).
+    const client = clientKey(req.socket.remoteAddress);
+    try {
+      res.set('Cache-Control', 'no-store').json(await deps.auth.nonce(client));
+    } catch (err) {
+      // The 429 says when to come back: when the oldest unused nonce lapses.
+      if (err instanceof ProblemError && typeof err.extra.retryAfter === 'number') res.set('Retry-After', String(err.extra.retryAfter));
+      throw err;
+    }
   });
   r.post('/auth/siwe', async (req, res) => {
     const body = parse(SiweLoginRequest, jsonBody(req), 'body');

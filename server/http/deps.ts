@@ -11,7 +11,8 @@ import type { z } from 'zod';
 
 /** What the HTTP layer needs from the sign-in service; implemented in server/auth. */
 export interface AuthApi {
-  nonce(): Promise<{ nonce: string }>;
+  /** `client`: the caller's clientKey(), for the per-client cap on unused nonces. */
+  nonce(client?: string): Promise<{ nonce: string }>;
   loginWithSiwe(message: string, signature: string): Promise<z.infer<typeof TokenResponse>>;
   refresh(refreshToken: string): Promise<z.infer<typeof TokenResponse>>;
   logout(refreshToken: string): Promise<void>;

@@ -4,10 +4,12 @@ import { createClient } from 'redis';
 import { type Namespace, Server, type Socket } from 'socket.io';
 import type { PaymentStatus, PaymentStatusUpdate } from '../../shared/api.js';
 import { CHALLENGE_ID_PATTERN } from '../../shared/challenge.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Queryable } from '../store/types.js';
 import type { OutboxSink } from './dispatcher.js';
 import { eventsSince } from './outbox.js';
+import { followSession, sessionRoom } from './socket-session.js';
 
 export interface ServerToClientEvents {
   paymentStatusUpdate(update: PaymentStatusUpdate): void;
@@ -24,6 +26,10 @@ export interface ChallengeEvents {
 export type ClientToServerEvents = Record<string, never>;
 export interface SocketData {
   userId: string;
+  /** The session (refresh-token family) of the token the socket signed in with, if it named one. */
+  sessionId: string | null;
+  /** When that token expires (ms since the epoch): the socket is disconnected then. */
+  expiresAt: number | null;
 }
 export type NotifyServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 type NotifySocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -32,8 +38,15 @@ export interface SocketNotifierOptions {
   httpServer: HttpServer;
   /** Where replays are read from (outside any transaction). */
   db: Queryable;
-  /** Access-token check; rejects (or throws) when the token is not good. */
-  verifyToken: (token: string) => Promise<{ userId: string }>;
+  /**
+   * Access-token check; rejects (or throws) when the token is not good. With `expiresAt` the socket
+   * is disconnected when the token expires; with `sessionId`, when that session is logged out.
+   */
+  verifyToken: (token: string) => Promise<{ userId: string; sessionId?: string | null; expiresAt?: number }>;
+  /** Whether a session is still signed in: checked for every socket that names one. */
+  sessionActive?: (sessionId: string) => Promise<boolean>;
+  /** The clock token expiry is measured by. */
+  clock?: Clock;
   corsOrigin?: boolean | string | string[];
   /** With it, every hub process sharing this Redis reaches every connected user. */
   redisUrl?: string;
@@ -52,6 +65,8 @@ export interface SocketNotifier {
   close(): Promise<void>;
   /** Authenticated sockets connected to this process. */
   connectedCount(): number;
+  /** Disconnects the sockets of a logged-out session, on every hub process sharing the adapter. */
+  disconnectSession(sessionId: string): Promise<void>;
   /** Resolves once Redis is connected (at once without Redis). */
   ready(): Promise<void>;
 }
@@ -86,6 +101,7 @@ function unauthorized(): Error {
  */
 export function createSocketNotifier(opts: SocketNotifierOptions): SocketNotifier {
   const { db, verifyToken, logger } = opts;
+  const clock = opts.clock ?? systemClock;
   const pageSize = Math.max(1, opts.replayPageSize ?? 500);
 
   let redis: ReturnType<typeof createClient> | undefined;
@@ -124,8 +140,10 @@ export function createSocketNotifier(opts: SocketNotifierOptions): SocketNotifie
     const token = auth?.token;
     if (typeof token !== 'string' || token.length === 0 || token.length > 8192) return next(unauthorized());
     verifyToken(token).then(
-      ({ userId }) => {
+      ({ userId, sessionId, expiresAt }) => {
         socket.data.userId = userId;
+        socket.data.sessionId = sessionId ?? null;
+        socket.data.expiresAt = expiresAt ?? null;
         next();
       },
       (err: unknown) => {
@@ -143,9 +161,11 @@ export function createSocketNotifier(opts: SocketNotifierOptions): SocketNotifie
     // (An event dispatched during the replay may arrive twice or ahead of older replayed ones;
     // clients dedupe by seq.)
     void socket.join(userRoom(userId));
+    // Ends the socket with its token or its session; the replay waits for the session check.
+    const staying = followSession(socket, socket.data, { clock, sessionActive: opts.sessionActive, logger });
     const lastSeq = (socket.handshake.auth as Record<string, unknown>).lastSeq;
     if (typeof lastSeq === 'number' && Number.isSafeInteger(lastSeq) && lastSeq >= 0) {
-      replay(socket, userId, lastSeq).catch((err: Error) => {
+      staying.then((ok) => (ok ? replay(socket, userId, lastSeq) : undefined)).catch((err: Error) => {
         logger?.warn({ sid: socket.id, userId, reason: err.message }, 'replay failed; dropping the connection');
         // Closing the transport (not a server-side disconnect) makes the client reconnect and ask again.
         socket.conn.close();
@@ -246,6 +266,11 @@ export function createSocketNotifier(opts: SocketNotifierOptions): SocketNotifie
     io,
     sink,
     connectedCount: () => io.of('/').sockets.size,
+    async disconnectSession(sessionId) {
+      // Through the adapter (what io.in(room).disconnectSockets() does) to await it: with Redis it
+      // is published to every process, each of which disconnects the room's sockets it holds.
+      await io.of('/').adapter.disconnectSockets({ rooms: new Set([sessionRoom(sessionId)]), except: new Set() }, true);
+    },
     ready: () => connected,
     close() {
       // Not io.close(): it would also close the HTTP server, which belongs to the hub. `local`,

@@ -20,6 +20,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The clock of each running test hub, by URL: signIn() dates its SIWE message by the hub's clock,
+ * as a device whose clock agrees with the hub's would (the hub refuses an issuedAt far from its own).
+ */
+const hubClocks = new Map<string, Clock>();
+
 export interface TestHub {
   hub: Hub;
   url: string;
@@ -53,11 +59,13 @@ export async function startTestHub(
     ...opts.env,
   });
   const hub = await startHub({ config, db: store.db, clock: opts.clock, logger: opts.logger ?? createLogger('silent'), sweepIntervalMs: opts.sweepIntervalMs, rails: opts.rails });
+  if (opts.clock) hubClocks.set(hub.url, opts.clock);
   return {
     hub,
     url: hub.url,
     store,
     async stop() {
+      hubClocks.delete(hub.url);
       await hub.close();
       if (!opts.keepStore) await store.cleanup();
     },
@@ -83,7 +91,7 @@ export async function signIn(url: string, wallet: Wallet = Wallet.createRandom()
     version: '1',
     chainId: 1,
     nonce,
-    issuedAt: new Date().toISOString(),
+    issuedAt: new Date(hubClocks.get(url)?.now() ?? Date.now()).toISOString(),
   }).prepareMessage();
   const signature = await wallet.signMessage(message);
   const res = await fetch(`${url}/auth/siwe`, {

@@ -51,7 +51,8 @@ describe.each(ENGINES)('auth on %s', (engine) => {
       statement: 'Sign in to Tollway',
       uri: PUBLIC_URL,
       version: '1',
-      chainId: 31337,
+      // What the extension signs (SIWE_CHAIN_ID); the hub refuses any other chain id.
+      chainId: 1,
       nonce,
       issuedAt: new Date(clock.now()).toISOString(),
       ...over,
@@ -175,6 +176,78 @@ describe.each(ENGINES)('auth on %s', (engine) => {
       await expectProblem(auth.loginWithSiwe(msg, '0x' + 'ff'.repeat(65)), 'invalid-siwe', /signature/);
     });
 
+    it('refuses a message for another chain id, without burning the nonce', async () => {
+      const wallet = Wallet.createRandom();
+      const { nonce } = await auth.nonce();
+      for (const chainId of [31337, 5, 137]) {
+        const msg = message(wallet, nonce, { chainId });
+        await expectProblem(auth.loginWithSiwe(msg, await wallet.signMessage(msg)), 'invalid-siwe', /chain id must be 1/);
+      }
+      const msg = message(wallet, nonce);
+      await expect(auth.loginWithSiwe(msg, await wallet.signMessage(msg))).resolves.toBeTruthy();
+    });
+
+    it('refuses a uri on another origin than the hub', async () => {
+      const wallet = Wallet.createRandom();
+      const { nonce } = await auth.nonce();
+      // Same host and port but https, another port, another host: each is another site.
+      for (const uri of ['https://127.0.0.1:8402', 'http://127.0.0.1:8403', 'http://evil.example/login', 'did:key:z6Mk']) {
+        const msg = message(wallet, nonce, { uri });
+        await expectProblem(auth.loginWithSiwe(msg, await wallet.signMessage(msg)), 'invalid-siwe', /uri must be on http:\/\/127\.0\.0\.1:8402/);
+      }
+      // A path on the hub's origin is the hub.
+      const msg = message(wallet, nonce, { uri: `${PUBLIC_URL}/login` });
+      await expect(auth.loginWithSiwe(msg, await wallet.signMessage(msg))).resolves.toBeTruthy();
+    });
+
+    it('refuses an issuedAt older than a nonce lives, or ahead of the clock by more than a minute', async () => {
+      const wallet = Wallet.createRandom();
+      const { nonce } = await auth.nonce();
+      const at = (ms: number) => ({ issuedAt: new Date(clock.now() + ms).toISOString() });
+      const stale = [message(wallet, nonce, at(-6 * MIN - 1000)), message(wallet, nonce, at(-24 * 60 * MIN))];
+      for (const msg of stale) await expectProblem(auth.loginWithSiwe(msg, await wallet.signMessage(msg)), 'invalid-siwe', /issuedAt is too old/);
+      const ahead = [message(wallet, nonce, at(MIN + 1000)), message(wallet, nonce, at(365 * 24 * 60 * MIN))];
+      for (const msg of ahead) await expectProblem(auth.loginWithSiwe(msg, await wallet.signMessage(msg)), 'invalid-siwe', /issuedAt is in the future/);
+      // A signer whose clock runs a little fast is fine.
+      const skewed = message(wallet, nonce, at(50_000));
+      await expect(auth.loginWithSiwe(skewed, await wallet.signMessage(skewed))).resolves.toBeTruthy();
+    });
+
+    it('caps the unused nonces one client holds, and all clients together', async () => {
+      // Far from the other tests' nonces, which are all expired by then.
+      clock.set(Date.UTC(2030, 0, 1));
+      const capped = createAuthService({ db: store.db, keys, clock, publicUrl: PUBLIC_URL, noncesPerClient: 3, noncesTotal: 5 });
+      const a = `198.51.100.${engine === 'sqlite' ? 1 : 2}`;
+      const b = `203.0.113.${engine === 'sqlite' ? 1 : 2}`;
+      const mine = [];
+      for (let i = 0; i < 3; i++) mine.push((await capped.nonce(a)).nonce);
+      clock.advance(MIN);
+      const err = await capped.nonce(a).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ProblemError);
+      expect((err as ProblemError).code).toBe('rate-limited');
+      expect((err as ProblemError).status).toBe(429);
+      // Back when the oldest one lapses: issued a minute ago, it has four minutes left.
+      expect((err as ProblemError).extra.retryAfter).toBe(240);
+
+      // Another client is not held up by the first, up to the overall cap.
+      await capped.nonce(b);
+      await capped.nonce(b);
+      await expectProblem(capped.nonce(`192.0.2.${engine === 'sqlite' ? 1 : 2}`), 'rate-limited', /too many unused/);
+
+      // A nonce spent on a login frees its place.
+      const wallet = Wallet.createRandom();
+      const msg = message(wallet, mine[0]!);
+      await capped.loginWithSiwe(msg, await wallet.signMessage(msg));
+      await expect(capped.nonce(a)).resolves.toHaveProperty('nonce');
+      await expectProblem(capped.nonce(a), 'rate-limited');
+
+      // And so does time.
+      clock.advance(5 * MIN);
+      for (let i = 0; i < 3; i++) await capped.nonce(a);
+      const rows = await store.db.all<{ client: string }>('SELECT client FROM siwe_nonces WHERE client = ? AND used_at IS NULL AND expires_at > ?', [a, clock.now()]);
+      expect(rows).toHaveLength(3);
+    });
+
     it('issues distinct random nonces', async () => {
       const nonces = await Promise.all([1, 2, 3, 4, 5].map(() => auth.nonce()));
       expect(new Set(nonces.map((n) => n.nonce)).size).toBe(5);
@@ -231,6 +304,37 @@ describe.each(ENGINES)('auth on %s', (engine) => {
       await auth.logout(first.refreshToken);
       await auth.logout('rt_unknown');
       await auth.logout('not even a token');
+    });
+
+    it('access tokens name their session; logout and a reuse revoke it and say so', async () => {
+      const revoked: string[] = [];
+      auth = createAuthService({ db: store.db, keys, clock, publicUrl: PUBLIC_URL, onSessionRevoked: (sid) => void revoked.push(sid) });
+      const wallet = Wallet.createRandom();
+      const first = await login(wallet);
+      const other = await login(wallet);
+      const s1 = (await auth.verifyAccessTokenSession(first.accessToken)).sessionId!;
+      const s2 = (await auth.verifyAccessTokenSession(other.accessToken)).sessionId!;
+      expect(s1).toMatch(/^rtf_/);
+      expect(s2).not.toBe(s1);
+      expect((await auth.verifyAccessTokenSession(first.accessToken)).expiresAt).toBe(Math.floor(clock.now() / 1000) * 1000 + 15 * MIN);
+
+      // A refresh stays in the session.
+      const second = await auth.refresh(first.refreshToken);
+      expect((await auth.verifyAccessTokenSession(second.accessToken)).sessionId).toBe(s1);
+      expect(await auth.isSessionActive(s1)).toBe(true);
+
+      await auth.logout(second.refreshToken);
+      expect(revoked).toEqual([s1]);
+      expect(await auth.isSessionActive(s1)).toBe(false);
+      expect(await auth.isSessionActive(s2)).toBe(true);
+      expect(await auth.isSessionActive('rtf_unknown')).toBe(false);
+
+      // Reuse of a rotated token revokes the session too, and says so.
+      const third = await auth.refresh(other.refreshToken);
+      await expectProblem(auth.refresh(other.refreshToken), 'invalid-token', /reused/);
+      expect(revoked).toEqual([s1, s2]);
+      expect(await auth.isSessionActive(s2)).toBe(false);
+      expect(third.user.id).toBe(first.user.id);
     });
 
     it('an expired refresh token is refused', async () => {

@@ -1,10 +1,11 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportSPKI, SignJWT, jwtVerify, createLocalJWKSet } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { generateSigningKeys, loadSigningKeys, SIGNING_KEY_FILE, type SigningKeys } from '../../server/auth/keys.js';
+import { clientKey } from '../../server/auth/client-key.js';
+import { generateSigningKeys, loadSigningKeys, parsePreviousKeys, SIGNING_KEY_FILE, type SigningKeys } from '../../server/auth/keys.js';
 import { createAccessTokens } from '../../server/auth/tokens.js';
 import { manualClock } from '../../server/clock.js';
 import { ProblemError } from '../../shared/problem.js';
@@ -206,8 +207,107 @@ describe('signing keys', () => {
     }
   });
 
+  describe('rotation (TOLLWAY_PREVIOUS_SIGNING_KEYS)', () => {
+    const newKey = () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+    const pem = (k: ReturnType<typeof newKey>) => k.export({ format: 'pem', type: 'pkcs8' }).toString();
+
+    it('publishes the retired keys after the current one, verifies with them, signs only with the current one', async () => {
+      const a = newKey();
+      const b = newKey();
+      const clock = manualClock();
+      const oldKeys = await loadSigningKeys({ dataDir: dir, envKey: pem(a) });
+      const oldToken = (await createAccessTokens({ keys: oldKeys, issuer: ISSUER, clock }).issue(USER, 'rtf_1')).token;
+
+      const rotated = await loadSigningKeys({ dataDir: dir, envKey: pem(b), previousKeys: pem(a) });
+      expect(rotated.kid).not.toBe(oldKeys.kid);
+      expect(rotated.previousKids).toEqual([oldKeys.kid]);
+      expect(rotated.jwks().keys.map((k) => k.kid)).toEqual([rotated.kid, oldKeys.kid]);
+      for (const k of rotated.jwks().keys) expect(k).not.toHaveProperty('d');
+      expect(rotated.jwks().keys[1]).toEqual(oldKeys.publicJwk);
+
+      // An access token from before the rotation lives out its time; new ones carry the new kid.
+      const tokens = createAccessTokens({ keys: rotated, issuer: ISSUER, clock });
+      await expect(tokens.verifySession(oldToken)).resolves.toMatchObject({ userId: USER.id, sessionId: 'rtf_1' });
+      const fresh = (await tokens.issue(USER)).token;
+      expect(JSON.parse(Buffer.from(fresh.split('.')[0]!, 'base64url').toString()).kid).toBe(rotated.kid);
+      clock.advance(15 * 60 * 1000);
+      await expectInvalidToken(tokens.verify(oldToken), /expired/);
+
+      // Once the retired key is dropped, what it signed no longer verifies.
+      const after = await loadSigningKeys({ dataDir: dir, envKey: pem(b) });
+      expect(after.jwks().keys.map((k) => k.kid)).toEqual([after.kid]);
+      clock.advance(-15 * 60 * 1000);
+      await expectInvalidToken(createAccessTokens({ keys: after, issuer: ISSUER, clock }).verify(oldToken), /key id/);
+    });
+
+    it('reads PEM lists, JWKs, JWK lists and JWKS documents, private or public, and keeps only public parts', async () => {
+      const [a, b] = [newKey(), newKey()];
+      const pubPem = (k: ReturnType<typeof newKey>) => createPublicKey(k).export({ format: 'pem', type: 'spki' }).toString();
+      const jwk = (k: ReturnType<typeof newKey>) => k.export({ format: 'jwk' });
+      const { d: _d, ...pubJwk } = jwk(b);
+      const want = parsePreviousKeys(`${pem(a)},${pem(b)}`);
+      expect(want).toHaveLength(2);
+      for (const k of want) expect(Object.keys(k).sort()).toEqual(['crv', 'kty', 'x', 'y']);
+      for (const text of [
+        `${pubPem(a)} , ${pubPem(b)}`,
+        JSON.stringify([jwk(a), pubJwk]),
+        JSON.stringify({ keys: [jwk(a), { ...pubJwk, kid: 'whatever', use: 'sig', alg: 'ES256' }] }),
+        JSON.stringify([pem(a), JSON.stringify(jwk(b))]),
+      ]) {
+        expect(parsePreviousKeys(text)).toEqual(want);
+      }
+      expect(parsePreviousKeys(JSON.stringify(jwk(a)))).toEqual([want[0]]);
+      expect(parsePreviousKeys(undefined)).toEqual([]);
+      expect(parsePreviousKeys('  ')).toEqual([]);
+
+      // The current key given again as a previous one is listed once.
+      const keys = await loadSigningKeys({ dataDir: dir, envKey: pem(a), previousKeys: `${pem(a)},${pem(b)}` });
+      expect(keys.jwks().keys).toHaveLength(2);
+    });
+
+    it('refuses unusable retired keys with a message naming the variable and the entry, never the value', async () => {
+      const { privateKey: rsa } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const { privateKey: p384 } = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
+      const good = pem(newKey());
+      const mismatched = { ...newKey().export({ format: 'jwk' }), x: newKey().export({ format: 'jwk' }).x };
+      for (const [text, entry] of [
+        [`${good},hunter2-secret-value`, 2],
+        ['[{"kty":"EC","crv":"P-256","x":"secret","y":"secret"}]', 1],
+        ['{"kty":"EC","crv":"P-256", secret-broken', 0],
+        [JSON.stringify([mismatched]), 1],
+        [rsa.export({ format: 'pem', type: 'pkcs8' }).toString(), 1],
+        [p384.export({ format: 'pem', type: 'pkcs8' }).toString(), 1],
+      ] as const) {
+        const err = await loadSigningKeys({ dataDir: dir, envKey: good, previousKeys: text }).catch((e: Error) => e);
+        expect(err).toBeInstanceOf(Error);
+        expect((err as Error).message).toMatch(/TOLLWAY_PREVIOUS_SIGNING_KEYS/);
+        if (entry) expect((err as Error).message).toMatch(new RegExp(`entry ${entry}\\b`));
+        expect((err as Error).message).not.toContain('secret');
+        expect((err as Error).message).not.toContain('BEGIN');
+      }
+    });
+  });
+
   it('refuses a corrupt key file instead of silently replacing it', async () => {
     writeFileSync(join(dir, SIGNING_KEY_FILE), '{"kty":"EC"}', { mode: 0o600 });
     await expect(loadSigningKeys({ dataDir: dir })).rejects.toThrow(/signing-key\.json/);
+  });
+});
+
+describe('client keys (what per-client limits count under)', () => {
+  it('is the IPv4 address, also when a dual-stack socket reports it as IPv6', () => {
+    expect(clientKey('198.51.100.7')).toBe('198.51.100.7');
+    expect(clientKey('::ffff:198.51.100.7')).toBe('198.51.100.7');
+  });
+  it('is the /64 for IPv6: one machine gets a whole /64 and may pick any address in it', () => {
+    expect(clientKey('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:0db8:0001:0002:ffff:ffff:ffff:ffff')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(clientKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(clientKey('2001:db8:1:3::1')).not.toBe(clientKey('2001:db8:1:2::1'));
+  });
+  it('is one shared key when the address is unknown', () => {
+    expect(clientKey(undefined)).toBe('unknown');
+    expect(clientKey('not an address')).toBe('unknown');
   });
 });

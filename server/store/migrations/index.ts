@@ -8,7 +8,8 @@ import { allowances } from './006_allowances.js';
 import { paymentChallenge } from './007_payment_challenge.js';
 import { sovr } from './008_sovr.js';
 import { sovrExact } from './009_sovr_exact.js';
+import { siweNonceClient } from './011_siwe_nonce_client.js';
 import { allowancePayee } from './012_allowance_payee.js';
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
-export const MIGRATIONS: readonly Migration[] = [ledger, identity, payments, webhooks, refunds, allowances, paymentChallenge, sovr, sovrExact, allowancePayee];
+export const MIGRATIONS: readonly Migration[] = [ledger, identity, payments, webhooks, refunds, allowances, paymentChallenge, sovr, sovrExact, siweNonceClient, allowancePayee];
