@@ -1,7 +1,7 @@
 /**
  * From a webRequest `onHeadersReceived` event to a 402 with its challenge. MV3 lets the worker see
  * the status and headers but not the body, so an x402 version 1 server (requirements in the body)
- * is asked again for JSON, which is also what PROTOCOLS.md advises for servers that send browsers a
+ * is asked again for JSON, which also reaches servers (docs/protocols.md) that send browsers a
  * 402 page without the header.
  */
 import { CHALLENGE_LIMITS, readChallenge, type HeaderEntry, type PaymentChallenge } from '../../shared/challenge.js';

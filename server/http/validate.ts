@@ -1,16 +1,9 @@
 import type { Request } from 'express';
-import type { z } from 'zod';
 import { parseIdempotencyKey } from '../../shared/api.js';
 import { ProblemError } from '../../shared/problem.js';
-import { validationProblem } from './problem.js';
 
-/** Parses with a zod schema; a failure is a 400 problem that names each bad field. */
-export function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
-  const r = schema.safeParse(value);
-  if (r.success) return r.data;
-  const p = validationProblem(r.error, where);
-  throw new ProblemError('validation-error', p.detail, { errors: p.errors });
-}
+// Routes and services share one zod-to-problem rule.
+export { parse } from '../../shared/validate.js';
 
 /** JSON bodies only: anything else is a 415 before it is looked at. */
 export function jsonBody(req: Request): unknown {

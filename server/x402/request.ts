@@ -10,9 +10,10 @@
  */
 import { getAddress } from 'ethers';
 import type { ExactPayload, ExactRequirement } from '../rails/sovr/index.js';
-import { parse } from '../http/validate.js';
+import { parse } from '../../shared/validate.js';
 import { chainOfRequest } from './networks.js';
 import { ExactEvmPayload, ExactEvmRequirementFields, FacilitatorRequest, PaymentPayloadV1, PaymentPayloadV2, RequirementsV1, RequirementsV2 } from './schemas.js';
+import { isRecord } from '../../shared/json.js';
 
 /** What this hub settles: `exact` on one chain, one token. */
 export interface FacilitatorKind {
@@ -36,7 +37,6 @@ export type ReadRequest =
     }
   | { ok: false; network: string; reason: string; message: string; payer?: string };
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The payer, read as leniently as possible, so that refusals of a readable payload still name it. */
 function payerOf(payload: unknown): string | undefined {
