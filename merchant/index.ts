@@ -16,6 +16,7 @@ export {
   parseL402Authorization,
   DEFAULT_L402_RATE_LIMIT,
   type L402Invoices,
+  type L402Node,
   type L402Options,
   type L402Paid,
   type L402RateDecision,
@@ -24,3 +25,5 @@ export {
   type RootKeyStore,
 } from './l402.js';
 export { lndInvoices, LndRequestError, type IssuedInvoice, type InvoiceState, type InvoiceStatus, type LndInvoices, type LndInvoicesOptions } from './lnd.js';
+/** The merchant's Lightning node: the interface and its adapters (lightning/). */
+export { createLndNode, createNode, LightningNodeError, NODE_KINDS, type LightningNode, type LndNodeOptions, type NodeKind } from '../lightning/index.js';

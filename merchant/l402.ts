@@ -4,14 +4,14 @@
  * @example
  * ```ts
  * import { l402 } from './merchant/l402.js';
- * import { lndInvoices } from './merchant/lnd.js';
+ * import { createLndNode } from './lightning/index.js';
  *
- * const invoices = lndInvoices({ url: 'https://127.0.0.1:8080', macaroonHex, tlsCert });
+ * const node = createLndNode({ url: 'https://127.0.0.1:8080', macaroonHex, tlsCert }); // any LightningNode
  * // 2 sat per call; a paid token opens the API for an hour.
  * app.get(
  *   '/api/quote',
  *   // rootKeySecret: 32+ random bytes (hex or base64), the same in every process and across restarts.
- *   l402({ invoices, price: 2000n, service: 'quotes', validSeconds: 3600, rootKeySecret: process.env.L402_ROOT_KEY_SECRET! }),
+ *   l402({ node, price: 2000n, service: 'quotes', validSeconds: 3600, rootKeySecret: process.env.L402_ROOT_KEY_SECRET! }),
  *   handler,
  * );
  * ```
@@ -43,6 +43,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { LightningNode } from '../lightning/node.js';
 import { PROBLEMS, problemType } from '../shared/problem.js';
 import type { IssuedInvoice } from './lnd.js';
 
@@ -61,7 +62,10 @@ interface MacaroonLib {
 }
 const macaroons = createRequire(import.meta.url)('macaroon') as MacaroonLib;
 
-/** Where invoices come from: `lndInvoices()` from ./lnd.js, or anything that issues BOLT 11. */
+/** What l402() needs of a Lightning node: invoices. */
+export type L402Node = Pick<LightningNode, 'createInvoice'>;
+
+/** @deprecated The older source of invoices (`lndInvoices()` from ./lnd.js); give `node` instead. */
 export interface L402Invoices {
   addInvoice(req: { valueMsat: bigint; memo?: string; expirySeconds?: number }): Promise<IssuedInvoice>;
 }
@@ -91,7 +95,10 @@ export function memoryRootKeyStore(): RootKeyStore & { readonly size: number } {
 }
 
 export interface L402Options {
-  invoices: L402Invoices;
+  /** The merchant's Lightning node, which issues the invoices (`createLndNode()`, or any LightningNode). */
+  node?: L402Node;
+  /** @deprecated Instead of `node`: `lndInvoices()`, or anything with `addInvoice`. */
+  invoices?: L402Invoices;
   /** Millisatoshi, > 0. */
   price: bigint;
   /** The service name in the caveats (`services=<service>:<tier>`, `<service>_valid_until`). */
@@ -316,7 +323,17 @@ function caveatChecker(o: { service: string; now: number; requireCapability?: st
   };
 }
 
+/** An `addInvoice` source as a `createInvoice` one. */
+const legacyInvoices =
+  (invoices: L402Invoices) =>
+  async (req: { amountMsat: bigint; memo: string; expirySeconds: number }): Promise<{ bolt11: string; paymentHash: string }> => {
+    const inv = await invoices.addInvoice({ valueMsat: req.amountMsat, memo: req.memo, expirySeconds: req.expirySeconds });
+    return { bolt11: inv.paymentRequest, paymentHash: inv.paymentHash };
+  };
+
 export function l402(opts: L402Options): RequestHandler {
+  if (!opts.node === !opts.invoices) throw new RangeError('l402(): give node (a LightningNode), or the older invoices, not both');
+  const issue = opts.node ? (req: { amountMsat: bigint; memo: string; expirySeconds: number }) => opts.node!.createInvoice(req) : legacyInvoices(opts.invoices!);
   if (opts.price <= 0n) throw new RangeError('price must be > 0 msat');
   if (!SERVICE_NAME.test(opts.service)) throw new RangeError('service must be 1–64 of A-Z a-z 0-9 _ . -');
   if (!(opts.validSeconds > 0)) throw new RangeError('validSeconds must be > 0');
@@ -335,7 +352,7 @@ export function l402(opts: L402Options): RequestHandler {
 
   async function mint(req: Request): Promise<{ macaroon: string; invoice: string }> {
     const memo = typeof opts.memo === 'function' ? opts.memo(req) : (opts.memo ?? `${opts.service} access`);
-    const invoice = await opts.invoices.addInvoice({ valueMsat: opts.price, memo, expirySeconds: opts.invoiceExpirySeconds ?? 3600 });
+    const invoice = await issue({ amountMsat: opts.price, memo, expirySeconds: opts.invoiceExpirySeconds ?? 3600 });
     const identifier = Buffer.concat([Buffer.from([0, 0]), Buffer.from(invoice.paymentHash, 'hex'), randomBytes(32)]);
     const rootKey = rootKeys ? randomBytes(32) : derivedKey(identifier);
     const mac = macaroons.newMacaroon({ identifier, location, rootKey, version: 2 });
@@ -343,7 +360,7 @@ export function l402(opts: L402Options): RequestHandler {
     if (opts.capabilities?.length) mac.addFirstPartyCaveat(`${opts.service}_capabilities=${opts.capabilities.join(',')}`);
     mac.addFirstPartyCaveat(`${opts.service}_valid_until=${Math.floor(now() / 1000) + opts.validSeconds}`);
     if (rootKeys) await rootKeys.put(keyId(identifier), rootKey);
-    return { macaroon: Buffer.from(mac.exportBinary()).toString('base64'), invoice: invoice.paymentRequest };
+    return { macaroon: Buffer.from(mac.exportBinary()).toString('base64'), invoice: invoice.bolt11 };
   }
 
   async function challenge(req: Request, res: Response, status: 401 | 402, detail: string): Promise<void> {

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildExtension, CHROMIUM, clickLast, hasChromium, launchWithExtension, type ExtensionBrowser } from '../helpers/extension-browser.js';
 import { onboard } from '../helpers/extension-onboarding.js';
-import { startFakeLnd, type FakeLnd } from '../helpers/fake-lnd.js';
+import { startFakeLnd, type FakeLnd } from '../../devnet/lnd.js';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 
 const title = hasChromium ? 'Lightning (L402) in Chromium' : `Lightning (L402) in Chromium — SKIPPED: ${CHROMIUM} is missing`;

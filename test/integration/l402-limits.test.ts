@@ -16,8 +16,8 @@ import { parseL402 } from '../../shared/challenge.js';
 import { problemType } from '../../shared/problem.js';
 import { l402, l402ClientKey, l402RateLimiter, memoryRootKeyStore, type L402Options } from '../../merchant/l402.js';
 import { lndInvoices } from '../../merchant/lnd.js';
-import { createLndClient } from '../../server/rails/lightning/lnd-client.js';
-import { startFakeLnd, type FakeLnd } from '../helpers/fake-lnd.js';
+import { createLndNode } from '../../lightning/index.js';
+import { startFakeLnd, type FakeLnd } from '../../devnet/lnd.js';
 
 /** A real collector when V8 lets the flag be set at run time; undefined otherwise. */
 function exposeGc(): (() => void) | undefined {
@@ -148,10 +148,8 @@ describe('l402() under 10,000 unauthenticated requests', () => {
     expect(r.status).toBe(402);
     const ch = parseL402([r.headers.get('www-authenticate') ?? '']);
     if (!ch.ok) throw new Error(ch.error.message);
-    let preimage: string | null = null;
-    for await (const p of createLndClient({ url: lnd.url, macaroonHex: lnd.macaroonHex }).sendPayment({ paymentRequest: ch.value.invoice, timeoutSeconds: 10, feeLimitMsat: 0n })) {
-      preimage = p.preimage ?? preimage;
-    }
+    const paid = await createLndNode({ url: lnd.url, macaroonHex: lnd.macaroonHex }).pay({ bolt11: ch.value.invoice, timeoutSeconds: 10, feeLimitMsat: 0n });
+    const preimage = paid.state === 'succeeded' ? paid.preimage : null;
     expect(preimage).toMatch(/^[0-9a-f]{64}$/);
     const cred = `L402 ${ch.value.macaroon}:${preimage}`;
     servers.pop()!.close();

@@ -11,8 +11,9 @@ import express from 'express';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseL402 } from '../../shared/challenge.js';
 import { l402, memoryRootKeyStore, parseL402Authorization } from '../../merchant/l402.js';
+import { createLndNode } from '../../lightning/index.js';
 import { lndInvoices } from '../../merchant/lnd.js';
-import { startFakeLnd, type FakeLnd } from '../helpers/fake-lnd.js';
+import { startFakeLnd, type FakeLnd } from '../../devnet/lnd.js';
 import { fund, pay, signIn, startTestHub, type Session, type TestHub } from '../helpers/hub.js';
 import { expectLedgerBalanced } from '../helpers/invariant.js';
 
@@ -40,9 +41,11 @@ describe('L402 middleware with the hub paying over Lightning', () => {
     hub = await startTestHub('sqlite', { env: { TOLLWAY_LND_REST_URL: lnd.url, TOLLWAY_LND_MACAROON: lnd.macaroonHex } });
     s = await signIn(hub.url);
     await fund(hub.url, s, '1000000', 'BTC');
+    // The node as l402() takes it now, and the older lndInvoices() form beside it.
+    const node = createLndNode({ url: lnd.url, macaroonHex: lnd.macaroonHex });
     const invoices = lndInvoices({ url: lnd.url, macaroonHex: lnd.macaroonHex });
     const app = express();
-    app.get('/premium', l402({ invoices, price: 2000n, service: 'premium', validSeconds: 60, rootKeys, now: () => clock }), (_req, res) => {
+    app.get('/premium', l402({ node, price: 2000n, service: 'premium', validSeconds: 60, rootKeys, now: () => clock }), (_req, res) => {
       res.json({ secret: 42, paid: res.locals.l402 });
     });
     app.get(

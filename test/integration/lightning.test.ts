@@ -18,7 +18,7 @@ import { runDoctor } from '../../server/doctor.js';
 import { createLogger } from '../../server/logger.js';
 import { LIGHTNING_OUTBOUND_ACCOUNT } from '../../server/rails/lightning/index.js';
 import { spawnHub, type ChildHub } from '../helpers/child-hub.js';
-import { makeInvoice, startFakeLnd, type FakeLnd } from '../helpers/fake-lnd.js';
+import { makeInvoice, startFakeLnd, type FakeLnd } from '../../devnet/lnd.js';
 import { balances, freePort, fund, pay, signIn, startTestHub, type Session, type TestHub } from '../helpers/hub.js';
 import { expectLedgerBalanced, rowCounts } from '../helpers/invariant.js';
 import { ENGINES, freshStore, type Engine } from '../helpers/stores.js';

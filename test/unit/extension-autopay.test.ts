@@ -19,7 +19,7 @@ import type { Allowance } from '../../extension/common/budget.js';
 import { KEYS, type ApprovalRequest, type HubSession, type Pass } from '../../extension/common/state.js';
 import { loadHubSession, readRequestList } from '../../extension/common/storage.js';
 import { HUB, request, tollwayOption, x402Challenge } from '../helpers/extension-fixtures.js';
-import { makeInvoice } from '../helpers/fake-lnd.js';
+import { makeInvoice } from '../../devnet/lnd.js';
 import { MemoryStorage } from '../helpers/memory-storage.js';
 
 const SITE = 'https://shop.example';

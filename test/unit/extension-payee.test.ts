@@ -10,7 +10,7 @@ import { lightningPayee, payeeOf } from '../../extension/background/payee.js';
 import { payeeText } from '../../extension/approve/payee-text.js';
 import { displayText } from '../../extension/common/text.js';
 import { canonicalPayee } from '../../shared/payee.js';
-import { makeInvoice } from '../helpers/fake-lnd.js';
+import { makeInvoice } from '../../devnet/lnd.js';
 import { request, tollwayOption, x402Challenge } from '../helpers/extension-fixtures.js';
 
 describe('displayText', () => {

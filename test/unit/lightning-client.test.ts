@@ -5,8 +5,8 @@
 import http, { type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { GrpcStatusError, lines, results, StreamFormatError } from '../../server/rails/lightning/json-stream.js';
-import { createLndClient, GRPC, LndError, parsePayment } from '../../server/rails/lightning/lnd-client.js';
+import { GrpcStatusError, lines, results, StreamFormatError } from '../../lightning/lnd/json-stream.js';
+import { createLndClient, GRPC, LndError, parsePayment } from '../../lightning/lnd/client.js';
 import { freePort } from '../helpers/hub.js';
 
 async function* chunks(...parts: (string | Uint8Array)[]): AsyncGenerator<string | Uint8Array> {

@@ -2,8 +2,9 @@ import bolt11 from 'bolt11';
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ProblemError } from '../../shared/problem.js';
-import { checkInvoiceRequest, checkNotExpired, decodeInvoice, InvoiceError } from '../../server/rails/lightning/invoice.js';
-import { makeInvoice } from '../helpers/fake-lnd.js';
+import { decodeInvoice, InvoiceError } from '../../lightning/invoice.js';
+import { checkInvoiceRequest, checkNotExpired } from '../../server/rails/lightning/invoice.js';
+import { makeInvoice } from '../../devnet/lnd.js';
 
 const problemOf = (f: () => unknown): { code: string; message: string } => {
   try {

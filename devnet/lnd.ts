@@ -1,12 +1,14 @@
 /**
- * A stand-in LND for tests: a real HTTP(S) server on 127.0.0.1 speaking LND REST's wire format
- * (macaroon header, int64 as strings, bytes as base64, streams as newline-delimited
- * `{"result": …}`, errors as gRPC status JSON). One node plays both sides: it issues invoices
- * (the merchant's node) and pays them (the hub's node), and paying an invoice it issued settles
- * it and returns its preimage. Invoices are real BOLT 11 strings, signed with a random node key.
+ * A stand-in LND, for tests and local runs where no Lightning network can run: a real HTTP(S)
+ * server on 127.0.0.1 speaking LND REST's wire format (macaroon header, int64 as strings, bytes as
+ * base64, streams as newline-delimited `{"result": …}`, errors as gRPC status JSON). One node plays
+ * both sides: it issues invoices (the merchant's node) and pays them (the hub's node), and paying
+ * an invoice it issued settles it and returns its preimage. Invoices are real BOLT 11 strings,
+ * signed with a random node key. It borrows nothing from the code that talks to it (lightning/),
+ * so the two cannot drift together.
  *
  * What it does not do: channels, routes, HTLC timing, hold invoices. Failure and timing are
- * scripted with knobs (holdPayments, failNext, crashAfterAccept).
+ * scripted with knobs (holdPayments, failNext, crashAfterAccept, settleInvoice, cutInvoiceStreams).
  */
 import bolt11 from 'bolt11';
 import { createECDH, createHash, randomBytes } from 'node:crypto';
@@ -113,6 +115,12 @@ export interface FakeLnd {
   /** In-process AddInvoice: the invoice this node would issue. */
   addInvoice(opts: { valueMsat: bigint; memo?: string; expirySeconds?: number }): MadeInvoice;
   invoiceState(paymentHashHex: string): InvoiceState | undefined;
+  /** Settles an open invoice of this node as if a payment arrived from elsewhere; false if it cannot. */
+  settleInvoice(paymentHashHex: string): boolean;
+  /** Invoice subscriptions (GET /v1/invoices/subscribe) open now. */
+  invoiceStreams(): number;
+  /** Cuts every open invoice subscription mid-stream, as a dropped connection would. */
+  cutInvoiceStreams(): void;
   /** Every payment the node accepted (a hash again only after a failed attempt), oldest first. */
   payments(): FakePayment[];
   /** How many times POST /v2/router/send was called, refused ones included. */
@@ -151,6 +159,8 @@ export async function startFakeLnd(opts: FakeLndOptions = {}): Promise<FakeLnd> 
   const history: LivePayment[] = [];
   const log: string[] = [];
   const open = new Set<ServerResponse>();
+  /** Invoice subscribers: each gets every invoice that is added or changes state. */
+  const invoiceSubscribers = new Set<{ res: ServerResponse; send(i: StoredInvoice): void }>();
   let addIndex = 0;
   let settleIndex = 0;
   let paymentIndex = 0;
@@ -179,8 +189,24 @@ export async function startFakeLnd(opts: FakeLndOptions = {}): Promise<FakeLnd> 
       amtPaidMsat: 0n,
       paymentAddr: Buffer.from(secret, 'hex'),
     });
+    notifyInvoice(invoices.get(made.paymentHashHex)!);
     return made;
   }
+
+  function notifyInvoice(i: StoredInvoice) {
+    for (const s of [...invoiceSubscribers]) s.send(i);
+  }
+
+  /** The payee side of a payment that arrived: the invoice is paid. */
+  function settle(inv: StoredInvoice, amountMsat: bigint) {
+    inv.state = 'SETTLED';
+    inv.amtPaidMsat = amountMsat;
+    inv.settleIndex = ++settleIndex;
+    inv.settleDate = Math.floor(Date.now() / 1000);
+    notifyInvoice(inv);
+  }
+
+  const payable = (inv: StoredInvoice) => inv.state === 'OPEN' && Date.now() / 1000 < inv.creationDate + inv.expiry;
 
   const publicPayment = (p: LivePayment): FakePayment => {
     const { listeners: _l, failWith: _f, ...rest } = p;
@@ -206,14 +232,11 @@ export async function startFakeLnd(opts: FakeLndOptions = {}): Promise<FakeLnd> 
       // Not an invoice of this node: in a test network nothing else is reachable.
       p.status = 'FAILED';
       p.failureReason = 'FAILURE_REASON_NO_ROUTE';
-    } else if (inv.state !== 'OPEN' || Date.now() / 1000 >= inv.creationDate + inv.expiry) {
+    } else if (!payable(inv)) {
       p.status = 'FAILED';
       p.failureReason = 'FAILURE_REASON_INCORRECT_PAYMENT_DETAILS';
     } else {
-      inv.state = 'SETTLED';
-      inv.amtPaidMsat = p.valueMsat;
-      inv.settleIndex = ++settleIndex;
-      inv.settleDate = Math.floor(Date.now() / 1000);
+      settle(inv, p.valueMsat);
       p.status = 'SUCCEEDED';
       p.preimage = inv.preimageHex;
       p.feeMsat = routingFee;
@@ -386,6 +409,32 @@ export async function startFakeLnd(opts: FakeLndOptions = {}): Promise<FakeLnd> 
     stream(res, p, { inflight: query.get('no_inflight_updates') !== 'true', cut: false });
   }
 
+  /**
+   * SubscribeInvoices: first every invoice added after `add_index` and settled after
+   * `settle_index` (when non-zero), then each invoice as it is added or changes state.
+   */
+  function subscribeInvoices(res: ServerResponse, query: URLSearchParams) {
+    const index = (name: string) => {
+      const v = query.get(name) ?? '0';
+      return /^\d+$/.test(v) ? Number(v) : NaN;
+    };
+    const addFrom = index('add_index');
+    const settleFrom = index('settle_index');
+    if (Number.isNaN(addFrom) || Number.isNaN(settleFrom)) return grpcError(res, 3, 'add_index and settle_index must be integers');
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    res.flushHeaders();
+    open.add(res);
+    const sub = { res, send: (i: StoredInvoice) => void res.write(JSON.stringify({ result: invoiceJson(i) }) + '\n') };
+    const all = [...invoices.values()];
+    if (addFrom > 0) for (const i of all.filter((i) => i.addIndex > addFrom).sort((a, b) => a.addIndex - b.addIndex)) sub.send(i);
+    if (settleFrom > 0) for (const i of all.filter((i) => i.settleIndex > settleFrom).sort((a, b) => a.settleIndex - b.settleIndex)) sub.send(i);
+    invoiceSubscribers.add(sub);
+    res.on('close', () => {
+      invoiceSubscribers.delete(sub);
+      open.delete(res);
+    });
+  }
+
   async function addInvoiceRest(req: IncomingMessage, res: ServerResponse) {
     let body: Record<string, unknown>;
     try {
@@ -475,6 +524,7 @@ export async function startFakeLnd(opts: FakeLndOptions = {}): Promise<FakeLnd> 
       });
     }
     if (req.method === 'POST' && path === '/v1/invoices') return addInvoiceRest(req, res);
+    if (req.method === 'GET' && path === '/v1/invoices/subscribe') return subscribeInvoices(res, url.searchParams);
     if (req.method === 'GET' && (m = /^\/v1\/invoice\/([^/]+)$/.exec(path))) {
       const hash = m[1]!.toLowerCase();
       if (!/^[0-9a-f]{64}$/.test(hash)) return grpcError(res, 2, `invalid hash: ${hash.slice(0, 80)}`);
@@ -504,6 +554,19 @@ export async function startFakeLnd(opts: FakeLndOptions = {}): Promise<FakeLnd> 
     network,
     addInvoice: (o) => addInvoice(o),
     invoiceState: (h) => invoices.get(h.toLowerCase())?.state,
+    settleInvoice(h) {
+      const inv = invoices.get(h.toLowerCase());
+      if (!inv || !payable(inv)) return false;
+      settle(inv, inv.valueMsat);
+      return true;
+    },
+    invoiceStreams: () => invoiceSubscribers.size,
+    cutInvoiceStreams() {
+      for (const s of [...invoiceSubscribers]) {
+        invoiceSubscribers.delete(s);
+        s.res.socket?.destroy();
+      }
+    },
     payments: () => history.map(publicPayment),
     sendRequests: () => sends,
     requests: () => [...log],
