@@ -17,7 +17,7 @@
  * authorization is signed when the person approves, and stored as the request's body in the same
  * write that makes it `paying`, before the POST, so a restarted worker replays the very same body.
  */
-import type { AllowancePeriod, Payment } from '../../shared/api.js';
+import type { AllowancePeriod, Payment, RailsInfo } from '../../shared/api.js';
 import type { PaymentChallenge } from '../../shared/challenge.js';
 import { allowanceAt, autoPayDecision, PERIOD_LABEL, type Allowance } from '../common/budget.js';
 import { displayAmount } from '../common/format.js';
@@ -28,7 +28,7 @@ import { loadRequests, writeRequestList, type StorageArea } from '../common/stor
 import type { ApprovalWindow } from './approval-window.js';
 import { choosePayment } from './choose.js';
 import type { HubClient, PayOutcome } from './hub-client.js';
-import { isExactRequest, type SovrRailInfo } from './onchain.js';
+import { isExactRequest, sovrRailOf } from './onchain.js';
 import { payeeOf } from './payee.js';
 import { reuseWindow, type PassStore } from './passes.js';
 import { badgeText, decide, enqueue, expirePending, expiryOf, nextExpiry, pendingOf, rejectPending, replace, splitFinished } from './queue.js';
@@ -108,8 +108,11 @@ export interface ApprovalsDeps {
   lookupPayment?(session: HubSession, transactionId: string): Promise<Payment | null>;
   /** A system notification (what was paid without asking, or why it could not be). */
   notify?(n: { title: string; message: string }): Promise<void>;
-  /** The hub's SOVR rail (GET /rails): without it nothing is offered on chain. */
-  rails?: { sovr(): Promise<SovrRailInfo | null> };
+  /**
+   * The hub's GET /rails (rails.ts `info`): which rails a challenge's options can be paid on, and
+   * the SOVR rail's details; without it every rail but SOVR is assumed and nothing is offered on chain.
+   */
+  rails?: { info(o: { wait: boolean; hubUrl?: string }): Promise<RailsInfo | null> };
   /** Signs an on-chain plan with the unlocked key (the person approved paying from the wallet). */
   signAuthorization?: SignAuthorization;
 }
@@ -189,10 +192,16 @@ export function createApprovals(deps: ApprovalsDeps) {
       const { active, history } = await load();
       const session = await deps.session();
       const method = seen.method.toUpperCase();
-      // GET /rails only matters to a challenge that could be paid on chain (SOVR, or an `exact` entry).
-      const chainable = deps.rails && session?.user && (seen.challenge.x402?.accepts ?? []).some((o) => o.scheme === 'exact' || o.asset === 'SOVR');
-      const rail = chainable ? await deps.rails!.sovr().catch(() => null) : null;
-      const choice = choosePayment(seen.challenge, { url: seen.url, method }, session?.url ?? null, { rail, wallet: session?.user?.address ?? null });
+      // The hub's rails (GET /rails) decide what is paid with: the cached copy, at once. Without one
+      // only a challenge that could be paid on chain (SOVR, or an `exact` entry) waits for the hub,
+      // briefly, as it always did; any other goes on as if the hub had every rail (choose.ts).
+      const chainable = Boolean(session?.user) && (seen.challenge.x402?.accepts ?? []).some((o) => o.scheme === 'exact' || o.asset === 'SOVR');
+      const info = deps.rails && session ? await deps.rails.info({ wait: chainable, hubUrl: session.url }).catch(() => null) : null;
+      const choice = choosePayment(seen.challenge, { url: seen.url, method }, session?.url ?? null, {
+        rails: info?.rails ?? null,
+        rail: sovrRailOf(info),
+        wallet: session?.user?.address ?? null,
+      });
       const t = now();
       // A pass: only a page load can be retried with it here (a proof rule and a reload).
       const windowSeconds = reuseWindow(choice.option);

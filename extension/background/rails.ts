@@ -1,8 +1,10 @@
 /**
- * The hub's `GET /rails`, cached in session storage: whether it has the SOVR rail, and what a
- * wallet signs for it (chain, token, treasury, EIP-712 name/version, validity bounds). Read at
- * sign-in and again when a 402 finds the copy older than MAX_AGE_MS (the stale copy is used
- * meanwhile); a 402 with no copy yet waits at most LOOKUP_WAIT_MS for the hub.
+ * The hub's `GET /rails`, cached in session storage: which rails (and assets) the hub has, which
+ * decides what a 402 is paid with (choose.ts), and for SOVR what a wallet signs (chain, token,
+ * treasury, EIP-712 name/version, validity bounds). Read at sign-in and again when a 402 finds the
+ * copy older than MAX_AGE_MS (the stale copy is used meanwhile). A 402 with no copy yet goes on at
+ * once without it (`info({wait: false})`, the read is started for the next one), except one that
+ * could be paid on chain, which waits at most LOOKUP_WAIT_MS for the hub (`sovr()`).
  */
 import type { RailsInfo } from '../../shared/api.js';
 import { KEYS, RailsView, type HubSession } from '../common/state.js';
@@ -58,7 +60,31 @@ export function createRails(deps: RailsDeps) {
     return reading;
   }
 
+  /**
+   * The hub's GET /rails answer, or null when it is not known: the cached copy at once (read again
+   * in the background when stale); without one, `wait` waits at most LOOKUP_WAIT_MS for the hub,
+   * else null at once with the read started (never a second one while one runs, nor within
+   * RETRY_AFTER_MS of a failed one). `hubUrl`: the caller already has the session's hub.
+   */
+  async function info({ wait, hubUrl }: { wait: boolean; hubUrl?: string }): Promise<RailsInfo | null> {
+    const url = hubUrl ?? (await deps.current())?.url;
+    if (!url) return null;
+    const copy = await stored(url);
+    if (copy) {
+      // The treasury is null while the hub loads its service wallet: ask again soon, not in ten minutes.
+      const rail = sovrRailOf(copy.info);
+      const stale = now() - copy.fetchedAt > MAX_AGE_MS || (rail !== null && !rail.treasury && now() - copy.fetchedAt > RETRY_AFTER_MS);
+      if (stale) void read(url);
+      return copy.info;
+    }
+    if (now() - failedAt < RETRY_AFTER_MS) return null;
+    const pending = read(url);
+    return wait ? within(pending, deps.lookupWaitMs ?? LOOKUP_WAIT_MS) : null;
+  }
+
   return {
+    info,
+
     /** Reads GET /rails now (sign-in). */
     async sync(): Promise<void> {
       const s = await deps.current();
@@ -67,18 +93,7 @@ export function createRails(deps: RailsDeps) {
 
     /** The hub's SOVR rail, or null when it has none (or cannot be asked in time). */
     async sovr(): Promise<SovrRailInfo | null> {
-      const s = await deps.current();
-      if (!s) return null;
-      const copy = await stored(s.url);
-      if (copy) {
-        // The treasury is null while the hub loads its service wallet: ask again soon, not in ten minutes.
-        const rail = sovrRailOf(copy.info);
-        const stale = now() - copy.fetchedAt > MAX_AGE_MS || (rail !== null && !rail.treasury && now() - copy.fetchedAt > RETRY_AFTER_MS);
-        if (stale) void read(s.url);
-        return rail;
-      }
-      if (now() - failedAt < RETRY_AFTER_MS) return null;
-      return sovrRailOf(await within(read(s.url), deps.lookupWaitMs ?? LOOKUP_WAIT_MS));
+      return sovrRailOf(await info({ wait: true }));
     },
   };
 }
