@@ -35,6 +35,10 @@ export const PROBLEMS = {
   'payload-too-large': { status: 413, title: 'The request body is too large' },
   'rate-limited': { status: 429, title: 'Too many requests' },
   'not-ready': { status: 503, title: 'Not ready' },
+  /** Merchant kit: the hub's receipt keys cannot be fetched, so no proof can be checked (the proof may be fine). */
+  'hub-unavailable': { status: 503, title: 'Cannot verify payments right now' },
+  /** Merchant kit: the x402 facilitator cannot be reached to verify or settle an exact payment. */
+  'facilitator-unavailable': { status: 503, title: 'Cannot verify or settle payments right now' },
   internal: { status: 500, title: 'Internal error' },
 } as const;
 
