@@ -18,6 +18,7 @@ import { Webhook } from 'standardwebhooks';
 import { displayPrice } from '../challenge.js';
 import { paywall, type PaidRequest } from '../middleware.js';
 import { priceList } from '../discovery.js';
+import { ProblemError, type ProblemCode } from '../../shared/problem.js';
 
 /** 0.002 SOVR per article (18 decimals). */
 export const ARTICLE_PRICE = '2000000000000000';
@@ -224,7 +225,7 @@ ${[...a.teaser, ...a.rest].map((p) => `<p>${esc(p)}</p>`).join('\n')}
       const id = typeof req.query.id === 'string' ? req.query.id : '1';
       const quote = QUOTES[id];
       if (!quote) {
-        res.status(404).json({ error: 'no such quote', refund: 'the payment is refunded automatically', transaction: paid.transaction });
+        sendProblem(res, 'not-found', 'no such quote', { refund: 'the payment is refunded automatically', transaction: paid.transaction });
         return;
       }
       res.json({ id, ...quote, paid: { transaction: paid.transaction, amount: paid.amount, asset: paid.asset } });
@@ -241,7 +242,7 @@ ${[...a.teaser, ...a.rest].map((p) => `<p>${esc(p)}</p>`).join('\n')}
         const body = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
         event = verifier.verify(body, req.headers as Record<string, string>) as Omit<WebhookEvent, 'id'>;
       } catch {
-        res.status(400).json({ error: 'bad signature' });
+        sendProblem(res, 'validation-error', 'the webhook signature is not valid');
         return;
       }
       const id = String(req.get('webhook-id'));
@@ -258,9 +259,15 @@ ${[...a.teaser, ...a.rest].map((p) => `<p>${esc(p)}</p>`).join('\n')}
 
   app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
     if (res.headersSent) return void res.end();
-    res.status(500).json({ error: err.message });
+    sendProblem(res, 'internal', err.message);
   });
   return app;
+}
+
+/** The demo's errors are RFC 9457 problems from the shared catalogue, like the hub's. */
+function sendProblem(res: Response, code: ProblemCode, detail: string, extra: Record<string, unknown> = {}): void {
+  const problem = new ProblemError(code, detail, extra);
+  res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem.toProblem()));
 }
 
 export interface RunningShop {
