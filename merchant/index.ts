@@ -27,3 +27,5 @@ export {
 export { lndInvoices, LndRequestError, type IssuedInvoice, type InvoiceState, type InvoiceStatus, type LndInvoices, type LndInvoicesOptions } from './lnd.js';
 /** The merchant's Lightning node: the interface and its adapters (lightning/). */
 export { createLndNode, createNode, LightningNodeError, NODE_KINDS, type LightningNode, type LndNodeOptions, type NodeKind } from '../lightning/index.js';
+/** The paywall's framework-neutral core, for adapters to other frameworks (Express: paywall(); Hono: merchant/hono.ts). */
+export { paywallCore, prefersHtml, LIST_HEADERS, type PaywallCore, type PaywallCoreOptions, type PaywallRequest, type PaywallChallenge, type PaywallPaid, type PaywallDeliver, type PaywallHeaders } from './paywall-core.js';
