@@ -23,7 +23,7 @@ import { randomAuthorizationNonce, signTransferAuthorization, sovrDomain } from 
 import { startLocalChain } from '../contracts/local-chain.js';
 import { encodeTransferWithAuthorization } from '../server/rails/sovr/abi.js';
 import type { Authorization } from '../server/rails/sovr/authorization.js';
-import { createGateway, type SignedTx } from '../server/rails/sovr/gateway.js';
+import { createGateway, type SignedTx } from '../server/chain/evm/gateway.js';
 import { openSqlite } from '../server/store/sqlite.js';
 
 export interface SovrBenchResult {

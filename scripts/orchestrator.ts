@@ -249,7 +249,7 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env, print: Prin
         port: demoPort,
         host: env.DEMO_HOST ?? config.host,
         // With the chain, plain x402 clients can pay the API in SOVR too (dev account 5 is paid, the hub settles).
-        ...(dev && config.sovr
+        ...(dev && config.rails.sovr
           ? { exact: { payoutAddress: dev.chain.accounts[SHOP_PAYOUT_ACCOUNT]!.address, chainId: dev.chain.chainId, tokenAddress: dev.sovr.address, facilitator: `${config.publicUrl}/x402` } }
           : {}),
         onWebhook: (e) => {
@@ -282,7 +282,7 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env, print: Prin
         ...(dev
           ? [
               `  local chain     ${dev.chain.rpcUrl} (chain id ${dev.chain.chainId}), SOVR token at ${dev.sovr.address}`,
-              `  SOVR rail       ${config.sovr ? `on: service wallet ${dev.chain.accounts[SERVICE_ACCOUNT]!.address}` : 'off'}`,
+              `  SOVR rail       ${config.rails.sovr ? `on: service wallet ${dev.chain.accounts[SERVICE_ACCOUNT]!.address}` : 'off'}`,
               `  demo wallets    1000 SOVR each on chain; import one into the extension to pay from a wallet:`,
               ...DEMO_ACCOUNTS.map((i) => `                  ${dev!.chain.accounts[i]!.address}  key ${dev!.chain.accounts[i]!.privateKey}`),
             ]

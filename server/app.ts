@@ -20,17 +20,15 @@ import {
   type WebhookWorkerOptions,
 } from './notify/webhooks.js';
 import { buildOpenApi } from './openapi.js';
-import { createAccountDirectory, type AccountDirectory } from './payments/accounts.js';
+import { createAccountDirectory, type AccountDirectory } from './core/accounts.js';
 import { createAllowances } from './payments/allowances.js';
 import { createWallets } from './payments/balances.js';
-import { purgeExpiredKeys } from './payments/idempotency.js';
+import { purgeExpiredKeys } from './core/idempotency.js';
 import { createReceiptIssuer } from './payments/receipts.js';
 import { createPaymentsService, type PaymentsService } from './payments/service.js';
-import { createInternalRail } from './rails/internal/index.js';
-import { createLightningRail } from './rails/lightning/index.js';
-import { createLndClient } from './rails/lightning/lnd-client.js';
-import { createSovrRail, type SovrRail } from './rails/sovr/index.js';
-import type { Rail, RailOutcome, Rails } from './rails/types.js';
+import { RAIL_MODULES } from './rails/index.js';
+import type { RailParts } from './rails/module.js';
+import type { RailOutcome, Rails } from './rails/types.js';
 import type { Ledger } from './ledger/types.js';
 import type { CreatePaymentRequest, Payment, RailsInfo } from '../shared/api.js';
 import { migrate, pendingMigrations } from './store/migrate.js';
@@ -52,27 +50,7 @@ export interface HubOptions {
   webhooks?: Partial<Pick<WebhookWorkerOptions, 'schedule' | 'timeoutMs' | 'fetch' | 'resolve' | 'jitter' | 'random' | 'pollIntervalMs'>>;
 }
 
-/** What a rail is built from. Rails know nothing of HTTP: they get the ledger and a way to report. */
-export interface RailParts {
-  accounts: AccountDirectory;
-  ledger: Ledger;
-  clock: Clock;
-  logger: Logger;
-  /** Records an outcome a rail learnt after execute or resume returned (confirmations, settlements). */
-  report(paymentId: string, outcome: RailOutcome): Promise<Payment>;
-  /** Background work the hub waits for on close; `signal` aborts when the hub closes. */
-  spawn(name: string, work: (signal: AbortSignal) => Promise<void>): void;
-  signal: AbortSignal;
-}
-
-/**
- * A rail may check a request against what only it can read in `payTo` (a Lightning invoice's
- * amount), before the idempotency key is claimed: a refused request stores nothing. The check must
- * depend on the request alone, so that a replay of a stored answer passes it again.
- */
-interface RequestCheckingRail extends Rail {
-  checkRequest?(req: { payTo: string; amount: bigint; asset: string }): Promise<void>;
-}
+export type { RailParts };
 
 export interface Hub {
   url: string;
@@ -134,6 +112,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   };
   let applyOutcome: (id: string, outcome: RailOutcome) => Promise<Payment> = () => Promise.reject(new Error('payments not ready'));
   const railParts: RailParts = {
+    db,
     accounts,
     ledger,
     clock,
@@ -142,36 +121,11 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     spawn,
     signal: closed.signal,
   };
-  const rails: Rails = { internal: createInternalRail({ accounts }) };
-  if (config.lightning) {
-    const ln = config.lightning;
-    rails.lightning = createLightningRail({
-      ...railParts,
-      client: createLndClient({ url: ln.restUrl, macaroonHex: ln.macaroonHex, tlsCert: ln.tlsCert }),
-      options: { feeLimitMsat: ln.feeLimitMsat, feeLimitPpm: ln.feeLimitPpm, payTimeoutSeconds: ln.payTimeoutSeconds, settleWaitMs: ln.settleWaitMs },
-    });
-  }
-  if (config.sovr) {
-    const sv = config.sovr;
-    rails.sovr = createSovrRail({
-      ...railParts,
-      db,
-      signer: sv.signer,
-      options: {
-        rpcUrl: sv.rpcUrl,
-        chainId: sv.chainId,
-        token: sv.token,
-        confirmations: sv.confirmations,
-        pollIntervalMs: sv.pollIntervalMs,
-        minValiditySeconds: sv.minValiditySeconds,
-        maxValiditySeconds: sv.maxValiditySeconds,
-        settleGraceSeconds: sv.settleGraceSeconds,
-        settleTimeoutMs: sv.settleTimeoutSeconds * 1000,
-        ...(sv.treasury ? { treasury: sv.treasury } : {}),
-        ...(sv.explorerTxUrl ? { explorerTxUrl: sv.explorerTxUrl } : {}),
-        ...(sv.gasLimit ? { gasLimit: sv.gasLimit } : {}),
-      },
-    });
+  // Every rail the registry knows and the environment turned on; tests may add or replace rails.
+  const rails: Rails = {};
+  for (const m of RAIL_MODULES) {
+    const settings = (config.rails as Record<string, unknown>)[m.name];
+    if (settings !== undefined) rails[m.name] = (m.create as (p: RailParts, s: unknown) => Rails[typeof m.name])(railParts, settings);
   }
   Object.assign(rails, opts.rails?.(railParts));
   const issueReceipt = createReceiptIssuer({ keys, issuer: config.publicUrl, ttlSeconds: config.receiptTtl, now: () => clock.now() });
@@ -192,7 +146,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   const payments: PaymentsService = {
     ...service,
     async create(user, key, body: CreatePaymentRequest, rawBody) {
-      await (rails[body.rail] as RequestCheckingRail | undefined)?.checkRequest?.({ payTo: body.payTo, amount: BigInt(body.amount), asset: body.asset });
+      await rails[body.rail]?.checkRequest?.({ payTo: body.payTo, amount: BigInt(body.amount), asset: body.asset });
       return service.create(user, key, body, rawBody);
     },
   };
@@ -224,9 +178,9 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
       let doc: unknown;
       return () => (doc ??= buildOpenApi(config.publicUrl, config.dev));
     })(),
-    rails: () => railsInfo(config, rails),
-    // The SOVR rail (from the environment or a test's rails) brings the x402 facilitator core.
-    facilitator: config.x402Facilitator === 'off' ? undefined : (rails.sovr as SovrRail | undefined)?.facilitator,
+    rails: () => railsInfo(rails),
+    // A rail that brings an x402 facilitator core (SOVR, from the environment or a test's rails).
+    facilitator: config.x402Facilitator === 'off' ? undefined : Object.values(rails).find((r) => r?.facilitator)?.facilitator,
   });
   const server = createServer(app);
   const notifier = createSocketNotifier({
@@ -317,26 +271,8 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   };
 }
 
-/** What `GET /rails` says: the rails on, and what a wallet needs to sign SOVR authorizations. */
-async function railsInfo(config: Config, rails: Rails): Promise<RailsInfo> {
-  const out: RailsInfo['rails'] = [{ name: 'internal', assets: ['SOVR', 'BTC'] }];
-  if (rails.lightning) out.push({ name: 'lightning', assets: ['BTC'] });
-  const sovr = rails.sovr as SovrRail | undefined;
-  if (sovr && config.sovr) {
-    // The treasury is the service wallet unless configured; a keystore takes a moment to decrypt.
-    const ready = await Promise.race([sovr.ready().catch(() => null), new Promise<null>((r) => setTimeout(() => r(null), 2000).unref())]);
-    out.push({
-      name: 'sovr',
-      assets: ['SOVR'],
-      network: `eip155:${config.sovr.chainId}`,
-      chainId: config.sovr.chainId,
-      token: config.sovr.token,
-      treasury: ready?.treasury ?? config.sovr.treasury ?? null,
-      eip712: { name: 'SOVR', version: '1' },
-      confirmations: config.sovr.confirmations,
-      minValiditySeconds: config.sovr.minValiditySeconds,
-      maxValiditySeconds: config.sovr.maxValiditySeconds,
-    });
-  }
-  return { rails: out };
+/** What `GET /rails` says: each rail that is on, with what a wallet needs to use it. */
+async function railsInfo(rails: Rails): Promise<RailsInfo> {
+  const on = Object.values(rails).filter((r) => r !== undefined);
+  return { rails: await Promise.all(on.map((r) => r.info())) };
 }

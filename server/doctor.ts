@@ -1,35 +1,26 @@
 import type { Writable } from 'node:stream';
 import type { Config } from './config.js';
 import { createLedger } from './ledger/ledger.js';
-import { createLndClient } from './rails/lightning/lnd-client.js';
+import { RAIL_MODULES } from './rails/index.js';
 import { migrate } from './store/migrate.js';
 import { MIGRATIONS } from './store/migrations/index.js';
 import { openStore } from './store/index.js';
 
 /**
  * Checks the ledger invariant of the hub the environment points at: per asset the debits equal
- * the credits, posted and pending, and every account equals the sum of its transfers; and, when
- * a Lightning node is configured, that it answers with this macaroon.
+ * the credits, posted and pending, and every account equals the sum of its transfers; and that
+ * what each rail that is on depends on answers (a Lightning node with this macaroon, …).
  * Returns the process exit code: 0 when all holds, 1 when something does not.
  */
 export async function runDoctor(config: Config, out: Writable): Promise<number> {
   const ledgerOk = await checkLedger(config, out);
-  const nodeOk = config.lightning ? await checkLightningNode(config.lightning, out) : true;
-  return ledgerOk && nodeOk ? 0 : 1;
-}
-
-async function checkLightningNode(ln: NonNullable<Config['lightning']>, out: Writable): Promise<boolean> {
-  const client = createLndClient({ url: ln.restUrl, macaroonHex: ln.macaroonHex, tlsCert: ln.tlsCert, timeoutMs: 10_000 });
-  try {
-    const info = await client.getInfo();
-    out.write(`lightning node ${ln.restUrl}\n`);
-    out.write(`  ok   ${info.alias || '(no alias)'} ${info.identityPubkey} on ${info.network ?? 'an unknown network'}, LND ${info.version}\n`);
-    if (!info.syncedToChain) out.write('  warn not synced to the chain yet: payments may fail until it is\n');
-    return true;
-  } catch (err) {
-    out.write(`lightning node ${ln.restUrl}\n  FAIL ${(err as Error).message}\n`);
-    return false;
+  let railsOk = true;
+  // Each rail that is on checks what it depends on (a node, a chain), through its own module.
+  for (const m of RAIL_MODULES) {
+    const settings = (config.rails as Record<string, unknown>)[m.name];
+    if (settings !== undefined && m.doctor) railsOk = (await (m.doctor as (s: unknown, o: Writable) => Promise<boolean>)(settings, out)) && railsOk;
   }
+  return ledgerOk && railsOk ? 0 : 1;
 }
 
 async function checkLedger(config: Config, out: Writable): Promise<boolean> {

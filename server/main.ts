@@ -9,6 +9,17 @@ import { startHub } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { runDoctor } from './doctor.js';
 import { createLogger } from './logger.js';
+import { RAIL_MODULES } from './rails/index.js';
+
+/** One banner line per optional rail: where it points when on (never a secret), `off` otherwise. */
+function railLines(config: Config): string[] {
+  return RAIL_MODULES.flatMap((m) => {
+    if (!m.describeSettings) return [];
+    const settings = (config.rails as Record<string, unknown>)[m.name];
+    const line = settings === undefined ? 'off (see docs/configuration.md)' : (m.describeSettings as (s: unknown) => string)(settings);
+    return [`  ${`${m.name} rail`.padEnd(15)} ${line}`];
+  });
+}
 
 async function main(argv: string[]): Promise<number> {
   const command = argv[0] ?? 'hub';
@@ -43,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
         `  Tollway hub (dev mode) on ${hub.url}`,
         `  public URL      ${config.publicUrl}`,
         `  storage         ${config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`}`,
-        `  lightning       ${config.lightning ? `LND at ${config.lightning.restUrl}` : 'off (set TOLLWAY_LND_REST_URL and TOLLWAY_LND_MACAROON)'}`,
+        ...railLines(config),
         `  admin token     ${process.env.TOLLWAY_ADMIN_TOKEN ? '(from TOLLWAY_ADMIN_TOKEN)' : env.TOLLWAY_ADMIN_TOKEN}`,
         `  API description ${hub.url}/openapi.json`,
         '',

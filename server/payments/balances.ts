@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { ASSET_NAMES } from '../../shared/assets.js';
 import type { Ledger } from '../ledger/types.js';
 import type { Db } from '../store/types.js';
-import { userAccountId, type AccountDirectory } from './accounts.js';
-import { expectCreated } from './ledger-refusal.js';
+import { userAccountId, type AccountDirectory } from '../core/accounts.js';
+import { expectCreated } from '../core/ledger-refusal.js';
 
 export interface BalanceView {
   asset: string;

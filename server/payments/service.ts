@@ -10,10 +10,10 @@ import { appendEvent } from '../notify/outbox.js';
 import type { DepositsApi, PreparedPayment, Rail, RailOutcome, RailPayment, RailRequest, Rails } from '../rails/types.js';
 import { newestFirst } from '../store/pages.js';
 import { forUpdate, type Db, type Queryable } from '../store/types.js';
-import type { AccountDirectory } from './accounts.js';
+import type { AccountDirectory } from '../core/accounts.js';
 import { spendAllowance } from './allowances.js';
-import { claimKey, fingerprint, storeResponse } from './idempotency.js';
-import { expectCreated } from './ledger-refusal.js';
+import { claimKey, fingerprint, keyKnown, keyScope, storeKeyResponse, storeResponse } from '../core/idempotency.js';
+import { expectCreated } from '../core/ledger-refusal.js';
 import type { ReceiptIssuer } from './receipts.js';
 import { PAYMENT_COLUMNS, PAYMENT_FIELDS, PAYMENT_PLACEHOLDERS, toPayment, type PaymentRow } from './resource.js';
 
@@ -145,12 +145,6 @@ export function createPaymentsService(deps: PaymentsDeps) {
     }
   }
 
-  /** A known key (in flight, or answered and still kept) is answered by the claim, never prepared again. */
-  async function keyKnown(userId: string, key: string): Promise<boolean> {
-    const k = await db.get<{ state: string; expires_at: number | string }>('SELECT state, expires_at FROM idempotency_keys WHERE user_id = ? AND key = ?', [userId, key]);
-    return Boolean(k) && !(k!.state === 'done' && Number(k!.expires_at) <= clock.now());
-  }
-
   /**
    * The rail's checks before anything is stored. Skipped for a known key: the claim replays its
    * answer (or refuses 409/422), and a replay must not depend on what the chain says now (the
@@ -158,11 +152,11 @@ export function createPaymentsService(deps: PaymentsDeps) {
    * it while this one prepares; then a refusal is not this request's answer either.
    */
   async function prepareUnlessKnown(rail: Rail, request: RailRequest, key: string): Promise<PreparedPayment | undefined> {
-    if (await keyKnown(request.user.id, key)) return undefined;
+    if (await keyKnown(db, keyScope('payment', request.user.id), key, clock.now())) return undefined;
     try {
       return await rail.prepare!(request);
     } catch (err) {
-      if (err instanceof ProblemError && (await keyKnown(request.user.id, key))) return undefined;
+      if (err instanceof ProblemError && (await keyKnown(db, keyScope('payment', request.user.id), key, clock.now()))) return undefined;
       throw err;
     }
   }
@@ -226,10 +220,10 @@ export function createPaymentsService(deps: PaymentsDeps) {
     const replay = await db
       .transaction(async (tx) => {
         const claim = await claimKey(tx, {
-          userId: p.user.id,
+          scope: keyScope('payment', p.user.id),
           key: p.key,
           fingerprint: p.fingerprint,
-          paymentId: row.id,
+          resourceId: row.id,
           now: row.created_at,
           response: { status: 200, body: payment },
           responseJson: paymentJson,
@@ -258,7 +252,7 @@ export function createPaymentsService(deps: PaymentsDeps) {
   async function createReserved(p: NewPayment): Promise<CreateResult> {
     const started = await db
       .transaction(async (tx) => {
-        const claim = await claimKey(tx, { userId: p.user.id, key: p.key, fingerprint: p.fingerprint, paymentId: p.row.id, now: p.row.created_at });
+        const claim = await claimKey(tx, { scope: keyScope('payment', p.user.id), key: p.key, fingerprint: p.fingerprint, resourceId: p.row.id, now: p.row.created_at });
         if (!claim.claimed) return { replay: claim.replay, row: undefined };
         requirePrepared(p);
         const payee = await p.rail.resolvePayee(tx, p.body.payTo, p.body.asset);
@@ -378,10 +372,10 @@ export function createPaymentsService(deps: PaymentsDeps) {
    */
   async function refund(merchantId: string, paymentId: string, key: string, body: RefundRequest, rawBody: unknown): Promise<CreateResult> {
     const fp = fingerprint({ paymentId, body: rawBody });
-    const scope = `merchant:${merchantId}`;
+    const scope = keyScope('refund', merchantId);
     const out = await db.transaction(async (tx) => {
       const now = clock.now();
-      const claim = await claimKey(tx, { userId: scope, key, fingerprint: fp, paymentId, now });
+      const claim = await claimKey(tx, { scope, key, fingerprint: fp, resourceId: paymentId, now });
       if (!claim.claimed) return { replay: claim.replay };
       const row = await loadForUpdate(tx, paymentId);
       if (!row || row.merchant_id !== merchantId) throw new ProblemError('not-found', 'no such payment to this merchant');
@@ -404,10 +398,7 @@ export function createPaymentsService(deps: PaymentsDeps) {
       };
       // The event is payment.refunded whether the refund was whole or partial.
       const payment = await recordTransition(tx, row, next, EVENT_TYPE.refunded);
-      await tx.run(
-        `UPDATE idempotency_keys SET state = 'done', response_status = 200, response_body = ? WHERE user_id = ? AND key = ?`,
-        [JSON.stringify(payment), scope, key],
-      );
+      await storeKeyResponse(tx, scope, key, { status: 200, body: payment });
       return { payment };
     });
     if (out.replay) return { status: out.replay.status, body: out.replay.body, replayed: true };

@@ -1,6 +1,10 @@
-import type { CreatePaymentRequest, Rail as RailName } from '../../shared/api.js';
+import type { CreatePaymentRequest, Rail as RailName, RailsInfo } from '../../shared/api.js';
 import type { CreateDepositRequest, Deposit } from '../../shared/deposits.js';
 import type { Queryable } from '../store/types.js';
+import type { SovrFacilitator } from './facilitator.js';
+
+/** One rail's entry in `GET /rails`. */
+export type RailInfo = RailsInfo['rails'][number];
 
 /** A payment as a rail sees it: what to move, from whom, to whom. */
 export interface RailPayment {
@@ -62,6 +66,16 @@ export interface Rail {
   prepare?(request: RailRequest): Promise<PreparedPayment>;
   /** Optional: moving the payer's outside money into their hub balance (the SOVR rail). */
   readonly deposits?: DepositsApi;
+  /**
+   * Optional: checks a request against what only this rail can read in `payTo` (a Lightning
+   * invoice's amount) before the idempotency key is claimed, so a refused request stores nothing.
+   * It must depend on the request alone, so that a replay of a stored answer passes it again.
+   */
+  checkRequest?(req: { payTo: string; amount: bigint; asset: string }): Promise<void>;
+  /** Optional: the x402 facilitator core (verify and settle `exact` payloads) this rail brings. */
+  readonly facilitator?: SovrFacilitator;
+  /** What `GET /rails` says about this rail: what a wallet needs to use it. */
+  info(): Promise<RailInfo>;
 }
 
 /** A payment request as `prepare` sees it: who asks, and the validated body. */

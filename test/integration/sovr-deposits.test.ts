@@ -20,7 +20,7 @@ import { systemClock } from '../../server/clock.js';
 import { depositRoutes } from '../../server/http/deposit-routes.js';
 import { errorHandler, notFound } from '../../server/http/problem.js';
 import { createLogger } from '../../server/logger.js';
-import { userAccountId } from '../../server/payments/accounts.js';
+import { userAccountId } from '../../server/core/accounts.js';
 import { chainWalletAccountId } from '../../server/rails/sovr/index.js';
 import { balances, createMerchant, pay, signIn, type Session, type TestHub } from '../helpers/hub.js';
 import { expectLedgerBalanced, rowCounts } from '../helpers/invariant.js';

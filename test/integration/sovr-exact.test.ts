@@ -8,7 +8,7 @@
 import { Wallet } from 'ethers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { signCancelAuthorization, sovrDomain } from '../../contracts/eip712.js';
-import { merchantAccountId } from '../../server/payments/accounts.js';
+import { merchantAccountId } from '../../server/core/accounts.js';
 import { chainWalletAccountId, EXACT_REASONS, x402PayeesAccountId } from '../../server/rails/sovr/index.js';
 import { createMerchant, pay } from '../helpers/hub.js';
 import { expectLedgerBalanced, rowCounts } from '../helpers/invariant.js';

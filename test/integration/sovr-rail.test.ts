@@ -11,7 +11,7 @@ import { encryptKeystoreJson, Wallet } from 'ethers';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { signCancelAuthorization, sovrDomain } from '../../contracts/eip712.js';
-import { merchantAccountId } from '../../server/payments/accounts.js';
+import { merchantAccountId } from '../../server/core/accounts.js';
 import { chainWalletAccountId, type ServiceSigner } from '../../server/rails/sovr/index.js';
 import { createMerchant, pay, signIn, type Session } from '../helpers/hub.js';
 import { expectLedgerBalanced, rowCounts } from '../helpers/invariant.js';

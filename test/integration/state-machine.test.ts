@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ProblemError } from '../../shared/problem.js';
-import type { AccountDirectory } from '../../server/payments/accounts.js';
+import type { AccountDirectory } from '../../server/core/accounts.js';
 import type { Rail, RailOutcome } from '../../server/rails/types.js';
 import { balances, createMerchant, fund, pay, signIn, startTestHub, type Session, type TestHub } from '../helpers/hub.js';
 import { expectLedgerBalanced, rowCounts } from '../helpers/invariant.js';
@@ -32,6 +32,7 @@ function scriptedRail(accounts: AccountDirectory, script: Script): Rail {
       return script.execute(p.id);
     },
     resume: (p) => script.resume(p.id),
+    info: async () => ({ name: 'lightning', assets: ['BTC'] }),
   };
 }
 

@@ -138,6 +138,7 @@ describe.each(ENGINES)('webhooks on %s', (engine) => {
           },
           execute: async () => ({ status: 'failed', reason: 'no route to the payee' }),
           resume: async () => ({ status: 'failed', reason: 'no route to the payee' }),
+          info: async () => ({ name: 'lightning', assets: ['BTC'] }),
         },
       }),
     });

@@ -51,11 +51,11 @@ describe('Lightning configuration', () => {
   const node = { TOLLWAY_LND_REST_URL: 'https://127.0.0.1:8080/', TOLLWAY_LND_MACAROON: '0201036C6E64' };
 
   it('is off unless a node is named', () => {
-    expect(loadConfig({}).lightning).toBeUndefined();
+    expect(loadConfig({}).rails.lightning).toBeUndefined();
   });
 
   it('is on with a URL and a macaroon, with documented defaults', () => {
-    const c = loadConfig(node).lightning!;
+    const c = loadConfig(node).rails.lightning!;
     expect(c).toMatchObject({ restUrl: 'https://127.0.0.1:8080', feeLimitMsat: 10_000n, feeLimitPpm: 10_000n, payTimeoutSeconds: 60, settleWaitMs: 10_000 });
     expect(c.macaroonHex).toBe('0201036c6e64');
     expect(c.tlsCert).toBeUndefined();
@@ -64,23 +64,23 @@ describe('Lightning configuration', () => {
   it('keeps the macaroon out of anything that serialises the configuration', () => {
     const c = loadConfig(node);
     expect(JSON.stringify(c, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).not.toContain('0201036');
-    expect(Object.keys(c.lightning!)).not.toContain('macaroonHex');
+    expect(Object.keys(c.rails.lightning!)).not.toContain('macaroonHex');
   });
 
   it('reads the fee limit, pay timeout and wait', () => {
-    const c = loadConfig({ ...node, TOLLWAY_LIGHTNING_FEE_LIMIT_MSAT: '5000', TOLLWAY_LIGHTNING_FEE_LIMIT_PERCENT: '0.25', TOLLWAY_LIGHTNING_PAY_TIMEOUT: '30', TOLLWAY_LIGHTNING_WAIT: '0.5' }).lightning!;
+    const c = loadConfig({ ...node, TOLLWAY_LIGHTNING_FEE_LIMIT_MSAT: '5000', TOLLWAY_LIGHTNING_FEE_LIMIT_PERCENT: '0.25', TOLLWAY_LIGHTNING_PAY_TIMEOUT: '30', TOLLWAY_LIGHTNING_WAIT: '0.5' }).rails.lightning!;
     expect(c).toMatchObject({ feeLimitMsat: 5000n, feeLimitPpm: 2500n, payTimeoutSeconds: 30, settleWaitMs: 500 });
-    expect(loadConfig({ ...node, TOLLWAY_LIGHTNING_FEE_LIMIT_PERCENT: '100' }).lightning!.feeLimitPpm).toBe(1_000_000n);
+    expect(loadConfig({ ...node, TOLLWAY_LIGHTNING_FEE_LIMIT_PERCENT: '100' }).rails.lightning!.feeLimitPpm).toBe(1_000_000n);
   });
 
   it('reads the macaroon from LND\'s binary file, or a hex one, and the TLS certificate', () => {
     const bin = file('admin.macaroon', Buffer.from('0201036c6e6402f801', 'hex'));
     const hex = file('hex.macaroon', '0201036C6E64\n');
     const cert = file('tls.cert', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
-    const a = loadConfig({ TOLLWAY_LND_REST_URL: 'https://lnd:8080', TOLLWAY_LND_MACAROON_PATH: bin, TOLLWAY_LND_TLS_CERT_PATH: cert }).lightning!;
+    const a = loadConfig({ TOLLWAY_LND_REST_URL: 'https://lnd:8080', TOLLWAY_LND_MACAROON_PATH: bin, TOLLWAY_LND_TLS_CERT_PATH: cert }).rails.lightning!;
     expect(a.macaroonHex).toBe('0201036c6e6402f801');
     expect(a.tlsCert).toContain('BEGIN CERTIFICATE');
-    expect(loadConfig({ TOLLWAY_LND_REST_URL: 'https://lnd:8080', TOLLWAY_LND_MACAROON_PATH: hex }).lightning!.macaroonHex).toBe('0201036c6e64');
+    expect(loadConfig({ TOLLWAY_LND_REST_URL: 'https://lnd:8080', TOLLWAY_LND_MACAROON_PATH: hex }).rails.lightning!.macaroonHex).toBe('0201036c6e64');
   });
 
   it.each([
@@ -116,8 +116,8 @@ describe('SOVR configuration', () => {
   const chain = { TOLLWAY_SOVR_RPC_URL: 'http://127.0.0.1:8545', TOLLWAY_SOVR_CHAIN_ID: '31337', TOLLWAY_SOVR_TOKEN: `0x${'ab'.repeat(20)}`, TOLLWAY_SOVR_PRIVATE_KEY: key };
 
   it('is off unless configured, on with the chain, the token and a key, with documented defaults', () => {
-    expect(loadConfig({}).sovr).toBeUndefined();
-    const c = loadConfig(chain).sovr!;
+    expect(loadConfig({}).rails.sovr).toBeUndefined();
+    const c = loadConfig(chain).rails.sovr!;
     expect(c).toMatchObject({ rpcUrl: 'http://127.0.0.1:8545', chainId: 31337, confirmations: 1, pollIntervalMs: 2000, minValiditySeconds: 60, maxValiditySeconds: 3600, settleGraceSeconds: 3600 });
     expect(c.signer).toEqual({ privateKey: key });
   });
@@ -125,12 +125,12 @@ describe('SOVR configuration', () => {
   it('keeps the service key out of anything that serialises the configuration', () => {
     const c = loadConfig(chain);
     expect(JSON.stringify(c, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).not.toContain('1111111111');
-    expect(Object.keys(c.sovr!)).not.toContain('signer');
+    expect(Object.keys(c.rails.sovr!)).not.toContain('signer');
   });
 
   it('takes SOVR_CONFIRMATIONS, and TOLLWAY_SOVR_CONFIRMATIONS over it', () => {
-    expect(loadConfig({ ...chain, SOVR_CONFIRMATIONS: '3' }).sovr!.confirmations).toBe(3);
-    expect(loadConfig({ ...chain, SOVR_CONFIRMATIONS: '3', TOLLWAY_SOVR_CONFIRMATIONS: '5' }).sovr!.confirmations).toBe(5);
+    expect(loadConfig({ ...chain, SOVR_CONFIRMATIONS: '3' }).rails.sovr!.confirmations).toBe(3);
+    expect(loadConfig({ ...chain, SOVR_CONFIRMATIONS: '3', TOLLWAY_SOVR_CONFIRMATIONS: '5' }).rails.sovr!.confirmations).toBe(5);
   });
 
   it.each([

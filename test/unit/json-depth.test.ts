@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { nestsDeeperThan } from '../../server/http/json-body.js';
-import { fingerprint } from '../../server/payments/idempotency.js';
+import { fingerprint } from '../../server/core/idempotency.js';
 
 const utf8 = (s: string) => Buffer.from(s, 'utf8');
 const nested = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CreateTransferResult } from '../../server/ledger/types.js';
-import { expectCreated, ledgerRefusal } from '../../server/payments/ledger-refusal.js';
+import { expectCreated, ledgerRefusal } from '../../server/core/ledger-refusal.js';
 import { ProblemError } from '../../shared/problem.js';
 
 const asked = { what: 'payment pay_1', amount: 10n, asset: 'SOVR' };

@@ -3,7 +3,7 @@ import { AmountString, formatAmount, formatUnits, MAX_AMOUNT, parseAmount, Posit
 import { CreatePaymentRequest, parseIdempotencyKey } from '../../shared/api.js';
 import { bindingInput, requestHash } from '../../shared/binding.js';
 import { ProblemError } from '../../shared/problem.js';
-import { fingerprint } from '../../server/payments/idempotency.js';
+import { fingerprint } from '../../server/core/idempotency.js';
 
 describe('amounts', () => {
   it('round-trips every size up to 2^256-1 exactly', () => {

@@ -11,7 +11,7 @@ import { signCancelAuthorization, sovrDomain, type TransferAuthorization } from 
 import { systemClock } from '../../server/clock.js';
 import { createLedger } from '../../server/ledger/ledger.js';
 import { createLogger } from '../../server/logger.js';
-import { createAccountDirectory } from '../../server/payments/accounts.js';
+import { createAccountDirectory } from '../../server/core/accounts.js';
 import { createSovrRail, EXACT_REASONS, type ExactPayload, type ExactRequirement, type SovrRail } from '../../server/rails/sovr/index.js';
 import { migrate } from '../../server/store/migrate.js';
 import { MIGRATIONS } from '../../server/store/migrations/index.js';

@@ -6,7 +6,7 @@
  */
 import { JsonRpcProvider, Network, Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGateway, type SignedTx } from '../../server/rails/sovr/gateway.js';
+import { createGateway, type SignedTx } from '../../server/chain/evm/gateway.js';
 import { deploySovr, startChain, type SovrDeployment, type TestChain } from '../helpers/chain.js';
 import { freePort } from '../helpers/hub.js';
 

@@ -1,6 +1,6 @@
 /** The per-address lock the SOVR rail holds from the balance read until the reservation commits. */
 import { describe, expect, it } from 'vitest';
-import { createKeyedMutex } from '../../server/rails/sovr/mutex.js';
+import { createKeyedMutex } from '../../server/chain/evm/mutex.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 

@@ -1,5 +1,5 @@
 import { ProblemError } from '../../../shared/problem.js';
-import type { AccountDirectory } from '../../payments/accounts.js';
+import type { AccountDirectory } from '../../core/accounts.js';
 import type { Rail } from '../types.js';
 
 /**
@@ -22,5 +22,6 @@ export function createInternalRail({ accounts }: { accounts: AccountDirectory })
     async resume() {
       return { status: 'completed' };
     },
+    info: async () => ({ name: 'internal', assets: ['SOVR', 'BTC'] }),
   };
 }

@@ -5,20 +5,24 @@ import type { Clock } from '../../clock.js';
 import type { Ledger } from '../../ledger/types.js';
 import type { Logger } from '../../logger.js';
 import type { Queryable } from '../../store/types.js';
+import { sleep } from '../../core/timing.js';
 import type { Rail, RailOutcome, RailPayment } from '../types.js';
-import { checkInvoiceRequest, checkNotExpired, decodeInvoice, NETWORK_PREFIX, type Invoice, type LightningNetwork } from './invoice.js';
-import { GRPC, isLndError, type LndClient, type LndPayment } from './lnd-client.js';
+import { decodeInvoice, type Invoice, type LightningNetwork } from '../../../lightning/invoice.js';
+import { isLightningNodeError, type LightningNode, type PaymentFailureReason, type PaymentStatus, type PayOutcome } from '../../../lightning/node.js';
+import { checkInvoiceRequest, checkNotExpired } from './invoice.js';
 
 /**
- * The Lightning rail: the hub's own LND pays the BOLT 11 invoice in `payTo`.
+ * The Lightning rail: the hub's own Lightning node pays the BOLT 11 invoice in `payTo`.
  *
  * The payer's BTC (msat) is reserved, the node pays, and the reservation is posted to the hub's
  * "Lightning outbound" account, which counts what left through the node. The ledger moves exactly
  * the invoice amount; routing fees (capped by the fee limit) are the hub operator's cost.
  *
  * A payment is sent to the node at most once by this rail. Whenever it cannot know whether the
- * node got a send (a cut stream, a reset, a crash), it asks the node (TrackPaymentV2) instead of
- * sending again; LND itself also refuses a second payment of a hash it is paying or has paid.
+ * node got a send (a cut stream, a reset, a crash), it asks the node (`paymentStatus`) instead of
+ * sending again; the node itself also refuses a second payment of a hash it is paying or has paid
+ * (`already-paid`). The node is a LightningNode (lightning/node.ts): nothing here knows which
+ * software runs it.
  */
 
 export const LIGHTNING_OUTBOUND_ACCOUNT = 'system:lightning-outbound:BTC';
@@ -28,14 +32,15 @@ export interface LightningRailOptions {
   feeLimitMsat: bigint;
   /** Fee limit as parts per million of the amount; the larger of the two applies. */
   feeLimitPpm: bigint;
-  /** How long LND keeps trying routes (SendPaymentV2 timeout_seconds). */
+  /** How long the node keeps trying routes. */
   payTimeoutSeconds: number;
   /** How long POST /payments waits for a final answer before it answers `submitted`. */
   settleWaitMs: number;
 }
 
-export interface LightningRailDeps {
-  client: LndClient;
+export type LightningRailDeps = {
+  /** The node the rail pays through. */
+  node: LightningNode;
   ledger: Ledger;
   clock: Clock;
   logger: Logger;
@@ -45,42 +50,26 @@ export interface LightningRailDeps {
   /** Runs background work the hub waits for when it closes; `signal` aborts when it closes. */
   spawn(name: string, work: (signal: AbortSignal) => Promise<void>): void;
   signal: AbortSignal;
-}
-
-/** What the request alone decides, checked before anything is stored (see app.ts). */
-export interface RequestCheck {
-  checkRequest(req: { payTo: string; amount: bigint; asset: string }): Promise<void>;
-}
-
-export type LightningRail = Rail & RequestCheck;
-
-const FAILURE_TEXT: Record<string, string> = {
-  FAILURE_REASON_NO_ROUTE: 'no route to the payee within the fee limit',
-  FAILURE_REASON_TIMEOUT: 'no route found before the payment timeout',
-  FAILURE_REASON_INCORRECT_PAYMENT_DETAILS: "the payee's node refused it (unknown or already paid invoice, or wrong amount)",
-  FAILURE_REASON_INSUFFICIENT_BALANCE: "the hub's node has too little outbound liquidity",
-  FAILURE_REASON_ERROR: 'the payment failed at the node',
-  FAILURE_REASON_CANCELED: 'the payment was canceled at the node',
 };
 
-const INSPECT_TIMEOUT_MS = 15_000;
+export type LightningRail = Rail & Required<Pick<Rail, 'checkRequest'>>;
+
+const FAILURE_TEXT: Record<PaymentFailureReason, string> = {
+  'no-route': 'no route to the payee within the fee limit',
+  timeout: 'no route found before the payment timeout',
+  'incorrect-details': "the payee's node refused it (unknown or already paid invoice, or wrong amount)",
+  'insufficient-balance': "the hub's node has too little outbound liquidity",
+  error: 'the payment failed at the node',
+  canceled: 'the payment was canceled at the node',
+  other: 'the payment failed',
+};
 
 const failed = (reason: string): RailOutcome => ({ status: 'failed', reason });
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 type Sent = { outcome: RailOutcome } | { error: unknown };
 
 export function createLightningRail(deps: LightningRailDeps): LightningRail {
-  const { client, ledger, clock, logger, options } = deps;
+  const { node, ledger, clock, logger, options } = deps;
   let network: LightningNetwork | null = null;
   let accountKnown = false;
   const following = new Set<string>();
@@ -94,9 +83,9 @@ export function createLightningRail(deps: LightningRailDeps): LightningRail {
     try {
       for (let delay = 1000; !signal.aborted; delay = Math.min(delay * 2, 60_000)) {
         try {
-          const info = await client.getInfo();
-          if (info.network && info.network in NETWORK_PREFIX) network = info.network as LightningNetwork;
-          logger.info({ alias: info.alias, node: info.identityPubkey, network: info.network }, 'lightning node reached');
+          const info = await node.info();
+          if (info.network) network = info.network;
+          logger.info({ alias: info.alias, node: info.pubkey, network: info.network }, 'lightning node reached');
           return;
         } catch (err) {
           logger.warn({ err: (err as Error).message }, 'lightning node not reachable yet');
@@ -114,40 +103,27 @@ export function createLightningRail(deps: LightningRailDeps): LightningRail {
     return proportional > options.feeLimitMsat ? proportional : options.feeLimitMsat;
   };
 
-  /** A final update as an outcome; undefined while the payment is still on its way. */
-  function finalOutcome(u: LndPayment, inv: Invoice): RailOutcome | undefined {
-    if (u.status === 'SUCCEEDED') {
-      const ok = u.preimage !== null && createHash('sha256').update(Buffer.from(u.preimage, 'hex')).digest('hex') === inv.paymentHash;
+  /** The node's final word as an outcome. */
+  function finalOutcome(o: PayOutcome, inv: Invoice): RailOutcome {
+    if (o.state === 'succeeded') {
+      const ok = o.preimage !== undefined && createHash('sha256').update(Buffer.from(o.preimage, 'hex')).digest('hex') === inv.paymentHash;
       // The money has left either way; a receipt only carries a preimage that proves it.
-      if (!ok) logger.error({ paymentHash: inv.paymentHash }, 'LND reported success without a matching preimage');
-      return { status: 'completed', transactionHash: inv.paymentHash, ...(ok ? { preimage: u.preimage! } : {}) };
+      if (!ok) logger.error({ paymentHash: inv.paymentHash }, 'the Lightning node reported success without a matching preimage');
+      return { status: 'completed', transactionHash: inv.paymentHash, ...(ok ? { preimage: o.preimage! } : {}) };
     }
-    if (u.status === 'FAILED') {
-      const code = u.failureReason ?? 'FAILURE_REASON_ERROR';
-      return failed(`${FAILURE_TEXT[code] ?? 'the payment failed'} (${code})`);
-    }
-    return undefined;
-  }
-
-  /** Follows a send until its final update; `accepted` turns true at the node's first update. */
-  async function drive(updates: AsyncGenerator<LndPayment>, inv: Invoice, state: { accepted: boolean }): Promise<RailOutcome> {
-    for await (const u of updates) {
-      state.accepted = true;
-      const o = finalOutcome(u, inv);
-      if (o) return o;
-    }
-    throw new Error('the node closed the stream before a final update');
+    const { reason, nodeReason } = o.failure;
+    return failed(`${FAILURE_TEXT[reason] ?? FAILURE_TEXT.other} (${nodeReason ?? reason})`);
   }
 
   /**
    * What a send that threw tells us: a definite refusal (nothing left the node) or doubt.
-   * Unreachable: no connection, nothing arrived. Refused before any update: LND answered with a
-   * status instead of starting the payment (expired invoice, wrong network, already paid or in
-   * flight at this node, bad macaroon…). Anything else may have reached the node.
+   * Unreachable: no connection, nothing arrived. Refused or already paid: the node answered
+   * instead of starting the payment (expired invoice, wrong network, already paid or in flight at
+   * this node, bad credentials…). Anything else may have reached the node.
    */
-  function refusal(err: unknown, accepted: boolean): RailOutcome | undefined {
-    if (isLndError(err, 'unreachable')) return failed(`the Lightning node could not be reached: ${err.message}`);
-    if (isLndError(err, 'refused') && !accepted) return failed(`the Lightning node refused the payment: ${err.message}`);
+  function refusal(err: unknown): RailOutcome | undefined {
+    if (isLightningNodeError(err, 'unreachable')) return failed(`the Lightning node could not be reached: ${err.message}`);
+    if (isLightningNodeError(err, 'refused') || isLightningNodeError(err, 'already-paid')) return failed(`the Lightning node refused the payment: ${err.message}`);
     return undefined;
   }
 
@@ -163,7 +139,7 @@ export function createLightningRail(deps: LightningRailDeps): LightningRail {
    * Asks the node until it knows the final state, in the background, after execute or resume
    * answered `submitted`. `first` is a send still being followed, if any.
    */
-  function follow(p: RailPayment, inv: Invoice, first?: { sent: Promise<Sent>; state: { accepted: boolean }; resumed: boolean }): void {
+  function follow(p: RailPayment, inv: Invoice, first?: { sent: Promise<Sent>; resumed: boolean }): void {
     if (following.has(p.id)) return;
     following.add(p.id);
     deps.spawn(`lightning follow ${p.id}`, async (signal) => {
@@ -172,21 +148,21 @@ export function createLightningRail(deps: LightningRailDeps): LightningRail {
           const r = await first.sent;
           if ('outcome' in r) return reportOutcome(p, r.outcome);
           if (signal.aborted) return;
-          const ours = first.resumed && isLndError(r.error, 'refused', GRPC.ALREADY_EXISTS);
-          const definite = ours ? undefined : refusal(r.error, first.state.accepted);
+          const ours = first.resumed && isLightningNodeError(r.error, 'already-paid');
+          const definite = ours ? undefined : refusal(r.error);
           if (definite) return reportOutcome(p, definite);
         }
         let notFound = 0;
         for (let delay = 1000; !signal.aborted; delay = Math.min(delay * 2, 30_000)) {
           try {
-            const o = await drive(client.trackPayment(inv.paymentHash, signal), inv, { accepted: false });
-            return reportOutcome(p, o);
-          } catch (err) {
-            if (signal.aborted) return;
+            const status = await node.paymentStatus(inv.paymentHash, { signal, wait: true });
+            if (status.state === 'succeeded' || status.state === 'failed') return reportOutcome(p, finalOutcome(status, inv));
             // Twice, a little apart: a send that was cut off may still be on its way in.
-            if (isLndError(err, 'refused', GRPC.NOT_FOUND) && ++notFound >= 2) {
+            if (status.state === 'unknown' && ++notFound >= 2) {
               return reportOutcome(p, failed('the Lightning node has no record of this payment: it was never sent'));
             }
+          } catch (err) {
+            if (signal.aborted) return;
             logger.warn({ paymentId: p.id, err: (err as Error).message }, 'tracking a Lightning payment; retrying');
           }
           await sleep(delay, signal);
@@ -197,37 +173,28 @@ export function createLightningRail(deps: LightningRailDeps): LightningRail {
     });
   }
 
-  /** The node's answer to "what happened to this payment?", waiting only for its first update. */
+  /**
+   * The node's answer to "what happened to this payment?", as it stands now. A node that does not
+   * answer in time counts as unreachable (paymentStatus), so that a hung node cannot hold up the
+   * hub's start (resume runs before it serves).
+   */
   async function inspect(p: RailPayment, inv: Invoice): Promise<RailOutcome | 'unknown-to-node'> {
     for (let attempt = 0; ; attempt++) {
-      const ctl = new AbortController();
-      const onClose = () => ctl.abort();
-      deps.signal.addEventListener('abort', onClose, { once: true });
-      // LND answers a track with the current state at once; a node that does not is treated as
-      // unreachable, so that a hung node cannot hold up the hub's start (resume runs before it serves).
-      const timer = setTimeout(() => ctl.abort(), INSPECT_TIMEOUT_MS);
-      const updates = client.trackPayment(inv.paymentHash, ctl.signal);
+      let status: PaymentStatus;
       try {
-        const first = await updates.next();
-        if (first.done) throw new Error('the node closed the stream without an update');
-        const o = finalOutcome(first.value, inv);
-        if (o) return o;
-      } catch (err) {
-        if (isLndError(err, 'refused', GRPC.NOT_FOUND)) {
-          if (attempt === 0) {
-            await sleep(1000, deps.signal);
-            continue;
-          }
-          return 'unknown-to-node';
-        }
+        status = await node.paymentStatus(inv.paymentHash, { signal: deps.signal });
+      } catch {
         // The node cannot be asked right now: keep asking in the background.
         follow(p, inv);
         return { status: 'submitted', transactionHash: inv.paymentHash };
-      } finally {
-        clearTimeout(timer);
-        deps.signal.removeEventListener('abort', onClose);
-        ctl.abort();
-        await updates.return(undefined).catch(() => undefined);
+      }
+      if (status.state === 'succeeded' || status.state === 'failed') return finalOutcome(status, inv);
+      if (status.state === 'unknown') {
+        if (attempt === 0) {
+          await sleep(1000, deps.signal);
+          continue;
+        }
+        return 'unknown-to-node';
       }
       follow(p, inv);
       return { status: 'submitted', transactionHash: inv.paymentHash };
@@ -241,35 +208,28 @@ export function createLightningRail(deps: LightningRailDeps): LightningRail {
    * this one, so it is tracked rather than failed.
    */
   async function send(p: RailPayment, inv: Invoice, resumed: boolean): Promise<RailOutcome> {
-    const ctl = new AbortController();
-    const onClose = () => ctl.abort();
-    deps.signal.addEventListener('abort', onClose, { once: true });
-    const state = { accepted: false };
-    const updates = client.sendPayment(
-      { paymentRequest: inv.paymentRequest, timeoutSeconds: options.payTimeoutSeconds, feeLimitMsat: feeLimitFor(p.amount) },
-      ctl.signal,
-    );
-    const sent: Promise<Sent> = drive(updates, inv, state).then(
-      (outcome) => ({ outcome }),
-      (error: unknown) => ({ error }),
-    );
-    sent.finally(() => deps.signal.removeEventListener('abort', onClose)).catch(() => undefined);
+    const sent: Promise<Sent> = node
+      .pay({ bolt11: inv.paymentRequest, timeoutSeconds: options.payTimeoutSeconds, feeLimitMsat: feeLimitFor(p.amount), signal: deps.signal })
+      .then(
+        (o) => ({ outcome: finalOutcome(o, inv) }),
+        (error: unknown) => ({ error }),
+      );
     let timer: NodeJS.Timeout | undefined;
     const waited = await Promise.race([sent, new Promise<'waiting'>((r) => (timer = setTimeout(() => r('waiting'), options.settleWaitMs)))]);
     clearTimeout(timer);
 
     if (waited === 'waiting') {
-      follow(p, inv, { sent, state, resumed });
+      follow(p, inv, { sent, resumed });
       return { status: 'submitted', transactionHash: inv.paymentHash };
     }
     if ('outcome' in waited) return waited.outcome;
     // The hub is closing: the payment stays open and is resumed on the next start.
     if (deps.signal.aborted) return { status: 'submitted', transactionHash: inv.paymentHash };
-    if (resumed && isLndError(waited.error, 'refused', GRPC.ALREADY_EXISTS)) {
+    if (resumed && isLightningNodeError(waited.error, 'already-paid')) {
       const o = await inspect(p, inv);
       return o === 'unknown-to-node' ? failed('the Lightning node has no record of this payment') : o;
     }
-    const definite = refusal(waited.error, state.accepted);
+    const definite = refusal(waited.error);
     if (definite) return definite;
     logger.warn({ paymentId: p.id, err: (waited.error as Error).message }, 'a Lightning send broke off; asking the node instead of sending again');
     const o = await inspect(p, inv);
@@ -288,6 +248,7 @@ export function createLightningRail(deps: LightningRailDeps): LightningRail {
   return {
     name: 'lightning',
     settlement: 'external',
+    info: async () => ({ name: 'lightning', assets: ['BTC'] }),
 
     async checkRequest(req) {
       // Refuse what is wrong on its face before waiting for the node.

@@ -3,7 +3,10 @@
  * the hub reads and calls a deployed token and never needs the compiler. A unit test checks these
  * against the compiled artifact.
  */
-import { Interface, isError, zeroPadValue } from 'ethers';
+import { Interface, zeroPadValue } from 'ethers';
+import { revertMessage as evmRevertMessage } from '../../chain/evm/errors.js';
+
+export { describeRpcError } from '../../chain/evm/errors.js';
 import type { Authorization } from './authorization.js';
 
 export const SOVR_RAIL_ABI = [
@@ -29,30 +32,5 @@ export function encodeTransferWithAuthorization(a: Authorization): string {
   return sovrRailInterface.encodeFunctionData(TRANSFER_WITH_AUTHORIZATION, [a.from, a.to, a.value, a.validAfter, a.validBefore, a.nonce, a.signature]);
 }
 
-/**
- * The revert reason in an error from eth_call / eth_estimateGas, when the node gave one: the
- * Error(string) text, a panic, or a custom error by name. Undefined when the error is not a revert
- * (the node could not be reached, say).
- */
-export function revertMessage(err: unknown): string | undefined {
-  if (!isError(err, 'CALL_EXCEPTION')) return undefined;
-  if (err.reason) return err.reason;
-  const data = err.data;
-  if (data && data !== '0x') {
-    try {
-      const parsed = sovrRailInterface.parseError(data);
-      if (parsed) return parsed.name;
-    } catch {
-      // not one of ours
-    }
-    return `reverted with data ${data.slice(0, 74)}`;
-  }
-  return 'reverted without a reason';
-}
-
-/** A short, secret-free description of an RPC failure for failure reasons and logs. */
-export function describeRpcError(err: unknown): string {
-  const e = err as { shortMessage?: string; message?: string; code?: string; error?: { message?: string }; info?: { error?: { message?: string } } };
-  const text = e.error?.message ?? e.info?.error?.message ?? e.shortMessage ?? e.message ?? String(err);
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
-}
+/** A revert's reason, with SOVR's custom errors by name. */
+export const revertMessage = (err: unknown): string | undefined => evmRevertMessage(err, sovrRailInterface);

@@ -11,9 +11,9 @@ import type { Clock } from '../../clock.js';
 import type { Queryable } from '../../store/types.js';
 import { describeRpcError } from './abi.js';
 import { checkAuthorization, refuse, type Authorization } from './authorization.js';
-import type { KeyedMutex } from './mutex.js';
+import type { KeyedMutex } from '../../chain/evm/mutex.js';
 import { authorizationHolder, committedSince } from './store.js';
-import { withTimeout } from './timing.js';
+import { withTimeout } from '../../core/timing.js';
 
 export interface PrecheckDeps {
   clock: Clock;

@@ -16,9 +16,9 @@ import { FINAL_DEPOSIT_STATUSES, type CreateDepositRequest, type Deposit } from 
 import type { Clock } from '../../clock.js';
 import type { Ledger } from '../../ledger/types.js';
 import type { Logger } from '../../logger.js';
-import type { AccountDirectory } from '../../payments/accounts.js';
-import { claimKey, fingerprint, storeResponse } from '../../payments/idempotency.js';
-import { expectCreated } from '../../payments/ledger-refusal.js';
+import type { AccountDirectory } from '../../core/accounts.js';
+import { claimKey, fingerprint, keyKnown, keyScope, storeResponse } from '../../core/idempotency.js';
+import { expectCreated } from '../../core/ledger-refusal.js';
 import type { Db, Queryable } from '../../store/types.js';
 import type { DepositsApi, RailOutcome } from '../types.js';
 import { describeRpcError } from './abi.js';
@@ -65,7 +65,6 @@ export interface SovrDeposits extends DepositsApi {
 }
 
 /** Idempotency keys of deposits live beside payments' but in their own scope per user. */
-const keyScope = (userId: string) => `deposit:${userId}`;
 
 export function createDeposits(deps: DepositsDeps): SovrDeposits {
   const { db, ledger, accounts, clock, logger } = deps;
@@ -75,14 +74,6 @@ export function createDeposits(deps: DepositsDeps): SovrDeposits {
     recordRejected: (id, reason) => recordDepositRejected(db, id, reason, clock.now()),
     report: (id, outcome) => apply(id, outcome),
   });
-
-  async function keyKnown(userId: string, key: string): Promise<boolean> {
-    const k = await db.get<{ state: string; expires_at: number | string }>('SELECT state, expires_at FROM idempotency_keys WHERE user_id = ? AND key = ?', [
-      keyScope(userId),
-      key,
-    ]);
-    return Boolean(k) && !(k!.state === 'done' && Number(k!.expires_at) <= clock.now());
-  }
 
   async function prepare(user: { id: string; address?: string }, body: CreateDepositRequest): Promise<{ checked: Prechecked; row: Parameters<typeof insertDeposit>[1] }> {
     const a = parseAuthorization(body.authorization);
@@ -100,18 +91,18 @@ export function createDeposits(deps: DepositsDeps): SovrDeposits {
     // A known key is answered by the claim (replay, 409, 422), never checked against the chain again:
     // the first request has spent the authorization since.
     let prepared: Awaited<ReturnType<typeof prepare>> | undefined;
-    if (!(await keyKnown(user.id, key))) {
+    if (!(await keyKnown(db, keyScope('deposit', user.id), key, clock.now()))) {
       try {
         prepared = await prepare(user, body);
       } catch (err) {
-        if (!(err instanceof ProblemError && (await keyKnown(user.id, key)))) throw err;
+        if (!(err instanceof ProblemError && (await keyKnown(db, keyScope('deposit', user.id), key, clock.now())))) throw err;
       }
     }
     const now = clock.now();
     let started: { replay: { status: number; body: unknown } } | { row: DepositRow };
     try {
       started = await db.transaction(async (tx) => {
-        const claim = await claimKey(tx, { userId: keyScope(user.id), key, fingerprint: fingerprint(rawBody), paymentId: prepared?.row.id ?? newDepositId(), now });
+        const claim = await claimKey(tx, { scope: keyScope('deposit', user.id), key, fingerprint: fingerprint(rawBody), resourceId: prepared?.row.id ?? newDepositId(), now });
         if (!claim.claimed) return { replay: claim.replay };
         if (!prepared) throw new ProblemError('idempotency-key-in-flight', 'the key was released meanwhile; retry');
         await prepared.checked.reserve(tx, user.id);

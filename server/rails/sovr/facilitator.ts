@@ -25,43 +25,15 @@ import type { Logger } from '../../logger.js';
 import type { Db } from '../../store/types.js';
 import { addressTopic, describeRpcError, encodeTransferWithAuthorization, revertMessage, sovrRailInterface, TRANSFER_TOPIC } from './abi.js';
 import { parseAuthorization, recoverAuthorizer, type Authorization } from './authorization.js';
-import type { Gateway } from './gateway.js';
-import { createKeyedMutex } from './mutex.js';
+import type { Gateway } from '../../chain/evm/gateway.js';
+import { createKeyedMutex } from '../../chain/evm/mutex.js';
 import { dropSettlement, finishSettlement, insertSettlement, loadSettlement, openSettlements, type SettlementRow } from './settlements-store.js';
 import { sentByHub } from './store.js';
-import { sleep, withTimeout } from './timing.js';
+import { sleep, withTimeout } from '../../core/timing.js';
 import { findAuthorizationUse } from './watcher.js';
 
-export interface ExactRequirement {
-  scheme: 'exact';
-  network: string;
-  amount: string;
-  asset: string;
-  payTo: string;
-  maxTimeoutSeconds?: number;
-  extra?: Record<string, unknown>;
-}
-
-export interface ExactPayload {
-  signature: string;
-  authorization: { from: string; to: string; value: string; validAfter: string; validBefore: string; nonce: string };
-}
-
-export type VerifyResult = { isValid: true; payer: string } | { isValid: false; invalidReason: string; payer?: string };
-export type SettleResult =
-  | { success: true; payer: string; transaction: string; network: string }
-  | { success: false; errorReason: string; payer?: string; transaction: string; network: string };
-
-export interface SovrFacilitator {
-  /** `eip155:<chainId>` */
-  network: string;
-  /** The SOVR address (the only asset supported). */
-  token: string;
-  /** The service wallet that pays gas. */
-  signerAddress(): Promise<string>;
-  verify(payload: ExactPayload, requirement: ExactRequirement): Promise<VerifyResult>;
-  settle(payload: ExactPayload, requirement: ExactRequirement): Promise<SettleResult>;
-}
+export type { ExactPayload, ExactRequirement, SettleResult, SovrFacilitator, VerifyResult } from '../facilitator.js';
+import type { ExactPayload, ExactRequirement, SettleResult, SovrFacilitator, VerifyResult } from '../facilitator.js';
 
 export const EXACT_REASONS = {
   scheme: 'invalid_scheme',

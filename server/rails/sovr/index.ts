@@ -26,18 +26,19 @@ import { ProblemError } from '../../../shared/problem.js';
 import type { Clock } from '../../clock.js';
 import type { Ledger } from '../../ledger/types.js';
 import type { Logger } from '../../logger.js';
-import type { AccountDirectory } from '../../payments/accounts.js';
+import type { AccountDirectory } from '../../core/accounts.js';
 import type { Db, Queryable } from '../../store/types.js';
 import type { PreparedPayment, Rail, RailOutcome, RailRequest } from '../types.js';
-import { describeRpcError, SOVR_RAIL_ABI } from './abi.js';
+import { describeRpcError, revertMessage, SOVR_RAIL_ABI } from './abi.js';
 import { parseAuthorization } from './authorization.js';
 import { createPrechecks } from './checks.js';
-import { withTimeout } from './timing.js';
+import { withTimeout } from '../../core/timing.js';
 import { createDeposits, DEPOSIT_ID_PREFIX, type SovrDeposits } from './deposits.js';
 import { checkExactRequirement, createExactWatcher, exactValidityWindow, isOnChainPayee, x402PayeesAccountId } from './exact.js';
+import { SOVR_EIP712_NAME, SOVR_EIP712_VERSION } from '../../../contracts/eip712.js';
 import { createFacilitator, type SovrFacilitator } from './facilitator.js';
-import { createGateway, type Gateway } from './gateway.js';
-import { createKeyedMutex } from './mutex.js';
+import { createGateway, type Gateway } from '../../chain/evm/gateway.js';
+import { createKeyedMutex } from '../../chain/evm/mutex.js';
 import { createRunner, type JobSink, type RunnerDeps, type TransferJob } from './runner.js';
 import { insertSovrRow, loadSovrRow, nextOpenNonce, recordRejected, recordSigned, type SovrRow } from './store.js';
 import { createWatcher } from './watcher.js';
@@ -147,6 +148,7 @@ export function createSovrRail(deps: SovrRailDeps): SovrRail {
     gasLimit: options.gasLimit,
     logger,
     nonceFloor: (sender) => nextOpenNonce(db, sender),
+    revertReason: revertMessage,
   });
 
   const explorerUrl = (hash: string) => (options.explorerTxUrl ? options.explorerTxUrl.replaceAll('{hash}', hash) : undefined);
@@ -346,6 +348,22 @@ export function createSovrRail(deps: SovrRailDeps): SovrRail {
       return runner.resume(jobOf(row));
     },
 
+    /** A wallet signs authorizations with these; the treasury is null while a keystore still decrypts. */
+    async info() {
+      const loaded = await Promise.race([ready().catch(() => null), new Promise<null>((r) => setTimeout(() => r(null), 2000).unref())]);
+      return {
+        name: 'sovr',
+        assets: ['SOVR'],
+        network,
+        chainId: options.chainId,
+        token,
+        treasury: loaded?.treasury ?? options.treasury ?? null,
+        eip712: { name: SOVR_EIP712_NAME, version: SOVR_EIP712_VERSION },
+        confirmations: options.confirmations,
+        minValiditySeconds: options.minValiditySeconds,
+        maxValiditySeconds: options.maxValiditySeconds,
+      };
+    },
     ready,
     watching: () => watcher.size(),
     watchingExact: () => exactWatcher.size(),

@@ -12,7 +12,7 @@ import type { Logger } from '../../logger.js';
 import type { RailOutcome } from '../types.js';
 import { describeRpcError, encodeTransferWithAuthorization } from './abi.js';
 import type { Authorization } from './authorization.js';
-import type { Gateway } from './gateway.js';
+import type { Gateway } from '../../chain/evm/gateway.js';
 import type { SignedTx } from './store.js';
 import { findAuthorizationUse, type Watched, type Watcher } from './watcher.js';
 

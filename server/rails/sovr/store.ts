@@ -3,6 +3,7 @@
  * payment id; and the queries that look across payments, deposits and settlements of one address
  * or one service wallet.
  */
+import type { SignedTx } from '../../chain/evm/gateway.js';
 import type { Queryable } from '../../store/types.js';
 import type { Authorization } from './authorization.js';
 
@@ -27,12 +28,7 @@ export interface SovrRow {
   broadcastError: string | null;
 }
 
-export interface SignedTx {
-  sender: string;
-  nonce: number;
-  hash: string;
-  raw: string;
-}
+export type { SignedTx };
 
 /** The columns of an authorization and of the hub's one transaction for it, as sovr_transactions and sovr_deposits both hold them. */
 export interface AuthorizedTxColumns {

@@ -16,9 +16,9 @@ import { Transaction, type JsonRpcProvider, type TransactionReceipt } from 'ethe
 import type { Logger } from '../../logger.js';
 import type { RailOutcome } from '../types.js';
 import { addressTopic, AUTHORIZATION_USED_TOPIC, describeRpcError, revertMessage, sovrRailInterface, TRANSFER_TOPIC } from './abi.js';
-import type { Gateway } from './gateway.js';
+import type { Gateway } from '../../chain/evm/gateway.js';
 import type { SignedTx } from './store.js';
-import { sleep } from './timing.js';
+import { sleep } from '../../core/timing.js';
 
 export interface Watched {
   /** The payment's or the deposit's id: what the outcome is reported under. */

@@ -10,6 +10,7 @@ import { sovr } from './008_sovr.js';
 import { sovrExact } from './009_sovr_exact.js';
 import { siweNonceClient } from './011_siwe_nonce_client.js';
 import { allowancePayee } from './012_allowance_payee.js';
+import { idempotencyScope } from './013_idempotency_scope.js';
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
-export const MIGRATIONS: readonly Migration[] = [ledger, identity, payments, webhooks, refunds, allowances, paymentChallenge, sovr, sovrExact, siweNonceClient, allowancePayee];
+export const MIGRATIONS: readonly Migration[] = [ledger, identity, payments, webhooks, refunds, allowances, paymentChallenge, sovr, sovrExact, siweNonceClient, allowancePayee, idempotencyScope];

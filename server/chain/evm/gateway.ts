@@ -15,10 +15,8 @@
  */
 import { keccak256, type JsonRpcProvider, type Wallet } from 'ethers';
 import type { Logger } from '../../logger.js';
-import { describeRpcError, revertMessage } from './abi.js';
-import type { SignedTx } from './store.js';
-
-export type { SignedTx };
+import { withTimeout } from '../../core/timing.js';
+import { describeRpcError, revertMessage } from './errors.js';
 
 export interface GatewayOptions {
   provider: JsonRpcProvider;
@@ -34,7 +32,17 @@ export interface GatewayOptions {
   feeCacheMs?: number;
   /** The lowest nonce new transactions may take, besides the node's pending count (stored open transactions). */
   nonceFloor?: (sender: string) => Promise<number>;
+  /** Names a revert of the contract being called (its custom errors); the generic reading otherwise. */
+  revertReason?: (err: unknown) => string | undefined;
   logger?: Logger;
+}
+
+/** A transaction the service wallet signed: stored before it is broadcast, so a restart re-sends the same bytes. */
+export interface SignedTx {
+  sender: string;
+  nonce: number;
+  hash: string;
+  raw: string;
 }
 
 export interface SubmitRequest {
@@ -71,14 +79,6 @@ function nodeAnswered(err: unknown): boolean {
   const e = err as { error?: { code?: unknown }; info?: { error?: { code?: unknown } }; code?: unknown };
   if (typeof e.error?.code === 'number' || typeof e.info?.error?.code === 'number') return true;
   return ['NONCE_EXPIRED', 'REPLACEMENT_UNDERPRICED', 'INSUFFICIENT_FUNDS', 'TRANSACTION_REPLACED', 'CALL_EXCEPTION'].includes(String(e.code));
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${ms} ms`), { code: 'TIMEOUT' })), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 export function createGateway(opts: GatewayOptions) {
@@ -173,7 +173,7 @@ export function createGateway(opts: GatewayOptions) {
       try {
         [gasLimit, fee] = await Promise.all([gasFor(wallet.address, req.to, req.data), feeData()]);
       } catch (err) {
-        const reverted = revertMessage(err);
+        const reverted = (opts.revertReason ?? revertMessage)(err);
         if (reverted !== undefined) return { status: 'refused', reason: `the transfer would revert: ${reverted}` };
         return { status: 'refused', reason: `the chain node could not be asked, nothing was sent: ${describeRpcError(err)}` };
       }

@@ -2,6 +2,14 @@ import { createHash } from 'node:crypto';
 import { ProblemError } from '../../shared/problem.js';
 import { forUpdate, type Queryable } from '../store/types.js';
 
+/**
+ * Idempotency-Key records, for every call that creates something (payments, deposits, refunds, …).
+ * A key lives in a scope: the kind of call and who made it, so the same key from two callers, or
+ * for two kinds of call, never meets. The record names the resource the call created.
+ */
+export type KeyScope = `${'payment' | 'deposit' | 'refund' | 'topup'}:${string}`;
+export const keyScope = (kind: 'payment' | 'deposit' | 'refund' | 'topup', ownerId: string): KeyScope => `${kind}:${ownerId}`;
+
 /** Keys are kept at least this long (said so in the API description), then purged. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 
@@ -55,7 +63,7 @@ function canonicalJson(root: unknown): string {
 }
 
 /**
- * Claims (userId, key) inside the caller's transaction. Returns `claimed` when this request owns
+ * Claims (scope, key) inside the caller's transaction. Returns `claimed` when this request owns
  * the key now, or the stored response to replay. Throws 409 while the first request is still
  * running and 422 when the key was used for another request; both roll back, storing nothing.
  *
@@ -65,10 +73,11 @@ function canonicalJson(root: unknown): string {
 export async function claimKey(
   tx: Queryable,
   a: {
-    userId: string;
+    scope: KeyScope;
     key: string;
     fingerprint: string;
-    paymentId: string;
+    /** The id of what this request creates (a payment, a deposit, a refund's payment). */
+    resourceId: string;
     now: number;
     /** When the answer is known before anything is written (a payment that settles in this transaction). */
     response?: StoredResponse;
@@ -81,9 +90,9 @@ export async function claimKey(
   const status = a.response?.status ?? null;
   const body = a.response ? (a.responseJson ?? JSON.stringify(a.response.body)) : null;
   const ins = await tx.run(
-    `INSERT INTO idempotency_keys (user_id, key, fingerprint, payment_id, state, response_status, response_body, created_at, expires_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO NOTHING`,
-    [a.userId, a.key, a.fingerprint, a.paymentId, state, status, body, a.now, expires],
+    `INSERT INTO idempotency_keys (scope, key, fingerprint, resource_id, state, response_status, response_body, created_at, expires_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING`,
+    [a.scope, a.key, a.fingerprint, a.resourceId, state, status, body, a.now, expires],
   );
   if (ins.changes === 1) return { claimed: true };
 
@@ -95,16 +104,16 @@ export async function claimKey(
     expires_at: number;
   }>(
     `SELECT fingerprint, state, response_status, response_body, expires_at FROM idempotency_keys
-     WHERE user_id = ? AND key = ?${forUpdate(tx)}`,
-    [a.userId, a.key],
+     WHERE scope = ? AND key = ?${forUpdate(tx)}`,
+    [a.scope, a.key],
   );
   if (!row) throw new ProblemError('idempotency-key-in-flight', 'the key was released meanwhile; retry');
   if (Number(row.expires_at) <= a.now && row.state === 'done') {
     // A key past its retention is free again; the old record goes.
     await tx.run(
-      `UPDATE idempotency_keys SET fingerprint = ?, state = ?, payment_id = ?, response_status = ?,
-       response_body = ?, created_at = ?, expires_at = ? WHERE user_id = ? AND key = ?`,
-      [a.fingerprint, state, a.paymentId, status, body, a.now, expires, a.userId, a.key],
+      `UPDATE idempotency_keys SET fingerprint = ?, state = ?, resource_id = ?, response_status = ?,
+       response_body = ?, created_at = ?, expires_at = ? WHERE scope = ? AND key = ?`,
+      [a.fingerprint, state, a.resourceId, status, body, a.now, expires, a.scope, a.key],
     );
     return { claimed: true };
   }
@@ -117,13 +126,32 @@ export async function claimKey(
   return { claimed: false, replay: { status: Number(row.response_status), body: JSON.parse(row.response_body ?? 'null') } };
 }
 
-/** Stores the response in the same transaction as the state it reports. */
-export async function storeResponse(tx: Queryable, paymentId: string, res: StoredResponse): Promise<void> {
+/**
+ * Whether a key is taken (in flight, or answered and still kept), read outside any transaction:
+ * a request whose key is known is answered by its claim and never prepared again.
+ */
+export async function keyKnown(q: Queryable, scope: KeyScope, key: string, now: number): Promise<boolean> {
+  const k = await q.get<{ state: string; expires_at: number | string }>('SELECT state, expires_at FROM idempotency_keys WHERE scope = ? AND key = ?', [scope, key]);
+  return Boolean(k) && !(k!.state === 'done' && Number(k!.expires_at) <= now);
+}
+
+/** Stores the answer for the key that created `resourceId`, in the same transaction as the state it reports. */
+export async function storeResponse(tx: Queryable, resourceId: string, res: StoredResponse): Promise<void> {
   await tx.run(
     `UPDATE idempotency_keys SET state = 'done', response_status = ?, response_body = ?
-     WHERE payment_id = ? AND state = 'in_flight'`,
-    [res.status, JSON.stringify(res.body), paymentId],
+     WHERE resource_id = ? AND state = 'in_flight'`,
+    [res.status, JSON.stringify(res.body), resourceId],
   );
+}
+
+/** Stores the answer for one key: for calls whose resource id is not unique to the key (a refund names its payment). */
+export async function storeKeyResponse(tx: Queryable, scope: KeyScope, key: string, res: StoredResponse): Promise<void> {
+  await tx.run(`UPDATE idempotency_keys SET state = 'done', response_status = ?, response_body = ? WHERE scope = ? AND key = ?`, [
+    res.status,
+    JSON.stringify(res.body),
+    scope,
+    key,
+  ]);
 }
 
 export async function purgeExpiredKeys(tx: Queryable, now: number): Promise<number> {
