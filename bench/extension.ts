@@ -25,7 +25,15 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { chromium, type Page } from 'playwright-core';
-import { buildExtension, CHROMIUM, grantHostAccess, hasChromium, launchWithExtension, type ExtensionBrowser, type WorkerChrome } from '../test/helpers/extension-browser.js';
+import {
+  buildExtension,
+  CHROMIUM,
+  grantHostAccess,
+  hasChromium,
+  launchWithExtension,
+  type ExtensionBrowser,
+  type WorkerChrome,
+} from '../test/helpers/extension-browser.js';
 import { HUB } from '../test/helpers/extension-fixtures.js';
 import { startShop, type Shop } from '../test/helpers/extension-shop.js';
 
@@ -53,21 +61,19 @@ export interface ExtensionBenchResult {
   popup: BundleSize;
   worker: BundleSize;
   /** null when Chromium is missing (the reason says so). */
-  timing:
-    | {
-        runs: number;
-        /** 402 response event → the approval window's page appears in the context. */
-        toWindow: Spread;
-        /** 402 response event → "1 of 1" rendered and visible in that window (the figure held to the target). */
-        toVisible: Spread;
-        /** With the extension: page.goto → 402 response event (the extension does not slow the response itself). */
-        gotoToResponseWithExtension: Spread;
-        /** Baseline, plain Chromium, no extension: page.goto → 402 response event. */
-        baselineGotoToResponse: Spread;
-        /** Baseline, plain Chromium, no extension: page.goto → load event of the 402 page. */
-        baselineGotoToLoad: Spread;
-      }
-    | null;
+  timing: {
+    runs: number;
+    /** 402 response event → the approval window's page appears in the context. */
+    toWindow: Spread;
+    /** 402 response event → "1 of 1" rendered and visible in that window (the figure held to the target). */
+    toVisible: Spread;
+    /** With the extension: page.goto → 402 response event (the extension does not slow the response itself). */
+    gotoToResponseWithExtension: Spread;
+    /** Baseline, plain Chromium, no extension: page.goto → 402 response event. */
+    baselineGotoToResponse: Spread;
+    /** Baseline, plain Chromium, no extension: page.goto → load event of the 402 page. */
+    baselineGotoToLoad: Spread;
+  } | null;
   timingSkipped?: string;
 }
 
@@ -145,7 +151,14 @@ function spread(samples: number[]): Spread {
   return { median, p90, min: s[0]!, max: s[n - 1]!, samples };
 }
 
-const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const LAUNCH_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 /** Baseline: the same 402 page in plain headless Chromium, no extension at all. */
 async function measureBaseline(shop: Shop, runs: number): Promise<{ toResponse: number[]; toLoad: number[] }> {
@@ -178,7 +191,9 @@ async function measureBaseline(shop: Shop, runs: number): Promise<{ toResponse: 
 }
 
 async function pendingCount(b: ExtensionBrowser): Promise<number> {
-  const v = (await b.worker.evaluate(() => chrome.storage.local.get('tollway.approvals').then((x) => x['tollway.approvals']))) as { requests?: { status: string }[] } | undefined;
+  const v = (await b.worker.evaluate(() => chrome.storage.local.get('tollway.approvals').then((x) => x['tollway.approvals']))) as
+    | { requests?: { status: string }[] }
+    | undefined;
   return v?.requests?.filter((r) => r.status === 'pending').length ?? 0;
 }
 
@@ -208,7 +223,11 @@ async function until(cond: () => Promise<boolean>, what: string, timeoutMs = 10_
  * mostly cancels; what it does add (a few ms of polling and round trips at the end) is included.
  * The worker is already running (a warm-up run is not counted); a cold worker start is not measured.
  */
-async function measureApproval(b: ExtensionBrowser, shop: Shop, label: string): Promise<{ gotoToResponse: number; toWindow: number; toVisible: number }> {
+async function measureApproval(
+  b: ExtensionBrowser,
+  shop: Shop,
+  label: string,
+): Promise<{ gotoToResponse: number; toWindow: number; toVisible: number }> {
   const tab = await b.context.newPage();
   const url = `${shop.url}/paid/${label}`;
   let tResponse = NaN;
@@ -227,8 +246,14 @@ async function measureApproval(b: ExtensionBrowser, shop: Shop, label: string): 
   try {
     const t0 = performance.now();
     const nav = tab.goto(url).catch(() => undefined);
-    const win = await Promise.race([winP, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('no approval window within 15 s')), 15_000))]);
-    await win.getByTestId('position').filter({ hasText: /^1 of 1$/ }).waitFor({ state: 'visible', timeout: 15_000 });
+    const win = await Promise.race([
+      winP,
+      new Promise<never>((_, rej) => setTimeout(() => rej(new Error('no approval window within 15 s')), 15_000)),
+    ]);
+    await win
+      .getByTestId('position')
+      .filter({ hasText: /^1 of 1$/ })
+      .waitFor({ state: 'visible', timeout: 15_000 });
     const tVisible = performance.now();
     await nav;
     if (!win.url().includes('/extension/approve/')) throw new Error(`the new page was ${win.url()}, not the approval window`);

@@ -85,7 +85,9 @@ export async function benchLedger(opts: { batches?: number; batchSize?: number; 
     const insertRows = (n: number) => {
       let stmt = insertMany.get(n);
       if (!stmt) {
-        const values = Array(n).fill(`(${Array(14).fill('?').join(', ')})`).join(', ');
+        const values = Array(n)
+          .fill(`(${Array(14).fill('?').join(', ')})`)
+          .join(', ');
         insertMany.set(n, (stmt = raw!.prepare(`INSERT INTO raw_transfers_multi (${COLUMNS}) VALUES ${values}`)));
       }
       return stmt;
@@ -99,7 +101,7 @@ export async function benchLedger(opts: { batches?: number; batchSize?: number; 
 
     // Deterministic pseudo-random transfers between distinct users, amounts up to 10^18.
     let seed = 0x2545f491;
-    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
     const makeBatch = (b: number): TransferInput[] =>
       Array.from({ length: batchSize }, (_, i) => {
         const d = Math.floor(rand() * accountCount);
@@ -114,7 +116,22 @@ export async function benchLedger(opts: { batches?: number; batchSize?: number; 
       });
     // What the ledger stores for each of them: the baseline inserts exactly these values.
     const rowsOf = (batch: TransferInput[], now: number): unknown[][] =>
-      batch.map((t) => [t.id, t.debitAccountId, t.creditAccountId, t.amount!.toString(), 'SOVR', null, 0, 0, null, 1, 'posted', null, now, null]);
+      batch.map((t) => [
+        t.id,
+        t.debitAccountId,
+        t.creditAccountId,
+        t.amount!.toString(),
+        'SOVR',
+        null,
+        0,
+        0,
+        null,
+        1,
+        'posted',
+        null,
+        now,
+        null,
+      ]);
 
     let ledgerMs = 0;
     let plainMs = 0;

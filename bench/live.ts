@@ -162,7 +162,9 @@ function figures(clients: number, r: Awaited<ReturnType<typeof measure>>): Laten
   };
 }
 
-export async function benchLive(opts: { clients?: number; payers?: number; payments?: number; concurrency?: number } = {}): Promise<LiveBenchResult> {
+export async function benchLive(
+  opts: { clients?: number; payers?: number; payments?: number; concurrency?: number } = {},
+): Promise<LiveBenchResult> {
   const clients = opts.clients ?? 1000;
   const payerCount = Math.min(clients, opts.payers ?? 500);
   const payments = opts.payments ?? 500;
@@ -173,7 +175,9 @@ export async function benchLive(opts: { clients?: number; payers?: number; payme
   try {
     const merchant = (await createMerchant(hub.url, 'Bench shop')).merchant.id;
     // A raw random key, not Wallet.createRandom(): no mnemonic derivation for 1,000 users.
-    const sessions = await pool(Array.from({ length: clients }), 16, () => signIn(hub.url, new Wallet(`0x${randomBytes(32).toString('hex')}`)));
+    const sessions = await pool(Array.from({ length: clients }), 16, () =>
+      signIn(hub.url, new Wallet(`0x${randomBytes(32).toString('hex')}`)),
+    );
     await pool(sessions.slice(0, payerCount), 16, (s) => fund(hub.url, s, '1000000000'));
 
     // Baseline: only the payer's socket is connected.

@@ -19,7 +19,13 @@ export interface HttpFigures {
   non2xx: number;
 }
 
-async function load(url: string, headers: Record<string, string>, body: string, seconds: number, connections: number): Promise<HttpFigures> {
+async function load(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  seconds: number,
+  connections: number,
+): Promise<HttpFigures> {
   let n = 0;
   const r = await autocannon({
     url,
@@ -41,7 +47,10 @@ async function load(url: string, headers: Record<string, string>, body: string, 
 
 function startBare(port: number): Promise<{ proc: ChildProcess; url: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'bench/bare-server.ts'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', 'bench/bare-server.ts'], {
+      env: { ...process.env, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     p.stdout!.once('data', () => resolve({ proc: p, url: `http://127.0.0.1:${port}` }));
     p.once('exit', (c) => reject(new Error(`bare server exited ${c}`)));
   });
@@ -57,7 +66,13 @@ export async function benchPayments(opts: { seconds?: number; connections?: numb
     const s = await signIn(hub.url);
     const merchant = (await createMerchant(hub.url, 'Bench shop')).merchant.id;
     await fund(hub.url, s, (10n ** 30n).toString());
-    const body = JSON.stringify({ rail: 'internal', payTo: merchant, amount: '1000', asset: 'SOVR', resource: { url: 'https://shop.example/a', method: 'GET' } });
+    const body = JSON.stringify({
+      rail: 'internal',
+      payTo: merchant,
+      amount: '1000',
+      asset: 'SOVR',
+      resource: { url: 'https://shop.example/a', method: 'GET' },
+    });
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${s.accessToken}` };
     // Warm both up (JIT, SQLite page cache), then measure.
     await load(hub.url, headers, body, 2, connections);

@@ -48,14 +48,20 @@ function freePort(): Promise<number> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `gasLimit`: a fixed limit instead of an estimate per transaction (the hub estimates by default). */
-export async function benchSovr(opts: { concurrent?: number; sequential?: number; blockTimeMs?: number; gasLimit?: bigint } = {}): Promise<SovrBenchResult> {
+export async function benchSovr(
+  opts: { concurrent?: number; sequential?: number; blockTimeMs?: number; gasLimit?: bigint } = {},
+): Promise<SovrBenchResult> {
   const concurrent = opts.concurrent ?? 200;
   const sequential = opts.sequential ?? 20;
   const blockTimeMs = opts.blockTimeMs ?? 250;
   const chain = await startLocalChain({ port: await freePort() });
   const dir = mkdtempSync(join(tmpdir(), 'tollway-bench-sovr-'));
   const db = openSqlite(join(dir, 'bench.sqlite'));
-  const provider = new JsonRpcProvider(chain.rpcUrl, Network.from(chain.chainId), { staticNetwork: true, cacheTimeout: -1, batchStallTime: 0 });
+  const provider = new JsonRpcProvider(chain.rpcUrl, Network.from(chain.chainId), {
+    staticNetwork: true,
+    cacheTimeout: -1,
+    batchStallTime: 0,
+  });
   try {
     await db.run('CREATE TABLE signed (hash TEXT PRIMARY KEY, sender TEXT NOT NULL, nonce INTEGER NOT NULL, raw TEXT NOT NULL)');
     const [deployer, service, treasury] = chain.accounts as [Wallet, Wallet, Wallet];
@@ -69,14 +75,29 @@ export async function benchSovr(opts: { concurrent?: number; sequential?: number
       return Promise.all(
         Array.from({ length: n }, async (_, i) => {
           const payer = payers[i % payers.length]!;
-          const a = { from: payer.address, to: treasury.address, value: 10n ** 15n + BigInt(i), validAfter: now - 600n, validBefore: now + 3600n, nonce: randomAuthorizationNonce() };
+          const a = {
+            from: payer.address,
+            to: treasury.address,
+            value: 10n ** 15n + BigInt(i),
+            validAfter: now - 600n,
+            validBefore: now + 3600n,
+            nonce: randomAuthorizationNonce(),
+          };
           const signature = await signTransferAuthorization(payer, domain, a);
           return encodeTransferWithAuthorization({ ...a, signature } satisfies Authorization);
         }),
       );
     }
-    const gateway = createGateway({ provider, chainId: chain.chainId, wallet: Promise.resolve(new Wallet(service.privateKey)), gasLimit: opts.gasLimit });
-    const persist = (tx: SignedTx) => db.run('INSERT INTO signed (hash, sender, nonce, raw) VALUES (?, ?, ?, ?)', [tx.hash, tx.sender, tx.nonce, tx.raw]).then(() => undefined);
+    const gateway = createGateway({
+      provider,
+      chainId: chain.chainId,
+      wallet: Promise.resolve(new Wallet(service.privateKey)),
+      gasLimit: opts.gasLimit,
+    });
+    const persist = (tx: SignedTx) =>
+      db
+        .run('INSERT INTO signed (hash, sender, nonce, raw) VALUES (?, ?, ?, ?)', [tx.hash, tx.sender, tx.nonce, tx.raw])
+        .then(() => undefined);
     async function submit(data: string): Promise<string> {
       const r = await gateway.submit({ to: sovr.address, data, persist });
       if (r.status === 'refused') throw new Error(`refused: ${r.reason}`);

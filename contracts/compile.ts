@@ -54,11 +54,16 @@ const solcRelease = (requireCjs('solc/package.json') as { version: string }).ver
 
 interface SolcOutput {
   errors?: { severity: 'error' | 'warning' | 'info'; formattedMessage: string }[];
-  contracts?: Record<string, Record<string, { abi: Record<string, unknown>[]; evm: { bytecode: { object: string }; deployedBytecode: { object: string } } }>>;
+  contracts?: Record<
+    string,
+    Record<string, { abi: Record<string, unknown>[]; evm: { bytecode: { object: string }; deployedBytecode: { object: string } } }>
+  >;
 }
 
 function hashOf(source: string): string {
-  return createHash('sha256').update(JSON.stringify({ source, settings: SETTINGS, solc: solcRelease })).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify({ source, settings: SETTINGS, solc: solcRelease }))
+    .digest('hex');
 }
 
 /**

@@ -67,7 +67,7 @@ export async function deploySovr(deployer: Signer, opts: { artifact?: SovrArtifa
     async mint(to, amount) {
       const tx = await contract.mint(to, amount);
       const receipt = (await tx.wait()) as TransactionReceipt | null;
-      if (!receipt || receipt.status !== 1) throw new Error(`SOVR mint to ${to} failed`);
+      if (receipt?.status !== 1) throw new Error(`SOVR mint to ${to} failed`);
       return receipt;
     },
   };

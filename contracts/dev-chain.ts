@@ -27,7 +27,8 @@ export async function startDevChain(opts: { port?: number; host?: string; onOutp
 
 async function main(): Promise<void> {
   const port = process.env.CHAIN_PORT ? Number(process.env.CHAIN_PORT) : DEFAULT_CHAIN_PORT;
-  if (!Number.isInteger(port) || port <= 0 || port > 65_535) throw new Error(`CHAIN_PORT must be a TCP port, not "${process.env.CHAIN_PORT}"`);
+  if (!Number.isInteger(port) || port <= 0 || port > 65_535)
+    throw new Error(`CHAIN_PORT must be a TCP port, not "${process.env.CHAIN_PORT}"`);
   const { chain, sovr } = await startDevChain({ port });
   process.stdout.write(
     `local chain ${chain.chainId} at ${chain.rpcUrl}\nSOVR at ${sovr.address} (owner ${chain.accounts[0]!.address}, hardhat dev account 0)\n`,

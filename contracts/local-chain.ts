@@ -17,8 +17,8 @@ interface HardhatNetworkConfig {
   chainId: number;
   accounts: { mnemonic: string; count: number };
 }
-const hardhatNetwork = (createRequire(import.meta.url)(HARDHAT_CONFIG_PATH) as { networks: { hardhat: HardhatNetworkConfig } })
-  .networks.hardhat;
+const hardhatNetwork = (createRequire(import.meta.url)(HARDHAT_CONFIG_PATH) as { networks: { hardhat: HardhatNetworkConfig } }).networks
+  .hardhat;
 
 /** The chain id `hardhat node` runs with (31337). */
 export const LOCAL_CHAIN_ID = hardhatNetwork.chainId;
@@ -147,7 +147,14 @@ export async function startLocalChain(opts: LocalChainOptions): Promise<LocalCha
   let chainId: number;
   let provider: JsonRpcProvider;
   try {
-    await waitUntilReady(rpcUrl, child, exited, opts.readyTimeoutMs ?? 60_000, () => listening, () => tail);
+    await waitUntilReady(
+      rpcUrl,
+      child,
+      exited,
+      opts.readyTimeoutMs ?? 60_000,
+      () => listening,
+      () => tail,
+    );
     chainId = Number(BigInt((await rpc(rpcUrl, 'eth_chainId')) as string));
     // Local blocks come at once: poll fast, never serve a cached block number or balance.
     provider = new JsonRpcProvider(rpcUrl, chainId, { staticNetwork: true, pollingInterval: 50, cacheTimeout: -1 });

@@ -174,7 +174,15 @@ export async function startFakeLnd(opts: FakeLndOptions = {}): Promise<FakeLnd> 
   function addInvoice(o: { valueMsat: bigint; memo?: string; expirySeconds?: number; preimage?: Buffer }): MadeInvoice {
     const now = Math.floor(Date.now() / 1000);
     const expiry = o.expirySeconds ?? 86_400;
-    const made = makeInvoice({ valueMsat: o.valueMsat || null, network, memo: o.memo, expirySeconds: expiry, timestamp: now, nodeKey, preimage: o.preimage });
+    const made = makeInvoice({
+      valueMsat: o.valueMsat || null,
+      network,
+      memo: o.memo,
+      expirySeconds: expiry,
+      timestamp: now,
+      nodeKey,
+      preimage: o.preimage,
+    });
     const secret = bolt11.decode(made.paymentRequest).tagsObject.payment_secret!;
     invoices.set(made.paymentHashHex, {
       ...made,
@@ -360,7 +368,8 @@ export async function startFakeLnd(opts: FakeLndOptions = {}): Promise<FakeLnd> 
     const payReq = typeof body.payment_request === 'string' ? body.payment_request : '';
     const timeout = Number(body.timeout_seconds ?? 0);
     if (!timeout || timeout <= 0) return grpcError(res, 2, 'timeout_seconds must be specified');
-    const feeLimit = body.fee_limit_msat !== undefined ? BigInt(String(body.fee_limit_msat)) : BigInt(String(body.fee_limit_sat ?? 0)) * 1000n;
+    const feeLimit =
+      body.fee_limit_msat !== undefined ? BigInt(String(body.fee_limit_msat)) : BigInt(String(body.fee_limit_sat ?? 0)) * 1000n;
     let decoded: ReturnType<typeof bolt11.decode>;
     try {
       decoded = bolt11.decode(payReq, NETWORKS[network]);
@@ -370,7 +379,8 @@ export async function startFakeLnd(opts: FakeLndOptions = {}): Promise<FakeLnd> 
     }
     const hash = decoded.tagsObject.payment_hash!;
     const expiresAt = decoded.timestamp! + (decoded.tagsObject.expire_time ?? 3600);
-    if (Date.now() / 1000 >= expiresAt) return grpcError(res, 2, `invoice expired. Valid until ${new Date(expiresAt * 1000).toUTCString()}`);
+    if (Date.now() / 1000 >= expiresAt)
+      return grpcError(res, 2, `invoice expired. Valid until ${new Date(expiresAt * 1000).toUTCString()}`);
     if (!decoded.millisatoshis) return grpcError(res, 2, 'amount must be specified when paying a zero amount invoice');
     const existing = payments.get(hash);
     if (existing?.status === 'SUCCEEDED') return grpcError(res, 6, 'invoice is already paid');
@@ -427,7 +437,8 @@ export async function startFakeLnd(opts: FakeLndOptions = {}): Promise<FakeLnd> 
     const sub = { res, send: (i: StoredInvoice) => void res.write(JSON.stringify({ result: invoiceJson(i) }) + '\n') };
     const all = [...invoices.values()];
     if (addFrom > 0) for (const i of all.filter((i) => i.addIndex > addFrom).sort((a, b) => a.addIndex - b.addIndex)) sub.send(i);
-    if (settleFrom > 0) for (const i of all.filter((i) => i.settleIndex > settleFrom).sort((a, b) => a.settleIndex - b.settleIndex)) sub.send(i);
+    if (settleFrom > 0)
+      for (const i of all.filter((i) => i.settleIndex > settleFrom).sort((a, b) => a.settleIndex - b.settleIndex)) sub.send(i);
     invoiceSubscribers.add(sub);
     res.on('close', () => {
       invoiceSubscribers.delete(sub);

@@ -16,7 +16,8 @@ export const NETWORK_PREFIX = {
 } as const;
 export type LightningNetwork = keyof typeof NETWORK_PREFIX;
 
-export const isLightningNetwork = (name: unknown): name is LightningNetwork => typeof name === 'string' && Object.hasOwn(NETWORK_PREFIX, name);
+export const isLightningNetwork = (name: unknown): name is LightningNetwork =>
+  typeof name === 'string' && Object.hasOwn(NETWORK_PREFIX, name);
 
 // bolt11 knows bc, tb, bcrt and sb by itself; signet's tbs needs its parameters passed in.
 const BOLT11_NETWORKS: Record<string, { bech32: string; pubKeyHash: number; scriptHash: number; validWitnessVersions: number[] }> = {

@@ -117,8 +117,7 @@ export interface PaymentFailure {
 
 export type PayOutcome =
   /** `preimage` as the node reported it: prove it (sha256 = payment hash) before relying on it. */
-  | { state: 'succeeded'; preimage?: string; feeMsat?: bigint }
-  | { state: 'failed'; failure: PaymentFailure };
+  { state: 'succeeded'; preimage?: string; feeMsat?: bigint } | { state: 'failed'; failure: PaymentFailure };
 
 export type PaymentStatus = PayOutcome | { state: 'in_flight' } | { state: 'unknown' };
 

@@ -49,7 +49,12 @@ export function paymentOptions(spec: ChallengeSpec, challengeId = newChallengeId
       maxTimeoutSeconds: spec.maxTimeoutSeconds,
       // `reuse` tells a wallet it may present the same receipt again inside the window instead of
       // paying twice; the middleware is what enforces it.
-      extra: { hub: spec.hub, challengeId, bind: [...spec.bind], ...(spec.passSeconds ? { reuse: { windowSeconds: spec.passSeconds } } : {}) },
+      extra: {
+        hub: spec.hub,
+        challengeId,
+        bind: [...spec.bind],
+        ...(spec.passSeconds ? { reuse: { windowSeconds: spec.passSeconds } } : {}),
+      },
     },
   ];
   if (spec.payoutAddress && spec.chain) {

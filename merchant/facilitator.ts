@@ -50,7 +50,9 @@ const SettleAnswer = z.object({
 export type SettleAnswer = z.infer<typeof SettleAnswer>;
 
 const SupportedAnswer = z.object({
-  kinds: z.array(z.object({ x402Version: z.number(), scheme: Text, network: Text, extra: optional(z.record(z.string(), z.unknown())) })).max(1000),
+  kinds: z
+    .array(z.object({ x402Version: z.number(), scheme: Text, network: Text, extra: optional(z.record(z.string(), z.unknown())) }))
+    .max(1000),
   extensions: z.array(Text).max(1000).default([]),
   signers: z.record(z.string(), z.array(Text)).default({}),
 });
@@ -106,7 +108,8 @@ export function facilitatorClient(opts: string | FacilitatorClientOptions): Faci
     } catch (err) {
       throw new FacilitatorUnavailableError(`facilitator ${op} at ${url} could not be reached: ${(err as Error).message}`);
     }
-    if (text.length > MAX_ANSWER_CHARS) throw new FacilitatorUnavailableError(`facilitator ${op} answered more than ${MAX_ANSWER_CHARS} characters`, res.status);
+    if (text.length > MAX_ANSWER_CHARS)
+      throw new FacilitatorUnavailableError(`facilitator ${op} answered more than ${MAX_ANSWER_CHARS} characters`, res.status);
     let data: unknown;
     try {
       data = JSON.parse(text);

@@ -79,7 +79,8 @@ export function paywallHono(opts: PaywallHonoOptions): HonoPaywall {
 
 /** The challenge through the context, keeping headers set before the paywall ran (CORS, …). */
 function respond(c: Context, answer: PaywallChallenge): Response {
-  for (const [name, value] of Object.entries(answer.headers)) c.header(name, value, LIST_HEADERS.has(name.toLowerCase()) ? { append: true } : undefined);
+  for (const [name, value] of Object.entries(answer.headers))
+    c.header(name, value, LIST_HEADERS.has(name.toLowerCase()) ? { append: true } : undefined);
   c.status(answer.status as Parameters<Context['status']>[0]);
   if (answer.html !== undefined) return c.html(answer.html);
   c.header('Content-Type', `${answer.contentType}; charset=UTF-8`);
@@ -103,7 +104,10 @@ function withHeaders(res: Response, add: PaywallHeaders): Response {
     if (LIST_HEADERS.has(lower)) {
       const current = out.headers.get(name);
       const have = new Set((current ?? '').split(',').map((s) => s.trim().toLowerCase()));
-      const missing = value.split(',').map((s) => s.trim()).filter((v) => v && !have.has(v.toLowerCase()));
+      const missing = value
+        .split(',')
+        .map((s) => s.trim())
+        .filter((v) => v && !have.has(v.toLowerCase()));
       if (missing.length) out.headers.set(name, current ? `${current}, ${missing.join(', ')}` : missing.join(', '));
     } else if (lower === 'cache-control') {
       if (!out.headers.has(name)) out.headers.set(name, value);

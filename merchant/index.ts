@@ -1,12 +1,45 @@
 /** The Tollway merchant kit: the Express paywall, receipt verification and price discovery. */
-export { paywall, PAYWALL_INFO, type Paywall, type PaywallInfo, type PaywallOptions, type PaidRequest, type PaidExactRequest, type Reuse } from './middleware.js';
-export { facilitatorClient, FacilitatorUnavailableError, type Facilitator, type FacilitatorClientOptions, type SettleAnswer, type SupportedAnswer, type VerifyAnswer } from './facilitator.js';
+export {
+  paywall,
+  PAYWALL_INFO,
+  type Paywall,
+  type PaywallInfo,
+  type PaywallOptions,
+  type PaidRequest,
+  type PaidExactRequest,
+  type Reuse,
+} from './middleware.js';
+export {
+  facilitatorClient,
+  FacilitatorUnavailableError,
+  type Facilitator,
+  type FacilitatorClientOptions,
+  type SettleAnswer,
+  type SupportedAnswer,
+  type VerifyAnswer,
+} from './facilitator.js';
 export { describeRoutes, openApiPaths, priceList, type PaidRoute, type PriceList, type RouteSource } from './discovery.js';
-export { verifyReceipt, PAYWALL_REASONS, RECEIPT_TYP, type PaywallReason, type ReceiptCheck, type ReceiptClaims, type ReceiptExpectations } from './receipt.js';
+export {
+  verifyReceipt,
+  PAYWALL_REASONS,
+  RECEIPT_TYP,
+  type PaywallReason,
+  type ReceiptCheck,
+  type ReceiptClaims,
+  type ReceiptExpectations,
+} from './receipt.js';
 export { createJwksCache, hubJwks, JwksUnavailableError, type JwksCache, type JwksCacheOptions, type KeySource } from './jwks.js';
 export { memoryReceiptStore, defaultReceiptStore, type MemoryReceiptStore, type ReceiptStore } from './store.js';
 export { keepRawBody, rawBody, BodyTooLargeError, BodyUnavailableError } from './body.js';
-export { challengeDocument, challengePage, displayPrice, hubNetwork, paymentOptions, type ChallengeSpec, type ExactChainConfig } from './challenge.js';
+export {
+  challengeDocument,
+  challengePage,
+  displayPrice,
+  hubNetwork,
+  paymentOptions,
+  type ChallengeSpec,
+  type ExactChainConfig,
+} from './challenge.js';
 export { readPaymentDocument, readProof, type Proof } from './proof.js';
 export {
   l402,
@@ -24,8 +57,35 @@ export {
   type L402RateLimitOptions,
   type RootKeyStore,
 } from './l402.js';
-export { lndInvoices, LndRequestError, type IssuedInvoice, type InvoiceState, type InvoiceStatus, type LndInvoices, type LndInvoicesOptions } from './lnd.js';
+export {
+  lndInvoices,
+  LndRequestError,
+  type IssuedInvoice,
+  type InvoiceState,
+  type InvoiceStatus,
+  type LndInvoices,
+  type LndInvoicesOptions,
+} from './lnd.js';
 /** The merchant's Lightning node: the interface and its adapters (lightning/). */
-export { createLndNode, createNode, LightningNodeError, NODE_KINDS, type LightningNode, type LndNodeOptions, type NodeKind } from '../lightning/index.js';
+export {
+  createLndNode,
+  createNode,
+  LightningNodeError,
+  NODE_KINDS,
+  type LightningNode,
+  type LndNodeOptions,
+  type NodeKind,
+} from '../lightning/index.js';
 /** The paywall's framework-neutral core, for adapters to other frameworks (Express: paywall(); Hono: merchant/hono.ts). */
-export { paywallCore, prefersHtml, LIST_HEADERS, type PaywallCore, type PaywallCoreOptions, type PaywallRequest, type PaywallChallenge, type PaywallPaid, type PaywallDeliver, type PaywallHeaders } from './paywall-core.js';
+export {
+  paywallCore,
+  prefersHtml,
+  LIST_HEADERS,
+  type PaywallCore,
+  type PaywallCoreOptions,
+  type PaywallRequest,
+  type PaywallChallenge,
+  type PaywallPaid,
+  type PaywallDeliver,
+  type PaywallHeaders,
+} from './paywall-core.js';

@@ -193,7 +193,10 @@ export function l402ClientKey(req: Pick<Request, 'ip' | 'socket'>): string {
   if (t.length && t[t.length - 1]!.includes('.')) t = [...t.slice(0, -1), '0', '0'];
   else if (!t.length && h.length && h[h.length - 1]!.includes('.')) h.splice(-1, 1, '0', '0');
   const groups = tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
-  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
 }
 
 export function l402RateLimiter(o: L402RateLimitOptions): L402RateLimiter {
@@ -204,7 +207,10 @@ export function l402RateLimiter(o: L402RateLimitOptions): L402RateLimiter {
     return { perMs: perMinute / 60_000, size };
   };
   const client = rate(o.perMinute, o.burst, 'rateLimit.');
-  const total = o.total === false ? undefined : rate((o.total ?? DEFAULT_L402_RATE_LIMIT.total).perMinute, (o.total ?? DEFAULT_L402_RATE_LIMIT.total).burst, 'rateLimit.total.');
+  const total =
+    o.total === false
+      ? undefined
+      : rate((o.total ?? DEFAULT_L402_RATE_LIMIT.total).perMinute, (o.total ?? DEFAULT_L402_RATE_LIMIT.total).burst, 'rateLimit.total.');
   const maxClients = o.maxClients ?? DEFAULT_L402_RATE_LIMIT.maxClients;
   if (!(Number.isInteger(maxClients) && maxClients >= 1)) throw new RangeError('rateLimit.maxClients must be an integer >= 1');
   // A Map iterates in insertion order: re-inserting on each use keeps the least recent first.
@@ -250,7 +256,8 @@ function secretBytes(secret: string | Uint8Array): Buffer {
   let b: Buffer;
   if (typeof secret !== 'string') b = Buffer.from(secret);
   else if (/^(?:[0-9a-fA-F]{2}){32,}$/.test(secret.trim())) b = Buffer.from(secret.trim(), 'hex');
-  else if (/^[A-Za-z0-9+/_-]{43,}={0,2}$/.test(secret.trim())) b = Buffer.from(secret.trim().replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  else if (/^[A-Za-z0-9+/_-]{43,}={0,2}$/.test(secret.trim()))
+    b = Buffer.from(secret.trim().replace(/-/g, '+').replace(/_/g, '/'), 'base64');
   else throw new RangeError('rootKeySecret must be 32+ bytes: hex (64+ digits), base64, or a Uint8Array');
   if (b.length < 32) throw new RangeError('rootKeySecret must be at least 32 bytes');
   return b;
@@ -317,7 +324,12 @@ function caveatChecker(o: { service: string; now: number; requireCapability?: st
       return o.now < Number(value) * 1000 ? null : 'expired';
     }
     if (key === `${o.service}_capabilities` && o.requireCapability) {
-      return value.split(',').map((s) => s.trim()).includes(o.requireCapability) ? null : `lacks capability ${o.requireCapability}`;
+      return value
+        .split(',')
+        .map((s) => s.trim())
+        .includes(o.requireCapability)
+        ? null
+        : `lacks capability ${o.requireCapability}`;
     }
     return null;
   };
@@ -333,7 +345,9 @@ const legacyInvoices =
 
 export function l402(opts: L402Options): RequestHandler {
   if (!opts.node === !opts.invoices) throw new RangeError('l402(): give node (a LightningNode), or the older invoices, not both');
-  const issue = opts.node ? (req: { amountMsat: bigint; memo: string; expirySeconds: number }) => opts.node!.createInvoice(req) : legacyInvoices(opts.invoices!);
+  const issue = opts.node
+    ? (req: { amountMsat: bigint; memo: string; expirySeconds: number }) => opts.node!.createInvoice(req)
+    : legacyInvoices(opts.invoices!);
   if (opts.price <= 0n) throw new RangeError('price must be > 0 msat');
   if (!SERVICE_NAME.test(opts.service)) throw new RangeError('service must be 1–64 of A-Z a-z 0-9 _ . -');
   if (!(opts.validSeconds > 0)) throw new RangeError('validSeconds must be > 0');
@@ -343,7 +357,12 @@ export function l402(opts: L402Options): RequestHandler {
   }
   const rootKeys = opts.rootKeys;
   const secret = rootKeys ? undefined : opts.rootKeySecret !== undefined ? secretBytes(opts.rootKeySecret) : developmentSecret();
-  const limiter = opts.rateLimit === false ? undefined : opts.rateLimit && isLimiter(opts.rateLimit) ? opts.rateLimit : l402RateLimiter(opts.rateLimit ?? DEFAULT_L402_RATE_LIMIT);
+  const limiter =
+    opts.rateLimit === false
+      ? undefined
+      : opts.rateLimit && isLimiter(opts.rateLimit)
+        ? opts.rateLimit
+        : l402RateLimiter(opts.rateLimit ?? DEFAULT_L402_RATE_LIMIT);
   const now = opts.now ?? Date.now;
   const location = opts.location ?? 'lsat';
 
@@ -385,7 +404,14 @@ export function l402(opts: L402Options): RequestHandler {
       minted = await mint(req);
     } catch (err) {
       res.status(503).type('application/problem+json');
-      res.send(JSON.stringify({ type: 'https://tollway.dev/problems/lightning-unavailable', title: 'Cannot issue a Lightning invoice right now', status: 503, detail: (err as Error).message }));
+      res.send(
+        JSON.stringify({
+          type: 'https://tollway.dev/problems/lightning-unavailable',
+          title: 'Cannot issue a Lightning invoice right now',
+          status: 503,
+          detail: (err as Error).message,
+        }),
+      );
       return;
     }
     res.status(status);
@@ -422,10 +448,13 @@ export function l402(opts: L402Options): RequestHandler {
     try {
       mac.verify(rootKey, caveatChecker({ service: opts.service, now: now(), requireCapability: opts.requireCapability }), discharges);
     } catch (err) {
-      return (err as Error).message.includes('caveat check failed') ? `caveat not met: ${(err as Error).message.replace(/^caveat check failed /, '')}` : 'the macaroon signature does not verify';
+      return (err as Error).message.includes('caveat check failed')
+        ? `caveat not met: ${(err as Error).message.replace(/^caveat check failed /, '')}`
+        : 'the macaroon signature does not verify';
     }
     const paymentHash = id.subarray(2, 34);
-    if (!timingSafeEqual(createHash('sha256').update(cred.preimage).digest(), paymentHash)) return 'the preimage does not match the payment hash';
+    if (!timingSafeEqual(createHash('sha256').update(cred.preimage).digest(), paymentHash))
+      return 'the preimage does not match the payment hash';
     res.locals.l402 = { paymentHash: paymentHash.toString('hex'), tokenId: id.subarray(34).toString('hex') } satisfies L402Paid;
     return null;
   }

@@ -59,14 +59,24 @@ export function lndInvoices(opts: LndInvoicesOptions): LndInvoices {
   return {
     node,
     async addInvoice({ valueMsat, memo, expirySeconds }) {
-      const inv = await node.createInvoice({ amountMsat: valueMsat, ...(memo !== undefined ? { memo } : {}), ...(expirySeconds !== undefined ? { expirySeconds } : {}) });
+      const inv = await node.createInvoice({
+        amountMsat: valueMsat,
+        ...(memo !== undefined ? { memo } : {}),
+        ...(expirySeconds !== undefined ? { expirySeconds } : {}),
+      });
       return { paymentRequest: inv.bolt11, paymentHash: inv.paymentHash };
     },
     async lookupInvoice(paymentHashHex) {
       if (!/^[0-9a-fA-F]{64}$/.test(paymentHashHex)) throw new RangeError('a payment hash is 32 bytes of hex');
       try {
         const i = await node.lnd.lookupInvoice(paymentHashHex);
-        return { paymentHash: i.paymentHash, state: i.state as InvoiceState, valueMsat: i.valueMsat, amtPaidMsat: i.amtPaidMsat, preimage: i.preimage };
+        return {
+          paymentHash: i.paymentHash,
+          state: i.state as InvoiceState,
+          valueMsat: i.valueMsat,
+          amtPaidMsat: i.amtPaidMsat,
+          preimage: i.preimage,
+        };
       } catch (err) {
         if (err instanceof LndError && err.grpcCode === GRPC.NOT_FOUND) return undefined;
         throw asLightningNodeError(err);

@@ -48,7 +48,14 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { rawBody } from './body.js';
-import { LIST_HEADERS, paywallCore, type PaywallChallenge, type PaywallCoreOptions, type PaywallHeaders, type PaywallInfo } from './paywall-core.js';
+import {
+  LIST_HEADERS,
+  paywallCore,
+  type PaywallChallenge,
+  type PaywallCoreOptions,
+  type PaywallHeaders,
+  type PaywallInfo,
+} from './paywall-core.js';
 
 export { paywallCore, prefersHtml, LIST_HEADERS } from './paywall-core.js';
 export type {
@@ -79,7 +86,8 @@ export function paywall(opts: PaywallOptions): Paywall {
 
   async function handle(req: Request, res: Response, next: NextFunction): Promise<void> {
     const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    for (const [name, value] of Object.entries(req.headers))
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
     const answer = await core.handle({
       method: req.method,
       url: req.originalUrl,
@@ -200,16 +208,16 @@ function holdResponse(res: Response, next: NextFunction): Promise<HeldResponse> 
       calls.push(['writeHead', args]);
       return res;
     } as Response['writeHead'];
-    res.write = function (...args: unknown[]) {
+    res.write = ((...args: unknown[]) => {
       calls.push(['write', args]);
       return true;
-    } as Response['write'];
-    res.end = function (...args: unknown[]) {
+    }) as Response['write'];
+    res.end = ((...args: unknown[]) => {
       calls.push(['end', args]);
       answer(true);
       return res;
-    } as Response['end'];
-    res.flushHeaders = function () {
+    }) as Response['end'];
+    res.flushHeaders = () => {
       calls.push(['flushHeaders', []]);
     };
     res.on('close', onClose);

@@ -88,7 +88,11 @@ export interface PaywallCoreOptions<N = unknown> {
    * Key `auto-refund:<transaction>`, so a retry never refunds twice). Not for access passes: one
    * failing request does not undo a pass that other requests use.
    */
-  refundOnError?: { apiKey: string; fetch?: typeof fetch; onResult?: (r: { transaction: string; ok: boolean; status?: number; error?: string }) => void };
+  refundOnError?: {
+    apiKey: string;
+    fetch?: typeof fetch;
+    onResult?: (r: { transaction: string; ok: boolean; status?: number; error?: string }) => void;
+  };
 }
 
 /** What price discovery reads from a paywall. */
@@ -217,7 +221,8 @@ export function prefersHtml(accept: string | undefined): boolean {
     for (const r of ranges) {
       if ((r.type !== type && r.type !== '*') || (r.subtype !== subtype && r.subtype !== '*')) continue;
       const s = (r.type === type ? 4 : 0) + (r.subtype === subtype ? 2 : 0);
-      if (!best || s > best.s || (s === best.s && (r.q > best.q || (r.q === best.q && r.o < best.o)))) best = { q: Number.isFinite(r.q) ? r.q : 0, s, o: r.o };
+      if (!best || s > best.s || (s === best.s && (r.q > best.q || (r.q === best.q && r.o < best.o))))
+        best = { q: Number.isFinite(r.q) ? r.q : 0, s, o: r.o };
     }
     return best && best.q > 0 ? best : undefined;
   };
@@ -249,7 +254,11 @@ async function refundAfterFailure(hub: string, transaction: string, auto: NonNul
   try {
     const res = await doFetch(`${hub.replace(/\/+$/, '')}/payments/${encodeURIComponent(transaction)}/refund`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${auto.apiKey}`, 'idempotency-key': `auto-refund:${transaction}` },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${auto.apiKey}`,
+        'idempotency-key': `auto-refund:${transaction}`,
+      },
       body: JSON.stringify({ reason: 'the paid request failed' }),
     });
     await res.arrayBuffer();
@@ -275,7 +284,9 @@ export function paywallCore<N = unknown>(opts: PaywallCoreOptions<N>): PaywallCo
   const mimeType = opts.mimeType ?? '';
   const origin = opts.origin?.replace(/\/+$/, '');
   const resourceUrl = (req: PaywallRequest<N>): string =>
-    opts.resourceUrl ? opts.resourceUrl(req.native as N, req) : `${origin ?? `${req.protocol ?? 'http'}://${req.headers.host ?? 'localhost'}`}${req.url}`;
+    opts.resourceUrl
+      ? opts.resourceUrl(req.native as N, req)
+      : `${origin ?? `${req.protocol ?? 'http'}://${req.headers.host ?? 'localhost'}`}${req.url}`;
   const facilitator = spec.facilitator;
   // The one entry an exact payment must be for; unlike the tollway entry it has nothing per-challenge.
   const exactEntry = facilitator ? paymentOptions(spec).find((o) => o.scheme === 'exact') : undefined;
@@ -297,7 +308,12 @@ export function paywallCore<N = unknown>(opts: PaywallCoreOptions<N>): PaywallCo
     };
     if (req.prefersHtml ?? prefersHtml(req.headers.accept)) {
       const teaser = typeof opts.teaser === 'function' ? opts.teaser(req.native as N, req) : opts.teaser;
-      answer.html = challengePage(doc, { price, asset: spec.asset, ...(reason !== 'payment_required' && detail ? { detail } : {}), ...(teaser ? { teaser } : {}) });
+      answer.html = challengePage(doc, {
+        price,
+        asset: spec.asset,
+        ...(reason !== 'payment_required' && detail ? { detail } : {}),
+        ...(teaser ? { teaser } : {}),
+      });
     }
     return answer;
   }
@@ -320,19 +336,28 @@ export function paywallCore<N = unknown>(opts: PaywallCoreOptions<N>): PaywallCo
     if (!read.ok) return challenge(req, read.reason, read.detail);
     const { proof } = read;
     if (proof.scheme === 'exact' && proof.version === 2 && facilitator && exactEntry) return payExact(req, header, facilitator, exactEntry);
-    if (proof.scheme !== 'tollway') return challenge(req, 'unsupported_scheme', `the ${proof.scheme} scheme is not settled here; pay with tollway`);
+    if (proof.scheme !== 'tollway')
+      return challenge(req, 'unsupported_scheme', `the ${proof.scheme} scheme is not settled here; pay with tollway`);
     const token = proof.payload.receipt;
     if (typeof token !== 'string') return challenge(req, 'malformed_proof', 'payload.receipt is missing');
 
     const t = now();
-    const check = await verifyReceipt(token, keys, { issuer, merchantId: spec.merchantId, asset: spec.asset, price, now: t, clockToleranceSeconds: tolerance });
+    const check = await verifyReceipt(token, keys, {
+      issuer,
+      merchantId: spec.merchantId,
+      asset: spec.asset,
+      price,
+      now: t,
+      clockToleranceSeconds: tolerance,
+    });
     if (!check.ok) return challenge(req, check.reason, check.detail);
     const claims = check.claims;
 
     if (!claims.rqh) return challenge(req, 'binding_mismatch', 'the receipt is not bound to a request');
     const bodyHash = bind.includes('body') ? sha256Hex(await bodyOf(req)) : undefined;
     const expected = await requestHash({ method: req.method, url: resourceUrl(req), ...(bodyHash ? { bodyHash } : {}) }, bind);
-    if (expected !== claims.rqh) return challenge(req, 'binding_mismatch', `the receipt is for another request (${bind.join(', ')} must match)`);
+    if (expected !== claims.rqh)
+      return challenge(req, 'binding_mismatch', `the receipt is for another request (${bind.join(', ')} must match)`);
 
     if (reuse === 'single') {
       const fresh = await store.claim(`${claims.iss}#${claims.sub}`, (claims.exp + tolerance) * 1000);
@@ -344,7 +369,15 @@ export function paywallCore<N = unknown>(opts: PaywallCoreOptions<N>): PaywallCo
     const answer = encodePaymentResponse({ success: true, transaction: claims.sub, network, amount: claims.amt });
     const paid: PaywallPaid = {
       kind: 'paid',
-      locals: { transaction: claims.sub, amount: claims.amt, asset: claims.asset, rail: claims.rail, network, reuse, receipt: claims } satisfies PaidRequest,
+      locals: {
+        transaction: claims.sub,
+        amount: claims.amt,
+        asset: claims.asset,
+        rail: claims.rail,
+        network,
+        reuse,
+        receipt: claims,
+      } satisfies PaidRequest,
       responseHeaders: {
         // Paid content must not reach the next visitor from a shared cache; the route may still override.
         'Cache-Control': 'private',
@@ -367,18 +400,28 @@ export function paywallCore<N = unknown>(opts: PaywallCoreOptions<N>): PaywallCo
    * An x402 `exact` payment, in the reference middleware's order: verify, run the route with its
    * answer held back, settle only if it answered < 400, then send it with PAYMENT-RESPONSE.
    */
-  async function payExact(req: PaywallRequest<N>, header: string, f: Facilitator, entry: PaymentOption): Promise<PaywallChallenge | PaywallPaid> {
+  async function payExact(
+    req: PaywallRequest<N>,
+    header: string,
+    f: Facilitator,
+    entry: PaymentOption,
+  ): Promise<PaywallChallenge | PaywallPaid> {
     const read = readPaymentDocument(header);
     if (!read) return challenge(req, 'malformed_proof', 'PAYMENT-SIGNATURE is not an x402 version 2 payment payload');
     const a = read.accepted;
     const same = (x: string, y: string) => x.toLowerCase() === y.toLowerCase();
     if (a.network !== entry.network || a.amount !== entry.amount || !same(a.asset, entry.asset) || !same(a.payTo, entry.payTo)) {
-      return challenge(req, 'no_matching_requirements', 'the payment is not for this route: network, amount, asset and payTo must be those of its exact entry');
+      return challenge(
+        req,
+        'no_matching_requirements',
+        'the payment is not for this route: network, amount, asset and payTo must be those of its exact entry',
+      );
     }
     // Our own entry, never the payer's echo of it, is what the payment is checked against.
     const requirements = entry as Record<string, unknown>;
     const verified = await f.verify(read.document, requirements);
-    if (!verified.isValid) return challenge(req, verified.invalidReason ?? 'invalid_payment', verified.invalidMessage ?? 'the facilitator refused the payment');
+    if (!verified.isValid)
+      return challenge(req, verified.invalidReason ?? 'invalid_payment', verified.invalidMessage ?? 'the facilitator refused the payment');
 
     // Two requests carrying the same payment could both verify before either settles, and a
     // facilitator answers a repeated settle with the first result: only one may have the route.
@@ -391,7 +434,16 @@ export function paywallCore<N = unknown>(opts: PaywallCoreOptions<N>): PaywallCo
     }
 
     const payer = verified.payer ?? auth.from;
-    const locals: PaidExactRequest = { rail: 'exact', transaction: '', amount: entry.amount, asset: spec.asset, network: entry.network, payer, reuse: 'single', receipt: null };
+    const locals: PaidExactRequest = {
+      rail: 'exact',
+      transaction: '',
+      amount: entry.amount,
+      asset: spec.asset,
+      network: entry.network,
+      payer,
+      reuse: 'single',
+      receipt: null,
+    };
     let settling: Promise<PaywallDeliver | PaywallChallenge> | undefined;
     const settle = async (routeStatus: number): Promise<PaywallDeliver | PaywallChallenge> => {
       if (routeStatus >= 400) return { kind: 'deliver', headers: {} }; // a failed route costs nothing
@@ -400,15 +452,27 @@ export function paywallCore<N = unknown>(opts: PaywallCoreOptions<N>): PaywallCo
         settled = await f.settle(read.document, requirements);
         // Sent but not yet mined when the facilitator answered: ask once more, as the reference
         // resource server does, before withholding content the payer may have paid for.
-        if (!settled.success && settled.errorReason === 'settlement_pending' && settled.transaction) settled = await f.settle(read.document, requirements);
+        if (!settled.success && settled.errorReason === 'settlement_pending' && settled.transaction)
+          settled = await f.settle(read.document, requirements);
       } catch (err) {
         const p = problemFor(err);
         if (p) return p;
         throw err;
       }
-      if (!settled.success) return challenge(req, settled.errorReason ?? 'settlement_failed', settled.errorMessage ?? 'the facilitator could not settle the payment');
+      if (!settled.success)
+        return challenge(
+          req,
+          settled.errorReason ?? 'settlement_failed',
+          settled.errorMessage ?? 'the facilitator could not settle the payment',
+        );
       locals.transaction = settled.transaction;
-      const answer = encodePaymentResponse({ success: true, transaction: settled.transaction, network: settled.network, payer: settled.payer ?? payer, amount: entry.amount });
+      const answer = encodePaymentResponse({
+        success: true,
+        transaction: settled.transaction,
+        network: settled.network,
+        payer: settled.payer ?? payer,
+        amount: entry.amount,
+      });
       return { kind: 'deliver', headers: { 'PAYMENT-RESPONSE': answer, 'Access-Control-Expose-Headers': 'PAYMENT-RESPONSE' } };
     };
     return {

@@ -12,12 +12,15 @@ export interface Proof {
   payload: Record<string, unknown>;
 }
 
-export type ProofRead = { ok: true; proof: Proof } | { ok: false; reason: Extract<PaywallReason, 'malformed_proof' | 'unsupported_version'>; detail: string };
+export type ProofRead =
+  | { ok: true; proof: Proof }
+  | { ok: false; reason: Extract<PaywallReason, 'malformed_proof' | 'unsupported_version'>; detail: string };
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function readProof(header: string, name: 'PAYMENT-SIGNATURE' | 'X-PAYMENT'): ProofRead {
-  if (typeof header !== 'string' || header.length > CHALLENGE_LIMITS.headerChars) return { ok: false, reason: 'malformed_proof', detail: `${name} is too large` };
+  if (typeof header !== 'string' || header.length > CHALLENGE_LIMITS.headerChars)
+    return { ok: false, reason: 'malformed_proof', detail: `${name} is too large` };
   const text = decodeBase64Text(header);
   if (!text.ok) return { ok: false, reason: 'malformed_proof', detail: `${name} is not base64 text` };
   const json = parseJsonSafely(text.value);
@@ -43,7 +46,9 @@ export function readProof(header: string, name: 'PAYMENT-SIGNATURE' | 'X-PAYMENT
  * `accepted` validated, and the whole document kept as decoded (prototype keys dropped), since the
  * facilitator must see every field the payer signed or declared.
  */
-export function readPaymentDocument(header: string): { accepted: PaymentSignature['accepted']; document: Record<string, unknown> } | undefined {
+export function readPaymentDocument(
+  header: string,
+): { accepted: PaymentSignature['accepted']; document: Record<string, unknown> } | undefined {
   const parsed = parsePaymentSignature(header);
   if (!parsed.ok) return undefined;
   const text = decodeBase64Text(header);

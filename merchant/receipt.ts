@@ -104,7 +104,14 @@ export async function verifyReceipt(token: string, keys: KeySource, expect: Rece
   }
 
   const { iss, sub, aud, amt, asset, rail, res, mth, rqh, iat, exp } = payload;
-  if (typeof sub !== 'string' || !sub || typeof amt !== 'string' || typeof asset !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') {
+  if (
+    typeof sub !== 'string' ||
+    !sub ||
+    typeof amt !== 'string' ||
+    typeof asset !== 'string' ||
+    typeof iat !== 'number' ||
+    typeof exp !== 'number'
+  ) {
     return refuse('invalid_claims', 'the receipt lacks sub, amt, asset, iat or exp');
   }
   if (asset !== expect.asset) return refuse('wrong_asset', `the receipt pays in ${asset}, this route costs ${expect.asset}`);

@@ -44,7 +44,11 @@ const truthy = (v: string | undefined): boolean => !!v && !['0', 'false', 'no', 
  * The demo merchant: the one kept in the data directory if the hub still knows its key, else a new
  * one registered with the admin token (and kept for the next start).
  */
-export async function seedDemoMerchant(opts: { hubUrl: string; adminToken: string; dataDir: string }): Promise<DemoMerchant & { reused: boolean }> {
+export async function seedDemoMerchant(opts: {
+  hubUrl: string;
+  adminToken: string;
+  dataDir: string;
+}): Promise<DemoMerchant & { reused: boolean }> {
   const file = join(opts.dataDir, DEMO_MERCHANT_FILE);
   let kept: DemoMerchant | undefined;
   try {
@@ -61,7 +65,8 @@ export async function seedDemoMerchant(opts: { hubUrl: string; adminToken: strin
     });
     await res.arrayBuffer();
     if (res.ok) return { ...kept, reused: true };
-    if (res.status !== 401 && res.status !== 403 && res.status !== 404) throw new Error(`the hub did not answer about the demo merchant: HTTP ${res.status}`);
+    if (res.status !== 401 && res.status !== 403 && res.status !== 404)
+      throw new Error(`the hub did not answer about the demo merchant: HTTP ${res.status}`);
     // A kept merchant the hub does not know (a new database): register another.
   }
   const res = await fetch(`${opts.hubUrl}/merchants`, {
@@ -134,7 +139,10 @@ const tail = (file: string, lines: number): string => {
   }
 };
 
-export async function runStart(env: NodeJS.ProcessEnv = process.env, print: Print = (l) => process.stdout.write(`${l}\n`)): Promise<number> {
+export async function runStart(
+  env: NodeJS.ProcessEnv = process.env,
+  print: Print = (l) => process.stdout.write(`${l}\n`),
+): Promise<number> {
   const hubEnv: Record<string, string | undefined> = { ...env };
   hubEnv.TOLLWAY_DEV ??= '1';
   hubEnv.TOLLWAY_LOG_LEVEL ??= 'warn';
@@ -250,7 +258,14 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env, print: Prin
         host: env.DEMO_HOST ?? config.host,
         // With the chain, plain x402 clients can pay the API in SOVR too (dev account 5 is paid, the hub settles).
         ...(dev && config.rails.sovr
-          ? { exact: { payoutAddress: dev.chain.accounts[SHOP_PAYOUT_ACCOUNT]!.address, chainId: dev.chain.chainId, tokenAddress: dev.sovr.address, facilitator: `${config.publicUrl}/x402` } }
+          ? {
+              exact: {
+                payoutAddress: dev.chain.accounts[SHOP_PAYOUT_ACCOUNT]!.address,
+                chainId: dev.chain.chainId,
+                tokenAddress: dev.sovr.address,
+                facilitator: `${config.publicUrl}/x402`,
+              },
+            }
           : {}),
         onWebhook: (e) => {
           webhookEvents.push(e.id);
@@ -284,7 +299,9 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env, print: Prin
               `  local chain     ${dev.chain.rpcUrl} (chain id ${dev.chain.chainId}), SOVR token at ${dev.sovr.address}`,
               `  SOVR rail       ${config.rails.sovr ? `on: service wallet ${dev.chain.accounts[SERVICE_ACCOUNT]!.address}` : 'off'}`,
               `  demo wallets    1000 SOVR each on chain; import one into the extension to pay from a wallet:`,
-              ...DEMO_ACCOUNTS.map((i) => `                  ${dev!.chain.accounts[i]!.address}  key ${dev!.chain.accounts[i]!.privateKey}`),
+              ...DEMO_ACCOUNTS.map(
+                (i) => `                  ${dev!.chain.accounts[i]!.address}  key ${dev!.chain.accounts[i]!.privateKey}`,
+              ),
             ]
           : ['  local chain     not started (TOLLWAY_SKIP_CHAIN)']),
         '',

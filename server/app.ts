@@ -20,7 +20,7 @@ import {
   type WebhookWorkerOptions,
 } from './notify/webhooks.js';
 import { buildOpenApi } from './openapi.js';
-import { createAccountDirectory, type AccountDirectory } from './core/accounts.js';
+import { createAccountDirectory } from './core/accounts.js';
 import { createAllowances } from './payments/allowances.js';
 import { createWallets } from './payments/balances.js';
 import { purgeExpiredKeys } from './core/idempotency.js';
@@ -29,7 +29,6 @@ import { createPaymentsService, type PaymentsService } from './payments/service.
 import { RAIL_MODULES } from './rails/index.js';
 import type { RailParts } from './rails/module.js';
 import type { RailOutcome, Rails } from './rails/types.js';
-import type { Ledger } from './ledger/types.js';
 import type { CreatePaymentRequest, Payment, RailsInfo } from '../shared/api.js';
 import { migrate, pendingMigrations } from './store/migrate.js';
 import { MIGRATIONS } from './store/migrations/index.js';
@@ -75,7 +74,8 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   const ownsDb = !opts.db;
 
   await migrate(db, MIGRATIONS);
-  const keys = opts.keys ?? (await loadSigningKeys({ dataDir: config.dataDir, envKey: config.signingKey, previousKeys: config.previousSigningKeys }));
+  const keys =
+    opts.keys ?? (await loadSigningKeys({ dataDir: config.dataDir, envKey: config.signingKey, previousKeys: config.previousSigningKeys }));
   const metrics = createMetrics();
   const ledger = createLedger({ clock });
   // A logout must reach the session's sockets, which the notifier (built later) holds.
@@ -194,7 +194,9 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     logger,
   });
   disconnectSession = (sessionId) =>
-    void notifier.disconnectSession(sessionId).catch((err: Error) => logger.warn({ reason: err.message }, 'disconnecting a logged-out session failed'));
+    void notifier
+      .disconnectSession(sessionId)
+      .catch((err: Error) => logger.warn({ reason: err.message }, 'disconnecting a logged-out session failed'));
   // Webhooks: the sink only records deliveries (one transaction per batch, no HTTP in the
   // dispatcher's path); the worker sends them, retries them and keeps the delivery log.
   const webhookOverrides = opts.webhooks ?? {};
@@ -244,7 +246,10 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   // kids are public (the JWKS lists them); they tell an operator which keys a rotation left in use.
-  logger.info({ url, publicUrl: config.publicUrl, engine: db.dialect, dev: config.dev, kid: keys.kid, previousKids: keys.previousKids }, 'hub listening');
+  logger.info(
+    { url, publicUrl: config.publicUrl, engine: db.dialect, dev: config.dev, kid: keys.kid, previousKids: keys.previousKids },
+    'hub listening',
+  );
 
   let closing: Promise<void> | undefined;
   return {

@@ -16,7 +16,9 @@ export const hubEnv = {
   TOLLWAY_PUBLIC_URL: z
     .url({ protocol: /^https?$/ })
     .optional()
-    .describe('the origin people reach the hub at (default `http://HOST:PORT`); SIWE messages must name it, and it is the `iss` of tokens and receipts'),
+    .describe(
+      'the origin people reach the hub at (default `http://HOST:PORT`); SIWE messages must name it, and it is the `iss` of tokens and receipts',
+    ),
   TOLLWAY_DATA_DIR: z
     .string()
     .min(1)
@@ -42,7 +44,9 @@ export const hubEnv = {
     .string()
     .min(1)
     .optional()
-    .describe('the ES256 private key for access tokens and receipts, as PKCS#8/SEC1 PEM or a private JWK; otherwise generated into the data directory on first start'),
+    .describe(
+      'the ES256 private key for access tokens and receipts, as PKCS#8/SEC1 PEM or a private JWK; otherwise generated into the data directory on first start',
+    ),
   TOLLWAY_PREVIOUS_SIGNING_KEYS: z
     .string()
     .optional()
@@ -55,7 +59,7 @@ export const hubEnv = {
     .positive()
     .default(20)
     .describe(
-      'Unused sign-in nonces one client (IPv4 address or IPv6 /64) may hold at once; GET /auth/nonce answers 429 past it. Behind a reverse proxy every request comes from the proxy\'s address: raise it there.',
+      "Unused sign-in nonces one client (IPv4 address or IPv6 /64) may hold at once; GET /auth/nonce answers 429 past it. Behind a reverse proxy every request comes from the proxy's address: raise it there.",
     ),
   TOLLWAY_SIWE_NONCES_TOTAL: z.coerce
     .number()
@@ -63,21 +67,32 @@ export const hubEnv = {
     .positive()
     .default(10_000)
     .describe('Unused sign-in nonces all clients together may hold at once: bounds the nonce table whatever the addresses.'),
-  TOLLWAY_CORS_ORIGINS: z.string().default('').describe('comma-separated web origins allowed to call the API (the extension is always allowed)'),
+  TOLLWAY_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .describe('comma-separated web origins allowed to call the API (the extension is always allowed)'),
   TOLLWAY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level'),
   TOLLWAY_ACCESS_TOKEN_TTL: seconds(900).describe('access token lifetime, seconds'),
   TOLLWAY_RECEIPT_TTL: seconds(3600).describe('receipt token lifetime, seconds'),
-  TOLLWAY_PAYMENT_TIMEOUT: seconds(900).describe("seconds a payment's reservation lasts; after it the funds are released and the payment fails"),
-  TOLLWAY_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'like 64kb').default('64kb').describe('largest request body'),
+  TOLLWAY_PAYMENT_TIMEOUT: seconds(900).describe(
+    "seconds a payment's reservation lasts; after it the funds are released and the payment fails",
+  ),
+  TOLLWAY_BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, 'like 64kb')
+    .default('64kb')
+    .describe('largest request body'),
   TOLLWAY_WEBHOOK_ALLOW_PRIVATE: flag
     .optional()
-    .describe('`1` lets webhooks target private, loopback and link-local addresses (default: as `TOLLWAY_DEV`); off, such targets are refused when set and again at every attempt'),
+    .describe(
+      '`1` lets webhooks target private, loopback and link-local addresses (default: as `TOLLWAY_DEV`); off, such targets are refused when set and again at every attempt',
+    ),
   TOLLWAY_WEBHOOK_TIMEOUT: z.coerce.number().int().min(1).max(30).default(15).describe('seconds per webhook attempt (1–30)'),
   TOLLWAY_X402_FACILITATOR: z
     .enum(['open', 'merchants', 'off'])
     .default('open')
     .describe(
-      'who may call `POST /x402/verify` and `/x402/settle` (with a rail that brings a facilitator): `open` (anyone, like the reference facilitators), `merchants` (a hub merchant\'s API key as `Authorization: Bearer`), `off` (every `/x402` path 404)',
+      "who may call `POST /x402/verify` and `/x402/settle` (with a rail that brings a facilitator): `open` (anyone, like the reference facilitators), `merchants` (a hub merchant's API key as `Authorization: Bearer`), `off` (every `/x402` path 404)",
     ),
 };
 
@@ -144,7 +159,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     previousSigningKeys: e.TOLLWAY_PREVIOUS_SIGNING_KEYS,
     siweNoncesPerClient: e.TOLLWAY_SIWE_NONCES_PER_CLIENT,
     siweNoncesTotal: e.TOLLWAY_SIWE_NONCES_TOTAL,
-    corsOrigins: e.TOLLWAY_CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
+    corsOrigins: e.TOLLWAY_CORS_ORIGINS.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     logLevel: e.TOLLWAY_LOG_LEVEL,
     accessTokenTtl: e.TOLLWAY_ACCESS_TOKEN_TTL,
     receiptTtl: e.TOLLWAY_RECEIPT_TTL,

@@ -18,7 +18,8 @@ export async function runDoctor(config: Config, out: Writable): Promise<number> 
   // Each rail that is on checks what it depends on (a node, a chain), through its own module.
   for (const m of RAIL_MODULES) {
     const settings = (config.rails as Record<string, unknown>)[m.name];
-    if (settings !== undefined && m.doctor) railsOk = (await (m.doctor as (s: unknown, o: Writable) => Promise<boolean>)(settings, out)) && railsOk;
+    if (settings !== undefined && m.doctor)
+      railsOk = (await (m.doctor as (s: unknown, o: Writable) => Promise<boolean>)(settings, out)) && railsOk;
   }
   return ledgerOk && railsOk ? 0 : 1;
 }

@@ -7,9 +7,7 @@ import { z } from 'zod';
  */
 export class ConfigError extends Error {}
 
-export const flag = z
-  .enum(['0', '1', 'true', 'false', 'yes', 'no', ''])
-  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+export const flag = z.enum(['0', '1', 'true', 'false', 'yes', 'no', '']).transform((v) => v === '1' || v === 'true' || v === 'yes');
 export const seconds = (def: number) => z.coerce.number().int().positive().default(def);
 export const evmAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x address');
 

@@ -4,8 +4,14 @@ import * as deposits from '../shared/deposits.js';
 import * as x402 from './x402/schemas.js';
 
 const json = (s: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'openapi-3.0' });
-const problem = { description: 'Problem details (RFC 9457)', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/ProblemDetails' } } } };
-const ok = (name: string, description = 'OK') => ({ description, content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } } });
+const problem = {
+  description: 'Problem details (RFC 9457)',
+  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/ProblemDetails' } } },
+};
+const ok = (name: string, description = 'OK') => ({
+  description,
+  content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } },
+});
 const body = (name: string) => ({ required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } } });
 const errors = { 400: problem, 401: problem, 404: problem };
 const bearer = [{ bearer: [] }];
@@ -57,29 +63,59 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
   const deliveryIdParam = { name: 'deliveryId', in: 'path', required: true, schema: { type: 'string' } };
   const paths: Record<string, unknown> = {
     '/healthz': { get: { summary: 'Liveness', responses: { 200: { description: 'alive' } } } },
-    '/readyz': { get: { summary: 'Readiness: database reachable, migrations applied', responses: { 200: { description: 'ready' }, 503: problem } } },
+    '/readyz': {
+      get: { summary: 'Readiness: database reachable, migrations applied', responses: { 200: { description: 'ready' }, 503: problem } },
+    },
     '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text exposition format' } } } },
     '/.well-known/jwks.json': { get: { summary: 'Public keys that verify receipts', responses: { 200: { description: 'JWK set' } } } },
     '/deposits': {
       post: {
-        summary: 'Move SOVR from your wallet into your hub balance: an EIP-3009 authorization to the treasury, credited once after the confirmations',
+        summary:
+          'Move SOVR from your wallet into your hub balance: an EIP-3009 authorization to the treasury, credited once after the confirmations',
         description: 'Needs an Idempotency-Key, like POST /payments. 400 unsupported-rail when the SOVR rail is off.',
         security: bearer,
         requestBody: body('CreateDepositRequest'),
         responses: { 200: ok('Deposit'), ...errors },
       },
     },
-    '/deposits/{id}': { get: { summary: 'One of your deposits', security: bearer, parameters: [idParam], responses: { 200: ok('Deposit'), 401: problem, 404: problem } } },
-    '/rails': { get: { summary: 'The rails this hub pays with, and what a wallet signs for the SOVR rail', responses: { 200: ok('RailsInfo') } } },
+    '/deposits/{id}': {
+      get: {
+        summary: 'One of your deposits',
+        security: bearer,
+        parameters: [idParam],
+        responses: { 200: ok('Deposit'), 401: problem, 404: problem },
+      },
+    },
+    '/rails': {
+      get: { summary: 'The rails this hub pays with, and what a wallet signs for the SOVR rail', responses: { 200: ok('RailsInfo') } },
+    },
     '/auth/nonce': {
       get: {
         summary: 'One-time SIWE nonce (5 minutes); 429 with Retry-After while the caller holds too many unused ones',
         responses: { 200: ok('NonceResponse'), 429: problem },
       },
     },
-    '/auth/siwe': { post: { summary: 'Sign in with Ethereum (EIP-4361)', requestBody: body('SiweLoginRequest'), responses: { 200: ok('TokenResponse'), ...errors } } },
-    '/auth/refresh': { post: { summary: 'Rotate the refresh token; reusing a rotated one revokes its family', requestBody: body('RefreshRequest'), responses: { 200: ok('TokenResponse'), ...errors } } },
-    '/auth/logout': { post: { summary: 'Revoke the refresh token family', requestBody: body('RefreshRequest'), responses: { 204: { description: 'revoked' }, 400: problem } } },
+    '/auth/siwe': {
+      post: {
+        summary: 'Sign in with Ethereum (EIP-4361)',
+        requestBody: body('SiweLoginRequest'),
+        responses: { 200: ok('TokenResponse'), ...errors },
+      },
+    },
+    '/auth/refresh': {
+      post: {
+        summary: 'Rotate the refresh token; reusing a rotated one revokes its family',
+        requestBody: body('RefreshRequest'),
+        responses: { 200: ok('TokenResponse'), ...errors },
+      },
+    },
+    '/auth/logout': {
+      post: {
+        summary: 'Revoke the refresh token family',
+        requestBody: body('RefreshRequest'),
+        responses: { 204: { description: 'revoked' }, 400: problem },
+      },
+    },
     '/accounts/me': { get: { summary: 'Balances per asset', security: bearer, responses: { 200: ok('AccountsMe'), 401: problem } } },
     '/payments': {
       post: {
@@ -92,17 +128,37 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
         security: bearer,
         parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 1, maxLength: 257 } }],
         requestBody: body('CreatePaymentRequest'),
-        responses: { 200: ok('Payment', 'the payment (status pending, submitted, completed or failed)'), 409: problem, 422: problem, ...errors },
+        responses: {
+          200: ok('Payment', 'the payment (status pending, submitted, completed or failed)'),
+          409: problem,
+          422: problem,
+          ...errors,
+        },
       },
-      get: { summary: 'Your payments, newest first', security: bearer, parameters: listParams, responses: { 200: ok('PaymentList'), ...errors } },
+      get: {
+        summary: 'Your payments, newest first',
+        security: bearer,
+        parameters: listParams,
+        responses: { 200: ok('PaymentList'), ...errors },
+      },
     },
     '/payments/{id}': {
-      get: { summary: 'One of your payments', security: bearer, parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: ok('Payment'), ...errors } },
+      get: {
+        summary: 'One of your payments',
+        security: bearer,
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { 200: ok('Payment'), ...errors },
+      },
     },
     '/allowances': {
-      get: { summary: 'Your allowances (per site and payee) with what is left this period', security: bearer, responses: { 200: ok('AllowanceList'), ...errors } },
+      get: {
+        summary: 'Your allowances (per site and payee) with what is left this period',
+        security: bearer,
+        responses: { 200: ok('AllowanceList'), ...errors },
+      },
       put: {
-        summary: 'Set an allowance: how much a site may auto-pay to one payee per day, week or month (UTC); auto-payments to any other payee are refused',
+        summary:
+          'Set an allowance: how much a site may auto-pay to one payee per day, week or month (UTC); auto-payments to any other payee are refused',
         security: bearer,
         requestBody: body('PutAllowanceRequest'),
         responses: { 200: ok('Allowance'), ...errors },
@@ -112,7 +168,13 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
         security: bearer,
         parameters: [
           { name: 'site', in: 'query', required: true, schema: { type: 'string' } },
-          { name: 'payee', in: 'query', required: false, schema: { type: 'string' }, description: 'Absent: the allowance kept from before allowances named a payee' },
+          {
+            name: 'payee',
+            in: 'query',
+            required: false,
+            schema: { type: 'string' },
+            description: 'Absent: the allowance kept from before allowances named a payee',
+          },
           { name: 'asset', in: 'query', required: true, schema: { type: 'string' } },
         ],
         responses: { 204: { description: 'removed' }, ...errors },
@@ -121,7 +183,8 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
     '/payments/{id}/refund': {
       post: {
         summary: 'Refund all or part of a completed payment (merchant API key)',
-        description: 'Needs an Idempotency-Key, scoped to the merchant. Partial refunds leave the payment completed with refundedAmount; refunding all of it makes it refunded. Emits payment.refunded.',
+        description:
+          'Needs an Idempotency-Key, scoped to the merchant. Partial refunds leave the payment completed with refundedAmount; refunding all of it makes it refunded. Emits payment.refunded.',
         security: bearer,
         parameters: [
           { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
@@ -132,7 +195,12 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
       },
     },
     '/merchants': {
-      post: { summary: 'Register a merchant (admin token)', security: bearer, requestBody: body('CreateMerchantRequest'), responses: { 201: ok('CreateMerchantResponse'), 403: problem, ...errors } },
+      post: {
+        summary: 'Register a merchant (admin token)',
+        security: bearer,
+        requestBody: body('CreateMerchantRequest'),
+        responses: { 201: ok('CreateMerchantResponse'), 403: problem, ...errors },
+      },
     },
     '/merchants/{id}/payments': {
       get: {
@@ -176,7 +244,12 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
       },
     },
     '/merchants/{id}/webhook-deliveries/{deliveryId}': {
-      get: { summary: 'One webhook delivery with its attempts (merchant API key)', security: bearer, parameters: [idParam, deliveryIdParam], responses: { 200: ok('WebhookDelivery'), 403: problem, ...errors } },
+      get: {
+        summary: 'One webhook delivery with its attempts (merchant API key)',
+        security: bearer,
+        parameters: [idParam, deliveryIdParam],
+        responses: { 200: ok('WebhookDelivery'), 403: problem, ...errors },
+      },
     },
     '/merchants/{id}/webhook-deliveries/{deliveryId}/redeliver': {
       post: {
@@ -214,7 +287,14 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
     },
   };
   if (dev) {
-    paths['/dev/faucet'] = { post: { summary: 'Dev mode only: credit a test balance', security: bearer, requestBody: body('FaucetRequest'), responses: { 200: ok('AccountsMe'), ...errors } } };
+    paths['/dev/faucet'] = {
+      post: {
+        summary: 'Dev mode only: credit a test balance',
+        security: bearer,
+        requestBody: body('FaucetRequest'),
+        responses: { 200: ok('AccountsMe'), ...errors },
+      },
+    };
   }
   return {
     openapi: '3.0.3',

@@ -44,7 +44,10 @@ const HttpMethod = z.string().regex(/^[A-Za-z]{1,16}$/, 'an HTTP method');
 export const PaymentResourceRef = z.strictObject({
   url: HttpUrl,
   method: HttpMethod.default('GET'),
-  bodyHash: z.string().regex(/^[0-9a-fA-F]{64}$/, 'sha256 hex').optional(),
+  bodyHash: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, 'sha256 hex')
+    .optional(),
 });
 export type PaymentResourceRef = z.infer<typeof PaymentResourceRef>;
 
@@ -144,7 +147,9 @@ export const Payment = z.object({
   resource: PaymentResourceRef.nullable(),
   description: z.string().nullable(),
   failureReason: z.string().nullable(),
-  refundedAmount: AmountString.optional().describe('How much the merchant has given back (absent: none); all of it makes the status refunded'),
+  refundedAmount: AmountString.optional().describe(
+    'How much the merchant has given back (absent: none); all of it makes the status refunded',
+  ),
   receipt: Receipt,
   createdAt: z.string().describe('ISO 8601'),
   updatedAt: z.string().describe('ISO 8601'),
@@ -195,7 +200,10 @@ export const RefreshRequest = z.strictObject({ refreshToken: z.string().min(1).m
 export const CreateMerchantRequest = z.strictObject({
   name: z.string().min(1).max(200),
   webhookUrl: HttpUrl.optional(),
-  payoutAddress: z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'an EVM address').optional(),
+  payoutAddress: z
+    .string()
+    .regex(/^0x[0-9a-fA-F]{40}$/, 'an EVM address')
+    .optional(),
 });
 export const Merchant = z.object({
   id: z.string(),
@@ -229,7 +237,9 @@ export const WebhookAttempt = z.object({
   durationMs: z.number().int(),
   statusCode: z.number().int().nullable().describe('null when no response arrived (refused target, connection error, timeout)'),
   error: z.string().nullable(),
-  outcome: z.enum(['delivered', 'retrying', 'failed', 'disabled']).describe('disabled: the endpoint answered 410 Gone and was switched off'),
+  outcome: z
+    .enum(['delivered', 'retrying', 'failed', 'disabled'])
+    .describe('disabled: the endpoint answered 410 Gone and was switched off'),
 });
 export const WebhookDelivery = z.object({
   id: z.string().describe('Also the webhook-id header: the same on every attempt and redelivery'),
@@ -276,7 +286,10 @@ export const faucetMaxAmount = (asset: string): bigint =>
   FAUCET_MAX_WHOLE_UNITS * 10n ** BigInt((ASSETS as Record<string, { decimals: number } | undefined>)[asset]?.decimals ?? 0);
 
 export const FaucetRequest = z
-  .strictObject({ asset: Asset, amount: PositiveAmountString.describe(`Base units; at most ${FAUCET_MAX_WHOLE_UNITS} whole units per call`) })
+  .strictObject({
+    asset: Asset,
+    amount: PositiveAmountString.describe(`Base units; at most ${FAUCET_MAX_WHOLE_UNITS} whole units per call`),
+  })
   // Safe on anything: the amount may have failed its own checks already.
   .refine((b) => !/^[0-9]{1,78}$/.test(b.amount) || BigInt(b.amount) <= faucetMaxAmount(b.asset), {
     path: ['amount'],

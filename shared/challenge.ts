@@ -36,7 +36,10 @@ export interface PaymentChallenge {
 export function readChallenge(input: { headers: readonly HeaderEntry[]; body?: string }): ChallengeResult<PaymentChallenge> {
   const named = (n: string) =>
     (Array.isArray(input?.headers) ? input.headers : [])
-      .filter((h): h is { name: string; value: string } => typeof h?.name === 'string' && typeof h.value === 'string' && h.name.toLowerCase() === n)
+      .filter(
+        (h): h is { name: string; value: string } =>
+          typeof h?.name === 'string' && typeof h.value === 'string' && h.name.toLowerCase() === n,
+      )
       .map((h) => h.value);
   const problems: ChallengeError[] = [];
   let x402: X402Challenge | null = null;

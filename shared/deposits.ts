@@ -26,7 +26,10 @@ export const Deposit = z.object({
   asset: z.literal(DEPOSIT_ASSET),
   amount: AmountString,
   from: z.string().describe('The wallet the tokens come from'),
-  transactionHash: z.string().nullable().describe('The transaction that moved the tokens (the hub’s, or whoever used the authorization first)'),
+  transactionHash: z
+    .string()
+    .nullable()
+    .describe('The transaction that moved the tokens (the hub’s, or whoever used the authorization first)'),
   blockExplorerUrl: z.string().optional(),
   failureReason: z.string().nullable(),
   createdAt: z.string().describe('ISO 8601'),

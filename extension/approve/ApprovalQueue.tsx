@@ -53,7 +53,15 @@ export function ApprovalQueue() {
   const [budget, setBudget] = useState<BudgetChoice>({ on: false, amount: '', period: 'day' });
   const current = pending[0];
   // A fresh choice for every request shown: ten times its price per day, unticked.
-  useEffect(() => setBudget({ on: false, amount: current?.payment ? suggestedBudget(current.payment.amount, current.payment.asset) : '', period: 'day' }), [current?.id]);
+  useEffect(
+    () =>
+      setBudget({
+        on: false,
+        amount: current?.payment ? suggestedBudget(current.payment.amount, current.payment.asset) : '',
+        period: 'day',
+      }),
+    [current?.id],
+  );
   const view = AccountView.safeParse(useStoredValue(KEYS.account, 'session'));
   const balances = view.success ? view.data.balances : null;
   // "Pay from": the default follows the balances as they load, until the person picks one.
@@ -90,10 +98,17 @@ export function ApprovalQueue() {
       </p>
       <Request request={current} now={now} from={from} />
       {current.onChain && current.payment?.rail !== 'sovr' && (
-        <PayFromChoice request={current} from={from} balances={balances} onChange={(f) => setPayFrom({ id: current.id, from: f, picked: true })} />
+        <PayFromChoice
+          request={current}
+          from={from}
+          balances={balances}
+          onChange={(f) => setPayFrom({ id: current.id, from: f, picked: true })}
+        />
       )}
       {plan && signWindow && <WhatIsSigned request={current} plan={plan} window={signWindow} />}
-      {current.payment && current.payment.rail !== 'sovr' && current.payee && <BudgetOption request={current} value={budget} onChange={setBudget} />}
+      {current.payment && current.payment.rail !== 'sovr' && current.payee && (
+        <BudgetOption request={current} value={budget} onChange={setBudget} />
+      )}
       {error && (
         <p class="warning" role="alert">
           {error}
@@ -101,23 +116,31 @@ export function ApprovalQueue() {
       )}
       <div class="actions">
         <button
+          type="button"
           class="primary"
           disabled={busy || !current.payment}
           onClick={() => {
             const how = current.onChain ? { payFrom: from, ...(signWindow ? { window: signWindow } : {}) } : {};
-            if (!budget.on || !current.payment || current.payment.rail === 'sovr' || !current.payee) return void act({ type: 'approval.decide', id: current.id, approve: true, ...how });
+            if (!budget.on || !current.payment || current.payment.rail === 'sovr' || !current.payee)
+              return void act({ type: 'approval.decide', id: current.id, approve: true, ...how });
             const base = parseUnits(budget.amount, decimalsOf(current.payment.asset) ?? 0);
             if (base === null || base <= 0n) return setError('The budget must be a positive amount.');
-            void act({ type: 'approval.decide', id: current.id, approve: true, budget: { amount: base.toString(), period: budget.period }, ...how });
+            void act({
+              type: 'approval.decide',
+              id: current.id,
+              approve: true,
+              budget: { amount: base.toString(), period: budget.period },
+              ...how,
+            });
           }}
         >
           Approve
         </button>
-        <button disabled={busy} onClick={() => act({ type: 'approval.decide', id: current.id, approve: false })}>
+        <button type="button" disabled={busy} onClick={() => act({ type: 'approval.decide', id: current.id, approve: false })}>
           Reject
         </button>
         {pending.length > 1 && (
-          <button disabled={busy} onClick={() => act({ type: 'approval.rejectAll' })}>
+          <button type="button" disabled={busy} onClick={() => act({ type: 'approval.rejectAll' })}>
             Reject all ({pending.length})
           </button>
         )}
@@ -141,14 +164,27 @@ function suggestedBudget(amount: string, asset: string): string {
  * "Pay automatically on this site up to … per …", saved at the hub together with the approval, for
  * this payee only: the same site asking to pay anyone else is asked about again.
  */
-function BudgetOption({ request, value, onChange }: { request: ApprovalRequest; value: BudgetChoice; onChange: (v: BudgetChoice) => void }) {
+function BudgetOption({
+  request,
+  value,
+  onChange,
+}: {
+  request: ApprovalRequest;
+  value: BudgetChoice;
+  onChange: (v: BudgetChoice) => void;
+}) {
   const asset = request.payment!.asset;
   return (
     <fieldset class="budget">
       <legend>Budget for this site and payee</legend>
       <label class="inline">
-        <input type="checkbox" data-testid="budget-on" checked={value.on} onChange={(e) => onChange({ ...value, on: e.currentTarget.checked })} /> Pay automatically on this
-        site up to
+        <input
+          type="checkbox"
+          data-testid="budget-on"
+          checked={value.on}
+          onChange={(e) => onChange({ ...value, on: e.currentTarget.checked })}
+        />{' '}
+        Pay automatically on this site up to
       </label>
       <span class="row">
         <input
@@ -161,7 +197,13 @@ function BudgetOption({ request, value, onChange }: { request: ApprovalRequest; 
           onInput={(e) => onChange({ ...value, amount: e.currentTarget.value })}
         />{' '}
         {asset} per{' '}
-        <select aria-label="Budget period" data-testid="budget-period" value={value.period} disabled={!value.on} onChange={(e) => onChange({ ...value, period: e.currentTarget.value as AllowancePeriod })}>
+        <select
+          aria-label="Budget period"
+          data-testid="budget-period"
+          value={value.period}
+          disabled={!value.on}
+          onChange={(e) => onChange({ ...value, period: e.currentTarget.value as AllowancePeriod })}
+        >
           <option value="day">day</option>
           <option value="week">week</option>
           <option value="month">month</option>
@@ -175,18 +217,47 @@ function BudgetOption({ request, value, onChange }: { request: ApprovalRequest; 
 }
 
 /** Hub balance or own wallet, for a hub merchant's SOVR entry on a hub with the sovr rail. */
-function PayFromChoice({ request, from, balances, onChange }: { request: ApprovalRequest; from: PayFrom; balances: AccountView['balances'] | null; onChange: (f: PayFrom) => void }) {
+function PayFromChoice({
+  request,
+  from,
+  balances,
+  onChange,
+}: {
+  request: ApprovalRequest;
+  from: PayFrom;
+  balances: AccountView['balances'] | null;
+  onChange: (f: PayFrom) => void;
+}) {
   const payment = request.payment!;
   const hub = balances?.find((b) => b.asset === payment.asset);
   return (
     <fieldset class="pay-from" data-testid="pay-from">
       <legend>Pay from</legend>
       <label>
-        <input type="radio" name="pay-from" value="hub" data-testid="pay-from-hub" checked={from === 'hub'} onChange={() => onChange('hub')} /> Tollway balance
-        <span class="muted"> ({hub ? `${displayAmount(hub.available, hub.asset)} available` : balances ? `no ${payment.asset} at the hub` : 'balance loading'})</span>
+        <input
+          type="radio"
+          name="pay-from"
+          value="hub"
+          data-testid="pay-from-hub"
+          checked={from === 'hub'}
+          onChange={() => onChange('hub')}
+        />{' '}
+        Tollway balance
+        <span class="muted">
+          {' '}
+          ({hub ? `${displayAmount(hub.available, hub.asset)} available` : balances ? `no ${payment.asset} at the hub` : 'balance loading'})
+        </span>
       </label>
       <label>
-        <input type="radio" name="pay-from" value="wallet" data-testid="pay-from-wallet" checked={from === 'wallet'} onChange={() => onChange('wallet')} /> My wallet (on chain)
+        <input
+          type="radio"
+          name="pay-from"
+          value="wallet"
+          data-testid="pay-from-wallet"
+          checked={from === 'wallet'}
+          onChange={() => onChange('wallet')}
+        />{' '}
+        My wallet (on chain)
         <span class="muted"> {request.onChain!.from}</span>
       </label>
     </fieldset>
@@ -194,7 +265,15 @@ function PayFromChoice({ request, from, balances, onChange }: { request: Approva
 }
 
 /** Exactly what the worker signs (EIP-3009 TransferWithAuthorization), in words and times. */
-function WhatIsSigned({ request, plan, window }: { request: ApprovalRequest; plan: OnChainPlan; window: { validAfter: number; validBefore: number } }) {
+function WhatIsSigned({
+  request,
+  plan,
+  window,
+}: {
+  request: ApprovalRequest;
+  plan: OnChainPlan;
+  window: { validAfter: number; validBefore: number };
+}) {
   return (
     <section aria-label="What you sign" data-testid="signing">
       <h2>You sign a transfer from your wallet</h2>
@@ -234,9 +313,13 @@ function WhatIsSigned({ request, plan, window }: { request: ApprovalRequest; pla
 function Request({ request, now, from }: { request: ApprovalRequest; now: number; from: PayFrom }) {
   const d = describeRequest(request);
   const view = AccountView.safeParse(useStoredValue(KEYS.account, 'session'));
-  const after = request.payment && from === 'hub' && request.payment.rail !== 'sovr' && view.success ? balanceAfter(view.data.balances, request.payment) : null;
+  const after =
+    request.payment && from === 'hub' && request.payment.rail !== 'sovr' && view.success
+      ? balanceAfter(view.data.balances, request.payment)
+      : null;
   const budgets = BudgetsView.safeParse(useStoredValue(KEYS.budgets, 'session'));
-  const budget = request.payment && budgets.success ? findBudget(budgets.data.data, request.site, request.payee, request.payment.asset) : undefined;
+  const budget =
+    request.payment && budgets.success ? findBudget(budgets.data.data, request.site, request.payee, request.payment.asset) : undefined;
   // The tab's origin as the browser told the worker; a request stored before it was kept, or a tab
   // the browser would not describe, falls back to the asking frame's origin (also the browser's).
   const page = request.tabOrigin ?? request.site;
@@ -323,7 +406,9 @@ function Request({ request, now, from }: { request: ApprovalRequest; now: number
         </p>
       )}
       {request.challenge.problems.length > 0 && (
-        <p class="warning">Parts of this challenge could not be read: {displayText(request.challenge.problems.map((p) => p.message).join('; '), 300)}</p>
+        <p class="warning">
+          Parts of this challenge could not be read: {displayText(request.challenge.problems.map((p) => p.message).join('; '), 300)}
+        </p>
       )}
     </section>
   );

@@ -9,7 +9,10 @@ import type { ApprovalRequest, PayFrom } from '../common/state.js';
  * Where a request is paid from unless the person says otherwise: the hub balance when it covers
  * the amount (or is not known yet), else the wallet; the wallet when that is the only way.
  */
-export function defaultPayFrom(r: Pick<ApprovalRequest, 'payment' | 'onChain'>, balances: readonly { asset: string; available: string }[] | null): PayFrom {
+export function defaultPayFrom(
+  r: Pick<ApprovalRequest, 'payment' | 'onChain'>,
+  balances: readonly { asset: string; available: string }[] | null,
+): PayFrom {
   if (!r.onChain || !r.payment) return 'hub';
   if (r.payment.rail === 'sovr') return 'wallet';
   if (!balances) return 'hub';

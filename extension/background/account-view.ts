@@ -14,7 +14,8 @@ export function isNewer(a: Payment, b: Payment): boolean {
   return RANK[b.status] >= RANK[a.status];
 }
 
-const byNewest = (a: Payment, b: Payment) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.transactionId < b.transactionId ? 1 : -1);
+const byNewest = (a: Payment, b: Payment) =>
+  a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.transactionId < b.transactionId ? 1 : -1;
 
 /** Puts payments into a list, keeping the later picture of each. */
 export function mergePayments(list: readonly Payment[], incoming: readonly Payment[]): Payment[] {

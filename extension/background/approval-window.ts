@@ -26,7 +26,13 @@ export interface ApprovalWindow {
   closedByPerson(windowId: number): Promise<boolean>;
 }
 
-export function createApprovalWindow(deps: { windows: WindowsApi; session: StorageArea; url: string; width?: number; height?: number }): ApprovalWindow {
+export function createApprovalWindow(deps: {
+  windows: WindowsApi;
+  session: StorageArea;
+  url: string;
+  width?: number;
+  height?: number;
+}): ApprovalWindow {
   const { windows, session } = deps;
 
   async function storedId(): Promise<number | null> {

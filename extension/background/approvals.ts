@@ -23,7 +23,16 @@ import { allowanceAt, autoPayDecision, PERIOD_LABEL, type Allowance } from '../c
 import { displayAmount } from '../common/format.js';
 import { displayText } from '../common/text.js';
 import { authorizationWindow, windowAcceptable } from '../../shared/eip3009.js';
-import { HISTORY_LIMIT, KEYS, type ApprovalRequest, type FrameType, type HubSession, type Pass, type PayFrom, type RequestStatus } from '../common/state.js';
+import {
+  HISTORY_LIMIT,
+  KEYS,
+  type ApprovalRequest,
+  type FrameType,
+  type HubSession,
+  type Pass,
+  type PayFrom,
+  type RequestStatus,
+} from '../common/state.js';
 import { loadRequests, writeRequestList, type StorageArea } from '../common/storage.js';
 import type { ApprovalWindow } from './approval-window.js';
 import { choosePayment } from './choose.js';
@@ -31,7 +40,18 @@ import type { HubClient, PayOutcome } from './hub-client.js';
 import { isExactRequest, sovrRailOf } from './onchain.js';
 import { payeeOf } from './payee.js';
 import { reuseWindow, type PassStore } from './passes.js';
-import { badgeText, decide, enqueue, expirePending, expiryOf, nextExpiry, pendingOf, rejectPending, replace, splitFinished } from './queue.js';
+import {
+  badgeText,
+  decide,
+  enqueue,
+  expirePending,
+  expiryOf,
+  nextExpiry,
+  pendingOf,
+  rejectPending,
+  replace,
+  splitFinished,
+} from './queue.js';
 import type { SignAuthorization } from './sign.js';
 import { createSerial } from './serial.js';
 
@@ -195,7 +215,8 @@ export function createApprovals(deps: ApprovalsDeps) {
       // The hub's rails (GET /rails) decide what is paid with: the cached copy, at once. Without one
       // only a challenge that could be paid on chain (SOVR, or an `exact` entry) waits for the hub,
       // briefly, as it always did; any other goes on as if the hub had every rail (choose.ts).
-      const chainable = Boolean(session?.user) && (seen.challenge.x402?.accepts ?? []).some((o) => o.scheme === 'exact' || o.asset === 'SOVR');
+      const chainable =
+        Boolean(session?.user) && (seen.challenge.x402?.accepts ?? []).some((o) => o.scheme === 'exact' || o.asset === 'SOVR');
       const info = deps.rails && session ? await deps.rails.info({ wait: chainable, hubUrl: session.url }).catch(() => null) : null;
       const choice = choosePayment(seen.challenge, { url: seen.url, method }, session?.url ?? null, {
         rails: info?.rails ?? null,
@@ -289,7 +310,8 @@ export function createApprovals(deps: ApprovalsDeps) {
     if (expiryOf(r) <= now()) return r;
     const nowSeconds = Math.floor(now() / 1000);
     const window = pay?.window ?? authorizationWindow(nowSeconds, plan.validitySeconds);
-    if (!windowAcceptable(window, nowSeconds, plan)) throw new Error('The validity shown has run out of date: check the times again, then approve.');
+    if (!windowAcceptable(window, nowSeconds, plan))
+      throw new Error('The validity shown has run out of date: check the times again, then approve.');
     const authorization = await deps.signAuthorization(plan, window);
     return { ...r, payment: { ...plan.payment, authorization }, paidFrom: 'wallet' };
   }
@@ -358,13 +380,22 @@ export function createApprovals(deps: ApprovalsDeps) {
       const done = await serial(async () => {
         const { active: current, history } = await load();
         const r = current.find((x) => x.id === id);
-        if (!r || r.status !== 'paying') return null;
+        if (r?.status !== 'paying') return null;
         if (overBudget && r.payment && outcome.kind === 'refused') {
           // Nothing was stored at the hub (a refusal rolls back the key's claim); asking the person
           // is a new payment without the allowance, under a new key.
           const { allowance: _a, ...payment } = r.payment;
           const note = displayText(`${refusedBy!.note}: ${outcome.message}`, 500);
-          const asked: ApprovalRequest = { ...r, status: 'pending', auto: false, payment, idempotencyKey: `tollway-${newId()}`, error: null, note, updatedAt: now() };
+          const asked: ApprovalRequest = {
+            ...r,
+            status: 'pending',
+            auto: false,
+            payment,
+            idempotencyKey: `tollway-${newId()}`,
+            error: null,
+            note,
+            updatedAt: now(),
+          };
           await save(replace(current, asked), history);
           await deps.window.open();
           return asked;
@@ -428,11 +459,16 @@ export function createApprovals(deps: ApprovalsDeps) {
     }
     const amount = displayAmount(r.payment.amount, r.payment.asset);
     const budget = await deps.budgets?.lookup(r.site, r.payee ?? null, r.payment.asset).catch(() => null);
-    const left = budget ? ` ${displayAmount(allowanceAt(budget, now()).remaining.toString(), budget.asset)} left this ${PERIOD_LABEL[budget.period]}.` : '';
+    const left = budget
+      ? ` ${displayAmount(allowanceAt(budget, now()).remaining.toString(), budget.asset)} left this ${PERIOD_LABEL[budget.period]}.`
+      : '';
     const n =
       r.status === 'failed'
         ? { title: `Tollway could not pay ${host}`, message: `${amount}: ${displayText(r.error ?? 'the payment failed', 200)}` }
-        : { title: `Tollway paid ${host}`, message: `${amount} from this site's budget${r.status === 'submitted' ? ' (confirming)' : ''}.${left}` };
+        : {
+            title: `Tollway paid ${host}`,
+            message: `${amount} from this site's budget${r.status === 'submitted' ? ' (confirming)' : ''}.${left}`,
+          };
     await deps.notify(n).catch((e: unknown) => console.error('tollway: notification', e));
   }
 
@@ -449,7 +485,14 @@ export function createApprovals(deps: ApprovalsDeps) {
       const before = history[i]!;
       // An `exact` proof went to the page when the hub took the payment: its completion is news only.
       const retry = status === 'completed' && !isExactRequest(before);
-      const updated: ApprovalRequest = { ...before, status, result: p, error: p.failureReason, updatedAt: now(), ...(retry && needsRetry(before) ? { retryDue: true } : {}) };
+      const updated: ApprovalRequest = {
+        ...before,
+        status,
+        result: p,
+        error: p.failureReason,
+        updatedAt: now(),
+        ...(retry && needsRetry(before) ? { retryDue: true } : {}),
+      };
       const next = [...history];
       next[i] = withoutProof(updated);
       await local.set({ [KEYS.history]: writeRequestList(next) });

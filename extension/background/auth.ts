@@ -3,7 +3,7 @@
  * they expire (refresh tokens rotate, so refreshes run one at a time: replaying a rotated token
  * would revoke the whole family), sign-out and lock. Tokens live in `session` storage only.
  */
-import { KEYS, HubSession, Settings, UnlockedKey } from '../common/state.js';
+import { KEYS, HubSession, type Settings, UnlockedKey } from '../common/state.js';
 import type { StorageArea } from '../common/storage.js';
 import { siweMessage } from '../common/siwe.js';
 import { HubError, type HubApi, type Tokens } from './hub-api.js';

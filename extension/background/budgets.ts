@@ -29,7 +29,8 @@ export type Budgets = ReturnType<typeof createBudgets>;
 export const LOOKUP_WAIT_MS = 1000;
 export const RETRY_AFTER_MS = 30_000;
 
-const same = (a: Pick<Allowance, 'site' | 'payee' | 'asset'>, b: Pick<Allowance, 'site' | 'payee' | 'asset'>) => a.site === b.site && a.payee === b.payee && a.asset === b.asset;
+const same = (a: Pick<Allowance, 'site' | 'payee' | 'asset'>, b: Pick<Allowance, 'site' | 'payee' | 'asset'>) =>
+  a.site === b.site && a.payee === b.payee && a.asset === b.asset;
 
 const within = <T>(p: Promise<T>, ms: number): Promise<T | null> =>
   Promise.race([p, new Promise<null>((r) => setTimeout(() => r(null), ms))]);
@@ -47,7 +48,8 @@ export function createBudgets(deps: BudgetsDeps) {
     return parsed.success && parsed.data.hubUrl === o.hubUrl && parsed.data.userId === o.userId ? parsed.data : null;
   }
 
-  const write = (s: HubSession, data: Allowance[]) => deps.session.set({ [KEYS.budgets]: { ...owner(s), data, syncedAt: now() } satisfies BudgetsView });
+  const write = (s: HubSession, data: Allowance[]) =>
+    deps.session.set({ [KEYS.budgets]: { ...owner(s), data, syncedAt: now() } satisfies BudgetsView });
 
   async function sync(s: HubSession): Promise<Allowance[]> {
     const list = await deps.api.allowances(s);
@@ -87,7 +89,10 @@ export function createBudgets(deps: BudgetsDeps) {
       const saved = await deps.api.putAllowance(s, a);
       await serial(async () => {
         const data = (await stored(s))?.data ?? [];
-        await write(s, [...data.filter((x) => !same(x, saved)), saved].sort((x, y) => x.site.localeCompare(y.site)));
+        await write(
+          s,
+          [...data.filter((x) => !same(x, saved)), saved].sort((x, y) => x.site.localeCompare(y.site)),
+        );
       });
       return saved;
     },
@@ -97,7 +102,12 @@ export function createBudgets(deps: BudgetsDeps) {
       const s = await deps.current();
       if (!s) throw new Error('sign in to the hub first');
       await deps.api.deleteAllowance(s, site, payee, asset);
-      await serial(async () => write(s, ((await stored(s))?.data ?? []).filter((x) => !same(x, { site, payee, asset }))));
+      await serial(async () =>
+        write(
+          s,
+          ((await stored(s))?.data ?? []).filter((x) => !same(x, { site, payee, asset })),
+        ),
+      );
     },
   };
 }

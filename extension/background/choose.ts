@@ -91,66 +91,72 @@ const x402Option = (offer: Offer): PaymentOption | null => (offer.kind === 'x402
 
 const PLANNERS = new Map<string, Planner>(
   Object.entries({
-      // The hub's own scheme on the hub the wallet is signed in to: settled inside the hub at once,
-      // with a receipt the merchant verifies offline, the request binding and the pass window.
-      tollway: {
-        from: 'hub',
-        needs: (offer) => ({ rail: 'internal', asset: x402Option(offer)?.asset ?? '' }),
-        missing(offer, ctx) {
-          const option = x402Option(offer);
-          return option && isOptionForHub(option, ctx.hubUrl) ? `this hub keeps no ${option.asset} balances` : null;
-        },
-        plan(offer, ctx) {
-          const option = x402Option(offer);
-          if (!option || !isOptionForHub(option, ctx.hubUrl) || !(ASSET_NAMES as string[]).includes(option.asset)) return null;
-          const body = CreatePaymentRequest.safeParse({
-            rail: 'internal',
-            payTo: option.payTo,
-            amount: option.amount,
-            asset: option.asset,
-            // The request the browser made (and will retry), not the URL the challenge claims.
-            resource: { url: ctx.request.url, method: ctx.request.method.toUpperCase() },
-            requirement: option,
-            ...(ctx.description ? { description: ctx.description } : {}),
-          });
-          if (!body.success) return null;
-          const onChain = ctx.sovr && ctx.wallet ? merchantPlan(body.data, ctx.sovr, ctx.wallet) : null;
-          return { payment: body.data, option, unpayable: null, ...(onChain ? { onChain } : {}) };
-        },
+    // The hub's own scheme on the hub the wallet is signed in to: settled inside the hub at once,
+    // with a receipt the merchant verifies offline, the request binding and the pass window.
+    tollway: {
+      from: 'hub',
+      needs: (offer) => ({ rail: 'internal', asset: x402Option(offer)?.asset ?? '' }),
+      missing(offer, ctx) {
+        const option = x402Option(offer);
+        return option && isOptionForHub(option, ctx.hubUrl) ? `this hub keeps no ${option.asset} balances` : null;
       },
-      // An L402 (Lightning) invoice, which the hub pays on its Lightning rail.
-      l402: {
-        from: 'hub',
-        needs: () => ({ rail: 'lightning', asset: 'BTC' }),
-        missing: (offer) => (offer.kind === 'l402' ? 'this hub cannot pay Lightning invoices' : null),
-        plan(offer, ctx) {
-          if (offer.kind !== 'l402' || !offer.l402.amountMsat) return null;
-          // BTC is kept in msat at the hub, so the invoice's msat amount is the base-unit amount.
-          const body = CreatePaymentRequest.safeParse({
-            rail: 'lightning',
-            payTo: offer.l402.invoice,
-            amount: offer.l402.amountMsat,
-            asset: 'BTC',
-            resource: { url: ctx.request.url, method: ctx.request.method.toUpperCase() },
-            ...(ctx.description ? { description: ctx.description } : {}),
-          });
-          return body.success ? { payment: body.data, option: null, unpayable: null } : null;
-        },
+      plan(offer, ctx) {
+        const option = x402Option(offer);
+        if (!option || !isOptionForHub(option, ctx.hubUrl) || !(ASSET_NAMES as string[]).includes(option.asset)) return null;
+        const body = CreatePaymentRequest.safeParse({
+          rail: 'internal',
+          payTo: option.payTo,
+          amount: option.amount,
+          asset: option.asset,
+          // The request the browser made (and will retry), not the URL the challenge claims.
+          resource: { url: ctx.request.url, method: ctx.request.method.toUpperCase() },
+          requirement: option,
+          ...(ctx.description ? { description: ctx.description } : {}),
+        });
+        if (!body.success) return null;
+        const onChain = ctx.sovr && ctx.wallet ? merchantPlan(body.data, ctx.sovr, ctx.wallet) : null;
+        return { payment: body.data, option, unpayable: null, ...(onChain ? { onChain } : {}) };
       },
-      // A plain x402 `exact` entry for the hub's SOVR token on the hub's chain, signed from the wallet
-      // to the entry's own `payTo`.
-      exact: {
-        from: 'wallet',
-        needs: () => ({ rail: 'sovr', asset: 'SOVR' }),
-        plan(offer, ctx) {
-          const option = x402Option(offer);
-          if (!option || !ctx.sovr || !ctx.wallet) return null;
-          const plan = exactPlan(option, ctx.sovr, ctx.wallet, { url: ctx.request.url, method: ctx.request.method.toUpperCase() }, ctx.description);
-          const body = plan ? CreatePaymentRequest.safeParse(plan.payment) : null;
-          return plan && body?.success ? { payment: body.data, option, unpayable: null, onChain: { ...plan, payment: body.data } } : null;
-        },
+    },
+    // An L402 (Lightning) invoice, which the hub pays on its Lightning rail.
+    l402: {
+      from: 'hub',
+      needs: () => ({ rail: 'lightning', asset: 'BTC' }),
+      missing: (offer) => (offer.kind === 'l402' ? 'this hub cannot pay Lightning invoices' : null),
+      plan(offer, ctx) {
+        if (offer.kind !== 'l402' || !offer.l402.amountMsat) return null;
+        // BTC is kept in msat at the hub, so the invoice's msat amount is the base-unit amount.
+        const body = CreatePaymentRequest.safeParse({
+          rail: 'lightning',
+          payTo: offer.l402.invoice,
+          amount: offer.l402.amountMsat,
+          asset: 'BTC',
+          resource: { url: ctx.request.url, method: ctx.request.method.toUpperCase() },
+          ...(ctx.description ? { description: ctx.description } : {}),
+        });
+        return body.success ? { payment: body.data, option: null, unpayable: null } : null;
       },
-    } satisfies Record<string, Planner>),
+    },
+    // A plain x402 `exact` entry for the hub's SOVR token on the hub's chain, signed from the wallet
+    // to the entry's own `payTo`.
+    exact: {
+      from: 'wallet',
+      needs: () => ({ rail: 'sovr', asset: 'SOVR' }),
+      plan(offer, ctx) {
+        const option = x402Option(offer);
+        if (!option || !ctx.sovr || !ctx.wallet) return null;
+        const plan = exactPlan(
+          option,
+          ctx.sovr,
+          ctx.wallet,
+          { url: ctx.request.url, method: ctx.request.method.toUpperCase() },
+          ctx.description,
+        );
+        const body = plan ? CreatePaymentRequest.safeParse(plan.payment) : null;
+        return plan && body?.success ? { payment: body.data, option, unpayable: null, onChain: { ...plan, payment: body.data } } : null;
+      },
+    },
+  } satisfies Record<string, Planner>),
 );
 
 const kindOf = (offer: Offer): string => (offer.kind === 'x402' ? offer.option.scheme : offer.kind);

@@ -25,7 +25,11 @@ export function refusalText(o: { type: string; message: string }): string {
 
 export function createDepositClient(deps: { fetch: typeof fetch; timeoutMs?: number }): DepositClient {
   // 401 too: the access token is refreshed by its own alarm, and the key may already be at the hub.
-  const call = async (session: HubSession, path: string, init: { method: string; key?: string; body?: unknown }): Promise<DepositOutcome> => {
+  const call = async (
+    session: HubSession,
+    path: string,
+    init: { method: string; key?: string; body?: unknown },
+  ): Promise<DepositOutcome> => {
     const a = await callHub(deps, session, path, { ...init, cache: 'no-store' }, Deposit, [401]);
     return a.kind === 'answered' ? { kind: 'answered', deposit: a.value } : a;
   };

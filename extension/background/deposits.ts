@@ -64,11 +64,13 @@ export function createDeposits(deps: DepositsDeps) {
     return s && s.url === d.hubUrl && s.user?.id === d.userId ? s : null;
   }
 
-  const applyOutcome = (o: DepositOutcome) => (d: StoredDeposit): StoredDeposit => {
-    if (o.kind === 'answered') return { ...d, status: o.deposit.status, deposit: o.deposit, error: o.deposit.failureReason };
-    if (o.kind === 'refused' && d.status === 'sending') return { ...d, status: 'failed', error: refusalText(o) };
-    return { ...d, error: o.kind === 'refused' ? refusalText(o) : o.message };
-  };
+  const applyOutcome =
+    (o: DepositOutcome) =>
+    (d: StoredDeposit): StoredDeposit => {
+      if (o.kind === 'answered') return { ...d, status: o.deposit.status, deposit: o.deposit, error: o.deposit.failureReason };
+      if (o.kind === 'refused' && d.status === 'sending') return { ...d, status: 'failed', error: refusalText(o) };
+      return { ...d, error: o.kind === 'refused' ? refusalText(o) : o.message };
+    };
 
   /** Sends the stored body under the stored key; the answer (or why there is none) is stored. */
   async function send(d: StoredDeposit): Promise<StoredDeposit | null> {
@@ -88,7 +90,8 @@ export function createDeposits(deps: DepositsDeps) {
       if (!session) return;
       current = await update(current.id, applyOutcome(await deps.client.get(session, current.deposit.depositId)));
     }
-    if (current?.status === 'completed') await deps.onCompleted?.(current).catch((e: unknown) => console.error('tollway: account refresh', e));
+    if (current?.status === 'completed')
+      await deps.onCompleted?.(current).catch((e: unknown) => console.error('tollway: account refresh', e));
   }
 
   /** Sends it if its POST was never answered (unless `sent` is that answer already), then follows it to the end. */
@@ -111,14 +114,18 @@ export function createDeposits(deps: DepositsDeps) {
      * screen too long is refused, not re-timed), stores it, then sends it. Resolves once the POST
      * is answered (or known to need a retry); `settled` once the deposit is final.
      */
-    async create(amount: string, window?: { validAfter: number; validBefore: number }): Promise<{ deposit: StoredDeposit; settled: Promise<void> }> {
+    async create(
+      amount: string,
+      window?: { validAfter: number; validBefore: number },
+    ): Promise<{ deposit: StoredDeposit; settled: Promise<void> }> {
       const session = await deps.session();
       if (!session?.user) throw new Error('sign in to the hub first');
       const rail = await deps.rails.sovr();
       if (!rail?.treasury) throw new Error('this hub takes no deposits from the wallet (it has no SOVR rail)');
       const nowSeconds = Math.floor(now() / 1000);
       const signWindow = window ?? authorizationWindow(nowSeconds, Math.floor((rail.minValiditySeconds + rail.maxValiditySeconds) / 2));
-      if (!windowAcceptable(signWindow, nowSeconds, rail)) throw new Error('The validity shown has run out of date: review the deposit again.');
+      if (!windowAcceptable(signWindow, nowSeconds, rail))
+        throw new Error('The validity shown has run out of date: review the deposit again.');
       const plan: OnChainPlan = {
         kind: 'merchant',
         payment: { rail: 'sovr', payTo: rail.treasury, amount, asset: 'SOVR' },
@@ -132,7 +139,9 @@ export function createDeposits(deps: DepositsDeps) {
       // A locked wallet throws here: nothing is stored or sent.
       const authorization = await deps.sign(plan, signWindow).catch((e: unknown) => {
         const message = e instanceof Error ? e.message : String(e);
-        throw new Error(/locked/.test(message) ? 'The wallet is locked: unlock it in Tollway, then move the SOVR again. Nothing was signed.' : message);
+        throw new Error(
+          /locked/.test(message) ? 'The wallet is locked: unlock it in Tollway, then move the SOVR again. Nothing was signed.' : message,
+        );
       });
       const t = now();
       const stored: StoredDeposit = {

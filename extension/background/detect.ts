@@ -49,7 +49,14 @@ export function notice(e: HeadersReceived): Noticed | null {
 export type Reask = (url: string) => Promise<{ headers: HeaderEntry[]; body: string } | null>;
 
 export async function challengeOf(n: Noticed, reask: Reask): Promise<Seen402 | null> {
-  const seen = (challenge: PaymentChallenge): Seen402 => ({ site: n.site, tabId: n.tabId, frameType: n.frameType, method: n.method, url: n.url, challenge });
+  const seen = (challenge: PaymentChallenge): Seen402 => ({
+    site: n.site,
+    tabId: n.tabId,
+    frameType: n.frameType,
+    method: n.method,
+    url: n.url,
+    challenge,
+  });
   const first = readChallenge({ headers: n.headers });
   if (first.ok) return seen(first.value);
   // A challenge that is there but unreadable is shown as such; only a missing one is asked again,
@@ -66,10 +73,14 @@ export async function challengeOf(n: Noticed, reask: Reask): Promise<Seen402 | n
 /** The re-ask with fetch, the body cut at the parser's limit. */
 export function fetchReask(fetchFn: typeof fetch): Reask {
   return async (url) => {
-    const res = await fetchFn(url, { headers: { accept: 'application/json' }, credentials: 'include', signal: AbortSignal.timeout(10_000) });
+    const res = await fetchFn(url, {
+      headers: { accept: 'application/json' },
+      credentials: 'include',
+      signal: AbortSignal.timeout(10_000),
+    });
     if (res.status !== 402) return null;
     const headers: HeaderEntry[] = [];
-    res.headers.forEach((value, name) => headers.push({ name, value }));
+    for (const [name, value] of res.headers) headers.push({ name, value });
     const text = await res.text();
     return { headers, body: text.slice(0, CHALLENGE_LIMITS.bodyChars + 1) };
   };

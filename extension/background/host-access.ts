@@ -62,4 +62,3 @@ export function sitePatterns(text: string): string[] {
     ),
   ];
 }
-

@@ -2,8 +2,19 @@
  * Hub calls other than paying: sign-in, token refresh and logout, balances and payments. Every
  * answer is validated with the shared schemas; a refusal is a HubError carrying the problem type.
  */
-import { z } from 'zod';
-import { AccountsMe, Allowance, AllowanceList, NonceResponse, Payment, PaymentList, ProblemDetails, RailsInfo, TokenResponse, type AllowancePeriod } from '../../shared/api.js';
+import type { z } from 'zod';
+import {
+  AccountsMe,
+  Allowance,
+  AllowanceList,
+  NonceResponse,
+  Payment,
+  PaymentList,
+  ProblemDetails,
+  RailsInfo,
+  TokenResponse,
+  type AllowancePeriod,
+} from '../../shared/api.js';
 import type { HubSession } from '../common/state.js';
 
 export class HubError extends Error {
@@ -31,7 +42,10 @@ export interface HubApi {
   /** One page of the person's payments, newest first; `nextCursor` null at the end. */
   paymentsPage(session: HubSession, cursor: string | null, limit: number): Promise<z.infer<typeof PaymentList>>;
   allowances(session: HubSession): Promise<z.infer<typeof AllowanceList>>;
-  putAllowance(session: HubSession, a: { site: string; payee: string; asset: string; amount: string; period: AllowancePeriod }): Promise<z.infer<typeof Allowance>>;
+  putAllowance(
+    session: HubSession,
+    a: { site: string; payee: string; asset: string; amount: string; period: AllowancePeriod },
+  ): Promise<z.infer<typeof Allowance>>;
   /**
    * Resolves also when there was no such allowance (404): it is gone either way. `payee` null: the
    * site's allowance kept from before allowances named a payee.
@@ -46,7 +60,12 @@ export interface RailsApi {
 }
 
 export function createHubApi(deps: { fetch: typeof fetch; timeoutMs?: number }): HubApi & RailsApi {
-  async function call<T>(schema: z.ZodType<T> | null, hubUrl: string, path: string, init: { method?: string; token?: string; body?: unknown } = {}): Promise<T> {
+  async function call<T>(
+    schema: z.ZodType<T> | null,
+    hubUrl: string,
+    path: string,
+    init: { method?: string; token?: string; body?: unknown } = {},
+  ): Promise<T> {
     const headers: Record<string, string> = {};
     if (init.token) headers.authorization = `Bearer ${init.token}`;
     if (init.body !== undefined) headers['content-type'] = 'application/json';
@@ -65,7 +84,11 @@ export function createHubApi(deps: { fetch: typeof fetch; timeoutMs?: number }):
     const json: unknown = res.status === 204 ? undefined : await res.json().catch(() => undefined);
     if (!res.ok) {
       const problem = ProblemDetails.safeParse(json);
-      throw new HubError(res.status, problem.success ? problem.data.type : 'about:blank', problem.success ? (problem.data.detail ?? problem.data.title) : `hub answered ${res.status}`);
+      throw new HubError(
+        res.status,
+        problem.success ? problem.data.type : 'about:blank',
+        problem.success ? (problem.data.detail ?? problem.data.title) : `hub answered ${res.status}`,
+      );
     }
     if (!schema) return undefined as T;
     const parsed = schema.safeParse(json);
@@ -83,13 +106,18 @@ export function createHubApi(deps: { fetch: typeof fetch; timeoutMs?: number }):
     payment: (s, id) => call(Payment, s.url, `/payments/${encodeURIComponent(id)}`, { token: s.accessToken }),
     faucet: (s, asset, amount) => call(AccountsMe, s.url, '/dev/faucet', { method: 'POST', token: s.accessToken, body: { asset, amount } }),
     paymentsPage: (s, cursor, limit) =>
-      call(PaymentList, s.url, `/payments?${new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) })}`, { token: s.accessToken }),
+      call(PaymentList, s.url, `/payments?${new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) })}`, {
+        token: s.accessToken,
+      }),
     allowances: (s) => call(AllowanceList, s.url, '/allowances', { token: s.accessToken }),
     putAllowance: (s, a) => call(Allowance, s.url, '/allowances', { method: 'PUT', token: s.accessToken, body: a }),
     rails: (hubUrl) => call(RailsInfo, hubUrl, '/rails'),
     deleteAllowance: async (s, site, payee, asset) => {
       try {
-        await call(null, s.url, `/allowances?${new URLSearchParams({ site, ...(payee === null ? {} : { payee }), asset })}`, { method: 'DELETE', token: s.accessToken });
+        await call(null, s.url, `/allowances?${new URLSearchParams({ site, ...(payee === null ? {} : { payee }), asset })}`, {
+          method: 'DELETE',
+          token: s.accessToken,
+        });
       } catch (e) {
         if (!(e instanceof HubError && e.status === 404)) throw e;
       }

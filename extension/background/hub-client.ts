@@ -2,7 +2,7 @@
  * Calls to the hub. Answers are validated with the shared schemas; what the hub refused is told
  * apart from what may be retried safely with the same Idempotency-Key.
  */
-import { CreatePaymentRequest, Payment, ProblemDetails } from '../../shared/api.js';
+import { type CreatePaymentRequest, Payment, ProblemDetails } from '../../shared/api.js';
 import type { HubSession } from '../common/state.js';
 
 export type PayOutcome =
@@ -56,7 +56,8 @@ export async function callHub<T>(
     return parsed.success ? { kind: 'answered', value: parsed.data } : { kind: 'retry', message: 'the hub answered something unexpected' };
   }
   // 409: the same key is still running at the hub; 5xx: unknown. Both are safe to replay.
-  if (res.status === 409 || res.status === 429 || res.status >= 500 || retryStatuses.includes(res.status)) return { kind: 'retry', message: `hub answered ${res.status}` };
+  if (res.status === 409 || res.status === 429 || res.status >= 500 || retryStatuses.includes(res.status))
+    return { kind: 'retry', message: `hub answered ${res.status}` };
   const problem = ProblemDetails.safeParse(json);
   return {
     kind: 'refused',

@@ -113,7 +113,8 @@ const approvals = createApprovals({
   rails,
   signAuthorization: createAuthorizationSigner({ session: browser.storage.session }),
   reapply: (pass, seen) => proof.reapply(seen.tabId, seen.url, pass.header, pass.transactionId),
-  lookupPayment: (s, id) => api.payment(s, id).catch((e: unknown) => (e instanceof HubError && e.status === 404 ? null : Promise.reject(e))),
+  lookupPayment: (s, id) =>
+    api.payment(s, id).catch((e: unknown) => (e instanceof HubError && e.status === 404 ? null : Promise.reject(e))),
   notify: async ({ title, message }) =>
     void (await chrome.notifications.create({ type: 'basic', iconUrl: browser.runtime.getURL(ICON), title, message, priority: 0 })),
   hub: createHubClient({ fetch: workerFetch }),
@@ -174,7 +175,10 @@ function onHeaders(details: HeadersDetails): void {
  */
 function listen402(): void {
   browser.webRequest.onHeadersReceived.removeListener(onHeaders);
-  browser.webRequest.onHeadersReceived.addListener(onHeaders, { urls: ['<all_urls>'], types: WATCHED_TYPES }, ['responseHeaders', 'extraHeaders'] as never);
+  browser.webRequest.onHeadersReceived.addListener(onHeaders, { urls: ['<all_urls>'], types: WATCHED_TYPES }, [
+    'responseHeaders',
+    'extraHeaders',
+  ] as never);
 }
 listen402();
 
@@ -183,7 +187,11 @@ const scriptsSerial = createSerial();
 const followHostAccess = () =>
   scriptsSerial(async () => {
     const granted = (await browser.permissions.getAll()).origins ?? [];
-    await registerProviderScripts(chrome.scripting as unknown as ScriptingApi, { provider: providerScript, bridge: bridgeScript }, providerMatches(granted));
+    await registerProviderScripts(
+      chrome.scripting as unknown as ScriptingApi,
+      { provider: providerScript, bridge: bridgeScript },
+      providerMatches(granted),
+    );
   });
 
 function hostAccessChanged(): void {
@@ -215,7 +223,10 @@ async function exportPayments(): Promise<string> {
 function act(m: PageMessage): Promise<unknown> {
   switch (m.type) {
     case 'approval.decide':
-      return approvals.decide(m.id, m.approve, m.budget, { ...(m.payFrom ? { from: m.payFrom } : {}), ...(m.window ? { window: m.window } : {}) });
+      return approvals.decide(m.id, m.approve, m.budget, {
+        ...(m.payFrom ? { from: m.payFrom } : {}),
+        ...(m.window ? { window: m.window } : {}),
+      });
     case 'approval.rejectAll':
       return approvals.rejectAll();
     case 'auth.signIn':
@@ -255,26 +266,28 @@ browser.runtime.onMessage.addListener((message: unknown, sender: Runtime.Message
 });
 
 /** The in-page provider's bridge (a content script inside a web page) asks to pay. */
-browser.runtime.onMessage.addListener((message: unknown, sender: Runtime.MessageSender): Promise<ProviderReply | { ok: true }> | undefined => {
-  const tabId = sender.tab?.id;
-  if (sender.id !== browser.runtime.id || tabId === undefined || tabId < 0 || !sender.url) return undefined;
-  // The extension's own pages are answered above.
-  if (sender.url.startsWith(browser.runtime.getURL('/'))) return undefined;
-  const parsed = ProviderMessage.safeParse(message);
-  if (!parsed.success) return undefined;
-  if (parsed.data.type === 'provider.ping') return Promise.resolve({ ok: true });
-  let origin: string;
-  try {
-    origin = (sender as { origin?: string }).origin ?? new URL(sender.url).origin;
-  } catch {
-    return Promise.resolve({ ok: false, error: 'unknown page' });
-  }
-  // The tab's own URL from the browser, for the window; the page's arguments never name the site.
-  return provider.pay(parsed.data, { tabId, origin, url: sender.url, tabOrigin: originOrNull(sender.tab?.url) }).then(
-    (result): ProviderReply => ({ ok: true, result }),
-    (e: unknown): ProviderReply => ({ ok: false, error: pageError(e) }),
-  );
-});
+browser.runtime.onMessage.addListener(
+  (message: unknown, sender: Runtime.MessageSender): Promise<ProviderReply | { ok: true }> | undefined => {
+    const tabId = sender.tab?.id;
+    if (sender.id !== browser.runtime.id || tabId === undefined || tabId < 0 || !sender.url) return undefined;
+    // The extension's own pages are answered above.
+    if (sender.url.startsWith(browser.runtime.getURL('/'))) return undefined;
+    const parsed = ProviderMessage.safeParse(message);
+    if (!parsed.success) return undefined;
+    if (parsed.data.type === 'provider.ping') return Promise.resolve({ ok: true });
+    let origin: string;
+    try {
+      origin = (sender as { origin?: string }).origin ?? new URL(sender.url).origin;
+    } catch {
+      return Promise.resolve({ ok: false, error: 'unknown page' });
+    }
+    // The tab's own URL from the browser, for the window; the page's arguments never name the site.
+    return provider.pay(parsed.data, { tabId, origin, url: sender.url, tabOrigin: originOrNull(sender.tab?.url) }).then(
+      (result): ProviderReply => ({ ok: true, result }),
+      (e: unknown): ProviderReply => ({ ok: false, error: pageError(e) }),
+    );
+  },
+);
 
 browser.windows.onRemoved.addListener((windowId) => void approvals.windowRemoved(windowId));
 browser.tabs.onRemoved.addListener((tabId) => void proof.sweep(tabId));

@@ -120,7 +120,11 @@ export function createLive(deps: LiveDeps) {
     const sock = deps.open(s.url, (cb) => {
       // Called on every (re)connection attempt: a fresh token and the cursor, every time.
       void Promise.all([deps.current(), loadView()]).then(
-        ([cur, view]) => cb({ ...(cur ? { token: cur.accessToken } : {}), ...(view?.lastSeq != null && view.userId === cur?.user?.id ? { lastSeq: view.lastSeq } : {}) }),
+        ([cur, view]) =>
+          cb({
+            ...(cur ? { token: cur.accessToken } : {}),
+            ...(view?.lastSeq != null && view.userId === cur?.user?.id ? { lastSeq: view.lastSeq } : {}),
+          }),
         () => cb({}),
       );
     });

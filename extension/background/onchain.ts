@@ -55,7 +55,8 @@ const bounds = (rail: SovrRailInfo) => ({ minValiditySeconds: rail.minValiditySe
  * hub-balance body for the same entry. Null when the rail cannot take it yet (no treasury known).
  */
 export function merchantPlan(internal: CreatePaymentRequest, rail: SovrRailInfo, from: string): OnChainPlan | null {
-  if (!rail.treasury || !ADDRESS.test(rail.treasury) || !ADDRESS.test(from) || internal.asset !== 'SOVR' || !rail.assets.includes('SOVR')) return null;
+  if (!rail.treasury || !ADDRESS.test(rail.treasury) || !ADDRESS.test(from) || internal.asset !== 'SOVR' || !rail.assets.includes('SOVR'))
+    return null;
   const { allowance: _a, ...body } = internal;
   return {
     kind: 'merchant',
@@ -72,7 +73,13 @@ export function merchantPlan(internal: CreatePaymentRequest, rail: SovrRailInfo,
  * A plain x402 `exact` entry paid from the wallet to its own `payTo`; the hub reserves and follows
  * it, the site submits it. The domain's name and version are the entry's (`extra`), else the hub's.
  */
-export function exactPlan(option: PaymentOption, rail: SovrRailInfo, from: string, resource: CreatePaymentRequest['resource'], description?: string): OnChainPlan | null {
+export function exactPlan(
+  option: PaymentOption,
+  rail: SovrRailInfo,
+  from: string,
+  resource: CreatePaymentRequest['resource'],
+  description?: string,
+): OnChainPlan | null {
   if (!isExactForRail(option, rail) || !ADDRESS.test(from)) return null;
   return {
     kind: 'exact',
@@ -108,7 +115,8 @@ export function typedDataOf(plan: OnChainPlan, window: { validAfter: number; val
 }
 
 /** A request paying a plain x402 `exact` entry (the site, not the hub, submits the authorization). */
-export const isExactRequest = (r: Pick<ApprovalRequest, 'payment'>): boolean => r.payment?.rail === 'sovr' && r.payment.requirement?.scheme === 'exact';
+export const isExactRequest = (r: Pick<ApprovalRequest, 'payment'>): boolean =>
+  r.payment?.rail === 'sovr' && r.payment.requirement?.scheme === 'exact';
 
 /** The signed authorization a request carries, or null (not signed yet, or not on chain). */
 export function signedAuthorizationOf(r: Pick<ApprovalRequest, 'payment'>): SignedAuthorization | null {

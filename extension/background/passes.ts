@@ -25,7 +25,14 @@ export function receiptExp(token: string): number | null {
   const part = token.split('.')[1];
   if (!part) return null;
   try {
-    const json = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='))) as { exp?: unknown };
+    const json = JSON.parse(
+      atob(
+        part
+          .replace(/-/g, '+')
+          .replace(/_/g, '/')
+          .padEnd(Math.ceil(part.length / 4) * 4, '='),
+      ),
+    ) as { exp?: unknown };
     return typeof json.exp === 'number' ? json.exp : null;
   } catch {
     return null;
@@ -68,11 +75,21 @@ export function passOf(r: ApprovalRequest): Pass | null {
  * both `createdAt + windowSeconds` (the window the merchant advertises now) and the receipt's `exp`
  * still ahead. The most recent such pass wins.
  */
-export function matchPass(passes: readonly Pass[], want: { payTo: string; url: string; method: string; windowSeconds: number }, now: number): Pass | null {
+export function matchPass(
+  passes: readonly Pass[],
+  want: { payTo: string; url: string; method: string; windowSeconds: number },
+  now: number,
+): Pass | null {
   const url = withoutHash(want.url);
   const method = want.method.toUpperCase();
   const fits = passes.filter(
-    (p) => !p.spent && p.payTo === want.payTo && p.url === url && p.method === method && p.createdAt + want.windowSeconds * 1000 > now && p.exp * 1000 > now,
+    (p) =>
+      !p.spent &&
+      p.payTo === want.payTo &&
+      p.url === url &&
+      p.method === method &&
+      p.createdAt + want.windowSeconds * 1000 > now &&
+      p.exp * 1000 > now,
   );
   return fits.sort((a, b) => b.createdAt - a.createdAt)[0] ?? null;
 }

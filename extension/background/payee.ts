@@ -69,7 +69,7 @@ function toBytes(words: number[]): Uint8Array {
  */
 export function lightningPayee(invoice: string): string | null {
   const decoded = bech32(invoice);
-  if (!decoded || !decoded.hrp.startsWith('ln')) return null;
+  if (!decoded?.hrp.startsWith('ln')) return null;
   const data = decoded.words.slice(0, -SIGNATURE_WORDS);
   const sig = toBytes(decoded.words.slice(-SIGNATURE_WORDS));
   const recovery = sig[64]!;
@@ -81,7 +81,9 @@ export function lightningPayee(invoice: string): string | null {
     message.set(hrp);
     message.set(body, hrp.length);
     const signature = Signature.from({ r: hexlify(sig.slice(0, 32)), s: hexlify(sig.slice(32, 64)), v: 27 + recovery });
-    return SigningKey.computePublicKey(SigningKey.recoverPublicKey(sha256(message), signature), true).slice(2).toLowerCase();
+    return SigningKey.computePublicKey(SigningKey.recoverPublicKey(sha256(message), signature), true)
+      .slice(2)
+      .toLowerCase();
   } catch {
     return null;
   }

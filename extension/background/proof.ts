@@ -130,7 +130,12 @@ export function createProofRetry(deps: ProofDeps) {
       };
       await deps.dnr.updateSessionRules({ removeRuleIds: old, addRules: [rule] });
       const expiresAt = now() + PROOF_RULE_TTL_MS;
-      await deps.session.set({ [KEYS.proofRules]: [...rules.filter((x) => !old.includes(x.ruleId)), { ruleId, tabId, url, expiresAt, ...(passId ? { passId } : {}) }] });
+      await deps.session.set({
+        [KEYS.proofRules]: [
+          ...rules.filter((x) => !old.includes(x.ruleId)),
+          { ruleId, tabId, url, expiresAt, ...(passId ? { passId } : {}) },
+        ],
+      });
       await deps.scheduleSweep?.(expiresAt);
     });
     if (deps.navigate) await deps.navigate(tabId, url);
@@ -148,7 +153,8 @@ export function createProofRetry(deps: ProofDeps) {
     },
 
     /** Shows an access pass's proof again: the same rule and reload, marked with the pass. */
-    reapply: (tabId: number, url: string, header: { name: string; value: string }, passId: string) => install(tabId, url, { header: header.name, value: header.value }, passId),
+    reapply: (tabId: number, url: string, header: { name: string; value: string }, passId: string) =>
+      install(tabId, url, { header: header.name, value: header.value }, passId),
 
     /** A main-frame response arrived for `url` in `tabId`: its proof rule has been used. Returns the rules removed. */
     used: (tabId: number, url: string) => serial(() => removeWhere((x) => x.tabId === tabId && x.url === withoutHash(url))),

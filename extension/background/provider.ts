@@ -58,12 +58,14 @@ export function createProvider(deps: ProviderDeps) {
         // An `exact` entry: the signed authorization is the proof (and what stands for a receipt);
         // the site submits it itself, so the page retries now, not once the hub sees it used.
         const proof = proofHeader(r);
-        if (proof && r.result) settle(r.id, { ok: true, result: { receipt: proof.value, transactionId: r.result.transactionId, proof: proof.value } });
+        if (proof && r.result)
+          settle(r.id, { ok: true, result: { receipt: proof.value, transactionId: r.result.transactionId, proof: proof.value } });
         else settle(r.id, { ok: false, error: new Error('the payment was taken without a proof to show') });
       } else if (r.status === 'completed') {
         const token = r.result?.receipt.token;
         const proof = proofHeader(r);
-        if (token && proof && r.result) settle(r.id, { ok: true, result: { receipt: token, transactionId: r.result.transactionId, proof: proof.value } });
+        if (token && proof && r.result)
+          settle(r.id, { ok: true, result: { receipt: token, transactionId: r.result.transactionId, proof: proof.value } });
         else settle(r.id, { ok: false, error: new Error('the payment completed without a receipt') });
       } else if (r.status === 'rejected') {
         settle(r.id, { ok: false, error: new Error(r.error ? `the payment was rejected (${r.error})` : 'the payment was rejected') });
@@ -124,7 +126,11 @@ export interface ScriptingApi {
  * and the ISOLATED-world bridge on exactly the sites Tollway may access (`matches`, from the
  * granted host permissions); with none, they are unregistered.
  */
-export async function registerProviderScripts(scripting: ScriptingApi, files: { provider: string; bridge: string }, matches: readonly string[] = ['<all_urls>']): Promise<void> {
+export async function registerProviderScripts(
+  scripting: ScriptingApi,
+  files: { provider: string; bridge: string },
+  matches: readonly string[] = ['<all_urls>'],
+): Promise<void> {
   const ids = [BRIDGE_SCRIPT_ID, PROVIDER_SCRIPT_ID];
   const registered = (await scripting.getRegisteredContentScripts({ ids })).map((s) => s.id);
   if (!matches.length) {

@@ -93,10 +93,14 @@ export function nextExpiry(active: readonly ApprovalRequest[]): number | null {
  */
 export function decide(active: readonly ApprovalRequest[], id: string, approve: boolean, now: number): Decided {
   const target = active.find((r) => r.id === id);
-  if (!target || target.status !== 'pending') return { active: [...active] };
+  if (target?.status !== 'pending') return { active: [...active] };
   if (approve && !target.payment) return { active: [...active] };
   const expired = approve && expiryOf(target) <= now;
-  const updated = expired ? withStatus(target, 'rejected', now, EXPIRED) : approve ? withStatus(target, 'paying', now, null) : withStatus(target, 'rejected', now);
+  const updated = expired
+    ? withStatus(target, 'rejected', now, EXPIRED)
+    : approve
+      ? withStatus(target, 'paying', now, null)
+      : withStatus(target, 'rejected', now);
   return { active: active.map((r) => (r.id === id ? updated : r)), request: updated };
 }
 

@@ -28,7 +28,8 @@ export interface RailsDeps {
 
 export type Rails = ReturnType<typeof createRails>;
 
-const within = <T>(p: Promise<T>, ms: number): Promise<T | null> => Promise.race([p, new Promise<null>((r) => setTimeout(() => r(null), ms))]);
+const within = <T>(p: Promise<T>, ms: number): Promise<T | null> =>
+  Promise.race([p, new Promise<null>((r) => setTimeout(() => r(null), ms))]);
 
 export function createRails(deps: RailsDeps) {
   const now = deps.now ?? (() => Date.now());

@@ -15,7 +15,12 @@ export type SignAuthorization = (plan: OnChainPlan, window: { validAfter: number
 export const randomNonce = (): string => hexlify(randomBytes(32));
 
 /** Signs `plan` over `window` with `privateKey`; addresses come out EIP-55 checksummed, as the reference client sends them. */
-export async function signAuthorization(privateKey: string, plan: OnChainPlan, window: { validAfter: number; validBefore: number }, nonce = randomNonce()): Promise<SignedAuthorization> {
+export async function signAuthorization(
+  privateKey: string,
+  plan: OnChainPlan,
+  window: { validAfter: number; validBefore: number },
+  nonce = randomNonce(),
+): Promise<SignedAuthorization> {
   let from: string, to: string;
   try {
     [from, to] = [getAddress(plan.from), getAddress(plan.to)];
@@ -24,7 +29,11 @@ export async function signAuthorization(privateKey: string, plan: OnChainPlan, w
   }
   const key = new SigningKey(privateKey);
   if (computeAddress(key.publicKey) !== from) throw new Error('the unlocked wallet is not the one signed in to the hub: sign in again');
-  const t = typedDataOf({ ...plan, from, to, domain: { ...plan.domain, verifyingContract: getAddress(plan.domain.verifyingContract.toLowerCase()) } }, window, nonce);
+  const t = typedDataOf(
+    { ...plan, from, to, domain: { ...plan.domain, verifyingContract: getAddress(plan.domain.verifyingContract.toLowerCase()) } },
+    window,
+    nonce,
+  );
   const signature = key.sign(TypedDataEncoder.hash(t.domain, t.types, t.message)).serialized;
   return { ...t.message, signature };
 }

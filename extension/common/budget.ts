@@ -14,7 +14,6 @@ export { periodBounds };
 
 export type Allowance = z.infer<typeof AllowanceSchema>;
 
-
 const isAmount = (s: string) => /^(0|[1-9][0-9]{0,77})$/.test(s);
 
 /**
@@ -24,7 +23,8 @@ const isAmount = (s: string) => /^(0|[1-9][0-9]{0,77})$/.test(s);
 export function allowanceAt(a: Allowance, now: number): { amount: bigint; spent: bigint; remaining: bigint; resetsAt: number } {
   const amount = isAmount(a.amount) ? BigInt(a.amount) : 0n;
   const resetsAt = Date.parse(a.resetsAt);
-  if (Number.isFinite(resetsAt) && now >= resetsAt) return { amount, spent: 0n, remaining: amount, resetsAt: periodBounds(a.period, now).end };
+  if (Number.isFinite(resetsAt) && now >= resetsAt)
+    return { amount, spent: 0n, remaining: amount, resetsAt: periodBounds(a.period, now).end };
   const spent = isAmount(a.spent) ? BigInt(a.spent) : amount;
   const remaining = isAmount(a.remaining) ? BigInt(a.remaining) : 0n;
   return { amount, spent, remaining, resetsAt: Number.isFinite(resetsAt) ? resetsAt : periodBounds(a.period, now).end };
@@ -58,16 +58,23 @@ export function autoPayDecision(
   if (!payment || !isAmount(payment.amount)) return { auto: false, reason: 'no-payment' };
   if (!isSiteOrigin(site)) return { auto: false, reason: 'not-a-site' };
   if (!payee) return { auto: false, reason: 'no-payee' };
-  if (!allowance || allowance.site !== site || allowance.payee !== payee || allowance.asset !== payment.asset) return { auto: false, reason: 'no-budget' };
+  if (!allowance || allowance.site !== site || allowance.payee !== payee || allowance.asset !== payment.asset)
+    return { auto: false, reason: 'no-budget' };
   return allowanceAt(allowance, now).remaining >= BigInt(payment.amount) ? { auto: true } : { auto: false, reason: 'over-budget' };
 }
 
 /** The budget of `site` for `payee` in `asset`, from a list; budgets without a payee match nothing. */
-export function findBudget(list: readonly Allowance[], site: string, payee: string | null | undefined, asset: string): Allowance | undefined {
+export function findBudget(
+  list: readonly Allowance[],
+  site: string,
+  payee: string | null | undefined,
+  asset: string,
+): Allowance | undefined {
   return payee ? list.find((a) => a.site === site && a.payee === payee && a.asset === asset) : undefined;
 }
 
-export const decimalsOf = (asset: string): number | null => (ASSETS as Record<string, { decimals: number } | undefined>)[asset]?.decimals ?? null;
+export const decimalsOf = (asset: string): number | null =>
+  (ASSETS as Record<string, { decimals: number } | undefined>)[asset]?.decimals ?? null;
 
 /**
  * "0.5" in whole units of an asset → base units, exactly (no floating point). Null for anything

@@ -12,9 +12,19 @@ export function displayAmount(amount: string, asset: string): string {
 }
 
 /** What the window shows for a request: the option it would pay, or what was offered. */
-export function describeRequest(r: ApprovalRequest): { amount: string | null; rail: string | null; scheme: string | null; expiresAt: number | null } {
+export function describeRequest(r: ApprovalRequest): {
+  amount: string | null;
+  rail: string | null;
+  scheme: string | null;
+  expiresAt: number | null;
+} {
   if (r.payment?.rail === 'lightning') {
-    return { amount: lightningAmount(r.payment.amount), rail: 'Lightning', scheme: r.challenge.l402 ? `${r.challenge.l402.scheme} invoice` : null, expiresAt: null };
+    return {
+      amount: lightningAmount(r.payment.amount),
+      rail: 'Lightning',
+      scheme: r.challenge.l402 ? `${r.challenge.l402.scheme} invoice` : null,
+      expiresAt: null,
+    };
   }
   if (r.payment) {
     const option = r.payment.requirement;
@@ -28,8 +38,10 @@ export function describeRequest(r: ApprovalRequest): { amount: string | null; ra
     };
   }
   const first = r.challenge.x402?.accepts[0];
-  if (first) return { amount: displayAmount(first.amount, first.asset), rail: null, scheme: `${first.scheme} · ${first.network}`, expiresAt: null };
-  if (r.challenge.l402?.amountMsat) return { amount: lightningAmount(r.challenge.l402.amountMsat), rail: 'Lightning', scheme: r.challenge.l402.scheme, expiresAt: null };
+  if (first)
+    return { amount: displayAmount(first.amount, first.asset), rail: null, scheme: `${first.scheme} · ${first.network}`, expiresAt: null };
+  if (r.challenge.l402?.amountMsat)
+    return { amount: lightningAmount(r.challenge.l402.amountMsat), rail: 'Lightning', scheme: r.challenge.l402.scheme, expiresAt: null };
   return { amount: null, rail: null, scheme: null, expiresAt: null };
 }
 
@@ -42,7 +54,10 @@ export function countdown(expiresAt: number, now: number): string {
  * What the balance would be after paying, from the last balances seen at the hub; null when that
  * asset's balance is not known. Computed in bigint: amounts are never JS numbers.
  */
-export function balanceAfter(balances: readonly { asset: string; available: string }[], payment: { amount: string; asset: string }): { text: string; short: boolean } | null {
+export function balanceAfter(
+  balances: readonly { asset: string; available: string }[],
+  payment: { amount: string; asset: string },
+): { text: string; short: boolean } | null {
   const b = balances.find((x) => x.asset === payment.asset);
   if (!b || !/^[0-9]{1,78}$/.test(b.available) || !/^[0-9]{1,78}$/.test(payment.amount)) return null;
   const after = BigInt(b.available) - BigInt(payment.amount);

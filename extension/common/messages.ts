@@ -10,7 +10,6 @@ import { PositiveAmountString } from '../../shared/amount.js';
 import { ServiceUrl as HubUrl } from '../../shared/url.js';
 import { PayFrom } from './state.js';
 
-
 export const PageMessage = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('approval.decide'),
@@ -37,7 +36,14 @@ export const PageMessage = z.discriminatedUnion('type', [
   /** Read the budgets from the hub into session storage. */
   z.object({ type: z.literal('budget.sync') }),
   /** A budget is for one site and one payee (shared/payee.ts): the site can auto-pay no one else. */
-  z.object({ type: z.literal('budget.put'), site: SiteOrigin, payee: AllowancePayee, asset: Asset, amount: PositiveAmountString, period: AllowancePeriod }),
+  z.object({
+    type: z.literal('budget.put'),
+    site: SiteOrigin,
+    payee: AllowancePayee,
+    asset: Asset,
+    amount: PositiveAmountString,
+    period: AllowancePeriod,
+  }),
   /** `payee` null: a budget kept from before budgets named a payee. */
   z.object({ type: z.literal('budget.delete'), site: SiteOrigin, payee: AllowancePayee.nullable(), asset: Asset }),
   /** Every payment at the hub as CSV (the reply carries it). */
@@ -48,9 +54,16 @@ export const PageMessage = z.discriminatedUnion('type', [
    * Move `amount` SOVR (base units) from the wallet into the hub balance: the worker signs exactly
    * the validity window the popup showed (to the hub treasury), stores it, then sends it.
    */
-  z.object({ type: z.literal('deposit.create'), amount: PositiveAmountString, window: z.object({ validAfter: z.number().int(), validBefore: z.number().int() }) }),
+  z.object({
+    type: z.literal('deposit.create'),
+    amount: PositiveAmountString,
+    window: z.object({ validAfter: z.number().int(), validBefore: z.number().int() }),
+  }),
 ]);
 export type PageMessage = z.infer<typeof PageMessage>;
 
-export const Reply = z.union([z.object({ ok: z.literal(true), csv: z.string().optional() }), z.object({ ok: z.literal(false), error: z.string() })]);
+export const Reply = z.union([
+  z.object({ ok: z.literal(true), csv: z.string().optional() }),
+  z.object({ ok: z.literal(false), error: z.string() }),
+]);
 export type Reply = z.infer<typeof Reply>;

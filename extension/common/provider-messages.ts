@@ -27,15 +27,13 @@ const HttpUrl = z
 
 export const ChallengeParam = z.union([
   z.string().min(1).max(MAX_CHALLENGE_CHARS),
-  z
-    .record(z.string(), z.unknown())
-    .refine((o) => {
-      try {
-        return JSON.stringify(o).length <= MAX_CHALLENGE_CHARS;
-      } catch {
-        return false;
-      }
-    }, 'challenge too large or not JSON'),
+  z.record(z.string(), z.unknown()).refine((o) => {
+    try {
+      return JSON.stringify(o).length <= MAX_CHALLENGE_CHARS;
+    } catch {
+      return false;
+    }
+  }, 'challenge too large or not JSON'),
 ]);
 export type ChallengeParam = z.infer<typeof ChallengeParam>;
 
@@ -56,7 +54,10 @@ export const PageRequest = z.strictObject({
 export type PageRequest = z.infer<typeof PageRequest>;
 
 export const PaidResult = z.strictObject({
-  receipt: z.string().min(1).max(16 * 1024),
+  receipt: z
+    .string()
+    .min(1)
+    .max(16 * 1024),
   transactionId: z.string().min(1).max(200),
   /** The PAYMENT-SIGNATURE value for the retry. */
   proof: z.string().min(1).max(MAX_CHALLENGE_CHARS),
@@ -66,7 +67,13 @@ export type PaidResult = z.infer<typeof PaidResult>;
 /** bridge → page */
 export const PageResponse = z.union([
   z.strictObject({ channel: z.literal(CHANNEL), dir: z.literal('response'), id: RequestId, ok: z.literal(true), result: PaidResult }),
-  z.strictObject({ channel: z.literal(CHANNEL), dir: z.literal('response'), id: RequestId, ok: z.literal(false), error: z.string().max(1000) }),
+  z.strictObject({
+    channel: z.literal(CHANNEL),
+    dir: z.literal('response'),
+    id: RequestId,
+    ok: z.literal(false),
+    error: z.string().max(1000),
+  }),
 ]);
 export type PageResponse = z.infer<typeof PageResponse>;
 

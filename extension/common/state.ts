@@ -45,7 +45,10 @@ export type Settings = z.infer<typeof Settings>;
 /** The encrypted wallet: ethers' scrypt JSON keystore (Web3 Secret Storage) and its address. */
 export const StoredKeystore = z.object({
   address: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
-  json: z.string().min(1).max(64 * 1024),
+  json: z
+    .string()
+    .min(1)
+    .max(64 * 1024),
 });
 export type StoredKeystore = z.infer<typeof StoredKeystore>;
 

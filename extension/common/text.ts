@@ -10,6 +10,7 @@
  * Controls (C0, DEL, C1, tabs and newlines) and the line/paragraph separators U+2028–2029: they
  * break a line, so they become a space.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is this pattern's job.
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 
 /**

@@ -6,7 +6,14 @@
  * It takes only messages this window posted to itself, validates them, asks the worker, validates
  * the answer, and posts back just the receipt, transaction id and proof, under the request's id.
  */
-import { CHANNEL, pageError, ProviderReply, readPageRequest, type PageResponse, type ProviderMessage } from '../common/provider-messages.js';
+import {
+  CHANNEL,
+  pageError,
+  ProviderReply,
+  readPageRequest,
+  type PageResponse,
+  type ProviderMessage,
+} from '../common/provider-messages.js';
 
 const PING_MS = 20_000;
 
@@ -28,7 +35,11 @@ window.addEventListener('message', (event: MessageEvent) => {
       const parsed = ProviderReply.safeParse(answer);
       if (!parsed.success) throw new Error('Tollway did not answer');
       const r = parsed.data;
-      reply(r.ok ? { channel: CHANNEL, dir: 'response', id: request.id, ok: true, result: r.result } : { channel: CHANNEL, dir: 'response', id: request.id, ok: false, error: pageError(r.error) });
+      reply(
+        r.ok
+          ? { channel: CHANNEL, dir: 'response', id: request.id, ok: true, result: r.result }
+          : { channel: CHANNEL, dir: 'response', id: request.id, ok: false, error: pageError(r.error) },
+      );
     })
     .catch((e: unknown) => reply({ channel: CHANNEL, dir: 'response', id: request.id, ok: false, error: pageError(e) }))
     .finally(() => clearInterval(ping));

@@ -54,7 +54,15 @@ export function Onboarding() {
       />
     );
   } else if (unlocked.success) {
-    body = <SignInForm address={unlocked.data.address} initialHub={settings.success ? settings.data.hubUrl : DEFAULT_HUB} busy={busy} onSubmit={(url) => run('Signing in…', () => signIn(url))} onLock={() => run('Locking…', async () => void (await send({ type: 'wallet.lock' })))} />;
+    body = (
+      <SignInForm
+        address={unlocked.data.address}
+        initialHub={settings.success ? settings.data.hubUrl : DEFAULT_HUB}
+        busy={busy}
+        onSubmit={(url) => run('Signing in…', () => signIn(url))}
+        onLock={() => run('Locking…', async () => void (await send({ type: 'wallet.lock' })))}
+      />
+    );
   } else if (keystore.success) {
     body = (
       <UnlockForm
@@ -78,7 +86,10 @@ export function Onboarding() {
           run('Encrypting the wallet…', async () => {
             // Asked for in the click itself (Chrome's prompt needs the gesture); answered by now or soon.
             const granted = await access.catch(() => false);
-            if (!granted) setAccessNote('Tollway was not given access to those sites, so it will notice no payment request there yet. Grant access under Site access.');
+            if (!granted)
+              setAccessNote(
+                'Tollway was not given access to those sites, so it will notice no payment request there yet. Grant access under Site access.',
+              );
             const ks = await encryptWallet(wallet, password);
             // Only the encrypted keystore reaches local storage; the key itself goes to session.
             await browser.storage.local.set({ [KEYS.keystore]: ks, [KEYS.settings]: { hubUrl } });
@@ -193,7 +204,12 @@ function CreateForm(props: {
         {sitesMode === 'chosen' && (
           <label>
             Sites, one per line (you can add and remove sites later in the settings)
-            <textarea spellcheck={false} placeholder="https://shop.example" value={sites} onInput={(e) => setSites(e.currentTarget.value)} />
+            <textarea
+              spellcheck={false}
+              placeholder="https://shop.example"
+              value={sites}
+              onInput={(e) => setSites(e.currentTarget.value)}
+            />
           </label>
         )}
         <p class="muted">Tollway notices a request for payment only on sites it may access. Chrome asks you to confirm.</p>
@@ -204,7 +220,8 @@ function CreateForm(props: {
           <input type="radio" name="mode" checked={mode === 'create'} onChange={() => setMode('create')} /> Create a new wallet
         </label>
         <label>
-          <input type="radio" name="mode" checked={mode === 'import'} onChange={() => setMode('import')} /> Import a private key or recovery phrase
+          <input type="radio" name="mode" checked={mode === 'import'} onChange={() => setMode('import')} /> Import a private key or recovery
+          phrase
         </label>
         {mode === 'import' && (
           <label>
@@ -215,7 +232,13 @@ function CreateForm(props: {
       </fieldset>
       <label>
         Password
-        <input type="password" autocomplete="new-password" minLength={MIN_PASSWORD} value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+        <input
+          type="password"
+          autocomplete="new-password"
+          minLength={MIN_PASSWORD}
+          value={password}
+          onInput={(e) => setPassword(e.currentTarget.value)}
+        />
       </label>
       <label>
         Confirm password
@@ -260,7 +283,13 @@ function UnlockForm(props: { address: string; busy: string | null; onSubmit: (pa
   );
 }
 
-function SignInForm(props: { address: string; initialHub: string; busy: string | null; onSubmit: (hubUrl: string) => void; onLock: () => void }) {
+function SignInForm(props: {
+  address: string;
+  initialHub: string;
+  busy: string | null;
+  onSubmit: (hubUrl: string) => void;
+  onLock: () => void;
+}) {
   const [hubUrl, setHubUrl] = useState(props.initialHub);
   return (
     <form
@@ -295,10 +324,10 @@ function SignedIn(props: { session: HubSession; busy: string | null; onSignOut: 
         <dd data-testid="hub">{props.session.url}</dd>
       </dl>
       <div class="actions">
-        <button disabled={props.busy !== null} onClick={props.onSignOut}>
+        <button type="button" disabled={props.busy !== null} onClick={props.onSignOut}>
           Sign out
         </button>
-        <button disabled={props.busy !== null} onClick={props.onLock}>
+        <button type="button" disabled={props.busy !== null} onClick={props.onLock}>
           Lock
         </button>
       </div>

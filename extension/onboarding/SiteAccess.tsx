@@ -49,9 +49,21 @@ export function SiteAccess() {
       () => setStatus(label),
       (e: unknown) => setStatus(e instanceof Error ? e.message : String(e)),
     );
-  const allSites = () => run('Tollway may now access all sites.', requestSites([ALL_SITES]).then((ok) => (ok ? undefined : Promise.reject(new Error('Chrome did not grant access to all sites.')))));
-  const chosenOnly = () => run('Tollway now accesses only the sites you list.', browser.permissions.remove({ origins: [ALL_SITES] }).then(() => send({ type: 'access.changed' })));
-  const remove = (site: string) => run(`${site} removed.`, browser.permissions.remove({ origins: [originPattern(site)] }).then(() => send({ type: 'access.changed' })));
+  const allSites = () =>
+    run(
+      'Tollway may now access all sites.',
+      requestSites([ALL_SITES]).then((ok) => (ok ? undefined : Promise.reject(new Error('Chrome did not grant access to all sites.')))),
+    );
+  const chosenOnly = () =>
+    run(
+      'Tollway now accesses only the sites you list.',
+      browser.permissions.remove({ origins: [ALL_SITES] }).then(() => send({ type: 'access.changed' })),
+    );
+  const remove = (site: string) =>
+    run(
+      `${site} removed.`,
+      browser.permissions.remove({ origins: [originPattern(site)] }).then(() => send({ type: 'access.changed' })),
+    );
   const add = (e: Event) => {
     e.preventDefault();
     let patterns: string[];
@@ -70,10 +82,16 @@ export function SiteAccess() {
   return (
     <section aria-label="Site access">
       <h2>Site access</h2>
-      <p data-testid="access-mode">{access.mode === 'all' ? 'Tollway notices payment requests on all sites.' : 'Tollway notices payment requests only on the sites listed here.'}</p>
+      <p data-testid="access-mode">
+        {access.mode === 'all'
+          ? 'Tollway notices payment requests on all sites.'
+          : 'Tollway notices payment requests only on the sites listed here.'}
+      </p>
       {access.mode === 'all' ? (
         <div class="actions">
-          <button onClick={chosenOnly}>Only sites I choose</button>
+          <button type="button" onClick={chosenOnly}>
+            Only sites I choose
+          </button>
         </div>
       ) : (
         <>
@@ -82,7 +100,7 @@ export function SiteAccess() {
               {access.sites.map((s) => (
                 <li key={s}>
                   {s}{' '}
-                  <button class="link" aria-label={`Remove access to ${s}`} onClick={() => remove(s)}>
+                  <button type="button" class="link" aria-label={`Remove access to ${s}`} onClick={() => remove(s)}>
                     Remove
                   </button>
                 </li>

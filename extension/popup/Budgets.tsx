@@ -35,7 +35,14 @@ export function Budgets({ hubUrl, onBack }: { hubUrl: string; onBack: () => void
   useEffect(() => void send({ type: 'budget.sync' }), []);
 
   const edit = (a: Allowance, payee: string) =>
-    setDraft({ site: a.site, payee, asset: a.asset, amount: formatUnits(BigInt(a.amount), decimalsOf(a.asset) ?? 0), period: a.period, existing: true });
+    setDraft({
+      site: a.site,
+      payee,
+      asset: a.asset,
+      amount: formatUnits(BigInt(a.amount), decimalsOf(a.asset) ?? 0),
+      period: a.period,
+      existing: true,
+    });
   const remove = async (a: Allowance) => {
     const r = await send({ type: 'budget.delete', site: a.site, payee: a.payee, asset: a.asset });
     setStatus(r.ok ? `Budget for ${a.site} deleted.` : r.error);
@@ -44,7 +51,9 @@ export function Budgets({ hubUrl, onBack }: { hubUrl: string; onBack: () => void
   return (
     <main>
       <h1>Budgets</h1>
-      <p class="muted">Sites that pay one payee without asking, up to a limit per day, week or month. The hub enforces the limit and the payee.</p>
+      <p class="muted">
+        Sites that pay one payee without asking, up to a limit per day, week or month. The hub enforces the limit and the payee.
+      </p>
       {list === null ? (
         <p>Loading…</p>
       ) : list.length === 0 ? (
@@ -76,11 +85,11 @@ export function Budgets({ hubUrl, onBack }: { hubUrl: string; onBack: () => void
                   </td>
                   <td class="nowrap">
                     {payee && (
-                      <button class="link" aria-label={`Edit ${name}`} onClick={() => edit(a, payee)}>
+                      <button type="button" class="link" aria-label={`Edit ${name}`} onClick={() => edit(a, payee)}>
                         Edit
                       </button>
                     )}{' '}
-                    <button class="link" aria-label={`Delete ${name}`} onClick={() => void remove(a)}>
+                    <button type="button" class="link" aria-label={`Delete ${name}`} onClick={() => void remove(a)}>
                       Delete
                     </button>
                   </td>
@@ -94,8 +103,15 @@ export function Budgets({ hubUrl, onBack }: { hubUrl: string; onBack: () => void
         <BudgetForm draft={draft} onDone={(message) => (setDraft(null), setStatus(message))} onCancel={() => setDraft(null)} />
       ) : (
         <div class="actions">
-          <button onClick={() => setDraft({ site: '', payee: '', asset: ASSET_NAMES[0]!, amount: '', period: 'day', existing: false })}>Add a budget</button>
-          <button onClick={onBack}>Back</button>
+          <button
+            type="button"
+            onClick={() => setDraft({ site: '', payee: '', asset: ASSET_NAMES[0]!, amount: '', period: 'day', existing: false })}
+          >
+            Add a budget
+          </button>
+          <button type="button" onClick={onBack}>
+            Back
+          </button>
         </div>
       )}
       {status && (
@@ -134,11 +150,21 @@ function BudgetForm({ draft, onDone, onCancel }: { draft: Draft; onDone: (messag
         <>
           <label>
             Site
-            <input type="url" placeholder="https://shop.example" value={d.site} onInput={(e) => setD({ ...d, site: e.currentTarget.value })} />
+            <input
+              type="url"
+              placeholder="https://shop.example"
+              value={d.site}
+              onInput={(e) => setD({ ...d, site: e.currentTarget.value })}
+            />
           </label>
           <label>
             Pays to
-            <input type="text" placeholder="merchant id, address or Lightning node key" value={d.payee} onInput={(e) => setD({ ...d, payee: e.currentTarget.value })} />
+            <input
+              type="text"
+              placeholder="merchant id, address or Lightning node key"
+              value={d.payee}
+              onInput={(e) => setD({ ...d, payee: e.currentTarget.value })}
+            />
           </label>
         </>
       )}

@@ -66,10 +66,10 @@ export function Deposit({ rail, wallet, hubUrl, onBack }: { rail: SovrRail; wall
             </dd>
           </dl>
           <div class="actions">
-            <button class="primary" disabled={busy} onClick={() => void confirm()}>
+            <button type="button" class="primary" disabled={busy} onClick={() => void confirm()}>
               Sign and move
             </button>
-            <button disabled={busy} onClick={() => setReview(null)}>
+            <button type="button" disabled={busy} onClick={() => setReview(null)}>
               Cancel
             </button>
           </div>

@@ -50,7 +50,7 @@ export function Popup() {
       <main>
         <h1>Tollway</h1>
         <p data-testid="hub">Not signed in to a hub.</p>
-        <button class="primary" onClick={openSettings}>
+        <button type="button" class="primary" onClick={openSettings}>
           Set up or unlock
         </button>
       </main>
@@ -63,7 +63,8 @@ export function Popup() {
   if (showBudgets) return <Budgets hubUrl={hub.data.url} onBack={() => setShowBudgets(false)} />;
   // Offered only when the hub has the SOVR rail (GET /rails, as the worker cached it).
   const depositRail = hub.data.user ? depositRailOf(railsRaw, hub.data.url) : null;
-  if (showDeposit && depositRail && hub.data.user) return <Deposit rail={depositRail} wallet={hub.data.user.address} hubUrl={hub.data.url} onBack={() => setShowDeposit(false)} />;
+  if (showDeposit && depositRail && hub.data.user)
+    return <Deposit rail={depositRail} wallet={hub.data.user.address} hubUrl={hub.data.url} onBack={() => setShowDeposit(false)} />;
 
   const waiting = pendingOf(active).length;
   // Refused before the hub stored anything (insufficient funds, not signed in): shown, never hidden.
@@ -108,7 +109,7 @@ export function Popup() {
               {payments.map((p) => (
                 <tr key={p.transactionId} data-testid="payment" data-id={p.transactionId}>
                   <td>
-                    <button class="link" onClick={() => setSelected(p.transactionId)} title="Details">
+                    <button type="button" class="link" onClick={() => setSelected(p.transactionId)} title="Details">
                       {displayText(siteOf(p), 60)}
                     </button>
                   </td>
@@ -136,15 +137,23 @@ export function Popup() {
         </section>
       )}
       <div class="actions">
-        {depositRail && <button onClick={() => setShowDeposit(true)}>Move SOVR from my wallet</button>}
-        <button onClick={() => setShowBudgets(true)}>Budgets</button>
-        <button disabled={!payments.length} onClick={() => void exportAll()} title="Every payment at the hub, as CSV">
+        {depositRail && (
+          <button type="button" onClick={() => setShowDeposit(true)}>
+            Move SOVR from my wallet
+          </button>
+        )}
+        <button type="button" onClick={() => setShowBudgets(true)}>
+          Budgets
+        </button>
+        <button type="button" disabled={!payments.length} onClick={() => void exportAll()} title="Every payment at the hub, as CSV">
           Export CSV
         </button>
-        <button onClick={() => void testMoney()} title="Only on a hub started in dev mode">
+        <button type="button" onClick={() => void testMoney()} title="Only on a hub started in dev mode">
           Get test money
         </button>
-        <button onClick={openSettings}>Settings</button>
+        <button type="button" onClick={openSettings}>
+          Settings
+        </button>
       </div>
       {notice && (
         <p role="status" data-testid="notice">
@@ -218,7 +227,15 @@ function Detail({ payment: p, onBack }: { payment: Payment; onBack: () => void }
         {p.receipt.transactionHash && (
           <>
             <dt>Tx hash</dt>
-            <dd>{explorer ? <a href={explorer} target="_blank" rel="noreferrer">{p.receipt.transactionHash}</a> : p.receipt.transactionHash}</dd>
+            <dd>
+              {explorer ? (
+                <a href={explorer} target="_blank" rel="noreferrer">
+                  {p.receipt.transactionHash}
+                </a>
+              ) : (
+                p.receipt.transactionHash
+              )}
+            </dd>
           </>
         )}
         {p.receipt.preimage && (
@@ -229,7 +246,9 @@ function Detail({ payment: p, onBack }: { payment: Payment; onBack: () => void }
         )}
       </dl>
       <div class="actions">
-        <button onClick={onBack}>Back</button>
+        <button type="button" onClick={onBack}>
+          Back
+        </button>
       </div>
     </main>
   );

@@ -41,7 +41,13 @@ interface Tollway {
     if (!w8) return;
     waiting.delete(d.id);
     const r = d as PageResponse;
-    if (r.ok === true && r.result && typeof r.result.receipt === 'string' && typeof r.result.transactionId === 'string' && typeof r.result.proof === 'string') {
+    if (
+      r.ok === true &&
+      r.result &&
+      typeof r.result.receipt === 'string' &&
+      typeof r.result.transactionId === 'string' &&
+      typeof r.result.proof === 'string'
+    ) {
       w8.resolve(r.result);
     } else {
       w8.reject(new Error(r.ok === false && typeof r.error === 'string' ? `Tollway: ${r.error}` : 'Tollway: no answer'));
@@ -72,7 +78,8 @@ interface Tollway {
   const tollway: Tollway = Object.freeze({
     isTollway: true as const,
     async pay(challenge: string | Record<string, unknown>): Promise<PaidResult> {
-      if (typeof challenge !== 'string' && (typeof challenge !== 'object' || challenge === null)) throw new TypeError('tollway.pay: a PAYMENT-REQUIRED header or object is required');
+      if (typeof challenge !== 'string' && (typeof challenge !== 'object' || challenge === null))
+        throw new TypeError('tollway.pay: a PAYMENT-REQUIRED header or object is required');
       // A plain copy: whatever the page passes must survive structured cloning.
       const plain = typeof challenge === 'string' ? challenge : (JSON.parse(JSON.stringify(challenge)) as Record<string, unknown>);
       const { receipt, transactionId } = await ask({ challenge: plain });

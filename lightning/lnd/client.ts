@@ -99,7 +99,8 @@ const b64ToHex = (s: string) => (s ? Buffer.from(s, 'base64').toString('hex') : 
 
 export function parsePayment(raw: unknown): LndPayment {
   const p = PaymentJson.parse(raw);
-  const preimage = /^[0-9a-f]{64}$/i.test(p.payment_preimage) && !ZERO_PREIMAGE.test(p.payment_preimage) ? p.payment_preimage.toLowerCase() : null;
+  const preimage =
+    /^[0-9a-f]{64}$/i.test(p.payment_preimage) && !ZERO_PREIMAGE.test(p.payment_preimage) ? p.payment_preimage.toLowerCase() : null;
   return {
     paymentHash: p.payment_hash.toLowerCase(),
     status: p.status,
@@ -200,10 +201,18 @@ export function createLndClient(opts: LndClientOptions): LndClient {
   const timeoutMs = opts.timeoutMs ?? 15_000;
   // No keep-alive: a request on a socket the node already closed would fail in a way that looks
   // like "maybe sent"; a fresh connection per call makes "never connected" mean "never sent".
-  const agent = secure ? new https.Agent({ keepAlive: false, ...(opts.tlsCert ? { ca: opts.tlsCert } : {}) }) : new http.Agent({ keepAlive: false });
+  const agent = secure
+    ? new https.Agent({ keepAlive: false, ...(opts.tlsCert ? { ca: opts.tlsCert } : {}) })
+    : new http.Agent({ keepAlive: false });
   const macaroon = opts.macaroonHex;
 
-  function open(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal | undefined, whole: boolean): Promise<http.IncomingMessage> {
+  function open(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+    whole: boolean,
+  ): Promise<http.IncomingMessage> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
       const url = new URL(base.pathname.replace(/\/+$/, '') + path, base);
@@ -239,7 +248,12 @@ export function createLndClient(opts: LndClientOptions): LndClient {
         if (done) return;
         settle();
         if (signal?.aborted) return reject(signal.reason);
-        reject(new LndError(connected ? 'broken' : 'unreachable', `LND ${method} ${url.pathname.split('/').slice(0, 4).join('/')}: ${err.message}`));
+        reject(
+          new LndError(
+            connected ? 'broken' : 'unreachable',
+            `LND ${method} ${url.pathname.split('/').slice(0, 4).join('/')}: ${err.message}`,
+          ),
+        );
       });
       req.end(payload);
     });
@@ -282,7 +296,13 @@ export function createLndClient(opts: LndClientOptions): LndClient {
     }
   }
 
-  async function* stream<T>(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal | undefined, parse: (raw: unknown) => T): AsyncGenerator<T> {
+  async function* stream<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+    parse: (raw: unknown) => T,
+  ): AsyncGenerator<T> {
     const res = await open(method, path, body, signal, false);
     // Aborting must also end a stream that is already flowing (the hub closing, a wait given up).
     const onAbort = () => res.destroy(new Error('aborted'));
@@ -346,7 +366,8 @@ export function createLndClient(opts: LndClientOptions): LndClient {
         }),
       );
       const paymentHash = b64ToHex(j.r_hash);
-      if (!HASH_HEX.test(paymentHash) || !j.payment_request) throw new LndError('broken', 'LND answered AddInvoice without r_hash and payment_request', undefined, 200);
+      if (!HASH_HEX.test(paymentHash) || !j.payment_request)
+        throw new LndError('broken', 'LND answered AddInvoice without r_hash and payment_request', undefined, 200);
       return { paymentHash, paymentRequest: j.payment_request, addIndex: j.add_index };
     },
     async lookupInvoice(paymentHashHex) {

@@ -76,7 +76,8 @@ function outcomeOf(u: LndPayment): PayOutcome | undefined {
 
 function invoiceStatus(i: LndInvoice): InvoiceStatus {
   const expired = i.expiry > 0 && nowSeconds() >= i.creationDate + i.expiry;
-  const state = i.state === 'SETTLED' ? 'settled' : i.state === 'CANCELED' ? (expired ? 'expired' : 'canceled') : expired ? 'expired' : 'open';
+  const state =
+    i.state === 'SETTLED' ? 'settled' : i.state === 'CANCELED' ? (expired ? 'expired' : 'canceled') : expired ? 'expired' : 'open';
   return {
     state,
     ...(i.valueMsat > 0n ? { amountMsat: i.valueMsat } : {}),
@@ -92,7 +93,9 @@ function invoiceStatus(i: LndInvoice): InvoiceStatus {
 export function asLightningNodeError(err: unknown, o: { started?: boolean; send?: boolean } = {}): LightningNodeError {
   if (err instanceof LightningNodeError) return err;
   if (!(err instanceof LndError)) {
-    return new LightningNodeError('broken', `LND answered something unexpected: ${(err as Error)?.message ?? String(err)}`, undefined, { cause: err });
+    return new LightningNodeError('broken', `LND answered something unexpected: ${(err as Error)?.message ?? String(err)}`, undefined, {
+      cause: err,
+    });
   }
   const opts = { cause: err };
   if (err.kind === 'unreachable') return new LightningNodeError('unreachable', err.message, undefined, opts);
@@ -124,7 +127,12 @@ export function createLndNode(opts: LndNodeOptions): LndNode {
       if (amountMsat <= 0n) throw new RangeError('an invoice needs an amount > 0 msat');
       if (preimage !== undefined) checkHash(preimage, 'a preimage');
       return mapped(async () => {
-        const added = await client.addInvoice({ valueMsat: amountMsat, memo, expirySeconds, ...(preimage ? { preimageHex: preimage.toLowerCase() } : {}) });
+        const added = await client.addInvoice({
+          valueMsat: amountMsat,
+          memo,
+          expirySeconds,
+          ...(preimage ? { preimageHex: preimage.toLowerCase() } : {}),
+        });
         let expiresAt: number;
         try {
           const inv = decodeInvoice(added.paymentRequest);
@@ -156,7 +164,13 @@ export function createLndNode(opts: LndNodeOptions): LndNode {
           // Every state change comes by (added, accepted, canceled); a replayed settlement may come twice.
           if (inv.state !== 'SETTLED' || inv.settleIndex <= last || !inv.preimage) continue;
           last = inv.settleIndex;
-          yield { paymentHash: inv.paymentHash, preimage: inv.preimage, amountPaidMsat: inv.amtPaidMsat, settledAt: inv.settleDate || nowSeconds(), cursor: String(inv.settleIndex) };
+          yield {
+            paymentHash: inv.paymentHash,
+            preimage: inv.preimage,
+            amountPaidMsat: inv.amtPaidMsat,
+            settledAt: inv.settleDate || nowSeconds(),
+            cursor: String(inv.settleIndex),
+          };
         }
       } catch (err) {
         if (signal.aborted) return;

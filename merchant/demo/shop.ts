@@ -82,7 +82,7 @@ export const ARTICLES: Record<string, Article> = {
     teaser: ['Status code 402 sat unused for a quarter of a century. Here is what it takes to use it.'],
     rest: [
       'A server that wants payment answers 402 with a PAYMENT-REQUIRED header: what it costs, in which asset, and where to pay.',
-      'The client pays, gets a signed receipt, and asks again with PAYMENT-SIGNATURE. The server checks the receipt offline, against the hub\'s public keys, and serves the content.',
+      "The client pays, gets a signed receipt, and asks again with PAYMENT-SIGNATURE. The server checks the receipt offline, against the hub's public keys, and serves the content.",
       'No account at the site, no card form, no redirect: one approval in the wallet.',
     ],
   },
@@ -94,7 +94,8 @@ const QUOTES: Record<string, { text: string; author: string }> = {
   '3': { text: 'Make it work, make it right, make it fast.', author: 'Kent Beck' },
 };
 
-const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const esc = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const STYLE = `body{font:17px/1.6 Georgia,serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}
 header.shop{font:600 14px system-ui,sans-serif;letter-spacing:.04em;text-transform:uppercase;color:#4b3fd8;margin-bottom:2rem}
@@ -135,12 +136,18 @@ export function createDemoShop(opts: DemoShopOptions): Express {
 
   app.get('/', (_req, res) => {
     const list = Object.entries(ARTICLES)
-      .map(([slug, a]) => `<li><a href="/articles/${esc(slug)}">${esc(a.title)}</a> · ${esc(displayPrice(BigInt(ARTICLE_PRICE), 'SOVR'))}</li>`)
+      .map(
+        ([slug, a]) =>
+          `<li><a href="/articles/${esc(slug)}">${esc(a.title)}</a> · ${esc(displayPrice(BigInt(ARTICLE_PRICE), 'SOVR'))}</li>`,
+      )
       .join('\n');
     const recent = events
       .slice(-10)
       .reverse()
-      .map((e) => `<li><code>${esc(e.type)}</code> ${esc(e.data.transactionId ?? '')} ${esc(e.data.amount ? displayPrice(BigInt(e.data.amount), e.data.asset ?? 'SOVR') : '')}</li>`)
+      .map(
+        (e) =>
+          `<li><code>${esc(e.type)}</code> ${esc(e.data.transactionId ?? '')} ${esc(e.data.amount ? displayPrice(BigInt(e.data.amount), e.data.asset ?? 'SOVR') : '')}</li>`,
+      )
       .join('\n');
     res.type('html').send(
       page(
@@ -157,7 +164,7 @@ ${list}
 (ids 1–3; any other id is a 404 after payment, refunded automatically).
 Prices for agents: <a href="/.well-known/tollway.json"><code>/.well-known/tollway.json</code></a>.</p>
 <h2>Payments received</h2>
-${opts.webhookSecret ? (recent ? `<ul>\n${recent}\n</ul>` : '<p>None yet: the hub\'s signed webhooks show up here.</p>') : '<p>Webhooks are off (no secret configured).</p>'}`,
+${opts.webhookSecret ? (recent ? `<ul>\n${recent}\n</ul>` : "<p>None yet: the hub's signed webhooks show up here.</p>") : '<p>Webhooks are off (no secret configured).</p>'}`,
       ),
     );
   });
@@ -217,7 +224,11 @@ ${[...a.teaser, ...a.rest].map((p) => `<p>${esc(p)}</p>`).join('\n')}
       bind: ['method', 'path', 'query'],
       refundOnError: { apiKey: opts.apiKey },
       ...(opts.exact
-        ? { payoutAddress: opts.exact.payoutAddress, chain: { chainId: opts.exact.chainId, tokenAddress: opts.exact.tokenAddress }, facilitator: opts.exact.facilitator }
+        ? {
+            payoutAddress: opts.exact.payoutAddress,
+            chain: { chainId: opts.exact.chainId, tokenAddress: opts.exact.tokenAddress },
+            facilitator: opts.exact.facilitator,
+          }
         : {}),
     }),
     (req, res) => {

@@ -115,7 +115,10 @@ export function parsePreviousKeys(text: string | undefined): JWK[] {
     const set = (parsed as { keys?: unknown } | null)?.keys;
     items = Array.isArray(parsed) ? parsed : Array.isArray(set) ? set : [parsed];
   } else {
-    items = trimmed.split(',').map((p) => p.trim()).filter(Boolean);
+    items = trimmed
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
   }
   return items.map((item, i) => {
     try {
@@ -156,7 +159,7 @@ function publicPartOf(item: unknown): JWK {
   if (typeof j.d === 'string') {
     const derived = fromD(j.d);
     if ((j.x !== undefined && j.x !== derived.x) || (j.y !== undefined && j.y !== derived.y)) {
-      throw new Error('the JWK\'s public part (x, y) does not match its private part (d)');
+      throw new Error("the JWK's public part (x, y) does not match its private part (d)");
     }
     return { kty: 'EC', crv: 'P-256', x: derived.x, y: derived.y };
   }
@@ -234,7 +237,7 @@ function parseKeyText(text: string): JWK {
     // A JWK whose public half doesn't belong to its private half would publish a JWKS that can't
     // verify our own signatures; refuse it rather than silently fixing it.
     if ((j.x !== undefined && j.x !== derived.x) || (j.y !== undefined && j.y !== derived.y)) {
-      throw new Error('the JWK\'s public part (x, y) does not match its private part (d)');
+      throw new Error("the JWK's public part (x, y) does not match its private part (d)");
     }
     return derived;
   } else {
@@ -282,7 +285,9 @@ async function verifier(publicPart: JWK): Promise<{ kid: string; publicKey: Cryp
 
 async function fromPrivateJwk(jwk: JWK, previous: readonly JWK[] = []): Promise<SigningKeys> {
   const { kid, publicKey, publicJwk } = await verifier(jwk);
-  const privateKey = (await importJWK({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, d: jwk.d }, SIGNING_ALG, { extractable: false })) as CryptoKey;
+  const privateKey = (await importJWK({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, d: jwk.d }, SIGNING_ALG, {
+    extractable: false,
+  })) as CryptoKey;
   const keyObject = KeyObject.from(privateKey);
   // The current key listed again as a previous one (a rotation not finished yet) is listed once.
   const retired = new Map<string, Awaited<ReturnType<typeof verifier>>>();

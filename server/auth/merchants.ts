@@ -65,7 +65,13 @@ export function createMerchants({ db, clock, allowPrivateWebhooks = false, onWeb
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
         [id, input.name, input.webhookUrl ?? null, input.payoutAddress ?? null, sha256(apiKey), webhookSecret, now],
       );
-      const merchant = toRecord({ id, name: input.name, webhook_url: input.webhookUrl ?? null, payout_address: input.payoutAddress ?? null, created_at: now });
+      const merchant = toRecord({
+        id,
+        name: input.name,
+        webhook_url: input.webhookUrl ?? null,
+        payout_address: input.payoutAddress ?? null,
+        created_at: now,
+      });
       return { merchant, apiKey, webhookSecret };
     },
     /** The merchant an API key belongs to; a missing or wrong key is 401. */

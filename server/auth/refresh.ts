@@ -58,10 +58,14 @@ export function createRefreshTokens(opts: RefreshTokensOptions): RefreshTokens {
     const token = REFRESH_TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const family = familyId ?? newId('rtf_');
     const now = clock.now();
-    await q.run(
-      'INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
-      [newId('rtk_'), family, userId, hashRefreshToken(token), now, now + ttlMs],
-    );
+    await q.run('INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)', [
+      newId('rtk_'),
+      family,
+      userId,
+      hashRefreshToken(token),
+      now,
+      now + ttlMs,
+    ]);
     return { token, familyId: family };
   };
   // After the commit only: a listener acting on a revocation that then rolls back would cut a live session.

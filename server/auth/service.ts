@@ -79,7 +79,13 @@ export function createAuthService(opts: AuthServiceOptions): AuthService {
   // The refresh-token family is the session: its id goes into every access token as `sid`.
   const respond = async (user: User, session: { token: string; familyId: string }): Promise<TokenResponseBody> => {
     const { token, expiresIn } = await access.issue(user, session.familyId);
-    return { accessToken: token, refreshToken: session.token, expiresIn, tokenType: 'Bearer', user: { id: user.id, address: user.address } };
+    return {
+      accessToken: token,
+      refreshToken: session.token,
+      expiresIn,
+      tokenType: 'Bearer',
+      user: { id: user.id, address: user.address },
+    };
   };
 
   return {

@@ -100,14 +100,20 @@ export function createSiweAuth(opts: SiweAuthOptions): SiweAuth {
         // requests would all count the same rows and all pass. SQLite runs one writer anyway.
         // The overall cap may be passed by as many requests as run at once: it bounds the table,
         // it is not a quota.
-        if (tx.dialect === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(hashtextextended(?, 0)) AS locked', [`siwe-nonce:${client}`]);
+        if (tx.dialect === 'postgres')
+          await tx.get('SELECT pg_advisory_xact_lock(hashtextextended(?, 0)) AS locked', [`siwe-nonce:${client}`]);
         const mine = await tx.get<LiveCount>(
           'SELECT COUNT(*) AS n, MIN(expires_at) AS oldest FROM siwe_nonces WHERE client = ? AND used_at IS NULL AND expires_at > ?',
           [client, now],
         );
-        if (Number(mine?.n ?? 0) >= perClient) return { retryAt: Number(mine?.oldest ?? now + nonceTtlMs), detail: 'too many unused sign-in nonces from this address' };
-        const all = await tx.get<LiveCount>('SELECT COUNT(*) AS n, MIN(expires_at) AS oldest FROM siwe_nonces WHERE used_at IS NULL AND expires_at > ?', [now]);
-        if (Number(all?.n ?? 0) >= total) return { retryAt: Number(all?.oldest ?? now + nonceTtlMs), detail: 'too many unused sign-in nonces; try again shortly' };
+        if (Number(mine?.n ?? 0) >= perClient)
+          return { retryAt: Number(mine?.oldest ?? now + nonceTtlMs), detail: 'too many unused sign-in nonces from this address' };
+        const all = await tx.get<LiveCount>(
+          'SELECT COUNT(*) AS n, MIN(expires_at) AS oldest FROM siwe_nonces WHERE used_at IS NULL AND expires_at > ?',
+          [now],
+        );
+        if (Number(all?.n ?? 0) >= total)
+          return { retryAt: Number(all?.oldest ?? now + nonceTtlMs), detail: 'too many unused sign-in nonces; try again shortly' };
         await tx.run('INSERT INTO siwe_nonces (nonce, expires_at, client) VALUES (?, ?, ?)', [nonce, now + nonceTtlMs, client]);
         return undefined;
       });

@@ -16,12 +16,7 @@ export const newUserId = () => 'u_' + randomBytes(12).toString('hex');
  * the UNIQUE constraint sees one spelling per wallet. ON CONFLICT DO NOTHING (SQLite ≥ 3.24 and
  * PostgreSQL) makes two first logins racing each other converge on one row instead of failing.
  */
-export async function upsertUserByAddress(
-  tx: Queryable,
-  address: string,
-  clock: Clock,
-  newId: () => string = newUserId,
-): Promise<User> {
+export async function upsertUserByAddress(tx: Queryable, address: string, clock: Clock, newId: () => string = newUserId): Promise<User> {
   const normalized = getAddress(address);
   await tx.run('INSERT INTO users (id, address, created_at) VALUES (?, ?, ?) ON CONFLICT (address) DO NOTHING', [
     newId(),

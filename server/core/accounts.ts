@@ -26,7 +26,8 @@ export function createAccountDirectory(ledger: Ledger) {
   return {
     /** A user's wallet may never spend more than it was credited. */
     user: (tx: Queryable, userId: string, asset: string) => ensure(tx, userAccountId(userId, asset), asset, userId, true),
-    merchant: (tx: Queryable, merchantId: string, asset: string) => ensure(tx, merchantAccountId(merchantId, asset), asset, merchantId, false),
+    merchant: (tx: Queryable, merchantId: string, asset: string) =>
+      ensure(tx, merchantAccountId(merchantId, asset), asset, merchantId, false),
     faucet: (tx: Queryable, asset: string) => ensure(tx, faucetAccountId(asset), asset, 'system', false),
   };
 }

@@ -131,7 +131,10 @@ export async function claimKey(
  * a request whose key is known is answered by its claim and never prepared again.
  */
 export async function keyKnown(q: Queryable, scope: KeyScope, key: string, now: number): Promise<boolean> {
-  const k = await q.get<{ state: string; expires_at: number | string }>('SELECT state, expires_at FROM idempotency_keys WHERE scope = ? AND key = ?', [scope, key]);
+  const k = await q.get<{ state: string; expires_at: number | string }>(
+    'SELECT state, expires_at FROM idempotency_keys WHERE scope = ? AND key = ?',
+    [scope, key],
+  );
   return Boolean(k) && !(k!.state === 'done' && Number(k!.expires_at) <= now);
 }
 

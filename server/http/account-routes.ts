@@ -21,7 +21,8 @@ export function accountRoutes(deps: HttpDeps): Router {
   });
   r.delete('/allowances', authed, async (req, res) => {
     const q = parse(DeleteAllowanceQuery, req.query, 'query');
-    if (!(await deps.allowances.remove((res.locals.user as AuthedUser).id, q.site, q.payee ?? null, q.asset))) throw new ProblemError('not-found', 'no such allowance');
+    if (!(await deps.allowances.remove((res.locals.user as AuthedUser).id, q.site, q.payee ?? null, q.asset)))
+      throw new ProblemError('not-found', 'no such allowance');
     res.status(204).end();
   });
   // Outside dev mode the route does not exist at all (404 from the fallback).

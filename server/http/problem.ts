@@ -45,7 +45,12 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     const status = e.status ?? e.statusCode;
     if (status && status >= 400 && status < 500) {
-      return sendProblem(res, { type: problemType('validation-error'), title: PROBLEMS['validation-error'].title, status, detail: 'the request could not be read' });
+      return sendProblem(res, {
+        type: problemType('validation-error'),
+        title: PROBLEMS['validation-error'].title,
+        status,
+        detail: 'the request could not be read',
+      });
     }
     logger.error({ err, reqId: res.locals.requestId, method: req.method, path: req.path }, 'unhandled error');
     sendProblem(res, problem('internal', 'something went wrong on our side; the request changed nothing that it did not report'));

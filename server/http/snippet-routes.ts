@@ -22,7 +22,7 @@ export function snippetRoutes(source: string | Buffer = readFileSync(SNIPPET_FIL
     res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
     res.setHeader('Access-Control-Allow-Origin', '*');
     const match = req.get('if-none-match');
-    if (match && match.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) {
+    if (match?.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) {
       res.status(304).end();
       return;
     }

@@ -16,7 +16,8 @@ export function x402Routes(deps: HttpDeps): Router {
   const r = Router();
   const facilitator: X402Facilitator | undefined = deps.facilitator ? createX402Facilitator(deps.facilitator, deps.logger) : undefined;
   const on = (req: Request): X402Facilitator => {
-    if (!facilitator) throw new ProblemError('not-found', `no x402 facilitator on this hub (the SOVR rail is off): ${req.method} ${req.path}`);
+    if (!facilitator)
+      throw new ProblemError('not-found', `no x402 facilitator on this hub (the SOVR rail is off): ${req.method} ${req.path}`);
     return facilitator;
   };
   r.get('/x402/supported', async (req, res) => {

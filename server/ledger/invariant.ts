@@ -107,7 +107,14 @@ async function perAccountInJs(q: Queryable): Promise<AccountCheck[]> {
     return c;
   };
 
-  type AccountRow = { id: string; asset: string; debits_pending: string; debits_posted: string; credits_pending: string; credits_posted: string };
+  type AccountRow = {
+    id: string;
+    asset: string;
+    debits_pending: string;
+    debits_posted: string;
+    credits_pending: string;
+    credits_posted: string;
+  };
   for (let after = ''; ; ) {
     const page = await q.all<AccountRow>(
       `SELECT id, asset, debits_pending, debits_posted, credits_pending, credits_posted
@@ -117,7 +124,12 @@ async function perAccountInJs(q: Queryable): Promise<AccountCheck[]> {
     for (const r of page) {
       const c = check(r.id);
       c.asset = r.asset;
-      c.stored = { dp: BigInt(r.debits_pending), dpo: BigInt(r.debits_posted), cp: BigInt(r.credits_pending), cpo: BigInt(r.credits_posted) };
+      c.stored = {
+        dp: BigInt(r.debits_pending),
+        dpo: BigInt(r.debits_posted),
+        cp: BigInt(r.credits_pending),
+        cpo: BigInt(r.credits_posted),
+      };
     }
     if (page.length < PAGE) break;
     after = page[page.length - 1]!.id;

@@ -219,4 +219,3 @@ function toTransfer(t: TransferRecord): Transfer {
     expiresAt: t.expiresAt,
   };
 }
-

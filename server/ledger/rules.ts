@@ -42,7 +42,10 @@ export function transferFlags(bits: number): Required<TransferFlags> {
 
 export function accountFlagBits(f: AccountFlags | undefined): number {
   if (!f) return 0;
-  return (f.debitsMustNotExceedCredits ? DEBITS_MUST_NOT_EXCEED_CREDITS : 0) | (f.creditsMustNotExceedDebits ? CREDITS_MUST_NOT_EXCEED_DEBITS : 0);
+  return (
+    (f.debitsMustNotExceedCredits ? DEBITS_MUST_NOT_EXCEED_CREDITS : 0) |
+    (f.creditsMustNotExceedDebits ? CREDITS_MUST_NOT_EXCEED_DEBITS : 0)
+  );
 }
 
 export function accountFlags(bits: number): Required<AccountFlags> {
@@ -119,7 +122,8 @@ function malformed(t: TransferInput): string | null {
   if (t.timeout !== undefined && !(Number.isInteger(t.timeout) && t.timeout >= 0 && t.timeout <= 0xffffffff)) {
     return 'timeout must be an integer number of seconds in [0, 2^32-1]';
   }
-  if (t.code !== undefined && !(Number.isInteger(t.code) && t.code >= 0 && t.code <= 0x7fffffff)) return 'code must be a non-negative integer';
+  if (t.code !== undefined && !(Number.isInteger(t.code) && t.code >= 0 && t.code <= 0x7fffffff))
+    return 'code must be a non-negative integer';
   return null;
 }
 

@@ -102,7 +102,10 @@ async function selectByIds<R>(q: Queryable, table: string, columns: string, ids:
     let size = 1;
     while (size < chunk.length) size *= 2;
     while (chunk.length < size) chunk.push(chunk[chunk.length - 1]!);
-    const sql = cached(`sel:${table}:${columns}:${size}`, () => `SELECT ${columns} FROM ${table} WHERE id IN (${Array(size).fill('?').join(', ')})`);
+    const sql = cached(
+      `sel:${table}:${columns}:${size}`,
+      () => `SELECT ${columns} FROM ${table} WHERE id IN (${Array(size).fill('?').join(', ')})`,
+    );
     for (const row of await q.all<R>(sql, chunk)) out.push(row);
   }
   return out;
@@ -140,7 +143,10 @@ export async function insertTransfers(q: Queryable, rows: readonly TransferRecor
     const n = Math.min(SQLITE_ROWS_PER_INSERT, rows.length - i);
     const params = new Array<unknown>(n * 14);
     for (let j = 0; j < n; j++) writeTransferValues(rows[i + j]!, params, j * 14);
-    const sql = cached(`ins:${n}`, () => `INSERT INTO ledger_transfers (${TRANSFER_COLUMNS}) VALUES ${placeholders(n, 14)} ON CONFLICT (id) DO NOTHING`);
+    const sql = cached(
+      `ins:${n}`,
+      () => `INSERT INTO ledger_transfers (${TRANSFER_COLUMNS}) VALUES ${placeholders(n, 14)} ON CONFLICT (id) DO NOTHING`,
+    );
     inserted += (await q.run(sql, params)).changes;
   }
   return inserted;
@@ -184,17 +190,23 @@ export async function updateAccountBalances(q: Queryable, accounts: readonly Acc
   }
   const sql = 'UPDATE ledger_accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ? WHERE id = ?';
   for (const a of accounts) {
-    await q.run(sql, [a.debitsPending.toString(), a.debitsPosted.toString(), a.creditsPending.toString(), a.creditsPosted.toString(), a.id]);
+    await q.run(sql, [
+      a.debitsPending.toString(),
+      a.debitsPosted.toString(),
+      a.creditsPending.toString(),
+      a.creditsPosted.toString(),
+      a.id,
+    ]);
   }
 }
 
 export async function updateTransferStates(q: Queryable, rows: readonly TransferRecord[]): Promise<void> {
   if (rows.length === 0) return;
   if (q.dialect === 'postgres') {
-    await q.run(
-      `UPDATE ledger_transfers AS t SET state = v.state FROM unnest(?::text[], ?::text[]) AS v(id, state) WHERE t.id = v.id`,
-      [rows.map((r) => r.id), rows.map((r) => r.state)],
-    );
+    await q.run(`UPDATE ledger_transfers AS t SET state = v.state FROM unnest(?::text[], ?::text[]) AS v(id, state) WHERE t.id = v.id`, [
+      rows.map((r) => r.id),
+      rows.map((r) => r.state),
+    ]);
     return;
   }
   for (const r of rows) await q.run('UPDATE ledger_transfers SET state = ? WHERE id = ?', [r.state, r.id]);

@@ -68,10 +68,9 @@ export function toRecord(r: OutboxRow): OutboxRecord {
  * SQLite has one writer, which gives the same. Replay by `seq > lastSeq` relies on that.
  */
 export async function appendEvent(tx: Queryable, ev: OutboxEvent, now: number): Promise<PaymentStatusUpdate> {
-  const bumped = await tx.get<{ last_seq: number | string }>(
-    'UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq',
-    [ev.userId],
-  );
+  const bumped = await tx.get<{ last_seq: number | string }>('UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq', [
+    ev.userId,
+  ]);
   if (!bumped) throw new Error(`appendEvent: no user ${ev.userId}`);
   const seq = Number(bumped.last_seq);
   const update: PaymentStatusUpdate = { ...ev.payment, previousStatus: ev.previousStatus, seq };
@@ -79,19 +78,25 @@ export async function appendEvent(tx: Queryable, ev: OutboxEvent, now: number): 
   const payload = ev.paymentJson
     ? `${ev.paymentJson.slice(0, -1)},"previousStatus":${JSON.stringify(ev.previousStatus)},"seq":${seq}}`
     : JSON.stringify(update);
-  await tx.run(
-    'INSERT INTO outbox (user_id, merchant_id, payment_id, type, seq, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    [ev.userId, ev.merchantId, ev.payment.transactionId, ev.type, seq, payload, now],
-  );
+  await tx.run('INSERT INTO outbox (user_id, merchant_id, payment_id, type, seq, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+    ev.userId,
+    ev.merchantId,
+    ev.payment.transactionId,
+    ev.type,
+    seq,
+    payload,
+    now,
+  ]);
   return update;
 }
 
 /** The user's events with seq > lastSeq, oldest first, at most `limit` of them (page by the last seq). */
 export async function eventsSince(q: Queryable, userId: string, lastSeq: number, limit: number): Promise<OutboxRecord[]> {
-  const rows = await q.all<OutboxRow>(
-    `SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
-    [userId, lastSeq, limit],
-  );
+  const rows = await q.all<OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT ?`, [
+    userId,
+    lastSeq,
+    limit,
+  ]);
   return rows.map(toRecord);
 }
 

@@ -165,11 +165,13 @@ export function createSocketNotifier(opts: SocketNotifierOptions): SocketNotifie
     const staying = followSession(socket, socket.data, { clock, sessionActive: opts.sessionActive, logger });
     const lastSeq = (socket.handshake.auth as Record<string, unknown>).lastSeq;
     if (typeof lastSeq === 'number' && Number.isSafeInteger(lastSeq) && lastSeq >= 0) {
-      staying.then((ok) => (ok ? replay(socket, userId, lastSeq) : undefined)).catch((err: Error) => {
-        logger?.warn({ sid: socket.id, userId, reason: err.message }, 'replay failed; dropping the connection');
-        // Closing the transport (not a server-side disconnect) makes the client reconnect and ask again.
-        socket.conn.close();
-      });
+      staying
+        .then((ok) => (ok ? replay(socket, userId, lastSeq) : undefined))
+        .catch((err: Error) => {
+          logger?.warn({ sid: socket.id, userId, reason: err.message }, 'replay failed; dropping the connection');
+          // Closing the transport (not a server-side disconnect) makes the client reconnect and ask again.
+          socket.conn.close();
+        });
     }
   });
 
@@ -250,11 +252,12 @@ export function createSocketNotifier(opts: SocketNotifierOptions): SocketNotifie
       // the Redis stream before the dispatcher marks it dispatched, so the next event of the same
       // user, maybe delivered by another process, cannot overtake it. Publishing them all before
       // awaiting keeps the order: one connection, commands in order.
-      const published = events.map((e) =>
-        adapter.broadcast(
-          { type: EVENT_PACKET, data: ['paymentStatusUpdate', e.payload], nsp: '/' },
-          { rooms: new Set([userRoom(e.userId)]), except: new Set() },
-        ) as unknown,
+      const published = events.map(
+        (e) =>
+          adapter.broadcast(
+            { type: EVENT_PACKET, data: ['paymentStatusUpdate', e.payload], nsp: '/' },
+            { rooms: new Set([userRoom(e.userId)]), except: new Set() },
+          ) as unknown,
       );
       published.push(...(await challengePackets(events)));
       await Promise.all(published);

@@ -94,7 +94,10 @@ export interface WebhookLogOptions {
 
 export function createWebhookLog({ db, clock, allowPrivateTargets, onScheduled }: WebhookLogOptions) {
   async function load(q: Queryable, merchantId: string, id: string): Promise<Delivery> {
-    const row = await q.get<DeliveryRow>(`SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ? AND merchant_id = ?`, [id, merchantId]);
+    const row = await q.get<DeliveryRow>(`SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ? AND merchant_id = ?`, [
+      id,
+      merchantId,
+    ]);
     // Another merchant's delivery is indistinguishable from none.
     if (!row) throw new ProblemError('not-found', 'no such webhook delivery');
     return (await withAttempts(q, [row]))[0]!;
@@ -107,10 +110,11 @@ export function createWebhookLog({ db, clock, allowPrivateTargets, onScheduled }
   }
 
   async function endpoint(merchantId: string): Promise<Endpoint> {
-    const m = await db.get<{ webhook_url: string | null; webhook_disabled_at: number | string | null; webhook_disabled_reason: string | null }>(
-      'SELECT webhook_url, webhook_disabled_at, webhook_disabled_reason FROM merchants WHERE id = ?',
-      [merchantId],
-    );
+    const m = await db.get<{
+      webhook_url: string | null;
+      webhook_disabled_at: number | string | null;
+      webhook_disabled_reason: string | null;
+    }>('SELECT webhook_url, webhook_disabled_at, webhook_disabled_reason FROM merchants WHERE id = ?', [merchantId]);
     if (!m) throw new ProblemError('not-found', 'no such merchant');
     return { url: m.webhook_url, disabledAt: isoOrNull(m.webhook_disabled_at), disabledReason: m.webhook_disabled_reason };
   }
@@ -121,7 +125,12 @@ export function createWebhookLog({ db, clock, allowPrivateTargets, onScheduled }
 
     /** Newest first, each with its attempts. */
     async list(merchantId: string, cursor: string | undefined, limit: number): Promise<{ data: Delivery[]; nextCursor: string | null }> {
-      const page = await newestFirst<DeliveryRow>(db, { select: `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries`, where: 'merchant_id = ?', params: [merchantId], idPrefix: 'msg_' }, cursor, limit);
+      const page = await newestFirst<DeliveryRow>(
+        db,
+        { select: `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries`, where: 'merchant_id = ?', params: [merchantId], idPrefix: 'msg_' },
+        cursor,
+        limit,
+      );
       return { data: await withAttempts(db, page.data), nextCursor: page.nextCursor };
     },
 
@@ -139,9 +148,13 @@ export function createWebhookLog({ db, clock, allowPrivateTargets, onScheduled }
           [merchantId],
         );
         await load(tx, merchantId, id); // 404 first: another merchant's delivery says nothing
-        if (!m?.webhook_url) throw new ProblemError('validation-error', 'the merchant has no webhook endpoint: set one with PUT /merchants/:id/webhook');
+        if (!m?.webhook_url)
+          throw new ProblemError('validation-error', 'the merchant has no webhook endpoint: set one with PUT /merchants/:id/webhook');
         if (m.webhook_disabled_at !== null) {
-          throw new ProblemError('webhook-endpoint-disabled', 'the endpoint answered 410 Gone: re-enable it with PUT /merchants/:id/webhook, then redeliver');
+          throw new ProblemError(
+            'webhook-endpoint-disabled',
+            'the endpoint answered 410 Gone: re-enable it with PUT /merchants/:id/webhook, then redeliver',
+          );
         }
         const now = clock.now();
         await tx.run(
@@ -160,7 +173,10 @@ export function createWebhookLog({ db, clock, allowPrivateTargets, onScheduled }
     /** Sets (or removes, with null) the endpoint and enables it. Deliveries stopped by a 410 stay failed: redeliver them. */
     async setEndpoint(merchantId: string, url: string | null): Promise<Endpoint> {
       if (url !== null) validateUrl(url, 'body.url');
-      await db.run('UPDATE merchants SET webhook_url = ?, webhook_disabled_at = NULL, webhook_disabled_reason = NULL WHERE id = ?', [url, merchantId]);
+      await db.run('UPDATE merchants SET webhook_url = ?, webhook_disabled_at = NULL, webhook_disabled_reason = NULL WHERE id = ?', [
+        url,
+        merchantId,
+      ]);
       return endpoint(merchantId);
     },
   };

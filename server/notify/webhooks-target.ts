@@ -191,10 +191,7 @@ export type TargetCheck = { ok: true; addresses: string[] } | { ok: false; reaso
  * The check before each attempt: the static one, then every address the hostname resolves to
  * (one private address among public ones is enough to refuse: the connection may pick it).
  */
-export async function checkWebhookTarget(
-  url: string,
-  opts: { allowPrivate: boolean; resolve?: ResolveAll },
-): Promise<TargetCheck> {
+export async function checkWebhookTarget(url: string, opts: { allowPrivate: boolean; resolve?: ResolveAll }): Promise<TargetCheck> {
   const staticProblem = staticTargetProblem(url, opts.allowPrivate);
   if (staticProblem) return { ok: false, reason: `webhook URL ${staticProblem}` };
   if (opts.allowPrivate) return { ok: true, addresses: [] };

@@ -306,7 +306,11 @@ export function createWebhookWorker(opts: WebhookWorkerOptions): WebhookWorker {
       } catch (err) {
         if (stopController.signal.aborted) {
           // Shutting down: not the receiver's fault. Release the claim; it is attempted again soon.
-          await db.run(`UPDATE webhook_deliveries SET claim = NULL, next_attempt_at = ? WHERE id = ? AND claim = ?`, [clock.now(), d.id, token]);
+          await db.run(`UPDATE webhook_deliveries SET claim = NULL, next_attempt_at = ? WHERE id = ? AND claim = ?`, [
+            clock.now(),
+            d.id,
+            token,
+          ]);
           return;
         }
         error = timeout.aborted ? `timed out after ${opts.timeoutMs} ms` : describeError(err);

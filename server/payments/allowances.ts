@@ -22,7 +22,6 @@ interface AllowanceRow {
   updated_at: number;
 }
 
-
 /** What is spent in the current period: nothing once the stored period has ended. */
 function current(row: AllowanceRow, now: number): { spent: bigint; start: number; end: number } {
   const { start, end } = periodBounds(row.period, now);
@@ -66,10 +65,23 @@ export function createAllowances({ db, clock }: { db: Db; clock: Clock }) {
       const now = clock.now();
       const payee = canonicalPayee(a.payee);
       return db.transaction(async (tx) => {
-        const row = await tx.get<AllowanceRow>(`SELECT ${COLUMNS} FROM allowances WHERE user_id = ? AND site = ? AND payee = ? AND asset = ?${forUpdate(tx)}`, [userId, a.site, payee, a.asset]);
+        const row = await tx.get<AllowanceRow>(
+          `SELECT ${COLUMNS} FROM allowances WHERE user_id = ? AND site = ? AND payee = ? AND asset = ?${forUpdate(tx)}`,
+          [userId, a.site, payee, a.asset],
+        );
         const { start } = periodBounds(a.period, now);
         const spent = row && row.period === a.period ? current(row, now).spent : 0n;
-        const next: AllowanceRow = { user_id: userId, site: a.site, payee, asset: a.asset, amount: a.amount, period: a.period, spent: spent.toString(), period_start: start, updated_at: now };
+        const next: AllowanceRow = {
+          user_id: userId,
+          site: a.site,
+          payee,
+          asset: a.asset,
+          amount: a.amount,
+          period: a.period,
+          spent: spent.toString(),
+          period_start: start,
+          updated_at: now,
+        };
         await tx.run(
           `INSERT INTO allowances (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (user_id, site, payee, asset) DO UPDATE SET amount = excluded.amount, period = excluded.period,
@@ -82,7 +94,10 @@ export function createAllowances({ db, clock }: { db: Db; clock: Clock }) {
     /** `payee` null: the site's allowance kept from before allowances named a payee. */
     async remove(userId: string, site: string, payee: string | null, asset: string): Promise<boolean> {
       const p = payee === null ? '' : canonicalPayee(payee);
-      return (await db.run('DELETE FROM allowances WHERE user_id = ? AND site = ? AND payee = ? AND asset = ?', [userId, site, p, asset])).changes === 1;
+      return (
+        (await db.run('DELETE FROM allowances WHERE user_id = ? AND site = ? AND payee = ? AND asset = ?', [userId, site, p, asset]))
+          .changes === 1
+      );
     },
   };
 }
@@ -93,30 +108,40 @@ export type Allowances = ReturnType<typeof createAllowances>;
  * refuses the payment (the caller's rollback then stores nothing). `payee` is the payment's, as the
  * rail names it (Rail.payeeOf), never anything the request says about itself.
  */
-export async function spendAllowance(tx: Queryable, a: { userId: string; site: string; payee: string; asset: string; amount: bigint; now: number }): Promise<void> {
+export async function spendAllowance(
+  tx: Queryable,
+  a: { userId: string; site: string; payee: string; asset: string; amount: bigint; now: number },
+): Promise<void> {
   const payee = canonicalPayee(a.payee);
-  const row = await tx.get<AllowanceRow>(`SELECT ${COLUMNS} FROM allowances WHERE user_id = ? AND site = ? AND payee = ? AND asset = ?${forUpdate(tx)}`, [a.userId, a.site, payee, a.asset]);
+  const row = await tx.get<AllowanceRow>(
+    `SELECT ${COLUMNS} FROM allowances WHERE user_id = ? AND site = ? AND payee = ? AND asset = ?${forUpdate(tx)}`,
+    [a.userId, a.site, payee, a.asset],
+  );
   if (!row) {
     // Said apart because the person can act on it: this site has a budget, but not for this payee.
-    const other = await tx.get<{ payee: string }>('SELECT payee FROM allowances WHERE user_id = ? AND site = ? AND asset = ? LIMIT 1', [a.userId, a.site, a.asset]);
+    const other = await tx.get<{ payee: string }>('SELECT payee FROM allowances WHERE user_id = ? AND site = ? AND asset = ? LIMIT 1', [
+      a.userId,
+      a.site,
+      a.asset,
+    ]);
     if (other) {
       throw new ProblemError(
         'allowance-payee-mismatch',
-        other.payee === '' ? `the allowance for ${a.site} was set before allowances named a payee: set it again` : `the allowance for ${a.site} is not for this payee: ask the person`,
+        other.payee === ''
+          ? `the allowance for ${a.site} was set before allowances named a payee: set it again`
+          : `the allowance for ${a.site} is not for this payee: ask the person`,
       );
     }
     throw new ProblemError('allowance-exceeded', `no allowance for ${a.site} in ${a.asset}: ask the person`);
   }
   const c = current(row, a.now);
   const left = BigInt(row.amount) - c.spent;
-  if (a.amount > left) throw new ProblemError('allowance-exceeded', `${left > 0n ? left : 0n} ${a.asset} left for ${a.site} this ${row.period}`, { remaining: (left > 0n ? left : 0n).toString() });
-  await tx.run('UPDATE allowances SET spent = ?, period_start = ?, updated_at = ? WHERE user_id = ? AND site = ? AND payee = ? AND asset = ?', [
-    (c.spent + a.amount).toString(),
-    c.start,
-    a.now,
-    a.userId,
-    a.site,
-    payee,
-    a.asset,
-  ]);
+  if (a.amount > left)
+    throw new ProblemError('allowance-exceeded', `${left > 0n ? left : 0n} ${a.asset} left for ${a.site} this ${row.period}`, {
+      remaining: (left > 0n ? left : 0n).toString(),
+    });
+  await tx.run(
+    'UPDATE allowances SET spent = ?, period_start = ?, updated_at = ? WHERE user_id = ? AND site = ? AND payee = ? AND asset = ?',
+    [(c.spent + a.amount).toString(), c.start, a.now, a.userId, a.site, payee, a.asset],
+  );
 }

@@ -14,7 +14,10 @@ export interface BalanceView {
 
 /** A user's balances per asset: what is theirs, what payments in flight hold, what they can spend. */
 async function userBalances(db: Db, ledger: Ledger, userId: string): Promise<BalanceView[]> {
-  const accounts = await ledger.lookupAccounts(db, ASSET_NAMES.map((a) => userAccountId(userId, a)));
+  const accounts = await ledger.lookupAccounts(
+    db,
+    ASSET_NAMES.map((a) => userAccountId(userId, a)),
+  );
   const byId = new Map(accounts.map((a) => [a.id, a]));
   return ASSET_NAMES.map((asset) => {
     const a = byId.get(userAccountId(userId, asset));

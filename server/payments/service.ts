@@ -96,7 +96,12 @@ export function createPaymentsService(deps: PaymentsDeps) {
     return tx.get<PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ?${forUpdate(tx)}`, [id]);
   }
 
-  async function create(user: { id: string; address?: string }, key: string, body: CreatePaymentRequest, rawBody: unknown): Promise<CreateResult> {
+  async function create(
+    user: { id: string; address?: string },
+    key: string,
+    body: CreatePaymentRequest,
+    rawBody: unknown,
+  ): Promise<CreateResult> {
     const rail = rails[body.rail];
     if (!rail) throw new ProblemError('unsupported-rail', `the ${body.rail} rail is not enabled on this hub`);
     if (body.requirement && (body.requirement.amount !== body.amount || body.requirement.payTo !== body.payTo)) {
@@ -184,7 +189,14 @@ export function createPaymentsService(deps: PaymentsDeps) {
     if (p.body.allowance) {
       // The payee as the rail knows it: the allowance is for that payee only.
       const payee = p.rail.payeeOf ? p.rail.payeeOf(p.body.payTo) : p.body.payTo;
-      await spendAllowance(tx, { userId: p.user.id, site: p.body.allowance.site, payee, asset: p.body.asset, amount: BigInt(p.body.amount), now: p.row.created_at });
+      await spendAllowance(tx, {
+        userId: p.user.id,
+        site: p.body.allowance.site,
+        payee,
+        asset: p.body.asset,
+        amount: BigInt(p.body.amount),
+        now: p.row.created_at,
+      });
     }
     const debitAccountId = p.prepared?.debitAccount ? await p.prepared.debitAccount(tx) : await accounts.user(tx, p.user.id, p.body.asset);
     const [result] = await ledger.createTransfers(tx, [
@@ -203,7 +215,10 @@ export function createPaymentsService(deps: PaymentsDeps) {
   }
 
   async function insertPayment(tx: Queryable, row: PaymentRow): Promise<void> {
-    await tx.run(`INSERT INTO payments (${PAYMENT_COLUMNS}) VALUES (${PAYMENT_PLACEHOLDERS})`, PAYMENT_FIELDS.map((c) => row[c]));
+    await tx.run(
+      `INSERT INTO payments (${PAYMENT_COLUMNS}) VALUES (${PAYMENT_PLACEHOLDERS})`,
+      PAYMENT_FIELDS.map((c) => row[c]),
+    );
   }
 
   /**
@@ -235,7 +250,11 @@ export function createPaymentsService(deps: PaymentsDeps) {
         await transfer(tx, p, payee.creditAccountId, false);
         await insertPayment(tx, row);
         await p.prepared?.reserve?.(tx, railPayment(row));
-        await appendEvent(tx, { userId: row.user_id, merchantId: row.merchant_id, type: EVENT_TYPE.completed, payment, paymentJson, previousStatus: null }, row.created_at);
+        await appendEvent(
+          tx,
+          { userId: row.user_id, merchantId: row.merchant_id, type: EVENT_TYPE.completed, payment, paymentJson, previousStatus: null },
+          row.created_at,
+        );
         return null;
       })
       .finally(p.release);
@@ -252,7 +271,13 @@ export function createPaymentsService(deps: PaymentsDeps) {
   async function createReserved(p: NewPayment): Promise<CreateResult> {
     const started = await db
       .transaction(async (tx) => {
-        const claim = await claimKey(tx, { scope: keyScope('payment', p.user.id), key: p.key, fingerprint: p.fingerprint, resourceId: p.row.id, now: p.row.created_at });
+        const claim = await claimKey(tx, {
+          scope: keyScope('payment', p.user.id),
+          key: p.key,
+          fingerprint: p.fingerprint,
+          resourceId: p.row.id,
+          now: p.row.created_at,
+        });
         if (!claim.claimed) return { replay: claim.replay, row: undefined };
         requirePrepared(p);
         const payee = await p.rail.resolvePayee(tx, p.body.payTo, p.body.asset);
@@ -260,7 +285,11 @@ export function createPaymentsService(deps: PaymentsDeps) {
         await transfer(tx, p, payee.creditAccountId, true);
         await insertPayment(tx, row);
         await p.prepared?.reserve?.(tx, railPayment(row));
-        await appendEvent(tx, { userId: row.user_id, merchantId: row.merchant_id, type: EVENT_TYPE.pending, payment: toPayment(row), previousStatus: null }, row.created_at);
+        await appendEvent(
+          tx,
+          { userId: row.user_id, merchantId: row.merchant_id, type: EVENT_TYPE.pending, payment: toPayment(row), previousStatus: null },
+          row.created_at,
+        );
         return { replay: undefined, row };
       })
       .finally(p.release);
@@ -283,14 +312,33 @@ export function createPaymentsService(deps: PaymentsDeps) {
    * A status change and everything that must commit with it: the row, its event for the user's
    * live feed and webhooks, and the answer a retry of the creating request will replay.
    */
-  async function recordTransition(tx: Queryable, prev: PaymentRow, next: PaymentRow, type = EVENT_TYPE[next.status as PaymentStatus]): Promise<Payment> {
+  async function recordTransition(
+    tx: Queryable,
+    prev: PaymentRow,
+    next: PaymentRow,
+    type = EVENT_TYPE[next.status as PaymentStatus],
+  ): Promise<Payment> {
     await tx.run(
       `UPDATE payments SET status = ?, failure_reason = ?, receipt_token = ?, transaction_hash = ?,
        block_explorer_url = ?, preimage = ?, refunded_amount = ?, updated_at = ? WHERE id = ?`,
-      [next.status, next.failure_reason, next.receipt_token, next.transaction_hash, next.block_explorer_url, next.preimage, next.refunded_amount, next.updated_at, next.id],
+      [
+        next.status,
+        next.failure_reason,
+        next.receipt_token,
+        next.transaction_hash,
+        next.block_explorer_url,
+        next.preimage,
+        next.refunded_amount,
+        next.updated_at,
+        next.id,
+      ],
     );
     const payment = toPayment(next);
-    await appendEvent(tx, { userId: next.user_id, merchantId: next.merchant_id, type, payment, previousStatus: prev.status as PaymentStatus }, next.updated_at);
+    await appendEvent(
+      tx,
+      { userId: next.user_id, merchantId: next.merchant_id, type, payment, previousStatus: prev.status as PaymentStatus },
+      next.updated_at,
+    );
     await storeResponse(tx, next.id, { status: 200, body: payment });
     return payment;
   }
@@ -301,7 +349,8 @@ export function createPaymentsService(deps: PaymentsDeps) {
    */
   async function applyOutcome(id: string, outcome: RailOutcome): Promise<Payment> {
     // Sign before taking the write lock: signing is the slowest step and needs nothing locked.
-    const pre = outcome.status === 'completed' ? await db.get<PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ?`, [id]) : undefined;
+    const pre =
+      outcome.status === 'completed' ? await db.get<PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ?`, [id]) : undefined;
     const token = pre ? await receiptFor(pre) : null;
 
     const { payment, changed } = await db.transaction(async (tx) => {
@@ -315,7 +364,9 @@ export function createPaymentsService(deps: PaymentsDeps) {
       const next: PaymentRow = { ...row, updated_at: now };
 
       if (outcome.status === 'completed') {
-        const [r] = await ledger.createTransfers(tx, [{ id: `${id}:post`, pendingId: id, flags: { postPendingTransfer: true }, userData: id }]);
+        const [r] = await ledger.createTransfers(tx, [
+          { id: `${id}:post`, pendingId: id, flags: { postPendingTransfer: true }, userData: id },
+        ]);
         if (r === 'created' || r === 'exists') {
           next.status = 'completed';
           next.receipt_token = token ?? (await receiptFor(row));
@@ -333,7 +384,9 @@ export function createPaymentsService(deps: PaymentsDeps) {
         next.transaction_hash = outcome.transactionHash ?? row.transaction_hash;
         next.block_explorer_url = outcome.blockExplorerUrl ?? row.block_explorer_url;
       } else {
-        const [r] = await ledger.createTransfers(tx, [{ id: `${id}:void`, pendingId: id, flags: { voidPendingTransfer: true }, userData: id }]);
+        const [r] = await ledger.createTransfers(tx, [
+          { id: `${id}:void`, pendingId: id, flags: { voidPendingTransfer: true }, userData: id },
+        ]);
         const released = ['created', 'exists', 'pending_transfer_expired', 'pending_transfer_already_voided'];
         if (!r || !released.includes(r)) throw new Error(`ledger refused to void ${id}: ${r}`);
         next.status = 'failed';
@@ -358,7 +411,11 @@ export function createPaymentsService(deps: PaymentsDeps) {
       asset: row.asset,
       rail: row.rail,
       resource: row.resource_url
-        ? { url: row.resource_url, method: row.resource_method ?? 'GET', ...(row.resource_body_hash ? { bodyHash: row.resource_body_hash } : {}) }
+        ? {
+            url: row.resource_url,
+            method: row.resource_method ?? 'GET',
+            ...(row.resource_body_hash ? { bodyHash: row.resource_body_hash } : {}),
+          }
         : null,
       bind: row.bind ? (JSON.parse(row.bind) as BindPart[]) : DEFAULT_BIND,
     });
@@ -386,7 +443,14 @@ export function createPaymentsService(deps: PaymentsDeps) {
       const credit = await accounts.user(tx, row.user_id, row.asset);
       const debit = await accounts.merchant(tx, merchantId, row.asset);
       const [r] = await ledger.createTransfers(tx, [
-        { id: `refund_${randomBytes(12).toString('base64url')}`, debitAccountId: debit, creditAccountId: credit, amount, asset: row.asset, userData: row.id },
+        {
+          id: `refund_${randomBytes(12).toString('base64url')}`,
+          debitAccountId: debit,
+          creditAccountId: credit,
+          amount,
+          asset: row.asset,
+          userData: row.id,
+        },
       ]);
       expectCreated(r, { what: `the refund of ${row.id}`, amount, asset: row.asset });
       const refunded = BigInt(row.refunded_amount) + amount;
@@ -413,7 +477,12 @@ export function createPaymentsService(deps: PaymentsDeps) {
   }
 
   async function listBy(column: 'user_id' | 'merchant_id', owner: string, cursor: string | undefined, limit: number) {
-    const page = await newestFirst<PaymentRow>(db, { select: `SELECT ${PAYMENT_COLUMNS} FROM payments`, where: `${column} = ?`, params: [owner], idPrefix: 'pay_' }, cursor, limit);
+    const page = await newestFirst<PaymentRow>(
+      db,
+      { select: `SELECT ${PAYMENT_COLUMNS} FROM payments`, where: `${column} = ?`, params: [owner], idPrefix: 'pay_' },
+      cursor,
+      limit,
+    );
     return { data: page.data.map(toPayment), nextCursor: page.nextCursor };
   }
 
@@ -423,7 +492,9 @@ export function createPaymentsService(deps: PaymentsDeps) {
     for (const row of open) {
       const rail = rails[row.rail as keyof Rails];
       const outcome: RailOutcome = rail
-        ? await rail.resume(railPayment(row)).catch((err: Error) => ({ status: 'failed' as const, reason: `rail error on resume: ${err.message}` }))
+        ? await rail
+            .resume(railPayment(row))
+            .catch((err: Error) => ({ status: 'failed' as const, reason: `rail error on resume: ${err.message}` }))
         : { status: 'failed', reason: `the ${row.rail} rail is no longer enabled` };
       await applyOutcome(row.id, outcome);
     }
@@ -440,7 +511,9 @@ export function createPaymentsService(deps: PaymentsDeps) {
   async function failLapsed(limit = 500): Promise<number> {
     return db.transaction(async (tx) => {
       const rows = await tx.all<PaymentRow>(
-        `SELECT ${PAYMENT_COLUMNS.split(', ').map((c) => `p.${c}`).join(', ')} FROM payments p
+        `SELECT ${PAYMENT_COLUMNS.split(', ')
+          .map((c) => `p.${c}`)
+          .join(', ')} FROM payments p
            JOIN ledger_transfers t ON t.id = p.transfer_id
           WHERE p.status IN ('pending', 'submitted') AND t.state = 'expired'
           LIMIT ?${tx.dialect === 'postgres' ? ' FOR UPDATE OF p SKIP LOCKED' : ''}`,
@@ -448,7 +521,12 @@ export function createPaymentsService(deps: PaymentsDeps) {
       );
       const now = clock.now();
       for (const row of rows) {
-        await recordTransition(tx, row, { ...row, status: 'failed', failure_reason: 'the reservation expired before the payment settled', updated_at: now });
+        await recordTransition(tx, row, {
+          ...row,
+          status: 'failed',
+          failure_reason: 'the reservation expired before the payment settled',
+          updated_at: now,
+        });
       }
       if (rows.length) deps.onEvent?.();
       for (let i = 0; i < rows.length; i++) deps.onStatus?.('failed');

@@ -33,4 +33,3 @@ export interface SovrFacilitator {
   verify(payload: ExactPayload, requirement: ExactRequirement): Promise<VerifyResult>;
   settle(payload: ExactPayload, requirement: ExactRequirement): Promise<SettleResult>;
 }
-

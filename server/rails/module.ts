@@ -46,4 +46,6 @@ export interface RailModule<Name extends RailName = RailName, Shape extends z.Zo
 }
 
 /** Keeps each module's own settings type while the registry holds them side by side. */
-export const defineRail = <Name extends RailName, Shape extends z.ZodRawShape, Settings>(m: RailModule<Name, Shape, Settings>): RailModule<Name, Shape, Settings> => m;
+export const defineRail = <Name extends RailName, Shape extends z.ZodRawShape, Settings>(
+  m: RailModule<Name, Shape, Settings>,
+): RailModule<Name, Shape, Settings> => m;

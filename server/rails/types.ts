@@ -108,7 +108,12 @@ export type Rails = Partial<Record<RailName, Rail>>;
  */
 export interface DepositsApi {
   /** Checks, reserves, submits; idempotent per (user, key) like payments. */
-  create(user: { id: string; address?: string }, key: string, body: CreateDepositRequest, rawBody: unknown): Promise<{ status: number; body: Deposit; replayed: boolean }>;
+  create(
+    user: { id: string; address?: string },
+    key: string,
+    body: CreateDepositRequest,
+    rawBody: unknown,
+  ): Promise<{ status: number; body: Deposit; replayed: boolean }>;
   /** The user's own deposit only. */
   get(userId: string, id: string): Promise<Deposit | undefined>;
 }

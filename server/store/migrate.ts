@@ -27,9 +27,7 @@ export async function migrate(db: Db, migrations: readonly Migration[]): Promise
 }
 
 export async function pendingMigrations(db: Db, migrations: readonly Migration[]): Promise<string[]> {
-  const rows = await db
-    .all<{ id: string }>('SELECT id FROM schema_migrations')
-    .catch(() => [] as { id: string }[]);
+  const rows = await db.all<{ id: string }>('SELECT id FROM schema_migrations').catch(() => [] as { id: string }[]);
   const done = new Set(rows.map((r) => r.id));
   return migrations.filter((m) => !done.has(m.id)).map((m) => m.id);
 }

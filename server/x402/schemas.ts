@@ -20,7 +20,9 @@ const Text = (max: number) => z.string().min(1).max(max);
 export const FacilitatorRequest = z
   .object({
     x402Version: z.number().int().describe('1 or 2; other versions are answered isValid false, invalid_x402_version'),
-    paymentPayload: Record_.describe('PaymentPayload as the payer sent it (version 2: {x402Version, resource?, accepted, payload, extensions?})'),
+    paymentPayload: Record_.describe(
+      'PaymentPayload as the payer sent it (version 2: {x402Version, resource?, accepted, payload, extensions?})',
+    ),
     paymentRequirements: Record_.describe('The PaymentRequirements the resource server chose'),
   })
   .catchall(z.unknown())
@@ -78,7 +80,10 @@ export const ExactEvmRequirementFields = z
 export const PaymentPayloadV2 = z
   .object({
     x402Version: z.literal(2),
-    resource: z.object({ url: z.string().max(4096) }).catchall(z.unknown()).nullish(),
+    resource: z
+      .object({ url: z.string().max(4096) })
+      .catchall(z.unknown())
+      .nullish(),
     accepted: RequirementsV2,
     payload: Record_,
     extensions: Record_.nullish(),
@@ -115,7 +120,10 @@ export type ExactEvmPayload = z.infer<typeof ExactEvmPayload>;
 export const VerifyResponse = z
   .object({
     isValid: z.boolean(),
-    invalidReason: z.string().optional().describe('x402 reason code, e.g. invalid_exact_evm_payload_signature, insufficient_funds, invalid_network'),
+    invalidReason: z
+      .string()
+      .optional()
+      .describe('x402 reason code, e.g. invalid_exact_evm_payload_signature, insufficient_funds, invalid_network'),
     invalidMessage: z.string().optional().describe('Human-readable detail; never branch on it'),
     payer: z.string().optional(),
   })
@@ -135,5 +143,7 @@ export const SettleResponse = z
 export const SupportedResponse = z.object({
   kinds: z.array(z.object({ x402Version: z.number().int(), scheme: z.string(), network: z.string(), extra: Record_.optional() })),
   extensions: z.array(z.string()),
-  signers: z.record(z.string(), z.array(z.string())).describe('CAIP-2 pattern → addresses that submit transactions (the hub service wallet)'),
+  signers: z
+    .record(z.string(), z.array(z.string()))
+    .describe('CAIP-2 pattern → addresses that submit transactions (the hub service wallet)'),
 });

@@ -75,7 +75,13 @@ export function createX402Facilitator(core: SovrFacilitator, logger: Logger): X4
 
     async verify(body) {
       const read = readFacilitatorRequest(body, kind);
-      if (!read.ok) return { isValid: false, invalidReason: read.reason, invalidMessage: clip(read.message), ...(read.payer ? { payer: read.payer } : {}) };
+      if (!read.ok)
+        return {
+          isValid: false,
+          invalidReason: read.reason,
+          invalidMessage: clip(read.message),
+          ...(read.payer ? { payer: read.payer } : {}),
+        };
       try {
         const r = await core.verify(read.payload, read.requirement);
         if (r.isValid) return { isValid: true, payer: r.payer };
@@ -88,14 +94,30 @@ export function createX402Facilitator(core: SovrFacilitator, logger: Logger): X4
     async settle(body) {
       const read = readFacilitatorRequest(body, kind);
       if (!read.ok) {
-        return { success: false, errorReason: read.reason, errorMessage: clip(read.message), ...(read.payer ? { payer: read.payer } : {}), transaction: '', network: read.network };
+        return {
+          success: false,
+          errorReason: read.reason,
+          errorMessage: clip(read.message),
+          ...(read.payer ? { payer: read.payer } : {}),
+          transaction: '',
+          network: read.network,
+        };
       }
       try {
         const r = await core.settle(read.payload, read.requirement);
-        logger.info({ payer: r.payer ?? read.payer, transaction: r.transaction, success: r.success, ...(r.success ? {} : { reason: r.errorReason }) }, 'x402 settle');
+        logger.info(
+          { payer: r.payer ?? read.payer, transaction: r.transaction, success: r.success, ...(r.success ? {} : { reason: r.errorReason }) },
+          'x402 settle',
+        );
         // Answers name the network as the request did (a version 1 name stays one).
         if (r.success) return { success: true, payer: r.payer, transaction: r.transaction, network: read.network };
-        return { success: false, errorReason: r.errorReason, payer: r.payer ?? read.payer, transaction: r.transaction, network: read.network };
+        return {
+          success: false,
+          errorReason: r.errorReason,
+          payer: r.payer ?? read.payer,
+          transaction: r.transaction,
+          network: read.network,
+        };
       } catch (err) {
         return { success: false, errorReason: unexpected('settle', err), payer: read.payer, transaction: '', network: read.network };
       }

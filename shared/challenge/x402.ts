@@ -53,8 +53,10 @@ export interface X402Challenge {
   serverError?: string;
 }
 
-
-function readOptions(list: unknown, normalize: (entry: Record<string, unknown>) => Record<string, unknown>): ChallengeResult<{ accepts: PaymentOption[]; skipped: number; first?: Record<string, unknown> }> {
+function readOptions(
+  list: unknown,
+  normalize: (entry: Record<string, unknown>) => Record<string, unknown>,
+): ChallengeResult<{ accepts: PaymentOption[]; skipped: number; first?: Record<string, unknown> }> {
   if (!Array.isArray(list)) return fail('invalid', '`accepts` must be a list');
   if (list.length > CHALLENGE_LIMITS.accepts) return fail('too-large', `more than ${CHALLENGE_LIMITS.accepts} payment options`);
   const accepts: PaymentOption[] = [];
@@ -159,7 +161,12 @@ export interface PaymentSignature {
 
 /** `PAYMENT-SIGNATURE` value: base64 of the version 2 payment payload. */
 export function encodePaymentSignature(p: Omit<PaymentSignature, 'x402Version'>): string {
-  const doc: PaymentSignature = { x402Version: 2, ...(p.resource ? { resource: p.resource } : {}), accepted: p.accepted, payload: p.payload };
+  const doc: PaymentSignature = {
+    x402Version: 2,
+    ...(p.resource ? { resource: p.resource } : {}),
+    accepted: p.accepted,
+    payload: p.payload,
+  };
   if (p.extensions) doc.extensions = p.extensions;
   return encodeBase64Text(JSON.stringify(doc));
 }

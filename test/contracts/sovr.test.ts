@@ -1,5 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { AbiCoder, ContractFactory, Signature, TypedDataEncoder, ZeroAddress, ZeroHash, type TransactionReceipt, type TypedDataDomain, type Wallet } from 'ethers';
+import {
+  AbiCoder,
+  ContractFactory,
+  Signature,
+  TypedDataEncoder,
+  ZeroAddress,
+  ZeroHash,
+  type TransactionReceipt,
+  type TypedDataDomain,
+  type Wallet,
+} from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   PERMIT_TYPES,
@@ -67,7 +77,15 @@ async function ledger(): Promise<bigint[]> {
 /** A transfer authorization from alice, valid for an hour of chain time, signed later. */
 async function auth(over: Partial<TransferAuthorization> = {}): Promise<TransferAuthorization> {
   const now = await chain.latestTimestamp();
-  return { from: alice.address, to: bob.address, value: 3n * SOVR, validAfter: 0n, validBefore: now + 3600n, nonce: randomAuthorizationNonce(), ...over };
+  return {
+    from: alice.address,
+    to: bob.address,
+    value: 3n * SOVR,
+    validAfter: 0n,
+    validBefore: now + 3600n,
+    nonce: randomAuthorizationNonce(),
+    ...over,
+  };
 }
 const authArgs = (a: TransferAuthorization) => [a.from, a.to, a.value, a.validAfter, a.validBefore, a.nonce] as const;
 
@@ -151,7 +169,8 @@ describe('permit (EIP-2612)', () => {
     };
     return { message, signature: await signer.signTypedData(domain, PERMIT_TYPES, message) };
   }
-  const permitArgs = (m: { owner: string; spender: string; value: bigint; deadline: bigint }) => [m.owner, m.spender, m.value, m.deadline] as const;
+  const permitArgs = (m: { owner: string; spender: string; value: bigint; deadline: bigint }) =>
+    [m.owner, m.spender, m.value, m.deadline] as const;
 
   it('sets the allowance from a signature anyone submits, and the spender can use it', async () => {
     const nonce = await token().nonces(alice.address);
@@ -173,13 +192,17 @@ describe('permit (EIP-2612)', () => {
 
   it('refuses an expired permit', async () => {
     const { message, signature } = await signPermit(alice, { deadline: (await chain.latestTimestamp()) - 1n });
-    await expect(as(relayer).getFunction(FN.permitVrs)(...permitArgs(message), ...vrs(signature))).rejects.toMatchObject({ reason: 'SOVR: permit is expired' });
+    await expect(as(relayer).getFunction(FN.permitVrs)(...permitArgs(message), ...vrs(signature))).rejects.toMatchObject({
+      reason: 'SOVR: permit is expired',
+    });
     expect(await token().allowance(alice.address, bob.address)).toBe(0n);
   });
 
   it('refuses a permit signed by someone other than the owner', async () => {
     const { message, signature } = await signPermit(carol);
-    await expect(as(relayer).getFunction(FN.permitVrs)(...permitArgs(message), ...vrs(signature))).rejects.toMatchObject({ reason: 'SOVR: invalid signature' });
+    await expect(as(relayer).getFunction(FN.permitVrs)(...permitArgs(message), ...vrs(signature))).rejects.toMatchObject({
+      reason: 'SOVR: invalid signature',
+    });
     expect(await token().allowance(alice.address, bob.address)).toBe(0n);
   });
 
@@ -188,7 +211,9 @@ describe('permit (EIP-2612)', () => {
     await send(relayer, FN.permitVrs, [...permitArgs(message), ...vrs(signature)]);
     await send(alice, 'approve', [bob.address, 0n]);
     const nonce = await token().nonces(alice.address);
-    await expect(as(relayer).getFunction(FN.permitVrs)(...permitArgs(message), ...vrs(signature))).rejects.toMatchObject({ reason: 'SOVR: invalid signature' });
+    await expect(as(relayer).getFunction(FN.permitVrs)(...permitArgs(message), ...vrs(signature))).rejects.toMatchObject({
+      reason: 'SOVR: invalid signature',
+    });
     expect(await token().allowance(alice.address, bob.address)).toBe(0n);
     expect(await token().nonces(alice.address)).toBe(nonce);
   });
@@ -229,13 +254,23 @@ describe('transferWithAuthorization (EIP-3009)', () => {
   it('refuses an expired authorization (validBefore reached)', async () => {
     const a = await auth({ validBefore: await chain.latestTimestamp() });
     const sig = await signTransferAuthorization(alice, domain, a);
-    await expectRefused(as(relayer).getFunction(FN.transferVrs)(...authArgs(a), ...vrs(sig)), 'SOVR: authorization is expired', await ledger(), a);
+    await expectRefused(
+      as(relayer).getFunction(FN.transferVrs)(...authArgs(a), ...vrs(sig)),
+      'SOVR: authorization is expired',
+      await ledger(),
+      a,
+    );
   });
 
   it('refuses an authorization that is not valid yet (validAfter in the future)', async () => {
     const a = await auth({ validAfter: (await chain.latestTimestamp()) + 3600n, validBefore: (await chain.latestTimestamp()) + 7200n });
     const sig = await signTransferAuthorization(alice, domain, a);
-    await expectRefused(as(relayer).getFunction(FN.transferVrs)(...authArgs(a), ...vrs(sig)), 'SOVR: authorization is not yet valid', await ledger(), a);
+    await expectRefused(
+      as(relayer).getFunction(FN.transferVrs)(...authArgs(a), ...vrs(sig)),
+      'SOVR: authorization is not yet valid',
+      await ledger(),
+      a,
+    );
   });
 
   it('refuses a nonce already used, in either form and even for a freshly signed message', async () => {
@@ -243,11 +278,19 @@ describe('transferWithAuthorization (EIP-3009)', () => {
     const sig = await signTransferAuthorization(alice, domain, a);
     await send(relayer, FN.transferVrs, [...authArgs(a), ...vrs(sig)]);
     const before = await ledger();
-    await expectRefused(as(relayer).getFunction(FN.transferVrs)(...authArgs(a), ...vrs(sig)), 'SOVR: authorization is used or canceled', before);
+    await expectRefused(
+      as(relayer).getFunction(FN.transferVrs)(...authArgs(a), ...vrs(sig)),
+      'SOVR: authorization is used or canceled',
+      before,
+    );
     await expectRefused(as(relayer).getFunction(FN.transferBytes)(...authArgs(a), sig), 'SOVR: authorization is used or canceled', before);
     const other = { ...a, to: carol.address, value: 2n };
     const otherSig = await signTransferAuthorization(alice, domain, other);
-    await expectRefused(as(relayer).getFunction(FN.transferBytes)(...authArgs(other), otherSig), 'SOVR: authorization is used or canceled', before);
+    await expectRefused(
+      as(relayer).getFunction(FN.transferBytes)(...authArgs(other), otherSig),
+      'SOVR: authorization is used or canceled',
+      before,
+    );
   });
 
   it('refuses a signature by someone other than `from`', async () => {
@@ -260,8 +303,18 @@ describe('transferWithAuthorization (EIP-3009)', () => {
     const a = await auth();
     const sig = await signTransferAuthorization(alice, domain, a);
     const before = await ledger();
-    await expectRefused(as(relayer).getFunction(FN.transferVrs)(...authArgs({ ...a, value: a.value + 1n }), ...vrs(sig)), 'SOVR: invalid signature', before, a);
-    await expectRefused(as(relayer).getFunction(FN.transferBytes)(...authArgs({ ...a, to: relayer.address }), sig), 'SOVR: invalid signature', before, a);
+    await expectRefused(
+      as(relayer).getFunction(FN.transferVrs)(...authArgs({ ...a, value: a.value + 1n }), ...vrs(sig)),
+      'SOVR: invalid signature',
+      before,
+      a,
+    );
+    await expectRefused(
+      as(relayer).getFunction(FN.transferBytes)(...authArgs({ ...a, to: relayer.address }), sig),
+      'SOVR: invalid signature',
+      before,
+      a,
+    );
     const otherChain = await signTransferAuthorization(alice, { ...domain, chainId: 1 }, a);
     await expectRefused(as(relayer).getFunction(FN.transferBytes)(...authArgs(a), otherChain), 'SOVR: invalid signature', before, a);
   });
@@ -273,23 +326,41 @@ describe('transferWithAuthorization (EIP-3009)', () => {
     const twinS = `0x${(SECP256K1_N - BigInt(s)).toString(16).padStart(64, '0')}`;
     // The twin is a real signature of alice's: the ecrecover precompile maps it to her address.
     const digest = TypedDataEncoder.hash(domain, TRANSFER_WITH_AUTHORIZATION_TYPES, a);
-    const recovered = await chain.provider.call({ to: '0x0000000000000000000000000000000000000001', data: AbiCoder.defaultAbiCoder().encode(['bytes32', 'uint8', 'bytes32', 'bytes32'], [digest, twinV, r, twinS]) });
+    const recovered = await chain.provider.call({
+      to: '0x0000000000000000000000000000000000000001',
+      data: AbiCoder.defaultAbiCoder().encode(['bytes32', 'uint8', 'bytes32', 'bytes32'], [digest, twinV, r, twinS]),
+    });
     expect(AbiCoder.defaultAbiCoder().decode(['address'], recovered)[0]).toBe(alice.address);
-    await expectRefused(as(relayer).getFunction(FN.transferVrs)(...authArgs(a), twinV, r, twinS), 'SOVR: invalid signature', await ledger(), a);
+    await expectRefused(
+      as(relayer).getFunction(FN.transferVrs)(...authArgs(a), twinV, r, twinS),
+      'SOVR: invalid signature',
+      await ledger(),
+      a,
+    );
   });
 
   it('never takes address(0) as a signer, whatever the signature', async () => {
     const a = await auth({ from: ZeroAddress, value: 0n });
     const before = await ledger();
     // r = s = 0 makes ecrecover return address(0); a wrong length makes nothing at all.
-    await expectRefused(as(relayer).getFunction(FN.transferVrs)(...authArgs(a), 27, ZeroHash, ZeroHash), 'SOVR: invalid signature', before, a);
+    await expectRefused(
+      as(relayer).getFunction(FN.transferVrs)(...authArgs(a), 27, ZeroHash, ZeroHash),
+      'SOVR: invalid signature',
+      before,
+      a,
+    );
     await expectRefused(as(relayer).getFunction(FN.transferBytes)(...authArgs(a), '0x'), 'SOVR: invalid signature', before, a);
   });
 
   it('refuses more than the balance and leaves the nonce unspent', async () => {
     const a = await auth({ value: 1_000_000n * SOVR });
     const sig = await signTransferAuthorization(alice, domain, a);
-    await expectRefused(as(relayer).getFunction(FN.transferVrs)(...authArgs(a), ...vrs(sig)), 'ERC20: transfer amount exceeds balance', await ledger(), a);
+    await expectRefused(
+      as(relayer).getFunction(FN.transferVrs)(...authArgs(a), ...vrs(sig)),
+      'ERC20: transfer amount exceeds balance',
+      await ledger(),
+      a,
+    );
   });
 });
 
@@ -324,22 +395,40 @@ describe('cancelAuthorization (EIP-3009)', () => {
   it('cancels an unused authorization so it can no longer be used', async () => {
     const a = await auth();
     const sig = await signTransferAuthorization(alice, domain, a);
-    const receipt = await send(relayer, FN.cancelVrs, [alice.address, a.nonce, ...vrs(await signCancelAuthorization(alice, domain, alice.address, a.nonce))]);
+    const receipt = await send(relayer, FN.cancelVrs, [
+      alice.address,
+      a.nonce,
+      ...vrs(await signCancelAuthorization(alice, domain, alice.address, a.nonce)),
+    ]);
     expect(events(receipt, 'AuthorizationCanceled').map((e) => [...e])).toEqual([[alice.address, a.nonce]]);
     expect(await token().authorizationState(alice.address, a.nonce)).toBe(true);
     const before = await ledger();
-    await expectRefused(as(relayer).getFunction(FN.transferVrs)(...authArgs(a), ...vrs(sig)), 'SOVR: authorization is used or canceled', before);
+    await expectRefused(
+      as(relayer).getFunction(FN.transferVrs)(...authArgs(a), ...vrs(sig)),
+      'SOVR: authorization is used or canceled',
+      before,
+    );
     const again = await signCancelAuthorization(alice, domain, alice.address, a.nonce);
-    await expect(as(relayer).getFunction(FN.cancelBytes)(alice.address, a.nonce, again)).rejects.toMatchObject({ reason: 'SOVR: authorization is used or canceled' });
+    await expect(as(relayer).getFunction(FN.cancelBytes)(alice.address, a.nonce, again)).rejects.toMatchObject({
+      reason: 'SOVR: authorization is used or canceled',
+    });
   });
 
   it('refuses to cancel a used nonce, or on a signature not by the authorizer', async () => {
     const used = await auth({ value: 1n });
     await send(relayer, FN.transferBytes, [...authArgs(used), await signTransferAuthorization(alice, domain, used)]);
-    await expect(as(relayer).getFunction(FN.cancelBytes)(alice.address, used.nonce, await signCancelAuthorization(alice, domain, alice.address, used.nonce))).rejects.toMatchObject({ reason: 'SOVR: authorization is used or canceled' });
+    await expect(
+      as(relayer).getFunction(FN.cancelBytes)(
+        alice.address,
+        used.nonce,
+        await signCancelAuthorization(alice, domain, alice.address, used.nonce),
+      ),
+    ).rejects.toMatchObject({ reason: 'SOVR: authorization is used or canceled' });
 
     const nonce = randomAuthorizationNonce();
-    await expect(as(relayer).getFunction(FN.cancelBytes)(alice.address, nonce, await signCancelAuthorization(bob, domain, alice.address, nonce))).rejects.toMatchObject({ reason: 'SOVR: invalid signature' });
+    await expect(
+      as(relayer).getFunction(FN.cancelBytes)(alice.address, nonce, await signCancelAuthorization(bob, domain, alice.address, nonce)),
+    ).rejects.toMatchObject({ reason: 'SOVR: invalid signature' });
     expect(await token().authorizationState(alice.address, nonce)).toBe(false);
   });
 });
@@ -375,7 +464,12 @@ describe('burnForPOS', () => {
   it('refuses an expired burn', async () => {
     const b = await burnAuth({ validBefore: await chain.latestTimestamp() });
     const sig = await signBurnForPOS(alice, domain, b);
-    await expectRefused(as(relayer).getFunction(FN.burnVrs)(...burnArgs(b), ...vrs(sig)), 'SOVR: authorization is expired', await ledger(), b);
+    await expectRefused(
+      as(relayer).getFunction(FN.burnVrs)(...burnArgs(b), ...vrs(sig)),
+      'SOVR: authorization is expired',
+      await ledger(),
+      b,
+    );
   });
 
   it('refuses a reused burn, and a burn on a nonce a transfer already spent', async () => {
@@ -383,33 +477,63 @@ describe('burnForPOS', () => {
     const sig = await signBurnForPOS(alice, domain, b);
     await send(relayer, FN.burnVrs, [...burnArgs(b), ...vrs(sig)]);
     const before = await ledger();
-    await expectRefused(as(relayer).getFunction(FN.burnVrs)(...burnArgs(b), ...vrs(sig)), 'SOVR: authorization is used or canceled', before);
+    await expectRefused(
+      as(relayer).getFunction(FN.burnVrs)(...burnArgs(b), ...vrs(sig)),
+      'SOVR: authorization is used or canceled',
+      before,
+    );
 
     const t = await auth({ value: 1n });
     await send(relayer, FN.transferBytes, [...authArgs(t), await signTransferAuthorization(alice, domain, t)]);
     const sameNonce = await burnAuth({ value: 1n, nonce: t.nonce });
     const after = await ledger();
-    await expectRefused(as(relayer).getFunction(FN.burnBytes)(...burnArgs(sameNonce), await signBurnForPOS(alice, domain, sameNonce)), 'SOVR: authorization is used or canceled', after);
+    await expectRefused(
+      as(relayer).getFunction(FN.burnBytes)(...burnArgs(sameNonce), await signBurnForPOS(alice, domain, sameNonce)),
+      'SOVR: authorization is used or canceled',
+      after,
+    );
   });
 
   it('refuses a burn signed by someone other than the holder, or a tampered amount', async () => {
     const b = await burnAuth();
     const before = await ledger();
-    await expectRefused(as(relayer).getFunction(FN.burnBytes)(...burnArgs(b), await signBurnForPOS(bob, domain, b)), 'SOVR: invalid signature', before, b);
+    await expectRefused(
+      as(relayer).getFunction(FN.burnBytes)(...burnArgs(b), await signBurnForPOS(bob, domain, b)),
+      'SOVR: invalid signature',
+      before,
+      b,
+    );
     const sig = await signBurnForPOS(alice, domain, b);
-    await expectRefused(as(relayer).getFunction(FN.burnBytes)(...burnArgs({ ...b, value: b.value * 2n }), sig), 'SOVR: invalid signature', before, b);
+    await expectRefused(
+      as(relayer).getFunction(FN.burnBytes)(...burnArgs({ ...b, value: b.value * 2n }), sig),
+      'SOVR: invalid signature',
+      before,
+      b,
+    );
   });
 
   it('refuses a TransferWithAuthorization signature presented as a burn', async () => {
     const b = await burnAuth();
-    const asTransfer = await signTransferAuthorization(alice, domain, { from: b.from, to: ZeroAddress, value: b.value, validAfter: b.validAfter, validBefore: b.validBefore, nonce: b.nonce });
+    const asTransfer = await signTransferAuthorization(alice, domain, {
+      from: b.from,
+      to: ZeroAddress,
+      value: b.value,
+      validAfter: b.validAfter,
+      validBefore: b.validBefore,
+      nonce: b.nonce,
+    });
     await expectRefused(as(relayer).getFunction(FN.burnBytes)(...burnArgs(b), asTransfer), 'SOVR: invalid signature', await ledger(), b);
   });
 
   it('refuses to burn more than the balance and leaves the nonce unspent', async () => {
     const b = await burnAuth({ value: 1_000_000n * SOVR });
     const sig = await signBurnForPOS(alice, domain, b);
-    await expectRefused(as(relayer).getFunction(FN.burnVrs)(...burnArgs(b), ...vrs(sig)), 'ERC20: burn amount exceeds balance', await ledger(), b);
+    await expectRefused(
+      as(relayer).getFunction(FN.burnVrs)(...burnArgs(b), ...vrs(sig)),
+      'ERC20: burn amount exceeds balance',
+      await ledger(),
+      b,
+    );
   });
 });
 
@@ -429,7 +553,12 @@ describe('smart-contract wallets (EIP-1271)', () => {
     expect(await token().balanceOf(walletAddress)).toBe(5n);
 
     const c = await auth({ from: walletAddress, to: bob.address, value: 1n });
-    await expectRefused(as(relayer).getFunction(FN.transferBytes)(...authArgs(c), await signTransferAuthorization(bob, domain, c)), 'SOVR: invalid signature', await ledger(), c);
+    await expectRefused(
+      as(relayer).getFunction(FN.transferBytes)(...authArgs(c), await signTransferAuthorization(bob, domain, c)),
+      'SOVR: invalid signature',
+      await ledger(),
+      c,
+    );
     expect(await token().balanceOf(walletAddress)).toBe(5n);
   });
 });

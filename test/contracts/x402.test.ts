@@ -37,7 +37,11 @@ function requirements(amount: bigint): PaymentRequirements {
 }
 
 function paymentRequired(req: PaymentRequirements): PaymentRequired {
-  return { x402Version: 2, resource: { url: 'https://shop.example/articles/1', description: 'article', mimeType: 'text/html' }, accepts: [req] };
+  return {
+    x402Version: 2,
+    resource: { url: 'https://shop.example/articles/1', description: 'article', mimeType: 'text/html' },
+    accepts: [req],
+  };
 }
 
 /** The reference client, signing with a viem local account as its docs show. */
@@ -77,7 +81,9 @@ describe('the x402 reference client', () => {
   });
 
   it('refuses a non-default asset such as SOVR unless its spend controls allow it', async () => {
-    await expect(referenceClient({ allowSovr: false }).createPaymentPayload(paymentRequired(requirements(SOVR)))).rejects.toThrow(/spendControls/);
+    await expect(referenceClient({ allowSovr: false }).createPaymentPayload(paymentRequired(requirements(SOVR)))).rejects.toThrow(
+      /spendControls/,
+    );
   });
 
   it('signs a payment that SOVR executes with transferWithAuthorization, in both signature forms', async () => {
@@ -95,7 +101,12 @@ describe('the x402 reference client', () => {
       const { v, r, s } = Signature.from(signature);
       const tx =
         form === 'vrs'
-          ? await token.getFunction('transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,uint8,bytes32,bytes32)')(...args, v, r, s)
+          ? await token.getFunction('transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,uint8,bytes32,bytes32)')(
+              ...args,
+              v,
+              r,
+              s,
+            )
           : await token.getFunction('transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)')(...args, signature);
       const receipt = (await tx.wait()) as TransactionReceipt;
       expect(receipt.status).toBe(1);

@@ -9,7 +9,18 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { available, buildExtension, CHROMIUM, clickLast, faucet, hasChromium, hubPayments, launchWithExtension, type ExtensionBrowser, type WorkerChrome } from '../helpers/extension-browser.js';
+import {
+  available,
+  buildExtension,
+  CHROMIUM,
+  clickLast,
+  faucet,
+  hasChromium,
+  hubPayments,
+  launchWithExtension,
+  type ExtensionBrowser,
+  type WorkerChrome,
+} from '../helpers/extension-browser.js';
 import { onboard, type StoredHubSession } from '../helpers/extension-onboarding.js';
 import { PRICE, startShop, type Shop } from '../helpers/extension-shop.js';
 import { createMerchant, startTestHub, type TestHub } from '../helpers/hub.js';
@@ -56,14 +67,26 @@ describe.skipIf(!hasChromium)(title, () => {
   });
 
   const auth = () => ({ authorization: `Bearer ${session.accessToken}` });
-  const allowances = async () => ((await (await fetch(`${hub.url}/allowances`, { headers: auth() })).json()) as { data: AllowanceJson[] }).data;
+  const allowances = async () =>
+    ((await (await fetch(`${hub.url}/allowances`, { headers: auth() })).json()) as { data: AllowanceJson[] }).data;
   const history = () =>
-    b.worker.evaluate(() => chrome.storage.local.get('tollway.history').then((v) => v['tollway.history'])) as Promise<{ requests: { url: string; status: string; auto?: boolean }[] } | undefined>;
+    b.worker.evaluate(() => chrome.storage.local.get('tollway.history').then((v) => v['tollway.history'])) as Promise<
+      { requests: { url: string; status: string; auto?: boolean }[] } | undefined
+    >;
 
   async function oneWindow(): Promise<Page> {
     await expect.poll(() => b.approvalPages().length, { timeout: 10_000 }).toBe(1);
     const win = b.approvalPages()[0]!;
-    await expect.poll(() => win.getByTestId('position').textContent().catch(() => null), { timeout: 10_000 }).toBe('1 of 1');
+    await expect
+      .poll(
+        () =>
+          win
+            .getByTestId('position')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('1 of 1');
     return win;
   }
 
@@ -72,7 +95,16 @@ describe.skipIf(!hasChromium)(title, () => {
     const tab = await b.context.newPage();
     // Not awaited: the worker may reload the tab with the proof before this navigation has loaded.
     void tab.goto(`${shop.url}${path}`).catch(() => undefined);
-    await expect.poll(() => tab.locator('#paid').textContent().catch(() => null), { timeout: 15_000 }).toBe(`Paid article ${path}`);
+    await expect
+      .poll(
+        () =>
+          tab
+            .locator('#paid')
+            .textContent()
+            .catch(() => null),
+        { timeout: 15_000 },
+      )
+      .toBe(`Paid article ${path}`);
     // Paid and shown, and no window was ever needed for it.
     expect(b.approvalPages()).toHaveLength(0);
     return tab;
@@ -90,16 +122,37 @@ describe.skipIf(!hasChromium)(title, () => {
     await win.getByLabel('Budget amount in SOVR').fill('0.000000000000003');
     await win.getByLabel('Budget period').selectOption('day');
     await clickLast(win, 'Approve');
-    await expect.poll(() => first.locator('#paid').textContent().catch(() => null), { timeout: 15_000 }).toBe('Paid article /paid/b-1');
+    await expect
+      .poll(
+        () =>
+          first
+            .locator('#paid')
+            .textContent()
+            .catch(() => null),
+        { timeout: 15_000 },
+      )
+      .toBe('Paid article /paid/b-1');
     // The budget is at the hub; the approved payment itself is not charged to it.
-    expect(await allowances()).toEqual([expect.objectContaining({ site: shop.url, payee: merchantId, asset: 'SOVR', amount: '3000', period: 'day', spent: '0', remaining: '3000' })]);
+    expect(await allowances()).toEqual([
+      expect.objectContaining({
+        site: shop.url,
+        payee: merchantId,
+        asset: 'SOVR',
+        amount: '3000',
+        period: 'day',
+        spent: '0',
+        remaining: '3000',
+      }),
+    ]);
 
     // 2. Inside the budget: paid at once, charged to the allowance, and a notification says so.
     const before = await b.worker.evaluate(() => chrome.notifications.getAll());
     expect(Object.keys(before)).toHaveLength(0);
     await paidWithoutWindow('/paid/b-2');
     expect(await allowances()).toEqual([expect.objectContaining({ spent: PRICE, remaining: '1500' })]);
-    await expect.poll(async () => Object.keys(await b.worker.evaluate(() => chrome.notifications.getAll())).length, { timeout: 5000 }).toBe(1);
+    await expect
+      .poll(async () => Object.keys(await b.worker.evaluate(() => chrome.notifications.getAll())).length, { timeout: 5000 })
+      .toBe(1);
     const auto = (await history())!.requests.find((r) => r.url.endsWith('/paid/b-2'))!;
     expect(auto).toMatchObject({ status: 'completed', auto: true });
     const payments = await hubPayments(hub.url, session);
@@ -110,11 +163,23 @@ describe.skipIf(!hasChromium)(title, () => {
     // opens (the budget is not for that payee); rejected, nothing is paid or charged.
     const page = await b.context.newPage();
     await page.goto(`${shop.url}/page`);
-    await page.waitForFunction(() => typeof (window as unknown as { tollway?: { pay?: unknown } }).tollway?.pay === 'function', undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => typeof (window as unknown as { tollway?: { pay?: unknown } }).tollway?.pay === 'function', undefined, {
+      timeout: 10_000,
+    });
     const elsewhere = {
       x402Version: 2,
       resource: { url: `${shop.url}/paid/other`, description: 'Something else' },
-      accepts: [{ scheme: 'tollway', network: `tollway:${hub.url}`, amount: PRICE, asset: 'SOVR', payTo: otherMerchantId, maxTimeoutSeconds: 300, extra: { hub: hub.url, challengeId: 'ch_other' } }],
+      accepts: [
+        {
+          scheme: 'tollway',
+          network: `tollway:${hub.url}`,
+          amount: PRICE,
+          asset: 'SOVR',
+          payTo: otherMerchantId,
+          maxTimeoutSeconds: 300,
+          extra: { hub: hub.url, challengeId: 'ch_other' },
+        },
+      ],
     };
     const outcome = page.evaluate(
       (c) =>
@@ -139,7 +204,16 @@ describe.skipIf(!hasChromium)(title, () => {
     const beyond = await b.context.newPage();
     await beyond.goto(`${shop.url}/paid/b-4`).catch(() => undefined);
     win = await oneWindow();
-    await expect.poll(() => win.getByTestId('budget-remaining').textContent().catch(() => null), { timeout: 10_000 }).toMatch(/^0 of 0\.000000000000003 SOVR left this day/);
+    await expect
+      .poll(
+        () =>
+          win
+            .getByTestId('budget-remaining')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toMatch(/^0 of 0\.000000000000003 SOVR left this day/);
     await clickLast(win, 'Reject');
     expect(await hubPayments(hub.url, session)).toHaveLength(3);
     expect(await available(hub.url, session)).toBe(String(1_000_000n - 3n * BigInt(PRICE)));
@@ -157,7 +231,9 @@ describe.skipIf(!hasChromium)(title, () => {
     await raise.getByLabel('Limit (SOVR)').fill('0.000000000000006');
     await raise.getByLabel('Per').selectOption('week');
     await raise.getByRole('button', { name: 'Save budget' }).click();
-    await expect.poll(() => row.getByTestId('budget-left').textContent(), { timeout: 10_000 }).toBe('0.000000000000006 of 0.000000000000006 SOVR left this week');
+    await expect
+      .poll(() => row.getByTestId('budget-left').textContent(), { timeout: 10_000 })
+      .toBe('0.000000000000006 of 0.000000000000006 SOVR left this week');
     expect(await allowances()).toEqual([expect.objectContaining({ amount: '6000', period: 'week', spent: '0' })]);
     await raise.close();
     const lowered = await fetch(`${hub.url}/allowances`, {
@@ -171,13 +247,31 @@ describe.skipIf(!hasChromium)(title, () => {
     const tab = await b.context.newPage();
     await tab.goto(`${shop.url}/paid/b-5`).catch(() => undefined);
     const win = await oneWindow();
-    await expect.poll(() => win.getByTestId('note').textContent().catch(() => null), { timeout: 10_000 }).toMatch(/^Over this site's budget/);
+    await expect
+      .poll(
+        () =>
+          win
+            .getByTestId('note')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toMatch(/^Over this site's budget/);
     // Refused by the hub: nothing paid, nothing charged.
     expect(await hubPayments(hub.url, session)).toHaveLength(paidBefore);
     expect(await allowances()).toEqual([expect.objectContaining({ amount: '1000', spent: '0' })]);
     // Approved by hand, it is paid normally (not charged to the budget).
     await clickLast(win, 'Approve');
-    await expect.poll(() => tab.locator('#paid').textContent().catch(() => null), { timeout: 15_000 }).toBe('Paid article /paid/b-5');
+    await expect
+      .poll(
+        () =>
+          tab
+            .locator('#paid')
+            .textContent()
+            .catch(() => null),
+        { timeout: 15_000 },
+      )
+      .toBe('Paid article /paid/b-5');
     expect(await hubPayments(hub.url, session)).toHaveLength(paidBefore + 1);
     expect(await allowances()).toEqual([expect.objectContaining({ spent: '0' })]);
   });
@@ -187,7 +281,16 @@ describe.skipIf(!hasChromium)(title, () => {
     await popup.goto(`chrome-extension://${b.extensionId}/extension/popup/index.html`);
     await popup.getByRole('button', { name: 'Budgets' }).click();
     const row = popup.locator(`[data-testid=budget][data-site="${shop.url}"]`);
-    await expect.poll(() => row.getByTestId('budget-left').textContent().catch(() => null), { timeout: 10_000 }).toBe('0.000000000000001 of 0.000000000000001 SOVR left this week');
+    await expect
+      .poll(
+        () =>
+          row
+            .getByTestId('budget-left')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('0.000000000000001 of 0.000000000000001 SOVR left this week');
     await row.getByRole('button', { name: `Delete the budget for ${shop.url}` }).click();
     await expect.poll(() => popup.getByTestId('budgets-none').count(), { timeout: 10_000 }).toBe(1);
     expect(await allowances()).toEqual([]);

@@ -8,12 +8,22 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploySovr, startChain, type SovrDeployment, type TestChain } from '../helpers/chain.js';
-import { available, buildExtension, CHROMIUM, faucet, hasChromium, launchWithExtension, type ExtensionBrowser } from '../helpers/extension-browser.js';
+import {
+  available,
+  buildExtension,
+  CHROMIUM,
+  faucet,
+  hasChromium,
+  launchWithExtension,
+  type ExtensionBrowser,
+} from '../helpers/extension-browser.js';
 import { onboard, type StoredHubSession } from '../helpers/extension-onboarding.js';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { expectLedgerBalanced } from '../helpers/invariant.js';
 
-const title = hasChromium ? 'moving SOVR from the wallet into the hub balance, in Chromium' : `deposits in Chromium — SKIPPED: ${CHROMIUM} is missing`;
+const title = hasChromium
+  ? 'moving SOVR from the wallet into the hub balance, in Chromium'
+  : `deposits in Chromium — SKIPPED: ${CHROMIUM} is missing`;
 const SOVR = 10n ** 18n;
 
 describe.skipIf(!hasChromium)(title, () => {
@@ -59,7 +69,16 @@ describe.skipIf(!hasChromium)(title, () => {
     const treasuryBefore = await sovr.contract.balanceOf(treasury);
     const popup = await b.context.newPage();
     await popup.goto(`chrome-extension://${b.extensionId}/extension/popup/index.html`);
-    await expect.poll(() => popup.getByTestId('balance-SOVR').textContent().catch(() => null), { timeout: 15_000 }).toBe('1 SOVR');
+    await expect
+      .poll(
+        () =>
+          popup
+            .getByTestId('balance-SOVR')
+            .textContent()
+            .catch(() => null),
+        { timeout: 15_000 },
+      )
+      .toBe('1 SOVR');
 
     // Offered because the hub has the SOVR rail (GET /rails, cached by the worker at sign-in).
     await popup.getByRole('button', { name: 'Move SOVR from my wallet' }).click();
@@ -91,7 +110,10 @@ describe.skipIf(!hasChromium)(title, () => {
     expect(await available(hub.url, session)).toBe((3n * SOVR).toString());
     expect(await sovr.contract.balanceOf(treasury)).toBe(treasuryBefore + 2n * SOVR);
     expect(await sovr.contract.balanceOf(session.user!.address)).toBe(3n * SOVR);
-    const atHub = await hub.store.db.all<{ id: string; status: string; value: string }>('SELECT id, status, value FROM sovr_deposits WHERE user_id = ?', [session.user!.id]);
+    const atHub = await hub.store.db.all<{ id: string; status: string; value: string }>(
+      'SELECT id, status, value FROM sovr_deposits WHERE user_id = ?',
+      [session.user!.id],
+    );
     expect(atHub).toEqual([{ id: expect.stringMatching(/^dep_/), status: 'completed', value: (2n * SOVR).toString() }]);
     await expectLedgerBalanced(hub.store.db);
     await popup.close();

@@ -1,18 +1,22 @@
-/**
- * The built extension in real Chromium: a local server answers 402 with an x402 challenge naming a
- * real hub; the approval window, the queue, reject and approve are driven as a person would.
- * These tests share one browser and sign it in directly; onboarding.test.ts starts from a fresh
- * profile instead.
- */
-import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildExtension, CHROMIUM, grantHostAccess, hasChromium, launchWithExtension, type ExtensionBrowser, type WorkerChrome, clickLast } from '../helpers/extension-browser.js';
+import {
+  buildExtension,
+  CHROMIUM,
+  grantHostAccess,
+  hasChromium,
+  launchWithExtension,
+  type ExtensionBrowser,
+  type WorkerChrome,
+  clickLast,
+} from '../helpers/extension-browser.js';
 import { PASS_SECONDS, PRICE, startShop, type Shop } from '../helpers/extension-shop.js';
 import { balances, createMerchant, fund, signIn, startTestHub, type Session, type TestHub } from '../helpers/hub.js';
 
 declare const chrome: WorkerChrome;
 
-const title = hasChromium ? 'extension in Chromium' : `extension in Chromium — SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium)`;
+const title = hasChromium
+  ? 'extension in Chromium'
+  : `extension in Chromium — SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium)`;
 if (!hasChromium) console.warn(`e2e: ${CHROMIUM} is missing; the real-browser tests are skipped.`);
 
 async function hubPayments(hubUrl: string, s: Session): Promise<{ transactionId: string; status: string; amount: string }[]> {
@@ -45,13 +49,29 @@ describe.skipIf(!hasChromium)(title, () => {
   });
 
   // Signed in without onboarding (onboarding.test.ts drives that): the hub session the worker keeps in session storage.
-  const connect = () => browser.worker.evaluate(({ url, token }) => chrome.storage.session.set({ 'tollway.hub': { url, accessToken: token } }), { url: hub.url, token: session.accessToken });
-  const stored = (key: string) => browser.worker.evaluate((k) => chrome.storage.local.get(k).then((v) => v[k]), key) as Promise<{ requests: { status: string; error: string | null }[] } | undefined>;
+  const connect = () =>
+    browser.worker.evaluate(({ url, token }) => chrome.storage.session.set({ 'tollway.hub': { url, accessToken: token } }), {
+      url: hub.url,
+      token: session.accessToken,
+    });
+  const stored = (key: string) =>
+    browser.worker.evaluate((k) => chrome.storage.local.get(k).then((v) => v[k]), key) as Promise<
+      { requests: { status: string; error: string | null }[] } | undefined
+    >;
 
   async function oneApprovalWindow(position: string) {
     await expect.poll(() => browser.approvalPages().length, { timeout: 10_000 }).toBe(1);
     const page = browser.approvalPages()[0]!;
-    await expect.poll(() => page.getByTestId('position').textContent().catch(() => null), { timeout: 10_000 }).toBe(position);
+    await expect
+      .poll(
+        () =>
+          page
+            .getByTestId('position')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe(position);
     return page;
   }
 
@@ -89,7 +109,9 @@ describe.skipIf(!hasChromium)(title, () => {
     await tab.goto(`${shop.url}/page?fetch=/paid/x&fetch=/paid/y`);
     const win = await oneApprovalWindow('1 of 2');
     await win.close();
-    await expect.poll(() => stored('tollway.history').then((h) => h?.requests.map((r) => `${r.status}:${r.error}`))).toEqual(['rejected:approval window closed', 'rejected:approval window closed']);
+    await expect
+      .poll(() => stored('tollway.history').then((h) => h?.requests.map((r) => `${r.status}:${r.error}`)))
+      .toEqual(['rejected:approval window closed', 'rejected:approval window closed']);
     expect(await hubPayments(hub.url, session)).toEqual([]);
     expect(await balances(hub.url, session)).toEqual(before);
   });
@@ -114,15 +136,28 @@ describe.skipIf(!hasChromium)(title, () => {
     await tab.goto(`${shop.url}/paid/buy-me`).catch(() => undefined);
     const win = await oneApprovalWindow('1 of 1');
     await clickLast(win, 'Approve');
-    await expect.poll(() => stored('tollway.history').then((h) => h?.requests.map((r) => r.status)), { timeout: 15_000 }).toEqual(['completed']);
+    await expect
+      .poll(() => stored('tollway.history').then((h) => h?.requests.map((r) => r.status)), { timeout: 15_000 })
+      .toEqual(['completed']);
     const payments = await hubPayments(hub.url, session);
     expect(payments).toHaveLength(1);
     expect(payments[0]).toMatchObject({ status: 'completed', amount: PRICE });
     expect(BigInt((await balances(hub.url, session)).SOVR!.available)).toBe(before - BigInt(PRICE));
     expect(browser.approvalPages()).toHaveLength(0);
     // The tab reloads with the proof (a session rule adds PAYMENT-SIGNATURE), and the rule is gone after.
-    await expect.poll(() => tab.locator('#paid').textContent().catch(() => null), { timeout: 10_000 }).toBe('Paid article /paid/buy-me');
-    expect(shop.proofs.filter((p) => p.path === '/paid/buy-me')).toEqual([{ path: '/paid/buy-me', ok: true, sub: payments[0]!.transactionId }]);
+    await expect
+      .poll(
+        () =>
+          tab
+            .locator('#paid')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('Paid article /paid/buy-me');
+    expect(shop.proofs.filter((p) => p.path === '/paid/buy-me')).toEqual([
+      { path: '/paid/buy-me', ok: true, sub: payments[0]!.transactionId },
+    ]);
     await expect.poll(() => browser.worker.evaluate(() => chrome.declarativeNetRequest.getSessionRules())).toEqual([]);
   });
 
@@ -133,16 +168,37 @@ describe.skipIf(!hasChromium)(title, () => {
     await tab.goto(`${shop.url}/pass/daily`).catch(() => undefined);
     const win = await oneApprovalWindow('1 of 1');
     await clickLast(win, 'Approve');
-    await expect.poll(() => tab.locator('#paid').textContent().catch(() => null), { timeout: 15_000 }).toBe('Paid article /pass/daily');
+    await expect
+      .poll(
+        () =>
+          tab
+            .locator('#paid')
+            .textContent()
+            .catch(() => null),
+        { timeout: 15_000 },
+      )
+      .toBe('Paid article /pass/daily');
     const [payment] = await hubPayments(hub.url, session);
-    const passes = () => browser.worker.evaluate(() => chrome.storage.session.get('tollway.passes').then((v) => v['tollway.passes'])) as Promise<{ transactionId: string; spent: boolean; createdAt: number }[]>;
+    const passes = () =>
+      browser.worker.evaluate(() => chrome.storage.session.get('tollway.passes').then((v) => v['tollway.passes'])) as Promise<
+        { transactionId: string; spent: boolean; createdAt: number }[]
+      >;
     expect(await passes()).toEqual([expect.objectContaining({ transactionId: payment!.transactionId, spent: false })]);
 
     // Away and back: the pass (window 600 s, receipt exp an hour) is shown again, without asking.
     await tab.goto(`${shop.url}/page`);
     // Not awaited: the worker reloads the tab with the pass while this navigation may still be loading.
     void tab.goto(`${shop.url}/pass/daily`).catch(() => undefined);
-    await expect.poll(() => tab.locator('#paid').textContent().catch(() => null), { timeout: 15_000 }).toBe('Paid article /pass/daily');
+    await expect
+      .poll(
+        () =>
+          tab
+            .locator('#paid')
+            .textContent()
+            .catch(() => null),
+        { timeout: 15_000 },
+      )
+      .toBe('Paid article /pass/daily');
     expect(await tab.locator('#receipt').textContent()).toBe(payment!.transactionId);
     expect(browser.approvalPages()).toHaveLength(0);
     expect(await hubPayments(hub.url, session)).toHaveLength(paidBefore + 1);
@@ -162,13 +218,24 @@ describe.skipIf(!hasChromium)(title, () => {
     const tab = await browser.context.newPage();
     await tab.goto(`${shop.url}/pass-once/a`).catch(() => undefined);
     await clickLast(await oneApprovalWindow('1 of 1'), 'Approve');
-    await expect.poll(() => tab.locator('#paid').textContent().catch(() => null), { timeout: 15_000 }).toBe('Paid article /pass-once/a');
+    await expect
+      .poll(
+        () =>
+          tab
+            .locator('#paid')
+            .textContent()
+            .catch(() => null),
+        { timeout: 15_000 },
+      )
+      .toBe('Paid article /pass-once/a');
 
     await tab.goto(`${shop.url}/page`);
     void tab.goto(`${shop.url}/pass-once/a`).catch(() => undefined);
     // Shown again, refused (the shop takes each receipt once), so asked: exactly one window, one request.
     const win = await oneApprovalWindow('1 of 1');
-    const passes = (await browser.worker.evaluate(() => chrome.storage.session.get('tollway.passes').then((v) => v['tollway.passes']))) as { spent: boolean }[];
+    const passes = (await browser.worker.evaluate(() => chrome.storage.session.get('tollway.passes').then((v) => v['tollway.passes']))) as {
+      spent: boolean;
+    }[];
     expect(passes.map((p) => p.spent)).toEqual([true]);
     expect(shop.proofs.filter((p) => p.path === '/pass-once/a').map((p) => p.ok)).toEqual([true, false]);
     await new Promise((r) => setTimeout(r, 300));

@@ -13,7 +13,18 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { approveHostAccess, buildExtension, CHROMIUM, clickLast, faucet, hasChromium, hubPayments, launchWithExtension, type ExtensionBrowser, type WorkerChrome } from '../helpers/extension-browser.js';
+import {
+  approveHostAccess,
+  buildExtension,
+  CHROMIUM,
+  clickLast,
+  faucet,
+  hasChromium,
+  hubPayments,
+  launchWithExtension,
+  type ExtensionBrowser,
+  type WorkerChrome,
+} from '../helpers/extension-browser.js';
 import { onboard } from '../helpers/extension-onboarding.js';
 import { startShop, type Shop } from '../helpers/extension-shop.js';
 import { createMerchant, startTestHub, type TestHub } from '../helpers/hub.js';
@@ -45,9 +56,12 @@ describe.skipIf(!hasChromium)(title, () => {
   });
 
   const granted = async () => ((await b.worker.evaluate(() => chrome.permissions.getAll())).origins ?? []).sort();
-  const providerMatches = async () => (await b.worker.evaluate(() => chrome.scripting.getRegisteredContentScripts())).map((s) => [s.id, s.matches]);
+  const providerMatches = async () =>
+    (await b.worker.evaluate(() => chrome.scripting.getRegisteredContentScripts())).map((s) => [s.id, s.matches]);
   const queued = () =>
-    b.worker.evaluate(() => chrome.storage.local.get('tollway.approvals').then((v) => v['tollway.approvals'])) as Promise<{ requests: { url: string; status: string }[] } | undefined>;
+    b.worker.evaluate(() => chrome.storage.local.get('tollway.approvals').then((v) => v['tollway.approvals'])) as Promise<
+      { requests: { url: string; status: string }[] } | undefined
+    >;
   const hasProvider = (tab: Page) => tab.evaluate(() => typeof (window as unknown as { tollway?: unknown }).tollway === 'object');
 
   /** Opens `noticed` after `ignored` and waits for the one window; `ignored` must not have been queued. */
@@ -59,7 +73,16 @@ describe.skipIf(!hasChromium)(title, () => {
     await tab.goto(noticed).catch(() => undefined);
     await expect.poll(() => b.approvalPages().length, { timeout: 10_000 }).toBe(1);
     const win = b.approvalPages()[0]!;
-    await expect.poll(() => win.getByTestId('position').textContent().catch(() => null), { timeout: 10_000 }).toBe('1 of 1');
+    await expect
+      .poll(
+        () =>
+          win
+            .getByTestId('position')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('1 of 1');
     expect(await win.getByTestId('resource').textContent()).toBe(`GET ${noticed}`);
     expect((await queued())!.requests.map((r) => r.url)).toEqual([noticed]);
     return win;
@@ -78,7 +101,16 @@ describe.skipIf(!hasChromium)(title, () => {
     const win = await onlyNoticed(`${other.url}/paid/x`, `${chosen.url}/paid/y`);
     await clickLast(win, 'Approve');
     const tab = b.context.pages().find((p) => p.url() === `${chosen.url}/paid/y`)!;
-    await expect.poll(() => tab.locator('#paid').textContent().catch(() => null), { timeout: 15_000 }).toBe('Paid article /paid/y');
+    await expect
+      .poll(
+        () =>
+          tab
+            .locator('#paid')
+            .textContent()
+            .catch(() => null),
+        { timeout: 15_000 },
+      )
+      .toBe('Paid article /paid/y');
     expect(await hubPayments(hub.url, session)).toEqual([expect.objectContaining({ status: 'completed' })]);
     expect(other.proofs).toEqual([]);
 

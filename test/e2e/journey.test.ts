@@ -13,7 +13,16 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTICLE_PRICE, startDemoShop, type RunningShop, type WebhookEvent } from '../../merchant/demo/shop.js';
-import { available, buildExtension, CHROMIUM, clickLast, hasChromium, hubPayments, launchWithExtension, type ExtensionBrowser } from '../helpers/extension-browser.js';
+import {
+  available,
+  buildExtension,
+  CHROMIUM,
+  clickLast,
+  hasChromium,
+  hubPayments,
+  launchWithExtension,
+  type ExtensionBrowser,
+} from '../helpers/extension-browser.js';
 import { onboard, type StoredHubSession } from '../helpers/extension-onboarding.js';
 import { createMerchant, startTestHub, type TestHub } from '../helpers/hub.js';
 import { expectLedgerBalanced } from '../helpers/invariant.js';
@@ -34,7 +43,14 @@ describe.skipIf(!hasChromium)(title, () => {
     await mkdir(ARTIFACTS, { recursive: true });
     [build, hub] = await Promise.all([buildExtension(), startTestHub('sqlite')]);
     const m = await createMerchant(hub.url, 'Tollway demo shop');
-    shop = await startDemoShop({ hub: hub.url, merchantId: m.merchant.id, apiKey: m.apiKey, webhookSecret: m.webhookSecret, port: 0, onWebhook: (e) => webhooks.push(e) });
+    shop = await startDemoShop({
+      hub: hub.url,
+      merchantId: m.merchant.id,
+      apiKey: m.apiKey,
+      webhookSecret: m.webhookSecret,
+      port: 0,
+      onWebhook: (e) => webhooks.push(e),
+    });
     const set = await fetch(`${hub.url}/merchants/${m.merchant.id}/webhook`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${m.apiKey}` },
@@ -54,7 +70,16 @@ describe.skipIf(!hasChromium)(title, () => {
   const approvalWindow = async () => {
     await expect.poll(() => b.approvalPages().length, { timeout: 10_000 }).toBe(1);
     const win = b.approvalPages()[0]!;
-    await expect.poll(() => win.getByTestId('position').textContent().catch(() => null), { timeout: 10_000 }).toBe('1 of 1');
+    await expect
+      .poll(
+        () =>
+          win
+            .getByTestId('position')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('1 of 1');
     return win;
   };
 
@@ -64,7 +89,16 @@ describe.skipIf(!hasChromium)(title, () => {
     await popup.setViewportSize({ width: 380, height: 600 });
     await popup.goto(`chrome-extension://${b.extensionId}/extension/popup/index.html`);
     await popup.getByRole('button', { name: 'Get test money' }).click();
-    await expect.poll(() => popup.getByTestId('balance-SOVR').textContent().catch(() => null), { timeout: 10_000 }).toBe('10 SOVR');
+    await expect
+      .poll(
+        () =>
+          popup
+            .getByTestId('balance-SOVR')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('10 SOVR');
   });
 
   it('opens the demo article: 402, one approval, then the article', async () => {

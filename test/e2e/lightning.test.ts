@@ -12,7 +12,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildExtension, CHROMIUM, clickLast, hasChromium, launchWithExtension, type ExtensionBrowser } from '../helpers/extension-browser.js';
+import {
+  buildExtension,
+  CHROMIUM,
+  clickLast,
+  hasChromium,
+  launchWithExtension,
+  type ExtensionBrowser,
+} from '../helpers/extension-browser.js';
 import { onboard } from '../helpers/extension-onboarding.js';
 import { startFakeLnd, type FakeLnd } from '../../devnet/lnd.js';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
@@ -47,11 +54,19 @@ async function startL402Server(lnd: FakeLnd): Promise<L402Server> {
     const invoice = lnd.addInvoice({ valueMsat: PRICE_MSAT, memo: path });
     const token = randomBytes(48).toString('base64');
     issued.set(token, invoice.paymentHashHex);
-    res.writeHead(402, { 'content-type': 'text/plain', 'cache-control': 'no-store', 'www-authenticate': `L402 version="0", token="${token}", invoice="${invoice.paymentRequest}"` });
+    res.writeHead(402, {
+      'content-type': 'text/plain',
+      'cache-control': 'no-store',
+      'www-authenticate': `L402 version="0", token="${token}", invoice="${invoice.paymentRequest}"`,
+    });
     res.end('Payment required');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, credentials, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    credentials,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }
 
 describe.skipIf(!hasChromium)(title, () => {
@@ -64,7 +79,12 @@ describe.skipIf(!hasChromium)(title, () => {
   beforeAll(async () => {
     lnd = await startFakeLnd();
     // The hub answers `submitted` after 1 s without an outcome (the second test holds the node).
-    [build, hub] = await Promise.all([buildExtension(), startTestHub('sqlite', { env: { TOLLWAY_LND_REST_URL: lnd.url, TOLLWAY_LND_MACAROON: lnd.macaroonHex, TOLLWAY_LIGHTNING_WAIT: '1' } })]);
+    [build, hub] = await Promise.all([
+      buildExtension(),
+      startTestHub('sqlite', {
+        env: { TOLLWAY_LND_REST_URL: lnd.url, TOLLWAY_LND_MACAROON: lnd.macaroonHex, TOLLWAY_LIGHTNING_WAIT: '1' },
+      }),
+    ]);
     site = await startL402Server(lnd);
     b = await launchWithExtension(build.dir);
   }, 120_000);
@@ -80,39 +100,86 @@ describe.skipIf(!hasChromium)(title, () => {
   it('approves an L402-only 402 in sats, the hub pays the invoice, and the reload carries L402 <token>:<preimage>', async () => {
     const { session } = await onboard(b, hub.url);
     const auth = { authorization: `Bearer ${session.accessToken}` };
-    const funded = await fetch(`${hub.url}/dev/faucet`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ asset: 'BTC', amount: '100000' }) });
+    const funded = await fetch(`${hub.url}/dev/faucet`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ asset: 'BTC', amount: '100000' }),
+    });
     expect(funded.status).toBe(200);
 
     const tab = await b.context.newPage();
     await tab.goto(`${site.url}/l402/deep-dive`).catch(() => undefined);
     await expect.poll(() => b.approvalPages().length, { timeout: 10_000 }).toBe(1);
     const win = b.approvalPages()[0]!;
-    await expect.poll(() => win.getByTestId('amount').textContent().catch(() => null), { timeout: 10_000 }).toBe('2 sats (0.00000002 BTC)');
+    await expect
+      .poll(
+        () =>
+          win
+            .getByTestId('amount')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('2 sats (0.00000002 BTC)');
     expect(await win.getByText('Lightning', { exact: true }).count()).toBe(1);
     await clickLast(win, 'Approve');
 
-    await expect.poll(() => tab.locator('#paid').textContent().catch(() => null), { timeout: 20_000 }).toBe('Lightning article /l402/deep-dive');
+    await expect
+      .poll(
+        () =>
+          tab
+            .locator('#paid')
+            .textContent()
+            .catch(() => null),
+        { timeout: 20_000 },
+      )
+      .toBe('Lightning article /l402/deep-dive');
     expect(site.credentials).toEqual([{ path: '/l402/deep-dive', ok: true }]);
-    const payments = ((await (await fetch(`${hub.url}/payments`, { headers: auth })).json()) as { data: { rail: string; status: string; amount: string; asset: string; receipt: { preimage?: string } }[] }).data;
-    expect(payments).toEqual([expect.objectContaining({ rail: 'lightning', status: 'completed', amount: String(PRICE_MSAT), asset: 'BTC' })]);
+    const payments = (
+      (await (await fetch(`${hub.url}/payments`, { headers: auth })).json()) as {
+        data: { rail: string; status: string; amount: string; asset: string; receipt: { preimage?: string } }[];
+      }
+    ).data;
+    expect(payments).toEqual([
+      expect.objectContaining({ rail: 'lightning', status: 'completed', amount: String(PRICE_MSAT), asset: 'BTC' }),
+    ]);
     expect(lnd.payments().map((p) => [p.valueMsat, p.status])).toEqual([[PRICE_MSAT, 'SUCCEEDED']]);
     // The preimage went to the page's retry only: local storage never holds it.
-    const local = JSON.stringify(await b.worker.evaluate(() => (globalThis as unknown as { chrome: { storage: { local: { get(k: null): Promise<unknown> } } } }).chrome.storage.local.get(null)));
+    const local = JSON.stringify(
+      await b.worker.evaluate(() =>
+        (globalThis as unknown as { chrome: { storage: { local: { get(k: null): Promise<unknown> } } } }).chrome.storage.local.get(null),
+      ),
+    );
     expect(local).not.toContain(payments[0]!.receipt.preimage!);
   });
 
   it('a payment the node settles later: submitted first, then the preimage arrives by paymentStatusUpdate and the page reloads with it', async () => {
-    const auth = { authorization: `Bearer ${(await b.worker.evaluate(() => (globalThis as unknown as { chrome: { storage: { session: { get(k: string): Promise<Record<string, { accessToken: string }>> } } } }).chrome.storage.session.get('tollway.hub')))['tollway.hub']!.accessToken}` };
+    const auth = {
+      authorization: `Bearer ${(await b.worker.evaluate(() => (globalThis as unknown as { chrome: { storage: { session: { get(k: string): Promise<Record<string, { accessToken: string }>> } } } }).chrome.storage.session.get('tollway.hub')))['tollway.hub']!.accessToken}`,
+    };
     lnd.holdPayments();
     const tab = await b.context.newPage();
     await tab.goto(`${site.url}/l402/later`).catch(() => undefined);
     await expect.poll(() => b.approvalPages().length, { timeout: 10_000 }).toBe(1);
     const win = b.approvalPages()[0]!;
-    await expect.poll(() => win.getByTestId('position').textContent().catch(() => null), { timeout: 10_000 }).toBe('1 of 1');
+    await expect
+      .poll(
+        () =>
+          win
+            .getByTestId('position')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('1 of 1');
     await clickLast(win, 'Approve');
     const history = () =>
       b.worker.evaluate(() =>
-        (globalThis as unknown as { chrome: { storage: { local: { get(k: string): Promise<Record<string, { requests: { url: string; status: string }[] }>> } } } }).chrome.storage.local
+        (
+          globalThis as unknown as {
+            chrome: { storage: { local: { get(k: string): Promise<Record<string, { requests: { url: string; status: string }[] }>> } } };
+          }
+        ).chrome.storage.local
           .get('tollway.history')
           .then((v) => v['tollway.history']!.requests.find((r) => r.url.endsWith('/l402/later'))?.status),
       );
@@ -120,7 +187,16 @@ describe.skipIf(!hasChromium)(title, () => {
     expect(await tab.locator('#paid').count()).toBe(0);
 
     lnd.release();
-    await expect.poll(() => tab.locator('#paid').textContent().catch(() => null), { timeout: 20_000 }).toBe('Lightning article /l402/later');
+    await expect
+      .poll(
+        () =>
+          tab
+            .locator('#paid')
+            .textContent()
+            .catch(() => null),
+        { timeout: 20_000 },
+      )
+      .toBe('Lightning article /l402/later');
     expect(await history()).toBe('completed');
     expect(site.credentials.filter((c) => c.path === '/l402/later')).toEqual([{ path: '/l402/later', ok: true }]);
     const payments = ((await (await fetch(`${hub.url}/payments`, { headers: auth })).json()) as { data: { status: string }[] }).data;

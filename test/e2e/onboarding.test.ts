@@ -6,7 +6,18 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { available, buildExtension, CHROMIUM, clickLast, faucet, hasChromium, hubPayments, launchWithExtension, type ExtensionBrowser, type WorkerChrome } from '../helpers/extension-browser.js';
+import {
+  available,
+  buildExtension,
+  CHROMIUM,
+  clickLast,
+  faucet,
+  hasChromium,
+  hubPayments,
+  launchWithExtension,
+  type ExtensionBrowser,
+  type WorkerChrome,
+} from '../helpers/extension-browser.js';
 import { onboard, PASSWORD, storedSession } from '../helpers/extension-onboarding.js';
 import { PRICE, startShop, type Shop } from '../helpers/extension-shop.js';
 import { createMerchant, startTestHub, type TestHub } from '../helpers/hub.js';
@@ -41,7 +52,16 @@ describe.skipIf(!hasChromium)(title, () => {
   async function oneApprovalWindow(b: ExtensionBrowser): Promise<Page> {
     await expect.poll(() => b.approvalPages().length, { timeout: 10_000 }).toBe(1);
     const win = b.approvalPages()[0]!;
-    await expect.poll(() => win.getByTestId('position').textContent().catch(() => null), { timeout: 10_000 }).toBe('1 of 1');
+    await expect
+      .poll(
+        () =>
+          win
+            .getByTestId('position')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('1 of 1');
     return win;
   }
 
@@ -69,25 +89,61 @@ describe.skipIf(!hasChromium)(title, () => {
     // The popup, opened before paying, follows the account live (socket → storage → page).
     const popup = await b.context.newPage();
     await popup.goto(`chrome-extension://${b.extensionId}/extension/popup/index.html`);
-    await expect.poll(() => popup.getByTestId('balance-SOVR').textContent().catch(() => null), { timeout: 10_000 }).toBe('0.000000000001 SOVR');
+    await expect
+      .poll(
+        () =>
+          popup
+            .getByTestId('balance-SOVR')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('0.000000000001 SOVR');
     await expect.poll(() => popup.getByTestId('live').textContent(), { timeout: 10_000 }).toBe('live');
 
     const tab = await b.context.newPage();
     await tab.goto(`${shop.url}/paid/article-1`).catch(() => undefined);
     const win = await oneApprovalWindow(b);
-    await expect.poll(() => win.getByTestId('balance-after').textContent().catch(() => null)).toBe('0.0000000000009985 SOVR');
+    await expect
+      .poll(() =>
+        win
+          .getByTestId('balance-after')
+          .textContent()
+          .catch(() => null),
+      )
+      .toBe('0.0000000000009985 SOVR');
     await clickLast(win, 'Approve');
 
-    await expect.poll(() => hubPayments(hub.url, session), { timeout: 15_000 }).toEqual([expect.objectContaining({ status: 'completed', amount: PRICE })]);
+    await expect
+      .poll(() => hubPayments(hub.url, session), { timeout: 15_000 })
+      .toEqual([expect.objectContaining({ status: 'completed', amount: PRICE })]);
     const [payment] = await hubPayments(hub.url, session);
     expect(await available(hub.url, session)).toBe(String(1_000_000n - BigInt(PRICE)));
-    await expect.poll(() => tab.locator('#paid').textContent().catch(() => null), { timeout: 10_000 }).toBe('Paid article /paid/article-1');
+    await expect
+      .poll(
+        () =>
+          tab
+            .locator('#paid')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('Paid article /paid/article-1');
     expect(await tab.locator('#receipt').textContent()).toBe(payment!.transactionId);
     expect(b.approvalPages()).toHaveLength(0);
 
     // The popup shows the receipt without being reopened, then its details.
     const row = popup.locator(`[data-testid=payment][data-id="${payment!.transactionId}"]`);
-    await expect.poll(() => row.getByTestId('status').textContent().catch(() => null), { timeout: 10_000 }).toBe('completed');
+    await expect
+      .poll(
+        () =>
+          row
+            .getByTestId('status')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('completed');
     await expect.poll(() => popup.getByTestId('balance-SOVR').textContent()).toBe('0.0000000000009985 SOVR');
     await row.getByRole('button').click();
     expect(await popup.getByTestId('detail-id').textContent()).toBe(payment!.transactionId);
@@ -102,9 +158,27 @@ describe.skipIf(!hasChromium)(title, () => {
     const popup = await b.context.newPage();
     await popup.goto(`chrome-extension://${b.extensionId}/extension/popup/index.html`);
     await popup.getByRole('button', { name: 'Get test money' }).click();
-    await expect.poll(() => popup.getByTestId('notice').textContent().catch(() => null), { timeout: 10_000 }).toBe('Added 10 test SOVR.');
+    await expect
+      .poll(
+        () =>
+          popup
+            .getByTestId('notice')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('Added 10 test SOVR.');
     expect(await available(hub.url, session)).toBe((10n * 10n ** 18n).toString());
-    await expect.poll(() => popup.getByTestId('balance-SOVR').textContent().catch(() => null), { timeout: 10_000 }).toBe('10 SOVR');
+    await expect
+      .poll(
+        () =>
+          popup
+            .getByTestId('balance-SOVR')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('10 SOVR');
   });
 
   it('reject leaves the balance unchanged', async () => {
@@ -125,7 +199,13 @@ describe.skipIf(!hasChromium)(title, () => {
     const { page, session: first } = await onboard(b, hub.url);
 
     // Make the access token look nearly expired; the next hub call rotates both tokens first.
-    await b.worker.evaluate(() => chrome.storage.session.get('tollway.hub').then((v) => chrome.storage.session.set({ 'tollway.hub': { ...(v['tollway.hub'] as object), accessTokenExpiresAt: Date.now() + 1000 } })));
+    await b.worker.evaluate(() =>
+      chrome.storage.session
+        .get('tollway.hub')
+        .then((v) =>
+          chrome.storage.session.set({ 'tollway.hub': { ...(v['tollway.hub'] as object), accessTokenExpiresAt: Date.now() + 1000 } }),
+        ),
+    );
     const popup = await b.context.newPage();
     await popup.goto(`chrome-extension://${b.extensionId}/extension/popup/index.html`);
     await expect.poll(async () => (await storedSession(b))?.refreshToken, { timeout: 10_000 }).not.toBe(first.refreshToken);
@@ -137,10 +217,17 @@ describe.skipIf(!hasChromium)(title, () => {
     await popup.close();
 
     await page.getByRole('button', { name: 'Lock' }).click();
-    await page.getByTestId('state').filter({ hasText: /^Locked: / }).waitFor();
+    await page
+      .getByTestId('state')
+      .filter({ hasText: /^Locked: / })
+      .waitFor();
     expect(await b.worker.evaluate(() => chrome.storage.session.get(null))).toEqual({});
     // The refresh token was revoked at the hub.
-    const refreshed = await fetch(`${hub.url}/auth/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken: session.refreshToken }) });
+    const refreshed = await fetch(`${hub.url}/auth/refresh`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refreshToken: session.refreshToken }),
+    });
     expect(refreshed.status).toBe(401);
 
     await page.getByLabel('Password').fill('not the password');
@@ -148,7 +235,10 @@ describe.skipIf(!hasChromium)(title, () => {
     await expect.poll(() => page.getByTestId('error').textContent(), { timeout: 30_000 }).toBe('Wrong password');
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Unlock' }).click();
-    await page.getByTestId('state').filter({ hasText: /^Signed in$/ }).waitFor({ timeout: 30_000 });
+    await page
+      .getByTestId('state')
+      .filter({ hasText: /^Signed in$/ })
+      .waitFor({ timeout: 30_000 });
     expect(await page.getByTestId('address').textContent()).toBe(session.user!.address);
   });
 });

@@ -9,7 +9,16 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodePaymentSignature, parsePaymentRequired } from '../../shared/challenge.js';
-import { buildExtension, CHROMIUM, clickLast, faucet, hasChromium, hubPayments, launchWithExtension, type ExtensionBrowser } from '../helpers/extension-browser.js';
+import {
+  buildExtension,
+  CHROMIUM,
+  clickLast,
+  faucet,
+  hasChromium,
+  hubPayments,
+  launchWithExtension,
+  type ExtensionBrowser,
+} from '../helpers/extension-browser.js';
 import { onboard } from '../helpers/extension-onboarding.js';
 import { PRICE, startShop, type Shop } from '../helpers/extension-shop.js';
 import { createMerchant, startTestHub, type TestHub } from '../helpers/hub.js';
@@ -54,16 +63,32 @@ describe.skipIf(!hasChromium)(title, () => {
     await faucet(hub.url, session, funds);
     const tab = await b.context.newPage();
     // Counts the event the snippet listens for; added before any page script runs.
-    await tab.addInitScript(() => window.addEventListener('tollway#initialized', () => ((window as unknown as WithTollway).initialized = ((window as unknown as WithTollway).initialized ?? 0) + 1)));
+    await tab.addInitScript(() =>
+      window.addEventListener(
+        'tollway#initialized',
+        () => ((window as unknown as WithTollway).initialized = ((window as unknown as WithTollway).initialized ?? 0) + 1),
+      ),
+    );
     await tab.goto(`${shop.url}/page`);
-    await tab.waitForFunction(() => typeof (window as unknown as WithTollway).tollway?.fetch === 'function', undefined, { timeout: 10_000 });
+    await tab.waitForFunction(() => typeof (window as unknown as WithTollway).tollway?.fetch === 'function', undefined, {
+      timeout: 10_000,
+    });
     return { b, session, tab };
   }
 
   async function oneApprovalWindow(b: ExtensionBrowser): Promise<Page> {
     await expect.poll(() => b.approvalPages().length, { timeout: 10_000 }).toBe(1);
     const win = b.approvalPages()[0]!;
-    await expect.poll(() => win.getByTestId('position').textContent().catch(() => null), { timeout: 10_000 }).toBe('1 of 1');
+    await expect
+      .poll(
+        () =>
+          win
+            .getByTestId('position')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('1 of 1');
     return win;
   }
 
@@ -111,7 +136,11 @@ describe.skipIf(!hasChromium)(title, () => {
     // The receipt opens the resource it paid for.
     const parsed = parsePaymentRequired(header);
     if (!parsed.ok) throw new Error(parsed.error.message);
-    const proof = encodePaymentSignature({ resource: parsed.value.resource ?? undefined, accepted: parsed.value.accepts[0]!, payload: { receipt } });
+    const proof = encodePaymentSignature({
+      resource: parsed.value.resource ?? undefined,
+      accepted: parsed.value.accepts[0]!,
+      payload: { receipt },
+    });
     const res = await fetch(`${shop.url}/paid/y`, { headers: { 'PAYMENT-SIGNATURE': proof } });
     expect(res.status).toBe(200);
   }, 90_000);
@@ -123,7 +152,14 @@ describe.skipIf(!hasChromium)(title, () => {
     // The page passes a challenge naming another site's address, with a description that would
     // read backwards and hide a line break.
     challenge.resource = { url: 'https://bank.example/transfer', description: 'Rent \u202Etnuocca ruoy\u202C\u200B\nnow' };
-    const outcome = tab.evaluate((c) => (window as unknown as WithTollway).tollway!.pay(c).then(() => 'paid', (e: Error) => `rejected: ${e.message}`), challenge);
+    const outcome = tab.evaluate(
+      (c) =>
+        (window as unknown as WithTollway).tollway!.pay(c).then(
+          () => 'paid',
+          (e: Error) => `rejected: ${e.message}`,
+        ),
+      challenge,
+    );
     const win = await oneApprovalWindow(b);
     expect(await win.getByTestId('site').textContent()).toBe(shop.url);
     expect(await win.getByTestId('payee').textContent()).toBe(`Hub merchant ${merchantId}`);

@@ -16,7 +16,14 @@
 import { Interface, type Log } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploySovr, startChain, type SovrDeployment, type TestChain } from '../helpers/chain.js';
-import { buildExtension, CHROMIUM, hasChromium, launchWithExtension, type ExtensionBrowser, type WorkerChrome } from '../helpers/extension-browser.js';
+import {
+  buildExtension,
+  CHROMIUM,
+  hasChromium,
+  launchWithExtension,
+  type ExtensionBrowser,
+  type WorkerChrome,
+} from '../helpers/extension-browser.js';
 import { startExactShop, type ExactShop } from '../helpers/extension-exact-shop.js';
 import { onboard, type StoredHubSession } from '../helpers/extension-onboarding.js';
 import { PRICE, startShop, type Shop } from '../helpers/extension-shop.js';
@@ -51,12 +58,24 @@ describe.skipIf(!hasChromium)(title, () => {
   const transfer = new Interface(['event Transfer(address indexed from, address indexed to, uint256 value)']);
 
   const payments = async () =>
-    ((await (await fetch(`${hub.url}/payments`, { headers: { authorization: `Bearer ${session.accessToken}` } })).json()) as { data: HubPayment[] }).data;
+    (
+      (await (await fetch(`${hub.url}/payments`, { headers: { authorization: `Bearer ${session.accessToken}` } })).json()) as {
+        data: HubPayment[];
+      }
+    ).data;
   const historyOf = async () =>
-    ((await b.worker.evaluate(() => chrome.storage.local.get('tollway.history').then((v) => v['tollway.history']))) as { requests: { url: string; status: string; paidFrom?: string }[] }).requests;
+    (
+      (await b.worker.evaluate(() => chrome.storage.local.get('tollway.history').then((v) => v['tollway.history']))) as {
+        requests: { url: string; status: string; paidFrom?: string }[];
+      }
+    ).requests;
   /** Every SOVR transfer out of the extension's wallet, on chain. */
   const transfersFromWallet = async () => {
-    const logs: Log[] = await chain.provider.getLogs({ address: sovr.address, fromBlock: 0, topics: [transfer.getEvent('Transfer')!.topicHash, `0x${session.user!.address.slice(2).toLowerCase().padStart(64, '0')}`] });
+    const logs: Log[] = await chain.provider.getLogs({
+      address: sovr.address,
+      fromBlock: 0,
+      topics: [transfer.getEvent('Transfer')!.topicHash, `0x${session.user!.address.slice(2).toLowerCase().padStart(64, '0')}`],
+    });
     return logs.map((l) => {
       const e = transfer.parseLog(l)!;
       return { to: e.args.to as string, value: e.args.value as bigint, hash: l.transactionHash };
@@ -111,7 +130,16 @@ describe.skipIf(!hasChromium)(title, () => {
     await tab.goto(`${shop.url}/paid/on-chain`).catch(() => undefined);
     await expect.poll(() => b.approvalPages().length, { timeout: 10_000 }).toBe(1);
     const win = b.approvalPages()[0]!;
-    await expect.poll(() => win.getByTestId('position').textContent().catch(() => null), { timeout: 10_000 }).toBe('1 of 1');
+    await expect
+      .poll(
+        () =>
+          win
+            .getByTestId('position')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('1 of 1');
 
     // The hub balance is empty: the wallet is the default, and both are offered by name.
     const wallet = win.getByRole('radio', { name: /My wallet \(on chain\)/ });
@@ -120,7 +148,9 @@ describe.skipIf(!hasChromium)(title, () => {
     expect(await hubBalance.isChecked()).toBe(false);
     // What will be signed: amount, the hub's treasury for this merchant, the validity as times.
     expect(await win.getByTestId('sign-amount').textContent()).toBe('0.0000000000000015 SOVR');
-    expect(await win.getByTestId('sign-to').textContent()).toBe(`${treasury} (the hub's treasury, for merchant ${merchantId} at http://127.0.0.1:${new URL(shop.url).port})`);
+    expect(await win.getByTestId('sign-to').textContent()).toBe(
+      `${treasury} (the hub's treasury, for merchant ${merchantId} at http://127.0.0.1:${new URL(shop.url).port})`,
+    );
     expect(await win.getByTestId('sign-from').textContent()).toBe(`${session.user!.address} (your wallet)`);
     expect(await win.getByTestId('sign-valid').textContent()).toMatch(/^from \d\d:\d\d:\d\d on .+ until \d\d:\d\d:\d\d on .+$/);
     expect(await win.getByTestId('sign-token').textContent()).toBe(`SOVR 1 at ${sovr.address}, chain ${chain.chainId}`);
@@ -142,7 +172,16 @@ describe.skipIf(!hasChromium)(title, () => {
     });
     await closed;
 
-    await expect.poll(() => tab.locator('#paid').textContent().catch(() => null), { timeout: 30_000 }).toBe('Paid article /paid/on-chain');
+    await expect
+      .poll(
+        () =>
+          tab
+            .locator('#paid')
+            .textContent()
+            .catch(() => null),
+        { timeout: 30_000 },
+      )
+      .toBe('Paid article /paid/on-chain');
     const [paid] = await payments();
     expect(paid).toMatchObject({ rail: 'sovr', status: 'completed', payTo: merchantId, amount: PRICE });
     expect(paid!.receipt.transactionHash).toMatch(/^0x[0-9a-f]{64}$/);
@@ -167,18 +206,49 @@ describe.skipIf(!hasChromium)(title, () => {
     await tab.goto(`${exactShop.url}/exact/plain`).catch(() => undefined);
     await expect.poll(() => b.approvalPages().length, { timeout: 10_000 }).toBe(1);
     const win = b.approvalPages()[0]!;
-    await expect.poll(() => win.getByTestId('position').textContent().catch(() => null), { timeout: 10_000 }).toBe('1 of 1');
+    await expect
+      .poll(
+        () =>
+          win
+            .getByTestId('position')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('1 of 1');
     // Only the wallet can pay it: no choice, just what is signed, to the merchant's own address.
     expect(await win.getByTestId('pay-from').count()).toBe(0);
-    expect(await win.getByTestId('sign-to').textContent()).toBe(`${exactShop.payout} (http://127.0.0.1:${new URL(exactShop.url).port}'s own payout address)`);
+    expect(await win.getByTestId('sign-to').textContent()).toBe(
+      `${exactShop.payout} (http://127.0.0.1:${new URL(exactShop.url).port}'s own payout address)`,
+    );
     expect(await win.getByTestId('sign-amount').textContent()).toBe('0.0025 SOVR');
     expect(await win.getByTestId('rail').textContent()).toBe('SOVR on chain, from your wallet');
     const closed = win.waitForEvent('close');
-    await win.getByRole('button', { name: 'Approve', exact: true }).click({ noWaitAfter: true }).catch(() => undefined);
+    await win
+      .getByRole('button', { name: 'Approve', exact: true })
+      .click({ noWaitAfter: true })
+      .catch(() => undefined);
     await closed;
 
-    await expect.poll(() => tab.locator('#paid').textContent().catch(() => null), { timeout: 30_000 }).toBe('Exact article /exact/plain');
-    expect(exactShop.proofs).toEqual([{ path: '/exact/plain', ok: true, reason: undefined, transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/), payer: session.user!.address }]);
+    await expect
+      .poll(
+        () =>
+          tab
+            .locator('#paid')
+            .textContent()
+            .catch(() => null),
+        { timeout: 30_000 },
+      )
+      .toBe('Exact article /exact/plain');
+    expect(exactShop.proofs).toEqual([
+      {
+        path: '/exact/plain',
+        ok: true,
+        reason: undefined,
+        transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/),
+        payer: session.user!.address,
+      },
+    ]);
     const settledBy = exactShop.proofs[0]!.transaction!;
     expect(await sovr.contract.balanceOf(exactShop.payout)).toBe(EXACT_PRICE);
     const after = await transfersFromWallet();
@@ -189,7 +259,9 @@ describe.skipIf(!hasChromium)(title, () => {
       .toMatchObject({ rail: 'sovr', status: 'completed', amount: EXACT_PRICE.toString(), receipt: { transactionHash: settledBy } });
     // The completion did not retry the page again: one proof shown, one settlement.
     expect(exactShop.proofs).toHaveLength(1);
-    await expect.poll(async () => (await historyOf()).find((r) => r.url.endsWith('/exact/plain'))?.status, { timeout: 10_000 }).toBe('completed');
+    await expect
+      .poll(async () => (await historyOf()).find((r) => r.url.endsWith('/exact/plain'))?.status, { timeout: 10_000 })
+      .toBe('completed');
     await expectLedgerBalanced(hub.store.db);
   });
 });

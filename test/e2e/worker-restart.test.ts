@@ -8,7 +8,14 @@
  * Either way: exactly one payment at the hub, the article shown.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildExtension, CHROMIUM, hasChromium, launchWithExtension, type ExtensionBrowser, type WorkerChrome } from '../helpers/extension-browser.js';
+import {
+  buildExtension,
+  CHROMIUM,
+  hasChromium,
+  launchWithExtension,
+  type ExtensionBrowser,
+  type WorkerChrome,
+} from '../helpers/extension-browser.js';
 import { onboard } from '../helpers/extension-onboarding.js';
 import { startHoldingProxy, type HoldingProxy } from '../helpers/extension-proxy.js';
 import { PRICE, startShop, type Shop } from '../helpers/extension-shop.js';
@@ -60,7 +67,11 @@ describe.skipIf(!hasChromium)(title, () => {
     const b = browser;
     const { session } = await onboard(b, proxy.url);
     const auth = { authorization: `Bearer ${session.accessToken}` };
-    const res = await fetch(`${hub.url}/dev/faucet`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ asset: 'SOVR', amount: '10000' }) });
+    const res = await fetch(`${hub.url}/dev/faucet`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ asset: 'SOVR', amount: '10000' }),
+    });
     expect(res.status).toBe(200);
 
     // Marks this worker instance, to see later that another one finished the job.
@@ -70,7 +81,10 @@ describe.skipIf(!hasChromium)(title, () => {
     await tab.goto(`${shop.url}/paid/restart`).catch(() => undefined);
     await expect.poll(() => b.approvalPages().length, { timeout: 10_000 }).toBe(1);
     const win = b.approvalPages()[0]!;
-    await win.getByRole('button', { name: 'Approve', exact: true }).click({ noWaitAfter: true }).catch(() => undefined);
+    await win
+      .getByRole('button', { name: 'Approve', exact: true })
+      .click({ noWaitAfter: true })
+      .catch(() => undefined);
 
     // The hub has paid; the worker is waiting for an answer that will never come. Stop it.
     const answer = await held;
@@ -83,15 +97,30 @@ describe.skipIf(!hasChromium)(title, () => {
 
     // Any event starts a new worker, which asks the hub with the same key (here: a page load).
     await probe.goto(`${shop.url}/page`);
-    await expect.poll(() => tab.locator('#paid').textContent().catch(() => null), { timeout: 15_000 }).toBe('Paid article /paid/restart');
+    await expect
+      .poll(
+        () =>
+          tab
+            .locator('#paid')
+            .textContent()
+            .catch(() => null),
+        { timeout: 15_000 },
+      )
+      .toBe('Paid article /paid/restart');
 
-    const payments = (await (await fetch(`${hub.url}/payments`, { headers: auth })).json()) as { data: { transactionId: string; status: string; amount: string }[] };
+    const payments = (await (await fetch(`${hub.url}/payments`, { headers: auth })).json()) as {
+      data: { transactionId: string; status: string; amount: string }[];
+    };
     expect(payments.data).toEqual([expect.objectContaining({ status: 'completed', amount: PRICE })]);
-    const me = (await (await fetch(`${hub.url}/accounts/me`, { headers: auth })).json()) as { balances: { asset: string; available: string }[] };
+    const me = (await (await fetch(`${hub.url}/accounts/me`, { headers: auth })).json()) as {
+      balances: { asset: string; available: string }[];
+    };
     expect(me.balances.find((x) => x.asset === 'SOVR')?.available).toBe(String(10_000n - BigInt(PRICE)));
     const worker = b.context.serviceWorkers().find((w) => w.url().includes(b.extensionId))!;
     expect(await worker.evaluate(() => (globalThis as { firstWorker?: boolean }).firstWorker ?? false)).toBe(false);
-    const history = (await worker.evaluate(() => chrome.storage.local.get('tollway.history').then((v) => v['tollway.history']))) as { requests: { status: string; result: { transactionId: string } | null }[] };
+    const history = (await worker.evaluate(() => chrome.storage.local.get('tollway.history').then((v) => v['tollway.history']))) as {
+      requests: { status: string; result: { transactionId: string } | null }[];
+    };
     expect(history.requests.map((r) => [r.status, r.result?.transactionId])).toEqual([['completed', payments.data[0]!.transactionId]]);
   });
 
@@ -99,7 +128,11 @@ describe.skipIf(!hasChromium)(title, () => {
     const b = (second = await launchWithExtension(build.dir));
     const { session } = await onboard(b, proxy.url);
     const auth = { authorization: `Bearer ${session.accessToken}` };
-    await fetch(`${hub.url}/dev/faucet`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ asset: 'SOVR', amount: '10000' }) });
+    await fetch(`${hub.url}/dev/faucet`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ asset: 'SOVR', amount: '10000' }),
+    });
 
     // The proof step never finishes in this worker: the session-rule call is held forever, as if
     // Chrome stopped the worker right there (a test-side hold, like the proxy's for the hub).
@@ -113,9 +146,17 @@ describe.skipIf(!hasChromium)(title, () => {
     const tab = await b.context.newPage();
     await tab.goto(`${shop.url}/paid/crash-after-pay`).catch(() => undefined);
     await expect.poll(() => b.approvalPages().length, { timeout: 10_000 }).toBe(1);
-    await b.approvalPages()[0]!.getByRole('button', { name: 'Approve', exact: true }).click({ noWaitAfter: true }).catch(() => undefined);
-    await expect.poll(() => b.worker.evaluate(() => (globalThis as { proofHeld?: boolean }).proofHeld ?? false), { timeout: 15_000 }).toBe(true);
-    const stored = (await b.worker.evaluate(() => chrome.storage.local.get('tollway.history').then((v) => v['tollway.history']))) as { requests: { status: string; retryDue?: boolean }[] };
+    await b
+      .approvalPages()[0]!
+      .getByRole('button', { name: 'Approve', exact: true })
+      .click({ noWaitAfter: true })
+      .catch(() => undefined);
+    await expect
+      .poll(() => b.worker.evaluate(() => (globalThis as { proofHeld?: boolean }).proofHeld ?? false), { timeout: 15_000 })
+      .toBe(true);
+    const stored = (await b.worker.evaluate(() => chrome.storage.local.get('tollway.history').then((v) => v['tollway.history']))) as {
+      requests: { status: string; retryDue?: boolean }[];
+    };
     expect(stored.requests.map((r) => [r.status, r.retryDue])).toEqual([['completed', true]]);
     const posts = () => proxy.log.filter((l) => l === 'POST /payments').length;
     const postsBefore = posts();
@@ -125,15 +166,30 @@ describe.skipIf(!hasChromium)(title, () => {
 
     // Any event starts a new worker (here: a page load); it finds the completed request, asks the hub for it, and reloads the tab with the proof.
     await probe.goto(`${shop.url}/page`);
-    await expect.poll(() => tab.locator('#paid').textContent().catch(() => null), { timeout: 15_000 }).toBe('Paid article /paid/crash-after-pay');
+    await expect
+      .poll(
+        () =>
+          tab
+            .locator('#paid')
+            .textContent()
+            .catch(() => null),
+        { timeout: 15_000 },
+      )
+      .toBe('Paid article /paid/crash-after-pay');
 
-    const payments = (await (await fetch(`${hub.url}/payments`, { headers: auth })).json()) as { data: { transactionId: string; status: string }[] };
+    const payments = (await (await fetch(`${hub.url}/payments`, { headers: auth })).json()) as {
+      data: { transactionId: string; status: string }[];
+    };
     expect(payments.data).toEqual([expect.objectContaining({ status: 'completed' })]);
     expect(posts()).toBe(postsBefore);
     expect(proxy.log).toContain(`GET /payments/${payments.data[0]!.transactionId}`);
-    expect(shop.proofs.filter((p) => p.path === '/paid/crash-after-pay')).toEqual([{ path: '/paid/crash-after-pay', ok: true, sub: payments.data[0]!.transactionId }]);
+    expect(shop.proofs.filter((p) => p.path === '/paid/crash-after-pay')).toEqual([
+      { path: '/paid/crash-after-pay', ok: true, sub: payments.data[0]!.transactionId },
+    ]);
     const worker = b.context.serviceWorkers().find((w) => w.url().includes(b.extensionId))!;
-    const after = (await worker.evaluate(() => chrome.storage.local.get('tollway.history').then((v) => v['tollway.history']))) as { requests: { status: string; retryDue?: boolean }[] };
+    const after = (await worker.evaluate(() => chrome.storage.local.get('tollway.history').then((v) => v['tollway.history']))) as {
+      requests: { status: string; retryDue?: boolean }[];
+    };
     expect(after.requests.map((r) => [r.status, r.retryDue])).toEqual([['completed', undefined]]);
   });
 });

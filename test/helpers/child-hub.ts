@@ -29,7 +29,10 @@ export async function spawnHub(port: number, env: Record<string, string>): Promi
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`hub exited with ${proc.exitCode}:\n${out}`);
-    const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) throw new Error(`hub did not start:\n${out}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -51,7 +54,10 @@ export async function spawnHub(port: number, env: Record<string, string>): Promi
 export function runDoctor(env: Record<string, string>): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     let out = '';
-    const p = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', 'doctor'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', 'doctor'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     p.stdout!.on('data', (d) => (out += d));
     p.stderr!.on('data', (d) => (out += d));
     p.on('exit', (code) => resolve({ code: code ?? -1, output: out }));

@@ -21,7 +21,11 @@ const ROOT = resolve(import.meta.dirname, '../..');
  */
 export async function buildExtension(): Promise<{ dir: string; cleanup(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'tollway-ext-'));
-  await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', dir, '--emptyOutDir', '--logLevel', 'warn'], { cwd: ROOT });
+  await promisify(execFile)(
+    process.execPath,
+    [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', dir, '--emptyOutDir', '--logLevel', 'warn'],
+    { cwd: ROOT },
+  );
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
@@ -77,7 +81,10 @@ export async function approveHostAccess(b: ExtensionBrowser, patterns: readonly 
     await page.goto('chrome://extensions');
     for (const pattern of patterns) {
       await page.evaluate(
-        ([id, host]) => (globalThis as unknown as { chrome: { developerPrivate: { addHostPermission(id: string, host: string): Promise<void> } } }).chrome.developerPrivate.addHostPermission(id!, host!),
+        ([id, host]) =>
+          (
+            globalThis as unknown as { chrome: { developerPrivate: { addHostPermission(id: string, host: string): Promise<void> } } }
+          ).chrome.developerPrivate.addHostPermission(id!, host!),
         [b.extensionId, pattern],
       );
     }
@@ -95,7 +102,13 @@ export async function grantHostAccess(b: ExtensionBrowser, patterns: readonly st
   const page = await b.context.newPage();
   try {
     await page.goto(`chrome-extension://${b.extensionId}/extension/popup/index.html`);
-    const granted = await page.evaluate((origins) => (globalThis as unknown as { chrome: { permissions: { request(p: { origins: string[] }): Promise<boolean> } } }).chrome.permissions.request({ origins }), [...patterns]);
+    const granted = await page.evaluate(
+      (origins) =>
+        (
+          globalThis as unknown as { chrome: { permissions: { request(p: { origins: string[] }): Promise<boolean> } } }
+        ).chrome.permissions.request({ origins }),
+      [...patterns],
+    );
     if (!granted) throw new Error(`host access to ${patterns.join(', ')} was not granted`);
   } finally {
     await page.close();
@@ -108,8 +121,16 @@ export async function grantHostAccess(b: ExtensionBrowser, patterns: readonly st
  */
 export interface WorkerChrome {
   storage: {
-    local: { get(k: string | null): Promise<Record<string, unknown>>; set(v: Record<string, unknown>): Promise<void>; clear(): Promise<void> };
-    session: { get(k: string | null): Promise<Record<string, unknown>>; set(v: Record<string, unknown>): Promise<void>; clear(): Promise<void> };
+    local: {
+      get(k: string | null): Promise<Record<string, unknown>>;
+      set(v: Record<string, unknown>): Promise<void>;
+      clear(): Promise<void>;
+    };
+    session: {
+      get(k: string | null): Promise<Record<string, unknown>>;
+      set(v: Record<string, unknown>): Promise<void>;
+      clear(): Promise<void>;
+    };
   };
   runtime: { getManifest(): { name: string; manifest_version: number }; getURL(path: string): string };
   declarativeNetRequest: {
@@ -138,9 +159,15 @@ export type Bearer = { accessToken: string };
 const hubGet = async (hubUrl: string, s: Bearer, path: string) =>
   (await fetch(`${hubUrl}${path}`, { headers: { authorization: `Bearer ${s.accessToken}` } })).json() as Promise<Record<string, unknown>>;
 export const available = async (hubUrl: string, s: Bearer) =>
-  ((await hubGet(hubUrl, s, '/accounts/me')).balances as { asset: string; available: string }[]).find((b) => b.asset === 'SOVR')?.available ?? '0';
-export const hubPayments = async (hubUrl: string, s: Bearer) => (await hubGet(hubUrl, s, '/payments')).data as { transactionId: string; status: string; amount: string }[];
+  ((await hubGet(hubUrl, s, '/accounts/me')).balances as { asset: string; available: string }[]).find((b) => b.asset === 'SOVR')
+    ?.available ?? '0';
+export const hubPayments = async (hubUrl: string, s: Bearer) =>
+  (await hubGet(hubUrl, s, '/payments')).data as { transactionId: string; status: string; amount: string }[];
 export async function faucet(hubUrl: string, s: Bearer, amount: string): Promise<void> {
-  const res = await fetch(`${hubUrl}/dev/faucet`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${s.accessToken}` }, body: JSON.stringify({ asset: 'SOVR', amount }) });
+  const res = await fetch(`${hubUrl}/dev/faucet`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${s.accessToken}` },
+    body: JSON.stringify({ asset: 'SOVR', amount }),
+  });
   if (res.status !== 200) throw new Error(`faucet: ${res.status}`);
 }

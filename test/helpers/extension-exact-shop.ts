@@ -68,17 +68,33 @@ export async function startExactShop(opts: {
         if (!verified.isValid) proofs.push({ path: req.path, ok: false, reason: verified.invalidReason ?? 'invalid' });
         else {
           const settled = await facilitator.settle(payload, requirements);
-          proofs.push({ path: req.path, ok: settled.success, reason: settled.errorReason, transaction: settled.transaction, payer: settled.payer });
+          proofs.push({
+            path: req.path,
+            ok: settled.success,
+            reason: settled.errorReason,
+            transaction: settled.transaction,
+            payer: settled.payer,
+          });
           if (settled.success) {
             res.set('PAYMENT-RESPONSE', encodePaymentResponseHeader(settled)).set('cache-control', 'no-store');
-            res.type('html').send(`<!doctype html><title>paid</title><h1 id="paid">Exact article ${req.path}</h1><p id="tx">${settled.transaction}</p>`);
+            res
+              .type('html')
+              .send(`<!doctype html><title>paid</title><h1 id="paid">Exact article ${req.path}</h1><p id="tx">${settled.transaction}</p>`);
             return;
           }
         }
       }
     }
-    const doc = { x402Version: 2, resource: { url: `http://${req.get('host')}${req.originalUrl}`, description: `Exact article ${req.path}`, mimeType: 'text/html' }, accepts: [requirements] };
-    res.status(402).set('PAYMENT-REQUIRED', encodePaymentRequiredHeader(doc as never)).set('cache-control', 'no-store').json({});
+    const doc = {
+      x402Version: 2,
+      resource: { url: `http://${req.get('host')}${req.originalUrl}`, description: `Exact article ${req.path}`, mimeType: 'text/html' },
+      accepts: [requirements],
+    };
+    res
+      .status(402)
+      .set('PAYMENT-REQUIRED', encodePaymentRequiredHeader(doc as never))
+      .set('cache-control', 'no-store')
+      .json({});
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

@@ -38,7 +38,11 @@ export const storedSession = (b: ExtensionBrowser) =>
  * stored. Site access: all sites (the default), or only `sites` (origins) when given; the person's
  * "yes" to Chrome's prompt is given beforehand in chrome://extensions (see approveHostAccess).
  */
-export async function onboard(b: ExtensionBrowser, hubUrl: string, opts: { sites?: string[] } = {}): Promise<{ page: Page; session: StoredHubSession }> {
+export async function onboard(
+  b: ExtensionBrowser,
+  hubUrl: string,
+  opts: { sites?: string[] } = {},
+): Promise<{ page: Page; session: StoredHubSession }> {
   const page = await onboardingPage(b);
   await approveHostAccess(b, opts.sites ? opts.sites.map((s) => `${s}/*`) : ['<all_urls>']);
   await page.getByLabel('Hub URL').fill(hubUrl);
@@ -50,7 +54,10 @@ export async function onboard(b: ExtensionBrowser, hubUrl: string, opts: { sites
   await page.getByLabel('Confirm password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Create wallet' }).click();
   // ethers' default scrypt cost (N = 2^17) takes a moment on purpose.
-  await page.getByTestId('state').filter({ hasText: /^Signed in$/ }).waitFor({ timeout: 30_000 });
+  await page
+    .getByTestId('state')
+    .filter({ hasText: /^Signed in$/ })
+    .waitFor({ timeout: 30_000 });
   const session = await storedSession(b);
   if (!session) throw new Error('no hub session stored after sign-in');
   // The worker follows the grant (listener and in-page provider) on permissions.onAdded.

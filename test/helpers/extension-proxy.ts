@@ -50,7 +50,11 @@ export async function startHoldingProxy(): Promise<HoldingProxy> {
   server.on('upgrade', (req: IncomingMessage, socket, head) => {
     const t = new URL(proxy.target);
     const up = connect(Number(t.port), t.hostname, () => {
-      up.write(`${req.method} ${req.url} HTTP/1.1\r\n${Object.entries(req.headers).map(([k, v]) => `${k}: ${String(v)}`).join('\r\n')}\r\n\r\n`);
+      up.write(
+        `${req.method} ${req.url} HTTP/1.1\r\n${Object.entries(req.headers)
+          .map(([k, v]) => `${k}: ${String(v)}`)
+          .join('\r\n')}\r\n\r\n`,
+      );
       up.write(head);
       up.pipe(socket);
       socket.pipe(up);

@@ -49,12 +49,14 @@ export async function startShop(hubUrl: string, merchantId: string): Promise<Sho
   async function verify(header: string, url: string, method: string): Promise<{ ok: true; sub: string } | { ok: false; reason: string }> {
     const proof = parsePaymentSignature(header);
     if (!proof.ok) return { ok: false, reason: proof.error.message };
-    if (proof.value.accepted.payTo !== merchantId || proof.value.accepted.amount !== PRICE) return { ok: false, reason: 'not the option offered' };
+    if (proof.value.accepted.payTo !== merchantId || proof.value.accepted.amount !== PRICE)
+      return { ok: false, reason: 'not the option offered' };
     const token = proof.value.payload.receipt;
     if (typeof token !== 'string') return { ok: false, reason: 'no receipt' };
     try {
       const { payload } = await jwtVerify(token, jwks, { issuer: hubUrl, audience: merchantId, typ: 'tollway-receipt+jwt' });
-      if (payload.res !== url || payload.mth !== method) return { ok: false, reason: `receipt for ${String(payload.mth)} ${String(payload.res)}` };
+      if (payload.res !== url || payload.mth !== method)
+        return { ok: false, reason: `receipt for ${String(payload.mth)} ${String(payload.res)}` };
       if (payload.amt !== PRICE) return { ok: false, reason: 'wrong amount' };
       return { ok: true, sub: String(payload.sub) };
     } catch (e) {
@@ -87,7 +89,11 @@ export async function startShop(hubUrl: string, merchantId: string): Promise<Sho
           }
         }
         const challenge = challengeFor(req.headers.host ?? '127.0.0.1', url.pathname);
-        res.writeHead(402, { 'content-type': 'application/json', 'cache-control': 'no-store', 'payment-required': Buffer.from(JSON.stringify(challenge)).toString('base64') });
+        res.writeHead(402, {
+          'content-type': 'application/json',
+          'cache-control': 'no-store',
+          'payment-required': Buffer.from(JSON.stringify(challenge)).toString('base64'),
+        });
         res.end('{}');
         return;
       }

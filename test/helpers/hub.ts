@@ -58,7 +58,14 @@ export async function startTestHub(
     TOLLWAY_LOG_LEVEL: 'silent',
     ...opts.env,
   });
-  const hub = await startHub({ config, db: store.db, clock: opts.clock, logger: opts.logger ?? createLogger('silent'), sweepIntervalMs: opts.sweepIntervalMs, rails: opts.rails });
+  const hub = await startHub({
+    config,
+    db: store.db,
+    clock: opts.clock,
+    logger: opts.logger ?? createLogger('silent'),
+    sweepIntervalMs: opts.sweepIntervalMs,
+    rails: opts.rails,
+  });
   if (opts.clock) hubClocks.set(hub.url, opts.clock);
   return {
     hub,
@@ -104,7 +111,10 @@ export async function signIn(url: string, wallet: Wallet = Wallet.createRandom()
   return { wallet, ...body };
 }
 
-export async function createMerchant(url: string, name = 'Test shop'): Promise<{ merchant: { id: string }; apiKey: string; webhookSecret: string }> {
+export async function createMerchant(
+  url: string,
+  name = 'Test shop',
+): Promise<{ merchant: { id: string }; apiKey: string; webhookSecret: string }> {
   const res = await fetch(`${url}/merchants`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },

@@ -9,7 +9,14 @@ import { afterAll, beforeAll } from 'vitest';
 import { randomAuthorizationNonce, signTransferAuthorization, sovrDomain, type TransferAuthorization } from '../../contracts/eip712.js';
 import type { PaymentStatusUpdate } from '../../shared/api.js';
 import { createLedger } from '../../server/ledger/ledger.js';
-import { createSovrRail, type ExactPayload, type ExactRequirement, type ServiceSigner, type SovrRail, type SovrRailOptions } from '../../server/rails/sovr/index.js';
+import {
+  createSovrRail,
+  type ExactPayload,
+  type ExactRequirement,
+  type ServiceSigner,
+  type SovrRail,
+  type SovrRailOptions,
+} from '../../server/rails/sovr/index.js';
 import { deploySovr, startChain, type SovrDeployment, type TestChain } from './chain.js';
 import { signIn, startTestHub, type Session, type TestHub } from './hub.js';
 import { freshStore, type Engine, type TestStore } from './stores.js';
@@ -31,7 +38,15 @@ export async function waitFor<T>(probe: () => Promise<T | undefined | false | nu
 }
 
 /** A TransferWithAuthorization as the wire carries it: decimal strings and the signature beside. */
-export type WireAuthorization = { from: string; to: string; value: string; validAfter: string; validBefore: string; nonce: string; signature: string };
+export type WireAuthorization = {
+  from: string;
+  to: string;
+  value: string;
+  validAfter: string;
+  validBefore: string;
+  nonce: string;
+  signature: string;
+};
 
 /** What PAYMENT-SIGNATURE's payload carries, and a merchant's facilitator receives. */
 export const payloadOf = (a: WireAuthorization): ExactPayload => {
@@ -122,7 +137,13 @@ export interface SovrTestbed {
    * A TransferWithAuthorization from `from`, signed by `signer` (`from` by default), valid from
    * ten minutes ago until `validForSeconds` from now unless `over` says otherwise.
    */
-  signAuthorization(from: Wallet, to: string, value: bigint, over?: Partial<TransferAuthorization> & { signer?: Wallet }, validForSeconds?: bigint): Promise<WireAuthorization>;
+  signAuthorization(
+    from: Wallet,
+    to: string,
+    value: bigint,
+    over?: Partial<TransferAuthorization> & { signer?: Wallet },
+    validForSeconds?: bigint,
+  ): Promise<WireAuthorization>;
   /** What the extension sends for a person: valid for half an hour. */
   authorize(s: Session, to: string, value: bigint, over?: Partial<TransferAuthorization> & { signer?: Wallet }): Promise<WireAuthorization>;
   /** The `exact` entry a plain x402 merchant lists for SOVR on this chain. */
@@ -177,7 +198,15 @@ export function useSovrChain(): SovrTestbed {
             ...parts,
             db: store.db,
             signer: opts.signer ?? { privateKey: service.privateKey },
-            options: { rpcUrl: chain.rpcUrl, chainId: chain.chainId, token: sovr.address, treasury, confirmations: 1, pollIntervalMs: 25, ...opts.options },
+            options: {
+              rpcUrl: chain.rpcUrl,
+              chainId: chain.chainId,
+              token: sovr.address,
+              treasury,
+              confirmations: 1,
+              pollIntervalMs: 25,
+              ...opts.options,
+            },
           })),
         }),
       });
@@ -200,16 +229,41 @@ export function useSovrChain(): SovrTestbed {
       const { chain, sovr } = started();
       const now = BigInt(Math.floor(Date.now() / 1000));
       const { signer, ...fields } = over;
-      const a: TransferAuthorization = { from: from.address, to, value, validAfter: now - 600n, validBefore: now + validForSeconds, nonce: randomAuthorizationNonce(), ...fields };
+      const a: TransferAuthorization = {
+        from: from.address,
+        to,
+        value,
+        validAfter: now - 600n,
+        validBefore: now + validForSeconds,
+        nonce: randomAuthorizationNonce(),
+        ...fields,
+      };
       const signature = await signTransferAuthorization(signer ?? from, sovrDomain(chain.chainId, sovr.address), a);
-      return { from: a.from, to: a.to, value: a.value.toString(), validAfter: a.validAfter.toString(), validBefore: a.validBefore.toString(), nonce: a.nonce, signature };
+      return {
+        from: a.from,
+        to: a.to,
+        value: a.value.toString(),
+        validAfter: a.validAfter.toString(),
+        validBefore: a.validBefore.toString(),
+        nonce: a.nonce,
+        signature,
+      };
     },
 
     authorize: (s, to, value, over = {}) => bed.signAuthorization(s.wallet, to, value, over),
 
     requirementFor(payTo, amount, over = {}) {
       const { chain, sovr } = started();
-      return { scheme: 'exact', network: `eip155:${chain.chainId}`, amount: amount.toString(), asset: sovr.address, payTo, maxTimeoutSeconds: 60, extra: { name: 'SOVR', version: '1' }, ...over };
+      return {
+        scheme: 'exact',
+        network: `eip155:${chain.chainId}`,
+        amount: amount.toString(),
+        asset: sovr.address,
+        payTo,
+        maxTimeoutSeconds: 60,
+        extra: { name: 'SOVR', version: '1' },
+        ...over,
+      };
     },
 
     relay(fn, args, from) {
@@ -217,10 +271,15 @@ export function useSovrChain(): SovrTestbed {
       const token = sovr.contract.connect(from ?? chain.accounts[19]!);
       // A fixed gas limit: an estimate would run against the pending block, where the hub's
       // transaction may already have spent what this one moves.
-      return token.getFunction(fn)(...args, { gasLimit: 200_000n, maxPriorityFeePerGas: 20_000_000_000n, maxFeePerGas: 50_000_000_000n }) as Promise<TransactionResponse>;
+      return token.getFunction(fn)(...args, {
+        gasLimit: 200_000n,
+        maxPriorityFeePerGas: 20_000_000_000n,
+        maxFeePerGas: 50_000_000_000n,
+      }) as Promise<TransactionResponse>;
     },
 
-    relayAuthorization: (a) => bed.relay(TRANSFER_BYTES, [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, a.signature]),
+    relayAuthorization: (a) =>
+      bed.relay(TRANSFER_BYTES, [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, a.signature]),
 
     async transactionsFrom(from, sinceBlock) {
       const { chain } = started();

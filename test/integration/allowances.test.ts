@@ -29,8 +29,14 @@ describe.each(ENGINES)('allowances on %s', (engine) => {
   let k = 0;
   const auth = () => ({ authorization: `Bearer ${s.accessToken}`, 'content-type': 'application/json' });
   const put = (body: unknown) => fetch(`${t.url}/allowances`, { method: 'PUT', headers: auth(), body: JSON.stringify(body) });
-  const list = async () => ((await (await fetch(`${t.url}/allowances`, { headers: auth() })).json()) as { data: { site: string; payee: string | null; spent: string; remaining: string }[] }).data;
-  const autoPay = (amount: string, site = SITE, payTo = merchant) => pay(t.url, s, `al-${engine}-${++k}`, { rail: 'internal', payTo, amount, asset: 'SOVR', allowance: { site } });
+  const list = async () =>
+    (
+      (await (await fetch(`${t.url}/allowances`, { headers: auth() })).json()) as {
+        data: { site: string; payee: string | null; spent: string; remaining: string }[];
+      }
+    ).data;
+  const autoPay = (amount: string, site = SITE, payTo = merchant) =>
+    pay(t.url, s, `al-${engine}-${++k}`, { rail: 'internal', payTo, amount, asset: 'SOVR', allowance: { site } });
 
   beforeAll(async () => {
     t = await startTestHub(engine, { clock });
@@ -132,10 +138,15 @@ describe.each(ENGINES)('allowances on %s', (engine) => {
     const before = await balances(t.url, s);
     const refused = await autoPay('1', site);
     expect(refused.status).toBe(403);
-    expect(await refused.json()).toMatchObject({ type: 'https://tollway.dev/problems/allowance-payee-mismatch', detail: expect.stringMatching(/set it again/) });
+    expect(await refused.json()).toMatchObject({
+      type: 'https://tollway.dev/problems/allowance-payee-mismatch',
+      detail: expect.stringMatching(/set it again/),
+    });
     expect(await balances(t.url, s)).toEqual(before);
     // Deleted without a payee (it has none).
-    expect((await fetch(`${t.url}/allowances?site=${encodeURIComponent(site)}&asset=SOVR`, { method: 'DELETE', headers: auth() })).status).toBe(204);
+    expect(
+      (await fetch(`${t.url}/allowances?site=${encodeURIComponent(site)}&asset=SOVR`, { method: 'DELETE', headers: auth() })).status,
+    ).toBe(204);
     expect((await list()).some((a) => a.site === site)).toBe(false);
   });
 });
@@ -145,15 +156,26 @@ describe.each(ENGINES)('migration 012 on %s', (engine) => {
     const store = await freshStore(engine);
     try {
       const db = store.db;
-      await migrate(db, MIGRATIONS.filter((m) => m.id !== '012_allowance_payee'));
+      await migrate(
+        db,
+        MIGRATIONS.filter((m) => m.id !== '012_allowance_payee'),
+      );
       await db.run("INSERT INTO users (id, address, created_at) VALUES ('u1', '0xabc', 1)");
-      await db.run("INSERT INTO allowances (user_id, site, asset, amount, period, spent, period_start, updated_at) VALUES ('u1', ?, 'SOVR', '700', 'week', '200', 5, 6)", [SITE]);
+      await db.run(
+        "INSERT INTO allowances (user_id, site, asset, amount, period, spent, period_start, updated_at) VALUES ('u1', ?, 'SOVR', '700', 'week', '200', 5, 6)",
+        [SITE],
+      );
       expect(await migrate(db, MIGRATIONS)).toEqual(['012_allowance_payee']);
-      const rows = await db.all<{ payee: string; amount: string | number; spent: string | number }>('SELECT payee, amount, spent FROM allowances');
+      const rows = await db.all<{ payee: string; amount: string | number; spent: string | number }>(
+        'SELECT payee, amount, spent FROM allowances',
+      );
       expect(rows.map((r) => [r.payee, String(r.amount), String(r.spent)])).toEqual([['', '700', '200']]);
       // The same site and asset for a payee is another allowance; the same payee twice is refused.
       const insert = (payee: string) =>
-        db.run("INSERT INTO allowances (user_id, site, payee, asset, amount, period, spent, period_start, updated_at) VALUES ('u1', ?, ?, 'SOVR', '1', 'day', '0', 1, 1)", [SITE, payee]);
+        db.run(
+          "INSERT INTO allowances (user_id, site, payee, asset, amount, period, spent, period_start, updated_at) VALUES ('u1', ?, ?, 'SOVR', '1', 'day', '0', 1, 1)",
+          [SITE, payee],
+        );
       await insert('m_1');
       await expect(insert('m_1')).rejects.toThrow();
       expect(Number((await db.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM allowances'))!.n)).toBe(2);

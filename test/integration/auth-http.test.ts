@@ -17,7 +17,11 @@ describe.each(ENGINES)('sign-in over HTTP on %s', (engine) => {
 
   const nonce = () => fetch(`${t.url}/auth/nonce`);
   const login = (message: string, signature: string) =>
-    fetch(`${t.url}/auth/siwe`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message, signature }) });
+    fetch(`${t.url}/auth/siwe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ message, signature }),
+    });
   const message = (wallet: { address: string }, n: string, over: Partial<SiweMessage> = {}) =>
     new SiweMessage({
       domain: new URL(t.url).host,

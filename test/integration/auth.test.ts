@@ -193,7 +193,11 @@ describe.each(ENGINES)('auth on %s', (engine) => {
       // Same host and port but https, another port, another host: each is another site.
       for (const uri of ['https://127.0.0.1:8402', 'http://127.0.0.1:8403', 'http://evil.example/login', 'did:key:z6Mk']) {
         const msg = message(wallet, nonce, { uri });
-        await expectProblem(auth.loginWithSiwe(msg, await wallet.signMessage(msg)), 'invalid-siwe', /uri must be on http:\/\/127\.0\.0\.1:8402/);
+        await expectProblem(
+          auth.loginWithSiwe(msg, await wallet.signMessage(msg)),
+          'invalid-siwe',
+          /uri must be on http:\/\/127\.0\.0\.1:8402/,
+        );
       }
       // A path on the hub's origin is the hub.
       const msg = message(wallet, nonce, { uri: `${PUBLIC_URL}/login` });
@@ -205,9 +209,11 @@ describe.each(ENGINES)('auth on %s', (engine) => {
       const { nonce } = await auth.nonce();
       const at = (ms: number) => ({ issuedAt: new Date(clock.now() + ms).toISOString() });
       const stale = [message(wallet, nonce, at(-6 * MIN - 1000)), message(wallet, nonce, at(-24 * 60 * MIN))];
-      for (const msg of stale) await expectProblem(auth.loginWithSiwe(msg, await wallet.signMessage(msg)), 'invalid-siwe', /issuedAt is too old/);
+      for (const msg of stale)
+        await expectProblem(auth.loginWithSiwe(msg, await wallet.signMessage(msg)), 'invalid-siwe', /issuedAt is too old/);
       const ahead = [message(wallet, nonce, at(MIN + 1000)), message(wallet, nonce, at(365 * 24 * 60 * MIN))];
-      for (const msg of ahead) await expectProblem(auth.loginWithSiwe(msg, await wallet.signMessage(msg)), 'invalid-siwe', /issuedAt is in the future/);
+      for (const msg of ahead)
+        await expectProblem(auth.loginWithSiwe(msg, await wallet.signMessage(msg)), 'invalid-siwe', /issuedAt is in the future/);
       // A signer whose clock runs a little fast is fine.
       const skewed = message(wallet, nonce, at(50_000));
       await expect(auth.loginWithSiwe(skewed, await wallet.signMessage(skewed))).resolves.toBeTruthy();
@@ -244,7 +250,10 @@ describe.each(ENGINES)('auth on %s', (engine) => {
       // And so does time.
       clock.advance(5 * MIN);
       for (let i = 0; i < 3; i++) await capped.nonce(a);
-      const rows = await store.db.all<{ client: string }>('SELECT client FROM siwe_nonces WHERE client = ? AND used_at IS NULL AND expires_at > ?', [a, clock.now()]);
+      const rows = await store.db.all<{ client: string }>(
+        'SELECT client FROM siwe_nonces WHERE client = ? AND used_at IS NULL AND expires_at > ?',
+        [a, clock.now()],
+      );
       expect(rows).toHaveLength(3);
     });
 

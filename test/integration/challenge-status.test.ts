@@ -45,8 +45,23 @@ describe.each(ENGINES)('challenge status on %s', (engine) => {
       });
     });
   const payChallenge = (id: string, amount = '25', payer = alice, payTo = merchant) => {
-    const requirement = { scheme: 'tollway', network: `tollway:${new URL(t.url).origin}`, amount, asset: 'SOVR', payTo, maxTimeoutSeconds: 60, extra: { hub: t.url, challengeId: id, bind: ['method', 'path'] } };
-    return pay(t.url, payer, `k-${payTo}-${id}`, { rail: 'internal', payTo, amount, asset: 'SOVR', requirement, resource: { url: 'https://shop.example/a', method: 'GET' } });
+    const requirement = {
+      scheme: 'tollway',
+      network: `tollway:${new URL(t.url).origin}`,
+      amount,
+      asset: 'SOVR',
+      payTo,
+      maxTimeoutSeconds: 60,
+      extra: { hub: t.url, challengeId: id, bind: ['method', 'path'] },
+    };
+    return pay(t.url, payer, `k-${payTo}-${id}`, {
+      rail: 'internal',
+      payTo,
+      amount,
+      asset: 'SOVR',
+      requirement,
+      resource: { url: 'https://shop.example/a', method: 'GET' },
+    });
   };
   /** Waits long enough for a stray event to arrive before saying none did. */
   const settle = () => new Promise((r) => setTimeout(r, 300));

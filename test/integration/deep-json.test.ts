@@ -35,10 +35,22 @@ describe.each(ENGINES)('deeply nested JSON on %s', (engine) => {
   const post = (path: string, body: string, headers: Record<string, string> = {}) =>
     fetch(`${t.url}${path}`, {
       method: path === '/allowances' ? 'PUT' : 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${s.accessToken}`, 'idempotency-key': `deep-${engine}-${++n}`, ...headers },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${s.accessToken}`,
+        'idempotency-key': `deep-${engine}-${++n}`,
+        ...headers,
+      },
       body,
     });
-  const payment = (extra: Record<string, unknown> = {}) => ({ rail: 'internal', payTo: merchantId, amount: '10', asset: 'SOVR', resource: { url: 'https://shop.example/a', method: 'GET' }, ...extra });
+  const payment = (extra: Record<string, unknown> = {}) => ({
+    rail: 'internal',
+    payTo: merchantId,
+    amount: '10',
+    asset: 'SOVR',
+    resource: { url: 'https://shop.example/a', method: 'GET' },
+    ...extra,
+  });
   /** A payment whose requirement.extra nests `depth` levels in all (the body itself is level 1). */
   const paymentNested = (depth: number) => {
     const requirement = { scheme: 'tollway', network: 'tollway:x', amount: '10', asset: 'SOVR', payTo: merchantId, extra: { deep: '@' } };
@@ -111,7 +123,11 @@ describe.each(ENGINES)('deeply nested JSON on %s', (engine) => {
     const utf16 = Buffer.from(`\ufeff${JSON.stringify(payment())}`, 'utf16le');
     const res = await fetch(`${t.url}/payments`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json; charset=utf-16le', authorization: `Bearer ${s.accessToken}`, 'idempotency-key': `deep-utf16-${engine}` },
+      headers: {
+        'content-type': 'application/json; charset=utf-16le',
+        authorization: `Bearer ${s.accessToken}`,
+        'idempotency-key': `deep-utf16-${engine}`,
+      },
       body: utf16,
     });
     const p = await expectRefused(res, 415);

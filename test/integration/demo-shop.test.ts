@@ -67,10 +67,15 @@ async function buy(path: string): Promise<{ proof: string; transactionId: string
   expect(res.status).toBe(200);
   const payment = (await res.json()) as { transactionId: string; status: string; receipt: { token: string } };
   expect(payment.status).toBe('completed');
-  return { proof: encodePaymentSignature({ accepted: c.entry, payload: { receipt: payment.receipt.token } }), transactionId: payment.transactionId, entry: c.entry };
+  return {
+    proof: encodePaymentSignature({ accepted: c.entry, payload: { receipt: payment.receipt.token } }),
+    transactionId: payment.transactionId,
+    entry: c.entry,
+  };
 }
 
-const get = (path: string, headers: Record<string, string> = {}) => fetch(`${shop.url}${path}`, { headers: { accept: BROWSER_ACCEPT, ...headers } });
+const get = (path: string, headers: Record<string, string> = {}) =>
+  fetch(`${shop.url}${path}`, { headers: { accept: BROWSER_ACCEPT, ...headers } });
 
 async function until<T>(f: () => Promise<T | undefined> | T | undefined, ms = 10_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -99,7 +104,9 @@ describe('the article', () => {
     expect(html).toContain('A short history of toll roads');
     expect(html).toContain('a coin at a bridge');
     expect(html).toContain('0.002 SOVR');
-    expect(html).toContain(`<script src="${th.url}/tollway.js" data-merchant="${merchant.merchant.id}" data-price="${ARTICLE_PRICE}" data-asset="SOVR"`);
+    expect(html).toContain(
+      `<script src="${th.url}/tollway.js" data-merchant="${merchant.merchant.id}" data-price="${ARTICLE_PRICE}" data-asset="SOVR"`,
+    );
     expect(html).toContain('id="tollway-payment-required"');
     expect(html).not.toContain('Turnpike trusts');
   });
@@ -146,7 +153,12 @@ describe('the article', () => {
     // A forged delivery is refused.
     const forged = await fetch(`${shop.url}/webhooks/tollway`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'webhook-id': 'msg_x', 'webhook-timestamp': String(Math.floor(Date.now() / 1000)), 'webhook-signature': 'v1,AAAA' },
+      headers: {
+        'content-type': 'application/json',
+        'webhook-id': 'msg_x',
+        'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+        'webhook-signature': 'v1,AAAA',
+      },
       body: JSON.stringify({ type: 'payment.completed', timestamp: new Date().toISOString(), data: {} }),
     });
     expect(forged.status).toBe(400);
@@ -198,7 +210,12 @@ describe('price discovery', () => {
     expect(res.status).toBe(200);
     const list = (await res.json()) as { routes: { method: string; path: string; price: { amount: string }; reuse: unknown }[] };
     expect(list.routes).toEqual([
-      expect.objectContaining({ method: 'GET', path: '/articles/:slug', price: { amount: ARTICLE_PRICE, asset: 'SOVR' }, reuse: { windowSeconds: 600 } }),
+      expect.objectContaining({
+        method: 'GET',
+        path: '/articles/:slug',
+        price: { amount: ARTICLE_PRICE, asset: 'SOVR' },
+        reuse: { windowSeconds: 600 },
+      }),
       expect.objectContaining({ method: 'GET', path: '/api/quote', price: { amount: API_PRICE, asset: 'SOVR' }, reuse: 'single' }),
     ]);
   });

@@ -38,7 +38,9 @@ describe.each(ENGINES)('idempotency keys keep their meaning across the scope mig
       { claimed: false, replay: { status: 200, body: { was: 'k-dep' } } },
     ]);
     // The same key in another scope is another key.
-    const other = await store.db.transaction((tx) => claimKey(tx, { scope: keyScope('deposit', 'u_1'), key: 'k-pay', fingerprint: 'fp2', resourceId: 'dep_2', now }));
+    const other = await store.db.transaction((tx) =>
+      claimKey(tx, { scope: keyScope('deposit', 'u_1'), key: 'k-pay', fingerprint: 'fp2', resourceId: 'dep_2', now }),
+    );
     expect(other).toEqual({ claimed: true });
   });
 });

@@ -47,8 +47,15 @@ describe.each(ENGINES)('signing key rotation on %s', (engine) => {
     };
     // What a merchant's paywall does: the hub's JWKS (fresh for each hub run, as after a restart) …
     const verify = (token: string) =>
-      verifyReceipt(token, createJwksCache({ url: `${t.url}/.well-known/jwks.json` }), { issuer: t.url, merchantId: merchant.id, asset: 'SOVR', price: 10n, now: Date.now() });
-    const jwksKids = async () => ((await (await fetch(`${t.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string; d?: string }[] }).keys;
+      verifyReceipt(token, createJwksCache({ url: `${t.url}/.well-known/jwks.json` }), {
+        issuer: t.url,
+        merchantId: merchant.id,
+        asset: 'SOVR',
+        price: 10n,
+        now: Date.now(),
+      });
+    const jwksKids = async () =>
+      ((await (await fetch(`${t.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string; d?: string }[] }).keys;
     const me = (token: string) => fetch(`${t.url}/accounts/me`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
 
     const oldReceipt = await receipt();
@@ -79,8 +86,12 @@ describe.each(ENGINES)('signing key rotation on %s', (engine) => {
   it('will not start with an unusable previous key, and names the variable without quoting it', async () => {
     await hub?.stop();
     hub = undefined;
-    await expect(startTestHub(engine, { store, keepStore: true, env: { PORT: String(port), TOLLWAY_SIGNING_KEY: B, TOLLWAY_PREVIOUS_SIGNING_KEYS: 'secret-not-a-key' } })).rejects.toThrow(
-      /TOLLWAY_PREVIOUS_SIGNING_KEYS entry 1 is not a usable ES256 key(?!.*secret)/,
-    );
+    await expect(
+      startTestHub(engine, {
+        store,
+        keepStore: true,
+        env: { PORT: String(port), TOLLWAY_SIGNING_KEY: B, TOLLWAY_PREVIOUS_SIGNING_KEYS: 'secret-not-a-key' },
+      }),
+    ).rejects.toThrow(/TOLLWAY_PREVIOUS_SIGNING_KEYS entry 1 is not a usable ES256 key(?!.*secret)/);
   });
 });

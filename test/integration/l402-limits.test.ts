@@ -92,7 +92,12 @@ describe('l402() under 10,000 unauthenticated requests', () => {
     let clock = Date.UTC(2030, 0, 1);
     const perClient = { perMinute: 6, burst: 3 };
     const total = { perMinute: 60, burst: 30 };
-    const limiter = l402RateLimiter({ ...perClient, total, maxClients: 100, key: (req: Request) => req.get('x-client') ?? l402ClientKey(req) });
+    const limiter = l402RateLimiter({
+      ...perClient,
+      total,
+      maxClients: 100,
+      key: (req: Request) => req.get('x-client') ?? l402ClientKey(req),
+    });
     const url = await serve(l402({ ...base(), rootKeySecret: secret, rateLimit: limiter, now: () => clock }));
     const before = invoicesAtNode();
 
@@ -148,7 +153,11 @@ describe('l402() under 10,000 unauthenticated requests', () => {
     expect(r.status).toBe(402);
     const ch = parseL402([r.headers.get('www-authenticate') ?? '']);
     if (!ch.ok) throw new Error(ch.error.message);
-    const paid = await createLndNode({ url: lnd.url, macaroonHex: lnd.macaroonHex }).pay({ bolt11: ch.value.invoice, timeoutSeconds: 10, feeLimitMsat: 0n });
+    const paid = await createLndNode({ url: lnd.url, macaroonHex: lnd.macaroonHex }).pay({
+      bolt11: ch.value.invoice,
+      timeoutSeconds: 10,
+      feeLimitMsat: 0n,
+    });
     const preimage = paid.state === 'succeeded' ? paid.preimage : null;
     expect(preimage).toMatch(/^[0-9a-f]{64}$/);
     const cred = `L402 ${ch.value.macaroon}:${preimage}`;

@@ -23,7 +23,10 @@ interface Mac {
   addFirstPartyCaveat(c: string): void;
   exportBinary(): Uint8Array;
 }
-const macaroonLib = createRequire(import.meta.url)('macaroon') as { importMacaroons(s: string): Mac[]; newMacaroon(o: { identifier: Uint8Array; rootKey: Uint8Array; location?: string }): Mac };
+const macaroonLib = createRequire(import.meta.url)('macaroon') as {
+  importMacaroons(s: string): Mac[];
+  newMacaroon(o: { identifier: Uint8Array; rootKey: Uint8Array; location?: string }): Mac;
+};
 const b64 = (m: Mac) => Buffer.from(m.exportBinary()).toString('base64');
 
 describe('L402 middleware with the hub paying over Lightning', () => {
@@ -50,7 +53,16 @@ describe('L402 middleware with the hub paying over Lightning', () => {
     });
     app.get(
       '/admin',
-      l402({ invoices, price: 3000n, service: 'premium', validSeconds: 60, rootKeys, capabilities: ['read'], requireCapability: 'write', now: () => clock }),
+      l402({
+        invoices,
+        price: 3000n,
+        service: 'premium',
+        validSeconds: 60,
+        rootKeys,
+        capabilities: ['read'],
+        requireCapability: 'write',
+        now: () => clock,
+      }),
       (_req, res) => res.json({ ok: true }),
     );
     shop = app.listen(0, '127.0.0.1');
@@ -70,10 +82,20 @@ describe('L402 middleware with the hub paying over Lightning', () => {
     expect(r.status).toBe(402);
     const ch = parseL402([r.headers.get('www-authenticate') ?? '']);
     if (!ch.ok) throw new Error(ch.error.message);
-    const paid = await pay(hub.url, s, `l402-${++k}`, { rail: 'lightning', payTo: ch.value.invoice, amount: ch.value.amountMsat!, asset: 'BTC' });
+    const paid = await pay(hub.url, s, `l402-${++k}`, {
+      rail: 'lightning',
+      payTo: ch.value.invoice,
+      amount: ch.value.amountMsat!,
+      asset: 'BTC',
+    });
     const p = (await paid.json()) as { status: string; receipt: { preimage?: string } };
     expect(p.status).toBe('completed');
-    return { macaroon: ch.value.macaroon, invoice: ch.value.invoice, preimage: p.receipt.preimage!, header: r.headers.get('www-authenticate')! };
+    return {
+      macaroon: ch.value.macaroon,
+      invoice: ch.value.invoice,
+      preimage: p.receipt.preimage!,
+      header: r.headers.get('www-authenticate')!,
+    };
   }
   const get = (auth?: string, path = '/premium') => fetch(shopUrl + path, auth ? { headers: { authorization: auth } } : {});
 
@@ -85,7 +107,10 @@ describe('L402 middleware with the hub paying over Lightning', () => {
     expect(id.length).toBe(66);
     expect(id.readUInt16BE(0)).toBe(0);
     expect(id.subarray(2, 34).toString('hex')).toBe(createHash('sha256').update(Buffer.from(c.preimage, 'hex')).digest('hex'));
-    expect(mac.caveats.map((cv) => Buffer.from(cv.identifier).toString())).toEqual(['services=premium:0', `premium_valid_until=${Math.floor(clock / 1000) + 60}`]);
+    expect(mac.caveats.map((cv) => Buffer.from(cv.identifier).toString())).toEqual([
+      'services=premium:0',
+      `premium_valid_until=${Math.floor(clock / 1000) + 60}`,
+    ]);
 
     const ok = await get(`L402 ${c.macaroon}:${c.preimage}`);
     expect(ok.status).toBe(200);
@@ -113,7 +138,11 @@ describe('L402 middleware with the hub paying over Lightning', () => {
     expect((await get(`L402 ${b64(elsewhere)}:${c.preimage}`)).status).toBe(401);
 
     // The same identifier under a key the holder made up.
-    const forged = macaroonLib.newMacaroon({ identifier: macaroonLib.importMacaroons(c.macaroon)[0]!.identifier, rootKey: Buffer.alloc(32, 7), location: 'lsat' });
+    const forged = macaroonLib.newMacaroon({
+      identifier: macaroonLib.importMacaroons(c.macaroon)[0]!.identifier,
+      rootKey: Buffer.alloc(32, 7),
+      location: 'lsat',
+    });
     const f = await get(`L402 ${b64(forged)}:${c.preimage}`);
     expect(f.status).toBe(401);
     expect(((await f.json()) as { detail: string }).detail).toMatch(/signature/);
@@ -155,8 +184,14 @@ describe('L402 middleware with the hub paying over Lightning', () => {
     const invoices = lndInvoices({ url: lnd.url, macaroonHex: lnd.macaroonHex });
     const issued = await invoices.addInvoice({ valueMsat: 1234n, memo: 'lookup' });
     expect(await invoices.lookupInvoice(issued.paymentHash)).toMatchObject({ state: 'OPEN', valueMsat: 1234n, amtPaidMsat: 0n });
-    const p = (await (await pay(hub.url, s, `l402-${++k}`, { rail: 'lightning', payTo: issued.paymentRequest, amount: '1234', asset: 'BTC' })).json()) as { receipt: { preimage: string } };
-    expect(await invoices.lookupInvoice(issued.paymentHash)).toMatchObject({ state: 'SETTLED', amtPaidMsat: 1234n, preimage: p.receipt.preimage });
+    const p = (await (
+      await pay(hub.url, s, `l402-${++k}`, { rail: 'lightning', payTo: issued.paymentRequest, amount: '1234', asset: 'BTC' })
+    ).json()) as { receipt: { preimage: string } };
+    expect(await invoices.lookupInvoice(issued.paymentHash)).toMatchObject({
+      state: 'SETTLED',
+      amtPaidMsat: 1234n,
+      preimage: p.receipt.preimage,
+    });
     expect(await invoices.lookupInvoice('00'.repeat(32))).toBeUndefined();
   });
 });

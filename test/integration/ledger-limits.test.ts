@@ -69,10 +69,18 @@ describe.each(ENGINES)('amounts at the ledger limit on %s', (engine) => {
     await fund(t.url, alice, '1000');
     const resource = { url: 'https://shop.example/a', method: 'GET' };
     // The merchant holds something, so paying it 2^256-1 more would overflow its credits.
-    expect((await pay(t.url, alice, `small-${engine}`, { rail: 'internal', payTo: merchantId, amount: '10', asset: 'SOVR', resource })).status).toBe(200);
+    expect(
+      (await pay(t.url, alice, `small-${engine}`, { rail: 'internal', payTo: merchantId, amount: '10', asset: 'SOVR', resource })).status,
+    ).toBe(200);
     const before = await rowCounts(t.store.db);
     for (const amount of [MAX, MAX - 5n]) {
-      const res = await pay(t.url, alice, `huge-${engine}-${amount}`, { rail: 'internal', payTo: merchantId, amount: amount.toString(), asset: 'SOVR', resource });
+      const res = await pay(t.url, alice, `huge-${engine}-${amount}`, {
+        rail: 'internal',
+        payTo: merchantId,
+        amount: amount.toString(),
+        asset: 'SOVR',
+        resource,
+      });
       const p = (await res.json()) as Problem;
       expect(res.status, JSON.stringify(p)).toBe(422);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
@@ -80,9 +88,17 @@ describe.each(ENGINES)('amounts at the ledger limit on %s', (engine) => {
     }
     expect(await rowCounts(t.store.db)).toEqual(before);
     // An ordinary shortfall is still insufficient-funds.
-    const short = await pay(t.url, alice, `short-${engine}`, { rail: 'internal', payTo: merchantId, amount: '100000', asset: 'SOVR', resource });
+    const short = await pay(t.url, alice, `short-${engine}`, {
+      rail: 'internal',
+      payTo: merchantId,
+      amount: '100000',
+      asset: 'SOVR',
+      resource,
+    });
     expect([short.status, ((await short.json()) as Problem).type]).toEqual([400, 'https://tollway.dev/problems/insufficient-funds']);
-    expect((await pay(t.url, alice, `after-${engine}`, { rail: 'internal', payTo: merchantId, amount: '1', asset: 'SOVR', resource })).status).toBe(200);
+    expect(
+      (await pay(t.url, alice, `after-${engine}`, { rail: 'internal', payTo: merchantId, amount: '1', asset: 'SOVR', resource })).status,
+    ).toBe(200);
     await expectLedgerBalanced(t.store.db);
   });
 });

@@ -51,7 +51,8 @@ describe.each(ENGINES)('ledger on %s', (engine) => {
   /** bank (unbounded), alice and bob (may not go negative); alice funded. */
   const setup = async (fundAlice = 100n) => {
     expect(await accounts(plain('bank'), user('alice'), user('bob'))).toEqual(['created', 'created', 'created']);
-    if (fundAlice > 0n) expect(await one({ id: 'fund-alice', debitAccountId: 'bank', creditAccountId: 'alice', amount: fundAlice })).toBe('created');
+    if (fundAlice > 0n)
+      expect(await one({ id: 'fund-alice', debitAccountId: 'bank', creditAccountId: 'alice', amount: fundAlice })).toBe('created');
   };
 
   describe('accounts', () => {
@@ -98,7 +99,9 @@ describe.each(ENGINES)('ledger on %s', (engine) => {
   describe('plain transfers', () => {
     it('moves an amount and records the transfer', async () => {
       await setup();
-      expect(await one({ id: 't1', debitAccountId: 'alice', creditAccountId: 'bob', amount: 40n, userData: 'pay-1', code: 7 })).toBe('created');
+      expect(await one({ id: 't1', debitAccountId: 'alice', creditAccountId: 'bob', amount: 40n, userData: 'pay-1', code: 7 })).toBe(
+        'created',
+      );
       expect(await balances('alice')).toEqual([0n, 40n, 0n, 100n]);
       expect(await balances('bob')).toEqual([0n, 0n, 0n, 40n]);
       expect(await transfer('t1')).toEqual({
@@ -169,7 +172,9 @@ describe.each(ENGINES)('ledger on %s', (engine) => {
 
     it('debits_must_not_exceed_credits counts pending debits; credits_must_not_exceed_debits refuses with exceeds_debits', async () => {
       await setup(100n);
-      expect(await one({ id: 'p', debitAccountId: 'alice', creditAccountId: 'bob', amount: 60n, flags: { pending: true } })).toBe('created');
+      expect(await one({ id: 'p', debitAccountId: 'alice', creditAccountId: 'bob', amount: 60n, flags: { pending: true } })).toBe(
+        'created',
+      );
       expect(await one({ id: 'x1', debitAccountId: 'alice', creditAccountId: 'bob', amount: 41n })).toBe('exceeds_credits');
       expect(await one({ id: 'x2', debitAccountId: 'alice', creditAccountId: 'bob', amount: 40n })).toBe('created');
       expect(await balances('alice')).toEqual([60n, 40n, 0n, 100n]);
@@ -184,7 +189,9 @@ describe.each(ENGINES)('ledger on %s', (engine) => {
     it('refuses balances past 2^256-1 with overflows_*', async () => {
       await accounts(...['x1', 'x2', 'y1', 'y2', 'p1', 'p2', 'q1', 'q2'].map((id) => plain(id)));
       expect(await one({ id: 'max', debitAccountId: 'x1', creditAccountId: 'y1', amount: AMOUNT_MAX })).toBe('created');
-      expect(await one({ id: 'pmax', debitAccountId: 'p1', creditAccountId: 'q1', amount: AMOUNT_MAX, flags: { pending: true } })).toBe('created');
+      expect(await one({ id: 'pmax', debitAccountId: 'p1', creditAccountId: 'q1', amount: AMOUNT_MAX, flags: { pending: true } })).toBe(
+        'created',
+      );
       expect(
         await transfers(
           { id: 'o1', debitAccountId: 'x1', creditAccountId: 'y2', amount: 1n },
@@ -223,7 +230,9 @@ describe.each(ENGINES)('ledger on %s', (engine) => {
       await setup();
       await expect(
         db.transaction(async (tx) => {
-          expect(await ledger.createTransfers(tx, [{ id: 'r1', debitAccountId: 'alice', creditAccountId: 'bob', amount: 5n }])).toEqual(['created']);
+          expect(await ledger.createTransfers(tx, [{ id: 'r1', debitAccountId: 'alice', creditAccountId: 'bob', amount: 5n }])).toEqual([
+            'created',
+          ]);
           throw new Error('payment row failed');
         }),
       ).rejects.toThrow('payment row failed');
@@ -350,7 +359,13 @@ describe.each(ENGINES)('ledger on %s', (engine) => {
       expect(await balances('alice')).toEqual([0n, 30n, 0n, 100n]);
       expect(await balances('bob')).toEqual([0n, 0n, 0n, 30n]);
       expect((await transfer('p'))!.state).toBe('posted');
-      expect(await transfer('post')).toMatchObject({ amount: 30n, pendingId: 'p', debitAccountId: 'alice', creditAccountId: 'bob', state: 'posted' });
+      expect(await transfer('post')).toMatchObject({
+        amount: 30n,
+        pendingId: 'p',
+        debitAccountId: 'alice',
+        creditAccountId: 'bob',
+        state: 'posted',
+      });
     });
 
     it('posts part of a reservation and releases the rest', async () => {
@@ -522,7 +537,11 @@ describe.each(ENGINES)('ledger on %s', (engine) => {
 
     it('commits a chain whose members all succeed', async () => {
       await setup();
-      expect(await transfers(t('a', 10n, true), t('b', 20n, true), t('c', 5n, false, 'bob', 'alice'))).toEqual(['created', 'created', 'created']);
+      expect(await transfers(t('a', 10n, true), t('b', 20n, true), t('c', 5n, false, 'bob', 'alice'))).toEqual([
+        'created',
+        'created',
+        'created',
+      ]);
       expect(await balances('alice')).toEqual([0n, 30n, 0n, 105n]);
       expect((await transfer('a'))!.flags.linked).toBe(true);
     });
@@ -564,7 +583,11 @@ describe.each(ENGINES)('ledger on %s', (engine) => {
 
     it('a chain left open at the end of the batch fails', async () => {
       await setup();
-      expect(await transfers(t('x', 1n, false), t('a', 1n, true), t('b', 1n, true))).toEqual(['created', 'linked_event_failed', 'linked_event_chain_open']);
+      expect(await transfers(t('x', 1n, false), t('a', 1n, true), t('b', 1n, true))).toEqual([
+        'created',
+        'linked_event_failed',
+        'linked_event_chain_open',
+      ]);
       expect(await transfers(t('c', 1n, true))).toEqual(['linked_event_chain_open']);
       expect(await ledger.lookupTransfers(db, ['a', 'b', 'c'])).toEqual([]);
       expect(await balances('alice')).toEqual([0n, 1n, 0n, 100n]);
@@ -606,7 +629,9 @@ describe.each(ENGINES)('ledger on %s', (engine) => {
     it('the same transfer id submitted in parallel moves money once', async () => {
       await setup();
       const results = await Promise.all(
-        Array.from({ length: 10 }, () => db.transaction((tx) => ledger.createTransfers(tx, [{ id: 'same', debitAccountId: 'alice', creditAccountId: 'bob', amount: 7n }]))),
+        Array.from({ length: 10 }, () =>
+          db.transaction((tx) => ledger.createTransfers(tx, [{ id: 'same', debitAccountId: 'alice', creditAccountId: 'bob', amount: 7n }])),
+        ),
       );
       expect(results.flat().filter((r) => r === 'created')).toHaveLength(1);
       expect(results.flat().filter((r) => r === 'exists')).toHaveLength(9);
@@ -619,7 +644,9 @@ describe.each(ENGINES)('ledger on %s', (engine) => {
       const results = await Promise.all(
         Array.from({ length: 6 }, (_, i) =>
           db.transaction((tx) =>
-            ledger.createTransfers(tx, [{ id: `post${i}`, pendingId: 'p', flags: i % 2 ? { voidPendingTransfer: true } : { postPendingTransfer: true } }]),
+            ledger.createTransfers(tx, [
+              { id: `post${i}`, pendingId: 'p', flags: i % 2 ? { voidPendingTransfer: true } : { postPendingTransfer: true } },
+            ]),
           ),
         ),
       );
@@ -631,7 +658,8 @@ describe.each(ENGINES)('ledger on %s', (engine) => {
 
     it('parallel sweepers release each reservation once', async () => {
       await setup();
-      for (let i = 0; i < 10; i++) await one({ id: `p${i}`, debitAccountId: 'alice', creditAccountId: 'bob', amount: 1n, timeout: 1, flags: { pending: true } });
+      for (let i = 0; i < 10; i++)
+        await one({ id: `p${i}`, debitAccountId: 'alice', creditAccountId: 'bob', amount: 1n, timeout: 1, flags: { pending: true } });
       clock.advance(1000);
       const swept = await Promise.all(Array.from({ length: 3 }, () => db.transaction((tx) => ledger.expirePendingTransfers(tx, 4))));
       const more = await db.transaction((tx) => ledger.expirePendingTransfers(tx));
@@ -650,8 +678,14 @@ describe.each(ENGINES)('ledger on %s', (engine) => {
             ledger.createTransfers(
               tx,
               i % 2
-                ? [{ id: `ab${i}`, debitAccountId: 'alice', creditAccountId: 'bob', amount: 1n }, { id: `ba${i}`, debitAccountId: 'bob', creditAccountId: 'alice', amount: 2n }]
-                : [{ id: `ba${i}`, debitAccountId: 'bob', creditAccountId: 'alice', amount: 1n }, { id: `ab${i}`, debitAccountId: 'alice', creditAccountId: 'bob', amount: 2n }],
+                ? [
+                    { id: `ab${i}`, debitAccountId: 'alice', creditAccountId: 'bob', amount: 1n },
+                    { id: `ba${i}`, debitAccountId: 'bob', creditAccountId: 'alice', amount: 2n },
+                  ]
+                : [
+                    { id: `ba${i}`, debitAccountId: 'bob', creditAccountId: 'alice', amount: 1n },
+                    { id: `ab${i}`, debitAccountId: 'alice', creditAccountId: 'bob', amount: 2n },
+                  ],
             ),
           ),
         ),

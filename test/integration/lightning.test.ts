@@ -77,7 +77,9 @@ async function socketFor(url: string, s: Session): Promise<Socket> {
 }
 
 async function outboundCredits(t: TestHub): Promise<bigint> {
-  const r = await t.store.db.get<{ c: string }>('SELECT credits_posted AS c FROM ledger_accounts WHERE id = ?', [LIGHTNING_OUTBOUND_ACCOUNT]);
+  const r = await t.store.db.get<{ c: string }>('SELECT credits_posted AS c FROM ledger_accounts WHERE id = ?', [
+    LIGHTNING_OUTBOUND_ACCOUNT,
+  ]);
   return BigInt(r?.c ?? 0);
 }
 
@@ -89,7 +91,8 @@ describe.each(ENGINES)('Lightning rail on %s', (engine: Engine) => {
   let k = 0;
   let logged = '';
   const key = () => `ln-${engine}-${++k}`;
-  const get = async (id: string) => (await (await fetch(`${t.url}/payments/${id}`, { headers: { authorization: `Bearer ${s.accessToken}` } })).json()) as P;
+  const get = async (id: string) =>
+    (await (await fetch(`${t.url}/payments/${id}`, { headers: { authorization: `Bearer ${s.accessToken}` } })).json()) as P;
 
   beforeAll(async () => {
     // Routing costs something, so the test shows who pays it: the hub's node, not the payer.
@@ -144,12 +147,16 @@ describe.each(ENGINES)('Lightning rail on %s', (engine: Engine) => {
     expect(shown.status).toBe('completed');
   });
 
-  it("an auto-payment is charged to the allowance of the node that signed the invoice, and refused for any other node", async () => {
+  it('an auto-payment is charged to the allowance of the node that signed the invoice, and refused for any other node', async () => {
     const site = 'https://ln-shop.example';
     const auth = { authorization: `Bearer ${s.accessToken}`, 'content-type': 'application/json' };
     const ours = lnd.addInvoice({ valueMsat: 3000n });
     const node = bolt11.decode(ours.paymentRequest).payeeNodeKey!;
-    const put = await fetch(`${t.url}/allowances`, { method: 'PUT', headers: auth, body: JSON.stringify({ site, payee: node, asset: 'BTC', amount: '10000', period: 'day' }) });
+    const put = await fetch(`${t.url}/allowances`, {
+      method: 'PUT',
+      headers: auth,
+      body: JSON.stringify({ site, payee: node, asset: 'BTC', amount: '10000', period: 'day' }),
+    });
     expect(put.status).toBe(200);
     // Same site, same amount, an invoice another node signed: refused before anything is stored.
     const theirs = makeInvoice({ valueMsat: 3000n });
@@ -184,7 +191,14 @@ describe.each(ENGINES)('Lightning rail on %s', (engine: Engine) => {
     const good = lnd.addInvoice({ valueMsat: 3000n });
     const cases: [string, unknown, string][] = [
       ['amount differs', lnBody(good.paymentRequest, 3001n), 'invoice-amount-mismatch'],
-      ['expired', lnBody(makeInvoice({ valueMsat: 3000n, timestamp: Math.floor(Date.now() / 1000) - 7200, expirySeconds: 3600 }).paymentRequest, 3000n), 'invoice-expired'],
+      [
+        'expired',
+        lnBody(
+          makeInvoice({ valueMsat: 3000n, timestamp: Math.floor(Date.now() / 1000) - 7200, expirySeconds: 3600 }).paymentRequest,
+          3000n,
+        ),
+        'invoice-expired',
+      ],
       ['garbage', lnBody('lnbcrt1qqqqqqqqqqqqqqqqqqq', 3000n), 'invalid-invoice'],
       ['not an invoice', lnBody('hello', 3000n), 'invalid-invoice'],
       ['a lightning: URI', lnBody(`lightning:${good.paymentRequest}`, 3000n), 'invalid-invoice'],
@@ -347,7 +361,9 @@ describe.each(ENGINES)('Lightning rail across a restart on %s', (engine: Engine)
 
     const second = await hubOn(store, false);
     try {
-      const row = await store.db.get<{ status: string; preimage: string | null }>('SELECT status, preimage FROM payments WHERE id = ?', [p.transactionId]);
+      const row = await store.db.get<{ status: string; preimage: string | null }>('SELECT status, preimage FROM payments WHERE id = ?', [
+        p.transactionId,
+      ]);
       expect(row).toEqual({ status: 'completed', preimage: inv.preimageHex });
       expect(lnd.payments().filter((x) => x.paymentHash === inv.paymentHashHex)).toHaveLength(1);
       expect(lnd.sendRequests()).toBe(1);
@@ -377,7 +393,9 @@ describe.each(ENGINES)('Lightning rail across a restart on %s', (engine: Engine)
       const u2 = await signIn(second.url, u.wallet);
       const sock = await socketFor(second.url, u2);
       const completed = nextUpdate(sock, p.transactionId, 'completed');
-      expect((await store.db.get<{ status: string }>('SELECT status FROM payments WHERE id = ?', [p.transactionId]))?.status).toBe('submitted');
+      expect((await store.db.get<{ status: string }>('SELECT status FROM payments WHERE id = ?', [p.transactionId]))?.status).toBe(
+        'submitted',
+      );
       lnd.release();
       expect((await completed).receipt.preimage).toBe(inv.preimageHex);
       sock.close();
@@ -511,7 +529,10 @@ describe('Lightning rail configuration', () => {
           done();
         },
       });
-      const code = await runDoctor(loadConfig({ TOLLWAY_DATA_DIR: dir, TOLLWAY_LND_REST_URL: lnd.url, TOLLWAY_LND_MACAROON: macaroon }), sink);
+      const code = await runDoctor(
+        loadConfig({ TOLLWAY_DATA_DIR: dir, TOLLWAY_LND_REST_URL: lnd.url, TOLLWAY_LND_MACAROON: macaroon }),
+        sink,
+      );
       return { code, out };
     };
     try {
@@ -548,14 +569,34 @@ describe('Lightning rail configuration', () => {
     }
   });
 
-  it("talks HTTPS to a node with a self-signed certificate given by TOLLWAY_LND_TLS_CERT_PATH, and refuses it otherwise", async () => {
+  it('talks HTTPS to a node with a self-signed certificate given by TOLLWAY_LND_TLS_CERT_PATH, and refuses it otherwise', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollway-ln-tls-'));
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', '/CN=fake-lnd', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.cert'),
-    ], { stdio: 'ignore' });
-    const lnd = await startFakeLnd({ tls: { key: readFileSync(join(dir, 'tls.key'), 'utf8'), cert: readFileSync(join(dir, 'tls.cert'), 'utf8') } });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=fake-lnd',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        '-keyout',
+        join(dir, 'tls.key'),
+        '-out',
+        join(dir, 'tls.cert'),
+      ],
+      { stdio: 'ignore' },
+    );
+    const lnd = await startFakeLnd({
+      tls: { key: readFileSync(join(dir, 'tls.key'), 'utf8'), cert: readFileSync(join(dir, 'tls.cert'), 'utf8') },
+    });
     const macaroonFile = join(dir, 'admin.macaroon');
     writeFileSync(macaroonFile, Buffer.from(lnd.macaroonHex, 'hex'));
     const trusted = await startTestHub('sqlite', {

@@ -99,7 +99,8 @@ describe.each(ENGINES)('live status through the hub on %s', (engine) => {
 
     // Three payments while the client is away: three updates it must get on reconnect.
     const missed: string[] = [];
-    for (let i = 0; i < 3; i++) missed.push(((await (await pay(t.url, alice, `live-${engine}-${++k}`, body())).json()) as { transactionId: string }).transactionId);
+    for (let i = 0; i < 3; i++)
+      missed.push(((await (await pay(t.url, alice, `live-${engine}-${++k}`, body())).json()) as { transactionId: string }).transactionId);
 
     const again = open({ token: alice.accessToken, lastSeq });
     const replayed = collect(again, 3);

@@ -31,7 +31,7 @@ const facilitator: Facilitator = {
   url: 'http://facilitator.invalid',
   verify: async () => ({ isValid: true, payer: '0x3333333333333333333333333333333333333333' }) as VerifyAnswer,
   settle: async (doc) => {
-    const nonce = ((doc.payload as { authorization: { nonce: string } }).authorization).nonce;
+    const nonce = (doc.payload as { authorization: { nonce: string } }).authorization.nonce;
     settleCalls.push(nonce);
     return (
       settleResult === 'ok'
@@ -51,8 +51,10 @@ beforeAll(async () => {
 
   const common = { hub: th.url, merchantId, asset: 'SOVR' };
   const app = new Hono();
-  app.get('/article/:id', paywallHono({ ...common, price: '1500', description: 'An article', teaser: (c) => `<p>teaser for ${c.req.param('id')}</p>` }), (c) =>
-    c.text(`${SECRET} article ${c.req.param('id')} paid by ${c.get('tollway').transaction}`),
+  app.get(
+    '/article/:id',
+    paywallHono({ ...common, price: '1500', description: 'An article', teaser: (c) => `<p>teaser for ${c.req.param('id')}</p>` }),
+    (c) => c.text(`${SECRET} article ${c.req.param('id')} paid by ${c.get('tollway').transaction}`),
   );
   app.post('/api/echo', paywallHono({ ...common, price: '1000', bind: ['method', 'path', 'query', 'body'] }), async (c) =>
     c.json({ secret: SECRET, got: await c.req.json(), paid: c.get('tollway') }),
@@ -60,7 +62,13 @@ beforeAll(async () => {
   app.post('/api/small', paywallHono({ ...common, price: '1000', bind: ['method', 'path', 'body'], bodyLimit: 16 }), (c) => c.text(SECRET));
   const deadHub = `http://127.0.0.1:${await freePort()}`;
   app.get('/dead-hub', paywallHono({ hub: deadHub, merchantId, asset: 'SOVR', price: '1500' }), (c) => c.text(SECRET));
-  const exact = paywallHono({ ...common, price: '1000', payoutAddress: PAYOUT, chain: { chainId: 31337, tokenAddress: TOKEN }, facilitator });
+  const exact = paywallHono({
+    ...common,
+    price: '1000',
+    payoutAddress: PAYOUT,
+    chain: { chainId: 31337, tokenAddress: TOKEN },
+    facilitator,
+  });
   app.get('/exact', exact, (c) => {
     c.header('Set-Cookie', 'session=route');
     return c.text(`${SECRET} exact, transaction so far: "${c.get('tollway').transaction}"`);
@@ -81,18 +89,29 @@ afterAll(async () => {
 });
 
 async function challengeAt(path: string, init: RequestInit = {}) {
-  const res = await fetch(`${shop}${path}`, { ...init, headers: { accept: 'application/json', ...(init.headers as Record<string, string>) } });
+  const res = await fetch(`${shop}${path}`, {
+    ...init,
+    headers: { accept: 'application/json', ...(init.headers as Record<string, string>) },
+  });
   expect(res.status).toBe(402);
   const parsed = parsePaymentRequired(res.headers.get('payment-required')!);
   if (!parsed.ok) throw new Error(parsed.error.message);
-  return { res, doc: parsed.value, entry: parsed.value.accepts.find((a) => a.scheme === 'tollway')!, body: (await res.json()) as Record<string, unknown> };
+  return {
+    res,
+    doc: parsed.value,
+    entry: parsed.value.accepts.find((a) => a.scheme === 'tollway')!,
+    body: (await res.json()) as Record<string, unknown>,
+  };
 }
 
 const sha256Hex = (s: string) => createHash('sha256').update(s).digest('hex');
 
 async function buy(path: string, opts: { method?: string; body?: string; override?: Partial<PaymentOption> } = {}) {
   const method = opts.method ?? 'GET';
-  const c = await challengeAt(path, { method, ...(opts.body !== undefined ? { body: opts.body, headers: { 'content-type': 'application/json' } } : {}) });
+  const c = await challengeAt(path, {
+    method,
+    ...(opts.body !== undefined ? { body: opts.body, headers: { 'content-type': 'application/json' } } : {}),
+  });
   const requirement = { ...c.entry, ...opts.override };
   const res = await pay(th.url, session, randomUUID(), {
     rail: 'internal',
@@ -104,13 +123,20 @@ async function buy(path: string, opts: { method?: string; body?: string; overrid
   });
   expect(res.status).toBe(200);
   const payment = (await res.json()) as { transactionId: string; receipt: { token: string } };
-  return { proof: encodePaymentSignature({ accepted: c.entry, payload: { receipt: payment.receipt.token } }), transactionId: payment.transactionId };
+  return {
+    proof: encodePaymentSignature({ accepted: c.entry, payload: { receipt: payment.receipt.token } }),
+    transactionId: payment.transactionId,
+  };
 }
 
 async function retry(path: string, proof: string, init: { method?: string; body?: string } = {}) {
   const res = await fetch(`${shop}${path}`, {
     method: init.method ?? 'GET',
-    headers: { accept: 'application/json', 'payment-signature': proof, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      accept: 'application/json',
+      'payment-signature': proof,
+      ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
     ...(init.body !== undefined ? { body: init.body } : {}),
   });
   return { res, text: await res.text() };
@@ -130,7 +156,13 @@ describe('paywallHono: the challenge', () => {
     const c = await challengeAt('/article/1');
     expect(c.doc.resource).toMatchObject({ url: `${shop}/article/1`, description: 'An article' });
     expect(c.doc.serverError).toBe('payment_required');
-    expect(c.entry).toMatchObject({ scheme: 'tollway', amount: '1500', asset: 'SOVR', payTo: merchantId, extra: { challengeId: expect.stringMatching(/^ch_/) } });
+    expect(c.entry).toMatchObject({
+      scheme: 'tollway',
+      amount: '1500',
+      asset: 'SOVR',
+      payTo: merchantId,
+      extra: { challengeId: expect.stringMatching(/^ch_/) },
+    });
     expect(c.body).toMatchObject({ x402Version: 2, error: 'payment_required' });
     expect(c.res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(c.res.headers.get('cache-control')).toBe('no-store');
@@ -203,7 +235,14 @@ describe('paywallHono: x402 exact, the route answer held until settled', () => {
     const c = await challengeAt(path);
     const entry = c.doc.accepts.find((a) => a.scheme === 'exact')!;
     expect(entry).toMatchObject({ network: 'eip155:31337', payTo: PAYOUT, amount: '1000' });
-    const authorization = { from: '0x3333333333333333333333333333333333333333', to: PAYOUT, value: '1000', validAfter: '0', validBefore: String(Math.floor(Date.now() / 1000) + 300), nonce };
+    const authorization = {
+      from: '0x3333333333333333333333333333333333333333',
+      to: PAYOUT,
+      value: '1000',
+      validAfter: '0',
+      validBefore: String(Math.floor(Date.now() / 1000) + 300),
+      nonce,
+    };
     return encodePaymentSignature({ accepted: entry, payload: { signature: '0xsig', authorization } });
   }
 

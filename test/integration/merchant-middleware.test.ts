@@ -14,7 +14,7 @@ import {
   parsePaymentResponse,
   type PaymentOption,
 } from '../../shared/challenge.js';
-import { createJwksCache, describeRoutes, keepRawBody, paywall, priceList, type PaywallReason } from '../../merchant/index.js';
+import { createJwksCache, type describeRoutes, keepRawBody, paywall, priceList, type PaywallReason } from '../../merchant/index.js';
 import { createMerchant, freePort, fund, pay, signIn, startTestHub, type Session, type TestHub } from '../helpers/hub.js';
 
 let th: TestHub;
@@ -51,9 +51,14 @@ beforeAll(async () => {
     res.json({ secret: SECRET, got: req.body, paid: res.locals.tollway });
   });
   // A body parser before the paywall: the raw bytes are kept with keepRawBody.
-  app.post('/api/parsed', express.json({ verify: keepRawBody }), paywall({ ...common, price: '1000', bind: ['method', 'path', 'body'] }), (req, res) => {
-    res.json({ secret: SECRET, got: req.body });
-  });
+  app.post(
+    '/api/parsed',
+    express.json({ verify: keepRawBody }),
+    paywall({ ...common, price: '1000', bind: ['method', 'path', 'body'] }),
+    (req, res) => {
+      res.json({ secret: SECRET, got: req.body });
+    },
+  );
   // …and one without keepRawBody: a configuration error, not content.
   app.post('/api/misconfigured', express.json(), paywall({ ...common, price: '1000', bind: ['method', 'path', 'body'] }), (_req, res) => {
     res.send(SECRET);
@@ -80,9 +85,13 @@ beforeAll(async () => {
   app.get('/dead-hub', paywall({ hub: deadHub, merchantId, asset: 'SOVR', price: '1500' }), (_req, res) => {
     res.send(SECRET);
   });
-  app.get('/broken', paywall({ ...common, price: '1500', refundOnError: { apiKey: created.apiKey, onResult: (r) => refunds.push(r) } }), (_req, res) => {
-    res.status(500).send('the route failed after payment');
-  });
+  app.get(
+    '/broken',
+    paywall({ ...common, price: '1500', refundOnError: { apiKey: created.apiKey, onResult: (r) => refunds.push(r) } }),
+    (_req, res) => {
+      res.status(500).send('the route failed after payment');
+    },
+  );
   app.get('/.well-known/tollway.json', priceList(app));
   // Express 5 hands async errors to this; the misconfiguration test reads it.
   app.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
@@ -111,7 +120,10 @@ interface Challenge {
 }
 
 async function challengeAt(path: string, init: RequestInit = {}): Promise<Challenge> {
-  const res = await fetch(`${shop}${path}`, { ...init, headers: { accept: 'application/json', ...(init.headers as Record<string, string>) } });
+  const res = await fetch(`${shop}${path}`, {
+    ...init,
+    headers: { accept: 'application/json', ...(init.headers as Record<string, string>) },
+  });
   const header = res.headers.get('payment-required');
   expect(res.status).toBe(402);
   expect(header).toBeTruthy();
@@ -129,7 +141,10 @@ async function buy(
   opts: { method?: string; body?: string; override?: Partial<PaymentOption>; resourcePath?: string } = {},
 ): Promise<{ token: string; transactionId: string; entry: PaymentOption }> {
   const method = opts.method ?? 'GET';
-  const c = await challengeAt(path, { method, ...(opts.body !== undefined ? { body: opts.body, headers: { 'content-type': 'application/json' } } : {}) });
+  const c = await challengeAt(path, {
+    method,
+    ...(opts.body !== undefined ? { body: opts.body, headers: { 'content-type': 'application/json' } } : {}),
+  });
   const requirement = { ...c.entry, ...opts.override };
   const url = opts.resourcePath ? `${shop}${opts.resourcePath}` : c.resourceUrl;
   const res = await pay(th.url, session, randomUUID(), {
@@ -192,7 +207,10 @@ describe('the challenge', () => {
       maxTimeoutSeconds: 300,
       extra: { hub: th.url, challengeId: expect.stringMatching(/^ch_/), bind: ['method', 'path'] },
     });
-    expect(c.body).toMatchObject({ x402Version: 2, resource: { url: `${shop}/article/1`, description: 'An article', mimeType: 'text/html' } });
+    expect(c.body).toMatchObject({
+      x402Version: 2,
+      resource: { url: `${shop}/article/1`, description: 'An article', mimeType: 'text/html' },
+    });
     const again = await challengeAt('/article/1');
     expect(again.entry.extra!.challengeId).not.toBe(c.entry.extra!.challengeId);
   });
@@ -216,7 +234,9 @@ describe('the challenge', () => {
     expect(list.routes).toContainEqual(
       expect.objectContaining({ method: 'GET', path: '/article/:id', price: { amount: '1500', asset: 'SOVR' }, merchantId, hub: th.url }),
     );
-    expect(list.routes).toContainEqual(expect.objectContaining({ method: 'POST', path: '/api/echo', bind: ['method', 'path', 'query', 'body'] }));
+    expect(list.routes).toContainEqual(
+      expect.objectContaining({ method: 'POST', path: '/api/echo', bind: ['method', 'path', 'query', 'body'] }),
+    );
     expect(list.routes).toContainEqual(expect.objectContaining({ method: 'GET', path: '/pass', reuse: { windowSeconds: 60 } }));
   });
 });
@@ -228,7 +248,12 @@ describe('a good proof', () => {
     expect(r.res.status).toBe(200);
     expect(r.text).toBe(`${SECRET} article 1`);
     const answer = parsePaymentResponse(r.res.headers.get('payment-response')!);
-    expect(answer.ok && answer.value).toEqual({ success: true, transaction: transactionId, network: `tollway:${new URL(th.url).origin}`, amount: '1500' });
+    expect(answer.ok && answer.value).toEqual({
+      success: true,
+      transaction: transactionId,
+      network: `tollway:${new URL(th.url).origin}`,
+      amount: '1500',
+    });
     // never from a shared cache to someone who did not pay
     expect(r.res.headers.get('cache-control')).toBe('private');
     expect(r.res.headers.get('vary')).toMatch(/PAYMENT-SIGNATURE/i);
@@ -327,7 +352,13 @@ describe('every way a proof can be wrong → a fresh 402 with a reason', () => {
 
   it('a receipt bound to nothing (paid without a resource)', async () => {
     const c = await challengeAt('/article/5');
-    const res = await pay(th.url, session, randomUUID(), { rail: 'internal', payTo: merchantId, amount: '1500', asset: 'SOVR', requirement: c.entry });
+    const res = await pay(th.url, session, randomUUID(), {
+      rail: 'internal',
+      payTo: merchantId,
+      amount: '1500',
+      asset: 'SOVR',
+      requirement: c.entry,
+    });
     const { receipt } = (await res.json()) as { receipt: { token: string } };
     await expectRefused(await retry('/article/5', proofFor(receipt.token, c.entry)), 'binding_mismatch');
   });
@@ -361,7 +392,9 @@ describe('every way a proof can be wrong → a fresh 402 with a reason', () => {
     const { token, entry } = await buy('/article/11');
     const jwks = (await (await fetch(`${th.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
     const { privateKey } = await generateKeyPair('ES256');
-    const forged = await new SignJWT(decodeJwt(token)).setProtectedHeader({ alg: 'ES256', kid: jwks.keys[0]!.kid, typ: 'tollway-receipt+jwt' }).sign(privateKey);
+    const forged = await new SignJWT(decodeJwt(token))
+      .setProtectedHeader({ alg: 'ES256', kid: jwks.keys[0]!.kid, typ: 'tollway-receipt+jwt' })
+      .sign(privateKey);
     await expectRefused(await retry('/article/11', proofFor(forged, entry)), 'invalid_signature');
     // a tampered payload under the real signature
     const [h, , s] = token.split('.');
@@ -378,7 +411,9 @@ describe('every way a proof can be wrong → a fresh 402 with a reason', () => {
     expect(await exportJWK(publicKey)).toBeTruthy();
     const before = countedJwks.fetches;
     for (let i = 0; i < 5; i++) {
-      const forged = await new SignJWT(decodeJwt(token)).setProtectedHeader({ alg: 'ES256', kid: `garbage-${i}`, typ: 'tollway-receipt+jwt' }).sign(privateKey);
+      const forged = await new SignJWT(decodeJwt(token))
+        .setProtectedHeader({ alg: 'ES256', kid: `garbage-${i}`, typ: 'tollway-receipt+jwt' })
+        .sign(privateKey);
       await expectRefused(await retry('/counted', proofFor(forged, entry)), 'unknown_kid');
     }
     // the first look-up loaded the set; unknown kids within the cooldown fetch nothing more
@@ -401,7 +436,10 @@ describe('every way a proof can be wrong → a fresh 402 with a reason', () => {
     await expectRefused(await retry('/article/13', proofFor('abc', c.entry)), 'malformed_receipt');
     const none = `${Buffer.from('{"alg":"none","typ":"tollway-receipt+jwt"}').toString('base64url')}.${Buffer.from('{}').toString('base64url')}.x`;
     await expectRefused(await retry('/article/13', proofFor(none, c.entry)), 'invalid_algorithm');
-    await expectRefused(await retry('/article/13', encodePaymentSignature({ accepted: { ...c.entry, scheme: 'exact' }, payload: { receipt: 'x' } })), 'unsupported_scheme');
+    await expectRefused(
+      await retry('/article/13', encodePaymentSignature({ accepted: { ...c.entry, scheme: 'exact' }, payload: { receipt: 'x' } })),
+      'unsupported_scheme',
+    );
     await expectRefused(await retry('/article/13', encodeBase64Text('{"x402Version":3}')), 'unsupported_version');
   });
 
@@ -445,7 +483,9 @@ describe('refund on error', () => {
     const deadline = Date.now() + 5000;
     while (!refunds.some((x) => x.transaction === transactionId) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
     expect(refunds.find((x) => x.transaction === transactionId)).toMatchObject({ ok: true, status: 200 });
-    const p = (await (await fetch(`${th.url}/payments/${transactionId}`, { headers: { authorization: `Bearer ${session.accessToken}` } })).json()) as { status: string; refundedAmount: string };
+    const p = (await (
+      await fetch(`${th.url}/payments/${transactionId}`, { headers: { authorization: `Bearer ${session.accessToken}` } })
+    ).json()) as { status: string; refundedAmount: string };
     expect(p).toMatchObject({ status: 'refunded', refundedAmount: '1500' });
   });
 });

@@ -62,7 +62,11 @@ const clock = manualClock();
 /** One status change of one payment, in its own transaction (as the payments service does). */
 function record(db: Db, userId: string, paymentId: string, status: PaymentStatus, previous: PaymentStatus | null = null) {
   return db.transaction((tx) =>
-    appendEvent(tx, { userId, merchantId: null, type: `payment.${status}`, payment: payment(paymentId, status), previousStatus: previous }, clock.now()),
+    appendEvent(
+      tx,
+      { userId, merchantId: null, type: `payment.${status}`, payment: payment(paymentId, status), previousStatus: previous },
+      clock.now(),
+    ),
   );
 }
 
@@ -126,7 +130,10 @@ describe.each(ENGINES)('notify on %s', (engine) => {
     }
     ({ server, url } = await listen());
     logs.length = 0;
-    const capture = (level: string) => (...args: unknown[]) => void logs.push([level, ...args]);
+    const capture =
+      (level: string) =>
+      (...args: unknown[]) =>
+        void logs.push([level, ...args]);
     const logger = { debug: capture('debug'), info: capture('info'), warn: capture('warn'), error: capture('error') };
     notifier = createSocketNotifier({ httpServer: server, db, verifyToken, replayPageSize: 2, logger });
   });
@@ -322,7 +329,10 @@ describe.each(ENGINES)('notify on %s', (engine) => {
     });
     const a = createOutboxDispatcher({ db, clock, sinks: [slowSink('A')], batchSize: 4 });
     const b = createOutboxDispatcher({ db: db2, clock, sinks: [slowSink('B')], batchSize: 4 });
-    cleanups.push(() => a.stop(), () => b.stop());
+    cleanups.push(
+      () => a.stop(),
+      () => b.stop(),
+    );
 
     const users = ['alice', 'bob', 'carol'];
     for (let i = 4; i <= 12; i++) {
@@ -393,7 +403,10 @@ describe.each(ENGINES)('notify on %s', (engine) => {
     const [A, B] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
     const onB = await connect(B.url, { token: 'token-alice' });
     const bobOnB = await connect(B.url, { token: 'token-bob' });
-    cleanups.push(() => void onB.socket.close(), () => void bobOnB.socket.close());
+    cleanups.push(
+      () => void onB.socket.close(),
+      () => void bobOnB.socket.close(),
+    );
 
     // The adapter starts reading the stream asynchronously; wait until B hears A.
     let heard = false;

@@ -24,7 +24,13 @@ describe('operations', () => {
     });
     const store = await freshStore('sqlite');
     const port = await freePort();
-    const config = loadConfig({ PORT: String(port), TOLLWAY_DEV: '1', TOLLWAY_ADMIN_TOKEN: ADMIN_TOKEN, TOLLWAY_DATA_DIR: store.env.TOLLWAY_DATA_DIR!, TOLLWAY_LOG_LEVEL: 'info' });
+    const config = loadConfig({
+      PORT: String(port),
+      TOLLWAY_DEV: '1',
+      TOLLWAY_ADMIN_TOKEN: ADMIN_TOKEN,
+      TOLLWAY_DATA_DIR: store.env.TOLLWAY_DATA_DIR!,
+      TOLLWAY_LOG_LEVEL: 'info',
+    });
     const hub = await startHub({ config, db: store.db, logger: createLogger('info', sink) });
     stops.push(async () => {
       await hub.close();
@@ -38,7 +44,10 @@ describe('operations', () => {
     await fetch(`${hub.url}/payments`, { headers: { authorization: `Bearer ${s.accessToken}`, 'x-request-id': 'trace-123' } });
     await new Promise((r) => setTimeout(r, 50));
 
-    const lines = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const requests = lines.filter((l) => l.msg === 'request');
     expect(requests.length).toBeGreaterThanOrEqual(6);
     expect(requests.every((l) => typeof l.reqId === 'string' && typeof l.status === 'number')).toBe(true);
@@ -71,7 +80,11 @@ describe('operations', () => {
     const t = await startTestHub('sqlite', { env: { TOLLWAY_DEV: '0' } });
     stops.push(() => t.stop());
     const s = await signIn(t.url);
-    const res = await fetch(`${t.url}/dev/faucet`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${s.accessToken}` }, body: JSON.stringify({ asset: 'SOVR', amount: '1' }) });
+    const res = await fetch(`${t.url}/dev/faucet`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${s.accessToken}` },
+      body: JSON.stringify({ asset: 'SOVR', amount: '1' }),
+    });
     expect(res.status).toBe(404);
     expect(res.headers.get('content-type')).toMatch(/problem\+json/);
   });
@@ -80,7 +93,16 @@ describe('operations', () => {
     const t = await startTestHub('sqlite', { env: { TOLLWAY_DEV: '0', TOLLWAY_CORS_ORIGINS: 'https://shop.example' } });
     stops.push(() => t.stop());
     const origin = async (o: string) =>
-      (await fetch(`${t.url}/payments`, { method: 'OPTIONS', headers: { origin: o, 'access-control-request-method': 'POST', 'access-control-request-headers': 'idempotency-key,authorization' } })).headers.get('access-control-allow-origin');
+      (
+        await fetch(`${t.url}/payments`, {
+          method: 'OPTIONS',
+          headers: {
+            origin: o,
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'idempotency-key,authorization',
+          },
+        })
+      ).headers.get('access-control-allow-origin');
     expect(await origin('chrome-extension://abcdefghijklmnop')).toBe('chrome-extension://abcdefghijklmnop');
     expect(await origin('https://shop.example')).toBe('https://shop.example');
     expect(await origin('https://evil.example')).toBeNull();

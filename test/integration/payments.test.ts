@@ -38,7 +38,21 @@ describe.each(ENGINES)('payments on %s', (engine) => {
 
   it('pays a merchant on the internal rail and returns a receipt that verifies offline', async () => {
     const before = await balances(t.url, alice);
-    const res = await pay(t.url, alice, key(), body(SOVR(2n), { requirement: { scheme: 'tollway', network: `tollway:${t.url}`, amount: SOVR(2n), asset: 'SOVR', payTo: merchantId, extra: { bind: ['method', 'path', 'query'] } } }));
+    const res = await pay(
+      t.url,
+      alice,
+      key(),
+      body(SOVR(2n), {
+        requirement: {
+          scheme: 'tollway',
+          network: `tollway:${t.url}`,
+          amount: SOVR(2n),
+          asset: 'SOVR',
+          payTo: merchantId,
+          extra: { bind: ['method', 'path', 'query'] },
+        },
+      }),
+    );
     expect(res.status).toBe(200);
     const p = (await res.json()) as { transactionId: string; status: string; receipt: { token: string }; amount: string };
     expect(p.status).toBe('completed');
@@ -47,9 +61,20 @@ describe.each(ENGINES)('payments on %s', (engine) => {
     expect(BigInt(after.SOVR!.available)).toBe(BigInt(before.SOVR!.available) - 2n * 10n ** 18n);
 
     const jwks = createLocalJWKSet(await (await fetch(`${t.url}/.well-known/jwks.json`)).json());
-    const { payload, protectedHeader } = await jwtVerify(p.receipt.token, jwks, { issuer: t.url, audience: merchantId, algorithms: ['ES256'] });
+    const { payload, protectedHeader } = await jwtVerify(p.receipt.token, jwks, {
+      issuer: t.url,
+      audience: merchantId,
+      algorithms: ['ES256'],
+    });
     expect(protectedHeader.kid).toBeTruthy();
-    expect(payload).toMatchObject({ sub: p.transactionId, amt: SOVR(2n), asset: 'SOVR', rail: 'internal', res: 'https://shop.example/article/1?x=1', mth: 'GET' });
+    expect(payload).toMatchObject({
+      sub: p.transactionId,
+      amt: SOVR(2n),
+      asset: 'SOVR',
+      rail: 'internal',
+      res: 'https://shop.example/article/1?x=1',
+      mth: 'GET',
+    });
     expect(payload.rqh).toBe(await requestHash({ method: 'GET', url: 'https://shop.example/article/1?x=1' }, ['method', 'path', 'query']));
     expect(payload.exp! - payload.iat!).toBe(3600);
 
@@ -77,7 +102,8 @@ describe.each(ENGINES)('payments on %s', (engine) => {
     const ids = new Set(bodies.filter((_, i) => statuses[i] === 200).map((b) => b.transactionId));
     expect(ids.size).toBe(1);
     expect(results.filter((r) => r.status === 200 && r.headers.get('idempotent-replayed') !== 'true')).toHaveLength(1);
-    for (const [i, b] of bodies.entries()) if (statuses[i] === 409) expect(b.type).toBe('https://tollway.dev/problems/idempotency-key-in-flight');
+    for (const [i, b] of bodies.entries())
+      if (statuses[i] === 409) expect(b.type).toBe('https://tollway.dev/problems/idempotency-key-in-flight');
     const after = await rowCounts(t.store.db);
     expect(after.payments - before.payments).toBe(1);
     expect(after.idempotency_keys - before.idempotency_keys).toBe(1);
@@ -112,7 +138,9 @@ describe.each(ENGINES)('payments on %s', (engine) => {
     const p = (await (await pay(t.url, alice, key(), body())).json()) as { transactionId: string };
     const asBob = await fetch(`${t.url}/payments/${p.transactionId}`, { headers: { authorization: `Bearer ${bob.accessToken}` } });
     expect(asBob.status).toBe(404);
-    const list = (await (await fetch(`${t.url}/payments?limit=100`, { headers: { authorization: `Bearer ${bob.accessToken}` } })).json()) as { data: { transactionId: string }[] };
+    const list = (await (
+      await fetch(`${t.url}/payments?limit=100`, { headers: { authorization: `Bearer ${bob.accessToken}` } })
+    ).json()) as { data: { transactionId: string }[] };
     expect(list.data.map((x) => x.transactionId)).not.toContain(p.transactionId);
   });
 
@@ -120,12 +148,16 @@ describe.each(ENGINES)('payments on %s', (engine) => {
     const carol = await signIn(t.url);
     await fund(t.url, carol, SOVR(100n));
     const made: string[] = [];
-    for (let i = 0; i < 7; i++) made.push(((await (await pay(t.url, carol, key(), body(SOVR(1n)))).json()) as { transactionId: string }).transactionId);
+    for (let i = 0; i < 7; i++)
+      made.push(((await (await pay(t.url, carol, key(), body(SOVR(1n)))).json()) as { transactionId: string }).transactionId);
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
       const q: string = cursor ? `?limit=3&cursor=${cursor}` : '?limit=3';
-      const page = (await (await fetch(`${t.url}/payments${q}`, { headers: { authorization: `Bearer ${carol.accessToken}` } })).json()) as { data: { transactionId: string }[]; nextCursor: string | null };
+      const page = (await (await fetch(`${t.url}/payments${q}`, { headers: { authorization: `Bearer ${carol.accessToken}` } })).json()) as {
+        data: { transactionId: string }[];
+        nextCursor: string | null;
+      };
       seen.push(...page.data.map((x) => x.transactionId));
       cursor = page.nextCursor;
     } while (cursor);
@@ -139,10 +171,22 @@ describe.each(ENGINES)('payments on %s', (engine) => {
     const list = (await res.json()) as { data: { payTo: string }[] };
     expect(list.data.length).toBeGreaterThan(0);
     expect(list.data.every((p) => p.payTo === merchantId)).toBe(true);
-    expect((await fetch(`${t.url}/merchants/${merchantId}/payments`, { headers: { authorization: 'Bearer tw_sk_wrong' } })).status).toBe(401);
+    expect((await fetch(`${t.url}/merchants/${merchantId}/payments`, { headers: { authorization: 'Bearer tw_sk_wrong' } })).status).toBe(
+      401,
+    );
     const other = await createMerchant(t.url, 'Other');
-    expect((await fetch(`${t.url}/merchants/${merchantId}/payments`, { headers: { authorization: `Bearer ${other.apiKey}` } })).status).toBe(403);
-    expect((await fetch(`${t.url}/merchants`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer nope-nope-nope-nope' }, body: '{"name":"x"}' })).status).toBe(401);
+    expect(
+      (await fetch(`${t.url}/merchants/${merchantId}/payments`, { headers: { authorization: `Bearer ${other.apiKey}` } })).status,
+    ).toBe(403);
+    expect(
+      (
+        await fetch(`${t.url}/merchants`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer nope-nope-nope-nope' },
+          body: '{"name":"x"}',
+        })
+      ).status,
+    ).toBe(401);
   });
 
   it('answers readiness, metrics and the API description', async () => {
@@ -151,7 +195,10 @@ describe.each(ENGINES)('payments on %s', (engine) => {
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
     expect(metrics).toMatch(/tollway_payments_total\{status="completed"\} \d+/);
     expect(metrics).toContain('tollway_http_request_duration_seconds_bucket');
-    const doc = (await (await fetch(`${t.url}/openapi.json`)).json()) as { paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
+    const doc = (await (await fetch(`${t.url}/openapi.json`)).json()) as {
+      paths: Record<string, unknown>;
+      components: { schemas: Record<string, unknown> };
+    };
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/payments', '/auth/siwe', '/accounts/me', '/merchants']));
     expect(doc.components.schemas.CreatePaymentRequest).toBeTruthy();
   });

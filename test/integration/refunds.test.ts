@@ -76,7 +76,10 @@ describe.each(ENGINES)('refunds on %s', (engine) => {
 
     const racers = await Promise.all(Array.from({ length: 10 }, () => refund(p.transactionId, shop.apiKey, { amount: '20' })));
     expect(racers.filter((r) => r.status === 200)).toHaveLength(3);
-    const row = await t.store.db.get<{ refunded_amount: string; status: string }>('SELECT refunded_amount, status FROM payments WHERE id = ?', [p.transactionId]);
+    const row = await t.store.db.get<{ refunded_amount: string; status: string }>(
+      'SELECT refunded_amount, status FROM payments WHERE id = ?',
+      [p.transactionId],
+    );
     expect(row).toMatchObject({ status: 'refunded' });
     expect(String(row!.refunded_amount)).toBe('100');
   });

@@ -142,20 +142,35 @@ describe.skipIf(!hasChromium)('the snippet in a real browser', () => {
     let paid = false;
     // HEAD polls keep seeing the 402, so only the socket can be what reloads the page.
     await page.route(article, async (route) => {
-      if (paid && route.request().method() === 'GET') await route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><p id="opened">the article</p>' });
+      if (paid && route.request().method() === 'GET')
+        await route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><p id="opened">the article</p>' });
       else await route.continue();
     });
     expect((await page.goto(article))!.status()).toBe(402);
     await expect.poll(() => page.textContent('.tollway-pay__status')).toContain('Install the Tollway browser extension');
     await expect.poll(() => page.evaluate(() => typeof (window as unknown as { io?: unknown }).io), { timeout: 10_000 }).toBe('function');
-    const challenge = JSON.parse((await page.textContent('#tollway-payment-required'))!) as { resource: { url: string }; accepts: { scheme: string; payTo: string; amount: string; asset: string }[] };
+    const challenge = JSON.parse((await page.textContent('#tollway-payment-required'))!) as {
+      resource: { url: string };
+      accepts: { scheme: string; payTo: string; amount: string; asset: string }[];
+    };
     const entry = challenge.accepts.find((a) => a.scheme === 'tollway')!;
     paid = true;
     // Paid from elsewhere (another device, a wallet on the phone): the page only holds the challenge.
     const res = await fetch(`${th.url}/payments`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${session.accessToken}`, 'idempotency-key': crypto.randomUUID() },
-      body: JSON.stringify({ rail: 'internal', payTo: entry.payTo, amount: entry.amount, asset: entry.asset, requirement: entry, resource: { url: challenge.resource.url, method: 'GET' } }),
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${session.accessToken}`,
+        'idempotency-key': crypto.randomUUID(),
+      },
+      body: JSON.stringify({
+        rail: 'internal',
+        payTo: entry.payTo,
+        amount: entry.amount,
+        asset: entry.asset,
+        requirement: entry,
+        resource: { url: challenge.resource.url, method: 'GET' },
+      }),
     });
     expect(res.status).toBe(200);
     await page.locator('#opened').waitFor({ timeout: 15_000 });

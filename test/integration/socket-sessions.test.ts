@@ -29,7 +29,9 @@ function open(url: string, token: string): Watched {
   const socket = io(url, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
   const updates: PaymentStatusUpdate[] = [];
   socket.on('paymentStatusUpdate', (u: PaymentStatusUpdate) => void updates.push(u));
-  const ended = new Promise<{ reason: string; at: number }>((resolve) => socket.once('disconnect', (reason) => resolve({ reason, at: Date.now() })));
+  const ended = new Promise<{ reason: string; at: number }>((resolve) =>
+    socket.once('disconnect', (reason) => resolve({ reason, at: Date.now() })),
+  );
   return { socket, ended, updates };
 }
 
@@ -47,7 +49,11 @@ const endedWithin = (w: Watched, ms: number) => Promise.race([w.ended.then((e) =
 const payload = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number; sid?: string };
 
 async function logout(url: string, s: Session): Promise<number> {
-  const res = await fetch(`${url}/auth/logout`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken: s.refreshToken }) });
+  const res = await fetch(`${url}/auth/logout`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ refreshToken: s.refreshToken }),
+  });
   return res.status;
 }
 
@@ -81,7 +87,11 @@ describe.each(ENGINES)('signed-in sockets on %s', (engine) => {
 
       // The expired token is refused; the one a refresh gives is let in.
       await expect(connected(watch(t.url, s.accessToken).socket)).rejects.toThrow();
-      const res = await fetch(`${t.url}/auth/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken: s.refreshToken }) });
+      const res = await fetch(`${t.url}/auth/refresh`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ refreshToken: s.refreshToken }),
+      });
       const fresh = (await res.json()) as { accessToken: string };
       const again = watch(t.url, fresh.accessToken);
       await connected(again.socket);
@@ -176,7 +186,12 @@ describe.each(ENGINES)('signed-in sockets on %s', (engine) => {
       const s = await signIn(t.url);
       const w = watch(t.url, s.accessToken);
       await connected(w.socket);
-      const refresh = (rt: string) => fetch(`${t.url}/auth/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken: rt }) });
+      const refresh = (rt: string) =>
+        fetch(`${t.url}/auth/refresh`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ refreshToken: rt }),
+        });
       expect((await refresh(s.refreshToken)).status).toBe(200);
       expect((await refresh(s.refreshToken)).status).toBe(401);
       expect(await endedWithin(w, 5000)).toBe('io server disconnect');

@@ -18,7 +18,11 @@ let service: Wallet;
 beforeAll(async () => {
   service = bed.chain.accounts[3]!;
   hub = await startTestHub('sqlite', {
-    env: { ...sovrHubEnv(bed.chain, bed.sovr, service), SOVR_CONFIRMATIONS: '2', TOLLWAY_SOVR_EXPLORER_TX_URL: 'https://explorer.example/tx/{hash}' },
+    env: {
+      ...sovrHubEnv(bed.chain, bed.sovr, service),
+      SOVR_CONFIRMATIONS: '2',
+      TOLLWAY_SOVR_EXPLORER_TX_URL: 'https://explorer.example/tx/{hash}',
+    },
   });
 }, 60_000);
 
@@ -50,17 +54,34 @@ describe('the SOVR rail configured from the environment', () => {
     const amount = 3n * 10n ** 15n;
     await bed.sovr.mint(person.wallet.address, 10n ** 18n);
     const now = BigInt(Math.floor(Date.now() / 1000));
-    const a = { from: person.wallet.address, to: rail.treasury!, value: amount, validAfter: now - 600n, validBefore: now + 900n, nonce: randomAuthorizationNonce() };
+    const a = {
+      from: person.wallet.address,
+      to: rail.treasury!,
+      value: amount,
+      validAfter: now - 600n,
+      validBefore: now + 900n,
+      nonce: randomAuthorizationNonce(),
+    };
     const signature = await signTransferAuthorization(person.wallet, sovrDomain(rail.chainId, rail.token), a);
     const res = await pay(hub.url, person, 'sovr-config-1', {
       rail: 'sovr',
       payTo: merchant,
       amount: amount.toString(),
       asset: 'SOVR',
-      authorization: { ...a, value: a.value.toString(), validAfter: a.validAfter.toString(), validBefore: a.validBefore.toString(), signature },
+      authorization: {
+        ...a,
+        value: a.value.toString(),
+        validAfter: a.validAfter.toString(),
+        validBefore: a.validBefore.toString(),
+        signature,
+      },
     });
     expect(res.status).toBe(200);
-    const submitted = (await res.json()) as { transactionId: string; status: string; receipt: { transactionHash?: string; blockExplorerUrl?: string } };
+    const submitted = (await res.json()) as {
+      transactionId: string;
+      status: string;
+      receipt: { transactionHash?: string; blockExplorerUrl?: string };
+    };
     expect(submitted.status).toBe('submitted');
     expect(submitted.receipt.blockExplorerUrl).toBe(`https://explorer.example/tx/${submitted.receipt.transactionHash}`);
     // Automine gives one block for the transaction; the second confirmation needs one more.
@@ -68,7 +89,11 @@ describe('the SOVR rail configured from the environment', () => {
     let status = '';
     for (let i = 0; i < 200 && status !== 'completed'; i++) {
       await new Promise((r) => setTimeout(r, 50));
-      status = ((await (await fetch(`${hub.url}/payments/${submitted.transactionId}`, { headers: { authorization: `Bearer ${person.accessToken}` } })).json()) as { status: string }).status;
+      status = (
+        (await (
+          await fetch(`${hub.url}/payments/${submitted.transactionId}`, { headers: { authorization: `Bearer ${person.accessToken}` } })
+        ).json()) as { status: string }
+      ).status;
     }
     expect(status).toBe('completed');
     expect(await bed.sovr.contract.balanceOf(service.address)).toBe(amount);

@@ -62,7 +62,10 @@ async function depositsEndpoint(t: TestHub): Promise<{ api: string; close(): Pro
   };
 }
 
-async function startSovrHub(engine: Engine, opts: { store?: TestStore; keepStore?: boolean; service?: Wallet; treasury?: string; confirmations?: number } = {}): Promise<SovrHub> {
+async function startSovrHub(
+  engine: Engine,
+  opts: { store?: TestStore; keepStore?: boolean; service?: Wallet; treasury?: string; confirmations?: number } = {},
+): Promise<SovrHub> {
   const { confirmations, ...hubOpts } = opts;
   const hub = await bed.startSovrHub(engine, { ...hubOpts, options: { confirmations: confirmations ?? 1 } });
   const { t } = hub;
@@ -86,14 +89,16 @@ function deposit(api: string, s: Session | undefined, k: string | undefined, bod
   if (k !== undefined) headers['idempotency-key'] = k;
   return fetch(`${api}/deposits`, { method: 'POST', headers, body: JSON.stringify(body) });
 }
-const getDeposit = (api: string, s: Session, id: string) => fetch(`${api}/deposits/${id}`, { headers: { authorization: `Bearer ${s.accessToken}` } });
+const getDeposit = (api: string, s: Session, id: string) =>
+  fetch(`${api}/deposits/${id}`, { headers: { authorization: `Bearer ${s.accessToken}` } });
 const untilStatus = (api: string, s: Session, id: string, status: string) =>
   waitFor(async () => {
     const d = (await (await getDeposit(api, s, id)).json()) as D;
     return d.status === status ? d : undefined;
   }, `deposit ${id} to be ${status}`);
 
-const depositCount = async (db: TestStore['db']) => Number((await db.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM sovr_deposits'))?.n);
+const depositCount = async (db: TestStore['db']) =>
+  Number((await db.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM sovr_deposits'))?.n);
 
 describe.each(ENGINES)('deposits on %s', (engine) => {
   let h: SovrHub;
@@ -152,12 +157,59 @@ describe.each(ENGINES)('deposits on %s', (engine) => {
     const amount = SOVR;
     const good = await authorize(s, h.treasury, amount);
     const cases: [string, Session | undefined, string | undefined, unknown, number, string, string?][] = [
-      ['signed by another key', s, key(), { amount: '1000000000000000000', authorization: await authorize(s, h.treasury, amount, { signer: other.wallet }) }, 400, 'invalid-authorization', 'signature'],
-      ['to someone other than the treasury', s, key(), { amount: amount.toString(), authorization: await authorize(s, other.wallet.address, amount) }, 400, 'invalid-authorization', 'recipient'],
-      ['a value other than the amount', s, key(), { amount: amount.toString(), authorization: await authorize(s, h.treasury, amount + 1n) }, 400, 'invalid-authorization', 'value'],
-      ["from someone else's wallet", s, key(), { amount: amount.toString(), authorization: await authorize(other, h.treasury, amount) }, 400, 'invalid-authorization', 'payer'],
-      ['a malformed authorization', s, key(), { amount: amount.toString(), authorization: { ...good, nonce: '0x12' } }, 400, 'invalid-authorization', 'malformed'],
-      ['more than the wallet holds', s, key(), { amount: (6n * SOVR).toString(), authorization: await authorize(s, h.treasury, 6n * SOVR) }, 400, 'insufficient-funds'],
+      [
+        'signed by another key',
+        s,
+        key(),
+        { amount: '1000000000000000000', authorization: await authorize(s, h.treasury, amount, { signer: other.wallet }) },
+        400,
+        'invalid-authorization',
+        'signature',
+      ],
+      [
+        'to someone other than the treasury',
+        s,
+        key(),
+        { amount: amount.toString(), authorization: await authorize(s, other.wallet.address, amount) },
+        400,
+        'invalid-authorization',
+        'recipient',
+      ],
+      [
+        'a value other than the amount',
+        s,
+        key(),
+        { amount: amount.toString(), authorization: await authorize(s, h.treasury, amount + 1n) },
+        400,
+        'invalid-authorization',
+        'value',
+      ],
+      [
+        "from someone else's wallet",
+        s,
+        key(),
+        { amount: amount.toString(), authorization: await authorize(other, h.treasury, amount) },
+        400,
+        'invalid-authorization',
+        'payer',
+      ],
+      [
+        'a malformed authorization',
+        s,
+        key(),
+        { amount: amount.toString(), authorization: { ...good, nonce: '0x12' } },
+        400,
+        'invalid-authorization',
+        'malformed',
+      ],
+      [
+        'more than the wallet holds',
+        s,
+        key(),
+        { amount: (6n * SOVR).toString(), authorization: await authorize(s, h.treasury, 6n * SOVR) },
+        400,
+        'insufficient-funds',
+      ],
       ['no authorization', s, key(), { amount: amount.toString() }, 400, 'validation-error'],
       ['an unknown field', s, key(), { amount: amount.toString(), authorization: good, asset: 'BTC' }, 400, 'validation-error'],
       ['a fractional amount', s, key(), { amount: '1.5', authorization: good }, 400, 'validation-error'],
@@ -198,7 +250,9 @@ describe('deposits across failures (SQLite)', () => {
     const s = await person(first.t.url, 10n * SOVR);
     const startBlock = await bed.chain.provider.getBlockNumber();
     await bed.chain.setAutomine(false);
-    const d = (await (await deposit(first.api, s, key(), { amount: (3n * SOVR).toString(), authorization: await authorize(s, first.treasury, 3n * SOVR) })).json()) as D;
+    const d = (await (
+      await deposit(first.api, s, key(), { amount: (3n * SOVR).toString(), authorization: await authorize(s, first.treasury, 3n * SOVR) })
+    ).json()) as D;
     expect(d.status).toBe('submitted');
     await first.close();
     // The node also loses the transaction while the hub is down.
@@ -206,10 +260,16 @@ describe('deposits across failures (SQLite)', () => {
 
     const second = await startSovrHub('sqlite', { store, service: first.service, treasury: first.treasury });
     hubs.push(second);
-    await waitFor(async () => (await bed.chain.provider.getTransaction(d.transactionHash!)) !== null, 'the re-broadcast of the stored transaction');
+    await waitFor(
+      async () => (await bed.chain.provider.getTransaction(d.transactionHash!)) !== null,
+      'the re-broadcast of the stored transaction',
+    );
     await bed.chain.mine(1);
     // The person's token names the first hub; read the outcome from the store.
-    await waitFor(() => store.db.get("SELECT id FROM sovr_deposits WHERE id = ? AND status = 'completed'", [d.depositId]), 'the deposit to complete');
+    await waitFor(
+      () => store.db.get("SELECT id FROM sovr_deposits WHERE id = ? AND status = 'completed'", [d.depositId]),
+      'the deposit to complete',
+    );
     const hubAccount = await ledgerAccount(store.db, userAccountId(s.user.id, 'SOVR'));
     expect([hubAccount!.creditsPosted, hubAccount!.creditsPending]).toEqual([3n * SOVR, 0n]);
     expect((await transactionsFrom(first.service.address, startBlock)).map((t) => t.hash)).toEqual([d.transactionHash]);
@@ -222,7 +282,9 @@ describe('deposits across failures (SQLite)', () => {
     hubs.push(h);
     const s = await person(h.t.url, 5n * SOVR);
     await bed.chain.setAutomine(false);
-    const d = (await (await deposit(h.api, s, key(), { amount: (5n * SOVR).toString(), authorization: await authorize(s, h.treasury, 5n * SOVR) })).json()) as D;
+    const d = (await (
+      await deposit(h.api, s, key(), { amount: (5n * SOVR).toString(), authorization: await authorize(s, h.treasury, 5n * SOVR) })
+    ).json()) as D;
     expect(d.status).toBe('submitted');
     // Before it is mined the person spends everything elsewhere, with a larger tip.
     const away = await authorize(s, bed.chain.accounts[18]!.address, 5n * SOVR);
@@ -244,7 +306,9 @@ describe('deposits across failures (SQLite)', () => {
     const s = await person(h.t.url, 10n * SOVR);
     const m = await createMerchant(h.t.url);
     await bed.chain.setAutomine(false);
-    const d = (await (await deposit(h.api, s, key(), { amount: (6n * SOVR).toString(), authorization: await authorize(s, h.treasury, 6n * SOVR) })).json()) as D;
+    const d = (await (
+      await deposit(h.api, s, key(), { amount: (6n * SOVR).toString(), authorization: await authorize(s, h.treasury, 6n * SOVR) })
+    ).json()) as D;
     expect(d.status).toBe('submitted');
     const res = await pay(h.t.url, s, key(), {
       rail: 'sovr',

@@ -12,7 +12,17 @@ import { merchantAccountId } from '../../server/core/accounts.js';
 import { chainWalletAccountId, EXACT_REASONS, x402PayeesAccountId } from '../../server/rails/sovr/index.js';
 import { createMerchant, pay } from '../helpers/hub.js';
 import { expectLedgerBalanced, rowCounts } from '../helpers/invariant.js';
-import { getPayment as getPaymentOf, ledgerAccount, liveFeed, payloadOf, SOVR, untilPaymentStatus, useSovrChain, waitFor, type SovrHub } from '../helpers/sovr.js';
+import {
+  getPayment as getPaymentOf,
+  ledgerAccount,
+  liveFeed,
+  payloadOf,
+  SOVR,
+  untilPaymentStatus,
+  useSovrChain,
+  waitFor,
+  type SovrHub,
+} from '../helpers/sovr.js';
 import { ENGINES, freshStore, type Engine, type TestStore } from '../helpers/stores.js';
 
 type P = {
@@ -27,8 +37,14 @@ type Problem = { type: string; status: number; reason?: string; detail?: string 
 const bed = useSovrChain();
 const { person, authorize, requirementFor, relay, relayAuthorization } = bed;
 
-const startSovrHub = (engine: Engine, opts: { store?: TestStore; keepStore?: boolean; service?: Wallet; treasury?: string; minValiditySeconds?: number } = {}): Promise<SovrHub> =>
-  bed.startSovrHub(engine, { ...opts, options: opts.minValiditySeconds !== undefined ? { minValiditySeconds: opts.minValiditySeconds } : {} });
+const startSovrHub = (
+  engine: Engine,
+  opts: { store?: TestStore; keepStore?: boolean; service?: Wallet; treasury?: string; minValiditySeconds?: number } = {},
+): Promise<SovrHub> =>
+  bed.startSovrHub(engine, {
+    ...opts,
+    options: opts.minValiditySeconds !== undefined ? { minValiditySeconds: opts.minValiditySeconds } : {},
+  });
 
 const exactBody = (payTo: string, amount: bigint, authorization: unknown, requirement: unknown = requirementFor(payTo, amount)) => ({
   rail: 'sovr',
@@ -132,9 +148,25 @@ describe.each(ENGINES)('exact payments on %s', (engine) => {
     const before = await rowCounts(h.t.store.db);
     const cases: [string, unknown, number, string, string?][] = [
       ['no requirement', { ...exactBody(merchant, SOVR, good), requirement: undefined }, 400, 'validation-error'],
-      ['a requirement on another network', exactBody(merchant, SOVR, good, { ...requirementFor(merchant, SOVR), network: 'eip155:8453' }), 400, 'validation-error'],
-      ['a requirement for another asset', exactBody(merchant, SOVR, good, { ...requirementFor(merchant, SOVR), asset: Wallet.createRandom().address }), 400, 'validation-error'],
-      ['an authorization to the treasury', exactBody(merchant, SOVR, await authorize(s, h.treasury, SOVR)), 400, 'invalid-authorization', 'recipient'],
+      [
+        'a requirement on another network',
+        exactBody(merchant, SOVR, good, { ...requirementFor(merchant, SOVR), network: 'eip155:8453' }),
+        400,
+        'validation-error',
+      ],
+      [
+        'a requirement for another asset',
+        exactBody(merchant, SOVR, good, { ...requirementFor(merchant, SOVR), asset: Wallet.createRandom().address }),
+        400,
+        'validation-error',
+      ],
+      [
+        'an authorization to the treasury',
+        exactBody(merchant, SOVR, await authorize(s, h.treasury, SOVR)),
+        400,
+        'invalid-authorization',
+        'recipient',
+      ],
       ['more than the wallet holds', exactBody(merchant, 6n * SOVR, await authorize(s, merchant, 6n * SOVR)), 400, 'insufficient-funds'],
     ];
     for (const [what, body, status, type, reason] of cases) {
@@ -160,7 +192,9 @@ describe('exact payments over time and across restarts (SQLite)', () => {
     const s = await person(h.t.url, 5n * SOVR);
     const merchant = Wallet.createRandom().address;
     const validBefore = BigInt(Math.floor(Date.now() / 1000)) + 30n;
-    const p = (await (await pay(h.t.url, s, key(), exactBody(merchant, 2n * SOVR, await authorize(s, merchant, 2n * SOVR, { validBefore })))).json()) as P;
+    const p = (await (
+      await pay(h.t.url, s, key(), exactBody(merchant, 2n * SOVR, await authorize(s, merchant, 2n * SOVR, { validBefore })))
+    ).json()) as P;
     expect(p.status).toBe('submitted');
     // Still open while the chain is short of validBefore; then a block stamped at validBefore.
     await bed.chain.mine(1);
@@ -173,7 +207,9 @@ describe('exact payments over time and across restarts (SQLite)', () => {
     const w = await ledgerAccount(h.t.store.db, chainWalletAccountId(s.user.id));
     expect([w!.debitsPending, w!.debitsPosted]).toEqual([0n, 0n]);
     // The wallet's whole balance is free again.
-    const next = (await (await pay(h.t.url, s, key(), exactBody(merchant, 5n * SOVR, await authorize(s, merchant, 5n * SOVR)))).json()) as P;
+    const next = (await (
+      await pay(h.t.url, s, key(), exactBody(merchant, 5n * SOVR, await authorize(s, merchant, 5n * SOVR)))
+    ).json()) as P;
     expect(next.status).toBe('submitted');
   });
 
@@ -202,7 +238,12 @@ describe('exact payments over time and across restarts (SQLite)', () => {
     const merchant = Wallet.createRandom().address;
     const auth = await authorize(s, merchant, 2n * SOVR);
     const p = (await (await pay(h.t.url, s, key(), exactBody(merchant, 2n * SOVR, auth))).json()) as P;
-    const cancelSig = await signCancelAuthorization(s.wallet, sovrDomain(bed.chain.chainId, bed.sovr.address), s.wallet.address, auth.nonce);
+    const cancelSig = await signCancelAuthorization(
+      s.wallet,
+      sovrDomain(bed.chain.chainId, bed.sovr.address),
+      s.wallet.address,
+      auth.nonce,
+    );
     await (await relay('cancelAuthorization(address,bytes32,bytes)', [s.wallet.address, auth.nonce, cancelSig])).wait();
     const failed = await untilStatus(h.t.url, s, p.transactionId, 'failed');
     expect(failed.failureReason).toBe('the authorization was cancelled');
@@ -226,7 +267,10 @@ describe('exact payments over time and across restarts (SQLite)', () => {
     hubs.push(second);
     expect(second.rail.watchingExact()).toBe(1);
     const done = await waitFor(
-      () => store.db.get<{ transaction_hash: string }>("SELECT transaction_hash FROM payments WHERE id = ? AND status = 'completed'", [p.transactionId]),
+      () =>
+        store.db.get<{ transaction_hash: string }>("SELECT transaction_hash FROM payments WHERE id = ? AND status = 'completed'", [
+          p.transactionId,
+        ]),
       'the payment to complete',
     );
     expect(done.transaction_hash).toBe(relayed.hash);
@@ -247,8 +291,16 @@ describe('exact payments over time and across restarts (SQLite)', () => {
     // The chain still calls the nonce unused (the hub's transaction waits in the mempool).
     expect(await bed.sovr.contract.authorizationState(s.wallet.address, auth.nonce)).toBe(false);
     const requirement = requirementFor(h.treasury, 2n * SOVR);
-    expect(await h.rail.facilitator.verify(payloadOf(auth), requirement)).toEqual({ isValid: false, invalidReason: EXACT_REASONS.nonceUsed, payer: s.wallet.address });
-    expect(await h.rail.facilitator.settle(payloadOf(auth), requirement)).toMatchObject({ success: false, errorReason: EXACT_REASONS.nonceUsed, transaction: '' });
+    expect(await h.rail.facilitator.verify(payloadOf(auth), requirement)).toEqual({
+      isValid: false,
+      invalidReason: EXACT_REASONS.nonceUsed,
+      payer: s.wallet.address,
+    });
+    expect(await h.rail.facilitator.settle(payloadOf(auth), requirement)).toMatchObject({
+      success: false,
+      errorReason: EXACT_REASONS.nonceUsed,
+      transaction: '',
+    });
     await bed.chain.mine(1);
     await untilStatus(h.t.url, s, p.transactionId, 'completed');
     const merchantAccount = await ledgerAccount(h.t.store.db, merchantAccountId(m.merchant.id, 'SOVR'));

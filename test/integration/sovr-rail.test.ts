@@ -53,10 +53,12 @@ async function startSovrHub(
     ...hubOpts,
     options: { confirmations: confirmations ?? 1, explorerTxUrl: EXPLORER, ...(rpcUrl !== undefined ? { rpcUrl } : {}) },
   });
-  const merchant = given ?? (await (async () => {
-    const m = await createMerchant(hub.t.url);
-    return { id: m.merchant.id, apiKey: m.apiKey, webhookSecret: m.webhookSecret };
-  })());
+  const merchant =
+    given ??
+    (await (async () => {
+      const m = await createMerchant(hub.t.url);
+      return { id: m.merchant.id, apiKey: m.apiKey, webhookSecret: m.webhookSecret };
+    })());
   return { ...hub, merchant };
 }
 
@@ -85,7 +87,9 @@ async function webhookReceiver(h: SovrHub): Promise<{ events: { type: string; da
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       try {
-        events.push(verifier.verify(Buffer.concat(chunks).toString('utf8'), req.headers as Record<string, string>) as { type: string; data: P });
+        events.push(
+          verifier.verify(Buffer.concat(chunks).toString('utf8'), req.headers as Record<string, string>) as { type: string; data: P },
+        );
         res.writeHead(204).end();
       } catch {
         res.writeHead(400).end();
@@ -146,7 +150,14 @@ describe.each(ENGINES)('the SOVR rail on %s', (engine) => {
       const done = await untilStatus(h.t.url, s, p.transactionId, 'completed');
       expect(done.receipt.transactionHash).toBe(p.receipt.transactionHash);
       const claims = decodeJwt(done.receipt.token!);
-      expect(claims).toMatchObject({ sub: p.transactionId, aud: h.merchant.id, amt: amount.toString(), asset: 'SOVR', rail: 'sovr', res: 'https://shop.example/article/1' });
+      expect(claims).toMatchObject({
+        sub: p.transactionId,
+        aud: h.merchant.id,
+        amt: amount.toString(),
+        asset: 'SOVR',
+        rail: 'sovr',
+        res: 'https://shop.example/article/1',
+      });
 
       await waitFor(async () => feed.updates.filter((u) => u.transactionId === p.transactionId).length >= 3, 'three status updates');
       const mine = feed.updates.filter((u) => u.transactionId === p.transactionId);
@@ -155,7 +166,10 @@ describe.each(ENGINES)('the SOVR rail on %s', (engine) => {
         ['pending', 'submitted'],
         ['submitted', 'completed'],
       ]);
-      const hook = await waitFor(async () => hooks.events.find((e) => e.data.transactionId === p.transactionId), 'the payment.completed webhook');
+      const hook = await waitFor(
+        async () => hooks.events.find((e) => e.data.transactionId === p.transactionId),
+        'the payment.completed webhook',
+      );
       expect(hook.type).toBe('payment.completed');
       expect(hook.data.receipt.transactionHash).toBe(p.receipt.transactionHash);
 
@@ -184,7 +198,12 @@ describe.each(ENGINES)('the SOVR rail on %s', (engine) => {
     const amount = 1n * SOVR;
     const now = BigInt(Math.floor(Date.now() / 1000));
     const cancelled = await authorize(s, h.treasury, amount);
-    const cancelSig = await signCancelAuthorization(s.wallet, sovrDomain(bed.chain.chainId, bed.sovr.address), s.wallet.address, cancelled.nonce);
+    const cancelSig = await signCancelAuthorization(
+      s.wallet,
+      sovrDomain(bed.chain.chainId, bed.sovr.address),
+      s.wallet.address,
+      cancelled.nonce,
+    );
     await (await relay('cancelAuthorization(address,bytes32,bytes)', [s.wallet.address, cancelled.nonce, cancelSig])).wait();
     const good = await authorize(s, h.treasury, amount);
 
@@ -242,10 +261,12 @@ describe.each(ENGINES)('the SOVR rail on %s', (engine) => {
     const s = await person(h.t.url, 10n * SOVR);
     const sentBefore = await bed.chain.provider.getTransactionCount(h.service.address, 'pending');
     const [a, b] = [await authorize(s, h.treasury, 6n * SOVR), await authorize(s, h.treasury, 6n * SOVR)];
-    const answers = await Promise.all([a, b].map(async (auth) => {
-      const res = await pay(h.t.url, s, key(), body(h.merchant.id, 6n * SOVR, auth));
-      return { status: res.status, body: (await res.json()) as P & Problem };
-    }));
+    const answers = await Promise.all(
+      [a, b].map(async (auth) => {
+        const res = await pay(h.t.url, s, key(), body(h.merchant.id, 6n * SOVR, auth));
+        return { status: res.status, body: (await res.json()) as P & Problem };
+      }),
+    );
     const refused = answers.filter((r) => r.status === 400);
     const taken = answers.filter((r) => r.status === 200);
     expect(refused).toHaveLength(1);
@@ -260,7 +281,9 @@ describe.each(ENGINES)('the SOVR rail on %s', (engine) => {
     expect(await tokenBalance(s.wallet.address)).toBe(4n * SOVR);
     // The in-flight sum counted the first while the second was checked; it is spent now, so a
     // payment that fits what is left passes again.
-    const fits = (await (await pay(h.t.url, s, key(), body(h.merchant.id, 4n * SOVR, await authorize(s, h.treasury, 4n * SOVR)))).json()) as P;
+    const fits = (await (
+      await pay(h.t.url, s, key(), body(h.merchant.id, 4n * SOVR, await authorize(s, h.treasury, 4n * SOVR)))
+    ).json()) as P;
     expect(fits.status).toBe('submitted');
     await bed.chain.mine(1);
     await untilStatus(h.t.url, s, fits.transactionId, 'completed');
@@ -274,7 +297,9 @@ describe.each(ENGINES)('the SOVR rail on %s', (engine) => {
       const treasuryBefore = await tokenBalance(h.treasury);
       const merchantBefore = await ledgerAccount(h.t.store.db, merchantAccountId(h.merchant.id, 'SOVR'));
       await bed.chain.setAutomine(false);
-      const p = (await (await pay(h.t.url, s, key(), body(h.merchant.id, 5n * SOVR, await authorize(s, h.treasury, 5n * SOVR)))).json()) as P;
+      const p = (await (
+        await pay(h.t.url, s, key(), body(h.merchant.id, 5n * SOVR, await authorize(s, h.treasury, 5n * SOVR)))
+      ).json()) as P;
       expect(p.status).toBe('submitted');
       // Before the hub's transaction is mined, the person spends everything elsewhere (a relayed
       // authorization of their own, with a larger tip: it goes first in the block).
@@ -291,9 +316,19 @@ describe.each(ENGINES)('the SOVR rail on %s', (engine) => {
       const w = await ledgerAccount(h.t.store.db, chainWalletAccountId(s.user.id));
       expect([w!.debitsPosted, w!.debitsPending]).toEqual([0n, 0n]);
 
-      await waitFor(async () => feed.updates.some((u) => u.transactionId === p.transactionId && u.status === 'failed'), 'the failed update');
-      expect(feed.updates.filter((u) => u.transactionId === p.transactionId).map((u) => u.status)).toEqual(['pending', 'submitted', 'failed']);
-      const hook = await waitFor(async () => hooks.events.find((e) => e.data.transactionId === p.transactionId), 'the payment.failed webhook');
+      await waitFor(
+        async () => feed.updates.some((u) => u.transactionId === p.transactionId && u.status === 'failed'),
+        'the failed update',
+      );
+      expect(feed.updates.filter((u) => u.transactionId === p.transactionId).map((u) => u.status)).toEqual([
+        'pending',
+        'submitted',
+        'failed',
+      ]);
+      const hook = await waitFor(
+        async () => hooks.events.find((e) => e.data.transactionId === p.transactionId),
+        'the payment.failed webhook',
+      );
       expect(hook.type).toBe('payment.failed');
       expect(hook.data.failureReason).toBe(failed.failureReason);
     } finally {
@@ -319,11 +354,13 @@ describe('the SOVR rail under load and across failures (SQLite)', () => {
     const startBlock = await bed.chain.provider.getBlockNumber();
     const orders = people.flatMap((s, i) => Array.from({ length: 10 }, (_, j) => ({ s, amount: BigInt(i + 1) * SOVR + BigInt(j) })));
     const signed = await Promise.all(orders.map(async (o) => ({ ...o, auth: await authorize(o.s, h.treasury, o.amount) })));
-    const answers = await Promise.all(signed.map(async (o) => {
-      const res = await pay(h.t.url, o.s, key(), body(h.merchant.id, o.amount, o.auth));
-      expect(res.status).toBe(200);
-      return { ...o, p: (await res.json()) as P };
-    }));
+    const answers = await Promise.all(
+      signed.map(async (o) => {
+        const res = await pay(h.t.url, o.s, key(), body(h.merchant.id, o.amount, o.auth));
+        expect(res.status).toBe(200);
+        return { ...o, p: (await res.json()) as P };
+      }),
+    );
     const finals = await Promise.all(answers.map((a) => untilStatus(h.t.url, a.s, a.p.transactionId, 'completed')));
 
     const hashes = new Set(finals.map((f) => f.receipt.transactionHash));
@@ -354,7 +391,9 @@ describe('the SOVR rail under load and across failures (SQLite)', () => {
     const paid: { p: P }[] = [];
     for (const s of people) {
       for (let i = 0; i < 2; i++) {
-        const p = (await (await pay(first.t.url, s, key(), body(first.merchant.id, 2n * SOVR, await authorize(s, first.treasury, 2n * SOVR)))).json()) as P;
+        const p = (await (
+          await pay(first.t.url, s, key(), body(first.merchant.id, 2n * SOVR, await authorize(s, first.treasury, 2n * SOVR)))
+        ).json()) as P;
         expect(p.status).toBe('submitted');
         paid.push({ p });
       }
@@ -365,7 +404,13 @@ describe('the SOVR rail under load and across failures (SQLite)', () => {
     const lost = paid[0]!.p.receipt.transactionHash!;
     expect(await bed.chain.dropTransaction(lost)).toBe(true);
 
-    const second = await startSovrHub('sqlite', { store, service: first.service, treasury: first.treasury, confirmations: 2, merchant: first.merchant });
+    const second = await startSovrHub('sqlite', {
+      store,
+      service: first.service,
+      treasury: first.treasury,
+      confirmations: 2,
+      merchant: first.merchant,
+    });
     hubs.push(second);
     // Resumed before serving: every one is followed again, the lost one re-broadcast as it was,
     // none signed anew.
@@ -377,7 +422,11 @@ describe('the SOVR rail under load and across failures (SQLite)', () => {
     // The people's tokens name the first hub's URL as audience: read the outcome from the store.
     for (const { p } of paid) {
       const done = await waitFor(
-        () => store.db.get<{ status: string; transaction_hash: string; receipt_token: string | null }>("SELECT status, transaction_hash, receipt_token FROM payments WHERE id = ? AND status = 'completed'", [p.transactionId]),
+        () =>
+          store.db.get<{ status: string; transaction_hash: string; receipt_token: string | null }>(
+            "SELECT status, transaction_hash, receipt_token FROM payments WHERE id = ? AND status = 'completed'",
+            [p.transactionId],
+          ),
         `payment ${p.transactionId} to complete`,
       );
       expect(done.transaction_hash).toBe(p.receipt.transactionHash);
@@ -396,25 +445,43 @@ describe('the SOVR rail under load and across failures (SQLite)', () => {
     const [a, b] = [await person(first.t.url, 10n * SOVR), await person(first.t.url, 10n * SOVR)];
     const authB = await authorize(b, first.treasury, 3n * SOVR);
     await bed.chain.setAutomine(false);
-    const pA = (await (await pay(first.t.url, a, key(), body(first.merchant.id, 2n * SOVR, await authorize(a, first.treasury, 2n * SOVR)))).json()) as P;
+    const pA = (await (
+      await pay(first.t.url, a, key(), body(first.merchant.id, 2n * SOVR, await authorize(a, first.treasury, 2n * SOVR)))
+    ).json()) as P;
     const pB = (await (await pay(first.t.url, b, key(), body(first.merchant.id, 3n * SOVR, authB))).json()) as P;
     await first.t.stop();
     // Back to the state of a hub that died right after the reservations committed: nothing signed,
     // nothing broadcast.
     for (const p of [pA, pB]) expect(await bed.chain.dropTransaction(p.receipt.transactionHash!)).toBe(true);
     const ids = [pA.transactionId, pB.transactionId];
-    await store.db.run('UPDATE sovr_transactions SET sender = NULL, nonce = NULL, tx_hash = NULL, raw_tx = NULL WHERE payment_id IN (?, ?)', ids);
-    await store.db.run("UPDATE payments SET status = 'pending', transaction_hash = NULL, block_explorer_url = NULL WHERE id IN (?, ?)", ids);
+    await store.db.run(
+      'UPDATE sovr_transactions SET sender = NULL, nonce = NULL, tx_hash = NULL, raw_tx = NULL WHERE payment_id IN (?, ?)',
+      ids,
+    );
+    await store.db.run(
+      "UPDATE payments SET status = 'pending', transaction_hash = NULL, block_explorer_url = NULL WHERE id IN (?, ?)",
+      ids,
+    );
     // Meanwhile someone else submitted b's authorization, which pays the treasury as signed.
     await bed.chain.setAutomine(true);
     const relayed = await relayAuthorization(authB);
     await relayed.wait();
     const startBlock = await bed.chain.provider.getBlockNumber();
 
-    const second = await startSovrHub('sqlite', { store, service: first.service, treasury: first.treasury, confirmations: 1, merchant: first.merchant });
+    const second = await startSovrHub('sqlite', {
+      store,
+      service: first.service,
+      treasury: first.treasury,
+      confirmations: 1,
+      merchant: first.merchant,
+    });
     hubs.push(second);
     const completed = (id: string) =>
-      waitFor(() => store.db.get<{ transaction_hash: string }>("SELECT transaction_hash FROM payments WHERE id = ? AND status = 'completed'", [id]), `payment ${id} to complete`);
+      waitFor(
+        () =>
+          store.db.get<{ transaction_hash: string }>("SELECT transaction_hash FROM payments WHERE id = ? AND status = 'completed'", [id]),
+        `payment ${id} to complete`,
+      );
     const [doneA, doneB] = [await completed(pA.transactionId), await completed(pB.transactionId)];
     const sent = await transactionsFrom(first.service.address, startBlock);
     expect(sent.map((t) => t.hash)).toEqual([doneA.transaction_hash]);
@@ -429,12 +496,24 @@ describe('the SOVR rail under load and across failures (SQLite)', () => {
     const authA = await authorize(a, h.treasury, 2n * SOVR);
     await bed.chain.setAutomine(false);
     const pA = (await (await pay(h.t.url, a, key(), body(h.merchant.id, 2n * SOVR, authA))).json()) as P;
-    const pB = (await (await pay(h.t.url, b, key(), body(h.merchant.id, 2n * SOVR, await authorize(b, h.treasury, 2n * SOVR)))).json()) as P;
-    const nonces = await Promise.all([pA, pB].map(async (p) => (await bed.chain.provider.getTransaction(p.receipt.transactionHash!))!.nonce));
+    const pB = (await (
+      await pay(h.t.url, b, key(), body(h.merchant.id, 2n * SOVR, await authorize(b, h.treasury, 2n * SOVR)))
+    ).json()) as P;
+    const nonces = await Promise.all(
+      [pA, pB].map(async (p) => (await bed.chain.provider.getTransaction(p.receipt.transactionHash!))!.nonce),
+    );
     // The service key sends something else at both nonces (a higher fee replaces the pending ones),
     // and someone relays a's authorization themselves.
     const service = h.service.connect(bed.chain.provider);
-    for (const nonce of nonces) await service.sendTransaction({ to: service.address, value: 0n, nonce, gasLimit: 21_000n, maxPriorityFeePerGas: 20_000_000_000n, maxFeePerGas: 50_000_000_000n });
+    for (const nonce of nonces)
+      await service.sendTransaction({
+        to: service.address,
+        value: 0n,
+        nonce,
+        gasLimit: 21_000n,
+        maxPriorityFeePerGas: 20_000_000_000n,
+        maxFeePerGas: 50_000_000_000n,
+      });
     const relayed = await relayAuthorization(authA);
     await bed.chain.mine(1);
     for (const p of [pA, pB]) expect(await bed.chain.provider.getTransaction(p.receipt.transactionHash!)).toBeNull();
@@ -450,12 +529,16 @@ describe('the SOVR rail under load and across failures (SQLite)', () => {
   it('fails and voids a payment whose broadcast the node refuses, and gives its nonce to the next payment', async () => {
     // A service wallet from an encrypted keystore, with no ether for gas yet.
     const service = Wallet.createRandom();
-    const keystoreJson = await encryptKeystoreJson({ address: service.address, privateKey: service.privateKey }, 'correct horse', { scrypt: { N: 1 << 10 } });
+    const keystoreJson = await encryptKeystoreJson({ address: service.address, privateKey: service.privateKey }, 'correct horse', {
+      scrypt: { N: 1 << 10 },
+    });
     const h = await startSovrHub('sqlite', { service: service as unknown as Wallet, signer: { keystoreJson, password: 'correct horse' } });
     hubs.push(h);
     expect((await h.rail.ready()).serviceAddress).toBe(service.address);
     const s = await person(h.t.url, 5n * SOVR);
-    const refused = (await (await pay(h.t.url, s, key(), body(h.merchant.id, 2n * SOVR, await authorize(s, h.treasury, 2n * SOVR)))).json()) as P;
+    const refused = (await (
+      await pay(h.t.url, s, key(), body(h.merchant.id, 2n * SOVR, await authorize(s, h.treasury, 2n * SOVR)))
+    ).json()) as P;
     expect(refused.status).toBe('failed');
     expect(refused.failureReason).toMatch(/the chain node refused the transaction/);
     const w = await ledgerAccount(h.t.store.db, chainWalletAccountId(s.user.id));

@@ -50,7 +50,9 @@ async function start(env: Record<string, string> = {}): Promise<Running> {
   started.push(proc);
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.once('exit', (code, signal) => r({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    proc.once('exit', (code, signal) => r({ code, signal })),
+  );
   const hub = `http://127.0.0.1:${port}`;
   const shop = `http://127.0.0.1:${demoPort}`;
   const deadline = Date.now() + 45_000;
@@ -72,18 +74,31 @@ async function start(env: Record<string, string> = {}): Promise<Running> {
   };
 }
 
-const answers = (url: string) => fetch(url).then(
-  (r) => r.status,
-  () => 0,
-);
+const answers = (url: string) =>
+  fetch(url).then(
+    (r) => r.status,
+    () => 0,
+  );
 /** The local chain's id, or 0 when nothing answers. */
 const chainId = (rpc: string) =>
-  fetch(rpc, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }) }).then(
+  fetch(rpc, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+  }).then(
     async (r) => Number(((await r.json()) as { result: string }).result),
     () => 0,
   );
 const codeAt = async (rpc: string, address: string) =>
-  ((await (await fetch(rpc, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_getCode', params: [address, 'latest'] }) })).json()) as { result: string }).result;
+  (
+    (await (
+      await fetch(rpc, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_getCode', params: [address, 'latest'] }),
+      })
+    ).json()) as { result: string }
+  ).result;
 
 describe('npm start', () => {
   it('runs the hub and the demo shop, seeds a merchant once, and stops on SIGINT', async () => {
@@ -113,11 +128,15 @@ describe('npm start', () => {
     expect(out.match(/ {18}0x[0-9a-fA-F]{40} {2}key 0x[0-9a-f]{64}/g)).toHaveLength(3);
     // The API also lists the standard exact entry, settled by the hub as facilitator.
     const api = await fetch(`${first.shop}/api/quote?id=1`, { headers: { accept: 'application/json' } });
-    const offered = JSON.parse(Buffer.from(api.headers.get('payment-required')!, 'base64').toString()) as { accepts: { scheme: string; network: string; asset: string }[] };
+    const offered = JSON.parse(Buffer.from(api.headers.get('payment-required')!, 'base64').toString()) as {
+      accepts: { scheme: string; network: string; asset: string }[];
+    };
     expect(offered.accepts.map((a) => a.scheme)).toEqual(['tollway', 'exact']);
     expect(offered.accepts[1]).toMatchObject({ network: 'eip155:31337', asset: token });
     // The shop's challenge names the seeded merchant and the hub.
-    const challenge = JSON.parse(Buffer.from(article.headers.get('payment-required')!, 'base64').toString()) as { accepts: { payTo: string; extra: { hub: string } }[] };
+    const challenge = JSON.parse(Buffer.from(article.headers.get('payment-required')!, 'base64').toString()) as {
+      accepts: { payTo: string; extra: { hub: string } }[];
+    };
     expect(challenge.accepts[0]).toMatchObject({ payTo: kept.merchantId, extra: { hub: first.hub } });
     // The merchant's webhooks point at the shop.
     const hook = await fetch(`${first.hub}/merchants/${kept.merchantId}/webhook`, { headers: { authorization: `Bearer ${kept.apiKey}` } });

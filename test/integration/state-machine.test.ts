@@ -53,10 +53,15 @@ describe.each(ENGINES)('external-rail state machine on %s', (engine) => {
   let s: Session;
   let merchant: string;
   let k = 0;
-  const script: Script = { execute: async () => ({ status: 'submitted', transactionHash: '0xabc' }), resume: async () => ({ status: 'completed' }), executed: [] };
+  const script: Script = {
+    execute: async () => ({ status: 'submitted', transactionHash: '0xabc' }),
+    resume: async () => ({ status: 'completed' }),
+    executed: [],
+  };
   const body = (amount = '100') => ({ rail: 'lightning', payTo: merchant, amount, asset: 'BTC' });
   const key = () => `sm-${engine}-${++k}`;
-  const getPayment = async (id: string) => (await (await fetch(`${t.url}/payments/${id}`, { headers: { authorization: `Bearer ${s.accessToken}` } })).json()) as P;
+  const _getPayment = async (id: string) =>
+    (await (await fetch(`${t.url}/payments/${id}`, { headers: { authorization: `Bearer ${s.accessToken}` } })).json()) as P;
 
   beforeAll(async () => {
     t = await startTestHub(engine, { rails: ({ accounts }) => ({ lightning: scriptedRail(accounts, script) }), sweepIntervalMs: 50 });
@@ -127,7 +132,9 @@ describe.each(ENGINES)('external-rail state machine on %s', (engine) => {
 
   it('fails a payment whose reservation lapses, and a confirmation after that cannot revive it', async () => {
     const clockHub = await startTestHub(engine, {
-      rails: ({ accounts }) => ({ lightning: scriptedRail(accounts, { ...script, execute: async () => ({ status: 'submitted' }), executed: [] }) }),
+      rails: ({ accounts }) => ({
+        lightning: scriptedRail(accounts, { ...script, execute: async () => ({ status: 'submitted' }), executed: [] }),
+      }),
       env: { TOLLWAY_PAYMENT_TIMEOUT: '1' },
       sweepIntervalMs: 30,
     });
@@ -138,7 +145,9 @@ describe.each(ENGINES)('external-rail state machine on %s', (engine) => {
       const p = (await (await pay(clockHub.url, u, 'lapse', { rail: 'lightning', payTo: m, amount: '200', asset: 'BTC' })).json()) as P;
       expect(p.status).toBe('submitted');
       const failed = await waitFor(async () => {
-        const r = (await (await fetch(`${clockHub.url}/payments/${p.transactionId}`, { headers: { authorization: `Bearer ${u.accessToken}` } })).json()) as P;
+        const r = (await (
+          await fetch(`${clockHub.url}/payments/${p.transactionId}`, { headers: { authorization: `Bearer ${u.accessToken}` } })
+        ).json()) as P;
         return r.status === 'failed' ? r : undefined;
       }, 'the sweeper to fail the payment');
       expect(failed.failureReason).toMatch(/expired/);
@@ -154,13 +163,25 @@ describe.each(ENGINES)('external-rail state machine on %s', (engine) => {
 
   it('after a restart, asks the rail what happened to every unfinished payment instead of sending again', async () => {
     const store = await freshStore(engine);
-    const calls: Script = { execute: async () => ({ status: 'submitted', transactionHash: '0xdead' }), resume: async () => ({ status: 'completed' }), executed: [] };
-    const first = await startTestHub(engine, { store, keepStore: true, rails: ({ accounts }) => ({ lightning: scriptedRail(accounts, calls) }) });
+    const calls: Script = {
+      execute: async () => ({ status: 'submitted', transactionHash: '0xdead' }),
+      resume: async () => ({ status: 'completed' }),
+      executed: [],
+    };
+    const first = await startTestHub(engine, {
+      store,
+      keepStore: true,
+      rails: ({ accounts }) => ({ lightning: scriptedRail(accounts, calls) }),
+    });
     const u = await signIn(first.url);
     const m = (await createMerchant(first.url)).merchant.id;
     await fund(first.url, u, '1000', 'BTC');
     const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push(((await (await pay(first.url, u, `r${i}`, { rail: 'lightning', payTo: m, amount: '100', asset: 'BTC' })).json()) as P).transactionId);
+    for (let i = 0; i < 3; i++)
+      ids.push(
+        ((await (await pay(first.url, u, `r${i}`, { rail: 'lightning', payTo: m, amount: '100', asset: 'BTC' })).json()) as P)
+          .transactionId,
+      );
     await first.hub.close();
 
     const resumed: string[] = [];
@@ -173,7 +194,11 @@ describe.each(ENGINES)('external-rail state machine on %s', (engine) => {
       expect(resumed.sort()).toEqual([...ids].sort());
       expect(calls.executed).toHaveLength(3); // nothing was sent a second time
       const rows = await store.db.all<{ id: string; status: string }>('SELECT id, status FROM payments ORDER BY id');
-      expect(Object.fromEntries(rows.map((r) => [r.id, r.status]))).toEqual({ [ids[0]!]: 'completed', [ids[1]!]: 'failed', [ids[2]!]: 'completed' });
+      expect(Object.fromEntries(rows.map((r) => [r.id, r.status]))).toEqual({
+        [ids[0]!]: 'completed',
+        [ids[1]!]: 'failed',
+        [ids[2]!]: 'completed',
+      });
       await expectLedgerBalanced(store.db);
     } finally {
       await second.stop();

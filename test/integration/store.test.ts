@@ -9,7 +9,9 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
   let s: TestStore;
   beforeEach(async () => {
     s = await freshStore(engine);
-    await s.db.run(`CREATE TABLE t (id TEXT PRIMARY KEY, amount ${columnTypes(s.db.dialect).amount} NOT NULL, n ${columnTypes(s.db.dialect).int})`);
+    await s.db.run(
+      `CREATE TABLE t (id TEXT PRIMARY KEY, amount ${columnTypes(s.db.dialect).amount} NOT NULL, n ${columnTypes(s.db.dialect).int})`,
+    );
   });
   afterEach(async () => s.cleanup());
 
@@ -44,10 +46,12 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
 
   it('refuses a second row with the same key without losing the first transaction’s other work', async () => {
     await s.db.transaction(async (tx) => tx.run('INSERT INTO t (id, amount) VALUES (?, ?)', ['a', '1']));
-    await expect(s.db.transaction(async (tx) => {
-      await tx.run('INSERT INTO t (id, amount) VALUES (?, ?)', ['b', '1']);
-      await tx.run('INSERT INTO t (id, amount) VALUES (?, ?)', ['a', '1']);
-    })).rejects.toThrow();
+    await expect(
+      s.db.transaction(async (tx) => {
+        await tx.run('INSERT INTO t (id, amount) VALUES (?, ?)', ['b', '1']);
+        await tx.run('INSERT INTO t (id, amount) VALUES (?, ?)', ['a', '1']);
+      }),
+    ).rejects.toThrow();
     expect((await s.db.all('SELECT id FROM t')).length).toBe(1);
   });
 

@@ -25,7 +25,13 @@ describe.each(ENGINES)('bad input on %s', (engine) => {
   });
   afterAll(async () => t?.stop());
 
-  const good = () => ({ rail: 'internal', payTo: merchantId, amount: '100', asset: 'SOVR', resource: { url: 'https://a.example/x', method: 'GET' } });
+  const good = () => ({
+    rail: 'internal',
+    payTo: merchantId,
+    amount: '100',
+    asset: 'SOVR',
+    resource: { url: 'https://a.example/x', method: 'GET' },
+  });
   const withBody = (patch: Record<string, unknown>) => JSON.stringify({ ...good(), ...patch });
   const without = (k: string) => {
     const b: Record<string, unknown> = good();
@@ -47,7 +53,11 @@ describe.each(ENGINES)('bad input on %s', (engine) => {
     { name: 'empty amount', body: withBody({ amount: '' }), status: 400 },
     { name: 'amount null', body: withBody({ amount: null }), status: 400 },
     { name: 'unknown field', body: withBody({ tip: '1' }), status: 400 },
-    { name: 'unknown field in resource', body: withBody({ resource: { url: 'https://a.example/x', method: 'GET', extra: 1 } }), status: 400 },
+    {
+      name: 'unknown field in resource',
+      body: withBody({ resource: { url: 'https://a.example/x', method: 'GET', extra: 1 } }),
+      status: 400,
+    },
     { name: 'unknown rail', body: withBody({ rail: 'paypal' }), status: 400 },
     { name: 'unknown asset', body: withBody({ asset: 'DOGE' }), status: 400 },
     { name: 'missing amount', body: without('amount'), status: 400 },
@@ -58,7 +68,11 @@ describe.each(ENGINES)('bad input on %s', (engine) => {
     { name: 'resource URL not http', body: withBody({ resource: { url: 'javascript:alert(1)', method: 'GET' } }), status: 400 },
     { name: 'resource URL relative', body: withBody({ resource: { url: '/x', method: 'GET' } }), status: 400 },
     { name: 'bodyHash not hex', body: withBody({ resource: { url: 'https://a.example/x', method: 'POST', bodyHash: 'zz' } }), status: 400 },
-    { name: 'requirement disagrees with amount', body: withBody({ requirement: { scheme: 'tollway', network: 'tollway:x', amount: '1', asset: 'SOVR', payTo: merchantId } }), status: 400 },
+    {
+      name: 'requirement disagrees with amount',
+      body: withBody({ requirement: { scheme: 'tollway', network: 'tollway:x', amount: '1', asset: 'SOVR', payTo: merchantId } }),
+      status: 400,
+    },
     { name: 'description too long', body: withBody({ description: 'x'.repeat(501) }), status: 400 },
     { name: 'body is an array', body: '[]', status: 400 },
     { name: 'body is a string', body: '"hello"', status: 400 },
@@ -78,10 +92,35 @@ describe.each(ENGINES)('bad input on %s', (engine) => {
     { name: 'list with limit twice', method: 'GET', path: '/payments?limit=1&limit=2', status: 400 },
     { name: 'list with a forged cursor', method: 'GET', path: '/payments?cursor=bm9wZQ', status: 400 },
     { name: 'list with an unknown parameter', method: 'GET', path: '/payments?sort=asc', status: 400 },
-    { name: 'faucet with a negative amount', method: 'POST', path: '/dev/faucet', body: JSON.stringify({ asset: 'SOVR', amount: '-1' }), status: 400 },
-    { name: 'merchant without a name', method: 'POST', path: '/merchants', body: JSON.stringify({}), headers: { authorization: 'Bearer test-admin-token-0123456789' }, status: 400 },
-    { name: 'siwe with a short signature', method: 'POST', path: '/auth/siwe', body: JSON.stringify({ message: 'x', signature: '0x12' }), status: 400 },
-    { name: 'refresh with an unknown token', method: 'POST', path: '/auth/refresh', body: JSON.stringify({ refreshToken: 'rt_nope' }), status: 401 },
+    {
+      name: 'faucet with a negative amount',
+      method: 'POST',
+      path: '/dev/faucet',
+      body: JSON.stringify({ asset: 'SOVR', amount: '-1' }),
+      status: 400,
+    },
+    {
+      name: 'merchant without a name',
+      method: 'POST',
+      path: '/merchants',
+      body: JSON.stringify({}),
+      headers: { authorization: 'Bearer test-admin-token-0123456789' },
+      status: 400,
+    },
+    {
+      name: 'siwe with a short signature',
+      method: 'POST',
+      path: '/auth/siwe',
+      body: JSON.stringify({ message: 'x', signature: '0x12' }),
+      status: 400,
+    },
+    {
+      name: 'refresh with an unknown token',
+      method: 'POST',
+      path: '/auth/refresh',
+      body: JSON.stringify({ refreshToken: 'rt_nope' }),
+      status: 401,
+    },
   ];
 
   it('answers every malformed request with a 4xx problem and writes nothing', async () => {
@@ -99,7 +138,11 @@ describe.each(ENGINES)('bad input on %s', (engine) => {
         else headers[k] = v;
       }
       const method = c.method ?? 'POST';
-      const res = await fetch(`${t.url}${c.path ?? '/payments'}`, { method, headers, body: method === 'GET' ? undefined : (c.body ?? undefined) });
+      const res = await fetch(`${t.url}${c.path ?? '/payments'}`, {
+        method,
+        headers,
+        body: method === 'GET' ? undefined : (c.body ?? undefined),
+      });
       const text = await res.text();
       expect(res.status, `${c.name}: ${text}`).toBe(c.status);
       expect(res.headers.get('content-type'), c.name).toMatch(/^application\/problem\+json/);

@@ -98,7 +98,6 @@ class Receiver {
   }
 }
 
-
 const SCHEDULE = [100, 100, 100, 100];
 const TIMEOUT_MS = 400;
 
@@ -209,17 +208,36 @@ describe.each(ENGINES)('webhooks on %s', (engine) => {
     expect(got.headers['webhook-id']).toBe(d!.id);
     expect(Math.abs(Number(got.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(60);
     expect(got.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/=]+$/);
-    const resource = await (await fetch(`${url}/payments/${p.transactionId}`, { headers: { authorization: `Bearer ${alice.accessToken}` } })).json();
+    const resource = await (
+      await fetch(`${url}/payments/${p.transactionId}`, { headers: { authorization: `Bearer ${alice.accessToken}` } })
+    ).json();
     expect(got.event).toEqual({ type: 'payment.completed', timestamp: expect.any(String), data: resource });
     expect(got.event).not.toHaveProperty('data.seq');
 
-    expect(d).toMatchObject({ eventType: 'payment.completed', paymentId: p.transactionId, state: 'delivered', attemptCount: 1, lastStatus: 204, lastError: null });
+    expect(d).toMatchObject({
+      eventType: 'payment.completed',
+      paymentId: p.transactionId,
+      state: 'delivered',
+      attemptCount: 1,
+      lastStatus: 204,
+      lastError: null,
+    });
     expect(d!.payload).toEqual(got.event);
     expect(d!.attempts).toEqual([
-      { attempt: 1, url: r.url, startedAt: expect.any(String), durationMs: expect.any(Number), statusCode: 204, error: null, outcome: 'delivered' },
+      {
+        attempt: 1,
+        url: r.url,
+        startedAt: expect.any(String),
+        durationMs: expect.any(Number),
+        statusCode: 204,
+        error: null,
+        outcome: 'delivered',
+      },
     ]);
     // A signature made with another secret does not verify (the receiver really checks).
-    expect(() => new Webhook(`whsec_${Buffer.alloc(32, 7).toString('base64')}`).verify(got.body, got.headers as Record<string, string>)).toThrow();
+    expect(() =>
+      new Webhook(`whsec_${Buffer.alloc(32, 7).toString('base64')}`).verify(got.body, got.headers as Record<string, string>),
+    ).toThrow();
   });
 
   it('sends payment.failed for a failed payment', async () => {
@@ -229,7 +247,10 @@ describe.each(ENGINES)('webhooks on %s', (engine) => {
     expect(p.status).toBe('failed');
     await settled(m);
     expect(r.verified).toHaveLength(1);
-    expect(r.verified[0]!.event).toMatchObject({ type: 'payment.failed', data: { transactionId: p.transactionId, status: 'failed', failureReason: 'no route to the payee' } });
+    expect(r.verified[0]!.event).toMatchObject({
+      type: 'payment.failed',
+      data: { transactionId: p.transactionId, status: 'failed', failureReason: 'no route to the payee' },
+    });
   });
 
   it('retries after 500s and delivers on a later attempt with the same webhook-id', async () => {
@@ -373,7 +394,9 @@ describe.each(ENGINES)('webhooks on %s', (engine) => {
     const p = await payMerchant(m.id);
     await settled(m);
     const events = (
-      await store.db.all<Parameters<typeof toRecord>[0]>(`SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE payment_id = ? ORDER BY id`, [p.transactionId])
+      await store.db.all<Parameters<typeof toRecord>[0]>(`SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE payment_id = ? ORDER BY id`, [
+        p.transactionId,
+      ])
     ).map(toRecord);
     expect(events.map((e) => e.type)).toEqual(['payment.completed']);
     // A synthetic failed event for the same merchant, handed over twice, concurrently and again.
@@ -383,7 +406,10 @@ describe.each(ENGINES)('webhooks on %s', (engine) => {
     await Promise.all([sink.deliver([...events, failed]), sink.deliver([...events, failed])]);
     await sink.deliver([...events, failed]);
     expect(recorded).toBe(1);
-    const rows = await store.db.all<{ event_id: number | string }>('SELECT event_id FROM webhook_deliveries WHERE merchant_id = ? ORDER BY event_id', [m.id]);
+    const rows = await store.db.all<{ event_id: number | string }>(
+      'SELECT event_id FROM webhook_deliveries WHERE merchant_id = ? ORDER BY event_id',
+      [m.id],
+    );
     expect(rows.map((x) => Number(x.event_id))).toEqual([events[0]!.id, failed.id]);
     // The hub's worker picks up the new row on its own.
     await settled(m, 2);
@@ -400,7 +426,10 @@ describe.each(ENGINES)('webhooks on %s', (engine) => {
     const page1 = (await (await api(m, '/webhook-deliveries?limit=2')).json()) as { data: Delivery[]; nextCursor: string };
     expect(page1.data.map((d) => d.paymentId)).toEqual([ids[2], ids[1]]);
     expect(page1.nextCursor).toEqual(expect.any(String));
-    const page2 = (await (await api(m, `/webhook-deliveries?limit=2&cursor=${page1.nextCursor}`)).json()) as { data: Delivery[]; nextCursor: null };
+    const page2 = (await (await api(m, `/webhook-deliveries?limit=2&cursor=${page1.nextCursor}`)).json()) as {
+      data: Delivery[];
+      nextCursor: null;
+    };
     expect(page2.data.map((d) => d.paymentId)).toEqual([ids[0]]);
     expect(page2.nextCursor).toBeNull();
     expect((await api(m, '/webhook-deliveries?cursor=nonsense')).status).toBe(400);
@@ -412,7 +441,9 @@ describe.each(ENGINES)('webhooks on %s', (engine) => {
     expect(redo.status).toBe(404);
     expect(redo.headers.get('content-type')).toMatch(/application\/problem\+json/);
     // Another merchant's key on this merchant's log: 403; no key: 401.
-    expect((await fetch(`${url}/merchants/${m.id}/webhook-deliveries`, { headers: { authorization: `Bearer ${other.apiKey}` } })).status).toBe(403);
+    expect(
+      (await fetch(`${url}/merchants/${m.id}/webhook-deliveries`, { headers: { authorization: `Bearer ${other.apiKey}` } })).status,
+    ).toBe(403);
     expect((await fetch(`${url}/merchants/${m.id}/webhook-deliveries`)).status).toBe(401);
     expect((await api(m, '/webhook', { method: 'PUT', body: JSON.stringify({ url: r.url, extra: 1 }) })).status).toBe(400);
     expect((await api(m, '/webhook', { method: 'PUT', body: JSON.stringify({ url: 'ftp://x.example/' }) })).status).toBe(400);
@@ -487,16 +518,20 @@ describe.each(ENGINES)('webhook targets on a hub that refuses private addresses 
       body: JSON.stringify({ name: 'Shop', webhookUrl }),
     });
 
-  it.each(['http://127.0.0.1:9/hook', 'http://[::1]/hook', 'http://10.1.2.3/hook', 'http://169.254.169.254/', 'http://localhost/hook', 'http://[::ffff:127.0.0.1]/'])(
-    'refuses %s at registration with a 400 problem',
-    async (webhookUrl) => {
-      const res = await register(webhookUrl);
-      expect(res.status).toBe(400);
-      const body = (await res.json()) as { type: string; errors: { path: string }[] };
-      expect(body.type).toBe('https://tollway.dev/problems/validation-error');
-      expect(body.errors[0]!.path).toBe('body.webhookUrl');
-    },
-  );
+  it.each([
+    'http://127.0.0.1:9/hook',
+    'http://[::1]/hook',
+    'http://10.1.2.3/hook',
+    'http://169.254.169.254/',
+    'http://localhost/hook',
+    'http://[::ffff:127.0.0.1]/',
+  ])('refuses %s at registration with a 400 problem', async (webhookUrl) => {
+    const res = await register(webhookUrl);
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { type: string; errors: { path: string }[] };
+    expect(body.type).toBe('https://tollway.dev/problems/validation-error');
+    expect(body.errors[0]!.path).toBe('body.webhookUrl');
+  });
 
   it('accepts a public name, refuses a private URL on PUT, and refuses at delivery a name that resolves inside', async () => {
     const res = await register('https://shop.example/hook');
@@ -515,13 +550,21 @@ describe.each(ENGINES)('webhook targets on a hub that refuses private addresses 
     await fund(url, s, '1000');
     expect((await pay(url, s, 'ssrf-1', { rail: 'internal', payTo: m.merchant.id, amount: '10', asset: 'SOVR' })).status).toBe(200);
     const d = await waitFor(async () => {
-      const list = ((await (await fetch(`${url}/merchants/${m.merchant.id}/webhook-deliveries`, { headers: { authorization: `Bearer ${m.apiKey}` } })).json()) as {
-        data: Delivery[];
-      }).data;
+      const list = (
+        (await (
+          await fetch(`${url}/merchants/${m.merchant.id}/webhook-deliveries`, { headers: { authorization: `Bearer ${m.apiKey}` } })
+        ).json()) as {
+          data: Delivery[];
+        }
+      ).data;
       return list[0]?.attemptCount === 1 && list[0];
     }, 'the refused attempt');
     expect(d.state).toBe('pending'); // DNS may change: retried on the schedule
-    expect(d.attempts[0]).toMatchObject({ statusCode: null, outcome: 'retrying', error: 'refused: inside.test resolves to 127.0.0.1, a loopback address' });
+    expect(d.attempts[0]).toMatchObject({
+      statusCode: null,
+      outcome: 'retrying',
+      error: 'refused: inside.test resolves to 127.0.0.1, a loopback address',
+    });
   });
 });
 
@@ -585,11 +628,21 @@ describe.each(ENGINES)('the webhook worker on a manual clock (%s)', (engine) => 
     const sent: { id: string; ts: string }[] = [];
     const fetch: WebhookFetch = async (_url, init) => {
       sent.push({ id: init.headers['webhook-id']!, ts: init.headers['webhook-timestamp']! });
-      expect(() => new Webhook(secret).sign(init.headers['webhook-id']!, new Date(Number(init.headers['webhook-timestamp']) * 1000), init.body)).not.toThrow();
+      expect(() =>
+        new Webhook(secret).sign(init.headers['webhook-id']!, new Date(Number(init.headers['webhook-timestamp']) * 1000), init.body),
+      ).not.toThrow();
       return { status: 500, headers: { get: () => null } };
     };
     // random() = 1 is the top of the jitter range: +10%.
-    const worker = createWebhookWorker({ db: store.db, clock, logger: createLogger('silent'), allowPrivateTargets: true, timeoutMs: 1000, fetch, random: () => 1 });
+    const worker = createWebhookWorker({
+      db: store.db,
+      clock,
+      logger: createLogger('silent'),
+      allowPrivateTargets: true,
+      timeoutMs: 1000,
+      fetch,
+      random: () => 1,
+    });
     const m = await merchant();
     await createWebhookSink({ db: store.db, clock }).deliver([event(m, clock.now())]);
 
@@ -627,7 +680,15 @@ describe.each(ENGINES)('the webhook worker on a manual clock (%s)', (engine) => 
       const a = answers[i++]!;
       return { status: a.status, headers: { get: (h) => (h === 'retry-after' ? a.retryAfter : null) } };
     };
-    const worker = createWebhookWorker({ db: store.db, clock, logger: createLogger('silent'), allowPrivateTargets: true, timeoutMs: 1000, fetch, jitter: 0 });
+    const worker = createWebhookWorker({
+      db: store.db,
+      clock,
+      logger: createLogger('silent'),
+      allowPrivateTargets: true,
+      timeoutMs: 1000,
+      fetch,
+      jitter: 0,
+    });
     const m = await merchant();
     await createWebhookSink({ db: store.db, clock }).deliver([event(m, clock.now())]);
     await worker.runOnce();

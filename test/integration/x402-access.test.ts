@@ -30,7 +30,11 @@ async function envelope() {
   const payTo = Wallet.createRandom().address;
   const requirement = bed.requirementFor(payTo, SOVR / 100n);
   const a = await bed.signAuthorization(payer, payTo, SOVR / 100n);
-  return { x402Version: 2, paymentPayload: { x402Version: 2, accepted: requirement, payload: payloadOf(a) }, paymentRequirements: requirement };
+  return {
+    x402Version: 2,
+    paymentPayload: { x402Version: 2, accepted: requirement, payload: payloadOf(a) },
+    paymentRequirements: requirement,
+  };
 }
 
 const post = (hub: TestHub, path: string, body: unknown, key?: string) =>

@@ -35,7 +35,16 @@ afterAll(async () => {
 });
 
 function requirements(payTo: string, amount: bigint, over: Partial<PaymentRequirements> = {}): PaymentRequirements {
-  return { scheme: 'exact', network, amount: amount.toString(), asset: bed.sovr.address, payTo, maxTimeoutSeconds: 300, extra: { name: 'SOVR', version: '1' }, ...over };
+  return {
+    scheme: 'exact',
+    network,
+    amount: amount.toString(),
+    asset: bed.sovr.address,
+    payTo,
+    maxTimeoutSeconds: 300,
+    extra: { name: 'SOVR', version: '1' },
+    ...over,
+  };
 }
 
 /** A payment as an x402 client makes it: the reference exact client, SOVR allowed explicitly. */
@@ -43,7 +52,11 @@ async function sign(payer: Wallet, req: PaymentRequirements): Promise<PaymentPay
   const client = new x402Client();
   registerExactEvmScheme(client, { signer: privateKeyToAccount(payer.privateKey as Hex), networks: [network] });
   client.setSpendControls({ allowedAssets: [{ network, asset: bed.sovr.address }] });
-  return client.createPaymentPayload({ x402Version: 2, resource: { url: 'https://shop.example/a', description: 'a', mimeType: 'text/plain' }, accepts: [req] });
+  return client.createPaymentPayload({
+    x402Version: 2,
+    resource: { url: 'https://shop.example/a', description: 'a', mimeType: 'text/plain' },
+    accepts: [req],
+  });
 }
 
 const post = (path: string, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
@@ -55,7 +68,11 @@ describe('GET /x402/supported', () => {
     const res = await fetch(`${hub.url}/x402/supported`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(await res.json()).toEqual({ kinds: [{ x402Version: 2, scheme: 'exact', network }], extensions: [], signers: { 'eip155:*': [service.address] } });
+    expect(await res.json()).toEqual({
+      kinds: [{ x402Version: 2, scheme: 'exact', network }],
+      extensions: [],
+      signers: { 'eip155:*': [service.address] },
+    });
   });
 
   it('is what the reference HTTPFacilitatorClient parses', async () => {
@@ -87,7 +104,10 @@ describe('POST /x402/verify', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ isValid: true, payer: p.address });
     // The reference client reads the same answer.
-    expect(await new HTTPFacilitatorClient({ url: `${hub.url}/x402` }).verify(payment, req)).toMatchObject({ isValid: true, payer: p.address });
+    expect(await new HTTPFacilitatorClient({ url: `${hub.url}/x402` }).verify(payment, req)).toMatchObject({
+      isValid: true,
+      payer: p.address,
+    });
     expect(await bed.sovr.contract.balanceOf(merchant)).toBe(0n);
     expect(await bed.sovr.contract.balanceOf(p.address)).toBe(10n * SOVR);
   });
@@ -108,15 +128,24 @@ describe('POST /x402/verify', () => {
     expect(await verify(forged)).toMatchObject({ isValid: false, invalidReason: expect.stringMatching(/signature/), payer: rich.address });
 
     // A payer whose balance does not cover it.
-    expect(await verify(await sign(await payer(SOVR / 2n), req))).toMatchObject({ isValid: false, invalidReason: expect.stringMatching(/insufficient/) });
+    expect(await verify(await sign(await payer(SOVR / 2n), req))).toMatchObject({
+      isValid: false,
+      invalidReason: expect.stringMatching(/insufficient/),
+    });
 
     // Paid to someone else than the requirements say.
     const elsewhere = await sign(rich, requirements(Wallet.createRandom().address, SOVR));
     expect(await verify(elsewhere)).toMatchObject({ isValid: false, invalidReason: expect.stringMatching(/recipient|payto|to/i) });
 
     // Another chain, another scheme: refused before any chain work.
-    expect(await verify(good, requirements(merchant, SOVR, { network: 'eip155:8453' }))).toMatchObject({ isValid: false, invalidReason: 'invalid_network' });
-    expect(await verify(good, requirements(merchant, SOVR, { scheme: 'upto' }))).toMatchObject({ isValid: false, invalidReason: 'invalid_scheme' });
+    expect(await verify(good, requirements(merchant, SOVR, { network: 'eip155:8453' }))).toMatchObject({
+      isValid: false,
+      invalidReason: 'invalid_network',
+    });
+    expect(await verify(good, requirements(merchant, SOVR, { scheme: 'upto' }))).toMatchObject({
+      isValid: false,
+      invalidReason: 'invalid_scheme',
+    });
 
     // The payer's part of the body is garbage: still an answer, so the resource server asks again.
     expect(await verify({ ...good, payload: { hello: 'world' } })).toMatchObject({ isValid: false, invalidReason: 'invalid_payload' });
@@ -130,12 +159,27 @@ describe('version 1 bodies', () => {
     const merchant = Wallet.createRandom().address;
     const req = requirements(merchant, SOVR);
     const v2 = await sign(p, req);
-    const v1Requirements = { scheme: 'exact', network, maxAmountRequired: req.amount, resource: 'https://shop.example/a', description: '', mimeType: '', payTo: merchant, maxTimeoutSeconds: 300, asset: bed.sovr.address, extra: req.extra };
+    const v1Requirements = {
+      scheme: 'exact',
+      network,
+      maxAmountRequired: req.amount,
+      resource: 'https://shop.example/a',
+      description: '',
+      mimeType: '',
+      payTo: merchant,
+      maxTimeoutSeconds: 300,
+      asset: bed.sovr.address,
+      extra: req.extra,
+    };
     const v1Payload = { x402Version: 1, scheme: 'exact', network, payload: v2.payload };
     const res = await post('/x402/verify', { x402Version: 1, paymentPayload: v1Payload, paymentRequirements: v1Requirements });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ isValid: true, payer: p.address });
-    const named = await post('/x402/verify', { x402Version: 1, paymentPayload: { ...v1Payload, network: 'base' }, paymentRequirements: { ...v1Requirements, network: 'base' } });
+    const named = await post('/x402/verify', {
+      x402Version: 1,
+      paymentPayload: { ...v1Payload, network: 'base' },
+      paymentRequirements: { ...v1Requirements, network: 'base' },
+    });
     expect(await named.json()).toMatchObject({ isValid: false, invalidReason: 'invalid_network' });
   });
 });
@@ -163,7 +207,10 @@ describe('POST /x402/settle', () => {
     expect(again.status).toBe(200);
     expect(await again.json()).toEqual(settled);
     // Through the reference client too.
-    expect(await new HTTPFacilitatorClient({ url: `${hub.url}/x402` }).settle(payment, req)).toMatchObject({ success: true, transaction: settled.transaction });
+    expect(await new HTTPFacilitatorClient({ url: `${hub.url}/x402` }).settle(payment, req)).toMatchObject({
+      success: true,
+      transaction: settled.transaction,
+    });
     expect(await bed.sovr.contract.balanceOf(merchant)).toBe(3n * SOVR);
     expect(await bed.sovr.contract.balanceOf(p.address)).toBe(7n * SOVR);
 
@@ -178,7 +225,13 @@ describe('POST /x402/settle', () => {
     const req = requirements(merchant, 2n * SOVR);
     const res = await post('/x402/settle', envelope(await sign(poor, req), req));
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ success: false, errorReason: expect.stringMatching(/insufficient/), transaction: '', network, payer: poor.address });
+    expect(await res.json()).toMatchObject({
+      success: false,
+      errorReason: expect.stringMatching(/insufficient/),
+      transaction: '',
+      network,
+      payer: poor.address,
+    });
     const other = await post('/x402/settle', envelope(await sign(poor, req), requirements(merchant, 2n * SOVR, { network: 'eip155:1' })));
     expect(await other.json()).toMatchObject({ success: false, errorReason: 'invalid_network', transaction: '', network: 'eip155:1' });
     expect(await bed.sovr.contract.balanceOf(merchant)).toBe(0n);
@@ -196,7 +249,10 @@ describe('garbage', () => {
       ['a list', [payment, req]],
       ['no requirements', { x402Version: 2, paymentPayload: payment }],
       ['requirements without an amount', { x402Version: 2, paymentPayload: payment, paymentRequirements: { ...req, amount: undefined } }],
-      ['exact requirements paying a merchant id', { x402Version: 2, paymentPayload: payment, paymentRequirements: { ...req, payTo: 'm_shop' } }],
+      [
+        'exact requirements paying a merchant id',
+        { x402Version: 2, paymentPayload: payment, paymentRequirements: { ...req, payTo: 'm_shop' } },
+      ],
     ];
     for (const path of ['/x402/verify', '/x402/settle']) {
       for (const [name, body] of cases) {

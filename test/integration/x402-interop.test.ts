@@ -134,7 +134,15 @@ describe('(a) @x402/fetch pays the merchant kit paywall, the hub facilitating', 
     expect(res.status).toBe(402);
     const doc = decodeRequired(res);
     expect(doc.accepts.map((a) => a.scheme)).toEqual(['tollway', 'exact']);
-    expect(doc.accepts[1]).toEqual({ scheme: 'exact', network, amount: price.toString(), asset: bed.sovr.address, payTo: payout, maxTimeoutSeconds: 300, extra: { name: 'SOVR', version: '1' } });
+    expect(doc.accepts[1]).toEqual({
+      scheme: 'exact',
+      network,
+      amount: price.toString(),
+      asset: bed.sovr.address,
+      payTo: payout,
+      maxTimeoutSeconds: 300,
+      extra: { name: 'SOVR', version: '1' },
+    });
   });
 
   it('serves the content with PAYMENT-RESPONSE once the hub settled, and the tokens reach the payout address', async () => {
@@ -146,7 +154,13 @@ describe('(a) @x402/fetch pays the merchant kit paywall, the hub facilitating', 
     // Settlement comes after the route ran: it saw no transaction yet.
     expect(await res.json()).toEqual({ report: 'SOVR is up', rail: 'exact', payer: w.address, transactionWhileRunning: '' });
     const answer = decodePaymentResponseHeader(res.headers.get('payment-response')!);
-    expect(answer).toMatchObject({ success: true, network, payer: w.address, amount: price.toString(), transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/) });
+    expect(answer).toMatchObject({
+      success: true,
+      network,
+      payer: w.address,
+      amount: price.toString(),
+      transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/),
+    });
     await expectTransfer(answer.transaction, w.address, payout, price);
     expect(await bed.sovr.contract.balanceOf(payout)).toBe(price);
     expect(await bed.sovr.contract.balanceOf(w.address)).toBe(SOVR - price);
@@ -190,7 +204,7 @@ describe('(a) @x402/fetch pays the merchant kit paywall, the hub facilitating', 
     expect(await bed.sovr.contract.balanceOf(honest.address)).toBe(SOVR);
   });
 
-  it('answers a fresh 402, without the route\'s headers, when settlement fails after the route ran', async () => {
+  it("answers a fresh 402, without the route's headers, when settlement fails after the route ran", async () => {
     // Exactly one price: two payments both verify (each alone is covered), only the first settles.
     const w = await payer(price);
     const required = decodeRequired(await fetch(`${shop}/gated?id=a`));
@@ -228,7 +242,19 @@ describe('the merchant kit paywall with a facilitator that cannot be reached', (
     const app = express();
     const dead = `http://127.0.0.1:${await freePort()}/x402`;
     const payout = Wallet.createRandom().address;
-    app.get('/report', paywall({ hub: hub.url, merchantId, price: '1000', asset: 'SOVR', payoutAddress: payout, chain: { chainId: bed.chain.chainId, tokenAddress: bed.sovr.address }, facilitator: dead }), (_req, res) => void res.json({ report: 'x' }));
+    app.get(
+      '/report',
+      paywall({
+        hub: hub.url,
+        merchantId,
+        price: '1000',
+        asset: 'SOVR',
+        payoutAddress: payout,
+        chain: { chainId: bed.chain.chainId, tokenAddress: bed.sovr.address },
+        facilitator: dead,
+      }),
+      (_req, res) => void res.json({ report: 'x' }),
+    );
     const shop = await listen(app);
     const w = await payer(SOVR);
     const res = await wrapFetchWithPayment(fetch, referenceClient(w))(`${shop}/report`);
@@ -254,7 +280,13 @@ describe('(b) @x402/fetch pays an @x402/express server whose facilitator is the 
         {
           'GET /weather': {
             // A token the reference packages do not know: the price names it, its amount and its EIP-712 domain.
-            accepts: { scheme: 'exact', network, payTo: payout, price: { amount: amount.toString(), asset: bed.sovr.address, extra: { name: 'SOVR', version: '1' } }, maxTimeoutSeconds: 300 },
+            accepts: {
+              scheme: 'exact',
+              network,
+              payTo: payout,
+              price: { amount: amount.toString(), asset: bed.sovr.address, extra: { name: 'SOVR', version: '1' } },
+              maxTimeoutSeconds: 300,
+            },
             description: 'Weather report',
             mimeType: 'application/json',
           },
@@ -271,7 +303,17 @@ describe('(b) @x402/fetch pays an @x402/express server whose facilitator is the 
     expect(res.status).toBe(402);
     expect(resourceServer.getSupportedKind(2, network, 'exact')).toEqual({ x402Version: 2, scheme: 'exact', network });
     const doc = decodeRequired(res);
-    expect(doc.accepts).toEqual([{ scheme: 'exact', network, amount: amount.toString(), asset: bed.sovr.address, payTo: payout, maxTimeoutSeconds: 300, extra: { name: 'SOVR', version: '1' } }] satisfies PaymentRequirements[]);
+    expect(doc.accepts).toEqual([
+      {
+        scheme: 'exact',
+        network,
+        amount: amount.toString(),
+        asset: bed.sovr.address,
+        payTo: payout,
+        maxTimeoutSeconds: 300,
+        extra: { name: 'SOVR', version: '1' },
+      },
+    ] satisfies PaymentRequirements[]);
   });
 
   it('serves the resource once the hub verified and settled, and the tokens moved', async () => {
@@ -286,7 +328,7 @@ describe('(b) @x402/fetch pays an @x402/express server whose facilitator is the 
     expect(await bed.sovr.contract.balanceOf(w.address)).toBe(SOVR - amount);
   });
 
-  it('refuses a payer who cannot cover it, with the hub\'s reason in the 402', async () => {
+  it("refuses a payer who cannot cover it, with the hub's reason in the 402", async () => {
     const w = await payer(amount / 2n);
     const res = await wrapFetchWithPayment(fetch, referenceClient(w))(`${api}/weather`);
     expect(res.status).toBe(402);

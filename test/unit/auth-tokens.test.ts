@@ -90,9 +90,7 @@ describe('access tokens', () => {
     );
     await expectInvalidToken(tokens.verify(foreign), /key id/);
 
-    const forged = await new SignJWT(claims())
-      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: keys.kid })
-      .sign(other.privateKey);
+    const forged = await new SignJWT(claims()).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: keys.kid }).sign(other.privateKey);
     await expectInvalidToken(tokens.verify(forged), /signature/);
   });
 
@@ -162,7 +160,15 @@ describe('signing keys', () => {
     const keys = await generateSigningKeys();
     const { keys: list } = keys.jwks();
     expect(list).toHaveLength(1);
-    expect(list[0]).toEqual({ kty: 'EC', crv: 'P-256', x: expect.any(String), y: expect.any(String), kid: keys.kid, alg: 'ES256', use: 'sig' });
+    expect(list[0]).toEqual({
+      kty: 'EC',
+      crv: 'P-256',
+      x: expect.any(String),
+      y: expect.any(String),
+      kid: keys.kid,
+      alg: 'ES256',
+      use: 'sig',
+    });
     expect(list[0]).not.toHaveProperty('d');
     expect(keys.kid).toMatch(/^[A-Za-z0-9_-]{43}$/);
     // The private key can't be exported from the object, so it can't leak through it either.

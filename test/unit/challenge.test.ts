@@ -82,7 +82,24 @@ describe('x402 version 2 PAYMENT-REQUIRED', () => {
     for (const o of value(parsePaymentRequired(b64(v2))).accepts) expect(PaymentRequirement.safeParse(o).success).toBe(true);
   });
   it('refuses amounts that are not positive decimal strings of base units', () => {
-    for (const amount of ['-1', '1.5', '0', '1e3', '0x10', ' 1', '', '01', (2n ** 256n).toString(), 1500, 1.5, -1, null, true, ['1'], { n: '1' }]) {
+    for (const amount of [
+      '-1',
+      '1.5',
+      '0',
+      '1e3',
+      '0x10',
+      ' 1',
+      '',
+      '01',
+      (2n ** 256n).toString(),
+      1500,
+      1.5,
+      -1,
+      null,
+      true,
+      ['1'],
+      { n: '1' },
+    ]) {
       const r = parsePaymentRequired(b64({ ...v2, accepts: [{ ...exactOption, amount }] }));
       expect(code(r), JSON.stringify(amount)).toBe('invalid');
     }
@@ -185,8 +202,10 @@ describe('x402 version 1 body', () => {
   });
 });
 
-const MAC = 'AgEEbHNhdAJCAAAClGOZrh7C569Yc7UMk8merfnMdIviyXr1qscW7VgpChNl21LkZ8Jex5QiPp+E1VaabeJDuWmlrh/j583axFpNAAIXc2VydmljZXM9cmFuZG9tbnVtYmVyOjAAAiZyYW5kb21udW1iZXJfY2FwYWJpbGl0aWVzPWFkZCxzdWJ0cmFjdAAABiAvFpzXGyc+8d/I9nMKKvAYP8w7kUlhuxS0eFN2sqmqHQ==';
-const INV = 'lnbc1500n1pj9nr5dpp5qqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqypqdq5xysxxatsyp3k7enxv4jsxqzpusp5zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zygs9qrsgq';
+const MAC =
+  'AgEEbHNhdAJCAAAClGOZrh7C569Yc7UMk8merfnMdIviyXr1qscW7VgpChNl21LkZ8Jex5QiPp+E1VaabeJDuWmlrh/j583axFpNAAIXc2VydmljZXM9cmFuZG9tbnVtYmVyOjAAAiZyYW5kb21udW1iZXJfY2FwYWJpbGl0aWVzPWFkZCxzdWJ0cmFjdAAABiAvFpzXGyc+8d/I9nMKKvAYP8w7kUlhuxS0eFN2sqmqHQ==';
+const INV =
+  'lnbc1500n1pj9nr5dpp5qqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqypqdq5xysxxatsyp3k7enxv4jsxqzpusp5zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zygs9qrsgq';
 
 describe('WWW-Authenticate: L402 and LSAT', () => {
   const expectL402 = (values: string[], scheme: 'L402' | 'LSAT' = 'L402') => {
@@ -196,11 +215,14 @@ describe('WWW-Authenticate: L402 and LSAT', () => {
   it('reads the spec form: version, token, invoice', () => expectL402([`L402 version="0", token="${MAC}", invoice="${INV}"`]));
   it('reads macaroon= and a missing version', () => expectL402([`L402 macaroon="${MAC}", invoice="${INV}"`]));
   it('reads LSAT', () => expectL402([`LSAT macaroon="${MAC}", invoice="${INV}"`], 'LSAT'));
-  it("reads aperture's two headers and prefers L402", () => expectL402([`LSAT macaroon="${MAC}", invoice="${INV}"`, `L402 macaroon="${MAC}", invoice="${INV}"`]));
+  it("reads aperture's two headers and prefers L402", () =>
+    expectL402([`LSAT macaroon="${MAC}", invoice="${INV}"`, `L402 macaroon="${MAC}", invoice="${INV}"`]));
   it('reads both challenges joined into one value, as fetch joins repeated headers', () =>
     expectL402([`LSAT macaroon="${MAC}", invoice="${INV}", L402 macaroon="${MAC}", invoice="${INV}"`]));
   it('ignores unknown parameters, other schemes, case and spacing', () => {
-    expectL402([`Bearer realm="api", error="invalid_token", l402 foo=bar ,  token="${MAC}",invoice=${INV} , expiry="3600", Basic YWxhZGRpbjpvcGVuc2VzYW1l`]);
+    expectL402([
+      `Bearer realm="api", error="invalid_token", l402 foo=bar ,  token="${MAC}",invoice=${INV} , expiry="3600", Basic YWxhZGRpbjpvcGVuc2VzYW1l`,
+    ]);
     expectL402([`Basic realm="x"`, `Digest realm="a", nonce="b"`, `L402 token="${MAC}", invoice="${INV.toUpperCase()}"`]);
   });
   it('prefers token= over macaroon= when both appear', () => {
@@ -264,7 +286,14 @@ describe('a whole 402 response', () => {
     expect(c.problems).toEqual([]);
   });
   it('keeps the readable half of a half-garbage response and reports the rest', () => {
-    const c = value(readChallenge({ headers: [{ name: 'payment-required', value: '%%%' }, { name: 'WWW-Authenticate', value: `LSAT macaroon="${MAC}", invoice="${INV}"` }] }));
+    const c = value(
+      readChallenge({
+        headers: [
+          { name: 'payment-required', value: '%%%' },
+          { name: 'WWW-Authenticate', value: `LSAT macaroon="${MAC}", invoice="${INV}"` },
+        ],
+      }),
+    );
     expect(c.x402).toBeNull();
     expect(c.l402?.scheme).toBe('LSAT');
     expect(c.problems.map((p) => p.code)).toEqual(['bad-encoding']);
@@ -272,9 +301,12 @@ describe('a whole 402 response', () => {
   it('yields no challenge from garbage', () => {
     expect(code(readChallenge({ headers: [] }))).toBe('absent');
     expect(code(readChallenge({ headers: [{ name: 'www-authenticate', value: 'Bearer realm="x"' }], body: '<html>' }))).toBe('absent');
-    expect(code(readChallenge({ headers: [{ name: 'payment-required', value: b64({ x402Version: 2, accepts: [{ amount: '1' }] }) }] }))).toBe('invalid');
+    expect(
+      code(readChallenge({ headers: [{ name: 'payment-required', value: b64({ x402Version: 2, accepts: [{ amount: '1' }] }) }] })),
+    ).toBe('invalid');
     expect(code(readChallenge({ headers: [{ name: 'payment-required' }] }))).toBe('absent');
-    for (const junk of [null, undefined, {}, { headers: 'x' }, { headers: [null, 42, { name: 1 }] }] as never[]) expect(code(readChallenge(junk))).toBe('absent');
+    for (const junk of [null, undefined, {}, { headers: 'x' }, { headers: [null, 42, { name: 1 }] }] as never[])
+      expect(code(readChallenge(junk))).toBe('absent');
   });
 });
 
@@ -282,7 +314,12 @@ describe('proofs', () => {
   it('encodes PAYMENT-SIGNATURE as base64 of the version 2 payload and reads it back', () => {
     const accepted = value(parsePaymentRequired(b64(v2))).accepts[0]!;
     const header = encodePaymentSignature({ resource: v2.resource, accepted, payload: { receipt: 'eyJ.x.y' } });
-    expect(JSON.parse(Buffer.from(header, 'base64').toString('utf8'))).toEqual({ x402Version: 2, resource: v2.resource, accepted: tollwayOption, payload: { receipt: 'eyJ.x.y' } });
+    expect(JSON.parse(Buffer.from(header, 'base64').toString('utf8'))).toEqual({
+      x402Version: 2,
+      resource: v2.resource,
+      accepted: tollwayOption,
+      payload: { receipt: 'eyJ.x.y' },
+    });
     expect(value(parsePaymentSignature(header)).accepted).toEqual(tollwayOption);
   });
   it('keeps non-ASCII text intact through base64', () => {

@@ -9,7 +9,14 @@ describe('docs/configuration.md', () => {
 
   it('names every variable the hub and its rails read', () => {
     const doc = renderConfigDocs();
-    for (const v of ['PORT', 'DATABASE_URL', 'TOLLWAY_SIGNING_KEY', 'TOLLWAY_LND_REST_URL', 'TOLLWAY_SOVR_RPC_URL', 'TOLLWAY_X402_FACILITATOR']) {
+    for (const v of [
+      'PORT',
+      'DATABASE_URL',
+      'TOLLWAY_SIGNING_KEY',
+      'TOLLWAY_LND_REST_URL',
+      'TOLLWAY_SOVR_RPC_URL',
+      'TOLLWAY_X402_FACILITATOR',
+    ]) {
       expect(doc).toContain(`\`${v}\``);
     }
   });

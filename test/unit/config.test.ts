@@ -7,7 +7,14 @@ import { ConfigError, loadConfig } from '../../server/config.js';
 describe('configuration', () => {
   it('has working defaults', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ port: 8402, host: '127.0.0.1', publicUrl: 'http://127.0.0.1:8402', dataDir: './data', dev: false, corsOrigins: [] });
+    expect(c).toMatchObject({
+      port: 8402,
+      host: '127.0.0.1',
+      publicUrl: 'http://127.0.0.1:8402',
+      dataDir: './data',
+      dev: false,
+      corsOrigins: [],
+    });
     expect(c.databaseUrl).toBeUndefined();
   });
   it('reads every variable', () => {
@@ -22,7 +29,14 @@ describe('configuration', () => {
       TOLLWAY_CORS_ORIGINS: 'https://a.example, https://b.example',
       TOLLWAY_PAYMENT_TIMEOUT: '60',
     });
-    expect(c).toMatchObject({ port: 9000, publicUrl: 'https://hub.example', dev: true, databaseUrl: 'postgres://u@h/db', corsOrigins: ['https://a.example', 'https://b.example'], paymentTimeout: 60 });
+    expect(c).toMatchObject({
+      port: 9000,
+      publicUrl: 'https://hub.example',
+      dev: true,
+      databaseUrl: 'postgres://u@h/db',
+      corsOrigins: ['https://a.example', 'https://b.example'],
+      paymentTimeout: 60,
+    });
   });
   it.each([
     ['PORT', 'eighty'],
@@ -56,7 +70,13 @@ describe('Lightning configuration', () => {
 
   it('is on with a URL and a macaroon, with documented defaults', () => {
     const c = loadConfig(node).rails.lightning!;
-    expect(c).toMatchObject({ restUrl: 'https://127.0.0.1:8080', feeLimitMsat: 10_000n, feeLimitPpm: 10_000n, payTimeoutSeconds: 60, settleWaitMs: 10_000 });
+    expect(c).toMatchObject({
+      restUrl: 'https://127.0.0.1:8080',
+      feeLimitMsat: 10_000n,
+      feeLimitPpm: 10_000n,
+      payTimeoutSeconds: 60,
+      settleWaitMs: 10_000,
+    });
     expect(c.macaroonHex).toBe('0201036c6e64');
     expect(c.tlsCert).toBeUndefined();
   });
@@ -68,19 +88,28 @@ describe('Lightning configuration', () => {
   });
 
   it('reads the fee limit, pay timeout and wait', () => {
-    const c = loadConfig({ ...node, TOLLWAY_LIGHTNING_FEE_LIMIT_MSAT: '5000', TOLLWAY_LIGHTNING_FEE_LIMIT_PERCENT: '0.25', TOLLWAY_LIGHTNING_PAY_TIMEOUT: '30', TOLLWAY_LIGHTNING_WAIT: '0.5' }).rails.lightning!;
+    const c = loadConfig({
+      ...node,
+      TOLLWAY_LIGHTNING_FEE_LIMIT_MSAT: '5000',
+      TOLLWAY_LIGHTNING_FEE_LIMIT_PERCENT: '0.25',
+      TOLLWAY_LIGHTNING_PAY_TIMEOUT: '30',
+      TOLLWAY_LIGHTNING_WAIT: '0.5',
+    }).rails.lightning!;
     expect(c).toMatchObject({ feeLimitMsat: 5000n, feeLimitPpm: 2500n, payTimeoutSeconds: 30, settleWaitMs: 500 });
     expect(loadConfig({ ...node, TOLLWAY_LIGHTNING_FEE_LIMIT_PERCENT: '100' }).rails.lightning!.feeLimitPpm).toBe(1_000_000n);
   });
 
-  it('reads the macaroon from LND\'s binary file, or a hex one, and the TLS certificate', () => {
+  it("reads the macaroon from LND's binary file, or a hex one, and the TLS certificate", () => {
     const bin = file('admin.macaroon', Buffer.from('0201036c6e6402f801', 'hex'));
     const hex = file('hex.macaroon', '0201036C6E64\n');
     const cert = file('tls.cert', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
-    const a = loadConfig({ TOLLWAY_LND_REST_URL: 'https://lnd:8080', TOLLWAY_LND_MACAROON_PATH: bin, TOLLWAY_LND_TLS_CERT_PATH: cert }).rails.lightning!;
+    const a = loadConfig({ TOLLWAY_LND_REST_URL: 'https://lnd:8080', TOLLWAY_LND_MACAROON_PATH: bin, TOLLWAY_LND_TLS_CERT_PATH: cert })
+      .rails.lightning!;
     expect(a.macaroonHex).toBe('0201036c6e6402f801');
     expect(a.tlsCert).toContain('BEGIN CERTIFICATE');
-    expect(loadConfig({ TOLLWAY_LND_REST_URL: 'https://lnd:8080', TOLLWAY_LND_MACAROON_PATH: hex }).rails.lightning!.macaroonHex).toBe('0201036c6e64');
+    expect(loadConfig({ TOLLWAY_LND_REST_URL: 'https://lnd:8080', TOLLWAY_LND_MACAROON_PATH: hex }).rails.lightning!.macaroonHex).toBe(
+      '0201036c6e64',
+    );
   });
 
   it.each([
@@ -107,18 +136,33 @@ describe('Lightning configuration', () => {
     const notPem = file('bad.cert', 'hello');
     expect(() => loadConfig({ ...node, TOLLWAY_LND_TLS_CERT_PATH: notPem })).toThrow(/TOLLWAY_LND_TLS_CERT_PATH/);
     const pem = file('ok.cert', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
-    expect(() => loadConfig({ ...node, TOLLWAY_LND_REST_URL: 'http://lnd:8080', TOLLWAY_LND_TLS_CERT_PATH: pem })).toThrow(/TOLLWAY_LND_REST_URL/);
+    expect(() => loadConfig({ ...node, TOLLWAY_LND_REST_URL: 'http://lnd:8080', TOLLWAY_LND_TLS_CERT_PATH: pem })).toThrow(
+      /TOLLWAY_LND_REST_URL/,
+    );
   });
 });
 
 describe('SOVR configuration', () => {
   const key = `0x${'11'.repeat(32)}`;
-  const chain = { TOLLWAY_SOVR_RPC_URL: 'http://127.0.0.1:8545', TOLLWAY_SOVR_CHAIN_ID: '31337', TOLLWAY_SOVR_TOKEN: `0x${'ab'.repeat(20)}`, TOLLWAY_SOVR_PRIVATE_KEY: key };
+  const chain = {
+    TOLLWAY_SOVR_RPC_URL: 'http://127.0.0.1:8545',
+    TOLLWAY_SOVR_CHAIN_ID: '31337',
+    TOLLWAY_SOVR_TOKEN: `0x${'ab'.repeat(20)}`,
+    TOLLWAY_SOVR_PRIVATE_KEY: key,
+  };
 
   it('is off unless configured, on with the chain, the token and a key, with documented defaults', () => {
     expect(loadConfig({}).rails.sovr).toBeUndefined();
     const c = loadConfig(chain).rails.sovr!;
-    expect(c).toMatchObject({ rpcUrl: 'http://127.0.0.1:8545', chainId: 31337, confirmations: 1, pollIntervalMs: 2000, minValiditySeconds: 60, maxValiditySeconds: 3600, settleGraceSeconds: 3600 });
+    expect(c).toMatchObject({
+      rpcUrl: 'http://127.0.0.1:8545',
+      chainId: 31337,
+      confirmations: 1,
+      pollIntervalMs: 2000,
+      minValiditySeconds: 60,
+      maxValiditySeconds: 3600,
+      settleGraceSeconds: 3600,
+    });
     expect(c.signer).toEqual({ privateKey: key });
   });
 

@@ -9,10 +9,25 @@ import { MemoryStorage } from '../helpers/memory-storage.js';
 
 const HUB = 'http://127.0.0.1:8402';
 const pay = (id: string, status: Payment['status'], updatedAt: string, over: Partial<Payment> = {}): Payment => ({
-  transactionId: id, status, rail: 'internal', payTo: 'm_1', amount: '1500', asset: 'SOVR', resource: { url: 'https://shop.example/a', method: 'GET' },
-  description: null, failureReason: null, receipt: {}, createdAt: `2026-01-01T00:00:0${id.slice(-1)}.000Z`, updatedAt, ...over,
+  transactionId: id,
+  status,
+  rail: 'internal',
+  payTo: 'm_1',
+  amount: '1500',
+  asset: 'SOVR',
+  resource: { url: 'https://shop.example/a', method: 'GET' },
+  description: null,
+  failureReason: null,
+  receipt: {},
+  createdAt: `2026-01-01T00:00:0${id.slice(-1)}.000Z`,
+  updatedAt,
+  ...over,
 });
-const upd = (p: Payment, seq: number, previousStatus: Payment['status'] | null = null): PaymentStatusUpdate => ({ ...p, previousStatus, seq });
+const upd = (p: Payment, seq: number, previousStatus: Payment['status'] | null = null): PaymentStatusUpdate => ({
+  ...p,
+  previousStatus,
+  seq,
+});
 
 describe('account view', () => {
   it('merges newest first and never moves a payment backwards', () => {
@@ -37,9 +52,17 @@ describe('account view', () => {
   });
 
   it('exports CSV with amounts as base units, quoting and defusing formulas', () => {
-    const csv = paymentsCsv([pay('pay_1', 'failed', 'u', { description: '=HYPERLINK("x"), "quoted"', failureReason: 'line\nbreak', amount: '123456789012345678901234567890' })]);
+    const csv = paymentsCsv([
+      pay('pay_1', 'failed', 'u', {
+        description: '=HYPERLINK("x"), "quoted"',
+        failureReason: 'line\nbreak',
+        amount: '123456789012345678901234567890',
+      }),
+    ]);
     const [head, row] = csv.split('\r\n');
-    expect(head).toBe('transactionId,createdAt,updatedAt,status,amount,asset,rail,payTo,method,resource,description,transactionHash,blockExplorerUrl,failureReason');
+    expect(head).toBe(
+      'transactionId,createdAt,updatedAt,status,amount,asset,rail,payTo,method,resource,description,transactionHash,blockExplorerUrl,failureReason',
+    );
     expect(row).toContain(',123456789012345678901234567890,SOVR,');
     expect(row).toContain(`"'=HYPERLINK(""x""), ""quoted"""`);
     expect(csv).toContain('"line\nbreak"');
@@ -74,17 +97,37 @@ describe('live status', () => {
   const settle = () => new Promise((r) => setTimeout(r, 10));
   function setup() {
     const session = new MemoryStorage();
-    const hubSession: HubSession = { url: HUB, accessToken: 'at_1', user: { id: 'u_1', address: '0x0000000000000000000000000000000000000001' } };
+    const hubSession: HubSession = {
+      url: HUB,
+      accessToken: 'at_1',
+      user: { id: 'u_1', address: '0x0000000000000000000000000000000000000001' },
+    };
     let restList: Payment[] = [pay('pay_1', 'pending', '2026-01-01T00:00:01.000Z')];
     const calls: string[] = [];
     const api = {
-      account: async () => (calls.push('account'), { user: hubSession.user!, balances: [{ asset: 'SOVR', posted: '10', pending: '0', available: '10' }] }),
+      account: async () => (
+        calls.push('account'), { user: hubSession.user!, balances: [{ asset: 'SOVR', posted: '10', pending: '0', available: '10' }] }
+      ),
       payments: async () => (calls.push('payments'), { data: restList, nextCursor: null }),
     } as unknown as HubApi;
     const sockets: FakeSocket[] = [];
     const followed: string[] = [];
-    const live = createLive({ session, api, current: async () => hubSession, open: (_url, auth) => (sockets.push(new FakeSocket(auth)), sockets.at(-1)!), onUpdate: (p) => void followed.push(`${p.transactionId}:${p.status}`) });
-    return { session, live, sockets, calls, followed, setList: (l: Payment[]) => void (restList = l), view: () => AccountView.parse(session.peek(KEYS.account)) };
+    const live = createLive({
+      session,
+      api,
+      current: async () => hubSession,
+      open: (_url, auth) => (sockets.push(new FakeSocket(auth)), sockets.at(-1)!),
+      onUpdate: (p) => void followed.push(`${p.transactionId}:${p.status}`),
+    });
+    return {
+      session,
+      live,
+      sockets,
+      calls,
+      followed,
+      setList: (l: Payment[]) => void (restList = l),
+      view: () => AccountView.parse(session.peek(KEYS.account)),
+    };
   }
 
   it('connects with the token, reconciles over REST on connect, applies updates and sends lastSeq on reconnect', async () => {
@@ -96,7 +139,11 @@ describe('live status', () => {
     expect(await sock.handshake()).toEqual({ token: 'at_1' });
     sock.emit('connect');
     await settle();
-    expect(t.view()).toMatchObject({ live: true, balances: [{ asset: 'SOVR', available: '10' }], payments: [{ transactionId: 'pay_1', status: 'pending' }] });
+    expect(t.view()).toMatchObject({
+      live: true,
+      balances: [{ asset: 'SOVR', available: '10' }],
+      payments: [{ transactionId: 'pay_1', status: 'pending' }],
+    });
 
     sock.emit('paymentStatusUpdate', upd(pay('pay_1', 'completed', '2026-01-01T00:00:02.000Z'), 7, 'pending'));
     sock.emit('paymentStatusUpdate', upd(pay('pay_1', 'completed', '2026-01-01T00:00:02.000Z'), 7, 'pending'));
@@ -136,7 +183,10 @@ describe('balance after payment', () => {
     const { balanceAfter } = await import('../../extension/common/format.js');
     const balances = [{ asset: 'SOVR', available: '1000000000000000000000000000001' }];
     expect(balanceAfter(balances, { amount: '1', asset: 'SOVR' })).toEqual({ text: '1000000000000 SOVR', short: false });
-    expect(balanceAfter([{ asset: 'SOVR', available: '1000' }], { amount: '1500', asset: 'SOVR' })).toEqual({ text: '0.000000000000001 SOVR available: not enough', short: true });
+    expect(balanceAfter([{ asset: 'SOVR', available: '1000' }], { amount: '1500', asset: 'SOVR' })).toEqual({
+      text: '0.000000000000001 SOVR available: not enough',
+      short: true,
+    });
     expect(balanceAfter(balances, { amount: '1', asset: 'BTC' })).toBeNull();
   });
 });

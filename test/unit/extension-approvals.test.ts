@@ -3,7 +3,7 @@ import type { CreatePaymentRequest, Payment } from '../../shared/api.js';
 import { createApprovalWindow, type WindowsApi } from '../../extension/background/approval-window.js';
 import { createApprovals, type Seen402 } from '../../extension/background/approvals.js';
 import type { HubClient, PayOutcome } from '../../extension/background/hub-client.js';
-import { ApprovalRequest, KEYS, type HubSession } from '../../extension/common/state.js';
+import { type ApprovalRequest, KEYS, type HubSession } from '../../extension/common/state.js';
 import { loadHubSession, readRequestList } from '../../extension/common/storage.js';
 import { HUB, request, x402Challenge } from '../helpers/extension-fixtures.js';
 import { MemoryStorage } from '../helpers/memory-storage.js';
@@ -59,7 +59,16 @@ class FakeHub implements HubClient {
   }
 }
 
-function setup(opts: { connected?: boolean; local?: MemoryStorage; session?: MemoryStorage; windows?: FakeWindows; hub?: FakeHub; now?: () => number } = {}) {
+function setup(
+  opts: {
+    connected?: boolean;
+    local?: MemoryStorage;
+    session?: MemoryStorage;
+    windows?: FakeWindows;
+    hub?: FakeHub;
+    now?: () => number;
+  } = {},
+) {
   const local = opts.local ?? new MemoryStorage();
   const session = opts.session ?? new MemoryStorage();
   const windows = opts.windows ?? new FakeWindows();
@@ -86,7 +95,14 @@ function setup(opts: { connected?: boolean; local?: MemoryStorage; session?: Mem
   return { approvals, local, session, windows, hub, badges, completed, expiries, resumes: () => resumes };
 }
 
-const seen = (url = 'https://shop.example/a', site = 'https://shop.example'): Seen402 => ({ site, tabId: 1, frameType: 'main_frame', method: 'GET', url, challenge: x402Challenge() });
+const seen = (url = 'https://shop.example/a', site = 'https://shop.example'): Seen402 => ({
+  site,
+  tabId: 1,
+  frameType: 'main_frame',
+  method: 'GET',
+  url,
+  challenge: x402Challenge(),
+});
 const active = (s: MemoryStorage) => readRequestList(s.peek(KEYS.approvals)).requests;
 const history = (s: MemoryStorage) => readRequestList(s.peek(KEYS.history)).requests;
 
@@ -108,7 +124,11 @@ describe('approvals', () => {
 
   it('opens one window for many 402s arriving at once, and dedupes the same resource', async () => {
     const t = setup();
-    const results = await Promise.all([t.approvals.add(seen('https://shop.example/a')), t.approvals.add(seen('https://shop.example/b')), t.approvals.add(seen('https://shop.example/a'))]);
+    const results = await Promise.all([
+      t.approvals.add(seen('https://shop.example/a')),
+      t.approvals.add(seen('https://shop.example/b')),
+      t.approvals.add(seen('https://shop.example/a')),
+    ]);
     expect(results.map((r) => r.added)).toEqual([true, true, false]);
     expect(results[2]!.id).toBe(results[0]!.id);
     expect(t.windows.created).toBe(1);
@@ -179,7 +199,12 @@ describe('approvals', () => {
 
   it('a refusal fails the request; a hub failure is stored as the hub answered it', async () => {
     const t = setup();
-    t.hub.outcomes.push(() => ({ kind: 'refused', status: 400, type: 'https://tollway.dev/problems/insufficient-funds', message: 'Insufficient funds' }));
+    t.hub.outcomes.push(() => ({
+      kind: 'refused',
+      status: 400,
+      type: 'https://tollway.dev/problems/insufficient-funds',
+      message: 'Insufficient funds',
+    }));
     t.hub.outcomes.push((body) => ({ kind: 'answered', payment: payment(body, 'failed') }));
     t.hub.outcomes.push((body) => ({ kind: 'answered', payment: payment(body, 'submitted') }));
     for (const path of ['a', 'b', 'c']) await t.approvals.decide((await t.approvals.add(seen(`https://shop.example/${path}`))).id, true);
@@ -227,7 +252,13 @@ describe('approvals', () => {
   it('after a browser restart, pending requests are rejected and payments in flight settled', async () => {
     const local = new MemoryStorage();
     await local.set({
-      [KEYS.approvals]: { v: 1, requests: [request({ id: 'p' }), request({ id: 'f', url: 'https://shop.example/f', status: 'paying', idempotencyKey: 'tollway-kf' })] },
+      [KEYS.approvals]: {
+        v: 1,
+        requests: [
+          request({ id: 'p' }),
+          request({ id: 'f', url: 'https://shop.example/f', status: 'paying', idempotencyKey: 'tollway-kf' }),
+        ],
+      },
     });
     const t = setup({ local });
     await t.approvals.browserStarted();
@@ -238,7 +269,12 @@ describe('approvals', () => {
 
   it('recovers from corrupt storage entry by entry', async () => {
     const local = new MemoryStorage();
-    await local.set({ [KEYS.approvals]: { v: 1, requests: [request({ id: 'ok' }), { id: 'broken' }, null, request({ id: 'bad', status: 'weird' as never })] } });
+    await local.set({
+      [KEYS.approvals]: {
+        v: 1,
+        requests: [request({ id: 'ok' }), { id: 'broken' }, null, request({ id: 'bad', status: 'weird' as never })],
+      },
+    });
     const t = setup({ local });
     const b = await t.approvals.add(seen('https://shop.example/b'));
     expect(active(local).map((r) => r.id)).toEqual(['ok', b.id]);

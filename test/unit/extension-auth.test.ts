@@ -16,13 +16,24 @@ describe('SIWE message', () => {
     for (const hubUrl of ['http://127.0.0.1:8402', 'https://hub.example']) {
       const mine = siweMessage({ hubUrl, address: wallet.address, nonce: 'abcdef0123456789', issuedAt });
       const u = new URL(hubUrl);
-      const theirs = new SiweMessage({ domain: u.host, address: wallet.address, statement: 'Sign in to Tollway', uri: u.origin, version: '1', chainId: 1, nonce: 'abcdef0123456789', issuedAt: issuedAt.toISOString() }).prepareMessage();
+      const theirs = new SiweMessage({
+        domain: u.host,
+        address: wallet.address,
+        statement: 'Sign in to Tollway',
+        uri: u.origin,
+        version: '1',
+        chainId: 1,
+        nonce: 'abcdef0123456789',
+        issuedAt: issuedAt.toISOString(),
+      }).prepareMessage();
       expect(mine).toBe(theirs);
       expect(new SiweMessage(mine)).toMatchObject({ domain: u.host, uri: u.origin, chainId: 1, nonce: 'abcdef0123456789' });
     }
   });
   it('refuses a nonce that could smuggle lines into the message', () => {
-    expect(() => siweMessage({ hubUrl: HUB, address: Wallet.createRandom().address, nonce: 'abc\nURI: evil', issuedAt: new Date() })).toThrow(/nonce/);
+    expect(() =>
+      siweMessage({ hubUrl: HUB, address: Wallet.createRandom().address, nonce: 'abc\nURI: evil', issuedAt: new Date() }),
+    ).toThrow(/nonce/);
   });
 });
 
@@ -34,7 +45,13 @@ class FakeApi implements HubApi {
   constructor(private readonly address: string) {}
   tokens(): Tokens {
     this.n++;
-    return { accessToken: `at_${this.n}`, refreshToken: `rt_${this.n}`, expiresIn: 900, tokenType: 'Bearer', user: { id: 'u_1', address: this.address } };
+    return {
+      accessToken: `at_${this.n}`,
+      refreshToken: `rt_${this.n}`,
+      expiresIn: 900,
+      tokenType: 'Bearer',
+      user: { id: 'u_1', address: this.address },
+    };
   }
   async nonce() {
     this.calls.push('nonce');

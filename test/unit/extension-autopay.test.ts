@@ -84,7 +84,15 @@ const budget = (over: Partial<Allowance> = {}): Allowance => ({
   ...over,
 });
 
-function setup(opts: { budgets?: Allowance[]; passes?: Pass[]; local?: MemoryStorage; lookup?: (id: string) => Payment | null; tabs?: Record<number, string | null> } = {}) {
+function setup(
+  opts: {
+    budgets?: Allowance[];
+    passes?: Pass[];
+    local?: MemoryStorage;
+    lookup?: (id: string) => Payment | null;
+    tabs?: Record<number, string | null>;
+  } = {},
+) {
   const local = opts.local ?? new MemoryStorage();
   const session = new MemoryStorage();
   void session.set({ [KEYS.hub]: { url: HUB, accessToken: 'at_1' } });
@@ -99,7 +107,8 @@ function setup(opts: { budgets?: Allowance[]; passes?: Pass[]; local?: MemorySto
   const recorded: string[] = [];
   const spent: string[] = [];
   const passes: PassStore = {
-    find: async (want) => opts.passes?.find((p) => p.payTo === want.payTo && p.url === want.url && !spent.includes(p.transactionId)) ?? null,
+    find: async (want) =>
+      opts.passes?.find((p) => p.payTo === want.payTo && p.url === want.url && !spent.includes(p.transactionId)) ?? null,
     record: async (r) => void recorded.push(r.id),
     spend: async (id) => void spent.push(id),
   };
@@ -165,11 +174,21 @@ describe('auto-payment from a budget', () => {
     expect(active(t.local)[0]).toMatchObject({ status: 'paying', auto: true, payment: { allowance: { site: SITE }, amount: '1500' } });
     await out.settled;
     expect(t.windows.created).toBe(0);
-    expect(t.hub.calls).toEqual([{ key: expect.stringMatching(/^tollway-/), body: expect.objectContaining({ rail: 'internal', amount: '1500', allowance: { site: SITE } }) }]);
+    expect(t.hub.calls).toEqual([
+      {
+        key: expect.stringMatching(/^tollway-/),
+        body: expect.objectContaining({ rail: 'internal', amount: '1500', allowance: { site: SITE } }),
+      },
+    ]);
     expect(history(t.local)[0]).toMatchObject({ status: 'completed', auto: true });
     expect(t.completed.map((r) => r.result?.receipt.token)).toEqual(['eyJ.receipt']);
     expect(t.syncs).toHaveLength(1);
-    expect(t.notes).toEqual([{ title: 'Tollway paid shop.example', message: "0.0000000000000015 SOVR from this site's budget. 0.000000000000003 SOVR left this day." }]);
+    expect(t.notes).toEqual([
+      {
+        title: 'Tollway paid shop.example',
+        message: "0.0000000000000015 SOVR from this site's budget. 0.000000000000003 SOVR left this day.",
+      },
+    ]);
   });
 
   it('asks when the budget does not cover it, or for another asset, or when there is none', async () => {
@@ -185,12 +204,21 @@ describe('auto-payment from a budget', () => {
 
   it('the hub refusing it as over budget sends it to the window: a new key, no allowance, nothing paid', async () => {
     const t = setup({ budgets: [budget()] });
-    t.hub.outcomes.push(() => ({ kind: 'refused', status: 403, type: 'https://tollway.dev/problems/allowance-exceeded', message: '0 SOVR left for https://shop.example this day' }));
+    t.hub.outcomes.push(() => ({
+      kind: 'refused',
+      status: 403,
+      type: 'https://tollway.dev/problems/allowance-exceeded',
+      message: '0 SOVR left for https://shop.example this day',
+    }));
     const out = await t.approvals.add(seen());
     const firstKey = active(t.local)[0]!.idempotencyKey;
     await out.settled;
     const [r] = active(t.local);
-    expect(r).toMatchObject({ status: 'pending', auto: false, note: "Over this site's budget: 0 SOVR left for https://shop.example this day" });
+    expect(r).toMatchObject({
+      status: 'pending',
+      auto: false,
+      note: "Over this site's budget: 0 SOVR left for https://shop.example this day",
+    });
     expect(r!.payment).not.toHaveProperty('allowance');
     expect(r!.idempotencyKey).not.toBe(firstKey);
     expect(t.windows.created).toBe(1);
@@ -207,7 +235,12 @@ describe('auto-payment from a budget', () => {
 
   it('another refusal is a failure the person is told about', async () => {
     const t = setup({ budgets: [budget()] });
-    t.hub.outcomes.push(() => ({ kind: 'refused', status: 400, type: 'https://tollway.dev/problems/insufficient-funds', message: 'balance too low' }));
+    t.hub.outcomes.push(() => ({
+      kind: 'refused',
+      status: 400,
+      type: 'https://tollway.dev/problems/insufficient-funds',
+      message: 'balance too low',
+    }));
     await (await t.approvals.add(seen())).settled;
     expect(history(t.local)[0]).toMatchObject({ status: 'failed', error: 'balance too low' });
     expect(t.notes).toEqual([{ title: 'Tollway could not pay shop.example', message: '0.0000000000000015 SOVR: balance too low' }]);
@@ -243,7 +276,9 @@ describe('auto-payment from a budget', () => {
       setBadge: async () => undefined,
       budgets: { lookup: async () => null, put: async () => Promise.reject(new Error('hub unreachable')), sync: async () => undefined },
     });
-    await expect(approvals.decide(r.id, true, { amount: '1', period: 'day' })).rejects.toThrow(/budget could not be saved, nothing was paid: hub unreachable/);
+    await expect(approvals.decide(r.id, true, { amount: '1', period: 'day' })).rejects.toThrow(
+      /budget could not be saved, nothing was paid: hub unreachable/,
+    );
     expect(failing.hub.calls).toEqual([]);
     expect(active(failing.local)[0]).toMatchObject({ status: 'pending' });
   });
@@ -276,7 +311,12 @@ describe('a budget is bound to its payee', () => {
 
   it('the hub refusing it for another payee sends it to the window with a note, under a new key', async () => {
     const t = setup({ budgets: [budget()] });
-    t.hub.outcomes.push(() => ({ kind: 'refused', status: 403, type: 'https://tollway.dev/problems/allowance-payee-mismatch', message: 'the allowance for https://shop.example is not for this payee: ask the person' }));
+    t.hub.outcomes.push(() => ({
+      kind: 'refused',
+      status: 403,
+      type: 'https://tollway.dev/problems/allowance-payee-mismatch',
+      message: 'the allowance for https://shop.example is not for this payee: ask the person',
+    }));
     const out = await t.approvals.add(seen());
     const firstKey = active(t.local)[0]!.idempotencyKey;
     await out.settled;
@@ -289,7 +329,11 @@ describe('a budget is bound to its payee', () => {
 
   it('Lightning: a budget for the node that signed the invoices pays its new invoices; another node’s invoice gets the window', async () => {
     const node = randomBytes(32);
-    const l402 = (invoice: string): Seen402['challenge'] => ({ x402: null, l402: { kind: 'l402', scheme: 'L402', macaroon: 'AgEEbHNhdAJCAADX', invoice, amountMsat: '1500000' }, problems: [] });
+    const l402 = (invoice: string): Seen402['challenge'] => ({
+      x402: null,
+      l402: { kind: 'l402', scheme: 'L402', macaroon: 'AgEEbHNhdAJCAADX', invoice, amountMsat: '1500000' },
+      problems: [],
+    });
     const ours = makeInvoice({ valueMsat: 1_500_000n, nodeKey: node }).paymentRequest;
     const nodeKey = bolt11.decode(ours).payeeNodeKey!;
     const t = setup({ budgets: [budget({ payee: nodeKey, asset: 'BTC', amount: '3000000', remaining: '3000000' })] });
@@ -310,17 +354,32 @@ describe('a budget is bound to its payee', () => {
     expect(t.puts).toEqual([{ site: SITE, payee: 'm_evil', asset: 'SOVR', amount: '15000', period: 'day' }]);
 
     const unreadable = setup();
-    const l402: Seen402['challenge'] = { x402: null, l402: { kind: 'l402', scheme: 'L402', macaroon: 'AgEEbHNhdAJCAADX', invoice: 'lnbcrt15u1pjqqqqqpp5qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqsdqqcqzpgxqyz5vq', amountMsat: '1500000' }, problems: [] };
+    const l402: Seen402['challenge'] = {
+      x402: null,
+      l402: {
+        kind: 'l402',
+        scheme: 'L402',
+        macaroon: 'AgEEbHNhdAJCAADX',
+        invoice: 'lnbcrt15u1pjqqqqqpp5qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqsdqqcqzpgxqyz5vq',
+        amountMsat: '1500000',
+      },
+      problems: [],
+    };
     const r = await unreadable.approvals.add(seen('/ln', { challenge: l402 }));
     expect(active(unreadable.local)[0]).toMatchObject({ status: 'pending', payee: null, payment: { rail: 'lightning' } });
-    await expect(unreadable.approvals.decide(r.id, true, { amount: '1', period: 'day' })).rejects.toThrow(/cannot have a budget; nothing was paid/);
+    await expect(unreadable.approvals.decide(r.id, true, { amount: '1', period: 'day' })).rejects.toThrow(
+      /cannot have a budget; nothing was paid/,
+    );
     expect(unreadable.puts).toEqual([]);
     expect(unreadable.hub.calls).toEqual([]);
   });
 });
 
 describe('the site the window names', () => {
-  const elsewhere = (): Seen402['challenge'] => ({ ...x402Challenge(), x402: { ...x402Challenge().x402!, resource: { url: 'https://bank.example/transfer', description: 'Rent' } } });
+  const elsewhere = (): Seen402['challenge'] => ({
+    ...x402Challenge(),
+    x402: { ...x402Challenge().x402!, resource: { url: 'https://bank.example/transfer', description: 'Rent' } },
+  });
 
   it('is the tab’s origin from the browser, whatever resource URL the challenge or the page names', async () => {
     const t = setup({ tabs: { 7: 'https://news.example' } });
@@ -331,7 +390,9 @@ describe('the site the window names', () => {
 
   it('a provider call carries the tab’s origin from the message sender; a page load is its own URL’s origin', async () => {
     const t = setup({ tabs: { 7: 'https://wrong.example' } });
-    await t.approvals.add(seen('/a', { frameType: 'xmlhttprequest', tabOrigin: SITE, url: 'https://bank.example/transfer', challenge: elsewhere() }));
+    await t.approvals.add(
+      seen('/a', { frameType: 'xmlhttprequest', tabOrigin: SITE, url: 'https://bank.example/transfer', challenge: elsewhere() }),
+    );
     expect(active(t.local)[0]).toMatchObject({ tabOrigin: SITE });
     const load = setup({ tabs: { 7: 'https://previous-page.example' } });
     await load.approvals.add(seen('/b', { challenge: elsewhere() }));
@@ -369,7 +430,12 @@ describe('access passes in the flow', () => {
   });
 
   it('is not used for single-use challenges, other resources, fetches, or a 402 that answered a proof', async () => {
-    for (const s of [seen('/a'), seen('/b', { challenge: withReuse }), seen('/a', { challenge: withReuse, frameType: 'xmlhttprequest' }), seen('/a', { challenge: withReuse, afterProof: true })]) {
+    for (const s of [
+      seen('/a'),
+      seen('/b', { challenge: withReuse }),
+      seen('/a', { challenge: withReuse, frameType: 'xmlhttprequest' }),
+      seen('/a', { challenge: withReuse, afterProof: true }),
+    ]) {
       const t = setup({ passes: [pass] });
       await t.approvals.add(s);
       expect(t.reapplied).toEqual([]);
@@ -392,7 +458,7 @@ describe('a completed page load whose retry a stopped worker missed', () => {
     let flagWhenRetried: boolean | undefined;
     const local = t.local;
     // The retry runs after the completed state was stored with the flag.
-    t.completed.push = ((r: ApprovalRequest) => ((flagWhenRetried = history(local)[0]?.retryDue), 1)) as never;
+    t.completed.push = ((_r: ApprovalRequest) => ((flagWhenRetried = history(local)[0]?.retryDue), 1)) as never;
     await t.approvals.decide(id, true);
     expect(flagWhenRetried).toBe(true);
     expect(history(local)[0]).toMatchObject({ status: 'completed' });
@@ -402,7 +468,15 @@ describe('a completed page load whose retry a stopped worker missed', () => {
   it('on wake: the hub is asked for the payment (no POST), the proof retried, the flag cleared', async () => {
     const local = new MemoryStorage();
     const done = request({ id: 'r9', status: 'completed', retryDue: true, result: { ...paid(request().payment!), receipt: {} } });
-    await local.set({ [KEYS.history]: { v: 1, requests: [done, request({ id: 'old', status: 'completed', result: { ...paid(request().payment!), transactionId: 'pay_old', receipt: {} } })] } });
+    await local.set({
+      [KEYS.history]: {
+        v: 1,
+        requests: [
+          done,
+          request({ id: 'old', status: 'completed', result: { ...paid(request().payment!), transactionId: 'pay_old', receipt: {} } }),
+        ],
+      },
+    });
     const asked: string[] = [];
     const t = setup({ local, lookup: (txid) => (asked.push(txid), { ...paid(request().payment!), transactionId: txid }) });
     await t.approvals.resume();
@@ -416,7 +490,12 @@ describe('a completed page load whose retry a stopped worker missed', () => {
 
   it('an unreachable hub leaves the flag for the next wake-up', async () => {
     const local = new MemoryStorage();
-    await local.set({ [KEYS.history]: { v: 1, requests: [request({ id: 'r9', status: 'completed', retryDue: true, result: { ...paid(request().payment!), receipt: {} } })] } });
+    await local.set({
+      [KEYS.history]: {
+        v: 1,
+        requests: [request({ id: 'r9', status: 'completed', retryDue: true, result: { ...paid(request().payment!), receipt: {} } })],
+      },
+    });
     const t = setup({
       local,
       lookup: () => {

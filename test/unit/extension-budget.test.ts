@@ -34,17 +34,36 @@ describe('budget periods (what the popup and the window show)', () => {
       '2025-11-30T23:59:59.000Z',
     ];
     for (const m of moments) {
-      for (const period of ['day', 'week', 'month'] as const) expect(periodBounds(period, at(m)), `${period} at ${m}`).toEqual(hubPeriodBounds(period, at(m)));
+      for (const period of ['day', 'week', 'month'] as const)
+        expect(periodBounds(period, at(m)), `${period} at ${m}`).toEqual(hubPeriodBounds(period, at(m)));
     }
-    expect(periodBounds('week', at('2025-03-09T12:00:00Z'))).toEqual({ start: at('2025-03-03T00:00:00Z'), end: at('2025-03-10T00:00:00Z') });
-    expect(periodBounds('month', at('2024-02-29T23:59:59.999Z'))).toEqual({ start: at('2024-02-01T00:00:00Z'), end: at('2024-03-01T00:00:00Z') });
+    expect(periodBounds('week', at('2025-03-09T12:00:00Z'))).toEqual({
+      start: at('2025-03-03T00:00:00Z'),
+      end: at('2025-03-10T00:00:00Z'),
+    });
+    expect(periodBounds('month', at('2024-02-29T23:59:59.999Z'))).toEqual({
+      start: at('2024-02-01T00:00:00Z'),
+      end: at('2024-03-01T00:00:00Z'),
+    });
   });
 
   it('counts nothing spent once the period the hub reported has ended, and names the next reset', () => {
     const a = allowance();
-    expect(allowanceAt(a, at('2025-03-10T18:00:00Z'))).toEqual({ amount: 3000n, spent: 1500n, remaining: 1500n, resetsAt: at('2025-03-11T00:00:00Z') });
-    expect(allowanceAt(a, at('2025-03-11T00:00:00Z'))).toEqual({ amount: 3000n, spent: 0n, remaining: 3000n, resetsAt: at('2025-03-12T00:00:00Z') });
-    expect(allowanceAt(allowance({ period: 'month', resetsAt: '2025-04-01T00:00:00.000Z' }), at('2025-04-15T00:00:00Z')).resetsAt).toBe(at('2025-05-01T00:00:00Z'));
+    expect(allowanceAt(a, at('2025-03-10T18:00:00Z'))).toEqual({
+      amount: 3000n,
+      spent: 1500n,
+      remaining: 1500n,
+      resetsAt: at('2025-03-11T00:00:00Z'),
+    });
+    expect(allowanceAt(a, at('2025-03-11T00:00:00Z'))).toEqual({
+      amount: 3000n,
+      spent: 0n,
+      remaining: 3000n,
+      resetsAt: at('2025-03-12T00:00:00Z'),
+    });
+    expect(allowanceAt(allowance({ period: 'month', resetsAt: '2025-04-01T00:00:00.000Z' }), at('2025-04-15T00:00:00Z')).resetsAt).toBe(
+      at('2025-05-01T00:00:00Z'),
+    );
     expect(budgetText(a, at('2025-03-10T18:00:00Z'))).toBe('0.0000000000000015 of 0.000000000000003 SOVR left this day');
     expect(budgetText(a, at('2025-03-12T18:00:00Z'))).toBe('0.000000000000003 of 0.000000000000003 SOVR left this day');
   });
@@ -56,9 +75,14 @@ describe('auto-pay or ask', () => {
   it('pays without asking only when the site’s budget for that payee in that asset covers the amount', () => {
     expect(autoPayDecision(SITE, PAYEE, pay(), allowance(), now)).toEqual({ auto: true });
     expect(autoPayDecision(SITE, PAYEE, pay('1501'), allowance(), now)).toEqual({ auto: false, reason: 'over-budget' });
-    expect(autoPayDecision(SITE, PAYEE, pay('1'), allowance({ remaining: '0', spent: '3000' }), now)).toEqual({ auto: false, reason: 'over-budget' });
+    expect(autoPayDecision(SITE, PAYEE, pay('1'), allowance({ remaining: '0', spent: '3000' }), now)).toEqual({
+      auto: false,
+      reason: 'over-budget',
+    });
     // A new period: the whole amount again.
-    expect(autoPayDecision(SITE, PAYEE, pay('3000'), allowance({ remaining: '0', spent: '3000' }), at('2025-03-11T00:00:01Z'))).toEqual({ auto: true });
+    expect(autoPayDecision(SITE, PAYEE, pay('3000'), allowance({ remaining: '0', spent: '3000' }), at('2025-03-11T00:00:01Z'))).toEqual({
+      auto: true,
+    });
   });
   it('asks when there is no budget, it is another site’s, payee’s or asset’s, or nothing payable', () => {
     // A budget is bound to its payee: the same site asking to pay anyone else is asked about.
@@ -68,11 +92,17 @@ describe('auto-pay or ask', () => {
     // A payee that cannot be told (an unreadable invoice) is never auto-paid.
     expect(autoPayDecision(SITE, null, pay(), allowance(), now)).toEqual({ auto: false, reason: 'no-payee' });
     expect(autoPayDecision(SITE, PAYEE, pay(), null, now)).toEqual({ auto: false, reason: 'no-budget' });
-    expect(autoPayDecision(SITE, PAYEE, pay(), allowance({ site: 'https://other.example' }), now)).toEqual({ auto: false, reason: 'no-budget' });
+    expect(autoPayDecision(SITE, PAYEE, pay(), allowance({ site: 'https://other.example' }), now)).toEqual({
+      auto: false,
+      reason: 'no-budget',
+    });
     expect(autoPayDecision(SITE, PAYEE, pay('1500', 'BTC'), allowance(), now)).toEqual({ auto: false, reason: 'no-budget' });
     expect(autoPayDecision(SITE, PAYEE, null, allowance(), now)).toEqual({ auto: false, reason: 'no-payment' });
     expect(autoPayDecision('null', PAYEE, pay(), allowance({ site: 'null' }), now)).toEqual({ auto: false, reason: 'not-a-site' });
-    expect(autoPayDecision(`${SITE}/path`, PAYEE, pay(), allowance({ site: `${SITE}/path` }), now)).toEqual({ auto: false, reason: 'not-a-site' });
+    expect(autoPayDecision(`${SITE}/path`, PAYEE, pay(), allowance({ site: `${SITE}/path` }), now)).toEqual({
+      auto: false,
+      reason: 'not-a-site',
+    });
   });
   it('never trusts a garbled stored budget to allow a payment', () => {
     expect(autoPayDecision(SITE, PAYEE, pay(), allowance({ remaining: '1e30' }), now)).toEqual({ auto: false, reason: 'over-budget' });
@@ -91,7 +121,8 @@ describe('amounts typed in whole units', () => {
     expect(parseUnits('123456789012345678901234567890.123456789012345678', 18)).toBe(123456789012345678901234567890123456789012345678n);
   });
   it('refuse anything else', () => {
-    for (const bad of ['', '-1', '1e3', '0x10', '1,5', '1.2.3', 'abc', '0.0000000000000000001']) expect(parseUnits(bad, 18), bad).toBeNull();
+    for (const bad of ['', '-1', '1e3', '0x10', '1,5', '1.2.3', 'abc', '0.0000000000000000001'])
+      expect(parseUnits(bad, 18), bad).toBeNull();
   });
   it('Lightning amounts show in sats with BTC beside', () => {
     expect(lightningAmount('1500000')).toBe('1,500 sats (0.000015 BTC)');
@@ -101,7 +132,10 @@ describe('amounts typed in whole units', () => {
 
 describe('the budgets mirror in the worker', () => {
   const session = { url: 'http://127.0.0.1:8402', accessToken: 'at', user: { id: 'u_1', address: '0x0' } };
-  function service(api: Partial<Parameters<typeof createBudgets>[0]['api']>, current: () => Promise<typeof session | null> = async () => session) {
+  function service(
+    api: Partial<Parameters<typeof createBudgets>[0]['api']>,
+    current: () => Promise<typeof session | null> = async () => session,
+  ) {
     const storage = new MemoryStorage();
     const calls: string[] = [];
     const budgets = createBudgets({
@@ -111,7 +145,9 @@ describe('the budgets mirror in the worker', () => {
       lookupWaitMs: 50,
       api: {
         allowances: async () => (calls.push('GET'), { data: [allowance()] }),
-        putAllowance: async (_s, a) => (calls.push(`PUT ${a.site} ${a.payee} ${a.amount}`), allowance({ ...a, remaining: a.amount, spent: '0' })),
+        putAllowance: async (_s, a) => (
+          calls.push(`PUT ${a.site} ${a.payee} ${a.amount}`), allowance({ ...a, remaining: a.amount, spent: '0' })
+        ),
         deleteAllowance: async (_s, site, payee) => void calls.push(`DELETE ${site} ${payee}`),
         ...api,
       },

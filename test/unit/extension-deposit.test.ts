@@ -126,7 +126,13 @@ function worker(p: { session: MemoryStorage; hubSession: HubSession }, local: Me
     }
     // What was stored when the POST left: the signed body must already be there.
     const stored = readDeposits(local.peek(DEPOSITS_KEY))[0] ?? null;
-    const entry = { body: String(init.body), key: (init.headers as Record<string, string>)['idempotency-key'] ?? null, stored, status: 0, replayed: null as string | null };
+    const entry = {
+      body: String(init.body),
+      key: (init.headers as Record<string, string>)['idempotency-key'] ?? null,
+      stored,
+      status: 0,
+      replayed: null as string | null,
+    };
     posts.push(entry);
     const res = await fetch(input, init);
     entry.status = res.status;
@@ -149,11 +155,14 @@ const stored = (local: MemoryStorage) => readDeposits(local.peek(DEPOSITS_KEY));
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 async function hubAvailable(s: Session): Promise<bigint> {
-  const me = (await (await fetch(`${hub.url}/accounts/me`, { headers: { authorization: `Bearer ${s.accessToken}` } })).json()) as { balances: { asset: string; available: string }[] };
+  const me = (await (await fetch(`${hub.url}/accounts/me`, { headers: { authorization: `Bearer ${s.accessToken}` } })).json()) as {
+    balances: { asset: string; available: string }[];
+  };
   return BigInt(me.balances.find((b) => b.asset === 'SOVR')?.available ?? '0');
 }
 
-const depositsAtHub = async (userId: string) => (await hub.store.db.all<{ id: string }>('SELECT id FROM sovr_deposits WHERE user_id = ?', [userId])).map((r) => r.id);
+const depositsAtHub = async (userId: string) =>
+  (await hub.store.db.all<{ id: string }>('SELECT id FROM sovr_deposits WHERE user_id = ?', [userId])).map((r) => r.id);
 
 describe('moving SOVR from the wallet into the hub balance', () => {
   it('signs, stores before the POST, sends as stored, follows to completed; the balance is credited once', async () => {
@@ -180,10 +189,20 @@ describe('moving SOVR from the wallet into the hub balance', () => {
         signature: expect.stringMatching(/^0x[0-9a-f]{130}$/),
       },
     });
-    expect(deposit).toMatchObject({ status: 'submitted', deposit: { depositId: expect.stringMatching(/^dep_/), transactionHash: expect.stringMatching(/^0x[0-9a-f]{64}$/) } });
+    expect(deposit).toMatchObject({
+      status: 'submitted',
+      deposit: { depositId: expect.stringMatching(/^dep_/), transactionHash: expect.stringMatching(/^0x[0-9a-f]{64}$/) },
+    });
 
     await settled;
-    expect(stored(local)).toEqual([expect.objectContaining({ id: deposit.id, status: 'completed', error: null, deposit: expect.objectContaining({ status: 'completed' }) })]);
+    expect(stored(local)).toEqual([
+      expect.objectContaining({
+        id: deposit.id,
+        status: 'completed',
+        error: null,
+        deposit: expect.objectContaining({ status: 'completed' }),
+      }),
+    ]);
     expect(w.gets.every((u) => u.endsWith(`/deposits/${deposit.deposit!.depositId}`))).toBe(true);
     expect(w.refreshed).toHaveLength(1);
     expect(await hubAvailable(p.s)).toBe(2n * SOVR);
@@ -199,7 +218,9 @@ describe('moving SOVR from the wallet into the hub balance', () => {
     const stale = authorizationWindow(nowSeconds() - 600, 600);
     await expect(w.deposits.create(SOVR.toString(), stale)).rejects.toThrow(/out of date/);
     await p.session.remove(KEYS.unlocked);
-    await expect(w.deposits.create(SOVR.toString(), authorizationWindow(nowSeconds(), 600))).rejects.toThrow(/wallet is locked.*Nothing was signed/);
+    await expect(w.deposits.create(SOVR.toString(), authorizationWindow(nowSeconds(), 600))).rejects.toThrow(
+      /wallet is locked.*Nothing was signed/,
+    );
     expect(local.peek(DEPOSITS_KEY)).toBeUndefined();
     expect(w.posts).toHaveLength(0);
     expect(await depositsAtHub(p.s.user.id)).toEqual([]);
@@ -242,7 +263,9 @@ describe('a worker stopped while its POST /deposits was in flight', () => {
     expect(second.posts).toHaveLength(1);
     expect(second.posts[0]!.body).toBe(first.posts[0]!.body);
     expect(second.posts[0]).toMatchObject({ key: first.posts[0]!.key, status: 200, replayed: 'true' });
-    expect(stored(local)).toEqual([expect.objectContaining({ id: deposit.id, status: 'completed', deposit: expect.objectContaining({ depositId: taken.depositId }) })]);
+    expect(stored(local)).toEqual([
+      expect.objectContaining({ id: deposit.id, status: 'completed', deposit: expect.objectContaining({ depositId: taken.depositId }) }),
+    ]);
 
     expect(await depositsAtHub(p.s.user.id)).toEqual([taken.depositId]);
     expect(await hubAvailable(p.s)).toBe(SOVR);

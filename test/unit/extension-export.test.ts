@@ -24,7 +24,13 @@ describe('CSV export of every payment', () => {
     await fund(hub.url, other, '1000');
     const { merchant } = await createMerchant(hub.url);
     for (let i = 0; i < COUNT; i++) {
-      const res = await pay(hub.url, s, `k-${i}`, { rail: 'internal', payTo: merchant.id, amount: String(i + 1), asset: 'SOVR', resource: { url: `https://shop.example/a/${i}`, method: 'GET' } });
+      const res = await pay(hub.url, s, `k-${i}`, {
+        rail: 'internal',
+        payTo: merchant.id,
+        amount: String(i + 1),
+        asset: 'SOVR',
+        resource: { url: `https://shop.example/a/${i}`, method: 'GET' },
+      });
       expect(res.status).toBe(200);
     }
     // Someone else's payment never shows up in this person's export.
@@ -39,7 +45,11 @@ describe('CSV export of every payment', () => {
     const api = createHubApi({ fetch });
     const session = { url: hub.url, accessToken: s.accessToken };
     const calls: string[] = [];
-    const counting = { paymentsPage: (x: typeof session, cursor: string | null, limit: number) => (calls.push(cursor ?? 'first'), api.paymentsPage(x, cursor, limit)) };
+    const counting = {
+      paymentsPage: (x: typeof session, cursor: string | null, limit: number) => (
+        calls.push(cursor ?? 'first'), api.paymentsPage(x, cursor, limit)
+      ),
+    };
     const list = await allPayments(counting, session);
     expect(list).toHaveLength(COUNT);
     expect(new Set(list.map((p) => p.transactionId)).size).toBe(COUNT);
@@ -56,7 +66,9 @@ describe('CSV export of every payment', () => {
 
   it('stops on a hub that repeats its cursor instead of looping', async () => {
     let n = 0;
-    const p = (await allPayments({ paymentsPage: async () => (n++, { data: [], nextCursor: 'same' }) }, { url: hub.url, accessToken: s.accessToken })).length;
+    const p = (
+      await allPayments({ paymentsPage: async () => (n++, { data: [], nextCursor: 'same' }) }, { url: hub.url, accessToken: s.accessToken })
+    ).length;
     expect([p, n]).toEqual([0, 1]);
     const loop = { paymentsPage: async (_s: unknown, cursor: string | null) => ({ data: [], nextCursor: cursor ?? 'c1' }) };
     expect(await allPayments(loop, { url: hub.url, accessToken: 'x' })).toEqual([]);

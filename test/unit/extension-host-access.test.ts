@@ -17,7 +17,11 @@ describe('host access', () => {
     expect(providerMatches([])).toEqual([]);
   });
   it('turns what a person types into match patterns of whole origins', () => {
-    expect(sitePatterns('https://shop.example/articles/1\nnews.example,  http://127.0.0.1:8403')).toEqual(['https://shop.example/*', 'https://news.example/*', 'http://127.0.0.1:8403/*']);
+    expect(sitePatterns('https://shop.example/articles/1\nnews.example,  http://127.0.0.1:8403')).toEqual([
+      'https://shop.example/*',
+      'https://news.example/*',
+      'http://127.0.0.1:8403/*',
+    ]);
     expect(sitePatterns('  \n ')).toEqual([]);
     expect(() => sitePatterns('ftp://files.example')).toThrow(/not a site address/);
     expect(() => sitePatterns('http://')).toThrow(/not a site address/);

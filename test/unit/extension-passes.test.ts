@@ -18,7 +18,13 @@ const pass = (over: Partial<Pass> = {}): Pass => ({
   spent: false,
   ...over,
 });
-const want = (over: Partial<{ payTo: string; url: string; method: string; windowSeconds: number }> = {}) => ({ payTo: 'm_shop', url: 'https://shop.example/a', method: 'GET', windowSeconds: 600, ...over });
+const want = (over: Partial<{ payTo: string; url: string; method: string; windowSeconds: number }> = {}) => ({
+  payTo: 'm_shop',
+  url: 'https://shop.example/a',
+  method: 'GET',
+  windowSeconds: 600,
+  ...over,
+});
 
 describe('access passes: the matching rule', () => {
   it('matches the same merchant, resource and method while the window and the receipt last', () => {
@@ -37,11 +43,25 @@ describe('access passes: the matching rule', () => {
     expect(matchPass([pass({ exp: NOW / 1000 })], want(), NOW)).toBeNull();
   });
   it('prefers the most recent of several', () => {
-    expect(matchPass([pass({ transactionId: 'old', createdAt: NOW - 300_000 }), pass({ transactionId: 'new', createdAt: NOW - 1000 })], want(), NOW)?.transactionId).toBe('new');
+    expect(
+      matchPass(
+        [pass({ transactionId: 'old', createdAt: NOW - 300_000 }), pass({ transactionId: 'new', createdAt: NOW - 1000 })],
+        want(),
+        NOW,
+      )?.transactionId,
+    ).toBe('new');
   });
   it('reads the window only from a positive whole `extra.reuse.windowSeconds`', () => {
     expect(reuseWindow(tollwayOption({ extra: { reuse: { windowSeconds: 600 } } }))).toBe(600);
-    for (const extra of [undefined, {}, { reuse: 'single' }, { reuse: {} }, { reuse: { windowSeconds: 0 } }, { reuse: { windowSeconds: 1.5 } }, { reuse: { windowSeconds: '600' } }])
+    for (const extra of [
+      undefined,
+      {},
+      { reuse: 'single' },
+      { reuse: {} },
+      { reuse: { windowSeconds: 0 } },
+      { reuse: { windowSeconds: 1.5 } },
+      { reuse: { windowSeconds: '600' } },
+    ])
       expect(reuseWindow(tollwayOption({ extra: extra as never }))).toBeNull();
     expect(reuseWindow(null)).toBeNull();
   });
@@ -60,15 +80,41 @@ describe('access passes: what is kept', () => {
       status: 'completed',
       url: 'https://shop.example/a#top',
       challenge: x402Challenge([option]),
-      payment: { rail: 'internal', payTo: 'm_shop', amount: '1500', asset: 'SOVR', resource: { url: 'https://shop.example/a', method: 'GET' }, requirement: option },
+      payment: {
+        rail: 'internal',
+        payTo: 'm_shop',
+        amount: '1500',
+        asset: 'SOVR',
+        resource: { url: 'https://shop.example/a', method: 'GET' },
+        requirement: option,
+      },
       result: {
-        transactionId: 'pay_9', status: 'completed', rail: 'internal', payTo: 'm_shop', amount: '1500', asset: 'SOVR', resource: null, description: null, failureReason: null,
-        receipt: { token }, createdAt: new Date(NOW).toISOString(), updatedAt: new Date(NOW).toISOString(),
+        transactionId: 'pay_9',
+        status: 'completed',
+        rail: 'internal',
+        payTo: 'm_shop',
+        amount: '1500',
+        asset: 'SOVR',
+        resource: null,
+        description: null,
+        failureReason: null,
+        receipt: { token },
+        createdAt: new Date(NOW).toISOString(),
+        updatedAt: new Date(NOW).toISOString(),
       },
     });
 
   it('a completed payment for a pass option keeps its proof; single-use ones and ones without a receipt do not', () => {
-    expect(passOf(completed())).toMatchObject({ transactionId: 'pay_9', payTo: 'm_shop', url: 'https://shop.example/a', method: 'GET', createdAt: NOW, exp: NOW / 1000 + 3600, header: { name: 'PAYMENT-SIGNATURE' }, spent: false });
+    expect(passOf(completed())).toMatchObject({
+      transactionId: 'pay_9',
+      payTo: 'm_shop',
+      url: 'https://shop.example/a',
+      method: 'GET',
+      createdAt: NOW,
+      exp: NOW / 1000 + 3600,
+      header: { name: 'PAYMENT-SIGNATURE' },
+      spent: false,
+    });
     const single = completed();
     single.payment!.requirement = tollwayOption();
     expect(passOf(single)).toBeNull();

@@ -61,13 +61,22 @@ describe('the payee of a Lightning invoice', () => {
 
   it('stays the same from one invoice of a node to the next', () => {
     const node = randomBytes(32);
-    expect(lightningPayee(makeInvoice({ valueMsat: 1000n, nodeKey: node }).paymentRequest)).toBe(lightningPayee(makeInvoice({ valueMsat: 5000n, nodeKey: node }).paymentRequest));
+    expect(lightningPayee(makeInvoice({ valueMsat: 1000n, nodeKey: node }).paymentRequest)).toBe(
+      lightningPayee(makeInvoice({ valueMsat: 5000n, nodeKey: node }).paymentRequest),
+    );
   });
 
   it('is nobody for text that is not a signed invoice (a broken checksum, mixed case, garbage)', () => {
     const inv = makeInvoice({ valueMsat: 1000n }).paymentRequest;
     const flipped = inv.slice(0, -1) + (inv.endsWith('q') ? 'p' : 'q');
-    for (const bad of [flipped, inv.slice(0, 20) + inv.slice(20).toUpperCase(), 'lnbcrt15u1pjqqqqqpp5qqqqqqqqqqqqqqqqqqqqqqqqqq', '', 'not an invoice', `x${inv}`]) {
+    for (const bad of [
+      flipped,
+      inv.slice(0, 20) + inv.slice(20).toUpperCase(),
+      'lnbcrt15u1pjqqqqqpp5qqqqqqqqqqqqqqqqqqqqqqqqqq',
+      '',
+      'not an invoice',
+      `x${inv}`,
+    ]) {
       expect(lightningPayee(bad), bad.slice(0, 30)).toBeNull();
     }
   });
@@ -75,7 +84,9 @@ describe('the payee of a Lightning invoice', () => {
   it('payeeOf: the merchant id for the hub, the lower-case address on chain, the node for Lightning', () => {
     const inv = makeInvoice({ valueMsat: 1000n });
     expect(payeeOf({ rail: 'internal', payTo: 'm_Shop' })).toBe('m_Shop');
-    expect(payeeOf({ rail: 'sovr', payTo: '0xAbCdEf0123456789aBcDeF0123456789ABCDEF01' })).toBe('0xabcdef0123456789abcdef0123456789abcdef01');
+    expect(payeeOf({ rail: 'sovr', payTo: '0xAbCdEf0123456789aBcDeF0123456789ABCDEF01' })).toBe(
+      '0xabcdef0123456789abcdef0123456789abcdef01',
+    );
     expect(payeeOf({ rail: 'lightning', payTo: inv.paymentRequest })).toBe(bolt11.decode(inv.paymentRequest).payeeNodeKey);
     expect(canonicalPayee('02' + 'AB'.repeat(32))).toBe('02' + 'ab'.repeat(32));
   });
@@ -84,10 +95,30 @@ describe('the payee of a Lightning invoice', () => {
 describe('who the window says is paid', () => {
   it('names the payee for every rail, through displayText', () => {
     expect(payeeText(request())).toBe('Hub merchant m_shop');
-    expect(payeeText(request({ payment: { rail: 'lightning', payTo: 'lnbc1…', amount: '1000', asset: 'BTC' }, payee: '02' + 'ab'.repeat(32) }))).toBe(`Lightning node 02${'ab'.repeat(32)}`);
-    expect(payeeText(request({ payment: { rail: 'lightning', payTo: 'lnbc1…', amount: '1000', asset: 'BTC' }, payee: null }))).toBe('Lightning invoice (its node could not be read)');
-    expect(payeeText(request({ payment: null, unpayable: 'x', challenge: x402Challenge([tollwayOption({ payTo: 'm_\u202eevil' })]) }))).toBe('m_evil');
-    expect(payeeText(request({ payment: null, unpayable: 'x', challenge: { x402: null, l402: { kind: 'l402', scheme: 'L402', macaroon: 'm', invoice: 'lnbc1', amountMsat: null }, problems: [] } }))).toBe('Lightning invoice');
-    expect(payeeText(request({ payment: { rail: 'internal', payTo: 'm_\u202eshop\u200b', amount: '1', asset: 'SOVR' } }))).toBe('Hub merchant m_shop');
+    expect(
+      payeeText(request({ payment: { rail: 'lightning', payTo: 'lnbc1…', amount: '1000', asset: 'BTC' }, payee: '02' + 'ab'.repeat(32) })),
+    ).toBe(`Lightning node 02${'ab'.repeat(32)}`);
+    expect(payeeText(request({ payment: { rail: 'lightning', payTo: 'lnbc1…', amount: '1000', asset: 'BTC' }, payee: null }))).toBe(
+      'Lightning invoice (its node could not be read)',
+    );
+    expect(
+      payeeText(request({ payment: null, unpayable: 'x', challenge: x402Challenge([tollwayOption({ payTo: 'm_\u202eevil' })]) })),
+    ).toBe('m_evil');
+    expect(
+      payeeText(
+        request({
+          payment: null,
+          unpayable: 'x',
+          challenge: {
+            x402: null,
+            l402: { kind: 'l402', scheme: 'L402', macaroon: 'm', invoice: 'lnbc1', amountMsat: null },
+            problems: [],
+          },
+        }),
+      ),
+    ).toBe('Lightning invoice');
+    expect(payeeText(request({ payment: { rail: 'internal', payTo: 'm_\u202eshop\u200b', amount: '1', asset: 'SOVR' } }))).toBe(
+      'Hub merchant m_shop',
+    );
   });
 });

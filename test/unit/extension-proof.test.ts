@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { parsePaymentSignature } from '../../shared/challenge.js';
-import { createProofRetry, exactUrlCondition, PROOF_RULE_TTL_MS, proofHeader, type DnrApi, type DnrRule } from '../../extension/background/proof.js';
+import {
+  createProofRetry,
+  exactUrlCondition,
+  PROOF_RULE_TTL_MS,
+  proofHeader,
+  type DnrApi,
+  type DnrRule,
+} from '../../extension/background/proof.js';
 import { KEYS } from '../../extension/common/state.js';
 import { request, tollwayOption } from '../helpers/extension-fixtures.js';
 import { MemoryStorage } from '../helpers/memory-storage.js';
@@ -8,10 +15,27 @@ import { MemoryStorage } from '../helpers/memory-storage.js';
 const completed = (over: Parameters<typeof request>[0] = {}) =>
   request({
     status: 'completed',
-    payment: { rail: 'internal', payTo: 'm_shop', amount: '1500', asset: 'SOVR', resource: { url: 'https://shop.example/a', method: 'GET' }, requirement: tollwayOption() },
+    payment: {
+      rail: 'internal',
+      payTo: 'm_shop',
+      amount: '1500',
+      asset: 'SOVR',
+      resource: { url: 'https://shop.example/a', method: 'GET' },
+      requirement: tollwayOption(),
+    },
     result: {
-      transactionId: 'pay_1', status: 'completed', rail: 'internal', payTo: 'm_shop', amount: '1500', asset: 'SOVR', resource: { url: 'https://shop.example/a', method: 'GET' },
-      description: null, failureReason: null, receipt: { token: 'eyJ.receipt.sig' }, createdAt: 'x', updatedAt: 'x',
+      transactionId: 'pay_1',
+      status: 'completed',
+      rail: 'internal',
+      payTo: 'm_shop',
+      amount: '1500',
+      asset: 'SOVR',
+      resource: { url: 'https://shop.example/a', method: 'GET' },
+      description: null,
+      failureReason: null,
+      receipt: { token: 'eyJ.receipt.sig' },
+      createdAt: 'x',
+      updatedAt: 'x',
     },
     ...over,
   });
@@ -34,9 +58,19 @@ function setup() {
   const dnr = new FakeDnr();
   const session = new MemoryStorage();
   const reloads: number[] = [];
-  const tabs = new Map<number, string>([[1, 'https://shop.example/a'], [3, 'https://shop.example/a'], [4, 'https://shop.example/b#x']]);
+  const tabs = new Map<number, string>([
+    [1, 'https://shop.example/a'],
+    [3, 'https://shop.example/a'],
+    [4, 'https://shop.example/b#x'],
+  ]);
   let t = 1_000;
-  const proof = createProofRetry({ dnr, session, reload: async (id) => void reloads.push(id), tabUrl: async (id) => tabs.get(id), now: () => t });
+  const proof = createProofRetry({
+    dnr,
+    session,
+    reload: async (id) => void reloads.push(id),
+    tabUrl: async (id) => tabs.get(id),
+    now: () => t,
+  });
   return { dnr, session, reloads, tabs, proof, advance: (ms: number) => void (t += ms) };
 }
 
@@ -45,7 +79,15 @@ describe('proof of payment on retry', () => {
     const h = proofHeader(completed())!;
     expect(h.header).toBe('PAYMENT-SIGNATURE');
     const back = parsePaymentSignature(h.value);
-    expect(back).toEqual({ ok: true, value: { x402Version: 2, resource: { url: 'https://shop.example/a', description: 'Article' }, accepted: tollwayOption(), payload: { receipt: 'eyJ.receipt.sig' } } });
+    expect(back).toEqual({
+      ok: true,
+      value: {
+        x402Version: 2,
+        resource: { url: 'https://shop.example/a', description: 'Article' },
+        accepted: tollwayOption(),
+        payload: { receipt: 'eyJ.receipt.sig' },
+      },
+    });
     expect(proofHeader(completed({ status: 'failed' }))).toBeNull();
     expect(proofHeader(completed({ result: null }))).toBeNull();
   });
@@ -64,7 +106,11 @@ describe('proof of payment on retry', () => {
     expect(await s.proof.retry(completed({ url: 'https://shop.example/a#frag' }))).toBe(true);
     expect(s.reloads).toEqual([1]);
     expect(s.dnr.rules).toHaveLength(1);
-    expect(s.dnr.rules[0]).toMatchObject({ id: 1, action: { type: 'modifyHeaders', requestHeaders: [{ header: 'PAYMENT-SIGNATURE', operation: 'set' }] }, condition: { urlFilter: '|https://shop.example/a|', resourceTypes: ['main_frame'], tabIds: [1] } });
+    expect(s.dnr.rules[0]).toMatchObject({
+      id: 1,
+      action: { type: 'modifyHeaders', requestHeaders: [{ header: 'PAYMENT-SIGNATURE', operation: 'set' }] },
+      condition: { urlFilter: '|https://shop.example/a|', resourceTypes: ['main_frame'], tabIds: [1] },
+    });
     expect(await s.proof.waiting(1, 'https://shop.example/a')).toBe(true);
     await s.proof.used(2, 'https://shop.example/a'); // another tab: not this rule
     expect(s.dnr.rules).toHaveLength(1);
@@ -88,7 +134,12 @@ describe('proof of payment on retry', () => {
 
   it('expires unused rules, drops those of closed tabs, and never reuses a taken id', async () => {
     const s = setup();
-    s.dnr.rules.push({ id: 1, priority: 1, action: { type: 'modifyHeaders', requestHeaders: [] }, condition: { urlFilter: 'x', resourceTypes: ['main_frame'], tabIds: [9] } });
+    s.dnr.rules.push({
+      id: 1,
+      priority: 1,
+      action: { type: 'modifyHeaders', requestHeaders: [] },
+      condition: { urlFilter: 'x', resourceTypes: ['main_frame'], tabIds: [9] },
+    });
     await s.proof.retry(completed({ tabId: 3, url: 'https://shop.example/a' }));
     await s.proof.retry(completed({ tabId: 4, url: 'https://shop.example/b' }));
     expect(s.dnr.rules.map((r) => r.id)).toEqual([1, 2, 3]);

@@ -35,7 +35,9 @@ const ok = (over: Record<string, unknown> = {}, params: Record<string, unknown> 
 describe('bridge: messages from the page', () => {
   it('accepts a well-formed request this window posted to itself', () => {
     expect(readPageRequest({ source: self, data: ok() }, self)).toMatchObject({ id: 'abcdef0123456789', params: { challenge: header } });
-    expect(readPageRequest({ source: self, data: ok({}, { challenge: doc, request: { url: 'https://shop.example/a', method: 'POST' } }) }, self)).not.toBeNull();
+    expect(
+      readPageRequest({ source: self, data: ok({}, { challenge: doc, request: { url: 'https://shop.example/a', method: 'POST' } }) }, self),
+    ).not.toBeNull();
   });
 
   it('ignores messages from another window or frame, and sourceless ones', () => {
@@ -83,7 +85,9 @@ describe('bridge: messages from the page', () => {
     expect(ProviderReply.safeParse({ ok: true, result }).success).toBe(true);
     expect(ProviderReply.safeParse({ ok: true, result: { ...result, accessToken: 'at_1' } }).success).toBe(false);
     expect(ProviderReply.safeParse({ ok: true }).success).toBe(false);
-    expect(PageResponse.safeParse({ channel: CHANNEL, dir: 'response', id: 'abcdef0123456789', ok: false, error: 'rejected' }).success).toBe(true);
+    expect(
+      PageResponse.safeParse({ channel: CHANNEL, dir: 'response', id: 'abcdef0123456789', ok: false, error: 'rejected' }).success,
+    ).toBe(true);
     expect(ProviderMessage.safeParse({ type: 'provider.pay', challenge: header }).success).toBe(true);
     expect(ProviderMessage.safeParse({ type: 'approval.decide', id: 'r1', approve: true }).success).toBe(false);
   });
@@ -162,7 +166,14 @@ describe('provider in the worker', () => {
     // webRequest saw the 402 first, then the page's provider asks for the same resource.
     const read = challengeFromParam(header);
     if (!read.ok) throw new Error(read.error);
-    const observed = await t.approvals.add({ site: 'https://shop.example', tabId: 3, frameType: 'xmlhttprequest', method: 'GET', url, challenge: read.challenge });
+    const observed = await t.approvals.add({
+      site: 'https://shop.example',
+      tabId: 3,
+      frameType: 'xmlhttprequest',
+      method: 'GET',
+      url,
+      challenge: read.challenge,
+    });
     const paid = t.provider.pay({ type: 'provider.pay', challenge: header, request: { url, method: 'get' } }, t.sender);
     await flush();
     expect(t.windows.created).toBe(1);
@@ -191,15 +202,27 @@ describe('provider in the worker', () => {
     const t = setup();
     // The page names another site's resource, in its request and in the challenge.
     const elsewhere = { ...doc, resource: { url: 'https://bank.example/transfer', description: 'Rent' } };
-    void t.provider.pay({ type: 'provider.pay', challenge: elsewhere, request: { url: 'https://bank.example/transfer', method: 'post' } }, { ...t.sender, tabOrigin: 'https://news.example' }).catch(() => undefined);
+    void t.provider
+      .pay(
+        { type: 'provider.pay', challenge: elsewhere, request: { url: 'https://bank.example/transfer', method: 'post' } },
+        { ...t.sender, tabOrigin: 'https://news.example' },
+      )
+      .catch(() => undefined);
     await flush();
     const [stored] = readRequestList(t.local.peek(KEYS.approvals)).requests;
-    expect(stored).toMatchObject({ site: 'https://shop.example', tabOrigin: 'https://news.example', url: 'https://bank.example/transfer', payee: 'm_shop' });
+    expect(stored).toMatchObject({
+      site: 'https://shop.example',
+      tabOrigin: 'https://news.example',
+      url: 'https://bank.example/transfer',
+      payee: 'm_shop',
+    });
     await t.approvals.rejectAll();
   });
 
   it('refuses at once when locked or signed out, and refuses garbage', async () => {
-    await expect(setup(false).provider.pay({ type: 'provider.pay', challenge: header }, setup(false).sender)).rejects.toThrow(/locked or signed out/);
+    await expect(setup(false).provider.pay({ type: 'provider.pay', challenge: header }, setup(false).sender)).rejects.toThrow(
+      /locked or signed out/,
+    );
     const t = setup();
     await expect(t.provider.pay({ type: 'provider.pay', challenge: 'garbage!' }, t.sender)).rejects.toThrow(/not a payment challenge/);
     expect(t.windows.created).toBe(0);
@@ -210,15 +233,26 @@ describe('provider in the worker', () => {
     const calls: string[] = [];
     const scripting: ScriptingApi = {
       getRegisteredContentScripts: async ({ ids }) => ids.filter((id) => registered.has(id)).map((id) => ({ id })),
-      registerContentScripts: async (s) => void s.forEach((x) => (calls.push(`register ${x.id}`), registered.set(x.id, x))),
-      updateContentScripts: async (s) => void s.forEach((x) => (calls.push(`update ${x.id}`), registered.set(x.id, x))),
-      unregisterContentScripts: async ({ ids }) => void ids.forEach((id) => (calls.push(`unregister ${id}`), registered.delete(id))),
+      registerContentScripts: async (s) => {
+        for (const x of s) calls.push(`register ${x.id}`), registered.set(x.id, x);
+      },
+      updateContentScripts: async (s) => {
+        for (const x of s) calls.push(`update ${x.id}`), registered.set(x.id, x);
+      },
+      unregisterContentScripts: async ({ ids }) => {
+        for (const id of ids) calls.push(`unregister ${id}`), registered.delete(id);
+      },
     };
     const files = { provider: 'extension/provider/inpage.iife.js', bridge: 'extension/content/bridge.iife.js' };
     await registerProviderScripts(scripting, files);
     await registerProviderScripts(scripting, files);
     expect(calls).toEqual(['register tollway-bridge', 'register tollway-provider', 'update tollway-bridge', 'update tollway-provider']);
-    expect(registered.get('tollway-provider')).toMatchObject({ world: 'MAIN', runAt: 'document_start', matches: ['<all_urls>'], js: [files.provider] });
+    expect(registered.get('tollway-provider')).toMatchObject({
+      world: 'MAIN',
+      runAt: 'document_start',
+      matches: ['<all_urls>'],
+      js: [files.provider],
+    });
     expect(registered.get('tollway-bridge')).toMatchObject({ world: 'ISOLATED', js: [files.bridge] });
     // Host access narrowed to chosen sites: the scripts follow; none left: they go.
     await registerProviderScripts(scripting, files, ['https://shop.example/*']);

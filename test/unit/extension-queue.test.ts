@@ -24,7 +24,11 @@ describe('approval queue', () => {
     expect(enqueue(done, request({ id: 'b' })).added).toBe(true);
   });
   it('orders pending requests oldest first and counts them on the badge', () => {
-    const q = [request({ id: 'late', createdAt: 3, url: 'https://shop.example/3' }), request({ id: 'early', createdAt: 1 }), request({ id: 'p', status: 'paying', url: 'https://shop.example/p' })];
+    const q = [
+      request({ id: 'late', createdAt: 3, url: 'https://shop.example/3' }),
+      request({ id: 'early', createdAt: 1 }),
+      request({ id: 'p', status: 'paying', url: 'https://shop.example/p' }),
+    ];
     expect(pendingOf(q).map((r) => r.id)).toEqual(['early', 'late']);
     expect(badgeText(q)).toBe('2');
     expect(badgeText([])).toBe('');
@@ -51,7 +55,9 @@ describe('approval queue', () => {
     expect(split.finished.map((r) => r.id)).toEqual(['a']);
   });
   it('dedupes on site, method and URL without the fragment', () => {
-    expect(dedupeKey({ site: 'https://a.example', method: 'get', url: 'https://b.example/x?y=1#z' })).toBe('https://a.example GET https://b.example/x?y=1');
+    expect(dedupeKey({ site: 'https://a.example', method: 'get', url: 'https://b.example/x?y=1#z' })).toBe(
+      'https://a.example GET https://b.example/x?y=1',
+    );
   });
 });
 
@@ -72,22 +78,44 @@ describe('choosing what to pay', () => {
     });
   });
   it('does not pay another hub, an unknown asset, on-chain or Lightning options', () => {
-    for (const options of [[tollwayOption({ network: 'tollway:http://evil.example' })], [tollwayOption({ asset: 'USDC' })], [{ scheme: 'exact', network: 'eip155:1', amount: '5', asset: '0xabc', payTo: '0xdef' }]]) {
+    for (const options of [
+      [tollwayOption({ network: 'tollway:http://evil.example' })],
+      [tollwayOption({ asset: 'USDC' })],
+      [{ scheme: 'exact', network: 'eip155:1', amount: '5', asset: '0xabc', payTo: '0xdef' }],
+    ]) {
       const c = choosePayment(x402Challenge(options), req, HUB);
       expect(c.payment).toBeNull();
       expect(c.unpayable).toMatch(/No option this wallet can pay yet/);
     }
-    const l402 = choosePayment({ x402: null, l402: { kind: 'l402', scheme: 'L402', macaroon: 'm'.repeat(10), invoice: 'lnbc1xxxxxxxxx', amountMsat: null }, problems: [] }, req, HUB);
+    const l402 = choosePayment(
+      {
+        x402: null,
+        l402: { kind: 'l402', scheme: 'L402', macaroon: 'm'.repeat(10), invoice: 'lnbc1xxxxxxxxx', amountMsat: null },
+        problems: [],
+      },
+      req,
+      HUB,
+    );
     expect(l402.unpayable).toMatch(/Lightning/);
   });
   it('cannot pay before a hub is connected, and says why garbage cannot be paid', () => {
     expect(choosePayment(x402Challenge(), req, null).unpayable).toMatch(/not connected/);
-    expect(choosePayment({ x402: null, l402: null, problems: [{ code: 'bad-json', message: 'not JSON' }] }, req, HUB).unpayable).toBe('not JSON');
+    expect(choosePayment({ x402: null, l402: null, problems: [{ code: 'bad-json', message: 'not JSON' }] }, req, HUB).unpayable).toBe(
+      'not JSON',
+    );
   });
 });
 
 describe('noticing 402s', () => {
-  const base: HeadersReceived = { statusCode: 402, url: 'https://api.example/x', method: 'GET', type: 'xmlhttprequest', tabId: 3, initiator: 'https://page.example', responseHeaders: [] };
+  const base: HeadersReceived = {
+    statusCode: 402,
+    url: 'https://api.example/x',
+    method: 'GET',
+    type: 'xmlhttprequest',
+    tabId: 3,
+    initiator: 'https://page.example',
+    responseHeaders: [],
+  };
   it('takes 402s from pages only, of the watched types', () => {
     expect(notice(base)?.site).toBe('https://page.example');
     expect(notice({ ...base, type: 'main_frame' })?.site).toBe('https://api.example');
@@ -100,12 +128,18 @@ describe('noticing 402s', () => {
   const header = b64({ x402Version: 2, resource: { url: base.url }, accepts: [tollwayOption()] });
   it('reads the header challenge without asking again', async () => {
     let asked = 0;
-    const seen = await challengeOf(notice({ ...base, responseHeaders: [{ name: 'payment-required', value: header }] })!, async () => (asked++, null));
+    const seen = await challengeOf(
+      notice({ ...base, responseHeaders: [{ name: 'payment-required', value: header }] })!,
+      async () => (asked++, null),
+    );
     expect(seen?.challenge.x402?.accepts).toHaveLength(1);
     expect(asked).toBe(0);
   });
   it('asks a GET again for a version 1 body, never a POST', async () => {
-    const v1 = { x402Version: 1, accepts: [{ scheme: 'exact', network: 'base', maxAmountRequired: '7', resource: base.url, payTo: '0x1', asset: '0x2' }] };
+    const v1 = {
+      x402Version: 1,
+      accepts: [{ scheme: 'exact', network: 'base', maxAmountRequired: '7', resource: base.url, payTo: '0x1', asset: '0x2' }],
+    };
     const seen = await challengeOf(notice(base)!, async () => ({ headers: [], body: JSON.stringify(v1) }));
     expect(seen?.challenge.x402?.version).toBe(1);
     let asked = 0;
@@ -132,16 +166,25 @@ describe('showing amounts', () => {
 
 describe('expiry of pending requests', () => {
   it('expires after the option’s maxTimeoutSeconds (or the default), and refuses a late approve', async () => {
-    const { expirePending, expiryOf, nextExpiry, decide, PENDING_TTL_SECONDS, EXPIRED } = await import('../../extension/background/queue.js');
+    const { expirePending, expiryOf, nextExpiry, decide, PENDING_TTL_SECONDS, EXPIRED } = await import(
+      '../../extension/background/queue.js'
+    );
     const { tollwayOption } = await import('../helpers/extension-fixtures.js');
-    const withTimeout = request({ id: 't', createdAt: 1000, payment: { rail: 'internal', payTo: 'm', amount: '1', asset: 'SOVR', requirement: tollwayOption({ maxTimeoutSeconds: 60 }) } });
+    const withTimeout = request({
+      id: 't',
+      createdAt: 1000,
+      payment: { rail: 'internal', payTo: 'm', amount: '1', asset: 'SOVR', requirement: tollwayOption({ maxTimeoutSeconds: 60 }) },
+    });
     const noTimeout = request({ id: 'n', createdAt: 2000, url: 'https://shop.example/n' });
     expect(expiryOf(withTimeout)).toBe(61_000);
     expect(expiryOf(noTimeout)).toBe(2000 + PENDING_TTL_SECONDS * 1000);
     expect(nextExpiry([noTimeout, withTimeout, request({ id: 'p', status: 'paying', createdAt: 0 })])).toBe(61_000);
     const out = expirePending([withTimeout, noTimeout], 61_000);
     expect(out.expired).toBe(1);
-    expect(out.active.map((r) => [r.id, r.status, r.error])).toEqual([['t', 'rejected', EXPIRED], ['n', 'pending', null]]);
+    expect(out.active.map((r) => [r.id, r.status, r.error])).toEqual([
+      ['t', 'rejected', EXPIRED],
+      ['n', 'pending', null],
+    ]);
     expect(decide([withTimeout], 't', true, 61_000).request).toMatchObject({ status: 'rejected', error: EXPIRED });
     expect(decide([withTimeout], 't', true, 60_999).request).toMatchObject({ status: 'paying' });
     expect(nextExpiry([])).toBeNull();

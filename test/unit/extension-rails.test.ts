@@ -55,16 +55,32 @@ const exactOption = (over: Partial<PaymentOption> = {}): PaymentOption => ({
   maxTimeoutSeconds: 300,
   ...over,
 });
-const L402: NonNullable<PaymentChallenge['l402']> = { kind: 'l402', scheme: 'L402', macaroon: 'AgEEbHNhdAJCAADXYmFzZTY0bWFjYXJvb24=', invoice: 'lnbcrt15u1pjqqqq', amountMsat: '1500000' };
+const L402: NonNullable<PaymentChallenge['l402']> = {
+  kind: 'l402',
+  scheme: 'L402',
+  macaroon: 'AgEEbHNhdAJCAADXYmFzZTY0bWFjYXJvb24=',
+  invoice: 'lnbcrt15u1pjqqqq',
+  amountMsat: '1500000',
+};
 const l402Only: PaymentChallenge = { x402: null, l402: L402, problems: [] };
 const withL402 = (options: PaymentOption[]): PaymentChallenge => ({ ...x402Challenge(options), l402: L402 });
 
 describe('choosing by the hub’s rails', () => {
   it('L402: paid on a hub with the lightning rail; on one without, not payable and it says why', () => {
-    expect(choosePayment(l402Only, PAGE, HUB, on(rails(INTERNAL, LIGHTNING))).payment).toMatchObject({ rail: 'lightning', asset: 'BTC', amount: '1500000' });
-    expect(choosePayment(l402Only, PAGE, HUB, on(rails(INTERNAL, SOVR)))).toEqual({ payment: null, option: null, unpayable: 'this hub cannot pay Lightning invoices' });
+    expect(choosePayment(l402Only, PAGE, HUB, on(rails(INTERNAL, LIGHTNING))).payment).toMatchObject({
+      rail: 'lightning',
+      asset: 'BTC',
+      amount: '1500000',
+    });
+    expect(choosePayment(l402Only, PAGE, HUB, on(rails(INTERNAL, SOVR)))).toEqual({
+      payment: null,
+      option: null,
+      unpayable: 'this hub cannot pay Lightning invoices',
+    });
     // A lightning rail that keeps no BTC is no Lightning rail for this.
-    expect(choosePayment(l402Only, PAGE, HUB, on(rails(INTERNAL, { name: 'lightning', assets: [] }))).unpayable).toBe('this hub cannot pay Lightning invoices');
+    expect(choosePayment(l402Only, PAGE, HUB, on(rails(INTERNAL, { name: 'lightning', assets: [] }))).unpayable).toBe(
+      'this hub cannot pay Lightning invoices',
+    );
   });
 
   it('the same exact + L402 challenge: Lightning from the hub balance where the hub has it, else the wallet on chain', () => {
@@ -74,7 +90,9 @@ describe('choosing by the hub’s rails', () => {
     expect(noLightning.payment).toMatchObject({ rail: 'sovr', payTo: PAYOUT, amount: '2500' });
     expect(noLightning.onChain?.kind).toBe('exact');
     // Neither: both reasons listed.
-    expect(choosePayment(challenge, PAGE, HUB, on(rails(INTERNAL))).unpayable).toBe('No option this wallet can pay yet: exact on eip155:31337, this hub cannot pay Lightning invoices');
+    expect(choosePayment(challenge, PAGE, HUB, on(rails(INTERNAL))).unpayable).toBe(
+      'No option this wallet can pay yet: exact on eip155:31337, this hub cannot pay Lightning invoices',
+    );
   });
 
   it('exact: paid from the wallet on a hub with the sovr rail, not payable on one without', () => {
@@ -82,7 +100,10 @@ describe('choosing by the hub’s rails', () => {
     const withSovr = choosePayment(challenge, PAGE, HUB, on(rails(INTERNAL, SOVR)));
     expect(withSovr.payment).toMatchObject({ rail: 'sovr', payTo: PAYOUT, requirement: exactOption() });
     expect(withSovr.onChain).toMatchObject({ kind: 'exact', from: WALLET, to: PAYOUT });
-    expect(choosePayment(challenge, PAGE, HUB, on(rails(INTERNAL, LIGHTNING)))).toMatchObject({ payment: null, unpayable: 'No option this wallet can pay yet: exact on eip155:31337' });
+    expect(choosePayment(challenge, PAGE, HUB, on(rails(INTERNAL, LIGHTNING)))).toMatchObject({
+      payment: null,
+      unpayable: 'No option this wallet can pay yet: exact on eip155:31337',
+    });
     // The sovr rail's details from GET /rails are what counts, not a stale rail passed beside them.
     expect(choosePayment(challenge, PAGE, HUB, { rails: rails(INTERNAL), rail: SOVR, wallet: WALLET }).payment).toBeNull();
   });
@@ -115,12 +136,18 @@ describe('choosing by the hub’s rails', () => {
 
   it('an asset the hub’s internal rail does not list is skipped, and said so when nothing else pays', () => {
     const hub = rails({ name: 'internal', assets: ['SOVR'] }, LIGHTNING);
-    expect(choosePayment(x402Challenge([tollwayOption({ asset: 'BTC' }), tollwayOption()]), PAGE, HUB, on(hub)).payment).toMatchObject({ asset: 'SOVR' });
+    expect(choosePayment(x402Challenge([tollwayOption({ asset: 'BTC' }), tollwayOption()]), PAGE, HUB, on(hub)).payment).toMatchObject({
+      asset: 'SOVR',
+    });
     expect(choosePayment(withL402([tollwayOption({ asset: 'BTC' })]), PAGE, HUB, on(hub)).payment).toMatchObject({ rail: 'lightning' });
-    expect(choosePayment(x402Challenge([tollwayOption({ asset: 'BTC' })]), PAGE, HUB, on(hub)).unpayable).toBe('this hub keeps no BTC balances');
+    expect(choosePayment(x402Challenge([tollwayOption({ asset: 'BTC' })]), PAGE, HUB, on(hub)).unpayable).toBe(
+      'this hub keeps no BTC balances',
+    );
     // Another hub's entry is just listed: this hub's rails have nothing to say about it.
     const elsewhere = tollwayOption({ network: 'tollway:https://elsewhere.example', asset: 'BTC' });
-    expect(choosePayment(x402Challenge([elsewhere]), PAGE, HUB, on(hub)).unpayable).toBe('No option this wallet can pay yet: tollway on tollway:https://elsewhere.example');
+    expect(choosePayment(x402Challenge([elsewhere]), PAGE, HUB, on(hub)).unpayable).toBe(
+      'No option this wallet can pay yet: tollway on tollway:https://elsewhere.example',
+    );
   });
 
   it('schemes no planner knows are listed, not tripped over (even ones named like Object members)', () => {
@@ -131,14 +158,19 @@ describe('choosing by the hub’s rails', () => {
   });
 
   it('rails not known yet: what it always did (tollway, then Lightning, then exact from a known SOVR rail)', () => {
-    const unknown = [{ rail: SOVR, wallet: WALLET }, { rails: null, rail: SOVR, wallet: WALLET }];
+    const unknown = [
+      { rail: SOVR, wallet: WALLET },
+      { rails: null, rail: SOVR, wallet: WALLET },
+    ];
     for (const chain of unknown) {
       expect(choosePayment(withL402([exactOption(), tollwayOption()]), PAGE, HUB, chain).payment).toMatchObject({ rail: 'internal' });
       expect(choosePayment(withL402([exactOption()]), PAGE, HUB, chain).payment).toMatchObject({ rail: 'lightning' });
       expect(choosePayment(x402Challenge([exactOption()]), PAGE, HUB, chain).payment).toMatchObject({ rail: 'sovr' });
       expect(choosePayment(l402Only, PAGE, HUB, chain).payment).toMatchObject({ rail: 'lightning' });
     }
-    expect(choosePayment(x402Challenge([exactOption()]), PAGE, HUB, { rails: null, rail: null, wallet: WALLET }).unpayable).toBe('No option this wallet can pay yet: exact on eip155:31337');
+    expect(choosePayment(x402Challenge([exactOption()]), PAGE, HUB, { rails: null, rail: null, wallet: WALLET }).unpayable).toBe(
+      'No option this wallet can pay yet: exact on eip155:31337',
+    );
   });
 });
 
@@ -160,8 +192,18 @@ class FakeHub implements HubClient {
   async pay(_s: HubSession, _key: string, body: CreatePaymentRequest): Promise<PayOutcome> {
     this.calls.push(body);
     const p: Payment = {
-      transactionId: 'pay_1', status: 'completed', rail: body.rail, payTo: body.payTo, amount: body.amount, asset: body.asset, resource: null,
-      description: null, failureReason: null, receipt: {}, createdAt: 'x', updatedAt: 'x',
+      transactionId: 'pay_1',
+      status: 'completed',
+      rail: body.rail,
+      payTo: body.payTo,
+      amount: body.amount,
+      asset: body.asset,
+      resource: null,
+      description: null,
+      failureReason: null,
+      receipt: {},
+      createdAt: 'x',
+      updatedAt: 'x',
     };
     return { kind: 'answered', payment: p };
   }
@@ -194,7 +236,14 @@ function setup(opts: { cached?: HubRails; user?: boolean } = {}) {
     newId: () => `id${++ids}`,
     rails: railsCache,
   });
-  const seen = (challenge: PaymentChallenge, url = PAGE.url): Seen402 => ({ site: 'https://shop.example', tabId: 1, frameType: 'main_frame', method: 'GET', url, challenge });
+  const seen = (challenge: PaymentChallenge, url = PAGE.url): Seen402 => ({
+    site: 'https://shop.example',
+    tabId: 1,
+    frameType: 'main_frame',
+    method: 'GET',
+    url,
+    challenge,
+  });
   const queued = () => readRequestList(local.peek(KEYS.approvals)).requests;
   return { approvals, session, reads, seen, queued };
 }

@@ -146,7 +146,14 @@ const challengeOf = (accepts: PaymentOption[]): PaymentChallenge => ({
   problems: [],
 });
 
-const seen = (path: string, accepts: PaymentOption[]): Seen402 => ({ site: SITE, tabId: 7, frameType: 'main_frame', method: 'GET', url: `${SITE}${path}`, challenge: challengeOf(accepts) });
+const seen = (path: string, accepts: PaymentOption[]): Seen402 => ({
+  site: SITE,
+  tabId: 7,
+  frameType: 'main_frame',
+  method: 'GET',
+  url: `${SITE}${path}`,
+  challenge: challengeOf(accepts),
+});
 
 const active = (local: MemoryStorage) => readRequestList(local.peek(KEYS.approvals)).requests;
 const history = (local: MemoryStorage) => readRequestList(local.peek(KEYS.history)).requests;
@@ -176,7 +183,17 @@ describe('paying a hub merchant from the wallet, on chain', () => {
     const { id } = await w.approvals.add(seen('/wallet', [tollwayEntry()]));
     const queued = active(local)[0]!;
     // The window offers the wallet beside the hub balance, with what GET /rails says to sign.
-    expect(queued).toMatchObject({ status: 'pending', payment: { rail: 'internal' }, onChain: { kind: 'merchant', to: treasury, from: p.s.wallet.address, validitySeconds: 600, domain: { name: 'SOVR', version: '1', chainId: chain.chainId, verifyingContract: sovr.address } } });
+    expect(queued).toMatchObject({
+      status: 'pending',
+      payment: { rail: 'internal' },
+      onChain: {
+        kind: 'merchant',
+        to: treasury,
+        from: p.s.wallet.address,
+        validitySeconds: 600,
+        domain: { name: 'SOVR', version: '1', chainId: chain.chainId, verifyingContract: sovr.address },
+      },
+    });
 
     const window = authorizationWindow(nowSeconds(), queued.onChain!.validitySeconds);
     await w.approvals.decide(id, true, undefined, { from: 'wallet', window });
@@ -185,11 +202,28 @@ describe('paying a hub merchant from the wallet, on chain', () => {
     const sent = JSON.parse(w.posts[0]!.body) as { rail: string; payTo: string; amount: string; authorization: Record<string, string> };
     // Stored (signed) before it was sent, and sent as stored.
     expect(w.posts[0]!.storedBody).toEqual(sent);
-    expect(sent).toMatchObject({ rail: 'sovr', payTo: merchantId, amount: PRICE.toString(), asset: 'SOVR', requirement: tollwayEntry(), resource: { url: `${SITE}/wallet`, method: 'GET' } });
-    expect(sent.authorization).toMatchObject({ from: p.s.wallet.address, to: treasury, value: PRICE.toString(), validAfter: String(window.validAfter), validBefore: String(window.validBefore) });
+    expect(sent).toMatchObject({
+      rail: 'sovr',
+      payTo: merchantId,
+      amount: PRICE.toString(),
+      asset: 'SOVR',
+      requirement: tollwayEntry(),
+      resource: { url: `${SITE}/wallet`, method: 'GET' },
+    });
+    expect(sent.authorization).toMatchObject({
+      from: p.s.wallet.address,
+      to: treasury,
+      value: PRICE.toString(),
+      validAfter: String(window.validAfter),
+      validBefore: String(window.validBefore),
+    });
 
     const [done] = history(local);
-    expect(done).toMatchObject({ status: 'submitted', paidFrom: 'wallet', result: { status: 'submitted', rail: 'sovr', receipt: { transactionHash: expect.stringMatching(/^0x[0-9a-f]{64}$/) } } });
+    expect(done).toMatchObject({
+      status: 'submitted',
+      paidFrom: 'wallet',
+      result: { status: 'submitted', rail: 'sovr', receipt: { transactionHash: expect.stringMatching(/^0x[0-9a-f]{64}$/) } },
+    });
     expect(w.completed).toHaveLength(0);
 
     // Live status (here read by REST, as the worker's reconcile does) brings the completion and the receipt.
@@ -198,7 +232,10 @@ describe('paying a hub merchant from the wallet, on chain', () => {
     expect(history(local)[0]).toMatchObject({ status: 'completed' });
     expect(w.completed).toHaveLength(1);
     const proof = proofHeader(w.completed[0]!)!;
-    expect(parsePaymentSignature(proof.value)).toMatchObject({ ok: true, value: { accepted: { scheme: 'tollway', payTo: merchantId }, payload: { receipt: final.receipt.token } } });
+    expect(parsePaymentSignature(proof.value)).toMatchObject({
+      ok: true,
+      value: { accepted: { scheme: 'tollway', payTo: merchantId }, payload: { receipt: final.receipt.token } },
+    });
     // The receipt token stays out of local storage.
     expect(JSON.stringify(local.peek(KEYS.history))).not.toContain(final.receipt.token!);
 
@@ -216,7 +253,9 @@ describe('paying a hub merchant from the wallet, on chain', () => {
     await expect(w.approvals.decide(id, true, undefined, { from: 'wallet', window: stale })).rejects.toThrow(/out of date/);
     await p.session.remove(KEYS.unlocked);
     await expect(w.approvals.decide(id, true, undefined, { from: 'wallet' })).rejects.toThrow(/locked/);
-    expect(active(local)).toEqual([expect.objectContaining({ id, status: 'pending', payment: expect.objectContaining({ rail: 'internal' }) })]);
+    expect(active(local)).toEqual([
+      expect.objectContaining({ id, status: 'pending', payment: expect.objectContaining({ rail: 'internal' }) }),
+    ]);
     expect(active(local)[0]!.payment!.authorization).toBeUndefined();
     expect(w.posts).toHaveLength(0);
   });
@@ -238,7 +277,10 @@ describe('a worker stopped mid-payment', () => {
     expect(taken.status).toBe('submitted');
     // This worker only knows the outcome is unknown: still paying, the signed body stored.
     const stored = active(local)[0]!;
-    expect(stored).toMatchObject({ status: 'paying', payment: { rail: 'sovr', authorization: expect.objectContaining({ signature: expect.any(String) }) } });
+    expect(stored).toMatchObject({
+      status: 'paying',
+      payment: { rail: 'sovr', authorization: expect.objectContaining({ signature: expect.any(String) }) },
+    });
 
     // A new worker (same storage; nothing in memory survives) replays it.
     const second = worker(p, local);
@@ -248,7 +290,9 @@ describe('a worker stopped mid-payment', () => {
     expect(second.posts[0]).toMatchObject({ status: 200, replayed: 'true' });
     expect(history(local)[0]).toMatchObject({ id, status: 'submitted', result: { transactionId: taken.transactionId } });
 
-    const payments = (await (await fetch(`${hub.url}/payments`, { headers: { authorization: `Bearer ${p.s.accessToken}` } })).json()) as { data: Payment[] };
+    const payments = (await (await fetch(`${hub.url}/payments`, { headers: { authorization: `Bearer ${p.s.accessToken}` } })).json()) as {
+      data: Payment[];
+    };
     expect(payments.data.map((x) => x.transactionId)).toEqual([taken.transactionId]);
     await until(p.s, taken.transactionId, 'completed');
     expect(await sovr.contract.balanceOf(treasury)).toBe(before + PRICE);
@@ -262,9 +306,21 @@ describe('a plain x402 exact entry', () => {
     const local = new MemoryStorage();
     const w = worker(p, local);
     const payout = Wallet.createRandom().address;
-    const entry: PaymentOption = { scheme: 'exact', network: `eip155:${chain.chainId}`, amount: PRICE.toString(), asset: sovr.address, payTo: payout, maxTimeoutSeconds: 300, extra: { name: 'SOVR', version: '1' } };
+    const entry: PaymentOption = {
+      scheme: 'exact',
+      network: `eip155:${chain.chainId}`,
+      amount: PRICE.toString(),
+      asset: sovr.address,
+      payTo: payout,
+      maxTimeoutSeconds: 300,
+      extra: { name: 'SOVR', version: '1' },
+    };
     const { id } = await w.approvals.add(seen('/exact', [entry]));
-    expect(active(local)[0]).toMatchObject({ status: 'pending', payment: { rail: 'sovr', payTo: payout, requirement: entry }, onChain: { kind: 'exact', to: payout } });
+    expect(active(local)[0]).toMatchObject({
+      status: 'pending',
+      payment: { rail: 'sovr', payTo: payout, requirement: entry },
+      onChain: { kind: 'exact', to: payout },
+    });
     await w.approvals.decide(id, true, undefined, { from: 'wallet' });
     const [r] = history(local);
     if (r?.status === 'failed' && /merchant|payTo|unknown/i.test(r.error ?? '')) ctx.skip(); // the hub has no exact mode yet
@@ -281,7 +337,13 @@ describe('a plain x402 exact entry', () => {
     // The site, as its own facilitator, submits it.
     const relayer = sovrAt(sovr.address, chain.accounts[5]!);
     const tx = (await relayer.getFunction('transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)')(
-      a.from, a.to, BigInt(a.value!), BigInt(a.validAfter!), BigInt(a.validBefore!), a.nonce, signature,
+      a.from,
+      a.to,
+      BigInt(a.value!),
+      BigInt(a.validAfter!),
+      BigInt(a.validBefore!),
+      a.nonce,
+      signature,
     )) as { wait(): Promise<unknown> };
     await tx.wait();
     expect(await sovr.contract.balanceOf(payout)).toBe(PRICE);
@@ -315,7 +377,13 @@ describe('the GET /rails cache', () => {
     await c.rails.sync();
     expect(c.reads).toEqual([`${hub.url}/rails`]);
     const rail = await c.rails.sovr();
-    expect(rail).toMatchObject({ name: 'sovr', chainId: chain.chainId, token: sovr.address, treasury, eip712: { name: 'SOVR', version: '1' } });
+    expect(rail).toMatchObject({
+      name: 'sovr',
+      chainId: chain.chainId,
+      token: sovr.address,
+      treasury,
+      eip712: { name: 'SOVR', version: '1' },
+    });
     expect(c.reads).toHaveLength(1);
     c.advance(MAX_AGE_MS + 1);
     expect(await c.rails.sovr()).toEqual(rail);

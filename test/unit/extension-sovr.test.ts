@@ -59,7 +59,13 @@ const exactOption = (over: Partial<PaymentOption> = {}): PaymentOption => ({
   ...over,
 });
 
-const l402 = (): PaymentChallenge['l402'] => ({ kind: 'l402', scheme: 'L402', macaroon: 'AgEEbHNhdAJCAADXYmFzZTY0bWFjYXJvb24=', invoice: 'lnbcrt15u1pjqqqq', amountMsat: '1500000' });
+const l402 = (): PaymentChallenge['l402'] => ({
+  kind: 'l402',
+  scheme: 'L402',
+  macaroon: 'AgEEbHNhdAJCAADXYmFzZTY0bWFjYXJvb24=',
+  invoice: 'lnbcrt15u1pjqqqq',
+  amountMsat: '1500000',
+});
 
 describe('choosing the entry and the rail', () => {
   it('a hub merchant’s SOVR entry on a hub with the sovr rail: the hub balance, with paying from the wallet offered beside it', () => {
@@ -67,7 +73,15 @@ describe('choosing the entry and the rail', () => {
     expect(c.payment).toMatchObject({ rail: 'internal', payTo: 'm_shop', amount: '1500', asset: 'SOVR' });
     expect(c.onChain).toEqual({
       kind: 'merchant',
-      payment: { rail: 'sovr', payTo: 'm_shop', amount: '1500', asset: 'SOVR', resource: { url: PAGE.url, method: 'GET' }, requirement: tollwayOption(), description: 'Article' },
+      payment: {
+        rail: 'sovr',
+        payTo: 'm_shop',
+        amount: '1500',
+        asset: 'SOVR',
+        resource: { url: PAGE.url, method: 'GET' },
+        requirement: tollwayOption(),
+        description: 'Article',
+      },
       domain: { name: 'SOVR', version: '1', chainId: 31337, verifyingContract: TOKEN },
       from: WALLET,
       to: TREASURY,
@@ -79,7 +93,9 @@ describe('choosing the entry and the rail', () => {
 
   it('offers nothing on chain without the rail, without a known treasury, without a wallet address, or for another asset', () => {
     expect(choosePayment(x402Challenge([tollwayOption()]), PAGE, HUB).onChain).toBeUndefined();
-    expect(choosePayment(x402Challenge([tollwayOption()]), PAGE, HUB, { rail: { ...RAIL, treasury: null }, wallet: WALLET }).onChain).toBeUndefined();
+    expect(
+      choosePayment(x402Challenge([tollwayOption()]), PAGE, HUB, { rail: { ...RAIL, treasury: null }, wallet: WALLET }).onChain,
+    ).toBeUndefined();
     expect(choosePayment(x402Challenge([tollwayOption()]), PAGE, HUB, { rail: RAIL, wallet: null }).onChain).toBeUndefined();
     const btc = choosePayment(x402Challenge([tollwayOption({ asset: 'BTC' })]), PAGE, HUB, chain);
     expect(btc.payment).toMatchObject({ rail: 'internal', asset: 'BTC' });
@@ -88,18 +104,42 @@ describe('choosing the entry and the rail', () => {
 
   it('an exact-only 402 for the hub’s token on the hub’s chain: the wallet, to the entry’s payTo, body unsigned until approval', () => {
     const c = choosePayment(x402Challenge([exactOption()]), PAGE, HUB, chain);
-    expect(c.payment).toEqual({ rail: 'sovr', payTo: PAYOUT, amount: '2500', asset: 'SOVR', resource: { url: PAGE.url, method: 'GET' }, requirement: exactOption(), description: 'Article' });
+    expect(c.payment).toEqual({
+      rail: 'sovr',
+      payTo: PAYOUT,
+      amount: '2500',
+      asset: 'SOVR',
+      resource: { url: PAGE.url, method: 'GET' },
+      requirement: exactOption(),
+      description: 'Article',
+    });
     expect(c.payment?.authorization).toBeUndefined();
-    expect(c.onChain).toMatchObject({ kind: 'exact', to: PAYOUT, from: WALLET, validitySeconds: 300, domain: { name: 'SOVR', version: '1', chainId: 31337, verifyingContract: TOKEN.toLowerCase() } });
-    expect(describeRequest(request({ payment: c.payment, challenge: x402Challenge([exactOption()]) }))).toMatchObject({ amount: '0.0000000000000025 SOVR', rail: 'SOVR on chain, from your wallet', scheme: 'exact · eip155:31337' });
+    expect(c.onChain).toMatchObject({
+      kind: 'exact',
+      to: PAYOUT,
+      from: WALLET,
+      validitySeconds: 300,
+      domain: { name: 'SOVR', version: '1', chainId: 31337, verifyingContract: TOKEN.toLowerCase() },
+    });
+    expect(describeRequest(request({ payment: c.payment, challenge: x402Challenge([exactOption()]) }))).toMatchObject({
+      amount: '0.0000000000000025 SOVR',
+      rail: 'SOVR on chain, from your wallet',
+      scheme: 'exact · eip155:31337',
+    });
   });
 
   it('an exact entry it cannot pay is listed as such: another chain, another token, a payee that is not an address, or no rail', () => {
     for (const option of [exactOption({ network: 'eip155:8453' }), exactOption({ asset: PAYOUT }), exactOption({ payTo: 'm_shop' })]) {
       expect(isExactForRail(option, RAIL)).toBe(false);
-      expect(choosePayment(x402Challenge([option]), PAGE, HUB, chain)).toMatchObject({ payment: null, unpayable: expect.stringContaining('exact on eip155:') });
+      expect(choosePayment(x402Challenge([option]), PAGE, HUB, chain)).toMatchObject({
+        payment: null,
+        unpayable: expect.stringContaining('exact on eip155:'),
+      });
     }
-    expect(choosePayment(x402Challenge([exactOption()]), PAGE, HUB)).toMatchObject({ payment: null, unpayable: 'No option this wallet can pay yet: exact on eip155:31337' });
+    expect(choosePayment(x402Challenge([exactOption()]), PAGE, HUB)).toMatchObject({
+      payment: null,
+      unpayable: 'No option this wallet can pay yet: exact on eip155:31337',
+    });
   });
 
   it('prefers what is paid from the hub balance: tollway, then Lightning, then exact from the wallet', () => {
@@ -109,7 +149,12 @@ describe('choosing the entry and the rail', () => {
     const withLightning: PaymentChallenge = { ...x402Challenge([exactOption()]), l402: l402() };
     expect(choosePayment(withLightning, PAGE, HUB, chain).payment).toMatchObject({ rail: 'lightning' });
     // A tollway entry naming another hub is no use here; the exact entry is.
-    const otherHub = choosePayment(x402Challenge([tollwayOption({ network: 'tollway:https://elsewhere.example' }), exactOption()]), PAGE, HUB, chain);
+    const otherHub = choosePayment(
+      x402Challenge([tollwayOption({ network: 'tollway:https://elsewhere.example' }), exactOption()]),
+      PAGE,
+      HUB,
+      chain,
+    );
     expect(otherHub.payment).toMatchObject({ rail: 'sovr', payTo: PAYOUT });
   });
 
@@ -151,15 +196,32 @@ describe('the typed data and its signature (golden values)', () => {
     const signed = await signAuthorization(KEY, plan, window, nonce);
     expect(signed).toEqual({
       ...typed.message,
-      signature: '0xf7998616ef3af8f2360144e2ef7e74127ac55e2b975ba49e8e8553b306974796037b61d063a9a09c43806bb348a0db0c9669856693e57b5bc3e4b0effcd1afd11b',
+      signature:
+        '0xf7998616ef3af8f2360144e2ef7e74127ac55e2b975ba49e8e8553b306974796037b61d063a9a09c43806bb348a0db0c9669856693e57b5bc3e4b0effcd1afd11b',
     });
     expect(ethersVerify(typed.domain, typed.types, typed.message, signed.signature)).toBe(WALLET);
     expect(
-      await viemVerify({ address: WALLET, domain: { ...typed.domain, verifyingContract: TOKEN as Hex }, types: typed.types, primaryType: typed.primaryType, message: { ...typed.message, value: 1500n, validAfter: BigInt(NOW - 600), validBefore: BigInt(NOW + 600), nonce: nonce as Hex }, signature: signed.signature as Hex }),
+      await viemVerify({
+        address: WALLET,
+        domain: { ...typed.domain, verifyingContract: TOKEN as Hex },
+        types: typed.types,
+        primaryType: typed.primaryType,
+        message: { ...typed.message, value: 1500n, validAfter: BigInt(NOW - 600), validBefore: BigInt(NOW + 600), nonce: nonce as Hex },
+        signature: signed.signature as Hex,
+      }),
     ).toBe(true);
     // The hub's own checks (signature under SOVR's domain, payer, treasury, value, window) pass.
     expect(() =>
-      checkAuthorization(parseAuthorization(signed), { chainId: 31337, token: TOKEN, treasury: TREASURY, payer: WALLET, amount: 1500n, now: NOW + 1, minValiditySeconds: 60, maxValiditySeconds: 3600 }),
+      checkAuthorization(parseAuthorization(signed), {
+        chainId: 31337,
+        token: TOKEN,
+        treasury: TREASURY,
+        payer: WALLET,
+        amount: 1500n,
+        now: NOW + 1,
+        minValiditySeconds: 60,
+        maxValiditySeconds: 3600,
+      }),
     ).not.toThrow();
   });
 
@@ -175,12 +237,29 @@ describe('the typed data and its signature (golden values)', () => {
       validAfter: '1767225000',
       validBefore: '1767225900',
       nonce,
-      signature: '0x09d3dd9f34bde2b98da133d5041829626cb71d3bc1147c55839b2a2a66e78e2771e796bb694bfe8cc842011b015544a1c710407a201fc856938253d84d3bc9481c',
+      signature:
+        '0x09d3dd9f34bde2b98da133d5041829626cb71d3bc1147c55839b2a2a66e78e2771e796bb694bfe8cc842011b015544a1c710407a201fc856938253d84d3bc9481c',
     });
     const { signature, ...message } = signed;
-    expect(ethersVerify({ name: 'SOVR', version: '1', chainId: 31337, verifyingContract: TOKEN }, typedDataOf(plan, window, nonce).types, message, signature)).toBe(WALLET);
+    expect(
+      ethersVerify(
+        { name: 'SOVR', version: '1', chainId: 31337, verifyingContract: TOKEN },
+        typedDataOf(plan, window, nonce).types,
+        message,
+        signature,
+      ),
+    ).toBe(WALLET);
     expect(() =>
-      checkAuthorization(parseAuthorization(signed), { chainId: 31337, token: TOKEN, treasury: PAYOUT, payer: WALLET, amount: 2500n, now: NOW + 1, minValiditySeconds: 60, maxValiditySeconds: 3600 }),
+      checkAuthorization(parseAuthorization(signed), {
+        chainId: 31337,
+        token: TOKEN,
+        treasury: PAYOUT,
+        payer: WALLET,
+        amount: 2500n,
+        now: NOW + 1,
+        minValiditySeconds: 60,
+        maxValiditySeconds: 3600,
+      }),
     ).not.toThrow();
 
     // A token whose domain the entry names differently is signed under that name (and only that name recovers it).
@@ -188,8 +267,22 @@ describe('the typed data and its signature (golden values)', () => {
     expect(other.domain).toEqual({ name: 'Sovereign', version: '2', chainId: 31337, verifyingContract: TOKEN.toLowerCase() });
     const s2 = await signAuthorization(KEY, other, window, nonce);
     const { signature: sig2, ...m2 } = s2;
-    expect(ethersVerify({ name: 'Sovereign', version: '2', chainId: 31337, verifyingContract: TOKEN }, typedDataOf(other, window, nonce).types, m2, sig2)).toBe(WALLET);
-    expect(ethersVerify({ name: 'SOVR', version: '1', chainId: 31337, verifyingContract: TOKEN }, typedDataOf(other, window, nonce).types, m2, sig2)).not.toBe(WALLET);
+    expect(
+      ethersVerify(
+        { name: 'Sovereign', version: '2', chainId: 31337, verifyingContract: TOKEN },
+        typedDataOf(other, window, nonce).types,
+        m2,
+        sig2,
+      ),
+    ).toBe(WALLET);
+    expect(
+      ethersVerify(
+        { name: 'SOVR', version: '1', chainId: 31337, verifyingContract: TOKEN },
+        typedDataOf(other, window, nonce).types,
+        m2,
+        sig2,
+      ),
+    ).not.toBe(WALLET);
     // Without extra, GET /rails names the domain.
     expect(exactPlan(exactOption({ extra: undefined }), RAIL, WALLET, undefined)!.domain).toMatchObject({ name: 'SOVR', version: '1' });
   });
@@ -222,7 +315,9 @@ describe('validity clamping', () => {
     expect(exactPlan(exactOption({ maxTimeoutSeconds: 10 }), RAIL, WALLET, undefined)!.validitySeconds).toBe(120);
     expect(exactPlan(exactOption({ maxTimeoutSeconds: 86_400 }), RAIL, WALLET, undefined)!.validitySeconds).toBe(3540);
     expect(exactPlan(exactOption({ maxTimeoutSeconds: undefined }), RAIL, WALLET, undefined)!.validitySeconds).toBe(600);
-    expect(exactPlan(exactOption(), { ...RAIL, minValiditySeconds: 600, maxValiditySeconds: 1200 }, WALLET, undefined)!.validitySeconds).toBe(660);
+    expect(
+      exactPlan(exactOption(), { ...RAIL, minValiditySeconds: 600, maxValiditySeconds: 1200 }, WALLET, undefined)!.validitySeconds,
+    ).toBe(660);
   });
 
   it('a window sent back with an approval is signed only while it is still inside the bounds', () => {
@@ -260,7 +355,14 @@ describe('the PAYMENT-SIGNATURE of an exact payment', () => {
     const challenge = x402Challenge([exactOption()]);
     const plan = choosePayment(challenge, PAGE, HUB, chain).onChain!;
     const authorization = await signAuthorization(KEY, plan, authorizationWindow(NOW, plan.validitySeconds), `0x${'22'.repeat(32)}`);
-    return request({ challenge, onChain: plan, payment: { ...plan.payment, authorization }, paidFrom: 'wallet', status, result: status === 'paying' ? null : hubPayment(status === 'submitted' ? 'submitted' : 'completed') });
+    return request({
+      challenge,
+      onChain: plan,
+      payment: { ...plan.payment, authorization },
+      paidFrom: 'wallet',
+      status,
+      result: status === 'paying' ? null : hubPayment(status === 'submitted' ? 'submitted' : 'completed'),
+    });
   }
 
   it('is base64 of {x402Version: 2, resource, accepted: <the entry>, payload: {signature, authorization}}, numbers as decimal strings', async () => {
@@ -273,8 +375,16 @@ describe('the PAYMENT-SIGNATURE of an exact payment', () => {
       resource: { url: 'https://shop.example/a', description: 'Article' },
       accepted: exactOption(),
       payload: {
-        signature: '0x09d3dd9f34bde2b98da133d5041829626cb71d3bc1147c55839b2a2a66e78e2771e796bb694bfe8cc842011b015544a1c710407a201fc856938253d84d3bc9481c',
-        authorization: { from: WALLET, to: PAYOUT, value: '2500', validAfter: '1767225000', validBefore: '1767225900', nonce: `0x${'22'.repeat(32)}` },
+        signature:
+          '0x09d3dd9f34bde2b98da133d5041829626cb71d3bc1147c55839b2a2a66e78e2771e796bb694bfe8cc842011b015544a1c710407a201fc856938253d84d3bc9481c',
+        authorization: {
+          from: WALLET,
+          to: PAYOUT,
+          value: '2500',
+          validAfter: '1767225000',
+          validBefore: '1767225900',
+          nonce: `0x${'22'.repeat(32)}`,
+        },
       },
     });
     // The x402 reference decoder and the hub's merchant-side codec read it the same way.
@@ -294,8 +404,20 @@ describe('the PAYMENT-SIGNATURE of an exact payment', () => {
     const c = choosePayment(challenge, PAGE, HUB, chain);
     const payment = { ...c.onChain!.payment, authorization: { signed: 'elsewhere' } };
     const result = { ...hubPayment('completed'), payTo: 'm_shop', receipt: { token: 'eyJ.receipt', transactionHash: '0xabc' } };
-    expect(proofHeader(request({ challenge, payment, status: 'submitted', result: { ...result, status: 'submitted', receipt: { transactionHash: '0xabc' } } }))).toBeNull();
+    expect(
+      proofHeader(
+        request({
+          challenge,
+          payment,
+          status: 'submitted',
+          result: { ...result, status: 'submitted', receipt: { transactionHash: '0xabc' } },
+        }),
+      ),
+    ).toBeNull();
     const proof = proofHeader(request({ challenge, payment, status: 'completed', result }))!;
-    expect(parsePaymentSignature(proof.value)).toMatchObject({ ok: true, value: { accepted: { scheme: 'tollway' }, payload: { receipt: 'eyJ.receipt' } } });
+    expect(parsePaymentSignature(proof.value)).toMatchObject({
+      ok: true,
+      value: { accepted: { scheme: 'tollway' }, payload: { receipt: 'eyJ.receipt' } },
+    });
   });
 });

@@ -30,14 +30,26 @@ describe('wallet keystore', () => {
 });
 
 describe('hub api', () => {
-  const json = (status: number, value: unknown) => new Response(JSON.stringify(value), { status, headers: { 'content-type': 'application/json' } });
+  const json = (status: number, value: unknown) =>
+    new Response(JSON.stringify(value), { status, headers: { 'content-type': 'application/json' } });
   it('validates answers and turns problems into HubErrors', async () => {
     const seen: string[] = [];
-    const api = createHubApi({ fetch: async (url, init) => (seen.push(`${init?.method} ${String(url)} ${JSON.stringify(init?.headers)}`), json(200, { nonce: 'abc123abc123' })) });
+    const api = createHubApi({
+      fetch: async (url, init) => (
+        seen.push(`${init?.method} ${String(url)} ${JSON.stringify(init?.headers)}`), json(200, { nonce: 'abc123abc123' })
+      ),
+    });
     expect(await api.nonce('http://127.0.0.1:8402')).toBe('abc123abc123');
     expect(seen[0]).toBe('GET http://127.0.0.1:8402/auth/nonce {}');
-    const refused = createHubApi({ fetch: async () => json(401, { type: 'https://tollway.dev/problems/unauthorized', title: 'Unauthorized', status: 401, detail: 'token revoked' }) });
-    await expect(refused.refresh('http://h', 'rt')).rejects.toMatchObject({ status: 401, type: 'https://tollway.dev/problems/unauthorized', message: 'token revoked' });
+    const refused = createHubApi({
+      fetch: async () =>
+        json(401, { type: 'https://tollway.dev/problems/unauthorized', title: 'Unauthorized', status: 401, detail: 'token revoked' }),
+    });
+    await expect(refused.refresh('http://h', 'rt')).rejects.toMatchObject({
+      status: 401,
+      type: 'https://tollway.dev/problems/unauthorized',
+      message: 'token revoked',
+    });
     const odd = createHubApi({ fetch: async () => json(200, { accessToken: 1 }) });
     await expect(odd.refresh('http://h', 'rt')).rejects.toBeInstanceOf(HubError);
     const down = createHubApi({ fetch: async () => Promise.reject(new Error('ECONNREFUSED')) });

@@ -35,7 +35,12 @@ describe('ledger refusals as problems', () => {
   });
 
   it('keeps a hub bug a plain error that names the transfer', () => {
-    for (const r of ['exists_with_different_amount', 'debit_account_not_found', 'id_already_failed', 'pending_transfer_not_found'] as const) {
+    for (const r of [
+      'exists_with_different_amount',
+      'debit_account_not_found',
+      'id_already_failed',
+      'pending_transfer_not_found',
+    ] as const) {
       const e = ledgerRefusal(r, asked);
       expect(e).not.toBeInstanceOf(ProblemError);
       expect(e.message).toBe(`ledger refused payment pay_1: ${r}`);

@@ -37,7 +37,10 @@ describe('LND REST stream parsing', () => {
   it('turns an error object into a gRPC status after the results before it', async () => {
     const got: unknown[] = [];
     const err = await (async () => {
-      for await (const r of results(chunks('{"result":{"status":"IN_FLIGHT"}}\n{"error":{"code":2,"message":"router shut', 'ting down","details":[]}}\n'))) got.push(r);
+      for await (const r of results(
+        chunks('{"result":{"status":"IN_FLIGHT"}}\n{"error":{"code":2,"message":"router shut', 'ting down","details":[]}}\n'),
+      ))
+        got.push(r);
     })().catch((e: unknown) => e);
     expect(got).toEqual([{ status: 'IN_FLIGHT' }]);
     expect(err).toBeInstanceOf(GrpcStatusError);
@@ -50,9 +53,29 @@ describe('LND REST stream parsing', () => {
   });
 
   it('reads payments as LND writes them: int64 strings, a zero preimage while unpaid', () => {
-    const inflight = parsePayment({ payment_hash: 'AB'.repeat(32), status: 'IN_FLIGHT', payment_preimage: '0'.repeat(64), value_msat: '1500', fee_msat: '0', failure_reason: 'FAILURE_REASON_NONE' });
-    expect(inflight).toEqual({ paymentHash: 'ab'.repeat(32), status: 'IN_FLIGHT', preimage: null, valueMsat: 1500n, feeMsat: 0n, failureReason: null });
-    const done = parsePayment({ payment_hash: 'ab'.repeat(32), status: 'SUCCEEDED', payment_preimage: 'cd'.repeat(32), value_msat: '9007199254740993', fee_msat: '12' });
+    const inflight = parsePayment({
+      payment_hash: 'AB'.repeat(32),
+      status: 'IN_FLIGHT',
+      payment_preimage: '0'.repeat(64),
+      value_msat: '1500',
+      fee_msat: '0',
+      failure_reason: 'FAILURE_REASON_NONE',
+    });
+    expect(inflight).toEqual({
+      paymentHash: 'ab'.repeat(32),
+      status: 'IN_FLIGHT',
+      preimage: null,
+      valueMsat: 1500n,
+      feeMsat: 0n,
+      failureReason: null,
+    });
+    const done = parsePayment({
+      payment_hash: 'ab'.repeat(32),
+      status: 'SUCCEEDED',
+      payment_preimage: 'cd'.repeat(32),
+      value_msat: '9007199254740993',
+      fee_msat: '12',
+    });
     expect(done).toMatchObject({ preimage: 'cd'.repeat(32), valueMsat: 9_007_199_254_740_993n, feeMsat: 12n });
     // The old TrackPayment shape has only a state: still read, never taken for final.
     expect(parsePayment({ state: 'SUCCEEDED' }).status).toBe('UNKNOWN');
@@ -77,8 +100,18 @@ async function serve(handler: RequestListener): Promise<{ url: string; close(): 
 }
 
 const send = (url: string) =>
-  all(createLndClient({ url, macaroonHex: 'beef', timeoutMs: 2000 }).sendPayment({ paymentRequest: 'lnbcrt1…', timeoutSeconds: 30, feeLimitMsat: 1000n }));
-const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as LndError);
+  all(
+    createLndClient({ url, macaroonHex: 'beef', timeoutMs: 2000 }).sendPayment({
+      paymentRequest: 'lnbcrt1…',
+      timeoutSeconds: 30,
+      feeLimitMsat: 1000n,
+    }),
+  );
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e as LndError,
+  );
 
 describe('LND REST client over HTTP', () => {
   it('sends the macaroon header and the request as LND reads it, and follows a chunked stream', async () => {
@@ -87,7 +120,8 @@ describe('LND REST client over HTTP', () => {
       req.on('data', (c) => (body += c));
       req.on('end', () => {
         res.writeHead(200, { 'content-type': 'application/json' });
-        const pay = (status: string, preimage = '0'.repeat(64)) => JSON.stringify({ result: { payment_hash: 'aa'.repeat(32), status, payment_preimage: preimage, value_msat: '1000' } }) + '\n';
+        const pay = (status: string, preimage = '0'.repeat(64)) =>
+          JSON.stringify({ result: { payment_hash: 'aa'.repeat(32), status, payment_preimage: preimage, value_msat: '1000' } }) + '\n';
         const both = pay('IN_FLIGHT') + pay('SUCCEEDED', 'bb'.repeat(32));
         res.write(both.slice(0, 37));
         setTimeout(() => res.end(both.slice(37)), 20);
@@ -98,7 +132,12 @@ describe('LND REST client over HTTP', () => {
       expect(updates.map((u) => u.status)).toEqual(['IN_FLIGHT', 'SUCCEEDED']);
       expect(updates[1]!.preimage).toBe('bb'.repeat(32));
       expect(srv.seen[0]!['grpc-metadata-macaroon']).toBe('beef');
-      expect(JSON.parse(body)).toEqual({ payment_request: 'lnbcrt1…', timeout_seconds: 30, fee_limit_msat: '1000', no_inflight_updates: false });
+      expect(JSON.parse(body)).toEqual({
+        payment_request: 'lnbcrt1…',
+        timeout_seconds: 30,
+        fee_limit_msat: '1000',
+        no_inflight_updates: false,
+      });
     } finally {
       await srv.close();
     }
@@ -108,7 +147,9 @@ describe('LND REST client over HTTP', () => {
     let path = '';
     const srv = await serve((req, res) => {
       path = req.url ?? '';
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 5, message: "payment isn't initiated", details: [] }));
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ code: 5, message: "payment isn't initiated", details: [] }));
     });
     try {
       const hash = 'fb'.repeat(32);
@@ -121,10 +162,17 @@ describe('LND REST client over HTTP', () => {
   });
 
   it('classifies: a gRPC status before any update is a refusal, in either JSON shape', async () => {
-    for (const shape of [{ code: 6, message: 'invoice is already paid', details: [] }, { error: { code: 6, message: 'invoice is already paid', details: [] } }]) {
+    for (const shape of [
+      { code: 6, message: 'invoice is already paid', details: [] },
+      { error: { code: 6, message: 'invoice is already paid', details: [] } },
+    ]) {
       const srv = await serve((_req, res) => res.writeHead(409, { 'content-type': 'application/json' }).end(JSON.stringify(shape)));
       try {
-        expect(await failure(send(srv.url))).toMatchObject({ kind: 'refused', grpcCode: GRPC.ALREADY_EXISTS, message: 'invoice is already paid' });
+        expect(await failure(send(srv.url))).toMatchObject({
+          kind: 'refused',
+          grpcCode: GRPC.ALREADY_EXISTS,
+          message: 'invoice is already paid',
+        });
       } finally {
         await srv.close();
       }
@@ -135,14 +183,21 @@ describe('LND REST client over HTTP', () => {
     const proxy = await serve((_req, res) => res.writeHead(502, { 'content-type': 'text/html' }).end('<html>Bad Gateway</html>'));
     const cut = await serve((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.write(JSON.stringify({ result: { payment_hash: 'aa'.repeat(32), status: 'IN_FLIGHT' } }) + '\n', () => setImmediate(() => res.socket?.destroy()));
+      res.write(JSON.stringify({ result: { payment_hash: 'aa'.repeat(32), status: 'IN_FLIGHT' } }) + '\n', () =>
+        setImmediate(() => res.socket?.destroy()),
+      );
     });
     try {
       expect(await failure(send(proxy.url))).toMatchObject({ kind: 'broken', httpStatus: 502 });
       const seen: string[] = [];
       const err = await failure(
         (async () => {
-          for await (const u of createLndClient({ url: cut.url, macaroonHex: 'beef' }).sendPayment({ paymentRequest: 'x', timeoutSeconds: 1, feeLimitMsat: 0n })) seen.push(u.status);
+          for await (const u of createLndClient({ url: cut.url, macaroonHex: 'beef' }).sendPayment({
+            paymentRequest: 'x',
+            timeoutSeconds: 1,
+            feeLimitMsat: 0n,
+          }))
+            seen.push(u.status);
         })(),
       );
       expect(seen).toEqual(['IN_FLIGHT']);

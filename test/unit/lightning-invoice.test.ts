@@ -64,7 +64,15 @@ describe('BOLT 11 decoding', () => {
     const inv = makeInvoice({ valueMsat: 1000n });
     expect(decodeInvoice(inv.paymentRequest.toUpperCase()).paymentHash).toBe(inv.paymentHashHex);
     const mixed = inv.paymentRequest.slice(0, 20) + inv.paymentRequest.slice(20).toUpperCase();
-    for (const bad of [mixed, ` ${inv.paymentRequest}`, `lightning:${inv.paymentRequest}`, inv.paymentRequest.replace(/.$/, (c) => (c === 'q' ? 'p' : 'q')), '', 'lnbc', 'x'.repeat(3000)]) {
+    for (const bad of [
+      mixed,
+      ` ${inv.paymentRequest}`,
+      `lightning:${inv.paymentRequest}`,
+      inv.paymentRequest.replace(/.$/, (c) => (c === 'q' ? 'p' : 'q')),
+      '',
+      'lnbc',
+      'x'.repeat(3000),
+    ]) {
       expect(() => decodeInvoice(bad), bad.slice(0, 30)).toThrow(InvoiceError);
     }
   });
@@ -88,12 +96,22 @@ describe('checking a payment request against its invoice', () => {
   });
 
   it('refuses other assets, amountless invoices and invoices of another network', () => {
-    expect(problemOf(() => checkInvoiceRequest({ payTo: inv.paymentRequest, amount: 2500n, asset: 'SOVR' }, 'regtest')).code).toBe('validation-error');
+    expect(problemOf(() => checkInvoiceRequest({ payTo: inv.paymentRequest, amount: 2500n, asset: 'SOVR' }, 'regtest')).code).toBe(
+      'validation-error',
+    );
     const amountless = makeInvoice({ valueMsat: null }).paymentRequest;
-    expect(problemOf(() => checkInvoiceRequest({ payTo: amountless, amount: 2500n, asset: 'BTC' }, 'regtest'))).toMatchObject({ code: 'invalid-invoice', message: expect.stringMatching(/no amount/) });
+    expect(problemOf(() => checkInvoiceRequest({ payTo: amountless, amount: 2500n, asset: 'BTC' }, 'regtest'))).toMatchObject({
+      code: 'invalid-invoice',
+      message: expect.stringMatching(/no amount/),
+    });
     const mainnet = makeInvoice({ valueMsat: 2500n, network: 'mainnet' }).paymentRequest;
-    expect(problemOf(() => checkInvoiceRequest({ payTo: mainnet, amount: 2500n, asset: 'BTC' }, 'regtest'))).toMatchObject({ code: 'invalid-invoice', message: expect.stringMatching(/another network/) });
-    expect(problemOf(() => checkInvoiceRequest({ payTo: 'not an invoice', amount: 2500n, asset: 'BTC' }, 'regtest')).code).toBe('invalid-invoice');
+    expect(problemOf(() => checkInvoiceRequest({ payTo: mainnet, amount: 2500n, asset: 'BTC' }, 'regtest'))).toMatchObject({
+      code: 'invalid-invoice',
+      message: expect.stringMatching(/another network/),
+    });
+    expect(problemOf(() => checkInvoiceRequest({ payTo: 'not an invoice', amount: 2500n, asset: 'BTC' }, 'regtest')).code).toBe(
+      'invalid-invoice',
+    );
     // testnet and testnet4 share a prefix.
     const testnet = makeInvoice({ valueMsat: 2500n, network: 'testnet' }).paymentRequest;
     expect(() => checkInvoiceRequest({ payTo: testnet, amount: 2500n, asset: 'BTC' }, 'testnet4')).not.toThrow();

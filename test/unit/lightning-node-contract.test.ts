@@ -7,7 +7,13 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLndNode, isLightningNodeError, type LightningNode, type LightningNodeErrorKind, type SettledInvoice } from '../../lightning/index.js';
+import {
+  createLndNode,
+  isLightningNodeError,
+  type LightningNode,
+  type LightningNodeErrorKind,
+  type SettledInvoice,
+} from '../../lightning/index.js';
 import { makeInvoice, startFakeLnd } from '../../devnet/lnd.js';
 import { freePort } from '../helpers/hub.js';
 
@@ -64,9 +70,7 @@ async function lndHarness(): Promise<NodeHarness> {
   };
 }
 
-const KINDS: [kind: string, start: () => Promise<NodeHarness>][] = [
-  ['lnd', lndHarness],
-];
+const KINDS: [kind: string, start: () => Promise<NodeHarness>][] = [['lnd', lndHarness]];
 
 const sha256hex = (hex: string) => createHash('sha256').update(Buffer.from(hex, 'hex')).digest('hex');
 
@@ -199,7 +203,10 @@ describe.each(KINDS)('LightningNode contract: %s', (_kind, start) => {
     h.holdPayments();
     const ctl = new AbortController();
     const paying = h.node.pay({ bolt11: held.bolt11, feeLimitMsat: 1000n, timeoutSeconds: 10, signal: ctl.signal });
-    await until(async () => ((await h.node.paymentStatus(held.paymentHash)).state === 'in_flight' ? true : undefined), 'the node to take the payment');
+    await until(
+      async () => ((await h.node.paymentStatus(held.paymentHash)).state === 'in_flight' ? true : undefined),
+      'the node to take the payment',
+    );
     ctl.abort();
     await expect(paying).rejects.toBeDefined();
     expect(await h.node.paymentStatus(held.paymentHash)).toEqual({ state: 'in_flight' });
@@ -250,7 +257,10 @@ describe('LND specifics', () => {
     const hash = 'aa'.repeat(32);
     let started = true;
     const server = http.createServer((_req, res) => {
-      if (!started) return void res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 2, message: 'router shutting down', details: [] }));
+      if (!started)
+        return void res
+          .writeHead(500, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ code: 2, message: 'router shutting down', details: [] }));
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write(JSON.stringify({ result: { payment_hash: hash, status: 'IN_FLIGHT' } }) + '\n');
       res.end(JSON.stringify({ error: { code: 2, message: 'router shutting down', details: [] } }) + '\n');
@@ -266,7 +276,6 @@ describe('LND specifics', () => {
       await new Promise((r) => server.close(r));
     }
   });
-
 
   it('a settlement stream replays what settled after `since`', async () => {
     const lnd = await startFakeLnd();

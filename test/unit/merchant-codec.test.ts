@@ -40,7 +40,14 @@ describe('PAYMENT-REQUIRED encoder', () => {
   it('lists the tollway entry, with the hub, a fresh challenge id and the binding', () => {
     const [a] = paymentOptions(spec);
     const [b] = paymentOptions(spec);
-    expect(a).toMatchObject({ scheme: 'tollway', network: 'tollway:http://127.0.0.1:8402', amount: '1500', asset: 'SOVR', payTo: 'm_abc', maxTimeoutSeconds: 300 });
+    expect(a).toMatchObject({
+      scheme: 'tollway',
+      network: 'tollway:http://127.0.0.1:8402',
+      amount: '1500',
+      asset: 'SOVR',
+      payTo: 'm_abc',
+      maxTimeoutSeconds: 300,
+    });
     expect(a!.extra).toMatchObject({ hub: spec.hub, bind: ['method', 'path'] });
     expect(a!.extra!.challengeId).not.toBe(b!.extra!.challengeId);
     expect(paymentOptions(spec)).toHaveLength(1);
@@ -86,7 +93,12 @@ describe('PAYMENT-REQUIRED encoder', () => {
 describe('PAYMENT-RESPONSE', () => {
   it('round-trips and leaves absent fields out', () => {
     const h = encodePaymentResponse({ success: true, transaction: 'pay_1', network: 'tollway:http://h', amount: '1500' });
-    expect(JSON.parse(Buffer.from(h, 'base64').toString())).toEqual({ success: true, transaction: 'pay_1', network: 'tollway:http://h', amount: '1500' });
+    expect(JSON.parse(Buffer.from(h, 'base64').toString())).toEqual({
+      success: true,
+      transaction: 'pay_1',
+      network: 'tollway:http://h',
+      amount: '1500',
+    });
     const r = parsePaymentResponse(h);
     expect(r.ok && r.value).toEqual({ success: true, transaction: 'pay_1', network: 'tollway:http://h', amount: '1500' });
   });
@@ -104,7 +116,10 @@ describe('reading proofs', () => {
   });
   it('reads version 1 X-PAYMENT', () => {
     const v1 = encodeBase64Text(JSON.stringify({ x402Version: 1, scheme: 'tollway', network: 'tollway:x', payload: { receipt: 'r' } }));
-    expect(readProof(v1, 'X-PAYMENT')).toEqual({ ok: true, proof: { version: 1, scheme: 'tollway', network: 'tollway:x', payload: { receipt: 'r' } } });
+    expect(readProof(v1, 'X-PAYMENT')).toEqual({
+      ok: true,
+      proof: { version: 1, scheme: 'tollway', network: 'tollway:x', payload: { receipt: 'r' } },
+    });
   });
   it.each([
     ['not base64', '%%%', 'malformed_proof'],
@@ -151,7 +166,14 @@ describe('paywall options', () => {
     ['an unknown bind part', { bind: ['method', 'headers'] }],
     ['a bad window', { reuse: { windowSeconds: 0 } }],
     ['a bad payout address', { payoutAddress: '0x12' }],
-    ['an exact entry for BTC', { asset: 'BTC', payoutAddress: '0x209693Bc6afc0C5328bA36FaF03C514EF312287C', chain: { chainId: 1, tokenAddress: '0x5FbDB2315678afecb367f032d93F642f64180aa3' } }],
+    [
+      'an exact entry for BTC',
+      {
+        asset: 'BTC',
+        payoutAddress: '0x209693Bc6afc0C5328bA36FaF03C514EF312287C',
+        chain: { chainId: 1, tokenAddress: '0x5FbDB2315678afecb367f032d93F642f64180aa3' },
+      },
+    ],
   ])('refuses %s at start', (_name, override) => {
     expect(() => paywall({ ...base, ...(override as object) } as never)).toThrow(/^paywall: /);
   });

@@ -41,7 +41,9 @@ describe('describeRoutes', () => {
 
   it('takes an explicit list too', () => {
     const p = paywall({ ...base, price: '7' });
-    expect(describeRoutes([{ method: 'get', path: '/x', paywall: p }]).routes).toEqual([expect.objectContaining({ method: 'GET', path: '/x', price: { amount: '7', asset: 'SOVR' } })]);
+    expect(describeRoutes([{ method: 'get', path: '/x', paywall: p }]).routes).toEqual([
+      expect.objectContaining({ method: 'GET', path: '/x', price: { amount: '7', asset: 'SOVR' } }),
+    ]);
   });
 
   it('reads Express 4 apps, whose mount paths are only regexps', () => {
@@ -52,7 +54,20 @@ describe('describeRoutes', () => {
           { regexp: Object.assign(/^\/?(?=\/|$)/i, { fast_slash: true }), handle: function query() {} },
           {
             regexp: /^\/api\/v1\/?(?=\/|$)/i,
-            handle: { stack: [{ route: { path: '/things/:id', methods: { get: true }, stack: [{ method: 'get', handle: p }, { method: 'get', handle: ok }] } }] },
+            handle: {
+              stack: [
+                {
+                  route: {
+                    path: '/things/:id',
+                    methods: { get: true },
+                    stack: [
+                      { method: 'get', handle: p },
+                      { method: 'get', handle: ok },
+                    ],
+                  },
+                },
+              ],
+            },
           },
         ],
       },
@@ -68,7 +83,11 @@ describe('describeRoutes', () => {
 describe('openApiPaths', () => {
   it('documents each paid operation with x-payment and a 402', () => {
     const paths = openApiPaths(shop());
-    const op = paths['/article/{id}']!.get as Record<string, any>;
+    const op = paths['/article/{id}']!.get as {
+      summary?: string;
+      'x-payment'?: unknown;
+      responses: Record<string, { headers: Record<string, unknown> }>;
+    };
     expect(op.summary).toBe('An article');
     expect(op['x-payment']).toEqual({
       protocol: 'x402',
@@ -82,7 +101,7 @@ describe('openApiPaths', () => {
       bind: ['method', 'path'],
       reuse: 'single',
     });
-    expect(op.responses['402'].headers['PAYMENT-REQUIRED']).toBeTruthy();
+    expect(op.responses['402']!.headers['PAYMENT-REQUIRED']).toBeTruthy();
     expect(Object.keys(paths['/any']!)).toEqual(['get', 'post', 'put', 'patch', 'delete']);
     expect(paths['/free']).toBeUndefined();
   });

@@ -1,6 +1,13 @@
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createJwksCache, JwksUnavailableError, memoryReceiptStore, verifyReceipt, type KeySource, type ReceiptExpectations } from '../../merchant/index.js';
+import {
+  createJwksCache,
+  JwksUnavailableError,
+  memoryReceiptStore,
+  verifyReceipt,
+  type KeySource,
+  type ReceiptExpectations,
+} from '../../merchant/index.js';
 
 const HUB = 'https://hub.example';
 let priv: CryptoKey;
@@ -17,7 +24,18 @@ beforeAll(async () => {
 
 function receipt(claims: JWTPayload = {}, header: Record<string, unknown> = {}, key: CryptoKey = priv): Promise<string> {
   const iat = Math.floor(now / 1000);
-  return new SignJWT({ iss: HUB, sub: 'pay_1', aud: 'm_1', amt: '1500', asset: 'SOVR', rail: 'internal', rqh: 'h', iat, exp: iat + 3600, ...claims })
+  return new SignJWT({
+    iss: HUB,
+    sub: 'pay_1',
+    aud: 'm_1',
+    amt: '1500',
+    asset: 'SOVR',
+    rail: 'internal',
+    rqh: 'h',
+    iat,
+    exp: iat + 3600,
+    ...claims,
+  })
     .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'tollway-receipt+jwt', ...header })
     .sign(key);
 }
@@ -47,7 +65,11 @@ describe('verifyReceipt', () => {
     ['an unknown kid', () => receipt({}, { kid: 'k9' }), 'unknown_kid'],
     ['no kid', () => receipt({}, { kid: undefined }), 'unknown_kid'],
     ['another key under the right kid', async () => receipt({}, {}, (await generateKeyPair('ES256')).privateKey), 'invalid_signature'],
-    ['HS256', async () => new SignJWT({}).setProtectedHeader({ alg: 'HS256', kid: 'k1', typ: 'tollway-receipt+jwt' }).sign(new Uint8Array(32)), 'invalid_algorithm'],
+    [
+      'HS256',
+      async () => new SignJWT({}).setProtectedHeader({ alg: 'HS256', kid: 'k1', typ: 'tollway-receipt+jwt' }).sign(new Uint8Array(32)),
+      'invalid_algorithm',
+    ],
     ['garbage', async () => 'garbage', 'malformed_receipt'],
     ['a bad header', async () => 'e30x.e30.e30', 'malformed_receipt'],
   ])('refuses %s', async (_name, make, reason) => {

@@ -58,7 +58,9 @@ describe('request binding', () => {
     expect(await requestHash({ method: 'GET', url: 'https://x.example/' })).toBe(createHash('sha256').update('GET\n/').digest('base64url'));
   });
   it('treats a missing body as the empty body', () => {
-    expect(bindingInput({ method: 'GET', url: 'https://x.example/' }, ['body'])).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    expect(bindingInput({ method: 'GET', url: 'https://x.example/' }, ['body'])).toBe(
+      'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    );
   });
 });
 
@@ -74,6 +76,12 @@ describe('payment request schema', () => {
 describe('problems', () => {
   it('carry a stable type URI and status', () => {
     const p = new ProblemError('insufficient-funds', 'too poor').toProblem('/payments');
-    expect(p).toEqual({ type: 'https://tollway.dev/problems/insufficient-funds', title: 'Insufficient funds', status: 400, detail: 'too poor', instance: '/payments' });
+    expect(p).toEqual({
+      type: 'https://tollway.dev/problems/insufficient-funds',
+      title: 'Insufficient funds',
+      status: 400,
+      detail: 'too poor',
+      instance: '/payments',
+    });
   });
 });

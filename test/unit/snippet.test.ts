@@ -31,7 +31,11 @@ interface Snippet {
   DECIMALS: Record<string, number>;
   formatAmount(base: string, asset: string): string;
   hubFromSrc(src: string): string;
-  readConfig(attrs: Record<string, string | undefined>, src: string, page: string): { ok: true; config: Config } | { ok: false; error: string };
+  readConfig(
+    attrs: Record<string, string | undefined>,
+    src: string,
+    page: string,
+  ): { ok: true; config: Config } | { ok: false; error: string };
   buildChallenge(config: Config): Challenge;
   decodeChallenge(value: unknown, isJsonText?: boolean): Challenge | null;
   pickEntry(challenge: unknown, merchant: string): Challenge['accepts'][number] | null;
@@ -140,7 +144,14 @@ describe('snippet: challenges and proofs', () => {
       resource: { url: 'https://shop.example/ä', description: 'Ünïcode ✓', mimeType: 'text/html' },
       accepts: [
         { scheme: 'exact', network: 'eip155:1', amount: '5', asset: '0x' + '1'.repeat(40), payTo: '0x' + '2'.repeat(40) },
-        { scheme: 'tollway', network: 'tollway:https://hub.example', amount: '5', asset: 'SOVR', payTo: 'm_1', extra: { hub: 'https://hub.example' } },
+        {
+          scheme: 'tollway',
+          network: 'tollway:https://hub.example',
+          amount: '5',
+          asset: 'SOVR',
+          payTo: 'm_1',
+          extra: { hub: 'https://hub.example' },
+        },
       ],
     };
     const decoded = snippet.decodeChallenge(encodePaymentRequired(doc));
@@ -148,7 +159,15 @@ describe('snippet: challenges and proofs', () => {
     expect(snippet.decodeChallenge(JSON.stringify({ x402Version: 2, ...doc }), true)).toEqual(decoded);
     expect(snippet.pickEntry(decoded, 'm_1')).toEqual(doc.accepts[1]);
     expect(snippet.pickEntry(decoded, 'm_other')).toEqual(doc.accepts[1]);
-    for (const bad of [undefined, '', '%%%', btoa('not json'), btoa('{"x402Version":1,"accepts":[{}]}'), btoa('{"x402Version":2,"accepts":[]}'), btoa('\xff\xfe')]) {
+    for (const bad of [
+      undefined,
+      '',
+      '%%%',
+      btoa('not json'),
+      btoa('{"x402Version":1,"accepts":[{}]}'),
+      btoa('{"x402Version":2,"accepts":[]}'),
+      btoa('\xff\xfe'),
+    ]) {
       expect(snippet.decodeChallenge(bad)).toBeNull();
     }
     expect(snippet.pickEntry({ x402Version: 2, accepts: [{ scheme: 'exact', payTo: 'x' }] }, 'x')).toBeNull();
@@ -158,11 +177,18 @@ describe('snippet: challenges and proofs', () => {
     const challenge = snippet.buildChallenge(ok({ merchant: 'm_1', price: '1500', description: 'Ünïcode ✓' }));
     const entry = challenge.accepts[0]!;
     const header = snippet.encodeProof(challenge, entry, 'eyJhbGciOi.x.y');
-    expect(header).toBe(encodePaymentSignature({ resource: challenge.resource as never, accepted: entry as never, payload: { receipt: 'eyJhbGciOi.x.y' } }));
+    expect(header).toBe(
+      encodePaymentSignature({ resource: challenge.resource as never, accepted: entry as never, payload: { receipt: 'eyJhbGciOi.x.y' } }),
+    );
     const parsed = parsePaymentSignature(header);
     expect(parsed.ok && parsed.value.payload).toEqual({ receipt: 'eyJhbGciOi.x.y' });
     const read = readProof(header, 'PAYMENT-SIGNATURE');
-    expect(read.ok && read.proof).toEqual({ version: 2, scheme: 'tollway', network: 'tollway:https://hub.example', payload: { receipt: 'eyJhbGciOi.x.y' } });
+    expect(read.ok && read.proof).toEqual({
+      version: 2,
+      scheme: 'tollway',
+      network: 'tollway:https://hub.example',
+      payload: { receipt: 'eyJhbGciOi.x.y' },
+    });
   });
 
   it('takes the receipt out of what the extension answers', () => {
@@ -189,7 +215,13 @@ describe('snippet: waiting without the extension', () => {
   });
 
   it('listens for the challenge id of the tollway entry, and only a well-formed one', () => {
-    const doc = (extra: unknown) => ({ x402Version: 2, accepts: [{ scheme: 'exact', payTo: '0xabc', extra: { challengeId: 'ch_exactexact' } }, { scheme: 'tollway', payTo: 'm_1', amount: '1', asset: 'SOVR', extra }] });
+    const doc = (extra: unknown) => ({
+      x402Version: 2,
+      accepts: [
+        { scheme: 'exact', payTo: '0xabc', extra: { challengeId: 'ch_exactexact' } },
+        { scheme: 'tollway', payTo: 'm_1', amount: '1', asset: 'SOVR', extra },
+      ],
+    });
     expect(snippet.challengeIdOf(doc({ challengeId: 'ch_AbC123_-xyzXYZ00' }), 'm_1')).toBe('ch_AbC123_-xyzXYZ00');
     expect(snippet.challengeIdOf(doc({ challengeId: 'ch_x' }), 'm_1')).toBeNull();
     expect(snippet.challengeIdOf(doc({ challengeId: 'ch_<script>alert(1)' }), 'm_1')).toBeNull();
@@ -198,7 +230,10 @@ describe('snippet: waiting without the extension', () => {
   });
 
   it("tells the hub socket the challenge's merchant too (the entry's payTo), so another merchant's payment cannot open the page", () => {
-    const doc = (payTo: unknown) => ({ x402Version: 2, accepts: [{ scheme: 'tollway', payTo, amount: '1', asset: 'SOVR', extra: { challengeId: 'ch_AbC123_-xyzXYZ00' } }] });
+    const doc = (payTo: unknown) => ({
+      x402Version: 2,
+      accepts: [{ scheme: 'tollway', payTo, amount: '1', asset: 'SOVR', extra: { challengeId: 'ch_AbC123_-xyzXYZ00' } }],
+    });
     expect(snippet.challengeKeyOf(doc('m_shop1'), 'm_shop1')).toEqual({ challengeId: 'ch_AbC123_-xyzXYZ00', merchantId: 'm_shop1' });
     // The entry the page pays is what counts, whatever data-merchant says.
     expect(snippet.challengeKeyOf(doc('m_shop2'), 'm_shop1')).toEqual({ challengeId: 'ch_AbC123_-xyzXYZ00', merchantId: 'm_shop2' });

@@ -9,7 +9,13 @@ import { loadSovrArtifact } from '../../contracts/compile.js';
 import { randomAuthorizationNonce, signTransferAuthorization, sovrDomain, type TransferAuthorization } from '../../contracts/eip712.js';
 import { ProblemError } from '../../shared/problem.js';
 import { SOVR_RAIL_ABI } from '../../server/rails/sovr/abi.js';
-import { checkAuthorization, parseAuthorization, recoverAuthorizer, type Authorization, type AuthorizationPolicy } from '../../server/rails/sovr/authorization.js';
+import {
+  checkAuthorization,
+  parseAuthorization,
+  recoverAuthorizer,
+  type Authorization,
+  type AuthorizationPolicy,
+} from '../../server/rails/sovr/authorization.js';
 
 const CHAIN_ID = 31337;
 const TOKEN = getAddress('0x5fbdb2315678afecb367f032d93f642f64180aa3');
@@ -18,7 +24,12 @@ const NOW = 1_800_000_000;
 const payer = Wallet.createRandom();
 const treasury = Wallet.createRandom().address;
 
-async function signed(over: Partial<TransferAuthorization> = {}, signer: { signTypedData: Wallet['signTypedData'] } = payer, chainId = CHAIN_ID, token = TOKEN) {
+async function signed(
+  over: Partial<TransferAuthorization> = {},
+  signer: { signTypedData: Wallet['signTypedData'] } = payer,
+  chainId = CHAIN_ID,
+  token = TOKEN,
+) {
   const a: TransferAuthorization = {
     from: payer.address,
     to: treasury,
@@ -29,7 +40,15 @@ async function signed(over: Partial<TransferAuthorization> = {}, signer: { signT
     ...over,
   };
   const signature = await signTransferAuthorization(signer as never, sovrDomain(chainId, token), a);
-  return { from: a.from, to: a.to, value: a.value.toString(), validAfter: a.validAfter.toString(), validBefore: a.validBefore.toString(), nonce: a.nonce, signature };
+  return {
+    from: a.from,
+    to: a.to,
+    value: a.value.toString(),
+    validAfter: a.validAfter.toString(),
+    validBefore: a.validBefore.toString(),
+    nonce: a.nonce,
+    signature,
+  };
 }
 
 const policy = (over: Partial<AuthorizationPolicy> = {}): AuthorizationPolicy => ({
@@ -74,7 +93,9 @@ describe('the authorization on the wire', () => {
 
   it('refuses anything else as malformed, naming the field', async () => {
     const wire = await signed();
-    const wrongChecksum = wire.from.slice(0, 2) + [...wire.from.slice(2)].map((c) => (/[a-f]/.test(c) ? c.toUpperCase() : /[A-F]/.test(c) ? c.toLowerCase() : c)).join('');
+    const wrongChecksum =
+      wire.from.slice(0, 2) +
+      [...wire.from.slice(2)].map((c) => (/[a-f]/.test(c) ? c.toUpperCase() : /[A-F]/.test(c) ? c.toLowerCase() : c)).join('');
     const cases: [unknown, string][] = [
       [{ ...wire, extra: true }, 'authorization'],
       [{ ...wire, from: '0x1234' }, 'authorization.from'],
@@ -91,7 +112,10 @@ describe('the authorization on the wire', () => {
     for (const [raw, path] of cases) {
       const { reason, errors } = refusal(() => parseAuthorization(raw));
       expect(reason).toBe('malformed');
-      expect((errors as { path: string }[]).map((e) => e.path), JSON.stringify(raw)).toContain(path);
+      expect(
+        (errors as { path: string }[]).map((e) => e.path),
+        JSON.stringify(raw),
+      ).toContain(path);
     }
     expect(reasonOf(() => parseAuthorization(undefined))).toBe('missing');
   });
@@ -147,7 +171,10 @@ describe('the hub’s policy for an authorization', () => {
     ];
     for (const [wire, over, reason] of cases) {
       const a = parseAuthorization(await wire);
-      expect(reasonOf(() => checkAuthorization(a, policy(over))), reason).toBe(reason);
+      expect(
+        reasonOf(() => checkAuthorization(a, policy(over))),
+        reason,
+      ).toBe(reason);
     }
   });
 
@@ -168,7 +195,9 @@ describe('the rail’s ABI', () => {
   it('is a subset of the compiled SOVR contract’s', () => {
     const sovr = new Interface(loadSovrArtifact().abi as never);
     const ours = new Interface(SOVR_RAIL_ABI);
-    ours.forEachFunction((f) => expect(sovr.getFunction(f.format('sighash'))?.format('minimal'), f.format('sighash')).toBe(f.format('minimal')));
+    ours.forEachFunction((f) =>
+      expect(sovr.getFunction(f.format('sighash'))?.format('minimal'), f.format('sighash')).toBe(f.format('minimal')),
+    );
     ours.forEachEvent((e) => expect(sovr.getEvent(e.format('sighash'))?.topicHash, e.format('sighash')).toBe(e.topicHash));
   });
 });

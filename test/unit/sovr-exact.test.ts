@@ -19,7 +19,8 @@ describe('exact payments', () => {
   it('takes a 0x address as a plain x402 payee and anything else as a hub merchant id', () => {
     expect(isOnChainPayee(PAY_TO)).toBe(true);
     expect(isOnChainPayee(PAY_TO.toLowerCase())).toBe(true);
-    for (const id of ['m_abc123', PAY_TO.slice(0, 41), `${PAY_TO}00`, PAY_TO.slice(2), ` ${PAY_TO}`]) expect(isOnChainPayee(id), id).toBe(false);
+    for (const id of ['m_abc123', PAY_TO.slice(0, 41), `${PAY_TO}00`, PAY_TO.slice(2), ` ${PAY_TO}`])
+      expect(isOnChainPayee(id), id).toBe(false);
   });
 
   it('accepts only the exact entry for SOVR on this chain', () => {

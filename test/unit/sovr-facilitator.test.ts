@@ -31,7 +31,10 @@ interface Facilitating {
 }
 
 /** The rail as the hub builds it, on a migrated store, without HTTP: the facilitator needs nothing else. */
-async function startRail(store: TestStore, opts: { service?: Wallet; settleTimeoutMs?: number; rpcUrl?: string } = {}): Promise<Facilitating> {
+async function startRail(
+  store: TestStore,
+  opts: { service?: Wallet; settleTimeoutMs?: number; rpcUrl?: string } = {},
+): Promise<Facilitating> {
   await migrate(store.db, MIGRATIONS);
   const service = opts.service ?? bed.nextServiceWallet();
   const ledger = createLedger({ clock: systemClock });
@@ -50,7 +53,14 @@ async function startRail(store: TestStore, opts: { service?: Wallet; settleTimeo
     },
     signal: closed.signal,
     signer: { privateKey: service.privateKey },
-    options: { rpcUrl: opts.rpcUrl ?? bed.chain.rpcUrl, chainId: bed.chain.chainId, token: bed.sovr.address, confirmations: 1, pollIntervalMs: 25, ...(opts.settleTimeoutMs ? { settleTimeoutMs: opts.settleTimeoutMs } : {}) },
+    options: {
+      rpcUrl: opts.rpcUrl ?? bed.chain.rpcUrl,
+      chainId: bed.chain.chainId,
+      token: bed.sovr.address,
+      confirmations: 1,
+      pollIntervalMs: 25,
+      ...(opts.settleTimeoutMs ? { settleTimeoutMs: opts.settleTimeoutMs } : {}),
+    },
   });
   return {
     rail,
@@ -66,7 +76,12 @@ async function startRail(store: TestStore, opts: { service?: Wallet; settleTimeo
 const nowSeconds = () => BigInt(Math.floor(Date.now() / 1000));
 
 /** What the reference client (@x402/evm) builds: validAfter now − 600, validBefore now + 60, a random nonce. */
-async function payloadFor(from: Wallet, to: string, value: bigint, over: Partial<TransferAuthorization> & { signer?: Wallet } = {}): Promise<ExactPayload> {
+async function payloadFor(
+  from: Wallet,
+  to: string,
+  value: bigint,
+  over: Partial<TransferAuthorization> & { signer?: Wallet } = {},
+): Promise<ExactPayload> {
   return payloadOf(await bed.signAuthorization(from, to, value, over, 60n));
 }
 
@@ -99,10 +114,17 @@ describe.each(ENGINES)('the SOVR facilitator on %s', (engine: Engine) => {
     const good = await payloadFor(from, payTo, amount);
     expect(await f.rail.facilitator.verify(good, requirementFor(payTo, amount))).toEqual({ isValid: true, payer: from.address });
     // Addresses compare without regard to case.
-    expect(await f.rail.facilitator.verify(good, requirementFor(payTo.toLowerCase(), amount, { asset: bed.sovr.address.toLowerCase() }))).toEqual({ isValid: true, payer: from.address });
+    expect(
+      await f.rail.facilitator.verify(good, requirementFor(payTo.toLowerCase(), amount, { asset: bed.sovr.address.toLowerCase() })),
+    ).toEqual({ isValid: true, payer: from.address });
 
     const cancelled = await payloadFor(from, payTo, amount);
-    const cancelSig = await signCancelAuthorization(from, sovrDomain(bed.chain.chainId, bed.sovr.address), from.address, cancelled.authorization.nonce);
+    const cancelSig = await signCancelAuthorization(
+      from,
+      sovrDomain(bed.chain.chainId, bed.sovr.address),
+      from.address,
+      cancelled.authorization.nonce,
+    );
     await (await relay('cancelAuthorization(address,bytes32,bytes)', [from.address, cancelled.authorization.nonce, cancelSig])).wait();
     const now = nowSeconds();
 
@@ -114,14 +136,39 @@ describe.each(ENGINES)('the SOVR facilitator on %s', (engine: Engine) => {
       ['another recipient', await payloadFor(from, other.address, amount), requirementFor(payTo, amount), EXACT_REASONS.recipient],
       ['more than the amount', await payloadFor(from, payTo, amount + 1n), requirementFor(payTo, amount), EXACT_REASONS.value],
       ['less than the amount', await payloadFor(from, payTo, amount - 1n), requirementFor(payTo, amount), EXACT_REASONS.value],
-      ['signed by another key', await payloadFor(from, payTo, amount, { signer: other }), requirementFor(payTo, amount), EXACT_REASONS.signature],
-      ['expired', await payloadFor(from, payTo, amount, { validBefore: now - 1n }), requirementFor(payTo, amount), EXACT_REASONS.validBefore],
-      ['expiring within 6 s', await payloadFor(from, payTo, amount, { validBefore: now + 3n }), requirementFor(payTo, amount), EXACT_REASONS.validBefore],
-      ['not yet valid', await payloadFor(from, payTo, amount, { validAfter: now + 120n }), requirementFor(payTo, amount), EXACT_REASONS.validAfter],
+      [
+        'signed by another key',
+        await payloadFor(from, payTo, amount, { signer: other }),
+        requirementFor(payTo, amount),
+        EXACT_REASONS.signature,
+      ],
+      [
+        'expired',
+        await payloadFor(from, payTo, amount, { validBefore: now - 1n }),
+        requirementFor(payTo, amount),
+        EXACT_REASONS.validBefore,
+      ],
+      [
+        'expiring within 6 s',
+        await payloadFor(from, payTo, amount, { validBefore: now + 3n }),
+        requirementFor(payTo, amount),
+        EXACT_REASONS.validBefore,
+      ],
+      [
+        'not yet valid',
+        await payloadFor(from, payTo, amount, { validAfter: now + 120n }),
+        requirementFor(payTo, amount),
+        EXACT_REASONS.validAfter,
+      ],
       ['nonce already used on chain', cancelled, requirementFor(payTo, amount), EXACT_REASONS.nonceUsed],
       ['more than the balance', await payloadFor(from, payTo, 6n * SOVR), requirementFor(payTo, 6n * SOVR), EXACT_REASONS.funds],
       ['a truncated signature', { ...good, signature: good.signature.slice(0, 100) }, requirementFor(payTo, amount), EXACT_REASONS.payload],
-      ['a number for the value', { ...good, authorization: { ...good.authorization, value: 1 as unknown as string } }, requirementFor(payTo, amount), EXACT_REASONS.payload],
+      [
+        'a number for the value',
+        { ...good, authorization: { ...good.authorization, value: 1 as unknown as string } },
+        requirementFor(payTo, amount),
+        EXACT_REASONS.payload,
+      ],
     ];
     expect(cases.map(([w]) => w)).toHaveLength(15);
     for (const [what, payload, requirement, reason] of cases) {
@@ -132,7 +179,13 @@ describe.each(ENGINES)('the SOVR facilitator on %s', (engine: Engine) => {
     const sentBefore = await bed.chain.provider.getTransactionCount(f.service.address, 'pending');
     for (const [what, payload, requirement, reason] of cases) {
       const s = await f.rail.facilitator.settle(payload, requirement);
-      expect(s, what).toEqual({ success: false, errorReason: reason, payer: from.address, transaction: '', network: `eip155:${bed.chain.chainId}` });
+      expect(s, what).toEqual({
+        success: false,
+        errorReason: reason,
+        payer: from.address,
+        transaction: '',
+        network: `eip155:${bed.chain.chainId}`,
+      });
     }
     expect(await bed.chain.provider.getTransactionCount(f.service.address, 'pending')).toBe(sentBefore);
     expect(Number((await f.store.db.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM sovr_settlements'))?.n)).toBe(0);
@@ -147,7 +200,12 @@ describe.each(ENGINES)('the SOVR facilitator on %s', (engine: Engine) => {
     const startBlock = await bed.chain.provider.getBlockNumber();
 
     const first = await f.rail.facilitator.settle(payload, requirement);
-    expect(first).toEqual({ success: true, payer: from.address, transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/), network: `eip155:${bed.chain.chainId}` });
+    expect(first).toEqual({
+      success: true,
+      payer: from.address,
+      transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/),
+      network: `eip155:${bed.chain.chainId}`,
+    });
     if (!first.success) throw new Error('unreachable');
     const receipt = await bed.chain.provider.getTransactionReceipt(first.transaction);
     expect([receipt?.status, receipt?.from, receipt?.to]).toEqual([1, f.service.address, bed.sovr.address]);
@@ -156,7 +214,11 @@ describe.each(ENGINES)('the SOVR facilitator on %s', (engine: Engine) => {
 
     // Sequentially again, and verify now says the nonce is spent.
     expect(await f.rail.facilitator.settle(payload, requirement)).toEqual(first);
-    expect(await f.rail.facilitator.verify(payload, requirement)).toEqual({ isValid: false, invalidReason: EXACT_REASONS.nonceUsed, payer: from.address });
+    expect(await f.rail.facilitator.verify(payload, requirement)).toEqual({
+      isValid: false,
+      invalidReason: EXACT_REASONS.nonceUsed,
+      payer: from.address,
+    });
     expect((await transactionsFrom(f.service.address, startBlock)).map((t) => t.hash)).toEqual([first.transaction]);
   });
 
@@ -170,7 +232,11 @@ describe.each(ENGINES)('the SOVR facilitator on %s', (engine: Engine) => {
     await bed.chain.setAutomine(false);
     const settles = Array.from({ length: 4 }, () => f.rail.facilitator.settle(payload, requirement));
     const row = await waitFor(
-      () => f.store.db.get<{ tx_hash: string }>('SELECT tx_hash FROM sovr_settlements WHERE authorizer = ? AND auth_nonce = ?', [from.address, payload.authorization.nonce]),
+      () =>
+        f.store.db.get<{ tx_hash: string }>('SELECT tx_hash FROM sovr_settlements WHERE authorizer = ? AND auth_nonce = ?', [
+          from.address,
+          payload.authorization.nonce,
+        ]),
       'the settlement to be stored',
     );
     await waitFor(async () => (await bed.chain.provider.getTransaction(row.tx_hash)) !== null, 'the transaction in the mempool');
@@ -191,7 +257,11 @@ describe.each(ENGINES)('the SOVR facilitator on %s', (engine: Engine) => {
     await bed.chain.setAutomine(false);
     const settling = f.rail.facilitator.settle(payload, requirement);
     const row = await waitFor(
-      () => f.store.db.get<{ tx_hash: string }>('SELECT tx_hash FROM sovr_settlements WHERE authorizer = ? AND auth_nonce = ?', [from.address, payload.authorization.nonce]),
+      () =>
+        f.store.db.get<{ tx_hash: string }>('SELECT tx_hash FROM sovr_settlements WHERE authorizer = ? AND auth_nonce = ?', [
+          from.address,
+          payload.authorization.nonce,
+        ]),
       'the settlement to be stored',
     );
     await waitFor(async () => (await bed.chain.provider.getTransaction(row.tx_hash)) !== null, 'the transaction in the mempool');
@@ -201,10 +271,19 @@ describe.each(ENGINES)('the SOVR facilitator on %s', (engine: Engine) => {
     await bed.chain.mine(1);
 
     const result = await settling;
-    expect(result).toEqual({ success: false, errorReason: EXACT_REASONS.funds, payer: from.address, transaction: row.tx_hash, network: `eip155:${bed.chain.chainId}` });
+    expect(result).toEqual({
+      success: false,
+      errorReason: EXACT_REASONS.funds,
+      payer: from.address,
+      transaction: row.tx_hash,
+      network: `eip155:${bed.chain.chainId}`,
+    });
     expect((await bed.chain.provider.getTransactionReceipt(row.tx_hash))?.status).toBe(0);
     expect(await bed.sovr.contract.balanceOf(payTo)).toBe(0n);
-    const stored = await f.store.db.get<{ status: string; error_detail: string }>('SELECT status, error_detail FROM sovr_settlements WHERE tx_hash = ?', [row.tx_hash]);
+    const stored = await f.store.db.get<{ status: string; error_detail: string }>(
+      'SELECT status, error_detail FROM sovr_settlements WHERE tx_hash = ?',
+      [row.tx_hash],
+    );
     expect(stored).toEqual({ status: 'failed', error_detail: 'the transaction reverted: ERC20: transfer amount exceeds balance' });
     await bed.chain.setAutomine(true);
     expect(await f.rail.facilitator.settle(payload, requirement)).toEqual(result);
@@ -221,7 +300,11 @@ describe('the SOVR facilitator across a restart (SQLite)', () => {
       const from = await payer(5n * SOVR);
       const payTo = Wallet.createRandom().address;
       const payload = await payloadFor(from, payTo, SOVR);
-      expect(await f.rail.facilitator.verify(payload, requirementFor(payTo, SOVR))).toEqual({ isValid: false, invalidReason: EXACT_REASONS.unexpectedVerify, payer: from.address });
+      expect(await f.rail.facilitator.verify(payload, requirementFor(payTo, SOVR))).toEqual({
+        isValid: false,
+        invalidReason: EXACT_REASONS.unexpectedVerify,
+        payer: from.address,
+      });
       expect(await f.rail.facilitator.settle(payload, requirementFor(payTo, SOVR))).toEqual({
         success: false,
         errorReason: EXACT_REASONS.unexpectedSettle,
@@ -259,7 +342,12 @@ describe('the SOVR facilitator across a restart (SQLite)', () => {
       await waitFor(async () => (await bed.chain.provider.getTransaction(pending.transaction)) !== null, 'the re-broadcast');
       await bed.chain.mine(1);
       const done = await second.rail.facilitator.settle(payload, requirement);
-      expect(done).toEqual({ success: true, payer: from.address, transaction: pending.transaction, network: `eip155:${bed.chain.chainId}` });
+      expect(done).toEqual({
+        success: true,
+        payer: from.address,
+        transaction: pending.transaction,
+        network: `eip155:${bed.chain.chainId}`,
+      });
       expect((await transactionsFrom(first.service.address, startBlock)).map((t) => t.hash)).toEqual([pending.transaction]);
       expect(await bed.sovr.contract.balanceOf(payTo)).toBe(2n * SOVR);
       await expectLedgerBalanced(store.db);

@@ -26,7 +26,8 @@ afterAll(async () => {
 
 /** A harmless call any address can make: a SOVR transfer of nothing. */
 const noop = () => sovr.contract.interface.encodeFunctionData('transfer', [chain.accounts[5]!.address, 0n]);
-const gatewayFor = (wallet: Wallet, p = provider) => createGateway({ provider: p, chainId: chain.chainId, wallet: Promise.resolve(wallet) });
+const gatewayFor = (wallet: Wallet, p = provider) =>
+  createGateway({ provider: p, chainId: chain.chainId, wallet: Promise.resolve(wallet) });
 
 describe('the SOVR gateway', () => {
   it('gives 20 concurrent submissions consecutive nonces, each stored before the node saw it', async () => {
@@ -80,7 +81,12 @@ describe('the SOVR gateway', () => {
     expect(failing).toMatchObject({ status: 'refused', reason: expect.stringContaining('could not be stored') });
 
     // No ether for gas: the node refuses the broadcast; nothing of it is anywhere.
-    const refused = await gw.submit({ to: sovr.address, data: noop(), persist: async () => undefined, onRejected: async (_tx, reason) => void rejected.push(reason) });
+    const refused = await gw.submit({
+      to: sovr.address,
+      data: noop(),
+      persist: async () => undefined,
+      onRejected: async (_tx, reason) => void rejected.push(reason),
+    });
     expect(refused.status).toBe('refused');
     expect(rejected).toHaveLength(1);
     expect(refused.status === 'refused' && refused.tx?.nonce).toBe(0);

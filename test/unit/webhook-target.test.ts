@@ -168,7 +168,10 @@ describe('webhook target at delivery time (DNS)', () => {
     };
     expect((await checkWebhookTarget('http://127.0.0.1:9/x', { allowPrivate: false, resolve: never })).ok).toBe(false);
     expect((await checkWebhookTarget('http://[::ffff:127.0.0.1]/x', { allowPrivate: false, resolve: never })).ok).toBe(false);
-    expect(await checkWebhookTarget('http://8.8.8.8/x', { allowPrivate: false, resolve: never })).toEqual({ ok: true, addresses: ['8.8.8.8'] });
+    expect(await checkWebhookTarget('http://8.8.8.8/x', { allowPrivate: false, resolve: never })).toEqual({
+      ok: true,
+      addresses: ['8.8.8.8'],
+    });
   });
   it('resolves localhost with the system resolver (node:dns lookup, all addresses) and refuses it', async () => {
     const addresses = await resolveAll('localhost');

@@ -42,7 +42,11 @@ const requirements = { scheme: 'exact', network: 'eip155:31337' };
 describe('facilitatorClient', () => {
   it('POSTs {x402Version, paymentPayload, paymentRequirements} as JSON to <url>/verify and <url>/settle', async () => {
     answers.set('/x402/verify', [200, 'application/json', JSON.stringify({ isValid: true, payer: '0xabc' })]);
-    answers.set('/x402/settle', [200, 'application/json', JSON.stringify({ success: true, payer: '0xabc', transaction: '0x12', network: 'eip155:31337' })]);
+    answers.set('/x402/settle', [
+      200,
+      'application/json',
+      JSON.stringify({ success: true, payer: '0xabc', transaction: '0x12', network: 'eip155:31337' }),
+    ]);
     const f = facilitatorClient(`${base}/`);
     expect(f.url).toBe(base);
     expect(await f.verify(payload, requirements)).toEqual({ isValid: true, payer: '0xabc' });
@@ -57,15 +61,26 @@ describe('facilitatorClient', () => {
   });
 
   it('GETs <url>/supported, with the per-call headers a facilitator may want', async () => {
-    answers.set('/x402/supported', [200, 'application/json', JSON.stringify({ kinds: [{ x402Version: 2, scheme: 'exact', network: 'eip155:31337' }], extensions: [], signers: {} })]);
+    answers.set('/x402/supported', [
+      200,
+      'application/json',
+      JSON.stringify({ kinds: [{ x402Version: 2, scheme: 'exact', network: 'eip155:31337' }], extensions: [], signers: {} }),
+    ]);
     const f = facilitatorClient({ url: base, headers: (op) => ({ authorization: `Bearer key-for-${op}` }) });
     expect((await f.supported()).kinds).toEqual([{ x402Version: 2, scheme: 'exact', network: 'eip155:31337' }]);
     expect(seen.at(-1)).toMatchObject({ method: 'GET', url: '/x402/supported', headers: { authorization: 'Bearer key-for-supported' } });
   });
 
   it('takes a refusal sent with a 4xx status as the answer it is', async () => {
-    answers.set('/x402/verify', [400, 'application/json', JSON.stringify({ isValid: false, invalidReason: 'invalid_exact_evm_payload_signature', payer: null })]);
-    expect(await facilitatorClient(base).verify(payload, requirements)).toEqual({ isValid: false, invalidReason: 'invalid_exact_evm_payload_signature' });
+    answers.set('/x402/verify', [
+      400,
+      'application/json',
+      JSON.stringify({ isValid: false, invalidReason: 'invalid_exact_evm_payload_signature', payer: null }),
+    ]);
+    expect(await facilitatorClient(base).verify(payload, requirements)).toEqual({
+      isValid: false,
+      invalidReason: 'invalid_exact_evm_payload_signature',
+    });
   });
 
   it('throws FacilitatorUnavailableError for what is not an answer', async () => {
@@ -93,6 +108,9 @@ describe('paywall facilitator option', () => {
   it('needs the exact entry it settles', () => {
     expect(() => paywall({ ...base, facilitator: 'http://127.0.0.1:8402/x402' })).toThrow(/payoutAddress and chain/);
     expect(() => paywall({ ...base, payoutAddress, chain, facilitator: 'nope' })).toThrow(/facilitator must be/);
-    expect(paywall({ ...base, payoutAddress, chain, facilitator: 'http://127.0.0.1:8402/x402' }).tollway.schemes).toEqual(['tollway', 'exact']);
+    expect(paywall({ ...base, payoutAddress, chain, facilitator: 'http://127.0.0.1:8402/x402' }).tollway.schemes).toEqual([
+      'tollway',
+      'exact',
+    ]);
   });
 });

@@ -33,13 +33,18 @@ const requirements: PaymentRequirements = {
 
 let payload: PaymentPayload;
 /** What HTTPFacilitatorClient.verify/settle POSTs. */
-const body = (p: unknown = payload, r: unknown = requirements, version = 2) => JSON.parse(JSON.stringify({ x402Version: version, paymentPayload: p, paymentRequirements: r }));
+const body = (p: unknown = payload, r: unknown = requirements, version = 2) =>
+  JSON.parse(JSON.stringify({ x402Version: version, paymentPayload: p, paymentRequirements: r }));
 
 beforeAll(async () => {
   const client = new x402Client();
   registerExactEvmScheme(client, { signer: privateKeyToAccount(payer.privateKey as Hex), networks: [NETWORK] });
   client.setSpendControls({ allowedAssets: [{ network: NETWORK, asset: TOKEN }] });
-  payload = await client.createPaymentPayload({ x402Version: 2, resource: { url: 'https://shop.example/a', description: '', mimeType: '' }, accepts: [requirements] });
+  payload = await client.createPaymentPayload({
+    x402Version: 2,
+    resource: { url: 'https://shop.example/a', description: '', mimeType: '' },
+    accepts: [requirements],
+  });
 });
 
 function refusal(b: unknown): { reason: string; message: string; payer?: string } {
@@ -66,7 +71,15 @@ describe('a version 2 request from the reference client', () => {
     expect(r.version).toBe(2);
     expect(r.network).toBe(NETWORK);
     expect(r.payer).toBe(payer.address);
-    expect(r.requirement).toEqual({ scheme: 'exact', network: NETWORK, amount: requirements.amount, asset: TOKEN, payTo, maxTimeoutSeconds: 300, extra: { name: 'SOVR', version: '1' } });
+    expect(r.requirement).toEqual({
+      scheme: 'exact',
+      network: NETWORK,
+      amount: requirements.amount,
+      asset: TOKEN,
+      payTo,
+      maxTimeoutSeconds: 300,
+      extra: { name: 'SOVR', version: '1' },
+    });
     expect(r.payload.authorization).toMatchObject({ from: payer.address, to: payTo, value: requirements.amount });
     expect(r.payload.signature).toMatch(/^0x[0-9a-f]{130}$/);
   });
@@ -86,8 +99,14 @@ describe('garbage from the resource server is a 400 problem', () => {
     ['no paymentRequirements', { x402Version: 2, paymentPayload: {} }],
     ['x402Version as a string', { x402Version: '2', paymentPayload: {}, paymentRequirements: requirements }],
     ['requirements without payTo', { x402Version: 2, paymentPayload: {}, paymentRequirements: { ...requirements, payTo: undefined } }],
-    ['exact requirements with a fractional amount', { x402Version: 2, paymentPayload: {}, paymentRequirements: { ...requirements, amount: '1.5' } }],
-    ['exact requirements with payTo not an address', { x402Version: 2, paymentPayload: {}, paymentRequirements: { ...requirements, payTo: 'm_shop' } }],
+    [
+      'exact requirements with a fractional amount',
+      { x402Version: 2, paymentPayload: {}, paymentRequirements: { ...requirements, amount: '1.5' } },
+    ],
+    [
+      'exact requirements with payTo not an address',
+      { x402Version: 2, paymentPayload: {}, paymentRequirements: { ...requirements, payTo: 'm_shop' } },
+    ],
   ])('%s', (_name, b) => {
     const p = problem(JSON.parse(JSON.stringify(b)));
     expect(p.status).toBe(400);
@@ -112,7 +131,9 @@ describe('a well-formed request this hub does not settle is an answer with an x4
     expect(refusal(body(payload, { ...requirements, asset: Wallet.createRandom().address })).reason).toBe('invalid_payment_requirements');
   });
   it('a payment chosen for another network than the requirements', () => {
-    expect(refusal(body({ ...payload, accepted: { ...payload.accepted, network: 'eip155:1' } })).reason).toBe('invalid_exact_evm_network_mismatch');
+    expect(refusal(body({ ...payload, accepted: { ...payload.accepted, network: 'eip155:1' } })).reason).toBe(
+      'invalid_exact_evm_network_mismatch',
+    );
   });
   it('a payer payload that does not parse, naming the payer when it can', () => {
     const noSig = refusal(body({ ...payload, payload: { ...payload.payload, signature: undefined } }));

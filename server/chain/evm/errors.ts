@@ -23,7 +23,13 @@ export function revertMessage(err: unknown, contract?: Interface): string | unde
 
 /** A short, secret-free description of an RPC failure for failure reasons and logs. */
 export function describeRpcError(err: unknown): string {
-  const e = err as { shortMessage?: string; message?: string; code?: string; error?: { message?: string }; info?: { error?: { message?: string } } };
+  const e = err as {
+    shortMessage?: string;
+    message?: string;
+    code?: string;
+    error?: { message?: string };
+    info?: { error?: { message?: string } };
+  };
   const text = e.error?.message ?? e.info?.error?.message ?? e.shortMessage ?? e.message ?? String(err);
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }

@@ -78,7 +78,9 @@ function neverConnected(err: unknown): boolean {
 function nodeAnswered(err: unknown): boolean {
   const e = err as { error?: { code?: unknown }; info?: { error?: { code?: unknown } }; code?: unknown };
   if (typeof e.error?.code === 'number' || typeof e.info?.error?.code === 'number') return true;
-  return ['NONCE_EXPIRED', 'REPLACEMENT_UNDERPRICED', 'INSUFFICIENT_FUNDS', 'TRANSACTION_REPLACED', 'CALL_EXCEPTION'].includes(String(e.code));
+  return ['NONCE_EXPIRED', 'REPLACEMENT_UNDERPRICED', 'INSUFFICIENT_FUNDS', 'TRANSACTION_REPLACED', 'CALL_EXCEPTION'].includes(
+    String(e.code),
+  );
 }
 
 export function createGateway(opts: GatewayOptions) {
@@ -139,13 +141,16 @@ export function createGateway(opts: GatewayOptions) {
         // Hardhat answers an error for a transaction it mined and reverted: it is still sent.
         if (await provider.getTransaction(tx.hash)) return { status: 'sent' };
         const expected = await provider.getTransactionCount(tx.sender, 'pending');
-        if (expected === tx.nonce) return { status: 'rejected', reason: `the chain node refused the transaction: ${describeRpcError(err)}` };
+        if (expected === tx.nonce)
+          return { status: 'rejected', reason: `the chain node refused the transaction: ${describeRpcError(err)}` };
         // Past it: something else sent from the service wallet and holds this nonce (the watcher
         // finds out what became of the authorization). Short of it: an earlier one of ours is
         // missing from the node; this one is re-broadcast after it.
         return { status: 'doubt', taken: expected > tx.nonce };
       } catch {
-        return unreached ? { status: 'rejected', reason: `the chain node could not be reached: ${describeRpcError(err)}` } : { status: 'doubt' };
+        return unreached
+          ? { status: 'rejected', reason: `the chain node could not be reached: ${describeRpcError(err)}` }
+          : { status: 'doubt' };
       }
     }
   }
@@ -211,7 +216,6 @@ export function createGateway(opts: GatewayOptions) {
     async rebroadcast(tx: SignedTx): Promise<Broadcast> {
       return broadcast(tx);
     },
-
   };
 }
 export type Gateway = ReturnType<typeof createGateway>;

@@ -84,7 +84,8 @@ export function lightningConfig(e: LightningEnv): LightningConfig | undefined {
   if (e.TOLLWAY_LND_TLS_CERT_PATH) {
     tlsCert = readConfigFile('TOLLWAY_LND_TLS_CERT_PATH', e.TOLLWAY_LND_TLS_CERT_PATH).toString('utf8');
     if (!tlsCert.includes('-----BEGIN CERTIFICATE-----')) fail('TOLLWAY_LND_TLS_CERT_PATH', "not a PEM certificate (LND's tls.cert)");
-    if (!e.TOLLWAY_LND_REST_URL.startsWith('https:')) fail('TOLLWAY_LND_REST_URL', 'must be https:// when TOLLWAY_LND_TLS_CERT_PATH is set');
+    if (!e.TOLLWAY_LND_REST_URL.startsWith('https:'))
+      fail('TOLLWAY_LND_REST_URL', 'must be https:// when TOLLWAY_LND_TLS_CERT_PATH is set');
   }
   const [whole, fraction = ''] = e.TOLLWAY_LIGHTNING_FEE_LIMIT_PERCENT.split('.');
   return hideSecret(

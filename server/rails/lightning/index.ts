@@ -8,7 +8,13 @@ import type { Queryable } from '../../store/types.js';
 import { sleep } from '../../core/timing.js';
 import type { Rail, RailOutcome, RailPayment } from '../types.js';
 import { decodeInvoice, type Invoice, type LightningNetwork } from '../../../lightning/invoice.js';
-import { isLightningNodeError, type LightningNode, type PaymentFailureReason, type PaymentStatus, type PayOutcome } from '../../../lightning/node.js';
+import {
+  isLightningNodeError,
+  type LightningNode,
+  type PaymentFailureReason,
+  type PaymentStatus,
+  type PayOutcome,
+} from '../../../lightning/node.js';
 import { checkInvoiceRequest, checkNotExpired } from './invoice.js';
 
 /**
@@ -123,7 +129,8 @@ export function createLightningRail(deps: LightningRailDeps): LightningRail {
    */
   function refusal(err: unknown): RailOutcome | undefined {
     if (isLightningNodeError(err, 'unreachable')) return failed(`the Lightning node could not be reached: ${err.message}`);
-    if (isLightningNodeError(err, 'refused') || isLightningNodeError(err, 'already-paid')) return failed(`the Lightning node refused the payment: ${err.message}`);
+    if (isLightningNodeError(err, 'refused') || isLightningNodeError(err, 'already-paid'))
+      return failed(`the Lightning node refused the payment: ${err.message}`);
     return undefined;
   }
 
@@ -131,7 +138,10 @@ export function createLightningRail(deps: LightningRailDeps): LightningRail {
     const payment = await deps.report(p.id, outcome);
     if (outcome.status === 'completed' && payment.status !== 'completed') {
       // The reservation lapsed before the node finished: the node paid, the payer was not debited.
-      logger.error({ paymentId: p.id, status: payment.status }, 'a Lightning payment succeeded after the hub had given it up; the hub bore its cost');
+      logger.error(
+        { paymentId: p.id, status: payment.status },
+        'a Lightning payment succeeded after the hub had given it up; the hub bore its cost',
+      );
     }
   }
 
@@ -209,13 +219,21 @@ export function createLightningRail(deps: LightningRailDeps): LightningRail {
    */
   async function send(p: RailPayment, inv: Invoice, resumed: boolean): Promise<RailOutcome> {
     const sent: Promise<Sent> = node
-      .pay({ bolt11: inv.paymentRequest, timeoutSeconds: options.payTimeoutSeconds, feeLimitMsat: feeLimitFor(p.amount), signal: deps.signal })
+      .pay({
+        bolt11: inv.paymentRequest,
+        timeoutSeconds: options.payTimeoutSeconds,
+        feeLimitMsat: feeLimitFor(p.amount),
+        signal: deps.signal,
+      })
       .then(
         (o) => ({ outcome: finalOutcome(o, inv) }),
         (error: unknown) => ({ error }),
       );
     let timer: NodeJS.Timeout | undefined;
-    const waited = await Promise.race([sent, new Promise<'waiting'>((r) => (timer = setTimeout(() => r('waiting'), options.settleWaitMs)))]);
+    const waited = await Promise.race([
+      sent,
+      new Promise<'waiting'>((r) => (timer = setTimeout(() => r('waiting'), options.settleWaitMs))),
+    ]);
     clearTimeout(timer);
 
     if (waited === 'waiting') {
@@ -231,7 +249,10 @@ export function createLightningRail(deps: LightningRailDeps): LightningRail {
     }
     const definite = refusal(waited.error);
     if (definite) return definite;
-    logger.warn({ paymentId: p.id, err: (waited.error as Error).message }, 'a Lightning send broke off; asking the node instead of sending again');
+    logger.warn(
+      { paymentId: p.id, err: (waited.error as Error).message },
+      'a Lightning send broke off; asking the node instead of sending again',
+    );
     const o = await inspect(p, inv);
     return o === 'unknown-to-node' ? failed('the Lightning node never received the payment') : o;
   }
@@ -274,13 +295,17 @@ export function createLightningRail(deps: LightningRailDeps): LightningRail {
       // One open or paid hub payment per invoice: two would both be "completed" by the one
       // payment the node makes for that hash. PostgreSQL needs a lock for the check to hold
       // under concurrency; SQLite's single writer already serialises it.
-      if (tx.dialect === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(hashtextextended(?, 0)) AS locked', [`lightning:${inv.paymentHash}`]);
+      if (tx.dialect === 'postgres')
+        await tx.get('SELECT pg_advisory_xact_lock(hashtextextended(?, 0)) AS locked', [`lightning:${inv.paymentHash}`]);
       const dup = await tx.get<{ id: string; status: string }>(
         "SELECT id, status FROM payments WHERE rail = 'lightning' AND status <> 'failed' AND lower(pay_to) = ? LIMIT 1",
         [inv.paymentRequest],
       );
       if (dup) {
-        throw new ProblemError('invoice-already-paid', `this invoice is already ${dup.status === 'completed' || dup.status === 'refunded' ? 'paid' : 'being paid'} through this hub`);
+        throw new ProblemError(
+          'invoice-already-paid',
+          `this invoice is already ${dup.status === 'completed' || dup.status === 'refunded' ? 'paid' : 'being paid'} through this hub`,
+        );
       }
       return { creditAccountId: await outboundAccount(tx), merchantId: null };
     },

@@ -36,6 +36,9 @@ export function checkInvoiceRequest(req: { payTo: string; amount?: bigint; asset
 /** Time decides this one, so it is checked where the payment is created, never on a replay. */
 export function checkNotExpired(inv: Invoice, nowMs: number): void {
   if (nowMs >= inv.expiresAt * 1000) {
-    throw new ProblemError('invoice-expired', `the invoice expired at ${new Date(inv.expiresAt * 1000).toISOString()}; ask the payee for a new one`);
+    throw new ProblemError(
+      'invoice-expired',
+      `the invoice expired at ${new Date(inv.expiresAt * 1000).toISOString()}; ask the payee for a new one`,
+    );
   }
 }

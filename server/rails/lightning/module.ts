@@ -7,14 +7,20 @@ import { createLightningRail } from './index.js';
 
 export const lightningRail = defineRail({
   name: 'lightning',
-  summary: "On when `TOLLWAY_LND_REST_URL` and a macaroon are set: the hub pays BOLT 11 invoices through its own Lightning node (`TOLLWAY_LIGHTNING_NODE`).",
+  summary:
+    'On when `TOLLWAY_LND_REST_URL` and a macaroon are set: the hub pays BOLT 11 invoices through its own Lightning node (`TOLLWAY_LIGHTNING_NODE`).',
   env: lightningEnv,
   configure: lightningConfig,
   create: (parts, ln) =>
     createLightningRail({
       ...parts,
       node: lightningNode(ln),
-      options: { feeLimitMsat: ln.feeLimitMsat, feeLimitPpm: ln.feeLimitPpm, payTimeoutSeconds: ln.payTimeoutSeconds, settleWaitMs: ln.settleWaitMs },
+      options: {
+        feeLimitMsat: ln.feeLimitMsat,
+        feeLimitPpm: ln.feeLimitPpm,
+        payTimeoutSeconds: ln.payTimeoutSeconds,
+        settleWaitMs: ln.settleWaitMs,
+      },
     }),
   describeSettings: (ln) => `${ln.node.toUpperCase()} at ${ln.restUrl}`,
   doctor: checkNode,
@@ -24,7 +30,12 @@ export const lightningRail = defineRail({
 export function lightningNode(ln: LightningConfig, timeoutMs?: number): LightningNode {
   switch (ln.node) {
     case 'lnd':
-      return createNode('lnd', { url: ln.restUrl, macaroonHex: ln.macaroonHex, ...(ln.tlsCert ? { tlsCert: ln.tlsCert } : {}), ...(timeoutMs ? { timeoutMs } : {}) });
+      return createNode('lnd', {
+        url: ln.restUrl,
+        macaroonHex: ln.macaroonHex,
+        ...(ln.tlsCert ? { tlsCert: ln.tlsCert } : {}),
+        ...(timeoutMs ? { timeoutMs } : {}),
+      });
   }
 }
 

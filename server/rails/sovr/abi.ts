@@ -29,7 +29,15 @@ export const AUTHORIZATION_USED_TOPIC = sovrRailInterface.getEvent('Authorizatio
 export const addressTopic = (address: string) => zeroPadValue(address, 32).toLowerCase();
 
 export function encodeTransferWithAuthorization(a: Authorization): string {
-  return sovrRailInterface.encodeFunctionData(TRANSFER_WITH_AUTHORIZATION, [a.from, a.to, a.value, a.validAfter, a.validBefore, a.nonce, a.signature]);
+  return sovrRailInterface.encodeFunctionData(TRANSFER_WITH_AUTHORIZATION, [
+    a.from,
+    a.to,
+    a.value,
+    a.validAfter,
+    a.validBefore,
+    a.nonce,
+    a.signature,
+  ]);
 }
 
 /** A revert's reason, with SOVR's custom errors by name. */

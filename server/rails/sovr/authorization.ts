@@ -98,7 +98,11 @@ export function recoverAuthorizer(a: Authorization, chainId: number, token: stri
       validBefore: a.validBefore,
       nonce: a.nonce,
     });
-    const sig = Signature.from({ r: `0x${bytes.subarray(0, 32).toString('hex')}`, s: `0x${bytes.subarray(32, 64).toString('hex')}`, v: v < 27 ? v + 27 : v });
+    const sig = Signature.from({
+      r: `0x${bytes.subarray(0, 32).toString('hex')}`,
+      s: `0x${bytes.subarray(32, 64).toString('hex')}`,
+      v: v < 27 ? v + 27 : v,
+    });
     return getAddress(recoverAddress(digest, sig));
   } catch {
     return null;
@@ -129,18 +133,25 @@ export interface AuthorizationPolicy {
 export function checkAuthorization(a: Authorization, p: AuthorizationPolicy): void {
   const signer = recoverAuthorizer(a, p.chainId, p.token);
   if (signer !== a.from) {
-    throw refuse('signature', `the signature does not recover \`from\` under SOVR's EIP-712 domain (chain ${p.chainId}, contract ${p.token})`);
+    throw refuse(
+      'signature',
+      `the signature does not recover \`from\` under SOVR's EIP-712 domain (chain ${p.chainId}, contract ${p.token})`,
+    );
   }
   if (p.payer !== undefined && getAddress(p.payer) !== a.from) {
     throw refuse('payer', `\`from\` must be your signed-in wallet ${getAddress(p.payer)}`);
   }
-  if (a.to !== getAddress(p.treasury)) throw refuse('recipient', `\`to\` must be ${p.payeeLabel ?? "the hub's treasury"} ${getAddress(p.treasury)}`);
+  if (a.to !== getAddress(p.treasury))
+    throw refuse('recipient', `\`to\` must be ${p.payeeLabel ?? "the hub's treasury"} ${getAddress(p.treasury)}`);
   if (a.value !== p.amount) throw refuse('value', `\`value\` (${a.value}) must equal the payment's amount (${p.amount})`);
   const now = BigInt(p.now);
   // The contract wants block.timestamp > validAfter; a block mined now may carry this second.
   if (a.validAfter >= now) throw refuse('not-yet-valid', `the authorization is valid only after ${a.validAfter}; it is ${now} now`);
   if (a.validBefore < now + BigInt(p.minValiditySeconds)) {
-    throw refuse('expires-too-soon', `validBefore must be at least ${p.minValiditySeconds} s from now (${now}), so that the transfer can be mined in time`);
+    throw refuse(
+      'expires-too-soon',
+      `validBefore must be at least ${p.minValiditySeconds} s from now (${now}), so that the transfer can be mined in time`,
+    );
   }
   if (a.validBefore > now + BigInt(p.maxValiditySeconds)) {
     throw refuse('valid-too-long', `validBefore may be at most ${p.maxValiditySeconds} s from now (${now})`);

@@ -60,7 +60,8 @@ export function createPrechecks(deps: PrecheckDeps) {
     // Several hub processes on one PostgreSQL: one payment of this address at a time across all of them.
     if (tx.dialect === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(hashtextextended(?, 0)) AS locked', [`sovr:${a.from}`]);
     const owner = await tx.get<{ address: string }>('SELECT address FROM users WHERE id = ?', [userId]);
-    if (!owner || getAddress(owner.address) !== a.from) throw refuse('payer', `\`from\` must be your signed-in wallet${owner ? ` ${owner.address}` : ''}`);
+    if (!owner || getAddress(owner.address) !== a.from)
+      throw refuse('payer', `\`from\` must be your signed-in wallet${owner ? ` ${owner.address}` : ''}`);
     const other = await authorizationHolder(tx, a.from, a.nonce);
     if (other) throw refuse('in-use', `this authorization is already used by ${other}`);
     const committed = await committedSince(tx, a.from, readAt);

@@ -3,7 +3,10 @@ import { evmAddress, fail, hideSecret, readConfigFile, seconds } from '../../env
 
 /** The SOVR rail's variables: the chain, the token, and the service wallet that pays gas. */
 export const sovrEnv = {
-  TOLLWAY_SOVR_RPC_URL: z.url({ protocol: /^https?$/ }).optional().describe('JSON-RPC URL of the chain node (http/https)'),
+  TOLLWAY_SOVR_RPC_URL: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe('JSON-RPC URL of the chain node (http/https)'),
   TOLLWAY_SOVR_CHAIN_ID: z.coerce
     .number()
     .int()
@@ -34,7 +37,13 @@ export const sovrEnv = {
     .max(1000)
     .optional()
     .describe('the same, under its older name; `TOLLWAY_SOVR_CONFIRMATIONS` wins when both are set'),
-  TOLLWAY_SOVR_POLL_INTERVAL: z.coerce.number().int().min(50).max(600_000).default(2000).describe('ms between looks at the node for new blocks'),
+  TOLLWAY_SOVR_POLL_INTERVAL: z.coerce
+    .number()
+    .int()
+    .min(50)
+    .max(600_000)
+    .default(2000)
+    .describe('ms between looks at the node for new blocks'),
   TOLLWAY_SOVR_EXPLORER_TX_URL: z
     .string()
     .regex(/^https?:\/\/\S*\{hash\}\S*$/, 'must be an http(s) URL with {hash} in it')
@@ -76,7 +85,11 @@ type SovrEnv = z.infer<z.ZodObject<typeof sovrEnv>>;
 /** The SOVR rail is on when the RPC URL, chain id, token and a service key are all given, off when none is. */
 export function sovrConfig(e: SovrEnv): SovrConfig | undefined {
   const hasKey = Boolean(e.TOLLWAY_SOVR_PRIVATE_KEY || e.TOLLWAY_SOVR_KEYSTORE_PATH);
-  const parts = { TOLLWAY_SOVR_RPC_URL: e.TOLLWAY_SOVR_RPC_URL, TOLLWAY_SOVR_CHAIN_ID: e.TOLLWAY_SOVR_CHAIN_ID, TOLLWAY_SOVR_TOKEN: e.TOLLWAY_SOVR_TOKEN };
+  const parts = {
+    TOLLWAY_SOVR_RPC_URL: e.TOLLWAY_SOVR_RPC_URL,
+    TOLLWAY_SOVR_CHAIN_ID: e.TOLLWAY_SOVR_CHAIN_ID,
+    TOLLWAY_SOVR_TOKEN: e.TOLLWAY_SOVR_TOKEN,
+  };
   const given = Object.values(parts).some((v) => v !== undefined) || hasKey;
   if (!given) return undefined;
   for (const [name, value] of Object.entries(parts)) {
@@ -84,8 +97,13 @@ export function sovrConfig(e: SovrEnv): SovrConfig | undefined {
       fail(name, 'required to turn the SOVR rail on (set all of TOLLWAY_SOVR_RPC_URL, _CHAIN_ID, _TOKEN and a service key, or none)');
     }
   }
-  if (e.TOLLWAY_SOVR_PRIVATE_KEY && e.TOLLWAY_SOVR_KEYSTORE_PATH) fail('TOLLWAY_SOVR_KEYSTORE_PATH', 'set either TOLLWAY_SOVR_PRIVATE_KEY or TOLLWAY_SOVR_KEYSTORE_PATH, not both');
-  if (!hasKey) fail('TOLLWAY_SOVR_PRIVATE_KEY', 'required with the SOVR rail (or TOLLWAY_SOVR_KEYSTORE_PATH with its password): the service wallet that pays gas');
+  if (e.TOLLWAY_SOVR_PRIVATE_KEY && e.TOLLWAY_SOVR_KEYSTORE_PATH)
+    fail('TOLLWAY_SOVR_KEYSTORE_PATH', 'set either TOLLWAY_SOVR_PRIVATE_KEY or TOLLWAY_SOVR_KEYSTORE_PATH, not both');
+  if (!hasKey)
+    fail(
+      'TOLLWAY_SOVR_PRIVATE_KEY',
+      'required with the SOVR rail (or TOLLWAY_SOVR_KEYSTORE_PATH with its password): the service wallet that pays gas',
+    );
   let signer: SovrConfig['signer'];
   if (e.TOLLWAY_SOVR_PRIVATE_KEY) {
     signer = { privateKey: e.TOLLWAY_SOVR_PRIVATE_KEY.startsWith('0x') ? e.TOLLWAY_SOVR_PRIVATE_KEY : `0x${e.TOLLWAY_SOVR_PRIVATE_KEY}` };
@@ -93,12 +111,16 @@ export function sovrConfig(e: SovrEnv): SovrConfig | undefined {
     const keystoreJson = readConfigFile('TOLLWAY_SOVR_KEYSTORE_PATH', e.TOLLWAY_SOVR_KEYSTORE_PATH!).toString('utf8');
     let password = e.TOLLWAY_SOVR_KEYSTORE_PASSWORD;
     if (e.TOLLWAY_SOVR_KEYSTORE_PASSWORD_FILE) {
-      password = readConfigFile('TOLLWAY_SOVR_KEYSTORE_PASSWORD_FILE', e.TOLLWAY_SOVR_KEYSTORE_PASSWORD_FILE).toString('utf8').replace(/\r?\n$/, '');
+      password = readConfigFile('TOLLWAY_SOVR_KEYSTORE_PASSWORD_FILE', e.TOLLWAY_SOVR_KEYSTORE_PASSWORD_FILE)
+        .toString('utf8')
+        .replace(/\r?\n$/, '');
     }
-    if (password === undefined) fail('TOLLWAY_SOVR_KEYSTORE_PASSWORD', 'required with TOLLWAY_SOVR_KEYSTORE_PATH (or TOLLWAY_SOVR_KEYSTORE_PASSWORD_FILE)');
+    if (password === undefined)
+      fail('TOLLWAY_SOVR_KEYSTORE_PASSWORD', 'required with TOLLWAY_SOVR_KEYSTORE_PATH (or TOLLWAY_SOVR_KEYSTORE_PASSWORD_FILE)');
     signer = { keystoreJson, password };
   }
-  if (e.TOLLWAY_SOVR_MIN_VALIDITY >= e.TOLLWAY_SOVR_MAX_VALIDITY) fail('TOLLWAY_SOVR_MIN_VALIDITY', 'must be less than TOLLWAY_SOVR_MAX_VALIDITY');
+  if (e.TOLLWAY_SOVR_MIN_VALIDITY >= e.TOLLWAY_SOVR_MAX_VALIDITY)
+    fail('TOLLWAY_SOVR_MIN_VALIDITY', 'must be less than TOLLWAY_SOVR_MAX_VALIDITY');
   return hideSecret(
     {
       rpcUrl: e.TOLLWAY_SOVR_RPC_URL!,

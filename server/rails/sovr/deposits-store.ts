@@ -65,7 +65,13 @@ export function toDeposit(r: DepositRow): Deposit {
   };
 }
 
-export const jobOf = (r: DepositRow): TransferJob => ({ id: r.id, authorization: r.authorization, fromBlock: r.fromBlock, tx: r.tx, broadcastError: r.broadcastError });
+export const jobOf = (r: DepositRow): TransferJob => ({
+  id: r.id,
+  authorization: r.authorization,
+  fromBlock: r.fromBlock,
+  tx: r.tx,
+  broadcastError: r.broadcastError,
+});
 
 export async function insertDeposit(
   q: Queryable,
@@ -106,14 +112,10 @@ export async function openDeposits(q: Queryable): Promise<DepositRow[]> {
 
 /** Written before the broadcast: whatever happens next, this is the deposit's one transaction. */
 export async function recordDepositSigned(q: Queryable, id: string, t: SignedTx, now: number): Promise<void> {
-  const r = await q.run(`UPDATE sovr_deposits SET sender = ?, nonce = ?, tx_hash = ?, raw_tx = ?, updated_at = ? WHERE id = ? AND raw_tx IS NULL`, [
-    t.sender,
-    t.nonce,
-    t.hash,
-    t.raw,
-    now,
-    id,
-  ]);
+  const r = await q.run(
+    `UPDATE sovr_deposits SET sender = ?, nonce = ?, tx_hash = ?, raw_tx = ?, updated_at = ? WHERE id = ? AND raw_tx IS NULL`,
+    [t.sender, t.nonce, t.hash, t.raw, now, id],
+  );
   if (r.changes !== 1) throw new Error(`deposit ${id} already has a signed transaction, or no row`);
 }
 
@@ -122,12 +124,8 @@ export async function recordDepositRejected(q: Queryable, id: string, reason: st
 }
 
 export async function updateDepositState(q: Queryable, r: DepositRow): Promise<void> {
-  await q.run(`UPDATE sovr_deposits SET status = ?, failure_reason = ?, transaction_hash = ?, block_explorer_url = ?, updated_at = ? WHERE id = ?`, [
-    r.status,
-    r.failureReason,
-    r.transactionHash,
-    r.blockExplorerUrl,
-    r.updatedAt,
-    r.id,
-  ]);
+  await q.run(
+    `UPDATE sovr_deposits SET status = ?, failure_reason = ?, transaction_hash = ?, block_explorer_url = ?, updated_at = ? WHERE id = ?`,
+    [r.status, r.failureReason, r.transactionHash, r.blockExplorerUrl, r.updatedAt, r.id],
+  );
 }

@@ -75,7 +75,10 @@ export function createDeposits(deps: DepositsDeps): SovrDeposits {
     report: (id, outcome) => apply(id, outcome),
   });
 
-  async function prepare(user: { id: string; address?: string }, body: CreateDepositRequest): Promise<{ checked: Prechecked; row: Parameters<typeof insertDeposit>[1] }> {
+  async function prepare(
+    user: { id: string; address?: string },
+    body: CreateDepositRequest,
+  ): Promise<{ checked: Prechecked; row: Parameters<typeof insertDeposit>[1] }> {
     const a = parseAuthorization(body.authorization);
     let treasury: string;
     try {
@@ -83,8 +86,22 @@ export function createDeposits(deps: DepositsDeps): SovrDeposits {
     } catch (err) {
       throw new ProblemError('chain-unavailable', `the SOVR rail is not ready: ${describeRpcError(err)}`);
     }
-    const checked = await deps.precheck(a, { payee: treasury, ...(user.address ? { payer: user.address } : {}), amount: BigInt(body.amount) });
-    return { checked, row: { id: newDepositId(), userId: user.id, chainId: deps.chainId, token: deps.token, authorization: a, fromBlock: checked.fromBlock } };
+    const checked = await deps.precheck(a, {
+      payee: treasury,
+      ...(user.address ? { payer: user.address } : {}),
+      amount: BigInt(body.amount),
+    });
+    return {
+      checked,
+      row: {
+        id: newDepositId(),
+        userId: user.id,
+        chainId: deps.chainId,
+        token: deps.token,
+        authorization: a,
+        fromBlock: checked.fromBlock,
+      },
+    };
   }
 
   async function create(user: { id: string; address?: string }, key: string, body: CreateDepositRequest, rawBody: unknown) {
@@ -102,7 +119,13 @@ export function createDeposits(deps: DepositsDeps): SovrDeposits {
     let started: { replay: { status: number; body: unknown } } | { row: DepositRow };
     try {
       started = await db.transaction(async (tx) => {
-        const claim = await claimKey(tx, { scope: keyScope('deposit', user.id), key, fingerprint: fingerprint(rawBody), resourceId: prepared?.row.id ?? newDepositId(), now });
+        const claim = await claimKey(tx, {
+          scope: keyScope('deposit', user.id),
+          key,
+          fingerprint: fingerprint(rawBody),
+          resourceId: prepared?.row.id ?? newDepositId(),
+          now,
+        });
         if (!claim.claimed) return { replay: claim.replay };
         if (!prepared) throw new ProblemError('idempotency-key-in-flight', 'the key was released meanwhile; retry');
         await prepared.checked.reserve(tx, user.id);
@@ -145,10 +168,19 @@ export function createDeposits(deps: DepositsDeps): SovrDeposits {
       if (FINAL_DEPOSIT_STATUSES.includes(row.status) || row.status === outcome.status) return toDeposit(row);
       const next: DepositRow = { ...row, updatedAt: clock.now() };
       if (outcome.status === 'completed') {
-        const [r] = await ledger.createTransfers(tx, [{ id: `${id}:post`, pendingId: id, flags: { postPendingTransfer: true }, userData: id }]);
+        const [r] = await ledger.createTransfers(tx, [
+          { id: `${id}:post`, pendingId: id, flags: { postPendingTransfer: true }, userData: id },
+        ]);
         if (r === 'pending_transfer_expired') {
           const [late] = await ledger.createTransfers(tx, [
-            { id: `${id}:late`, debitAccountId: await deps.chainWalletAccount(tx, row.userId), creditAccountId: await accounts.user(tx, row.userId, ASSET), amount: row.authorization.value, asset: ASSET, userData: id },
+            {
+              id: `${id}:late`,
+              debitAccountId: await deps.chainWalletAccount(tx, row.userId),
+              creditAccountId: await accounts.user(tx, row.userId, ASSET),
+              amount: row.authorization.value,
+              asset: ASSET,
+              userData: id,
+            },
           ]);
           if (late !== 'created' && late !== 'exists') throw new Error(`ledger refused the late credit of deposit ${id}: ${late}`);
           logger.warn({ depositId: id }, 'a deposit was confirmed after its reservation lapsed; credited with a posted transfer');
@@ -163,7 +195,9 @@ export function createDeposits(deps: DepositsDeps): SovrDeposits {
         next.transactionHash = outcome.transactionHash ?? row.transactionHash;
         next.blockExplorerUrl = outcome.blockExplorerUrl ?? row.blockExplorerUrl;
       } else {
-        const [r] = await ledger.createTransfers(tx, [{ id: `${id}:void`, pendingId: id, flags: { voidPendingTransfer: true }, userData: id }]);
+        const [r] = await ledger.createTransfers(tx, [
+          { id: `${id}:void`, pendingId: id, flags: { voidPendingTransfer: true }, userData: id },
+        ]);
         const released = ['created', 'exists', 'pending_transfer_expired', 'pending_transfer_already_voided'];
         if (!r || !released.includes(r)) throw new Error(`ledger refused to void deposit ${id}: ${r}`);
         next.status = 'failed';

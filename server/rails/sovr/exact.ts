@@ -37,7 +37,9 @@ export function checkExactRequirement(body: CreatePaymentRequest, p: { network: 
     });
   }
   const wrong = (path: string, message: string) =>
-    new ProblemError('validation-error', `the requirement is not an exact entry this hub can pay: ${message}`, { errors: [{ path: `requirement.${path}`, message }] });
+    new ProblemError('validation-error', `the requirement is not an exact entry this hub can pay: ${message}`, {
+      errors: [{ path: `requirement.${path}`, message }],
+    });
   if (r.scheme !== 'exact') throw wrong('scheme', 'must be "exact"');
   if (r.network !== p.network) throw wrong('network', `must be ${p.network}`);
   if (r.asset.toLowerCase() !== p.token.toLowerCase()) throw wrong('asset', `must be the SOVR contract ${p.token}`);
@@ -53,7 +55,10 @@ const FACILITATOR_MARGIN_SECONDS = 6;
  * rail's and half the merchant's timeout, never under what the merchant's facilitator needs; the
  * ceiling grows to the merchant's timeout (plus a minute of clock skew) when that is longer.
  */
-export function exactValidityWindow(maxTimeoutSeconds: number | undefined, rail: { minValiditySeconds: number; maxValiditySeconds: number }) {
+export function exactValidityWindow(
+  maxTimeoutSeconds: number | undefined,
+  rail: { minValiditySeconds: number; maxValiditySeconds: number },
+) {
   if (maxTimeoutSeconds === undefined) return { minValiditySeconds: rail.minValiditySeconds, maxValiditySeconds: rail.maxValiditySeconds };
   return {
     minValiditySeconds: Math.max(FACILITATOR_MARGIN_SECONDS, Math.min(rail.minValiditySeconds, Math.floor(maxTimeoutSeconds / 2))),
@@ -96,7 +101,9 @@ export function createExactWatcher(deps: ExactWatcherDeps) {
     const log = logs[0];
     if (log) {
       if (latest - log.blockNumber + 1 < confirmations) return undefined;
-      return log.topics[0] === AUTHORIZATION_USED_TOPIC ? deps.completed(log.transactionHash) : { status: 'failed', reason: 'the authorization was cancelled' };
+      return log.topics[0] === AUTHORIZATION_USED_TOPIC
+        ? deps.completed(log.transactionHash)
+        : { status: 'failed', reason: 'the authorization was cancelled' };
     }
     if (deepStamp >= w.validBefore) return { status: 'failed', reason: 'the authorization expired unused' };
     return undefined;
@@ -118,7 +125,10 @@ export function createExactWatcher(deps: ExactWatcherDeps) {
           if (o.status === 'completed' && payment.status !== 'completed') {
             // The merchant was paid on chain, but the hub had released the reservation (it was down
             // past validBefore + the grace): the person's chain mirror account misses this amount.
-            logger.error({ paymentId: w.paymentId, status: payment.status, transactionHash: o.transactionHash }, 'an exact SOVR authorization was used for a payment the hub had already failed');
+            logger.error(
+              { paymentId: w.paymentId, status: payment.status, transactionHash: o.transactionHash },
+              'an exact SOVR authorization was used for a payment the hub had already failed',
+            );
           }
         } catch (err) {
           logger.warn({ paymentId: w.paymentId, err: describeRpcError(err) }, 'checking an exact SOVR payment failed; retrying');

@@ -23,11 +23,25 @@ import { SOVR_EIP712_NAME, SOVR_EIP712_VERSION } from '../../../contracts/eip712
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
 import type { Db } from '../../store/types.js';
-import { addressTopic, describeRpcError, encodeTransferWithAuthorization, revertMessage, sovrRailInterface, TRANSFER_TOPIC } from './abi.js';
+import {
+  addressTopic,
+  describeRpcError,
+  encodeTransferWithAuthorization,
+  revertMessage,
+  sovrRailInterface,
+  TRANSFER_TOPIC,
+} from './abi.js';
 import { parseAuthorization, recoverAuthorizer, type Authorization } from './authorization.js';
 import type { Gateway } from '../../chain/evm/gateway.js';
 import { createKeyedMutex } from '../../chain/evm/mutex.js';
-import { dropSettlement, finishSettlement, insertSettlement, loadSettlement, openSettlements, type SettlementRow } from './settlements-store.js';
+import {
+  dropSettlement,
+  finishSettlement,
+  insertSettlement,
+  loadSettlement,
+  openSettlements,
+  type SettlementRow,
+} from './settlements-store.js';
 import { sentByHub } from './store.js';
 import { sleep, withTimeout } from '../../core/timing.js';
 import { findAuthorizationUse } from './watcher.js';
@@ -156,7 +170,10 @@ export function createFacilitator(deps: FacilitatorDeps): SovrFacilitator {
     if (await sentByHub(db, a.from, a.nonce)) return fail(EXACT_REASONS.nonceUsed);
     let used: boolean, balance: bigint, fromBlock: number;
     try {
-      [used, balance, fromBlock] = await withTimeout(Promise.all([deps.authorizationState(a.from, a.nonce), deps.balanceOf(a.from), provider.getBlockNumber()]), deps.readTimeoutMs);
+      [used, balance, fromBlock] = await withTimeout(
+        Promise.all([deps.authorizationState(a.from, a.nonce), deps.balanceOf(a.from), provider.getBlockNumber()]),
+        deps.readTimeoutMs,
+      );
     } catch (err) {
       logger.warn({ err: describeRpcError(err) }, 'the facilitator could not read the chain');
       return fail(EXACT_REASONS.unexpectedVerify);
@@ -208,7 +225,12 @@ export function createFacilitator(deps: FacilitatorDeps): SovrFacilitator {
 
   async function revertDetail(row: SettlementRow, receipt: TransactionReceipt): Promise<string> {
     try {
-      await provider.call({ from: row.tx.sender, to: token, data: encodeTransferWithAuthorization(row.authorization), blockTag: receipt.blockNumber });
+      await provider.call({
+        from: row.tx.sender,
+        to: token,
+        data: encodeTransferWithAuthorization(row.authorization),
+        blockTag: receipt.blockNumber,
+      });
       return 'no reason given (the call succeeds when replayed)';
     } catch (err) {
       return revertMessage(err) ?? `no reason could be read: ${describeRpcError(err)}`;
@@ -219,10 +241,20 @@ export function createFacilitator(deps: FacilitatorDeps): SovrFacilitator {
     if (receipt.status === 1) {
       return movedValue(receipt, row.authorization)
         ? { status: 'success', transaction: receipt.hash }
-        : { status: 'failed', transaction: receipt.hash, errorReason: EXACT_REASONS.transferEvent, errorDetail: 'the transaction did not move the authorized value' };
+        : {
+            status: 'failed',
+            transaction: receipt.hash,
+            errorReason: EXACT_REASONS.transferEvent,
+            errorDetail: 'the transaction did not move the authorized value',
+          };
     }
     const detail = await revertDetail(row, receipt);
-    return { status: 'failed', transaction: receipt.hash, errorReason: reasonForRevert(detail), errorDetail: `the transaction reverted: ${detail}` };
+    return {
+      status: 'failed',
+      transaction: receipt.hash,
+      errorReason: reasonForRevert(detail),
+      errorDetail: `the transaction reverted: ${detail}`,
+    };
   }
 
   /** One look at a settlement's transaction; undefined while it is not mined. */
@@ -272,7 +304,11 @@ export function createFacilitator(deps: FacilitatorDeps): SovrFacilitator {
   }
 
   function storedResult(row: SettlementRow): SettleResult {
-    return answer(row, { status: row.status === 'success' ? 'success' : 'failed', transaction: row.transaction ?? row.tx.hash, ...(row.errorReason ? { errorReason: row.errorReason } : {}) });
+    return answer(row, {
+      status: row.status === 'success' ? 'success' : 'failed',
+      transaction: row.transaction ?? row.tx.hash,
+      ...(row.errorReason ? { errorReason: row.errorReason } : {}),
+    });
   }
 
   function resultOf(row: SettlementRow, deadline: number): Promise<SettleResult> | SettleResult {

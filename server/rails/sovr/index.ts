@@ -43,7 +43,14 @@ import { createRunner, type JobSink, type RunnerDeps, type TransferJob } from '.
 import { insertSovrRow, loadSovrRow, nextOpenNonce, recordRejected, recordSigned, type SovrRow } from './store.js';
 import { createWatcher } from './watcher.js';
 
-export { EXACT_REASONS, type ExactPayload, type ExactRequirement, type SettleResult, type SovrFacilitator, type VerifyResult } from './facilitator.js';
+export {
+  EXACT_REASONS,
+  type ExactPayload,
+  type ExactRequirement,
+  type SettleResult,
+  type SovrFacilitator,
+  type VerifyResult,
+} from './facilitator.js';
 export { isOnChainPayee, x402PayeesAccountId } from './exact.js';
 export type { SovrDeposits } from './deposits.js';
 
@@ -217,7 +224,13 @@ export function createSovrRail(deps: SovrRailDeps): SovrRail {
     report: deps.report,
   };
   const runner = createRunner(runnerDeps, paymentSink);
-  const jobOf = (row: SovrRow): TransferJob => ({ id: row.paymentId, authorization: row.authorization, fromBlock: row.fromBlock, tx: row.tx, broadcastError: row.broadcastError });
+  const jobOf = (row: SovrRow): TransferJob => ({
+    id: row.paymentId,
+    authorization: row.authorization,
+    fromBlock: row.fromBlock,
+    tx: row.tx,
+    broadcastError: row.broadcastError,
+  });
 
   const locks = createKeyedMutex();
   const precheck = createPrechecks({
@@ -301,7 +314,15 @@ export function createSovrRail(deps: SovrRailDeps): SovrRail {
       timeoutSeconds: checked.timeoutSeconds,
       reserve: async (tx, payment) => {
         await checked.reserve(tx, payment.userId);
-        const row = { paymentId: payment.id, kind: exact ? ('exact' as const) : ('hub' as const), userId: payment.userId, chainId: options.chainId, token, authorization: a, fromBlock: checked.fromBlock };
+        const row = {
+          paymentId: payment.id,
+          kind: exact ? ('exact' as const) : ('hub' as const),
+          userId: payment.userId,
+          chainId: options.chainId,
+          token,
+          authorization: a,
+          fromBlock: checked.fromBlock,
+        };
         await insertSovrRow(tx, row, clock.now());
       },
       release: checked.release,
@@ -312,9 +333,19 @@ export function createSovrRail(deps: SovrRailDeps): SovrRail {
   async function watchExact(row: SovrRow): Promise<RailOutcome> {
     const outcome: RailOutcome = { status: 'submitted' };
     // Recorded before the watcher can see the authorization used, so `submitted` precedes the final event.
-    await deps.report(row.paymentId, outcome).catch((err: Error) => logger.warn({ paymentId: row.paymentId, err: err.message }, 'could not record an exact SOVR payment as submitted yet'));
+    await deps
+      .report(row.paymentId, outcome)
+      .catch((err: Error) =>
+        logger.warn({ paymentId: row.paymentId, err: err.message }, 'could not record an exact SOVR payment as submitted yet'),
+      );
     const a = row.authorization;
-    exactWatcher.watch({ paymentId: row.paymentId, from: a.from, authNonce: a.nonce, validBefore: a.validBefore, fromBlock: row.fromBlock });
+    exactWatcher.watch({
+      paymentId: row.paymentId,
+      from: a.from,
+      authNonce: a.nonce,
+      validBefore: a.validBefore,
+      fromBlock: row.fromBlock,
+    });
     return outcome;
   }
 
@@ -325,7 +356,8 @@ export function createSovrRail(deps: SovrRailDeps): SovrRail {
 
     async resolvePayee(tx, payTo, asset) {
       if (asset !== SOVR_ASSET) throw new ProblemError('validation-error', `the sovr rail pays ${SOVR_ASSET} only`);
-      if (isOnChainPayee(payTo)) return { creditAccountId: await railAccount(tx, x402PayeesAccountId(SOVR_ASSET), 'system'), merchantId: null };
+      if (isOnChainPayee(payTo))
+        return { creditAccountId: await railAccount(tx, x402PayeesAccountId(SOVR_ASSET), 'system'), merchantId: null };
       const m = await tx.get<{ id: string }>('SELECT id FROM merchants WHERE id = ?', [payTo]);
       if (!m) throw new ProblemError('unknown-merchant', `no merchant ${JSON.stringify(payTo)} on this hub`);
       return { creditAccountId: await deps.accounts.merchant(tx, m.id, SOVR_ASSET), merchantId: m.id };
@@ -342,7 +374,13 @@ export function createSovrRail(deps: SovrRailDeps): SovrRail {
       if (!row) return failed('no SOVR authorization is stored for this payment');
       if (row.kind === 'exact') {
         const a = row.authorization;
-        exactWatcher.watch({ paymentId: row.paymentId, from: a.from, authNonce: a.nonce, validBefore: a.validBefore, fromBlock: row.fromBlock });
+        exactWatcher.watch({
+          paymentId: row.paymentId,
+          from: a.from,
+          authNonce: a.nonce,
+          validBefore: a.validBefore,
+          fromBlock: row.fromBlock,
+        });
         return { status: 'submitted' };
       }
       return runner.resume(jobOf(row));

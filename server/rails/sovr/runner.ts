@@ -70,7 +70,9 @@ export function createRunner(deps: RunnerDeps, sink: JobSink) {
     if (result.status === 'refused') return failed(result.reason);
     const outcome = deps.submitted(result.tx.hash);
     // Recorded here, before the watcher can see it mined, so `submitted` always precedes the final event.
-    await sink.report(job.id, outcome).catch((err: Error) => logger.warn({ id: job.id, err: err.message }, 'could not record a SOVR transfer as submitted yet'));
+    await sink
+      .report(job.id, outcome)
+      .catch((err: Error) => logger.warn({ id: job.id, err: err.message }, 'could not record a SOVR transfer as submitted yet'));
     watcher.watch(watched(job, treasury, result.tx.hash, result.tx));
     return outcome;
   }
@@ -97,7 +99,10 @@ export function createRunner(deps: RunnerDeps, sink: JobSink) {
       // Signed before the restart: only ever these bytes, re-broadcast if the node lacks them.
       const tx = job.tx;
       try {
-        const [known, usedNonces] = await Promise.all([provider.getTransaction(tx.hash), provider.getTransactionCount(tx.sender, 'latest')]);
+        const [known, usedNonces] = await Promise.all([
+          provider.getTransaction(tx.hash),
+          provider.getTransactionCount(tx.sender, 'latest'),
+        ]);
         if (!known && usedNonces <= tx.nonce) await gateway.rebroadcast(tx);
       } catch (err) {
         logger.warn({ id: job.id, err: describeRpcError(err) }, 'could not reach the chain node on resume; the watcher keeps trying');

@@ -75,7 +75,24 @@ export async function insertSettlement(
     `INSERT INTO sovr_settlements (authorizer, auth_nonce, chain_id, token, to_address, value, valid_after, valid_before, signature,
        from_block, sender, nonce, tx_hash, raw_tx, status, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'sent', ?, ?)`,
-    [a.from, a.nonce, s.chainId, s.token, a.to, a.value, a.validAfter, a.validBefore, a.signature, s.fromBlock, s.tx.sender, s.tx.nonce, s.tx.hash, s.tx.raw, now, now],
+    [
+      a.from,
+      a.nonce,
+      s.chainId,
+      s.token,
+      a.to,
+      a.value,
+      a.validAfter,
+      a.validBefore,
+      a.signature,
+      s.fromBlock,
+      s.tx.sender,
+      s.tx.nonce,
+      s.tx.hash,
+      s.tx.raw,
+      now,
+      now,
+    ],
   );
 }
 
@@ -105,5 +122,9 @@ export async function finishSettlement(
 
 /** The node refused the broadcast for good: nothing was sent, the authorization is free again. */
 export async function dropSettlement(q: Queryable, from: string, authNonce: string, txHash: string): Promise<void> {
-  await q.run(`DELETE FROM sovr_settlements WHERE authorizer = ? AND auth_nonce = ? AND tx_hash = ? AND status = 'sent'`, [from, authNonce, txHash]);
+  await q.run(`DELETE FROM sovr_settlements WHERE authorizer = ? AND auth_nonce = ? AND tx_hash = ? AND status = 'sent'`, [
+    from,
+    authNonce,
+    txHash,
+  ]);
 }

@@ -47,7 +47,12 @@ export interface AuthorizedTxColumns {
   broadcast_error: string | null;
 }
 
-export function authorizedTxFromDb(r: AuthorizedTxColumns): { authorization: Authorization; fromBlock: number; tx: SignedTx | null; broadcastError: string | null } {
+export function authorizedTxFromDb(r: AuthorizedTxColumns): {
+  authorization: Authorization;
+  fromBlock: number;
+  tx: SignedTx | null;
+  broadcastError: string | null;
+} {
   return {
     authorization: {
       from: r.from_address,
@@ -59,7 +64,10 @@ export function authorizedTxFromDb(r: AuthorizedTxColumns): { authorization: Aut
       signature: r.signature,
     },
     fromBlock: Number(r.from_block),
-    tx: r.raw_tx && r.tx_hash && r.sender && r.nonce !== null ? { sender: r.sender, nonce: Number(r.nonce), hash: r.tx_hash, raw: r.raw_tx } : null,
+    tx:
+      r.raw_tx && r.tx_hash && r.sender && r.nonce !== null
+        ? { sender: r.sender, nonce: Number(r.nonce), hash: r.tx_hash, raw: r.raw_tx }
+        : null,
     broadcastError: r.broadcast_error,
   };
 }
@@ -93,7 +101,23 @@ export async function insertSovrRow(tx: Queryable, row: Omit<SovrRow, 'tx' | 'br
     `INSERT INTO sovr_transactions (payment_id, kind, user_id, chain_id, token, from_address, to_address, value, valid_after,
        valid_before, auth_nonce, signature, from_block, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [row.paymentId, row.kind, row.userId, row.chainId, row.token, a.from, a.to, a.value, a.validAfter, a.validBefore, a.nonce, a.signature, row.fromBlock, now, now],
+    [
+      row.paymentId,
+      row.kind,
+      row.userId,
+      row.chainId,
+      row.token,
+      a.from,
+      a.to,
+      a.value,
+      a.validAfter,
+      a.validBefore,
+      a.nonce,
+      a.signature,
+      row.fromBlock,
+      now,
+      now,
+    ],
   );
 }
 
@@ -183,4 +207,3 @@ export async function nextOpenNonce(q: Queryable, sender: string): Promise<numbe
   const held = rows.map((r) => r.n).filter((n): n is number | string => n !== null && n !== undefined);
   return held.length ? Math.max(...held.map(Number)) + 1 : 0;
 }
-

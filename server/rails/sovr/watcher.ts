@@ -74,8 +74,19 @@ export function spawnPoller(
 }
 
 /** The transaction that used `from`'s authorization `nonce`, if any did since `fromBlock`. */
-export async function findAuthorizationUse(provider: JsonRpcProvider, token: string, from: string, nonce: string, fromBlock: number): Promise<string | null> {
-  const logs = await provider.getLogs({ address: token, topics: [AUTHORIZATION_USED_TOPIC, addressTopic(from), nonce], fromBlock, toBlock: 'latest' });
+export async function findAuthorizationUse(
+  provider: JsonRpcProvider,
+  token: string,
+  from: string,
+  nonce: string,
+  fromBlock: number,
+): Promise<string | null> {
+  const logs = await provider.getLogs({
+    address: token,
+    topics: [AUTHORIZATION_USED_TOPIC, addressTopic(from), nonce],
+    fromBlock,
+    toBlock: 'latest',
+  });
   return logs[0]?.transactionHash ?? null;
 }
 
@@ -110,7 +121,8 @@ export function createWatcher(deps: WatcherDeps) {
 
   async function outcomeOf(w: Watched, receipt: TransactionReceipt): Promise<RailOutcome> {
     const ours = w.tx !== null && receipt.hash === w.tx.hash;
-    if (ours) return receipt.status === 1 ? deps.completed(receipt.hash) : failed(`the transaction reverted: ${await revertReason(w, receipt)}`);
+    if (ours)
+      return receipt.status === 1 ? deps.completed(receipt.hash) : failed(`the transaction reverted: ${await revertReason(w, receipt)}`);
     if (receipt.status === 1 && paidTreasury(w, receipt)) return deps.completed(receipt.hash);
     return failed('the authorization was used by another transaction that did not pay the hub');
   }
@@ -121,7 +133,10 @@ export function createWatcher(deps: WatcherDeps) {
     if (outcome.status === 'completed' && payment.status !== 'completed') {
       // The treasury has the tokens but the payment had been given up (its reservation lapsed): the
       // merchant was not credited. Someone must settle it by hand.
-      logger.error({ paymentId: w.paymentId, status: payment.status, transactionHash: w.hash }, 'a SOVR transfer was mined for a payment the hub had already failed');
+      logger.error(
+        { paymentId: w.paymentId, status: payment.status, transactionHash: w.hash },
+        'a SOVR transfer was mined for a payment the hub had already failed',
+      );
     }
   }
 
@@ -182,7 +197,10 @@ export function createWatcher(deps: WatcherDeps) {
       logger.info({ paymentId: w.paymentId, transactionHash: w.tx!.hash, nonce: w.tx!.nonce }, 'SOVR transaction re-broadcast');
     } else if (!warned.has(w.paymentId)) {
       warned.add(w.paymentId);
-      logger.warn({ paymentId: w.paymentId, transactionHash: w.tx!.hash, nonce: w.tx!.nonce, ...b }, 'a dropped SOVR transaction could not be re-broadcast yet; retrying');
+      logger.warn(
+        { paymentId: w.paymentId, transactionHash: w.tx!.hash, nonce: w.tx!.nonce, ...b },
+        'a dropped SOVR transaction could not be re-broadcast yet; retrying',
+      );
     }
   }
 

@@ -13,4 +13,17 @@ import { allowancePayee } from './012_allowance_payee.js';
 import { idempotencyScope } from './013_idempotency_scope.js';
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
-export const MIGRATIONS: readonly Migration[] = [ledger, identity, payments, webhooks, refunds, allowances, paymentChallenge, sovr, sovrExact, siweNonceClient, allowancePayee, idempotencyScope];
+export const MIGRATIONS: readonly Migration[] = [
+  ledger,
+  identity,
+  payments,
+  webhooks,
+  refunds,
+  allowances,
+  paymentChallenge,
+  sovr,
+  sovrExact,
+  siweNonceClient,
+  allowancePayee,
+  idempotencyScope,
+];
