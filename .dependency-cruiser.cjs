@@ -27,6 +27,13 @@ module.exports = {
       to: { path: '^(server|extension|devnet|contracts|scripts)/' },
     },
     {
+      name: 'merchant-imports-packages-by-name',
+      comment: 'The kit is published as @tollway/merchant: a relative path out of its folder would not exist once installed.',
+      severity: 'error',
+      from: { path: '^merchant/' },
+      to: { path: '^(shared|lightning)/', dependencyTypesNot: ['aliased'] },
+    },
+    {
       name: 'extension-only-shared',
       comment: 'The extension is browser code: the hub, the merchant kit and Node code are out of reach.',
       severity: 'error',
@@ -83,7 +90,7 @@ module.exports = {
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: {
       exportsFields: ['exports'],
-      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      conditionNames: ['tollway-source', 'import', 'require', 'node', 'default', 'types'],
       extensions: ['.ts', '.tsx', '.js', '.mjs', '.cjs', '.json'],
       mainFields: ['module', 'main', 'types'],
     },

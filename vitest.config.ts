@@ -1,6 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // @tollway/* imports run from the workspace sources, as tsc and tsx see them (tsconfig.json paths).
+  resolve: { tsconfigPaths: true },
   test: {
     // test/fuzz runs here at a small seeded size (FUZZ_RUNS unset); test/faults and test/load are
     // the long suites of `npm run test:faults` / `npm run test:load` (vitest.slow.config.ts).

@@ -3,10 +3,10 @@
  * `PAYMENT-REQUIRED` header and the JSON body) and a small readable page for browsers.
  */
 import { randomBytes } from 'node:crypto';
-import { formatUnits } from '../shared/amount.js';
-import { ASSETS, type AssetCode } from '../shared/assets.js';
-import type { BindPart } from '../shared/binding.js';
-import { paymentRequiredDocument, type PaymentOption, type PaymentRequired } from '../shared/challenge.js';
+import { formatUnits } from '@tollway/shared/amount.js';
+import { ASSETS, type AssetCode } from '@tollway/shared/assets.js';
+import type { BindPart } from '@tollway/shared/binding.js';
+import { paymentRequiredDocument, type PaymentOption, type PaymentRequired } from '@tollway/shared/challenge.js';
 
 /** An on-chain payout for the standard x402 `exact` scheme (EIP-3009 on the SOVR token). */
 export interface ExactChainConfig {

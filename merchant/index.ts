@@ -75,7 +75,7 @@ export {
   type LightningNode,
   type LndNodeOptions,
   type NodeKind,
-} from '../lightning/index.js';
+} from '@tollway/lightning';
 /** The paywall's framework-neutral core, for adapters to other frameworks (Express: paywall(); Hono: merchant/hono.ts). */
 export {
   paywallCore,

@@ -43,8 +43,8 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { LightningNode } from '../lightning/node.js';
-import { PROBLEMS, problemType } from '../shared/problem.js';
+import type { LightningNode } from '@tollway/lightning/node.js';
+import { PROBLEMS, problemType } from '@tollway/shared/problem.js';
 import type { IssuedInvoice } from './lnd.js';
 
 /** The part of the `macaroon` package used here (it ships no types). */

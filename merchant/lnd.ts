@@ -13,9 +13,9 @@
  * `lndInvoices()` is the older form, kept so that existing code keeps working: invoices and
  * look-ups in LND's own terms, with the node itself as `.node`.
  */
-import { GRPC, LndError } from '../lightning/lnd/client.js';
-import { asLightningNodeError, createLndNode, type LndNode, type LndNodeOptions } from '../lightning/lnd/index.js';
-import { LightningNodeError } from '../lightning/node.js';
+import { GRPC, LndError } from '@tollway/lightning/lnd/client.js';
+import { asLightningNodeError, createLndNode, type LndNode, type LndNodeOptions } from '@tollway/lightning/lnd/index.js';
+import { LightningNodeError } from '@tollway/lightning/node.js';
 
 export { createLndNode, type LndNode, type LndNodeOptions };
 

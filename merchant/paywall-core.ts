@@ -18,11 +18,11 @@
  * and reject only on configuration errors (e.g. `BodyUnavailableError`), which adapters hand to
  * the framework's error handling.
  */
-import { parseAmount } from '../shared/amount.js';
-import { ASSET_NAMES } from '../shared/assets.js';
-import { BIND_PARTS, DEFAULT_BIND, requestHash, type BindPart } from '../shared/binding.js';
-import { encodePaymentRequired, encodePaymentResponse, type PaymentOption } from '../shared/challenge.js';
-import { ProblemError, type ProblemCode } from '../shared/problem.js';
+import { parseAmount } from '@tollway/shared/amount.js';
+import { ASSET_NAMES } from '@tollway/shared/assets.js';
+import { BIND_PARTS, DEFAULT_BIND, requestHash, type BindPart } from '@tollway/shared/binding.js';
+import { encodePaymentRequired, encodePaymentResponse, type PaymentOption } from '@tollway/shared/challenge.js';
+import { ProblemError, type ProblemCode } from '@tollway/shared/problem.js';
 import { BodyTooLargeError, sha256Hex } from './body.js';
 import { challengeDocument, challengePage, hubNetwork, paymentOptions, type ChallengeSpec, type ExactChainConfig } from './challenge.js';
 import { facilitatorClient, FacilitatorUnavailableError, type Facilitator } from './facilitator.js';

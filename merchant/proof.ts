@@ -2,7 +2,13 @@
  * Reading the retry header: x402 version 2 `PAYMENT-SIGNATURE` (what Tollway clients send) and
  * version 1 `X-PAYMENT` (`{x402Version: 1, scheme, network, payload}`), which is still common.
  */
-import { decodeBase64Text, parseJsonSafely, parsePaymentSignature, CHALLENGE_LIMITS, type PaymentSignature } from '../shared/challenge.js';
+import {
+  decodeBase64Text,
+  parseJsonSafely,
+  parsePaymentSignature,
+  CHALLENGE_LIMITS,
+  type PaymentSignature,
+} from '@tollway/shared/challenge.js';
 import type { PaywallReason } from './receipt.js';
 
 export interface Proof {

@@ -2,7 +2,7 @@
  * Offline verification of a hub receipt (an ES256 JWT) and the reasons a proof is refused.
  */
 import { decodeProtectedHeader, errors, jwtVerify } from 'jose';
-import { parseAmount } from '../shared/amount.js';
+import { parseAmount } from '@tollway/shared/amount.js';
 import { JwksUnavailableError, type KeySource } from './jwks.js';
 
 export const RECEIPT_TYP = 'tollway-receipt+jwt';

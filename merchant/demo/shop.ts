@@ -18,7 +18,7 @@ import { Webhook } from 'standardwebhooks';
 import { displayPrice } from '../challenge.js';
 import { paywall, type PaidRequest } from '../middleware.js';
 import { priceList } from '../discovery.js';
-import { ProblemError, type ProblemCode } from '../../shared/problem.js';
+import { ProblemError, type ProblemCode } from '@tollway/shared/problem.js';
 
 /** 0.002 SOVR per article (18 decimals). */
 export const ARTICLE_PRICE = '2000000000000000';

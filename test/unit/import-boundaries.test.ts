@@ -46,8 +46,15 @@ describe('import boundaries (npm run lint)', () => {
     });
   }, 60_000);
 
-  it('passes an import in the allowed direction', async () => {
+  it('fails when the merchant kit reaches shared/ by a relative path (it would not exist once installed)', async () => {
     await withProbe('merchant', "export { parseAmount } from '../shared/amount.js';\n", (r) => {
+      expect(r.code).not.toBe(0);
+      expect(r.out).toContain('merchant-imports-packages-by-name');
+    });
+  }, 60_000);
+
+  it('passes an import in the allowed direction', async () => {
+    await withProbe('merchant', "export { parseAmount } from '@tollway/shared/amount.js';\n", (r) => {
       expect(r.out).not.toContain('error');
       expect(r.code).toBe(0);
     });
