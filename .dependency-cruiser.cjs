@@ -85,7 +85,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(node_modules|dist|data|contracts/build|test-results|\\.tmp)/' },
+    exclude: { path: '^((shared|lightning|merchant)/)?dist/|^(node_modules|data|contracts/build|test-results|\\.tmp)/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: {

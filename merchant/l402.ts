@@ -44,7 +44,7 @@ import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { LightningNode } from '@tollway/lightning/node.js';
-import { PROBLEMS, problemType } from '@tollway/shared/problem.js';
+import { ProblemError } from '@tollway/shared/problem.js';
 import type { IssuedInvoice } from './lnd.js';
 
 /** The part of the `macaroon` package used here (it ships no types). */
@@ -389,14 +389,8 @@ export function l402(opts: L402Options): RequestHandler {
       res.set('Retry-After', String(allowed.retryAfterSeconds));
       res.set('Cache-Control', 'no-store');
       res.type('application/problem+json');
-      res.send(
-        JSON.stringify({
-          type: problemType('rate-limited'),
-          title: PROBLEMS['rate-limited'].title,
-          status: 429,
-          detail: `${allowed.scope === 'client' ? 'this client has' : 'all clients together have'} asked for too many Lightning invoices; retry in ${allowed.retryAfterSeconds} s (a paid token is not limited)`,
-        }),
-      );
+      const detail = `${allowed.scope === 'client' ? 'this client has' : 'all clients together have'} asked for too many Lightning invoices; retry in ${allowed.retryAfterSeconds} s (a paid token is not limited)`;
+      res.send(JSON.stringify(new ProblemError('rate-limited', detail).toProblem()));
       return;
     }
     let minted: { macaroon: string; invoice: string };
@@ -404,31 +398,20 @@ export function l402(opts: L402Options): RequestHandler {
       minted = await mint(req);
     } catch (err) {
       res.status(503).type('application/problem+json');
-      res.send(
-        JSON.stringify({
-          type: 'https://tollway.dev/problems/lightning-unavailable',
-          title: 'Cannot issue a Lightning invoice right now',
-          status: 503,
-          detail: (err as Error).message,
-        }),
-      );
+      res.send(JSON.stringify(new ProblemError('lightning-unavailable', (err as Error).message).toProblem()));
       return;
     }
     res.status(status);
     res.set('WWW-Authenticate', `L402 version="0", token="${minted.macaroon}", macaroon="${minted.macaroon}", invoice="${minted.invoice}"`);
     res.set('Cache-Control', 'no-store');
     res.type('application/problem+json');
-    res.send(
-      JSON.stringify({
-        type: `https://tollway.dev/problems/${status === 402 ? 'payment-required' : 'invalid-l402-credential'}`,
-        title: status === 402 ? 'Payment required' : 'The L402 credential is not valid',
-        status,
-        detail,
-        invoice: minted.invoice,
-        macaroon: minted.macaroon,
-        amountMsat: opts.price.toString(),
-      }),
-    );
+    // The catalogue's status for each code is the one asked for: 402 unpaid, 401 a bad credential.
+    const problem = new ProblemError(status === 402 ? 'payment-required' : 'invalid-l402-credential', detail, {
+      invoice: minted.invoice,
+      macaroon: minted.macaroon,
+      amountMsat: opts.price.toString(),
+    });
+    res.send(JSON.stringify(problem.toProblem()));
   }
 
   /** Why the credential is not good, or null when it is. */

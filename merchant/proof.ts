@@ -9,6 +9,7 @@ import {
   CHALLENGE_LIMITS,
   type PaymentSignature,
 } from '@tollway/shared/challenge.js';
+import { isRecord } from '@tollway/shared/json.js';
 import type { PaywallReason } from './receipt.js';
 
 export interface Proof {
@@ -21,8 +22,6 @@ export interface Proof {
 export type ProofRead =
   | { ok: true; proof: Proof }
   | { ok: false; reason: Extract<PaywallReason, 'malformed_proof' | 'unsupported_version'>; detail: string };
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function readProof(header: string, name: 'PAYMENT-SIGNATURE' | 'X-PAYMENT'): ProofRead {
   if (typeof header !== 'string' || header.length > CHALLENGE_LIMITS.headerChars)

@@ -39,6 +39,12 @@ export const PROBLEMS = {
   'hub-unavailable': { status: 503, title: 'Cannot verify payments right now' },
   /** Merchant kit: the x402 facilitator cannot be reached to verify or settle an exact payment. */
   'facilitator-unavailable': { status: 503, title: 'Cannot verify or settle payments right now' },
+  /** Merchant kit (L402): the Lightning node cannot issue the invoice a challenge needs. */
+  'lightning-unavailable': { status: 503, title: 'Cannot issue a Lightning invoice right now' },
+  /** Merchant kit (L402): the body of a 402 challenge that carries an invoice and a macaroon. */
+  'payment-required': { status: 402, title: 'Payment required' },
+  /** Merchant kit (L402): the Authorization credential is malformed, forged, expired or unpaid. */
+  'invalid-l402-credential': { status: 401, title: 'The L402 credential is not valid' },
   internal: { status: 500, title: 'Internal error' },
 } as const;
 
