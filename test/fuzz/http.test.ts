@@ -70,9 +70,25 @@ beforeAll(async () => {
   shop = await createMerchant(t.url, 'Fuzz shop');
   otherShop = await createMerchant(t.url, 'Other shop');
   await fund(t.url, me, '1000');
-  const res = await pay(t.url, me, 'fuzz-setup-1', { merchantId: shop.merchant.id, asset: 'SOVR', amount: '10' });
+  const res = await pay(t.url, me, 'fuzz-setup-1', {
+    rail: 'internal',
+    payTo: shop.merchant.id,
+    amount: '10',
+    asset: 'SOVR',
+    resource: { url: 'https://shop.example/a', method: 'GET' },
+  });
   const body = (await res.json()) as { id?: string; payment?: { id: string } };
+  if (res.status >= 300) throw new Error(`setup payment failed: ${res.status}`);
   paymentId = body.payment?.id ?? body.id ?? 'pay_unknown';
+  // The setup payment's outbox row is published in the background; wait until the database is
+  // still, so a later change can only come from a fuzzed request.
+  let last = '';
+  for (let still = 0; still < 5; ) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = await dbFingerprint(t.store.db);
+    still = now === last ? still + 1 : 0;
+    last = now;
+  }
 });
 
 afterAll(async () => {
