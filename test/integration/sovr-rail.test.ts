@@ -15,7 +15,16 @@ import { merchantAccountId } from '../../server/core/accounts.js';
 import { chainWalletAccountId, type ServiceSigner } from '../../server/rails/sovr/index.js';
 import { createMerchant, pay, signIn, type Session } from '../helpers/hub.js';
 import { expectLedgerBalanced, rowCounts } from '../helpers/invariant.js';
-import { ledgerAccount, liveFeed, SOVR, untilPaymentStatus, useSovrChain, waitFor, type SovrHub as RailHub } from '../helpers/sovr.js';
+import {
+  getPayment,
+  ledgerAccount,
+  liveFeed,
+  SOVR,
+  untilPaymentStatus,
+  useSovrChain,
+  waitFor,
+  type SovrHub as RailHub,
+} from '../helpers/sovr.js';
 import { ENGINES, freshStore, type Engine, type TestStore } from '../helpers/stores.js';
 
 const EXPLORER = 'https://explorer.example/tx/{hash}';
@@ -577,5 +586,30 @@ describe('the SOVR rail under load and across failures (SQLite)', () => {
     expect(done.receipt.transactionHash).toBe(hash);
     const sent = await transactionsFrom(h.service.address, startBlock);
     expect(sent.map((t) => t.hash)).toEqual([hash]);
+  });
+
+  it('re-broadcasts a transaction a reorganisation took away before its confirmations, and completes it once', async () => {
+    const h = await startSovrHub('sqlite', { confirmations: 3 });
+    hubs.push(h);
+    const s = await person(h.t.url, 5n * SOVR);
+    const startBlock = await bed.chain.provider.getBlockNumber();
+    const snapshot = (await bed.chain.send('evm_snapshot')) as string;
+    const p = (await (await pay(h.t.url, s, key(), body(h.merchant.id, 2n * SOVR, await authorize(s, h.treasury, 2n * SOVR)))).json()) as P;
+    const hash = p.receipt.transactionHash!;
+    await waitFor(async () => (await bed.chain.provider.getTransactionReceipt(hash)) !== null, 'the transaction to be mined');
+    await bed.chain.setAutomine(false);
+    await bed.chain.mine(1);
+    // The watcher sees it two deep of three (it used to stop reading the receipt until the chain
+    // reached the third block, so a reorg to a shorter chain left the transaction lost for good).
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await bed.chain.send('evm_revert', [snapshot])).toBe(true);
+    await bed.chain.setAutomine(false); // the revert restored automine too
+    await waitFor(async () => (await bed.chain.provider.getTransaction(hash)) !== null, 'the watcher to re-broadcast the transaction');
+    expect((await getPayment<P>(h.t.url, s, p.transactionId)).status).toBe('submitted');
+    await bed.chain.mine(3);
+    const done = await untilStatus(h.t.url, s, p.transactionId, 'completed');
+    expect(done.receipt.transactionHash).toBe(hash);
+    expect((await transactionsFrom(h.service.address, startBlock)).map((t) => t.hash)).toEqual([hash]);
+    expect(await tokenBalance(h.treasury)).toBe(2n * SOVR);
   });
 });

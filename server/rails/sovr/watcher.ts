@@ -33,8 +33,6 @@ export interface Watched {
   tx: SignedTx | null;
   /** The transaction followed now: the hub's, or another that used the authorization. */
   hash: string;
-  /** Set while `hash` is a mined transaction: the block it is in. */
-  minedBlock?: number;
 }
 
 export interface WatcherDeps {
@@ -163,16 +161,16 @@ export function createWatcher(deps: WatcherDeps) {
 
   /** One look at one transaction; returns it when it must be broadcast again. */
   async function inspect(w: Watched, latest: number): Promise<Watched | undefined> {
-    if (w.minedBlock !== undefined && latest < w.minedBlock + confirmations - 1) return undefined;
+    // The receipt is read every round, even while a mined transaction waits for its depth: a
+    // reorganisation can take the block away (and the chain back below it), and only a fresh read
+    // notices in time to broadcast the transaction again.
     const receipt = await provider.getTransactionReceipt(w.hash);
     if (receipt) {
-      w.minedBlock = receipt.blockNumber;
       if (latest - receipt.blockNumber + 1 < confirmations) return undefined;
       await finish(w, await outcomeOf(w, receipt));
       return undefined;
     }
     // Not mined (any more: a reorganisation takes receipts away too).
-    w.minedBlock = undefined;
     if (await provider.getTransaction(w.hash)) return undefined; // waiting in the mempool
     const tx = w.tx;
     if (!tx || w.hash !== tx.hash) {
