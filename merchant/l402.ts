@@ -46,15 +46,16 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { LightningNode } from '@tollway/lightning/node.js';
 import { ProblemError } from '@tollway/shared/problem.js';
 import type { IssuedInvoice } from './lnd.js';
+import { exportMacaroonV2 } from './macaroon-v2.js';
 
 /** The part of the `macaroon` package used here (it ships no types). */
 interface Macaroon {
+  readonly location?: string;
   readonly identifier: Uint8Array;
   readonly signature: Uint8Array;
   readonly caveats: { identifier: Uint8Array; location?: string; vid?: Uint8Array }[];
   addFirstPartyCaveat(condition: string | Uint8Array): void;
   verify(rootKey: Uint8Array, check: (condition: string) => string | null, discharges?: Macaroon[]): void;
-  exportBinary(): Uint8Array;
 }
 interface MacaroonLib {
   newMacaroon(o: { identifier: Uint8Array; location?: string; rootKey: Uint8Array; version?: 1 | 2 }): Macaroon;
@@ -379,7 +380,8 @@ export function l402(opts: L402Options): RequestHandler {
     if (opts.capabilities?.length) mac.addFirstPartyCaveat(`${opts.service}_capabilities=${opts.capabilities.join(',')}`);
     mac.addFirstPartyCaveat(`${opts.service}_valid_until=${Math.floor(now() / 1000) + opts.validSeconds}`);
     if (rootKeys) await rootKeys.put(keyId(identifier), rootKey);
-    return { macaroon: Buffer.from(mac.exportBinary()).toString('base64'), invoice: invoice.bolt11 };
+    // Never mac.exportBinary(): see macaroon-v2.ts (it allocated hundreds of MiB per challenge).
+    return { macaroon: exportMacaroonV2(mac).toString('base64'), invoice: invoice.bolt11 };
   }
 
   async function challenge(req: Request, res: Response, status: 401 | 402, detail: string): Promise<void> {
