@@ -6,7 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { formatUnits } from '@tollway/shared/amount.js';
 import { ASSETS, type AssetCode } from '@tollway/shared/assets.js';
 import type { BindPart } from '@tollway/shared/binding.js';
-import { paymentRequiredDocument, type PaymentOption, type PaymentRequired } from '@tollway/shared/challenge.js';
+import {
+  EMBEDDED_CHALLENGE_ELEMENT_ID,
+  paymentRequiredDocument,
+  type PaymentOption,
+  type PaymentRequired,
+} from '@tollway/shared/challenge.js';
 
 /** An on-chain payout for the standard x402 `exact` scheme (EIP-3009 on the SOVR token). */
 export interface ExactChainConfig {
@@ -115,7 +120,7 @@ ${opts.teaser ? `${opts.teaser}\n` : ''}<h1>${escapeHtml(title)}</h1>
 <p class="price">${escapeHtml(displayPrice(opts.price, opts.asset))}</p>
 ${opts.detail ? `<p class="reason">The proof of payment was not accepted: ${escapeHtml(opts.detail)}.</p>\n` : ''}<p class="note">This page asks for a payment (HTTP 402). With the Tollway extension installed, approve the payment
 and the page reloads with the content.${typeof hub === 'string' ? ` Payments go through the hub at <code>${escapeHtml(hub)}</code>.` : ''}</p>
-<script type="application/json" id="tollway-payment-required">${embedded}</script>
+<script type="application/json" id="${EMBEDDED_CHALLENGE_ELEMENT_ID}">${embedded}</script>
 </body>
 </html>
 `;

@@ -30,15 +30,5 @@ export const AmountString = checked(false).describe('Amount in base units as a d
 /** Wire amount that must be positive. */
 export const PositiveAmountString = checked(true).describe('Positive amount in base units as a decimal string');
 
-/**
- * Shows a base-unit amount in whole units without floating point:
- * formatUnits(1500000000000000000n, 18) === "1.5".
- */
-export function formatUnits(v: bigint, decimals: number): string {
-  const neg = v < 0n;
-  const abs = neg ? -v : v;
-  const base = 10n ** BigInt(decimals);
-  const whole = abs / base;
-  const frac = (abs % base).toString().padStart(decimals, '0').replace(/0+$/, '');
-  return `${neg ? '-' : ''}${whole}${frac ? `.${frac}` : ''}`;
-}
+// Kept apart from zod so browser code (the page snippet) can format amounts without bundling it.
+export { formatUnits } from './units.js';

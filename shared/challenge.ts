@@ -13,6 +13,7 @@ import { parsePaymentRequired, parseX402Body, type X402Challenge } from './chall
 
 export * from './challenge/auth-header.js';
 export * from './challenge/codec.js';
+export * from './challenge/ids.js';
 export * from './challenge/l402.js';
 export * from './challenge/x402.js';
 

@@ -2,8 +2,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Router } from 'express';
 
-/** The page snippet (plain browser JavaScript, merchant/snippet/), read once when the hub starts. */
-export const SNIPPET_FILE = new URL('../../merchant/snippet/tollway.cjs', import.meta.url);
+/**
+ * The page snippet, read once when the hub starts: built from merchant/snippet/*.ts by
+ * `npm run build:snippet` and committed, so the hub needs no build step to serve it.
+ */
+export const SNIPPET_FILE = new URL('../../merchant/snippet/tollway.js', import.meta.url);
 
 /**
  * `GET /tollway.js`: the pay-button snippet merchants put on their pages with

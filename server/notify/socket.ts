@@ -3,7 +3,7 @@ import { createAdapter, type RedisStreamsAdapterOptions } from '@socket.io/redis
 import { createClient } from 'redis';
 import { type Namespace, Server, type Socket } from 'socket.io';
 import type { PaymentStatus, PaymentStatusUpdate } from '../../shared/api.js';
-import { CHALLENGE_ID_PATTERN } from '../../shared/challenge.js';
+import { CHALLENGE_ID_PATTERN, MERCHANT_ID_PATTERN } from '../../shared/challenge.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Queryable } from '../store/types.js';
@@ -79,8 +79,6 @@ export const userRoom = (userId: string) => `user:${userId}`;
  * somebody else's challenge id reaches nobody. Neither part can hold a colon.
  */
 export const challengeRoom = (merchantId: string, challengeId: string) => `challenge:${merchantId}:${challengeId}`;
-/** A hub merchant id (`m_` and base64url), as the tollway entry's `payTo` names it. */
-const MERCHANT_ID_PATTERN = /^m_[A-Za-z0-9_-]{1,64}$/;
 /** The namespace where pages wait for their challenge to be paid (the snippet without the extension). */
 export const CHALLENGE_NAMESPACE = '/challenges';
 const CHALLENGE_FINAL: ReadonlySet<string> = new Set(['completed', 'failed']);

@@ -22,9 +22,6 @@ export type X402Resource = z.infer<typeof X402Resource>;
  * One payment option (x402 `PaymentRequirements`), normalized to the version 2 shape. Fields we do
  * not know are kept: the proof must echo the option exactly as the server listed it.
  */
-/** A hub merchant's challenge id (`extra.challengeId` of the tollway entry): `ch_` and random base64url. */
-export const CHALLENGE_ID_PATTERN = /^ch_[A-Za-z0-9_-]{8,64}$/;
-
 export const PaymentOption = z
   .object({
     scheme: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'a scheme name'),

@@ -1,54 +1,21 @@
 /**
- * The pure parts of the page snippet (merchant/snippet/tollway.cjs, the file the hub serves as
- * /tollway.js), loaded the way Node loads a UMD file. Its output is checked against the codecs
- * the hub and the middleware use, so the snippet cannot drift from the wire format.
+ * The pure parts of the page snippet (merchant/snippet/*.ts, bundled into the tollway.js the hub
+ * serves; test/unit/snippet-build.test.ts proves the served file is their build). Their output is
+ * checked against the codecs the hub and the middleware use, so the snippet cannot drift from the
+ * wire format.
  */
-import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { PaymentRequirement } from '../../shared/api.js';
 import { formatUnits } from '../../shared/amount.js';
 import { encodePaymentRequired, encodePaymentSignature, parsePaymentSignature, PaymentOption } from '../../shared/challenge.js';
 import { readProof } from '../../merchant/proof.js';
+import * as boot from '../../merchant/snippet/boot.js';
+import * as challenges from '../../merchant/snippet/challenge.js';
+import * as config from '../../merchant/snippet/config.js';
+import type { Config } from '../../merchant/snippet/config.js';
+import * as polling from '../../merchant/snippet/polling.js';
 
-interface Config {
-  hub: string;
-  merchant: string;
-  price: string;
-  asset: string;
-  description: string;
-  resource: string;
-  label: string;
-  target: string;
-  installUrl: string;
-}
-interface Challenge {
-  x402Version: 2;
-  resource?: { url: string; description?: string; mimeType?: string };
-  accepts: (Record<string, unknown> & { scheme: string; payTo: string })[];
-}
-interface Snippet {
-  VERSION: string;
-  DECIMALS: Record<string, number>;
-  formatAmount(base: string, asset: string): string;
-  hubFromSrc(src: string): string;
-  readConfig(
-    attrs: Record<string, string | undefined>,
-    src: string,
-    page: string,
-  ): { ok: true; config: Config } | { ok: false; error: string };
-  buildChallenge(config: Config): Challenge;
-  decodeChallenge(value: unknown, isJsonText?: boolean): Challenge | null;
-  pickEntry(challenge: unknown, merchant: string): Challenge['accepts'][number] | null;
-  receiptToken(result: unknown): string | null;
-  encodeProof(challenge: Challenge, entry: unknown, token: string): string;
-  pollDelay(attempt: number, socketLive?: boolean): number;
-  challengeIdOf(challenge: unknown, merchant: string): string | null;
-  challengeKeyOf(challenge: unknown, merchant: string): { challengeId: string; merchantId: string } | null;
-  pollVerdict(status: number, method: string): 'paid' | 'waiting' | 'retry-get';
-  boot(script: unknown, win: unknown): void;
-}
-
-const snippet = createRequire(import.meta.url)('../../merchant/snippet/tollway.cjs') as Snippet;
+const snippet = { ...boot, ...config, ...challenges, ...polling };
 
 const SRC = 'https://hub.example/tollway.js';
 const PAGE = 'https://shop.example/articles/1?x=1#top';

@@ -1,0 +1,16 @@
+/** Starting the button once per script element, when the page is ready for it. */
+import { type BrowserWindow, run } from './button.js';
+
+/** Marks a booted script element (`data-tollway-booted`), so a second load of the file adds no second button. */
+export const VERSION = '1';
+
+export function boot(script: HTMLScriptElement | null, win?: BrowserWindow): void {
+  const w = win ?? (typeof window !== 'undefined' ? window : undefined);
+  if (!w?.document || !script || script.dataset.tollwayBooted) return;
+  script.dataset.tollwayBooted = VERSION;
+  const start = () => run(script, w);
+  // Wait for the whole document: the paywall embeds its challenge after the content (and a
+  // data-target may not be parsed yet). The button still goes right after this script element.
+  if (w.document.readyState === 'loading') w.document.addEventListener('DOMContentLoaded', start, { once: true });
+  else start();
+}
