@@ -9,7 +9,12 @@ export interface ChildHub {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function spawnHub(port: number, env: Record<string, string>): Promise<ChildHub> {
+/**
+ * Resolves once /readyz answers. `startTimeoutMs` (30 s by default) is how long that may take: a
+ * start compiles the sources with tsx, which a busy machine can stretch; past it the process is
+ * killed, so that a retry finds the port free.
+ */
+export async function spawnHub(port: number, env: Record<string, string>, opts: { startTimeoutMs?: number } = {}): Promise<ChildHub> {
   let out = '';
   const proc = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     env: {
@@ -26,15 +31,22 @@ export async function spawnHub(port: number, env: Record<string, string>): Promi
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 30_000);
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`hub exited with ${proc.exitCode}:\n${out}`);
-    const ok = await fetch(`${url}/readyz`).then(
+    const ok = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(5000) }).then(
       (r) => r.ok,
       () => false,
     );
     if (ok) break;
-    if (Date.now() > deadline) throw new Error(`hub did not start:\n${out}`);
+    if (Date.now() > deadline) {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        const gone = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGKILL');
+        await gone;
+      }
+      throw new Error(`hub did not start:\n${out}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
