@@ -45,6 +45,8 @@ export async function startTestHub(
     keepStore?: boolean;
     /** Where the hub logs (silent by default), e.g. to check what a log line may never contain. */
     logger?: HubOptions['logger'];
+    /** Webhook worker settings over the hub's (a schedule without jitter, a faster poll). */
+    webhooks?: HubOptions['webhooks'];
   } = {},
 ): Promise<TestHub> {
   const store = opts.store ?? (await freshStore(engine));
@@ -65,6 +67,7 @@ export async function startTestHub(
     logger: opts.logger ?? createLogger('silent'),
     sweepIntervalMs: opts.sweepIntervalMs,
     rails: opts.rails,
+    webhooks: opts.webhooks,
   });
   if (opts.clock) hubClocks.set(hub.url, opts.clock);
   return {
