@@ -3,7 +3,8 @@
  * server on 127.0.0.1 speaking LND REST's wire format (macaroon header, int64 as strings, bytes as
  * base64, streams as newline-delimited `{"result": …}`, errors as gRPC status JSON). One node plays
  * both sides: it issues invoices (the merchant's node) and pays them (the hub's node), and paying
- * an invoice it issued settles it and returns its preimage. Invoices are real BOLT 11 strings,
+ * an invoice it issued settles it and returns its preimage. Stand-ins that share a simulated
+ * network (devnet/lightning-network.ts) pay each other's invoices too. Invoices are real BOLT 11 strings,
  * signed with a random node key. It borrows nothing from the code that talks to it (lightning/),
  * so the two cannot drift together.
  *
@@ -15,6 +16,7 @@ import { createECDH, createHash, randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { createSimulatedNetwork, type SimulatedNetwork } from './lightning-network.js';
 
 export type FakeNetwork = 'mainnet' | 'testnet' | 'signet' | 'regtest';
 const NETWORKS: Record<FakeNetwork, { bech32: string; pubKeyHash: number; scriptHash: number; validWitnessVersions: number[] }> = {
@@ -105,6 +107,11 @@ export interface FakeLndOptions {
   routingFeeMsat?: bigint;
   /** Serve HTTPS with this key and certificate (PEM). */
   tls?: { key: string; cert: string };
+  /**
+   * The network it pays on and takes payments from (devnet/lightning-network.ts): share one with
+   * other stand-ins to pay each other's invoices. Default: a network of its own.
+   */
+  lightningNetwork?: SimulatedNetwork;
 }
 
 export interface FakeLnd {
@@ -153,6 +160,7 @@ export async function startFakeLnd(opts: FakeLndOptions = {}): Promise<FakeLnd> 
   ecdh.setPrivateKey(nodeKey);
   const nodePubkey = ecdh.getPublicKey('hex', 'compressed');
   const routingFee = opts.routingFeeMsat ?? 0n;
+  const net = opts.lightningNetwork ?? createSimulatedNetwork();
 
   const invoices = new Map<string, StoredInvoice>();
   const payments = new Map<string, LivePayment>();
@@ -197,7 +205,13 @@ export async function startFakeLnd(opts: FakeLndOptions = {}): Promise<FakeLnd> 
       amtPaidMsat: 0n,
       paymentAddr: Buffer.from(secret, 'hex'),
     });
-    notifyInvoice(invoices.get(made.paymentHashHex)!);
+    const stored = invoices.get(made.paymentHashHex)!;
+    net.register(made.paymentHashHex, (amountMsat) => {
+      if (!payable(stored) || amountMsat < stored.valueMsat) return { refused: 'incorrect-details' };
+      settle(stored, amountMsat);
+      return { preimage: stored.preimageHex };
+    });
+    notifyInvoice(stored);
     return made;
   }
 
@@ -229,24 +243,20 @@ export async function startFakeLnd(opts: FakeLndOptions = {}): Promise<FakeLnd> 
   /** The payee side: settle the invoice if this node issued it and it can still be paid. */
   function resolve(p: LivePayment) {
     if (p.status !== 'IN_FLIGHT') return;
-    const inv = invoices.get(p.paymentHash);
+    const delivered = p.failWith || routingFee > p.feeLimitMsat ? undefined : net.deliver(p.paymentHash, p.valueMsat);
     if (p.failWith) {
       p.status = 'FAILED';
       p.failureReason = p.failWith;
-    } else if (routingFee > p.feeLimitMsat) {
+    } else if (!delivered || 'noRoute' in delivered) {
+      // Too expensive, or nobody on the (simulated) network issued the invoice.
       p.status = 'FAILED';
       p.failureReason = 'FAILURE_REASON_NO_ROUTE';
-    } else if (!inv) {
-      // Not an invoice of this node: in a test network nothing else is reachable.
-      p.status = 'FAILED';
-      p.failureReason = 'FAILURE_REASON_NO_ROUTE';
-    } else if (!payable(inv)) {
+    } else if ('refused' in delivered) {
       p.status = 'FAILED';
       p.failureReason = 'FAILURE_REASON_INCORRECT_PAYMENT_DETAILS';
     } else {
-      settle(inv, p.valueMsat);
       p.status = 'SUCCEEDED';
-      p.preimage = inv.preimageHex;
+      p.preimage = delivered.preimage;
       p.feeMsat = routingFee;
     }
     emit(p);

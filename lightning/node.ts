@@ -3,17 +3,21 @@ import type { LightningNetwork } from './invoice.js';
 /**
  * A Lightning node as Tollway uses it, in Tollway's terms, whatever software runs it. The hub's
  * Lightning rail pays through one; the merchant kit's `l402()` issues invoices through one. An
- * adapter (lightning/lnd/ for LND) maps its node's calls, states and errors onto this.
+ * adapter (lightning/lnd/, cln/, lnbits/) maps its node's calls, states and errors onto this.
  *
  * Conventions: amounts are millisatoshi as bigint; payment hashes and preimages are lowercase hex
  * (64 digits); times are unix seconds. A node that cannot do what was asked throws a
  * LightningNodeError; a caller's mistake (a hash that is not hex) throws a RangeError.
  */
 export interface LightningNode {
-  /** Which adapter this is (`lnd`, …): for logs and messages. */
+  /** Which adapter this is (`lnd`, `cln`, `lnbits`): for logs and messages. */
   readonly kind: string;
 
-  /** Issues a BOLT 11 invoice for `amountMsat` (> 0). With `preimage`, its hash is the payment hash. */
+  /**
+   * Issues a BOLT 11 invoice for `amountMsat` (> 0). With `preimage`, its hash is the payment hash
+   * (a node that cannot take one, LNbits, throws `refused`). A node that issues whole satoshis only
+   * (LNbits) throws RangeError for an amount that is not.
+   */
   createInvoice(req: CreateInvoiceRequest): Promise<CreatedInvoice>;
 
   /** An invoice this node issued, as it stands now; undefined when the node has no such invoice. */
@@ -27,7 +31,7 @@ export interface LightningNode {
    * reconnect by itself: whatever settled while nobody was listening is not in any stream. A caller
    * that follows again therefore looks up (`lookupInvoice`) each invoice it was waiting for, so
    * that none is missed; it may also pass `since`, the `cursor` of the last settlement it saw, and
-   * a node that can replay (LND) first yields what settled after it. A node that cannot ignores
+   * a node that can replay (LND, CLN) first yields what settled after it. A node that cannot (LNbits) ignores
    * `since`. The same settlement may come twice (a replay, a look-up): handle it once by its hash.
    */
   followSettlements(opts: { signal: AbortSignal; since?: string }): AsyncIterable<SettledInvoice>;
@@ -123,8 +127,8 @@ export type PaymentStatus = PayOutcome | { state: 'in_flight' } | { state: 'unkn
 
 export interface NodeInfo {
   alias: string;
-  /** The node's identity key, hex (compressed secp256k1). */
-  pubkey: string;
+  /** The node's identity key, hex (compressed secp256k1); null when it does not say (LNbits is a wallet, not a node). */
+  pubkey: string | null;
   /** null: a network this package does not know, so its invoices' network is not checked. */
   network: LightningNetwork | null;
   /** Synced to the chain: until then payments may fail. */

@@ -7,7 +7,9 @@ export const lightningEnv = {
   TOLLWAY_LIGHTNING_NODE: z
     .enum(NODE_KIND_NAMES)
     .default('lnd')
-    .describe("which software runs the hub's Lightning node; `lnd` reads the `TOLLWAY_LND_*` variables"),
+    .describe(
+      "which software runs the hub's Lightning node: `lnd` reads the `TOLLWAY_LND_*` variables, `cln` (Core Lightning through clnrest) `TOLLWAY_CLN_*`, `lnbits` (an LNbits wallet) `TOLLWAY_LNBITS_*`",
+    ),
   TOLLWAY_LND_REST_URL: z
     .url({ protocol: /^https?$/ })
     .optional()
@@ -19,6 +21,38 @@ export const lightningEnv = {
     .describe('the LND macaroon in hex (needs `offchain:read`, `offchain:write`, `info:read`); a secret, never logged'),
   TOLLWAY_LND_MACAROON_PATH: z.string().min(1).optional().describe('instead of `TOLLWAY_LND_MACAROON`: the macaroon file (binary or hex)'),
   TOLLWAY_LND_TLS_CERT_PATH: z.string().min(1).optional().describe("LND's self-signed `tls.cert`, trusted for that node only"),
+  TOLLWAY_CLN_REST_URL: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe(
+      "Core Lightning's clnrest address (`https://127.0.0.1:3010`); with a rune and `TOLLWAY_LIGHTNING_NODE=cln`, turns the Lightning rail on",
+    ),
+  TOLLWAY_CLN_RUNE: z
+    .string()
+    .regex(/^[A-Za-z0-9_=-]{8,4096}$/, 'must be a rune as `lightning-cli createrune` prints it (base64url)')
+    .optional()
+    .describe('the rune sent as `Rune` (needs `getinfo`, `pay`, `listpays`, `listinvoices`); a secret, never logged'),
+  TOLLWAY_CLN_CA_CERT_PATH: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("clnrest's `ca.pem` (in its certs directory), trusted for that node only"),
+  TOLLWAY_LNBITS_URL: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe(
+      'the LNbits server (`https://lnbits.example.com`); with the admin key and `TOLLWAY_LIGHTNING_NODE=lnbits`, turns the Lightning rail on',
+    ),
+  TOLLWAY_LNBITS_ADMIN_KEY: z
+    .string()
+    .regex(/^[0-9A-Za-z_-]{8,256}$/, "must be the wallet's admin key as LNbits shows it")
+    .optional()
+    .describe("the LNbits wallet's admin key (paying needs it); a secret, never logged"),
+  TOLLWAY_LNBITS_INVOICE_KEY: z
+    .string()
+    .regex(/^[0-9A-Za-z_-]{8,256}$/, "must be the wallet's invoice/read key as LNbits shows it")
+    .optional()
+    .describe("the same wallet's invoice/read key, for look-ups (defaults to the admin key); a secret, never logged"),
   TOLLWAY_LIGHTNING_FEE_LIMIT_MSAT: z
     .string()
     .regex(/^\d{1,15}$/, 'must be a whole number of millisatoshi')
@@ -42,11 +76,17 @@ export const lightningEnv = {
 export interface LightningConfig {
   /** Which kind of node (TOLLWAY_LIGHTNING_NODE): decides which adapter lightning/ builds. */
   node: NodeKind;
-  /** LND's REST listener, e.g. https://127.0.0.1:8080. */
+  /** The node's address: LND's REST listener (https://127.0.0.1:8080), clnrest, or the LNbits server. */
   restUrl: string;
-  /** The macaroon in hex. A secret: not enumerable, so a logged or serialised config leaves it out. */
-  readonly macaroonHex: string;
-  /** PEM of LND's tls.cert, for a node with a self-signed certificate. */
+  /**
+   * The credentials of the kind in use: LND's macaroon in hex, CLN's rune, the LNbits keys. Secrets:
+   * not enumerable, so a logged or serialised config leaves them out.
+   */
+  readonly macaroonHex?: string;
+  readonly rune?: string;
+  readonly lnbitsAdminKey?: string;
+  readonly lnbitsInvoiceKey?: string;
+  /** PEM of LND's tls.cert or of clnrest's ca.pem, for a node with a self-signed certificate. */
   tlsCert?: string;
   /** Routing fees the hub's node may pay per payment: the larger of this (msat) … */
   feeLimitMsat: bigint;
@@ -60,8 +100,66 @@ export interface LightningConfig {
 
 type LightningEnv = z.infer<z.ZodObject<typeof lightningEnv>>;
 
-/** The Lightning rail is on when a node URL and a macaroon are both given, and off when neither is. */
+const KIND_VARIABLES: Record<NodeKind, (keyof LightningEnv)[]> = {
+  lnd: ['TOLLWAY_LND_REST_URL', 'TOLLWAY_LND_MACAROON', 'TOLLWAY_LND_MACAROON_PATH', 'TOLLWAY_LND_TLS_CERT_PATH'],
+  cln: ['TOLLWAY_CLN_REST_URL', 'TOLLWAY_CLN_RUNE', 'TOLLWAY_CLN_CA_CERT_PATH'],
+  lnbits: ['TOLLWAY_LNBITS_URL', 'TOLLWAY_LNBITS_ADMIN_KEY', 'TOLLWAY_LNBITS_INVOICE_KEY'],
+};
+
+/**
+ * The Lightning rail is on when the chosen kind's node address and credentials are both given, and
+ * off when none of its variables is. Another kind's variables stop the hub, naming the mismatch.
+ */
 export function lightningConfig(e: LightningEnv): LightningConfig | undefined {
+  for (const [kind, names] of Object.entries(KIND_VARIABLES)) {
+    if (kind === e.TOLLWAY_LIGHTNING_NODE) continue;
+    const stray = names.find((n) => e[n] !== undefined);
+    if (stray) fail(stray, `is for TOLLWAY_LIGHTNING_NODE=${kind}, but the node is ${e.TOLLWAY_LIGHTNING_NODE}`);
+  }
+  const node = e.TOLLWAY_LIGHTNING_NODE;
+  const common = () => {
+    const [whole, fraction = ''] = e.TOLLWAY_LIGHTNING_FEE_LIMIT_PERCENT.split('.');
+    return {
+      feeLimitMsat: BigInt(e.TOLLWAY_LIGHTNING_FEE_LIMIT_MSAT),
+      // percent × 10,000 = parts per million, in integers: 0.25 % → 2,500 ppm.
+      feeLimitPpm: BigInt(whole!) * 10_000n + BigInt(fraction.padEnd(4, '0')),
+      payTimeoutSeconds: e.TOLLWAY_LIGHTNING_PAY_TIMEOUT,
+      settleWaitMs: Math.round(e.TOLLWAY_LIGHTNING_WAIT * 1000),
+    };
+  };
+  if (node === 'cln') {
+    if (!e.TOLLWAY_CLN_REST_URL) {
+      if (e.TOLLWAY_CLN_RUNE) fail('TOLLWAY_CLN_REST_URL', "required when a rune is set (clnrest's address, e.g. https://127.0.0.1:3010)");
+      if (e.TOLLWAY_CLN_CA_CERT_PATH) fail('TOLLWAY_CLN_REST_URL', 'required when TOLLWAY_CLN_CA_CERT_PATH is set');
+      return undefined;
+    }
+    if (!e.TOLLWAY_CLN_RUNE) fail('TOLLWAY_CLN_RUNE', 'required with TOLLWAY_CLN_REST_URL (lightning-cli createrune)');
+    const caCert = e.TOLLWAY_CLN_CA_CERT_PATH
+      ? readPem('TOLLWAY_CLN_CA_CERT_PATH', e.TOLLWAY_CLN_CA_CERT_PATH, "clnrest's ca.pem")
+      : undefined;
+    if (caCert && !e.TOLLWAY_CLN_REST_URL.startsWith('https:'))
+      fail('TOLLWAY_CLN_REST_URL', 'must be https:// when TOLLWAY_CLN_CA_CERT_PATH is set');
+    return hideSecret(
+      { node, restUrl: e.TOLLWAY_CLN_REST_URL.replace(/\/+$/, ''), ...(caCert ? { tlsCert: caCert } : {}), ...common() },
+      'rune',
+      e.TOLLWAY_CLN_RUNE,
+    );
+  }
+  if (node === 'lnbits') {
+    if (!e.TOLLWAY_LNBITS_URL) {
+      if (e.TOLLWAY_LNBITS_ADMIN_KEY || e.TOLLWAY_LNBITS_INVOICE_KEY)
+        fail('TOLLWAY_LNBITS_URL', 'required when an LNbits key is set (the LNbits server, e.g. https://lnbits.example.com)');
+      return undefined;
+    }
+    if (!e.TOLLWAY_LNBITS_ADMIN_KEY)
+      fail('TOLLWAY_LNBITS_ADMIN_KEY', "required with TOLLWAY_LNBITS_URL: the hub pays, and paying needs the wallet's admin key");
+    const ln = hideSecret(
+      { node, restUrl: e.TOLLWAY_LNBITS_URL.replace(/\/+$/, ''), ...common() },
+      'lnbitsAdminKey',
+      e.TOLLWAY_LNBITS_ADMIN_KEY,
+    );
+    return hideSecret(ln, 'lnbitsInvoiceKey', e.TOLLWAY_LNBITS_INVOICE_KEY ?? e.TOLLWAY_LNBITS_ADMIN_KEY);
+  }
   if (e.TOLLWAY_LND_MACAROON && e.TOLLWAY_LND_MACAROON_PATH) {
     fail('TOLLWAY_LND_MACAROON_PATH', 'set either TOLLWAY_LND_MACAROON or TOLLWAY_LND_MACAROON_PATH, not both');
   }
@@ -82,24 +180,19 @@ export function lightningConfig(e: LightningEnv): LightningConfig | undefined {
   }
   let tlsCert: string | undefined;
   if (e.TOLLWAY_LND_TLS_CERT_PATH) {
-    tlsCert = readConfigFile('TOLLWAY_LND_TLS_CERT_PATH', e.TOLLWAY_LND_TLS_CERT_PATH).toString('utf8');
-    if (!tlsCert.includes('-----BEGIN CERTIFICATE-----')) fail('TOLLWAY_LND_TLS_CERT_PATH', "not a PEM certificate (LND's tls.cert)");
+    tlsCert = readPem('TOLLWAY_LND_TLS_CERT_PATH', e.TOLLWAY_LND_TLS_CERT_PATH, "LND's tls.cert");
     if (!e.TOLLWAY_LND_REST_URL.startsWith('https:'))
       fail('TOLLWAY_LND_REST_URL', 'must be https:// when TOLLWAY_LND_TLS_CERT_PATH is set');
   }
-  const [whole, fraction = ''] = e.TOLLWAY_LIGHTNING_FEE_LIMIT_PERCENT.split('.');
   return hideSecret(
-    {
-      node: e.TOLLWAY_LIGHTNING_NODE,
-      restUrl: e.TOLLWAY_LND_REST_URL.replace(/\/+$/, ''),
-      ...(tlsCert ? { tlsCert } : {}),
-      feeLimitMsat: BigInt(e.TOLLWAY_LIGHTNING_FEE_LIMIT_MSAT),
-      // percent × 10,000 = parts per million, in integers: 0.25 % → 2,500 ppm.
-      feeLimitPpm: BigInt(whole!) * 10_000n + BigInt(fraction.padEnd(4, '0')),
-      payTimeoutSeconds: e.TOLLWAY_LIGHTNING_PAY_TIMEOUT,
-      settleWaitMs: Math.round(e.TOLLWAY_LIGHTNING_WAIT * 1000),
-    },
+    { node, restUrl: e.TOLLWAY_LND_REST_URL.replace(/\/+$/, ''), ...(tlsCert ? { tlsCert } : {}), ...common() },
     'macaroonHex',
     macaroonHex,
   );
+}
+
+function readPem(name: string, path: string, what: string): string {
+  const pem = readConfigFile(name, path).toString('utf8');
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) fail(name, `not a PEM certificate (${what})`);
+  return pem;
 }

@@ -8,7 +8,7 @@ import { createLightningRail } from './index.js';
 export const lightningRail = defineRail({
   name: 'lightning',
   summary:
-    'On when `TOLLWAY_LND_REST_URL` and a macaroon are set: the hub pays BOLT 11 invoices through its own Lightning node (`TOLLWAY_LIGHTNING_NODE`).',
+    'On when the node named by `TOLLWAY_LIGHTNING_NODE` has its address and credentials set (LND: `TOLLWAY_LND_REST_URL` and a macaroon; CLN: `TOLLWAY_CLN_REST_URL` and a rune; LNbits: `TOLLWAY_LNBITS_URL` and the admin key): the hub pays BOLT 11 invoices through its own Lightning node.',
   env: lightningEnv,
   configure: lightningConfig,
   create: (parts, ln) =>
@@ -28,14 +28,19 @@ export const lightningRail = defineRail({
 
 /** The node the settings name (lightning/index.ts NODE_KINDS); each kind reads its own settings. */
 export function lightningNode(ln: LightningConfig, timeoutMs?: number): LightningNode {
+  const timeout = timeoutMs ? { timeoutMs } : {};
   switch (ln.node) {
     case 'lnd':
       return createNode('lnd', {
         url: ln.restUrl,
-        macaroonHex: ln.macaroonHex,
+        macaroonHex: ln.macaroonHex!,
         ...(ln.tlsCert ? { tlsCert: ln.tlsCert } : {}),
-        ...(timeoutMs ? { timeoutMs } : {}),
+        ...timeout,
       });
+    case 'cln':
+      return createNode('cln', { url: ln.restUrl, rune: ln.rune!, ...(ln.tlsCert ? { caCert: ln.tlsCert } : {}), ...timeout });
+    case 'lnbits':
+      return createNode('lnbits', { url: ln.restUrl, adminKey: ln.lnbitsAdminKey!, invoiceKey: ln.lnbitsInvoiceKey!, ...timeout });
   }
 }
 
@@ -44,7 +49,8 @@ async function checkNode(ln: LightningConfig, out: Writable): Promise<boolean> {
   try {
     const info = await lightningNode(ln, 10_000).info();
     out.write(`lightning node ${ln.restUrl}\n`);
-    out.write(`  ok   ${info.alias || '(no alias)'} ${info.pubkey} on ${info.network ?? 'an unknown network'}, ${info.version}\n`);
+    const who = info.pubkey ?? '(a wallet: no node key)';
+    out.write(`  ok   ${info.alias || '(no alias)'} ${who} on ${info.network ?? 'an unknown network'}, ${info.version}\n`);
     if (!info.synced) out.write('  warn not synced to the chain yet: payments may fail until it is\n');
     return true;
   } catch (err) {
