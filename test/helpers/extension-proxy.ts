@@ -1,11 +1,13 @@
 /**
  * A pass-through HTTP proxy in front of a hub (websocket upgrades included) that can hold back the
- * hub's answer to one request: the hub has done the work, the client never hears of it. The hub is
- * started with TOLLWAY_PUBLIC_URL = the proxy's URL, so SIWE and receipts name the proxy.
+ * hub's answer to one request: the hub has done the work, the client never hears of it. It can also
+ * cut the websockets (the hub's live status) for a while, so a live update never reaches the client.
+ * The hub is started with TOLLWAY_PUBLIC_URL = the proxy's URL, so SIWE and receipts name the proxy.
  */
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 export interface HoldingProxy {
   url: string;
@@ -15,16 +17,27 @@ export interface HoldingProxy {
   log: string[];
   /** Resolves when the hub has answered the next `method path` request, whose answer is then dropped. */
   holdNext(method: string, path: string): Promise<{ status: number; body: string }>;
+  /**
+   * true: every open websocket is cut and new ones are refused until set false again, so the client
+   * hears no live update (its socket.io keeps trying to reconnect meanwhile).
+   */
+  blockLive(on: boolean): void;
   close(): Promise<void>;
 }
 
 export async function startHoldingProxy(): Promise<HoldingProxy> {
   let hold: { method: string; path: string; resolve: (v: { status: number; body: string }) => void } | null = null;
+  let liveBlocked = false;
+  const upgraded = new Set<Duplex>();
   const proxy: HoldingProxy = {
     url: '',
     target: '',
     log: [],
     holdNext: (method, path) => new Promise((resolve) => (hold = { method, path, resolve })),
+    blockLive(on) {
+      liveBlocked = on;
+      if (on) for (const s of upgraded) s.destroy();
+    },
     close: () => new Promise((r) => server.close(() => r())),
   };
 
@@ -48,6 +61,12 @@ export async function startHoldingProxy(): Promise<HoldingProxy> {
     req.pipe(up);
   });
   server.on('upgrade', (req: IncomingMessage, socket, head) => {
+    if (liveBlocked) {
+      socket.destroy();
+      return;
+    }
+    upgraded.add(socket);
+    socket.on('close', () => upgraded.delete(socket));
     const t = new URL(proxy.target);
     const up = connect(Number(t.port), t.hostname, () => {
       up.write(
