@@ -110,6 +110,8 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
       .finally(() => inFlight.delete(p));
     inFlight.add(p);
   };
+  // Wakes the outbox dispatcher (built later) after a commit that wrote events.
+  let poke = () => {};
   let applyOutcome: (id: string, outcome: RailOutcome) => Promise<Payment> = () => Promise.reject(new Error('payments not ready'));
   const railParts: RailParts = {
     db,
@@ -118,6 +120,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     clock,
     logger,
     report: (id, outcome) => applyOutcome(id, outcome),
+    eventWritten: () => poke(),
     spawn,
     signal: closed.signal,
   };
@@ -130,7 +133,6 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   Object.assign(rails, opts.rails?.(railParts));
   const issueReceipt = createReceiptIssuer({ keys, issuer: config.publicUrl, ttlSeconds: config.receiptTtl, now: () => clock.now() });
 
-  let poke = () => {};
   const service = createPaymentsService({
     db,
     ledger,

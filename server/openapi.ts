@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import * as api from '../shared/api.js';
 import * as deposits from '../shared/deposits.js';
+import * as topups from '../shared/topups.js';
 import * as x402 from './x402/schemas.js';
 
 const json = (s: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'openapi-3.0' });
@@ -33,6 +34,9 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
     RailsInfo: json(api.RailsInfo, 'output'),
     CreateDepositRequest: json(deposits.CreateDepositRequest, 'input'),
     Deposit: json(deposits.Deposit, 'output'),
+    CreateTopupRequest: json(topups.CreateTopupRequest, 'input'),
+    Topup: json(topups.Topup, 'output'),
+    TopupStatusUpdate: json(topups.TopupStatusUpdate, 'output'),
     NonceResponse: json(api.NonceResponse, 'output'),
     SiweLoginRequest: json(api.SiweLoginRequest, 'input'),
     RefreshRequest: json(api.RefreshRequest, 'input'),
@@ -84,6 +88,28 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
         security: bearer,
         parameters: [idParam],
         responses: { 200: ok('Deposit'), 401: problem, 404: problem },
+      },
+    },
+    '/topups': {
+      post: {
+        summary: "Add BTC to your hub balance: an invoice from the hub's Lightning node, credited once when it is paid",
+        description:
+          'Needs an Idempotency-Key, like POST /payments: a repeat replays the same invoice. Whoever pays the invoice, ' +
+          'your balance is credited with what was paid, once per payment hash, and your sockets hear ' +
+          'topupStatusUpdate; an invoice not paid by expiresAt turns expired. 400 unsupported-rail when the Lightning ' +
+          'rail is off; 503 lightning-unavailable when the node cannot issue an invoice.',
+        security: bearer,
+        parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 1, maxLength: 257 } }],
+        requestBody: body('CreateTopupRequest'),
+        responses: { 201: ok('Topup', 'the top-up, open, with its invoice'), 409: problem, 422: problem, 503: problem, ...errors },
+      },
+    },
+    '/topups/{id}': {
+      get: {
+        summary: 'One of your top-ups (open, credited or expired)',
+        security: bearer,
+        parameters: [idParam],
+        responses: { 200: ok('Topup'), 401: problem, 404: problem },
       },
     },
     '/rails': {

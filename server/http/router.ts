@@ -1,4 +1,5 @@
 import { depositRoutes } from './deposit-routes.js';
+import { topupRoutes } from './topup-routes.js';
 import cors from 'cors';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
@@ -69,6 +70,7 @@ export function createHttpApp(deps: HttpDeps): Express {
   app.use(merchantRoutes(deps));
   app.use(x402Routes(deps));
   app.use(depositRoutes(deps));
+  app.use(topupRoutes(deps));
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;

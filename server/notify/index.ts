@@ -1,4 +1,13 @@
-export { appendEvent, eventsSince, purgeDispatched, type OutboxEvent, type OutboxRecord } from './outbox.js';
+export {
+  appendEvent,
+  appendTopupEvent,
+  eventsSince,
+  isPaymentEvent,
+  isTopupEvent,
+  purgeDispatched,
+  type OutboxEvent,
+  type OutboxRecord,
+} from './outbox.js';
 export { createOutboxDispatcher, type OutboxDispatcher, type OutboxDispatcherOptions, type OutboxSink } from './dispatcher.js';
 export {
   createSocketNotifier,

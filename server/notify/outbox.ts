@@ -1,4 +1,5 @@
 import type { Payment, PaymentStatus, PaymentStatusUpdate } from '../../shared/api.js';
+import type { Topup, TopupStatus, TopupStatusUpdate } from '../../shared/topups.js';
 import type { Queryable } from '../store/types.js';
 
 /**
@@ -23,11 +24,13 @@ export interface OutboxRecord {
   id: number;
   userId: string;
   merchantId: string | null;
+  /** The payment's id; for a `topup.*` event, the top-up's. */
   paymentId: string;
   type: string;
   /** Per-user, strictly increasing and gap-free (it comes from users.last_seq). */
   seq: number;
-  payload: PaymentStatusUpdate;
+  /** A payment's update; a top-up's for `topup.*` events (see isTopupEvent). */
+  payload: PaymentStatusUpdate | TopupStatusUpdate;
   createdAt: number;
   dispatchedAt: number | null;
 }
@@ -54,7 +57,7 @@ export function toRecord(r: OutboxRow): OutboxRecord {
     paymentId: r.payment_id,
     type: r.type,
     seq: Number(r.seq),
-    payload: JSON.parse(r.payload) as PaymentStatusUpdate,
+    payload: JSON.parse(r.payload) as PaymentStatusUpdate | TopupStatusUpdate,
     createdAt: Number(r.created_at),
     dispatchedAt: r.dispatched_at === null ? null : Number(r.dispatched_at),
   };
@@ -85,6 +88,40 @@ export async function appendEvent(tx: Queryable, ev: OutboxEvent, now: number): 
     ev.type,
     seq,
     payload,
+    now,
+  ]);
+  return update;
+}
+
+export type PaymentRecord = OutboxRecord & { payload: PaymentStatusUpdate };
+export type TopupRecord = OutboxRecord & { payload: TopupStatusUpdate };
+
+/** Top-up events share the user's seq (clients replay one stream) but are not payments. */
+export const isTopupEvent = (e: OutboxRecord): e is TopupRecord => e.type.startsWith('topup.');
+export const isPaymentEvent = (e: OutboxRecord): e is PaymentRecord => !isTopupEvent(e);
+
+/**
+ * Records a top-up's status event (`topup.<status>`), inside the transaction that changes it. The
+ * seq is the user's, as for payments: one ordered stream per user, one replay cursor. No merchant
+ * is named, so webhooks never carry it.
+ */
+export async function appendTopupEvent(
+  tx: Queryable,
+  ev: { userId: string; topup: Topup; previousStatus: TopupStatus | null },
+  now: number,
+): Promise<TopupStatusUpdate> {
+  const bumped = await tx.get<{ last_seq: number | string }>('UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq', [
+    ev.userId,
+  ]);
+  if (!bumped) throw new Error(`appendTopupEvent: no user ${ev.userId}`);
+  const update: TopupStatusUpdate = { ...ev.topup, previousStatus: ev.previousStatus, seq: Number(bumped.last_seq) };
+  await tx.run('INSERT INTO outbox (user_id, merchant_id, payment_id, type, seq, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+    ev.userId,
+    null,
+    ev.topup.topupId,
+    `topup.${ev.topup.status}`,
+    update.seq,
+    JSON.stringify(update),
     now,
   ]);
   return update;

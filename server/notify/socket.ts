@@ -3,17 +3,21 @@ import { createAdapter, type RedisStreamsAdapterOptions } from '@socket.io/redis
 import { createClient } from 'redis';
 import { type Namespace, Server, type Socket } from 'socket.io';
 import type { PaymentStatus, PaymentStatusUpdate } from '../../shared/api.js';
+import type { TopupStatusUpdate } from '../../shared/topups.js';
 import { CHALLENGE_ID_PATTERN, MERCHANT_ID_PATTERN } from '../../shared/challenge.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Queryable } from '../store/types.js';
 import type { OutboxSink } from './dispatcher.js';
-import { eventsSince } from './outbox.js';
+import { eventsSince, isPaymentEvent, isTopupEvent, type OutboxRecord } from './outbox.js';
 import { followSession, sessionRoom } from './socket-session.js';
 
 export interface ServerToClientEvents {
   paymentStatusUpdate(update: PaymentStatusUpdate): void;
+  topupStatusUpdate(update: TopupStatusUpdate): void;
 }
+/** The socket event an outbox row becomes: top-ups have their own, payments theirs. */
+const eventName = (e: OutboxRecord) => (isTopupEvent(e) ? 'topupStatusUpdate' : 'paymentStatusUpdate');
 /** What a page holding a challenge hears: only that it was paid (or failed), nothing about who. */
 export interface ChallengeStatus {
   challengeId: string;
@@ -204,7 +208,7 @@ export function createSocketNotifier(opts: SocketNotifierOptions): SocketNotifie
 
   /** Final events of payments that answered a challenge → their challenge rooms. */
   async function challengePackets(events: Parameters<OutboxSink['deliver']>[0]): Promise<unknown[]> {
-    const final = events.filter((e) => CHALLENGE_FINAL.has(e.payload.status));
+    const final = events.filter(isPaymentEvent).filter((e) => CHALLENGE_FINAL.has(e.payload.status));
     if (final.length === 0) return [];
     const ids = [...new Set(final.map((e) => e.paymentId))];
     // The merchant the payment reached, as the hub recorded it (none for an on-chain payee).
@@ -233,7 +237,10 @@ export function createSocketNotifier(opts: SocketNotifierOptions): SocketNotifie
     while (socket.connected) {
       const page = await eventsSince(db, userId, cursor, pageSize);
       if (!socket.connected) return;
-      for (const e of page) socket.emit('paymentStatusUpdate', e.payload);
+      for (const e of page) {
+        if (isTopupEvent(e)) socket.emit('topupStatusUpdate', e.payload);
+        else socket.emit('paymentStatusUpdate', e.payload as PaymentStatusUpdate);
+      }
       const last = page[page.length - 1];
       if (!last || page.length < pageSize) return;
       cursor = last.seq;
@@ -253,7 +260,7 @@ export function createSocketNotifier(opts: SocketNotifierOptions): SocketNotifie
       const published = events.map(
         (e) =>
           adapter.broadcast(
-            { type: EVENT_PACKET, data: ['paymentStatusUpdate', e.payload], nsp: '/' },
+            { type: EVENT_PACKET, data: [eventName(e), e.payload], nsp: '/' },
             { rooms: new Set([userRoom(e.userId)]), except: new Set() },
           ) as unknown,
       );

@@ -7,7 +7,7 @@ import { ProblemError } from '../../shared/problem.js';
 import type { Clock } from '../clock.js';
 import type { Ledger } from '../ledger/types.js';
 import { appendEvent } from '../notify/outbox.js';
-import type { DepositsApi, PreparedPayment, Rail, RailOutcome, RailPayment, RailRequest, Rails } from '../rails/types.js';
+import type { DepositsApi, TopupsApi, PreparedPayment, Rail, RailOutcome, RailPayment, RailRequest, Rails } from '../rails/types.js';
 import { newestFirst } from '../store/pages.js';
 import { forUpdate, type Db, type Queryable } from '../store/types.js';
 import type { AccountDirectory } from '../core/accounts.js';
@@ -545,6 +545,8 @@ export function createPaymentsService(deps: PaymentsDeps) {
     failLapsed,
     /** Deposits into hub balances, when a rail offers them (the SOVR rail); the HTTP layer reaches them here. */
     deposits: (): DepositsApi | undefined => Object.values(rails).find((r) => r?.deposits)?.deposits,
+    /** Top-ups into hub balances, when a rail receives money (the Lightning rail). */
+    topups: (): TopupsApi | undefined => Object.values(rails).find((r) => r?.topups)?.topups,
   };
 }
 export type PaymentsService = ReturnType<typeof createPaymentsService>;

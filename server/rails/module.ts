@@ -17,6 +17,8 @@ export interface RailParts {
   logger: Logger;
   /** Records an outcome a rail learnt after execute or resume returned (confirmations, settlements). */
   report(paymentId: string, outcome: RailOutcome): Promise<Payment>;
+  /** Says that the rail committed an outbox event itself (a top-up credited), so it goes out now. */
+  eventWritten(): void;
   /** Background work the hub waits for on close; `signal` aborts when the hub closes. */
   spawn(name: string, work: (signal: AbortSignal) => Promise<void>): void;
   signal: AbortSignal;

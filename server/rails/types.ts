@@ -1,5 +1,6 @@
 import type { CreatePaymentRequest, Rail as RailName, RailsInfo } from '../../shared/api.js';
 import type { CreateDepositRequest, Deposit } from '../../shared/deposits.js';
+import type { CreateTopupRequest, Topup } from '../../shared/topups.js';
 import type { Queryable } from '../store/types.js';
 import type { SovrFacilitator } from './facilitator.js';
 
@@ -66,6 +67,8 @@ export interface Rail {
   prepare?(request: RailRequest): Promise<PreparedPayment>;
   /** Optional: moving the payer's outside money into their hub balance (the SOVR rail). */
   readonly deposits?: DepositsApi;
+  /** Optional: receiving money into a person's hub balance from anyone who pays (Lightning top-ups). */
+  readonly topups?: TopupsApi;
   /**
    * Optional: checks a request against what only this rail can read in `payTo` (a Lightning
    * invoice's amount) before the idempotency key is claimed, so a refused request stores nothing.
@@ -116,4 +119,21 @@ export interface DepositsApi {
   ): Promise<{ status: number; body: Deposit; replayed: boolean }>;
   /** The user's own deposit only. */
   get(userId: string, id: string): Promise<Deposit | undefined>;
+}
+
+/**
+ * Top-ups (the Lightning rail): the hub receives. A person asks for an invoice from the hub's own
+ * node; once it is paid, from any wallet, their balance is credited once. A hub without such a
+ * rail has none.
+ */
+export interface TopupsApi {
+  /** Issues the invoice and stores the top-up; idempotent per (user, key) like payments. */
+  create(
+    user: { id: string },
+    key: string,
+    body: CreateTopupRequest,
+    rawBody: unknown,
+  ): Promise<{ status: number; body: Topup; replayed: boolean }>;
+  /** The user's own top-up only. */
+  get(userId: string, id: string): Promise<Topup | undefined>;
 }

@@ -15,7 +15,10 @@ import {
   type PaymentStatus,
   type PayOutcome,
 } from '../../../lightning/node.js';
+import type { AccountDirectory } from '../../core/accounts.js';
+import type { Db } from '../../store/types.js';
 import { checkInvoiceRequest, checkNotExpired } from './invoice.js';
+import { createTopups, type LightningTopups, type TopupOptions } from './topups.js';
 
 /**
  * The Lightning rail: the hub's own Lightning node pays the BOLT 11 invoice in `payTo`.
@@ -56,9 +59,17 @@ export type LightningRailDeps = {
   /** Runs background work the hub waits for when it closes; `signal` aborts when it closes. */
   spawn(name: string, work: (signal: AbortSignal) => Promise<void>): void;
   signal: AbortSignal;
+  /**
+   * With these the rail also receives: top-ups into hub balances, paid to invoices of the same
+   * node (topups.ts). The hub's RailParts carry them; a rail built without them only pays.
+   */
+  db?: Db;
+  accounts?: AccountDirectory;
+  eventWritten?(): void;
+  topupOptions?: TopupOptions;
 };
 
-export type LightningRail = Rail & Required<Pick<Rail, 'checkRequest'>>;
+export type LightningRail = Rail & Required<Pick<Rail, 'checkRequest'>> & { readonly topups?: LightningTopups };
 
 const FAILURE_TEXT: Record<PaymentFailureReason, string> = {
   'no-route': 'no route to the payee within the fee limit',
@@ -266,9 +277,25 @@ export function createLightningRail(deps: LightningRailDeps): LightningRail {
     return LIGHTNING_OUTBOUND_ACCOUNT;
   }
 
+  const topups =
+    deps.db && deps.accounts
+      ? createTopups({
+          db: deps.db,
+          ledger,
+          accounts: deps.accounts,
+          clock,
+          logger,
+          node,
+          spawn: deps.spawn,
+          eventWritten: deps.eventWritten ?? (() => {}),
+          ...(deps.topupOptions ? { options: deps.topupOptions } : {}),
+        })
+      : undefined;
+
   return {
     name: 'lightning',
     settlement: 'external',
+    ...(topups ? { topups } : {}),
     info: async () => ({ name: 'lightning', assets: ['BTC'] }),
 
     async checkRequest(req) {

@@ -11,6 +11,7 @@ import { sovrExact } from './009_sovr_exact.js';
 import { siweNonceClient } from './011_siwe_nonce_client.js';
 import { allowancePayee } from './012_allowance_payee.js';
 import { idempotencyScope } from './013_idempotency_scope.js';
+import { topups } from './014_topups.js';
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -26,4 +27,5 @@ export const MIGRATIONS: readonly Migration[] = [
   siweNonceClient,
   allowancePayee,
   idempotencyScope,
+  topups,
 ];
