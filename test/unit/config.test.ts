@@ -142,6 +142,57 @@ describe('Lightning configuration', () => {
   });
 });
 
+describe('Lightning configuration for Core Lightning and LNbits', () => {
+  const rune = 'tU-RLjMiDpY2U0o_hBL1hJd4lvQQt0iLEw42Z3mkt_g9MA==';
+  const cln = { TOLLWAY_LIGHTNING_NODE: 'cln', TOLLWAY_CLN_REST_URL: 'https://127.0.0.1:3010/', TOLLWAY_CLN_RUNE: rune };
+  const lnbits = {
+    TOLLWAY_LIGHTNING_NODE: 'lnbits',
+    TOLLWAY_LNBITS_URL: 'https://lnbits.example.com',
+    TOLLWAY_LNBITS_ADMIN_KEY: 'a'.repeat(32),
+    TOLLWAY_LNBITS_INVOICE_KEY: 'b'.repeat(32),
+  };
+  const serialised = (env: Record<string, string>) =>
+    JSON.stringify(loadConfig(env), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+
+  it('turns the rail on with the kind named, its address and its credentials, kept out of anything serialised', () => {
+    const c = loadConfig(cln).rails.lightning!;
+    expect(c).toMatchObject({ node: 'cln', restUrl: 'https://127.0.0.1:3010', feeLimitMsat: 10_000n });
+    expect(c.rune).toBe(rune);
+    expect(serialised(cln)).not.toContain(rune);
+    const l = loadConfig(lnbits).rails.lightning!;
+    expect(l).toMatchObject({ node: 'lnbits', restUrl: 'https://lnbits.example.com' });
+    expect([l.lnbitsAdminKey, l.lnbitsInvoiceKey]).toEqual(['a'.repeat(32), 'b'.repeat(32)]);
+    expect(serialised(lnbits)).not.toMatch(/aaaaaaaa|bbbbbbbb/);
+    // Without an invoice key, the admin key does its look-ups too.
+    expect(loadConfig({ ...lnbits, TOLLWAY_LNBITS_INVOICE_KEY: undefined as unknown as string }).rails.lightning!.lnbitsInvoiceKey).toBe(
+      'a'.repeat(32),
+    );
+  });
+
+  it('is off when the kind is named but none of its variables is set', () => {
+    expect(loadConfig({ TOLLWAY_LIGHTNING_NODE: 'cln' }).rails.lightning).toBeUndefined();
+    expect(loadConfig({ TOLLWAY_LIGHTNING_NODE: 'lnbits' }).rails.lightning).toBeUndefined();
+  });
+
+  it.each([
+    [{ TOLLWAY_LIGHTNING_NODE: 'cln', TOLLWAY_CLN_REST_URL: 'https://cln:3010' }, 'TOLLWAY_CLN_RUNE'],
+    [{ TOLLWAY_LIGHTNING_NODE: 'cln', TOLLWAY_CLN_RUNE: rune }, 'TOLLWAY_CLN_REST_URL'],
+    [{ ...cln, TOLLWAY_CLN_RUNE: 'not a rune!' }, 'TOLLWAY_CLN_RUNE'],
+    [{ ...cln, TOLLWAY_CLN_CA_CERT_PATH: '/nonexistent/ca.pem' }, 'TOLLWAY_CLN_CA_CERT_PATH'],
+    [{ TOLLWAY_LIGHTNING_NODE: 'lnbits', TOLLWAY_LNBITS_URL: 'https://lnbits' }, 'TOLLWAY_LNBITS_ADMIN_KEY'],
+    [{ TOLLWAY_LIGHTNING_NODE: 'lnbits', TOLLWAY_LNBITS_ADMIN_KEY: 'a'.repeat(32) }, 'TOLLWAY_LNBITS_URL'],
+    // Another kind's variables: a mistake worth stopping for, not something to ignore.
+    [{ ...cln, TOLLWAY_LND_MACAROON: 'abcd' }, 'TOLLWAY_LND_MACAROON'],
+    [{ TOLLWAY_CLN_REST_URL: 'https://cln:3010', TOLLWAY_CLN_RUNE: rune }, 'TOLLWAY_CLN_REST_URL'],
+    [{ ...lnbits, TOLLWAY_CLN_RUNE: rune }, 'TOLLWAY_CLN_RUNE'],
+    [{ TOLLWAY_LIGHTNING_NODE: 'eclair' }, 'TOLLWAY_LIGHTNING_NODE'],
+  ])('stops on %j and names %s', (env, name) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(new RegExp(name));
+    expect(() => loadConfig(env)).not.toThrow(new RegExp(rune.slice(0, 12)));
+  });
+});
+
 describe('SOVR configuration', () => {
   const key = `0x${'11'.repeat(32)}`;
   const chain = {
