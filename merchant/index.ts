@@ -89,3 +89,14 @@ export {
   type PaywallDeliver,
   type PaywallHeaders,
 } from './paywall-core.js';
+/** The "Payment" HTTP authentication scheme (Lightning charge), and one 402 offering several schemes. */
+export {
+  paymentScheme,
+  paymentSchemeCore,
+  type PaymentSchemeOptions,
+  type PaymentSchemePaid,
+  type PaymentSchemeAnswer,
+  type PaymentSchemeRequest,
+  type PaymentProblemCode,
+} from './payment-scheme.js';
+export { offer, type OfferOptions } from './offer.js';
