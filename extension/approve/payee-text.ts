@@ -15,7 +15,7 @@ export function payeeText(r: ApprovalRequest): string {
     if (p) return `Hub merchant ${p.payTo}`;
     const first = r.challenge.x402?.accepts[0];
     if (first) return first.payTo;
-    return r.challenge.l402 ? 'Lightning invoice' : 'unknown';
+    return r.challenge.l402 || r.challenge.payment ? 'Lightning invoice' : 'unknown';
   })();
   return displayText(text, 160);
 }

@@ -3,8 +3,8 @@
  * decided from the challenge and the rails the hub has (`GET /rails`), not from a fixed list:
  *
  * - every option the challenge offers becomes an offer, in the challenge's own order: its x402
- *   `accepts` entries first, then its `WWW-Authenticate` dialects (L402);
- * - a small table (`PLANNERS`) maps each kind of offer (`tollway`, `exact`, `l402`) to a planner
+ *   `accepts` entries first, then its `WWW-Authenticate` dialects (L402, then the "Payment" scheme);
+ * - a small table (`PLANNERS`) maps each kind of offer (`tollway`, `exact`, `l402`, `payment`) to a planner
  *   that says which hub rail (and asset) it needs, whether it is paid from the person's hub balance
  *   or signed from their own wallet, and builds the body;
  * - offers whose rail the hub does not list (or whose asset that rail does not list) are dropped;
@@ -22,7 +22,7 @@
  */
 import { CreatePaymentRequest, type RailsInfo } from '../../shared/api.js';
 import { ASSET_NAMES } from '../../shared/assets.js';
-import type { L402Challenge, PaymentChallenge, PaymentOption } from '../../shared/challenge.js';
+import type { L402Challenge, PaymentChallenge, PaymentOption, PaymentSchemeChallenge } from '../../shared/challenge.js';
 import type { OnChainPlan } from '../common/state.js';
 import { exactPlan, merchantPlan, sovrRailOf, type SovrRailInfo } from './onchain.js';
 
@@ -59,7 +59,10 @@ export function isOptionForHub(option: PaymentOption, hubUrl: string): boolean {
 }
 
 /** One way of paying the challenge offers: an x402 entry, or a `WWW-Authenticate` dialect. */
-type Offer = { kind: 'x402'; option: PaymentOption } | { kind: 'l402'; l402: L402Challenge };
+type Offer =
+  | { kind: 'x402'; option: PaymentOption }
+  | { kind: 'l402'; l402: L402Challenge }
+  | { kind: 'payment'; payment: PaymentSchemeChallenge };
 
 /** What the planners read besides the offer. */
 interface PlanContext {
@@ -137,6 +140,25 @@ const PLANNERS = new Map<string, Planner>(
         return body.success ? { payment: body.data, option: null, unpayable: null } : null;
       },
     },
+    // A "Payment" scheme Lightning charge: its invoice, paid on the same rail as L402's.
+    payment: {
+      from: 'hub',
+      needs: () => ({ rail: 'lightning', asset: 'BTC' }),
+      missing: (offer) => (offer.kind === 'payment' ? 'this hub cannot pay Lightning invoices' : null),
+      plan(offer, ctx) {
+        if (offer.kind !== 'payment') return null;
+        const body = CreatePaymentRequest.safeParse({
+          rail: 'lightning',
+          payTo: offer.payment.invoice,
+          // The parser made sure the invoice names exactly the charge's amount.
+          amount: offer.payment.amountMsat,
+          asset: 'BTC',
+          resource: { url: ctx.request.url, method: ctx.request.method.toUpperCase() },
+          ...(ctx.description ? { description: ctx.description } : {}),
+        });
+        return body.success ? { payment: body.data, option: null, unpayable: null } : null;
+      },
+    },
     // A plain x402 `exact` entry for the hub's SOVR token on the hub's chain, signed from the wallet
     // to the entry's own `payTo`.
     exact: {
@@ -168,6 +190,7 @@ function assumedRails(sovr: SovrRailInfo | null): HubRails {
 
 function offerText(offer: Offer): string {
   if (offer.kind === 'x402') return `${offer.option.scheme} on ${offer.option.network}`;
+  if (offer.kind === 'payment') return 'Lightning (Payment scheme)';
   return offer.l402.amountMsat ? 'Lightning (L402)' : 'Lightning (L402) with an invoice that names no amount';
 }
 
@@ -180,6 +203,7 @@ export function choosePayment(
   const offers: Offer[] = [
     ...(challenge.x402?.accepts ?? []).map((option): Offer => ({ kind: 'x402', option })),
     ...(challenge.l402 ? [{ kind: 'l402', l402: challenge.l402 } as const] : []),
+    ...(challenge.payment ? [{ kind: 'payment', payment: challenge.payment } as const] : []),
   ];
   if (!offers.length) {
     return { payment: null, option: null, unpayable: challenge.problems[0]?.message ?? 'no payment challenge' };
@@ -191,7 +215,7 @@ export function choosePayment(
     hubUrl,
     sovr: chain.rails ? sovrRailOf({ rails: chain.rails }) : chain.rail,
     wallet: chain.wallet,
-    description: challenge.x402?.resource?.description?.slice(0, 500),
+    description: (challenge.x402?.resource?.description ?? challenge.payment?.params.description)?.slice(0, 500),
   };
   const candidates: { from: Planner['from']; choice: Payable }[] = [];
   // Per offer, what the window lists when nothing can be paid.

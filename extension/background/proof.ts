@@ -1,12 +1,12 @@
 /**
  * Retrying a page load with its proof of payment. A page load cannot be given a header by script,
  * so a declarativeNetRequest SESSION rule sets the proof header (`PAYMENT-SIGNATURE`, or
- * `Authorization: L402 …` for Lightning) on main-frame requests of that tab to exactly that URL,
- * and the tab reloads. The rule goes once the reload's response arrives,
+ * `Authorization: L402 …` / `Authorization: Payment …` for Lightning) on main-frame requests of
+ * that tab to exactly that URL, and the tab reloads. The rule goes once the reload's response arrives,
  * or after PROOF_RULE_TTL_MS, whichever is first. Rules live in session storage too, so a restarted
  * worker still removes them.
  */
-import { encodeL402Authorization, encodePaymentSignature, PaymentOption } from '../../shared/challenge.js';
+import { encodeL402Authorization, encodePaymentSignature, lightningCredential, PaymentOption } from '../../shared/challenge.js';
 import { KEYS, ProofRules, type ApprovalRequest, type ProofRule } from '../common/state.js';
 import type { StorageArea } from '../common/storage.js';
 import { exactProof, isExactRequest } from './onchain.js';
@@ -39,10 +39,17 @@ export function proofHeader(r: ApprovalRequest): { header: string; value: string
   }
   if (r.status !== 'completed') return null;
   if (r.payment?.rail === 'lightning') {
-    // L402: the macaroon from the challenge, with the preimage that settling the invoice revealed.
     const preimage = r.result?.receipt.preimage;
+    if (!preimage) return null;
+    // The invoice paid says which challenge was answered: a Payment-scheme charge echoes its
+    // challenge with the preimage; L402 sends the macaroon with it.
+    const charge = r.challenge.payment;
+    if (charge && charge.invoice === r.payment.payTo.toLowerCase()) {
+      const auth = lightningCredential(charge.params, preimage);
+      return auth.ok ? { header: 'Authorization', value: auth.value } : null;
+    }
     const macaroon = r.challenge.l402?.macaroon;
-    if (!preimage || !macaroon) return null;
+    if (!macaroon) return null;
     const auth = encodeL402Authorization(macaroon, preimage);
     return auth.ok ? { header: 'Authorization', value: auth.value } : null;
   }

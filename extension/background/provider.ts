@@ -62,10 +62,12 @@ export function createProvider(deps: ProviderDeps) {
           settle(r.id, { ok: true, result: { receipt: proof.value, transactionId: r.result.transactionId, proof: proof.value } });
         else settle(r.id, { ok: false, error: new Error('the payment was taken without a proof to show') });
       } else if (r.status === 'completed') {
-        const token = r.result?.receipt.token;
+        // Lightning (L402, Payment) has the preimage where a hub merchant's payment has its receipt.
+        const token = r.result?.receipt.token ?? r.result?.receipt.preimage;
         const proof = proofHeader(r);
+        const header = proof?.header === 'Authorization' ? 'Authorization' : 'PAYMENT-SIGNATURE';
         if (token && proof && r.result)
-          settle(r.id, { ok: true, result: { receipt: token, transactionId: r.result.transactionId, proof: proof.value } });
+          settle(r.id, { ok: true, result: { receipt: token, transactionId: r.result.transactionId, proof: proof.value, header } });
         else settle(r.id, { ok: false, error: new Error('the payment completed without a receipt') });
       } else if (r.status === 'rejected') {
         settle(r.id, { ok: false, error: new Error(r.error ? `the payment was rejected (${r.error})` : 'the payment was rejected') });
@@ -78,7 +80,7 @@ export function createProvider(deps: ProviderDeps) {
 
   async function pay(m: Extract<ProviderMessage, { type: 'provider.pay' }>, sender: ProviderSender): Promise<PaidResult> {
     if (!(await deps.session())) throw new Error('Tollway is locked or signed out: open Tollway, unlock and sign in, then try again');
-    const read = challengeFromParam(m.challenge);
+    const read = challengeFromParam(m.challenge, m.authenticate);
     if (!read.ok) throw new Error(read.error);
     const url = m.request?.url ?? read.challenge.x402?.resource?.url ?? sender.url;
     const method = (m.request?.method ?? 'GET').toUpperCase();

@@ -22,7 +22,12 @@ export function describeRequest(r: ApprovalRequest): {
     return {
       amount: lightningAmount(r.payment.amount),
       rail: 'Lightning',
-      scheme: r.challenge.l402 ? `${r.challenge.l402.scheme} invoice` : null,
+      scheme:
+        r.challenge.payment && r.challenge.payment.invoice === r.payment.payTo.toLowerCase()
+          ? 'Payment scheme (Lightning charge)'
+          : r.challenge.l402
+            ? `${r.challenge.l402.scheme} invoice`
+            : null,
       expiresAt: null,
     };
   }
@@ -42,6 +47,8 @@ export function describeRequest(r: ApprovalRequest): {
     return { amount: displayAmount(first.amount, first.asset), rail: null, scheme: `${first.scheme} · ${first.network}`, expiresAt: null };
   if (r.challenge.l402?.amountMsat)
     return { amount: lightningAmount(r.challenge.l402.amountMsat), rail: 'Lightning', scheme: r.challenge.l402.scheme, expiresAt: null };
+  if (r.challenge.payment)
+    return { amount: lightningAmount(r.challenge.payment.amountMsat), rail: 'Lightning', scheme: 'Payment scheme', expiresAt: null };
   return { amount: null, rail: null, scheme: null, expiresAt: null };
 }
 

@@ -5,7 +5,7 @@
  * resource it paid, the transaction id, the proof header for its retry), never a token or a key.
  */
 import { z } from 'zod';
-import { encodeBase64Text, parsePaymentRequired, type PaymentChallenge } from '../../shared/challenge.js';
+import { encodeBase64Text, readChallenge, type HeaderEntry, type PaymentChallenge } from '../../shared/challenge.js';
 
 export const CHANNEL = 'tollway';
 /** Bound on a challenge the page hands over (base64 header or object): the parser's own header limit is lower. */
@@ -37,6 +37,9 @@ export const ChallengeParam = z.union([
 ]);
 export type ChallengeParam = z.infer<typeof ChallengeParam>;
 
+/** The `WWW-Authenticate` values of a 402 (L402, the "Payment" scheme), as the page's fetch saw them. */
+export const AuthenticateParam = z.string().min(1).max(MAX_CHALLENGE_CHARS);
+
 /** The request a fetch made and that answered 402: what is paid for, and retried. */
 export const PaidRequest = z.strictObject({
   url: HttpUrl,
@@ -49,7 +52,9 @@ export const PageRequest = z.strictObject({
   dir: z.literal('request'),
   id: RequestId,
   method: z.literal('pay'),
-  params: z.strictObject({ challenge: ChallengeParam, request: PaidRequest.optional() }),
+  params: z
+    .strictObject({ challenge: ChallengeParam.optional(), authenticate: AuthenticateParam.optional(), request: PaidRequest.optional() })
+    .refine((p) => p.challenge !== undefined || p.authenticate !== undefined, 'a challenge or WWW-Authenticate is required'),
 });
 export type PageRequest = z.infer<typeof PageRequest>;
 
@@ -59,8 +64,10 @@ export const PaidResult = z.strictObject({
     .min(1)
     .max(16 * 1024),
   transactionId: z.string().min(1).max(200),
-  /** The PAYMENT-SIGNATURE value for the retry. */
+  /** The proof header's value for the retry. */
   proof: z.string().min(1).max(MAX_CHALLENGE_CHARS),
+  /** Which header carries `proof`: `PAYMENT-SIGNATURE` (x402, the default) or `Authorization` (L402, Payment). */
+  header: z.enum(['PAYMENT-SIGNATURE', 'Authorization']).optional(),
 });
 export type PaidResult = z.infer<typeof PaidResult>;
 
@@ -79,7 +86,14 @@ export type PageResponse = z.infer<typeof PageResponse>;
 
 /** bridge → worker */
 export const ProviderMessage = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('provider.pay'), challenge: ChallengeParam, request: PaidRequest.optional() }),
+  z
+    .strictObject({
+      type: z.literal('provider.pay'),
+      challenge: ChallengeParam.optional(),
+      authenticate: AuthenticateParam.optional(),
+      request: PaidRequest.optional(),
+    })
+    .refine((m) => m.challenge !== undefined || m.authenticate !== undefined, 'a challenge or WWW-Authenticate is required'),
   /** Sent while a payment waits for the person, so the worker is not stopped as idle. */
   z.strictObject({ type: z.literal('provider.ping') }),
 ]);
@@ -108,17 +122,29 @@ export function readPageRequest(event: MessageLike, self: unknown): PageRequest 
   return parsed.success ? parsed.data : null;
 }
 
-/** The challenge the page handed over (x402 PAYMENT-REQUIRED: base64 header or its object), read with the shared parser. */
-export function challengeFromParam(param: ChallengeParam): { ok: true; challenge: PaymentChallenge } | { ok: false; error: string } {
-  let header: string;
-  try {
-    header = typeof param === 'string' ? param.trim() : encodeBase64Text(JSON.stringify(param));
-  } catch {
-    return { ok: false, error: 'the challenge is not JSON' };
+/**
+ * The challenge the page handed over, read with the shared parser: x402 PAYMENT-REQUIRED (base64
+ * header or its object) and/or the `WWW-Authenticate` values (L402, the "Payment" scheme).
+ */
+export function challengeFromParam(
+  param: ChallengeParam | undefined,
+  authenticate?: string,
+): { ok: true; challenge: PaymentChallenge } | { ok: false; error: string } {
+  const headers: HeaderEntry[] = [];
+  if (param !== undefined) {
+    try {
+      headers.push({ name: 'payment-required', value: typeof param === 'string' ? param.trim() : encodeBase64Text(JSON.stringify(param)) });
+    } catch {
+      return { ok: false, error: 'the challenge is not JSON' };
+    }
   }
-  const r = parsePaymentRequired(header);
+  if (authenticate !== undefined) headers.push({ name: 'www-authenticate', value: authenticate });
+  const r = readChallenge({ headers });
   if (!r.ok) return { ok: false, error: `not a payment challenge: ${r.error.message}` };
-  return { ok: true, challenge: { x402: r.value, l402: null, problems: [] } };
+  // A PAYMENT-REQUIRED that does not read is an error even beside a readable WWW-Authenticate: the page asked for that one.
+  if (param !== undefined && !r.value.x402)
+    return { ok: false, error: `not a payment challenge: ${r.value.problems[0]?.message ?? 'unreadable'}` };
+  return { ok: true, challenge: r.value };
 }
 
 /** A short error for the page: one line, bounded. */

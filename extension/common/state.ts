@@ -95,6 +95,26 @@ export const StoredChallenge = z.object({
       amountMsat: z.string().nullable(),
     })
     .nullable(),
+  /** A `WWW-Authenticate: Payment` Lightning charge (absent in requests stored before it was read). */
+  payment: z
+    .object({
+      kind: z.literal('payment'),
+      params: z.object({
+        id: z.string(),
+        realm: z.string(),
+        method: z.string(),
+        intent: z.string(),
+        request: z.string(),
+        expires: z.string().optional(),
+        digest: z.string().optional(),
+        description: z.string().optional(),
+        opaque: z.string().optional(),
+      }),
+      invoice: z.string(),
+      amountMsat: z.string(),
+    })
+    .nullable()
+    .optional(),
   problems: z.array(StoredError),
 });
 

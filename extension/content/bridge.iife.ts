@@ -30,7 +30,13 @@ window.addEventListener('message', (event: MessageEvent) => {
   if (!request) return;
   // A person may take a while to decide; messages keep the worker from being stopped as idle.
   const ping = setInterval(() => void ask({ type: 'provider.ping' }).catch(() => undefined), PING_MS);
-  ask({ type: 'provider.pay', challenge: request.params.challenge, ...(request.params.request ? { request: request.params.request } : {}) })
+  const { challenge, authenticate, request: paid } = request.params;
+  ask({
+    type: 'provider.pay',
+    ...(challenge !== undefined ? { challenge } : {}),
+    ...(authenticate !== undefined ? { authenticate } : {}),
+    ...(paid ? { request: paid } : {}),
+  })
     .then((answer) => {
       const parsed = ProviderReply.safeParse(answer);
       if (!parsed.success) throw new Error('Tollway did not answer');

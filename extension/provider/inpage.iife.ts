@@ -7,7 +7,9 @@
  * - `tollway.pay(challenge)`: an x402 v2 PAYMENT-REQUIRED object or its base64 header →
  *   `{receipt, transactionId}` once the person approved and the hub paid.
  * - `tollway.fetch(url, init)`: fetches; on a 402 pays the challenge through the same approval
- *   and retries once with `PAYMENT-SIGNATURE`; resolves with the retried response.
+ *   and retries once with its proof: `PAYMENT-SIGNATURE` for x402, `Authorization: L402 …` or
+ *   `Authorization: Payment …` for a Lightning challenge in `WWW-Authenticate`; resolves with the
+ *   retried response.
  */
 import type { PageRequest, PageResponse } from '../common/provider-messages.js';
 
@@ -28,7 +30,8 @@ interface Tollway {
   const CHANNEL = 'tollway';
   // The page may replace window.fetch later; the provider uses the one it found.
   const pageFetch = window.fetch.bind(window);
-  const waiting = new Map<string, { resolve(r: PaidResult & { proof: string }): void; reject(e: Error): void }>();
+  type Paid = PaidResult & { proof: string; header?: 'PAYMENT-SIGNATURE' | 'Authorization' };
+  const waiting = new Map<string, { resolve(r: Paid): void; reject(e: Error): void }>();
 
   const newId = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
   const targetOrigin = () => (location.origin && location.origin !== 'null' ? location.origin : '*');
@@ -54,7 +57,7 @@ interface Tollway {
     }
   });
 
-  function ask(params: PageRequest['params']): Promise<PaidResult & { proof: string }> {
+  function ask(params: PageRequest['params']): Promise<Paid> {
     const id = newId();
     return new Promise((resolve, reject) => {
       waiting.set(id, { resolve, reject });
@@ -66,6 +69,7 @@ interface Tollway {
   async function challengeOf(res: Response): Promise<string | Record<string, unknown> | null> {
     const header = res.headers.get('payment-required');
     if (header) return header;
+    if (res.headers.get('www-authenticate')) return null; // an L402 or Payment 402: its body is not x402
     // x402 version 1 carries the requirements in the body.
     try {
       const body: unknown = await res.clone().json();
@@ -90,10 +94,16 @@ interface Tollway {
       const res = await pageFetch(request.clone());
       if (res.status !== 402) return res;
       const challenge = await challengeOf(res);
-      if (!challenge) return res;
-      const paid = await ask({ challenge, request: { url: request.url, method: request.method } });
+      // fetch joins repeated WWW-Authenticate headers with ", ", which the worker's parser reads back.
+      const authenticate = res.headers.get('www-authenticate');
+      if (!challenge && !authenticate) return res;
+      const paid = await ask({
+        ...(challenge ? { challenge } : {}),
+        ...(authenticate ? { authenticate } : {}),
+        request: { url: request.url, method: request.method },
+      });
       const headers = new Headers(request.headers);
-      headers.set('PAYMENT-SIGNATURE', paid.proof);
+      headers.set(paid.header ?? 'PAYMENT-SIGNATURE', paid.proof);
       return pageFetch(new Request(request, { headers }));
     },
   });
