@@ -101,7 +101,7 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
         security: bearer,
         parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 1, maxLength: 257 } }],
         requestBody: body('CreateTopupRequest'),
-        responses: { 201: ok('Topup', 'the top-up, open, with its invoice'), 409: problem, 422: problem, 503: problem, ...errors },
+        responses: { 200: ok('Topup', 'the top-up, open, with its invoice'), 409: problem, 422: problem, 503: problem, ...errors },
       },
     },
     '/topups/{id}': {

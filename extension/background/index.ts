@@ -31,6 +31,7 @@ import { createProvider, registerProviderScripts, type ScriptingApi } from './pr
 import { createRails } from './rails.js';
 import { createSerial } from './serial.js';
 import { createAuthorizationSigner } from './sign.js';
+import { createTopups } from './topups.js';
 
 const RESUME_ALARM = 'tollway.resume';
 const REFRESH_ALARM = 'tollway.refresh';
@@ -72,6 +73,14 @@ const live = createLive({
   current: () => auth.current(),
   open: (url, authFn) => io(url, { transports: ['websocket'], auth: authFn, reconnectionDelayMax: 30_000 }),
   onUpdate: (u) => void approvals.paymentUpdated(u).catch((e: unknown) => console.error('tollway: payment update', e)),
+  onTopup: (u) => void topups.applyUpdate(u).catch((e: unknown) => console.error('tollway: top-up', e)),
+});
+
+const topups = createTopups({
+  local: browser.storage.local,
+  fetch: workerFetch,
+  session: () => auth.current(),
+  onCredited: () => live.sync(),
 });
 
 const proof = createProofRetry({
@@ -236,7 +245,7 @@ function act(m: PageMessage): Promise<unknown> {
     case 'wallet.lock':
       return auth.lock();
     case 'account.sync':
-      return Promise.all([live.sync(), budgets.sync().catch(() => undefined)]);
+      return Promise.all([live.sync(), budgets.sync().catch(() => undefined), topups.refresh().catch(() => undefined)]);
     case 'dev.faucet':
       return testMoney();
     case 'budget.sync':
@@ -251,6 +260,10 @@ function act(m: PageMessage): Promise<unknown> {
       return Promise.resolve(hostAccessChanged());
     case 'deposit.create':
       return deposits.create(m.amount, m.window).then(() => undefined);
+    case 'topup.create':
+      return topups.create(m.amount).then((t) => {
+        if (t?.status === 'failed') throw new Error(t.error ?? 'the hub refused');
+      });
   }
 }
 

@@ -5,6 +5,7 @@
  * storage, which the popup renders.
  */
 import { PaymentStatusUpdate, type Payment } from '../../shared/api.js';
+import { TopupStatusUpdate } from '../../shared/topups.js';
 import { AccountView, KEYS, PAYMENTS_SHOWN, type HubSession } from '../common/state.js';
 import type { StorageArea } from '../common/storage.js';
 import { applyUpdate, emptyView, isNewer, mergePayments } from './account-view.js';
@@ -19,6 +20,7 @@ export interface LiveSocket {
   on(event: 'disconnect', fn: (reason?: string) => void): unknown;
   on(event: 'connect_error', fn: (err: Error) => void): unknown;
   on(event: 'paymentStatusUpdate', fn: (u: unknown) => void): unknown;
+  on(event: 'topupStatusUpdate', fn: (u: unknown) => void): unknown;
   connect(): unknown;
   disconnect(): unknown;
 }
@@ -35,6 +37,8 @@ export interface LiveDeps {
   now?: () => number;
   /** Told of every payment whose state changed, live or found by a reconcile (to follow payments in flight). */
   onUpdate?(p: Payment): void;
+  /** Told of every top-up update heard live (Add funds follows its invoice). */
+  onTopup?(u: TopupStatusUpdate): void;
 }
 
 export function createLive(deps: LiveDeps) {
@@ -158,6 +162,24 @@ export function createLive(deps: LiveDeps) {
         if (!applied) return;
         const { previousStatus: _p, seq: _s, ...payment } = u.data;
         deps.onUpdate?.(payment);
+        return refreshBalances();
+      });
+    });
+    // Top-ups share the user's seq: applied once, and the cursor moves past them too.
+    sock.on('topupStatusUpdate', (raw) => {
+      const u = TopupStatusUpdate.safeParse(raw);
+      if (!u.success) return;
+      void update(
+        s,
+        (v) => {
+          if (seen.has(u.data.seq)) return null;
+          seen.add(u.data.seq);
+          return { ...v, lastSeq: Math.max(v.lastSeq ?? 0, u.data.seq) };
+        },
+        gen,
+      ).then((applied) => {
+        if (!applied) return;
+        deps.onTopup?.(u.data);
         return refreshBalances();
       });
     });

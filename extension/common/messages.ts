@@ -59,6 +59,8 @@ export const PageMessage = z.discriminatedUnion('type', [
     amount: PositiveAmountString,
     window: z.object({ validAfter: z.number().int(), validBefore: z.number().int() }),
   }),
+  /** Add funds: ask the hub for a Lightning invoice of `amount` msat (it replaces the one shown). */
+  z.object({ type: z.literal('topup.create'), amount: PositiveAmountString }),
 ]);
 export type PageMessage = z.infer<typeof PageMessage>;
 

@@ -10,12 +10,13 @@ import type { Payment } from '../../shared/api.js';
 import { displayAmount } from '../common/format.js';
 import { displayText } from '../common/text.js';
 import { send, useStoredValue } from '../common/page.js';
-import { AccountView, HubSession, KEYS } from '../common/state.js';
+import { AccountView, HubSession, KEYS, RailsView } from '../common/state.js';
 import { readRequestList } from '../common/storage.js';
 import { pendingOf } from '../background/queue.js';
 import { Budgets } from './Budgets.js';
 import { depositRailOf } from '../common/deposit.js';
 import { Deposit, DepositList } from './Deposit.js';
+import { AddFunds } from './AddFunds.js';
 
 const openSettings = () => void browser.runtime.openOptionsPage();
 
@@ -27,6 +28,7 @@ export function Popup() {
   const [selected, setSelected] = useState<string | null>(null);
   const [showBudgets, setShowBudgets] = useState(false);
   const [showDeposit, setShowDeposit] = useState(false);
+  const [showAddFunds, setShowAddFunds] = useState(false);
   const railsRaw = useStoredValue(KEYS.rails, 'session');
   const [notice, setNotice] = useState<string | null>(null);
   const [noAccess, setNoAccess] = useState(false);
@@ -65,6 +67,11 @@ export function Popup() {
   const depositRail = hub.data.user ? depositRailOf(railsRaw, hub.data.url) : null;
   if (showDeposit && depositRail && hub.data.user)
     return <Deposit rail={depositRail} wallet={hub.data.user.address} hubUrl={hub.data.url} onBack={() => setShowDeposit(false)} />;
+
+  // Offered only when the hub has the Lightning rail: its node issues the invoice.
+  const rails = RailsView.safeParse(railsRaw).data;
+  const receives = hub.data.user && rails?.hubUrl === hub.data.url && rails.info.rails.some((r) => r.name === 'lightning');
+  if (showAddFunds && receives) return <AddFunds hubUrl={hub.data.url} onBack={() => setShowAddFunds(false)} />;
 
   const waiting = pendingOf(active).length;
   // Refused before the hub stored anything (insufficient funds, not signed in): shown, never hidden.
@@ -137,6 +144,11 @@ export function Popup() {
         </section>
       )}
       <div class="actions">
+        {receives && (
+          <button type="button" class="primary" onClick={() => setShowAddFunds(true)}>
+            Add funds
+          </button>
+        )}
         {depositRail && (
           <button type="button" onClick={() => setShowDeposit(true)}>
             Move SOVR from my wallet

@@ -126,12 +126,12 @@ export function createTopups(deps: TopupsDeps): LightningTopups {
         fingerprint: fingerprint(rawBody),
         resourceId: id,
         now,
-        ...(topup ? { response: { status: 201, body: topup } } : {}),
+        ...(topup ? { response: { status: 200, body: topup } } : {}),
       });
       if (!claim.claimed) return { status: claim.replay.status, body: claim.replay.body as Topup, replayed: true };
       if (!row || !topup) throw new ProblemError('idempotency-key-in-flight', 'the key was released meanwhile; retry');
       await insertTopup(tx, row);
-      return { status: 201, body: topup, replayed: false };
+      return { status: 200, body: topup, replayed: false };
     });
     return out;
   }
