@@ -8,6 +8,7 @@ import { benchLedger } from './ledger.js';
 import { benchLive, formatLiveBench } from './live.js';
 import { benchPayments } from './payments.js';
 import { benchSovr, formatSovrBench } from './sovr.js';
+import { benchTopups, formatTopupBench } from './topups.js';
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const verdict = (ok: boolean) => (ok ? 'meets target' : 'BELOW TARGET');
@@ -70,6 +71,7 @@ async function main() {
   }
   if (!only || only === 'sovr') process.stdout.write(`${formatSovrBench(await benchSovr())}\n`);
   if (!only || only === 'live') process.stdout.write(`${formatLiveBench(await benchLive())}\n`);
+  if (!only || only === 'lightning') process.stdout.write(`${formatTopupBench(await benchTopups())}\n`);
 }
 
 main().then(
