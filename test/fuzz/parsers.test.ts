@@ -5,6 +5,7 @@ import { readPaymentDocument, readProof } from '../../merchant/proof.js';
 import { parseAuthChallenges } from '../../shared/challenge/auth-header.js';
 import { decodeBase64Text, encodeBase64Text, parseJsonSafely } from '../../shared/challenge/codec.js';
 import { bolt11AmountMsat, parseL402 } from '../../shared/challenge/l402.js';
+import { parsePaymentCredential, parsePaymentScheme, readLightningCharge } from '../../shared/challenge/payment-scheme.js';
 import { parsePaymentRequired, parsePaymentResponse, parsePaymentSignature, parseX402Body } from '../../shared/challenge/x402.js';
 import { FUZZ_RUNS, fuzzParams } from './kit.js';
 
@@ -41,6 +42,13 @@ const text = fc.oneof(
     '"',
     'Basic , , ,',
   ),
+  // A "Payment" credential's JSON, base64url: past the decoding into the echo's checks.
+  fc
+    .record(
+      { challenge: fc.jsonValue({ maxDepth: 3 }), payload: fc.jsonValue({ maxDepth: 3 }), source: fc.jsonValue({ maxDepth: 1 }) },
+      { requiredKeys: [] },
+    )
+    .map((o) => `Payment ${Buffer.from(JSON.stringify(o)).toString('base64url')}`),
   fc.tuple(fc.constantFrom('L402 ', 'LSAT ', 'Payment ', 'Bearer '), fc.string({ unit: 'binary', maxLength: 200 })).map(([a, b]) => a + b),
 );
 
@@ -62,6 +70,9 @@ describe('fuzz: challenge and proof parsers', () => {
           parsePaymentSignature(s),
           parsePaymentResponse(s),
           parseL402([s, ...many]),
+          parsePaymentScheme([s, ...many]),
+          parsePaymentCredential(s),
+          readLightningCharge(s),
           decodeBase64Text(s),
           parseJsonSafely(s),
         ]) {
@@ -73,7 +84,7 @@ describe('fuzz: challenge and proof parsers', () => {
         expect(msat === null || msat === undefined || typeof msat === 'bigint').toBe(true);
         const l402 = parseL402Authorization(s);
         expect(l402 === undefined || Array.isArray(l402.macaroons)).toBe(true);
-        calls += 12;
+        calls += 15;
       }),
       fuzzParams(FUZZ_RUNS),
     );
