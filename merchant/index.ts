@@ -18,7 +18,16 @@ export {
   type SupportedAnswer,
   type VerifyAnswer,
 } from './facilitator.js';
-export { describeRoutes, openApiPaths, priceList, type PaidRoute, type PriceList, type RouteSource } from './discovery.js';
+export {
+  describeRoutes,
+  openApiPaths,
+  priceList,
+  type L402PaidRoute,
+  type PaidRoute,
+  type PriceList,
+  type RouteSource,
+  type X402PaidRoute,
+} from './discovery.js';
 export {
   verifyReceipt,
   PAYWALL_REASONS,
@@ -45,9 +54,11 @@ export {
   l402,
   l402ClientKey,
   l402RateLimiter,
+  L402_INFO,
   memoryRootKeyStore,
   parseL402Authorization,
   DEFAULT_L402_RATE_LIMIT,
+  type L402Info,
   type L402Invoices,
   type L402Node,
   type L402Options,

@@ -44,9 +44,12 @@ import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { LightningNode } from '@tollway/lightning/node.js';
+import { BIND_PARTS, bindingInput, type BindPart } from '@tollway/shared/binding.js';
 import { ProblemError } from '@tollway/shared/problem.js';
+import { BodyTooLargeError, rawBody } from './body.js';
 import type { IssuedInvoice } from './lnd.js';
-import { exportMacaroonV2 } from './macaroon-v2.js';
+import { exportMacaroonV2, importMacaroonV2, type MacaroonV2, verifyFirstPartyV2 } from './macaroon-v2.js';
+import { defaultReceiptStore, type ReceiptStore } from './store.js';
 
 /** The part of the `macaroon` package used here (it ships no types). */
 interface Macaroon {
@@ -133,9 +136,66 @@ export interface L402Options {
   invoiceExpirySeconds?: number;
   /** Macaroon location. Default "lsat", as Aperture. */
   location?: string;
+  /**
+   * The path prefix a token minted here opens (`<service>_path_prefix`), matched by whole
+   * segments: `/api` opens `/api` and `/api/x`, not `/apix`. Default: the path the 402 answered,
+   * so a token opens that path (and the paths under it) and no other route of the service.
+   */
+  pathPrefix?: string;
+  /**
+   * The methods a token minted here opens (`<service>_method`). Default: the method the 402
+   * answered (HEAD counts as GET, as Express routes it).
+   */
+  methods?: readonly string[];
+  /**
+   * Each token opens one request (`<service>_uses=1`): its id is claimed in `store` once the rest
+   * has verified, and a second use is 401. Default false: a token opens the route until it expires.
+   */
+  singleUse?: boolean;
+  /**
+   * Where spent single-use tokens are remembered, until their `valid_until`. Default: the kit's
+   * process-wide in-memory store (shared with paywall(), ids prefixed `l402:`); back it with Redis
+   * or SQL so that spent tokens stay spent across restarts and processes.
+   */
+  store?: ReceiptStore;
+  /**
+   * Binds each token to the request that got the 402: a `<service>_bind=<parts>:<hash>` caveat
+   * over these parts of it (the receipts' `bind`: method, path, query, body), and a request here
+   * must hash the same. Default: none (the path prefix and method caveats still apply).
+   */
+  bind?: readonly BindPart[];
+  /** Largest body read for a `body` binding, bytes. Default 1 MiB. */
+  bodyLimit?: number;
+  /**
+   * Tokens without path, method and amount caveats (minted by kits before those existed, under
+   * the same secret) open routes of their service until they expire. Default true; false refuses them.
+   */
+  acceptUnscopedTokens?: boolean;
+  /** Shown in price discovery. Default: the memo when it is a string. */
+  description?: string;
   /** Milliseconds since the epoch (tests move it). */
   now?: () => number;
 }
+
+/** What price discovery (describeRoutes, openApiPaths) reads from an l402() middleware. */
+export interface L402Info {
+  /** Millisatoshi, decimal. */
+  price: string;
+  service: string;
+  tier: number;
+  validSeconds: number;
+  capabilities: string[];
+  /** The configured prefix; absent: each token opens the path that minted it. */
+  pathPrefix?: string;
+  /** The configured methods; absent: the method that minted it. */
+  methods?: string[];
+  bind: BindPart[];
+  singleUse: boolean;
+  description: string;
+}
+
+/** The property of an l402() middleware that holds its L402Info. */
+export const L402_INFO = 'tollwayL402' as const;
 
 /** How fast invoices may be issued. */
 export interface L402RateLimitOptions {
@@ -309,31 +369,131 @@ export function parseL402Authorization(header: string | undefined): { macaroons:
   return { macaroons: macs, preimage };
 }
 
-/** Checks the caveats this service knows; unknown ones pass (they are someone else's to check). */
-function caveatChecker(o: { service: string; now: number; requireCapability?: string }): (condition: string) => string | null {
+/** What the request offers the caveats: its method (HEAD as GET) and its path, as sent and resolved. */
+interface RequestFacts {
+  method: string;
+  /** The path as sent and with dot segments resolved; a path prefix caveat must hold for both. */
+  paths: readonly string[];
+}
+
+/** What the caveats said that is checked after the chain: whether the token is scoped, its limits. */
+interface CaveatsSeen {
+  path: boolean;
+  method: boolean;
+  amount: boolean;
+  singleUse: boolean;
+  /** The earliest `valid_until`, ms. */
+  until: number;
+  binds: { parts: BindPart[]; hash: string }[];
+}
+
+/** `/api` opens `/api` and `/api/…`, never `/apix`; `/` opens everything. */
+export function underPathPrefix(path: string, prefix: string): boolean {
+  const p = prefix.replace(/\/+$/, '');
+  return p === '' || path === p || path.startsWith(`${p}/`);
+}
+
+const BIND_CAVEAT = /^([a-z]+(?:,[a-z]+)*):([A-Za-z0-9_-]{43})$/;
+
+/**
+ * Checks the caveats this service knows; unknown ones pass (they are someone else's to check).
+ * Each is checked on its own, so a repetition can only narrow. Bindings need the body, which the
+ * chain walk cannot wait for: they are collected in `seen` and checked after the signature.
+ */
+function caveatChecker(
+  o: { service: string; now: number; requireCapability?: string; price: bigint; request: RequestFacts },
+  seen: CaveatsSeen,
+): (condition: string) => string | null {
+  const s = o.service;
   return (condition) => {
     const eq = condition.indexOf('=');
     if (eq <= 0) return null;
     const key = condition.slice(0, eq).trim();
     const value = condition.slice(eq + 1).trim();
     if (key === 'services') {
-      const names = value.split(',').map((s) => s.trim().split(':')[0]);
-      return names.includes(o.service) ? null : `not valid for service ${o.service}`;
+      const names = value.split(',').map((x) => x.trim().split(':')[0]);
+      return names.includes(s) ? null : `not valid for service ${s}`;
     }
-    if (key === `${o.service}_valid_until`) {
-      if (!/^\d{1,12}$/.test(value)) return 'unreadable expiry';
-      return o.now < Number(value) * 1000 ? null : 'expired';
+    if (!key.startsWith(`${s}_`)) return null;
+    switch (key.slice(s.length + 1)) {
+      case 'valid_until': {
+        if (!/^\d{1,12}$/.test(value)) return 'unreadable expiry';
+        seen.until = Math.min(seen.until, Number(value) * 1000);
+        return o.now < Number(value) * 1000 ? null : 'expired';
+      }
+      case 'capabilities':
+        if (!o.requireCapability) return null;
+        return value
+          .split(',')
+          .map((x) => x.trim())
+          .includes(o.requireCapability)
+          ? null
+          : `lacks capability ${o.requireCapability}`;
+      case 'path_prefix':
+        seen.path = true;
+        if (!value.startsWith('/')) return 'unreadable path prefix';
+        return o.request.paths.every((p) => underPathPrefix(p, value)) ? null : `not valid for path ${o.request.paths[0]}`;
+      case 'method':
+        seen.method = true;
+        return value
+          .split(',')
+          .map((m) => m.trim().toUpperCase())
+          .includes(o.request.method)
+          ? null
+          : `not valid for method ${o.request.method}`;
+      case 'amount_msat':
+        seen.amount = true;
+        if (!/^\d{1,30}$/.test(value)) return 'unreadable amount';
+        return BigInt(value) >= o.price ? null : `paid ${value} msat, the route costs ${o.price} msat`;
+      case 'uses':
+        if (value !== '1') return 'unsupported uses caveat';
+        seen.singleUse = true;
+        return null;
+      case 'bind': {
+        const m = BIND_CAVEAT.exec(value);
+        const parts = (m?.[1]?.split(',') ?? []) as BindPart[];
+        if (!m || !parts.every((p) => (BIND_PARTS as readonly string[]).includes(p))) return 'unreadable binding';
+        seen.binds.push({ parts, hash: m[2]! });
+        return null;
+      }
+      default:
+        return null;
     }
-    if (key === `${o.service}_capabilities` && o.requireCapability) {
-      return value
-        .split(',')
-        .map((s) => s.trim())
-        .includes(o.requireCapability)
-        ? null
-        : `lacks capability ${o.requireCapability}`;
-    }
-    return null;
   };
+}
+
+/** HEAD is answered by GET routes in Express, so it counts as GET for the method caveat and binding. */
+const methodOf = (req: Request) => (req.method.toUpperCase() === 'HEAD' ? 'GET' : req.method.toUpperCase());
+
+const URL_BASE = 'http://l402.invalid';
+
+function requestFacts(req: Request): RequestFacts {
+  const url = req.originalUrl || req.url;
+  const q = url.indexOf('?');
+  const raw = q >= 0 ? url.slice(0, q) : url;
+  // Only dots, percent signs, backslashes and doubled slashes change when a URL parser resolves a path.
+  let resolved = raw;
+  if (!/^\/[A-Za-z0-9_~!$&'()*+,;=:@/-]*$/.test(raw) || raw.includes('//')) {
+    try {
+      resolved = new URL(url, URL_BASE).pathname;
+    } catch {
+      resolved = raw;
+    }
+  }
+  return { method: methodOf(req), paths: raw === resolved ? [resolved] : [resolved, raw] };
+}
+
+/** base64url(sha256(the bound parts)): the receipts' `rqh`, computed here synchronously. */
+function bindHash(req: Request, parts: readonly BindPart[], body: Buffer | undefined): string {
+  const input = bindingInput(
+    {
+      method: methodOf(req),
+      url: new URL(req.originalUrl || req.url, URL_BASE).href,
+      ...(body ? { bodyHash: createHash('sha256').update(body).digest('hex') } : {}),
+    },
+    parts,
+  );
+  return createHash('sha256').update(input).digest('base64url');
 }
 
 /** An `addInvoice` source as a `createInvoice` one. */
@@ -366,19 +526,40 @@ export function l402(opts: L402Options): RequestHandler {
         : l402RateLimiter(opts.rateLimit ?? DEFAULT_L402_RATE_LIMIT);
   const now = opts.now ?? Date.now;
   const location = opts.location ?? 'lsat';
+  const store = opts.store ?? defaultReceiptStore;
+  const bind = [...new Set(opts.bind ?? [])];
+  if (bind.some((p) => !(BIND_PARTS as readonly string[]).includes(p))) throw new RangeError(`bind lists only ${BIND_PARTS.join(', ')}`);
+  if (opts.pathPrefix !== undefined && !/^\/[\x21-\x7e]*$/.test(opts.pathPrefix))
+    throw new RangeError('pathPrefix must start with / and hold no spaces or control characters');
+  const methods = opts.methods?.map((m) => m.toUpperCase());
+  if (methods && (!methods.length || methods.some((m) => !/^[A-Z]{1,16}$/.test(m))))
+    throw new RangeError('methods must be HTTP method names');
+  const bodyLimit = opts.bodyLimit ?? 1024 * 1024;
+  const acceptUnscoped = opts.acceptUnscopedTokens ?? true;
+  const needsBody = bind.includes('body');
 
   const keyId = (identifier: Uint8Array) => createHash('sha256').update(identifier).digest('hex');
   const derivedKey = (identifier: Uint8Array) => createHmac('sha256', secret!).update(ROOT_KEY_LABEL).update(identifier).digest();
 
   async function mint(req: Request): Promise<{ macaroon: string; invoice: string }> {
+    // The binding first: a body that cannot be read must not cost an invoice.
+    const bound = bind.length
+      ? `${bind.join(',')}:${bindHash(req, bind, needsBody ? await rawBody(req, bodyLimit) : undefined)}`
+      : undefined;
     const memo = typeof opts.memo === 'function' ? opts.memo(req) : (opts.memo ?? `${opts.service} access`);
     const invoice = await issue({ amountMsat: opts.price, memo, expirySeconds: opts.invoiceExpirySeconds ?? 3600 });
     const identifier = Buffer.concat([Buffer.from([0, 0]), Buffer.from(invoice.paymentHash, 'hex'), randomBytes(32)]);
     const rootKey = rootKeys ? randomBytes(32) : derivedKey(identifier);
     const mac = macaroons.newMacaroon({ identifier, location, rootKey, version: 2 });
-    mac.addFirstPartyCaveat(`services=${opts.service}:${opts.tier ?? 0}`);
-    if (opts.capabilities?.length) mac.addFirstPartyCaveat(`${opts.service}_capabilities=${opts.capabilities.join(',')}`);
-    mac.addFirstPartyCaveat(`${opts.service}_valid_until=${Math.floor(now() / 1000) + opts.validSeconds}`);
+    const s = opts.service;
+    mac.addFirstPartyCaveat(`services=${s}:${opts.tier ?? 0}`);
+    if (opts.capabilities?.length) mac.addFirstPartyCaveat(`${s}_capabilities=${opts.capabilities.join(',')}`);
+    mac.addFirstPartyCaveat(`${s}_valid_until=${Math.floor(now() / 1000) + opts.validSeconds}`);
+    mac.addFirstPartyCaveat(`${s}_path_prefix=${opts.pathPrefix ?? requestFacts(req).paths[0]}`);
+    mac.addFirstPartyCaveat(`${s}_method=${(methods ?? [methodOf(req)]).join(',')}`);
+    mac.addFirstPartyCaveat(`${s}_amount_msat=${opts.price}`);
+    if (opts.singleUse) mac.addFirstPartyCaveat(`${s}_uses=1`);
+    if (bound) mac.addFirstPartyCaveat(`${s}_bind=${bound}`);
     if (rootKeys) await rootKeys.put(keyId(identifier), rootKey);
     // Never mac.exportBinary(): see macaroon-v2.ts (it allocated hundreds of MiB per challenge).
     return { macaroon: exportMacaroonV2(mac).toString('base64'), invoice: invoice.bolt11 };
@@ -399,9 +580,9 @@ export function l402(opts: L402Options): RequestHandler {
     try {
       minted = await mint(req);
     } catch (err) {
-      res.status(503).type('application/problem+json');
-      res.send(JSON.stringify(new ProblemError('lightning-unavailable', (err as Error).message).toProblem()));
-      return;
+      if (err instanceof BodyTooLargeError) return sendProblem(res, new ProblemError('payload-too-large', err.message));
+      if (!(err instanceof Error) || err.name === 'BodyUnavailableError') throw err;
+      return sendProblem(res, new ProblemError('lightning-unavailable', err.message));
     }
     res.status(status);
     res.set('WWW-Authenticate', `L402 version="0", token="${minted.macaroon}", macaroon="${minted.macaroon}", invoice="${minted.invoice}"`);
@@ -417,43 +598,107 @@ export function l402(opts: L402Options): RequestHandler {
   }
 
   /** Why the credential is not good, or null when it is. */
-  async function verify(cred: { macaroons: string[]; preimage: Buffer }, res: Response): Promise<string | null> {
-    let mac: Macaroon;
-    let discharges: Macaroon[];
-    try {
-      const all = cred.macaroons.flatMap((m) => macaroons.importMacaroons(m));
-      [mac, ...discharges] = all as [Macaroon, ...Macaroon[]];
-    } catch {
-      return 'the macaroon cannot be read';
+  async function verify(req: Request, cred: { macaroons: string[]; preimage: Buffer }, res: Response): Promise<string | null> {
+    // One macaroon in the v2 binary format with first-party caveats only (every token l402() mints,
+    // narrowed or not) is checked with native HMAC; discharges and other formats go to the package.
+    let fast: MacaroonV2 | undefined;
+    let mac: Macaroon | undefined;
+    let discharges: Macaroon[] = [];
+    if (cred.macaroons.length === 1) {
+      fast = importMacaroonV2(Buffer.from(cred.macaroons[0]!, 'base64'));
+      if (fast?.caveats.some((c) => c.vid)) fast = undefined;
     }
-    const id = Buffer.from(mac.identifier);
+    if (!fast) {
+      try {
+        const all = cred.macaroons.flatMap((m) => macaroons.importMacaroons(m));
+        [mac, ...discharges] = all as [Macaroon, ...Macaroon[]];
+      } catch {
+        return 'the macaroon cannot be read';
+      }
+    }
+    const id = Buffer.from((fast ?? mac)!.identifier);
     if (id.length !== IDENTIFIER_BYTES || id.readUInt16BE(0) !== 0) return 'not an L402 version 0 macaroon';
     const rootKey = rootKeys ? await rootKeys.get(keyId(id)) : derivedKey(id);
     if (!rootKey) return 'unknown or revoked token';
-    try {
-      mac.verify(rootKey, caveatChecker({ service: opts.service, now: now(), requireCapability: opts.requireCapability }), discharges);
-    } catch (err) {
-      return (err as Error).message.includes('caveat check failed')
-        ? `caveat not met: ${(err as Error).message.replace(/^caveat check failed /, '')}`
-        : 'the macaroon signature does not verify';
+    const t = now();
+    const seen: CaveatsSeen = { path: false, method: false, amount: false, singleUse: false, until: Infinity, binds: [] };
+    const check = caveatChecker(
+      { service: opts.service, now: t, requireCapability: opts.requireCapability, price: opts.price, request: requestFacts(req) },
+      seen,
+    );
+    if (fast) {
+      const failed = verifyFirstPartyV2(fast, rootKey, check);
+      if (failed)
+        return 'signature' in failed ? 'the macaroon signature does not verify' : `caveat not met: (${failed.condition}): ${failed.reason}`;
+    } else {
+      try {
+        mac!.verify(rootKey, check, discharges);
+      } catch (err) {
+        return (err as Error).message.includes('caveat check failed')
+          ? `caveat not met: ${(err as Error).message.replace(/^caveat check failed /, '')}`
+          : 'the macaroon signature does not verify';
+      }
     }
     const paymentHash = id.subarray(2, 34);
     if (!timingSafeEqual(createHash('sha256').update(cred.preimage).digest(), paymentHash))
       return 'the preimage does not match the payment hash';
-    res.locals.l402 = { paymentHash: paymentHash.toString('hex'), tokenId: id.subarray(34).toString('hex') } satisfies L402Paid;
+    if (!(seen.path && seen.method && seen.amount) && !acceptUnscoped)
+      return `caveat not met: the token names no ${opts.service}_path_prefix, _method and _amount_msat (minted before they existed)`;
+    if (bind.length && !seen.binds.some((b) => bind.every((p) => b.parts.includes(p))))
+      return `caveat not met: the token is not bound to a request (${bind.join(', ')})`;
+    if (seen.binds.length) {
+      const body = seen.binds.some((b) => b.parts.includes('body')) ? await rawBody(req, bodyLimit) : undefined;
+      for (const b of seen.binds) {
+        if (bindHash(req, b.parts, body) !== b.hash)
+          return `caveat not met: the token is for another request (${b.parts.join(', ')} must match)`;
+      }
+    }
+    const tokenId = id.subarray(34).toString('hex');
+    // Last, so that a token refused for any other reason is not spent.
+    if (opts.singleUse || seen.singleUse) {
+      const expiresAt = Number.isFinite(seen.until) ? seen.until : t + opts.validSeconds * 1000;
+      if (!(await store.claim(`l402:${tokenId}`, expiresAt))) return 'this single-use token was already used';
+    }
+    res.locals.l402 = { paymentHash: paymentHash.toString('hex'), tokenId } satisfies L402Paid;
     return null;
   }
 
-  return (req: Request, res: Response, next: NextFunction) => {
+  const middleware = (req: Request, res: Response, next: NextFunction) => {
     (async () => {
       const header = req.headers.authorization;
       const isL402 = typeof header === 'string' && /^\s*(L402|LSAT)\b/i.test(header);
       if (!isL402) return challenge(req, res, 402, 'pay the invoice, then send Authorization: L402 <macaroon>:<preimage>');
       const cred = parseL402Authorization(header);
       if (!cred) return challenge(req, res, 402, 'the Authorization header cannot be read as L402 <macaroon>:<hex preimage>');
-      const why = await verify(cred, res);
+      let why: string | null;
+      try {
+        why = await verify(req, cred, res);
+      } catch (err) {
+        if (err instanceof BodyTooLargeError) return sendProblem(res, new ProblemError('payload-too-large', err.message));
+        throw err;
+      }
       if (why) return challenge(req, res, 401, why);
       next();
     })().catch(next);
   };
+  const info: L402Info = Object.freeze({
+    price: opts.price.toString(),
+    service: opts.service,
+    tier: opts.tier ?? 0,
+    validSeconds: opts.validSeconds,
+    capabilities: [...(opts.capabilities ?? [])],
+    ...(opts.pathPrefix !== undefined ? { pathPrefix: opts.pathPrefix } : {}),
+    ...(methods ? { methods } : {}),
+    bind,
+    singleUse: opts.singleUse ?? false,
+    description: opts.description ?? (typeof opts.memo === 'string' ? opts.memo : ''),
+  });
+  Object.defineProperty(middleware, L402_INFO, { value: info, enumerable: true });
+  return middleware;
+}
+
+function sendProblem(res: Response, problem: ProblemError): void {
+  const body = problem.toProblem();
+  res.status(body.status).set('Cache-Control', 'no-store').type('application/problem+json');
+  res.send(JSON.stringify(body));
 }

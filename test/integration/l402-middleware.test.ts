@@ -109,6 +109,10 @@ describe('L402 middleware with the hub paying over Lightning', () => {
     expect(mac.caveats.map((cv) => Buffer.from(cv.identifier).toString())).toEqual([
       'services=premium:0',
       `premium_valid_until=${Math.floor(clock / 1000) + 60}`,
+      // Scoped to what was paid for: this path (and those under it), this method, at least this price.
+      'premium_path_prefix=/premium',
+      'premium_method=GET',
+      'premium_amount_msat=2000',
     ]);
 
     const ok = await get(`L402 ${c.macaroon}:${c.preimage}`);
