@@ -65,7 +65,8 @@ export async function benchPayments(opts: { seconds?: number; connections?: numb
   try {
     const s = await signIn(hub.url);
     const merchant = (await createMerchant(hub.url, 'Bench shop')).merchant.id;
-    await fund(hub.url, s, (10n ** 30n).toString());
+    // The dev faucet gives at most a million whole SOVR (10^24 base units) a call: a billion billion payments of 1000.
+    await fund(hub.url, s, (10n ** 24n).toString());
     const body = JSON.stringify({
       rail: 'internal',
       payTo: merchant,
