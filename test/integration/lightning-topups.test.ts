@@ -192,6 +192,20 @@ describe.each(ENGINES)('Lightning top-ups on %s', (engine: Engine) => {
     expect(events.map((e) => e.type)).toEqual(['topup.credited']);
   });
 
+  it('credits once under concurrent duplicate notices of one settlement', async () => {
+    const before = await btc(t.url, s);
+    const top = await newTopup(t.url, s, key(), '3300');
+    // Notices as the stream, a replay and a look-up could deliver them at once (the node is not
+    // asked here: only the notices race, against each other, on the row's lock).
+    const notice = { paymentHash: top.paymentHash.toUpperCase(), amountPaidMsat: 3300n, settledAt: Math.floor(Date.now() / 1000) };
+    const results = await Promise.all(Array.from({ length: 6 }, () => topups.applySettlement(notice)));
+    expect(results.filter((r) => r === 'credited')).toHaveLength(1);
+    expect(results.filter((r) => r === 'already-credited')).toHaveLength(5);
+    expect(await creditsOf(t.store.db, top.paymentHash)).toBe(1);
+    expect((await btc(t.url, s)) - before).toBe(3300n);
+    expect((await getTopup(t.url, s, top.topupId)).body).toMatchObject({ status: 'credited', creditedAmount: '3300' });
+  });
+
   it('credits once when the stream drops, the invoice settles meanwhile, and the reconnected stream replays it all', async () => {
     const before = await btc(t.url, s);
     const paidBefore = await until(async () => (lnd.invoiceStreams() > 0 ? true : undefined), 'a stream');
@@ -363,6 +377,31 @@ describe.each(ENGINES)('Lightning top-ups across a restart on %s', (engine: Engi
       await expectLedgerBalanced(store.db);
     } finally {
       await h.stop();
+    }
+  });
+});
+
+describe('Top-ups when the node cannot issue an invoice', () => {
+  it('answers 503 lightning-unavailable, storing nothing, and the same key works once the node is back', async () => {
+    const lnd = await startFakeLnd();
+    const down = await startFakeLnd();
+    await down.close();
+    let node: LightningNode = createLndNode({ url: down.url, macaroonHex: down.macaroonHex, timeoutMs: 2000 });
+    const h = await startTestHub('sqlite', {
+      rails: lightningRails(lnd, (n) => ({ ...n, createInvoice: (r) => node.createInvoice(r) })).rails,
+    });
+    try {
+      const u = await signIn(h.url);
+      const res = await postTopup(h.url, u, 'k', { asset: 'BTC', amount: '1000' });
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as Problem).type).toBe('https://tollway.dev/problems/lightning-unavailable');
+      expect(Number((await h.store.db.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM topups'))?.n)).toBe(0);
+      expect(Number((await h.store.db.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM idempotency_keys'))?.n)).toBe(0);
+      node = createLndNode({ url: lnd.url, macaroonHex: lnd.macaroonHex });
+      expect((await newTopup(h.url, u, 'k', '1000')).status).toBe('open');
+    } finally {
+      await h.stop();
+      await lnd.close();
     }
   });
 });
