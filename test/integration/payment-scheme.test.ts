@@ -18,7 +18,9 @@ import { offer, paymentScheme, paywall, type PaymentSchemePaid } from '../../mer
 import {
   bolt11AmountMsat,
   encodePaymentCredential,
+  encodePaymentSignature,
   lightningCredential,
+  parsePaymentRequired,
   parsePaymentScheme,
   readChallenge,
   type PaymentSchemeChallenge,
@@ -235,6 +237,43 @@ describe('offer(): x402, L402 and Payment in one 402', () => {
     const paid = await fetch(`${shop}/all`, { headers: { authorization: `L402 ${l.value.l402.macaroon}:${preimage}` } });
     expect(paid.status).toBe(200);
     expect(((await paid.json()) as { secret: string }).secret).toBe(`${SECRET} all`);
+  });
+});
+
+describe('offer(): x402 and browsers', () => {
+  it('takes an x402 proof (a hub receipt) through the paywall, and a second use is refused by the paywall', async () => {
+    const first = await fetch(`${shop}/all`, { headers: { accept: 'application/json' } });
+    const doc = parsePaymentRequired(first.headers.get('payment-required')!);
+    if (!doc.ok) throw new Error(doc.error.message);
+    const entry = doc.value.accepts.find((o) => o.scheme === 'tollway')!;
+    const res = await pay(hub.url, session, randomUUID(), {
+      rail: 'internal',
+      payTo: entry.payTo,
+      amount: entry.amount,
+      asset: entry.asset,
+      requirement: entry,
+      resource: { url: doc.value.resource!.url, method: 'GET' },
+    });
+    const { receipt } = (await res.json()) as { receipt: { token: string } };
+    const proof = encodePaymentSignature({ accepted: entry, payload: { receipt: receipt.token } });
+    const paid = await fetch(`${shop}/all`, { headers: { accept: 'application/json', 'payment-signature': proof } });
+    expect(paid.status).toBe(200);
+    expect(paid.headers.get('payment-response')).toBeTruthy();
+    const again = await fetch(`${shop}/all`, { headers: { accept: 'application/json', 'payment-signature': proof } });
+    expect(again.status).toBe(402);
+    expect(((await again.json()) as { error: string }).error).toBe('replayed');
+  });
+
+  it('a browser gets the paywall page with every challenge in the headers', async () => {
+    const res = await fetch(`${shop}/all`, { headers: { accept: 'text/html' } });
+    expect(res.status).toBe(402);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await res.text();
+    expect(html).toContain('<html');
+    expect(Number(res.headers.get('content-length'))).toBe(Buffer.byteLength(html));
+    expect(res.headers.get('payment-required')).toBeTruthy();
+    const c = readChallenge({ headers: [{ name: 'www-authenticate', value: res.headers.get('www-authenticate')! }] });
+    expect(c.ok && c.value.l402 !== null && c.value.payment !== null).toBe(true);
   });
 });
 
