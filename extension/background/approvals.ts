@@ -170,6 +170,8 @@ function withoutProof(r: ApprovalRequest): ApprovalRequest {
   return { ...r, result: { ...r.result, receipt } };
 }
 
+const FINALS_AHEAD_MAX = 100;
+
 export function createApprovals(deps: ApprovalsDeps) {
   const { local } = deps;
   const now = deps.now ?? (() => Date.now());
@@ -178,6 +180,8 @@ export function createApprovals(deps: ApprovalsDeps) {
   // Payments this worker instance is sending right now; a replay of the same key would be harmless
   // (the hub answers 409 or replays), but needless.
   const sending = new Set<string>();
+  // Final updates that arrived while a POST was in flight, before its answer was stored (by payment id).
+  const finalsAhead = new Map<string, Payment>();
 
   async function load() {
     const { active, history } = await loadRequests(local);
@@ -416,6 +420,11 @@ export function createApprovals(deps: ApprovalsDeps) {
       if (request.auto && (outcome.kind !== 'retry' || overBudget)) await deps.budgets?.sync().catch(() => undefined);
       if (done?.auto) await tellAuto(done);
       if (done && proofReady(done, done.status)) await completed(done);
+      // The hub's live update can overtake its own answer (a Lightning payment that ends just after
+      // the hub answered `submitted`): it found no submitted request then, so apply it now.
+      const early = done?.result ? finalsAhead.get(done.result.transactionId) : undefined;
+      if (early) finalsAhead.delete(early.transactionId);
+      if (early && done?.status === 'submitted') await paymentUpdated(early);
     } finally {
       sending.delete(id);
     }
@@ -481,7 +490,16 @@ export function createApprovals(deps: ApprovalsDeps) {
       const { history } = await load();
       const i = history.findIndex((r) => r.status === 'submitted' && r.result?.transactionId === p.transactionId);
       const status: RequestStatus | null = p.status === 'completed' ? 'completed' : p.status === 'failed' ? 'failed' : null;
-      if (i < 0 || !status) return null;
+      if (!status) return null;
+      if (i < 0) {
+        // Perhaps the answer to a POST still in flight in this worker: settle() applies it once
+        // it has stored that answer. Bounded, since most such updates are someone else's news.
+        if (sending.size > 0) {
+          finalsAhead.set(p.transactionId, p);
+          if (finalsAhead.size > FINALS_AHEAD_MAX) finalsAhead.delete(finalsAhead.keys().next().value!);
+        }
+        return null;
+      }
       const before = history[i]!;
       // An `exact` proof went to the page when the hub took the payment: its completion is news only.
       const retry = status === 'completed' && !isExactRequest(before);
@@ -531,10 +549,26 @@ export function createApprovals(deps: ApprovalsDeps) {
     });
   }
 
+  /**
+   * Submitted payments whose end a stopped worker may have missed (its live update consumed but
+   * not applied): the hub is asked for each, and a final one is applied as if it came live.
+   */
+  async function reconcileSubmitted(): Promise<void> {
+    const submitted = (await load()).history.filter((r) => r.status === 'submitted' && r.result);
+    if (!submitted.length) return;
+    const session = await deps.session();
+    if (!session || !deps.lookupPayment) return;
+    for (const r of submitted) {
+      const p = await deps.lookupPayment(session, r.result!.transactionId).catch(() => undefined);
+      if (p) await paymentUpdated(p);
+    }
+  }
+
   /** After a worker restart: replays every payment whose outcome was not stored. */
   async function resume(): Promise<void> {
     const { active } = await load();
     await Promise.all(active.filter((r) => r.status === 'paying').map((r) => settle(r.id)));
+    await reconcileSubmitted();
     await retryMissed();
     await expire();
     await serial(async () => deps.setBadge(badgeText((await load()).active)));

@@ -67,6 +67,7 @@ function setup(
     windows?: FakeWindows;
     hub?: FakeHub;
     now?: () => number;
+    lookup?: (id: string) => Payment | null;
   } = {},
 ) {
   const local = opts.local ?? new MemoryStorage();
@@ -91,6 +92,7 @@ function setup(
     scheduleExpiry: async (at) => void expiries.push(at),
     newId: () => `id${++ids}`,
     scheduleResume: async () => void resumes++,
+    ...(opts.lookup ? { lookupPayment: async (_s: HubSession, id: string) => opts.lookup!(id) } : {}),
   });
   return { approvals, local, session, windows, hub, badges, completed, expiries, resumes: () => resumes };
 }
@@ -344,5 +346,50 @@ describe('approvals', () => {
     // Told twice (replay and live): the request is no longer submitted, so nothing happens again.
     await t.approvals.paymentUpdated(payment(body, 'completed'));
     expect(t.completed).toHaveLength(1);
+  });
+
+  it('a final update that overtakes the hub’s own "submitted" answer is applied once that answer is stored', async () => {
+    const hub = new FakeHub();
+    let t!: ReturnType<typeof setup>;
+    // The live update arrives while the POST is still in flight (the hub emits before its answer
+    // reaches the worker): no request is `submitted` yet.
+    hub.outcomes.push((body) => {
+      void t.approvals.paymentUpdated(payment(body, 'completed'));
+      return { kind: 'answered', payment: payment(body, 'submitted') };
+    });
+    t = setup({ hub });
+    const { id } = await t.approvals.add(seen());
+    await t.approvals.decide(id, true);
+    expect(history(t.local)[0]).toMatchObject({ id, status: 'completed', result: { status: 'completed' } });
+    expect(t.completed.map((r) => r.id)).toEqual([id]);
+    expect(hub.calls).toHaveLength(1);
+  });
+
+  it('a new worker asks the hub about submitted payments whose end the stopped one never stored', async () => {
+    const hub = new FakeHub();
+    hub.outcomes.push((body) => ({ kind: 'answered', payment: payment(body, 'submitted') }));
+    const local = new MemoryStorage();
+    const session = new MemoryStorage();
+    const first = setup({ hub, local, session });
+    const { id } = await first.approvals.add(seen());
+    await first.approvals.decide(id, true);
+    expect(history(local)[0]).toMatchObject({ id, status: 'submitted' });
+    const body = history(local)[0]!.payment!;
+    // Its live update was consumed by the stopped worker; the hub knows the payment completed.
+    const asked: string[] = [];
+    const second = setup({
+      hub,
+      local,
+      session,
+      lookup: (tx) => (asked.push(tx), payment(body, 'completed')),
+    });
+    await second.approvals.resume();
+    expect(asked).toEqual(['pay_1']);
+    expect(history(local)[0]).toMatchObject({ id, status: 'completed' });
+    expect(second.completed.map((r) => r.id)).toEqual([id]);
+    // Never paid again, and once final it is not asked about again.
+    expect(hub.calls).toHaveLength(1);
+    await second.approvals.resume();
+    expect(asked).toHaveLength(1);
   });
 });
