@@ -417,6 +417,7 @@ describe.each(ENGINES)('Lightning rail when the hub is killed mid-send on %s', (
     rmSync(dataDir, { recursive: true, force: true });
   });
 
+  // Two hub processes start in turn, tsx compiling each: a busy machine needs more than 30 s.
   it('after kill -9 while the node holds the payment, resumes by tracking: one send, completed, the same key replays it', async () => {
     lnd = await startFakeLnd();
     const store = await freshStore(engine);
@@ -454,7 +455,7 @@ describe.each(ENGINES)('Lightning rail when the hub is killed mid-send on %s', (
     } finally {
       await store.cleanup();
     }
-  });
+  }, 120_000);
 });
 
 describe.each(ENGINES)('Lightning rail when the hub is killed before the node got the send on %s', (engine: Engine) => {
@@ -467,6 +468,7 @@ describe.each(ENGINES)('Lightning rail when the hub is killed before the node go
     rmSync(dataDir, { recursive: true, force: true });
   });
 
+  // Two hub processes start in turn, tsx compiling each: a busy machine needs more than 30 s.
   it('on restart learns the node never saw it and sends it once: completed, one payment at the node', async () => {
     lnd = await startFakeLnd();
     const store = await freshStore(engine);
@@ -498,7 +500,7 @@ describe.each(ENGINES)('Lightning rail when the hub is killed before the node go
     } finally {
       await store.cleanup();
     }
-  });
+  }, 120_000);
 });
 
 describe('Lightning rail configuration', () => {
