@@ -5,6 +5,7 @@
 import { cpus } from 'node:os';
 import { benchExtension } from './extension.js';
 import { benchLedger } from './ledger.js';
+import { benchL402, formatL402Bench } from './lightning.js';
 import { benchLive, formatLiveBench } from './live.js';
 import { benchPayments } from './payments.js';
 import { benchSovr, formatSovrBench } from './sovr.js';
@@ -72,6 +73,7 @@ async function main() {
   if (!only || only === 'sovr') process.stdout.write(`${formatSovrBench(await benchSovr())}\n`);
   if (!only || only === 'live') process.stdout.write(`${formatLiveBench(await benchLive())}\n`);
   if (!only || only === 'lightning') process.stdout.write(`${formatTopupBench(await benchTopups())}\n`);
+  if (!only || only === 'lightning') process.stdout.write(`${formatL402Bench(await benchL402({ seconds }))}\n`);
 }
 
 main().then(

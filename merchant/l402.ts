@@ -20,7 +20,9 @@
  * `WWW-Authenticate: L402 version="0", token="<macaroon>", macaroon="<macaroon>", invoice="<bolt11>"`
  * (both parameter names, so L402 and older LSAT clients read it). The macaroon's identifier is
  * `uint16 version 0 ‖ payment hash ‖ 32-byte random token id`; it carries the caveats
- * `services=<service>:<tier>` and `<service>_valid_until=<unix seconds>`. Its root key is
+ * `services=<service>:<tier>`, `<service>_valid_until=<unix seconds>`, and what was paid for:
+ * `<service>_path_prefix`, `<service>_method`, `<service>_amount_msat`, with `<service>_uses=1`
+ * (singleUse) and `<service>_bind=<parts>:<hash>` (bind) when asked for. Its root key is
  * `HMAC-SHA256(rootKeySecret, "tollway/l402 root key v0" ‖ identifier)`: nothing is stored per
  * challenge, any process holding the same secret verifies the token (a restart included), and
  * changing the secret voids every token issued under the old one. (With `rootKeys` instead, each
@@ -35,9 +37,11 @@
  *
  * The client pays the invoice and retries with `Authorization: L402 <macaroon>:<hex preimage>`
  * (`LSAT` and a base64 preimage are read too). The middleware checks the HMAC chain with the root
- * key (by the `macaroon` library, libmacaroons-compatible), `sha256(preimage) == payment hash`,
- * and the caveats (each repetition may only narrow; unknown ones are skipped). A credential that
- * fails is 401 with a fresh challenge; one that cannot be read at all is a fresh 402.
+ * key (libmacaroons' chain: natively for the kit's own v2 macaroons, by the `macaroon` library for
+ * anything else), `sha256(preimage) == payment hash`, and the caveats against the request (each
+ * repetition may only narrow; unknown ones are skipped), then claims a single-use token's id in
+ * the receipt store. A credential that fails is 401 with a fresh challenge; one that cannot be
+ * read at all is a fresh 402. docs/protocols.md §3 has the caveats and their checks.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -48,7 +52,7 @@ import { BIND_PARTS, bindingInput, type BindPart } from '@tollway/shared/binding
 import { ProblemError } from '@tollway/shared/problem.js';
 import { BodyTooLargeError, rawBody } from './body.js';
 import type { IssuedInvoice } from './lnd.js';
-import { exportMacaroonV2, importMacaroonV2, type MacaroonV2, verifyFirstPartyV2 } from './macaroon-v2.js';
+import { exportMacaroonV2, importMacaroonV2, type MacaroonV2, mintMacaroonV2, verifyFirstPartyV2 } from './macaroon-v2.js';
 import { defaultReceiptStore, type ReceiptStore } from './store.js';
 
 /** The part of the `macaroon` package used here (it ships no types). */
@@ -57,11 +61,9 @@ interface Macaroon {
   readonly identifier: Uint8Array;
   readonly signature: Uint8Array;
   readonly caveats: { identifier: Uint8Array; location?: string; vid?: Uint8Array }[];
-  addFirstPartyCaveat(condition: string | Uint8Array): void;
   verify(rootKey: Uint8Array, check: (condition: string) => string | null, discharges?: Macaroon[]): void;
 }
 interface MacaroonLib {
-  newMacaroon(o: { identifier: Uint8Array; location?: string; rootKey: Uint8Array; version?: 1 | 2 }): Macaroon;
   importMacaroons(o: string | Uint8Array): Macaroon[];
 }
 const macaroons = createRequire(import.meta.url)('macaroon') as MacaroonLib;
@@ -550,18 +552,20 @@ export function l402(opts: L402Options): RequestHandler {
     const invoice = await issue({ amountMsat: opts.price, memo, expirySeconds: opts.invoiceExpirySeconds ?? 3600 });
     const identifier = Buffer.concat([Buffer.from([0, 0]), Buffer.from(invoice.paymentHash, 'hex'), randomBytes(32)]);
     const rootKey = rootKeys ? randomBytes(32) : derivedKey(identifier);
-    const mac = macaroons.newMacaroon({ identifier, location, rootKey, version: 2 });
     const s = opts.service;
-    mac.addFirstPartyCaveat(`services=${s}:${opts.tier ?? 0}`);
-    if (opts.capabilities?.length) mac.addFirstPartyCaveat(`${s}_capabilities=${opts.capabilities.join(',')}`);
-    mac.addFirstPartyCaveat(`${s}_valid_until=${Math.floor(now() / 1000) + opts.validSeconds}`);
-    mac.addFirstPartyCaveat(`${s}_path_prefix=${opts.pathPrefix ?? requestFacts(req).paths[0]}`);
-    mac.addFirstPartyCaveat(`${s}_method=${(methods ?? [methodOf(req)]).join(',')}`);
-    mac.addFirstPartyCaveat(`${s}_amount_msat=${opts.price}`);
-    if (opts.singleUse) mac.addFirstPartyCaveat(`${s}_uses=1`);
-    if (bound) mac.addFirstPartyCaveat(`${s}_bind=${bound}`);
+    const caveats = [`services=${s}:${opts.tier ?? 0}`];
+    if (opts.capabilities?.length) caveats.push(`${s}_capabilities=${opts.capabilities.join(',')}`);
+    caveats.push(
+      `${s}_valid_until=${Math.floor(now() / 1000) + opts.validSeconds}`,
+      `${s}_path_prefix=${opts.pathPrefix ?? requestFacts(req).paths[0]}`,
+      `${s}_method=${(methods ?? [methodOf(req)]).join(',')}`,
+      `${s}_amount_msat=${opts.price}`,
+    );
+    if (opts.singleUse) caveats.push(`${s}_uses=1`);
+    if (bound) caveats.push(`${s}_bind=${bound}`);
+    const mac = mintMacaroonV2({ identifier, location, rootKey, caveats });
     if (rootKeys) await rootKeys.put(keyId(identifier), rootKey);
-    // Never mac.exportBinary(): see macaroon-v2.ts (it allocated hundreds of MiB per challenge).
+    // Never the macaroon package's exportBinary(): see macaroon-v2.ts (it allocated hundreds of MiB per challenge).
     return { macaroon: exportMacaroonV2(mac).toString('base64'), invoice: invoice.bolt11 };
   }
 

@@ -125,3 +125,15 @@ export function verifyFirstPartyV2(
   }
   return null;
 }
+
+/**
+ * Mints a macaroon with first-party caveats, signed as libmacaroons signs (what `newMacaroon` and
+ * `addFirstPartyCaveat` of the `macaroon` package compute, there in pure JavaScript at a few
+ * milliseconds per challenge; here with Node's HMAC).
+ */
+export function mintMacaroonV2(o: { identifier: Buffer; location?: string; rootKey: Uint8Array; caveats: readonly string[] }): MacaroonV2 {
+  let sig = createHmac('sha256', createHmac('sha256', KEY_GENERATOR).update(o.rootKey).digest()).update(o.identifier).digest();
+  const caveats = o.caveats.map((c) => ({ identifier: Buffer.from(c, 'utf8') }));
+  for (const c of caveats) sig = createHmac('sha256', sig).update(c.identifier).digest();
+  return { ...(o.location ? { location: o.location } : {}), identifier: o.identifier, caveats, signature: sig };
+}
