@@ -3,11 +3,15 @@
  * (SQLite under TOLLWAY_DATA_DIR unless DATABASE_URL), a demo merchant registered at it once and
  * reused on every later start (`<data dir>/demo-merchant.json`), and the demo shop pointed at the
  * hub; in a child process: the extension build (`npm run build` → dist/), whose failure is reported
- * and leaves the rest running. Prints what to open. SIGINT/SIGTERM stop everything.
+ * and leaves the rest running. Also in this process, unless the environment names a Lightning node of
+ * its own: a local Lightning network of stand-in nodes (devnet/local-lightning.ts) for the hub's
+ * Lightning rail, the demo shop's Lightning article and an "outside wallet" with a dev page.
+ * Prints what to open. SIGINT/SIGTERM stop everything.
  *
  * Environment: every hub variable (PORT, HOST, TOLLWAY_PUBLIC_URL, TOLLWAY_DATA_DIR,
  * TOLLWAY_ADMIN_TOKEN, DATABASE_URL, …; TOLLWAY_DEV defaults to 1 and TOLLWAY_LOG_LEVEL to warn
- * here), DEMO_PORT (8403), DEMO_HOST (HOST), TOLLWAY_SKIP_EXTENSION_BUILD=1.
+ * here), DEMO_PORT (8403), DEMO_HOST (HOST), DEV_WALLET_PORT (8404: the outside wallet's page),
+ * TOLLWAY_SKIP_EXTENSION_BUILD=1, TOLLWAY_SKIP_CHAIN=1, TOLLWAY_SKIP_LIGHTNING=1.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +20,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_CHAIN_PORT, startDevChain, type DevChain } from '../contracts/dev-chain.js';
 import { ChainPortInUseError } from '../contracts/local-chain.js';
+import { DEFAULT_DEV_WALLET_PORT, startLocalLightning, type LocalLightning } from '../devnet/local-lightning.js';
+import { createLndNode } from '../lightning/index.js';
 import { startDemoShop, type RunningShop } from '../merchant/demo/shop.js';
 import { startHub, type Hub } from '../server/app.js';
 import { ConfigError, loadConfig, type Config } from '../server/config.js';
@@ -186,10 +192,12 @@ export async function runStart(
   let shop: RunningShop | undefined;
   let build: Build | undefined;
   let dev: DevChain | undefined;
+  let ln: LocalLightning | undefined;
   const shutdown = async () => {
     stopBuild(build);
     await shop?.close();
     await hub?.close();
+    await ln?.close();
     await dev?.chain.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -234,6 +242,34 @@ export async function runStart(
       for (const i of DEMO_ACCOUNTS) await dev.sovr.mint(dev.chain.accounts[i]!.address, DEMO_WALLET_SOVR);
     }
 
+    // A Lightning node named in the environment is the operator's own: then no local network.
+    const ownNode = ['TOLLWAY_LND_REST_URL', 'TOLLWAY_CLN_REST_URL', 'TOLLWAY_LNBITS_URL'].some((k) => hubEnv[k]);
+    if (!truthy(env.TOLLWAY_SKIP_LIGHTNING) && !ownNode) {
+      const walletPort = Number(env.DEV_WALLET_PORT ?? DEFAULT_DEV_WALLET_PORT);
+      if (!/^\d+$/.test(env.DEV_WALLET_PORT ?? String(DEFAULT_DEV_WALLET_PORT)) || walletPort > 65535) {
+        process.stderr.write('tollway: invalid configuration:\n  DEV_WALLET_PORT: must be a port number\n');
+        await shutdown();
+        return 2;
+      }
+      try {
+        ln = await startLocalLightning({ walletPort, host: config.host, dataDir });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+          process.stderr.write(`tollway: port ${walletPort} is in use (set DEV_WALLET_PORT to another one, or TOLLWAY_SKIP_LIGHTNING=1)\n`);
+          await shutdown();
+          return 1;
+        }
+        throw err;
+      }
+      Object.assign(hubEnv, {
+        TOLLWAY_LIGHTNING_NODE: 'lnd',
+        TOLLWAY_LND_REST_URL: ln.hubNode.url,
+        TOLLWAY_LND_MACAROON: ln.hubNode.macaroonHex,
+      });
+      config = loadConfig(hubEnv);
+      if (stopping) return await shutdown().then(() => 0);
+    }
+
     try {
       hub = await startHub({ config, logger: createLogger(config.logLevel) });
     } catch (err) {
@@ -267,6 +303,7 @@ export async function runStart(
               },
             }
           : {}),
+        ...(ln ? { lightning: { node: createLndNode({ url: ln.shopNode.url, macaroonHex: ln.shopNode.macaroonHex }) } } : {}),
         onWebhook: (e) => {
           webhookEvents.push(e.id);
           print(`demo shop: webhook ${e.type} for ${e.data.transactionId ?? '?'} (signature verified)`);
@@ -304,6 +341,13 @@ export async function runStart(
               ),
             ]
           : ['  local chain     not started (TOLLWAY_SKIP_CHAIN)']),
+        ...(ln
+          ? [
+              `  Lightning       on: a local network of stand-in LND nodes (the hub's ${ln.hubNode.url}, the shop's ${ln.shopNode.url})`,
+              `  outside wallet  ${ln.walletUrl}   (paste an invoice to pay it, or: npm run hub -- dev-pay <bolt11>)`,
+              `  sats article    ${shop.url}/lightning/articles/toll-roads   (L402, Payment or your hub balance; or by QR code)`,
+            ]
+          : [`  Lightning       ${config.rails.lightning ? 'on: the node named in the environment' : 'off'}`]),
         '',
         `  Open ${article}`,
         `  (the API: ${shop.url}/api/quote?id=1, prices: ${shop.url}/.well-known/tollway.json)`,

@@ -3,10 +3,13 @@
  *   tsx server/main.ts            run the hub, configured from the environment
  *   tsx server/main.ts doctor     check the ledger invariant and exit non-zero if it fails
  *   tsx server/main.ts dev        run the hub in dev mode with a generated admin token (npm start)
+ *   tsx server/main.ts dev-pay <bolt11>
+ *                                 pay an invoice from `npm start`'s outside wallet (local Lightning only)
  */
 import { randomBytes } from 'node:crypto';
 import { startHub } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { runDevPay } from './dev-pay.js';
 import { runDoctor } from './doctor.js';
 import { createLogger } from './logger.js';
 import { RAIL_MODULES } from './rails/index.js';
@@ -24,6 +27,8 @@ function railLines(config: Config): string[] {
 async function main(argv: string[]): Promise<number> {
   const command = argv[0] ?? 'hub';
   const env = { ...process.env };
+  // Needs no hub configuration: it talks to the local network's outside wallet, not to a hub.
+  if (command === 'dev-pay') return runDevPay(argv.slice(1), env, process.stdout, process.stderr);
   if (command === 'dev') {
     env.TOLLWAY_DEV ??= '1';
     env.TOLLWAY_ADMIN_TOKEN ??= generatedAdminToken();
@@ -41,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
 
   if (command === 'doctor') return runDoctor(config, process.stdout);
   if (command !== 'hub' && command !== 'dev') {
-    process.stderr.write(`tollway: unknown command ${JSON.stringify(command)} (hub | dev | doctor)\n`);
+    process.stderr.write(`tollway: unknown command ${JSON.stringify(command)} (hub | dev | doctor | dev-pay)\n`);
     return 2;
   }
 

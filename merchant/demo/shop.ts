@@ -9,6 +9,8 @@
  * - `GET /api/quote?id=` (0.0005 SOVR, single use, bound to the query): a JSON quote. An unknown
  *   id is a 404 after payment, and `refundOnError` gives the money back. With `exact`, any x402
  *   client can pay it in SOVR on chain too (the standard `exact` entry, settled by a facilitator).
+ * - `GET /lightning/articles/:slug` (21 sats), with `lightning`: the hub's `tollway` entry in BTC,
+ *   L402 and the "Payment" scheme in one 402 (./lightning.ts).
  * - `POST /webhooks/tollway`: Standard Webhooks, verified with the merchant's `whsec_…` secret.
  */
 import { createServer, type Server } from 'node:http';
@@ -18,6 +20,7 @@ import { Webhook } from 'standardwebhooks';
 import { displayPrice } from '../challenge.js';
 import { paywall, type PaidRequest } from '../middleware.js';
 import { priceList } from '../discovery.js';
+import { type DemoLightning, LIGHTNING_ARTICLE_PRICE_MSAT, mountLightningArticles } from './lightning.js';
 import { ProblemError, type ProblemCode } from '@tollway/shared/problem.js';
 
 /** 0.002 SOVR per article (18 decimals). */
@@ -45,6 +48,8 @@ export interface DemoShopOptions {
    * to `payoutAddress`, verified and settled by `facilitator` (the hub's is `<hub>/x402`).
    */
   exact?: { payoutAddress: string; chainId: number; tokenAddress: string; facilitator: string };
+  /** Also sell the articles for sats at `/lightning/articles/:slug`, with invoices from this node. */
+  lightning?: DemoLightning;
 }
 
 export interface WebhookEvent {
@@ -122,6 +127,34 @@ ${body}
 `;
 }
 
+/** The 402 page's part above the paywall: the article's opening, then `extra` (the pay-button script…). */
+function teaserHtml(req: Request, extra: string): string {
+  const a = ARTICLES[String(req.params.slug)]!;
+  return `<header class="shop" style="font:600 14px system-ui,sans-serif;text-transform:uppercase;color:#4b3fd8"><a href="/" style="color:inherit;text-decoration:none">Tollway demo shop</a></header>
+<article class="teaser">
+<h1 style="font-family:Georgia,serif">${esc(a.title)}</h1>
+<p class="byline" style="color:#666;font-style:italic">${esc(a.byline)}</p>
+${a.teaser.map((p) => `<p style="font-family:Georgia,serif">${esc(p)}</p>`).join('\n')}
+<p style="color:#888">…</p>
+</article>
+${extra}
+<hr>`;
+}
+
+/** The whole article, and `paidLine` (HTML) saying how it was paid. */
+function articleHtml(slug: string, paidLine: string): string {
+  const a = ARTICLES[slug]!;
+  return page(
+    a.title,
+    `<article>
+<h1>${esc(a.title)}</h1>
+<p class="byline">${esc(a.byline)}</p>
+${[...a.teaser, ...a.rest].map((p) => `<p>${esc(p)}</p>`).join('\n')}
+</article>
+<p class="paid" id="tollway-paid">${paidLine}</p>`,
+  );
+}
+
 export function createDemoShop(opts: DemoShopOptions): Express {
   const hub = opts.hub.replace(/\/+$/, '');
   const snippetUrl = opts.snippetUrl ?? `${hub}/tollway.js`;
@@ -158,7 +191,15 @@ export function createDemoShop(opts: DemoShopOptions): Express {
 <ul>
 ${list}
 </ul>
-<p>One payment opens an article for ${ARTICLE_PASS_SECONDS / 60} minutes.</p>
+<p>One payment opens an article for ${ARTICLE_PASS_SECONDS / 60} minutes.</p>${
+          opts.lightning
+            ? `\n<h2>Over Lightning</h2>\n<p>The same articles for ${LIGHTNING_ARTICLE_PRICE_MSAT / 1000n} sats: ${Object.keys(ARTICLES)
+                .map((slug) => `<a href="/lightning/articles/${esc(slug)}"><code>/lightning/articles/${esc(slug)}</code></a>`)
+                .join(
+                  ', ',
+                )}. Pay with the extension (L402, the Payment scheme, or your hub balance) or from any Lightning wallet by QR code.</p>`
+            : ''
+        }
 <h2>API</h2>
 <p><code>GET /api/quote?id=1</code> answers JSON for ${esc(displayPrice(BigInt(API_PRICE), 'SOVR'))} a call
 (ids 1–3; any other id is a 404 after payment, refunded automatically).
@@ -183,34 +224,23 @@ ${opts.webhookSecret ? (recent ? `<ul>\n${recent}\n</ul>` : "<p>None yet: the hu
       description: 'An article from the Tollway demo shop',
       mimeType: 'text/html',
       reuse: { windowSeconds: ARTICLE_PASS_SECONDS },
-      teaser: (req) => {
-        const a = ARTICLES[String(req.params.slug)]!;
-        return `<header class="shop" style="font:600 14px system-ui,sans-serif;text-transform:uppercase;color:#4b3fd8"><a href="/" style="color:inherit;text-decoration:none">Tollway demo shop</a></header>
-<article class="teaser">
-<h1 style="font-family:Georgia,serif">${esc(a.title)}</h1>
-<p class="byline" style="color:#666;font-style:italic">${esc(a.byline)}</p>
-${a.teaser.map((p) => `<p style="font-family:Georgia,serif">${esc(p)}</p>`).join('\n')}
-<p style="color:#888">…</p>
-</article>
-<script src="${esc(snippetUrl)}" data-merchant="${esc(opts.merchantId)}" data-price="${ARTICLE_PRICE}" data-asset="SOVR" data-description="${esc(a.title)}"></script>
-<hr>`;
-      },
+      teaser: (req) =>
+        teaserHtml(
+          req,
+          `<script src="${esc(snippetUrl)}" data-merchant="${esc(opts.merchantId)}" data-price="${ARTICLE_PRICE}" data-asset="SOVR" data-description="${esc(ARTICLES[String(req.params.slug)]!.title)}"></script>`,
+        ),
     }),
     (req, res) => {
-      const a = ARTICLES[String(req.params.slug)]!;
       const paid = res.locals.tollway as PaidRequest;
       const until = new Date((paid.receipt.iat + ARTICLE_PASS_SECONDS) * 1000);
-      res.type('html').send(
-        page(
-          a.title,
-          `<article>
-<h1>${esc(a.title)}</h1>
-<p class="byline">${esc(a.byline)}</p>
-${[...a.teaser, ...a.rest].map((p) => `<p>${esc(p)}</p>`).join('\n')}
-</article>
-<p class="paid" id="tollway-paid">Paid ${esc(displayPrice(BigInt(paid.amount), paid.asset))} · transaction <code>${esc(paid.transaction)}</code> · your pass lasts until ${esc(until.toISOString().slice(11, 16))} UTC.</p>`,
-        ),
-      );
+      res
+        .type('html')
+        .send(
+          articleHtml(
+            String(req.params.slug),
+            `Paid ${esc(displayPrice(BigInt(paid.amount), paid.asset))} · transaction <code>${esc(paid.transaction)}</code> · your pass lasts until ${esc(until.toISOString().slice(11, 16))} UTC.`,
+          ),
+        );
     },
   );
 
@@ -242,6 +272,21 @@ ${[...a.teaser, ...a.rest].map((p) => `<p>${esc(p)}</p>`).join('\n')}
       res.json({ id, ...quote, paid: { transaction: paid.transaction, amount: paid.amount, asset: paid.asset } });
     },
   );
+
+  if (opts.lightning) {
+    mountLightningArticles(app, opts.lightning, {
+      hub,
+      merchantId: opts.merchantId,
+      ...(opts.origin ? { origin: opts.origin } : {}),
+      knownArticle,
+      teaser: (req, extra) =>
+        teaserHtml(
+          req,
+          `<script src="${esc(snippetUrl)}" data-merchant="${esc(opts.merchantId)}" data-price="${LIGHTNING_ARTICLE_PRICE_MSAT}" data-asset="BTC" data-description="${esc(ARTICLES[String(req.params.slug)]!.title)}"></script>\n${extra}`,
+        ),
+      article: articleHtml,
+    });
+  }
 
   app.get('/.well-known/tollway.json', priceList(app));
 
