@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { AmountString, PositiveAmountString } from './amount.js';
 import { ASSET_NAMES, ASSETS } from './assets.js';
-import { PaymentOption } from './challenge.js';
+import { PaymentOption } from './challenge/option.js';
 import { HttpUrl } from './url.js';
 
 export const Asset = z.enum(ASSET_NAMES as [string, ...string[]]).describe('Asset code');

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { Allowance, Balance, CreatePaymentRequest, Payment, RailsInfo } from '../../shared/api.js';
-import { PaymentOption, X402Resource } from '../../shared/challenge.js';
+import { PaymentOption, X402Resource } from '../../shared/challenge/option.js';
 import { Eip712Domain, EvmAddress } from '../../shared/eip3009.js';
 
 /** chrome.storage keys. `local` survives browser restarts; `session` lives until the browser closes. */

@@ -4,7 +4,6 @@
  * It renders what the worker keeps in storage and asks the worker to reconcile with the hub when
  * it opens.
  */
-import browser from 'webextension-polyfill';
 import { useEffect, useState } from 'preact/hooks';
 import type { Payment } from '../../shared/api.js';
 import { displayAmount } from '../common/format.js';
@@ -18,7 +17,7 @@ import { depositRailOf } from '../common/deposit.js';
 import { Deposit, DepositList } from './Deposit.js';
 import { AddFunds } from './AddFunds.js';
 
-const openSettings = () => void browser.runtime.openOptionsPage();
+const openSettings = () => void chrome.runtime.openOptionsPage();
 
 export function Popup() {
   const hub = HubSession.safeParse(useStoredValue(KEYS.hub, 'session'));
@@ -45,7 +44,7 @@ export function Popup() {
   };
 
   useEffect(() => void send({ type: 'account.sync' }), []);
-  useEffect(() => void browser.permissions.getAll().then((p) => setNoAccess(!p.origins?.length)), []);
+  useEffect(() => void chrome.permissions.getAll().then((p) => setNoAccess(!p.origins?.length)), []);
 
   if (!hub.success) {
     return (
