@@ -7,16 +7,13 @@
  *                                 pay an invoice from `npm start`'s outside wallet (local Lightning only)
  */
 import { randomBytes } from 'node:crypto';
-import { startHub } from './app.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import type { Config } from './config.js';
 import { runDevPay } from './dev-pay.js';
-import { runDoctor } from './doctor.js';
-import { createLogger } from './logger.js';
-import { RAIL_MODULES } from './rails/index.js';
+import type { RAIL_MODULES } from './rails/index.js';
 
 /** One banner line per optional rail: where it points when on (never a secret), `off` otherwise. */
-function railLines(config: Config): string[] {
-  return RAIL_MODULES.flatMap((m) => {
+function railLines(config: Config, rails: typeof RAIL_MODULES): string[] {
+  return rails.flatMap((m) => {
     if (!m.describeSettings) return [];
     const settings = (config.rails as Record<string, unknown>)[m.name];
     const line = settings === undefined ? 'off (see docs/configuration.md)' : (m.describeSettings as (s: unknown) => string)(settings);
@@ -29,6 +26,14 @@ async function main(argv: string[]): Promise<number> {
   const env = { ...process.env };
   // Needs no hub configuration: it talks to the local network's outside wallet, not to a hub.
   if (command === 'dev-pay') return runDevPay(argv.slice(1), env, process.stdout, process.stderr);
+  // Loaded only now, so that dev-pay starts without the whole hub.
+  const [{ startHub }, { ConfigError, loadConfig }, { runDoctor }, { createLogger }, { RAIL_MODULES }] = await Promise.all([
+    import('./app.js'),
+    import('./config.js'),
+    import('./doctor.js'),
+    import('./logger.js'),
+    import('./rails/index.js'),
+  ]);
   if (command === 'dev') {
     env.TOLLWAY_DEV ??= '1';
     env.TOLLWAY_ADMIN_TOKEN ??= generatedAdminToken();
@@ -59,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
         `  Tollway hub (dev mode) on ${hub.url}`,
         `  public URL      ${config.publicUrl}`,
         `  storage         ${config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`}`,
-        ...railLines(config),
+        ...railLines(config, RAIL_MODULES),
         `  admin token     ${process.env.TOLLWAY_ADMIN_TOKEN ? '(from TOLLWAY_ADMIN_TOKEN)' : env.TOLLWAY_ADMIN_TOKEN}`,
         `  API description ${hub.url}/openapi.json`,
         '',

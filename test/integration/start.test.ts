@@ -1,15 +1,23 @@
 /**
  * `npm start`'s orchestrator as a child process, the way a newcomer runs it (minus the extension
  * build): the hub and the demo shop answer on the ports the environment picks, the demo merchant is
- * registered once and reused by the next start, and SIGINT stops everything.
+ * registered once and reused by the next start, and SIGINT stops everything. Lightning runs locally
+ * too: the hub's rail on a stand-in node, top-ups paid from the "outside wallet" with `hub dev-pay`,
+ * and the demo shop's Lightning article paid by Alby's fetchWithL402 and fetchWithMpp through the hub.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fetchWithL402 } from '@getalby/lightning-tools/402/l402';
+import { fetchWithMpp } from '@getalby/lightning-tools/402';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_MERCHANT_FILE, type DemoMerchant } from '../../scripts/orchestrator.js';
-import { freePort } from '../helpers/hub.js';
+import { LIGHTNING_DEVNET_FILE } from '../../devnet/local-lightning.js';
+import { bolt11AmountMsat, readChallenge } from '../../shared/challenge.js';
+import type { Topup } from '../../shared/topups.js';
+import { balances, freePort, pay, signIn } from '../helpers/hub.js';
 
 let dataDir: string;
 const started: ChildProcess[] = [];
@@ -33,13 +41,14 @@ interface Running {
 }
 
 async function start(env: Record<string, string> = {}): Promise<Running> {
-  const [port, demoPort, chainPort] = [await freePort(), await freePort(), await freePort()];
+  const [port, demoPort, chainPort, walletPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   let out = '';
   const childEnv: Record<string, string | undefined> = {
     ...process.env,
     PORT: String(port),
     DEMO_PORT: String(demoPort),
     CHAIN_PORT: String(chainPort),
+    DEV_WALLET_PORT: String(walletPort),
     TOLLWAY_DATA_DIR: dataDir,
     TOLLWAY_SKIP_EXTENSION_BUILD: '1',
     ...env,
@@ -99,6 +108,29 @@ const codeAt = async (rpc: string, address: string) =>
       })
     ).json()) as { result: string }
   ).result;
+
+/** `npm run hub -- <args>` against the test's data directory. */
+function hub(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'server/main.ts', ...args],
+      { env: { ...process.env, TOLLWAY_DATA_DIR: dataDir, TOLLWAY_DEV_WALLET_URL: '' } },
+      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** Polls until `check` gives a value (20 s at most). */
+async function until<T>(check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 describe('npm start', () => {
   it('runs the hub and the demo shop, seeds a merchant once, and stops on SIGINT', async () => {
@@ -208,6 +240,112 @@ describe('npm start', () => {
     } finally {
       await rm(bin, { recursive: true, force: true });
     }
+  }, 120_000);
+
+  it('runs Lightning locally: a top-up paid with hub dev-pay is credited, and the Lightning article is paid by fetchWithL402 and fetchWithMpp through the hub', async () => {
+    const run = await start();
+    try {
+      const rails = (await (await fetch(`${run.hub}/rails`)).json()) as { rails: { name: string }[] };
+      expect(rails.rails.map((r) => r.name)).toContain('lightning');
+      const walletUrl = /outside wallet {2}(http:\/\/\S+)/.exec(run.output())?.[1];
+      expect(walletUrl).toBeDefined();
+      expect(JSON.parse(await readFile(join(dataDir, LIGHTNING_DEVNET_FILE), 'utf8'))).toEqual({ walletUrl });
+      expect(run.output()).toContain(`${run.shop}/lightning/articles/toll-roads`);
+
+      // A newcomer tops up 200 sats: the hub's node issues the invoice, the outside wallet pays it.
+      const session = await signIn(run.hub);
+      const auth = { 'content-type': 'application/json', authorization: `Bearer ${session.accessToken}` };
+      const created = await fetch(`${run.hub}/topups`, {
+        method: 'POST',
+        headers: { ...auth, 'idempotency-key': randomUUID() },
+        body: JSON.stringify({ asset: 'BTC', amount: '200000' }),
+      });
+      expect(created.status).toBe(200);
+      const topup = (await created.json()) as Topup;
+      const devPay = await hub(['dev-pay', topup.bolt11]);
+      expect(devPay.code, devPay.stderr).toBe(0);
+      expect(devPay.stdout).toMatch(/^paid 200 sats from the outside wallet\npreimage [0-9a-f]{64}\n$/);
+      const credited = await until(async () => {
+        const t = (await (await fetch(`${run.hub}/topups/${topup.topupId}`, { headers: auth })).json()) as Topup;
+        return t.status === 'credited' ? t : undefined;
+      });
+      expect(credited.creditedAmount).toBe('200000');
+      expect((await balances(run.hub, session)).BTC?.available).toBe('200000');
+      // The same invoice again is refused by its payee, and said so.
+      const again = await hub(['dev-pay', topup.bolt11]);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain('not paid');
+      expect((await balances(run.hub, session)).BTC?.available).toBe('200000');
+
+      // The shop's Lightning article: one 402 with tollway (BTC), L402 and Payment challenges.
+      const article = `${run.shop}/lightning/articles/toll-roads`;
+      const unpaid = await fetch(article);
+      expect(unpaid.status).toBe(402);
+      const offered = readChallenge({ headers: [{ name: 'www-authenticate', value: unpaid.headers.get('www-authenticate')! }] });
+      if (!offered.ok) throw new Error(offered.error.message);
+      expect(offered.value.l402).toMatchObject({ amountMsat: '21000' });
+      expect(offered.value.payment).not.toBeNull();
+      const x402 = JSON.parse(Buffer.from(unpaid.headers.get('payment-required')!, 'base64').toString()) as {
+        accepts: { scheme: string; asset: string; amount: string }[];
+      };
+      expect(x402.accepts[0]).toMatchObject({ scheme: 'tollway', asset: 'BTC', amount: '21000' });
+
+      // Alby's client, with a wallet that pays through the hub's Lightning rail from the topped-up balance.
+      const paid: string[] = [];
+      const wallet = {
+        async payInvoice({ invoice }: { invoice: string }): Promise<{ preimage: string }> {
+          paid.push(invoice);
+          const res = await pay(run.hub, session, randomUUID(), {
+            rail: 'lightning',
+            payTo: invoice,
+            amount: bolt11AmountMsat(invoice.toLowerCase())!.toString(),
+            asset: 'BTC',
+          });
+          const p = (await res.json()) as { status: string; receipt: { preimage: string } };
+          if (p.status !== 'completed') throw new Error(`the hub did not pay: ${JSON.stringify(p)}`);
+          return { preimage: p.receipt.preimage };
+        },
+      };
+      const viaL402 = await fetchWithL402(article, {}, { wallet });
+      expect(viaL402.status).toBe(200);
+      expect(await viaL402.text()).toContain('Paid 21 sats with L402');
+      const viaMpp = await fetchWithMpp(article, {}, { wallet });
+      expect(viaMpp.status).toBe(200);
+      expect(await viaMpp.text()).toContain('Paid 21 sats with the Payment scheme');
+      expect(paid).toHaveLength(2);
+      // 42 sats left the balance (the stand-ins charge no routing fee).
+      expect((await balances(run.hub, session)).BTC?.available).toBe('158000');
+
+      // The outside wallet's dev page: a paste box, and the result of a form post under it.
+      const pageHtml = await (await fetch(walletUrl!)).text();
+      expect(pageHtml).toContain('<textarea name="invoice"');
+      const fresh = readChallenge({
+        headers: [{ name: 'www-authenticate', value: (await fetch(article)).headers.get('www-authenticate')! }],
+      });
+      if (!fresh.ok || !fresh.value.l402) throw new Error('no L402 challenge');
+      const form = await fetch(`${walletUrl}/pay`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ invoice: `lightning:${fresh.value.l402.invoice.toUpperCase()}` }).toString(),
+      });
+      expect(form.status).toBe(200);
+      const result = /Preimage <code>([0-9a-f]{64})<\/code>/.exec(await form.text())?.[1];
+      expect(result).toBeDefined();
+      // That is the QR flow's end: the shop tells the page the invoice settled, and the token opens the article.
+      const status = (await (
+        await fetch(`${run.shop}/lightning/invoice-status?invoice=${encodeURIComponent(fresh.value.l402.invoice)}`)
+      ).json()) as { state: string; preimage?: string };
+      expect(status).toEqual({ state: 'settled', preimage: result });
+      const opened = await fetch(article, { headers: { authorization: `L402 ${fresh.value.l402.macaroon}:${result}` } });
+      expect(opened.status).toBe(200);
+      expect(await opened.text()).toContain('Paid 21 sats with L402');
+    } finally {
+      expect(await run.stop('SIGINT')).toEqual({ code: 0, signal: null });
+    }
+    // Stopped: dev-pay says so instead of hanging.
+    const after = await hub(['dev-pay', 'lnbcrt1']);
+    expect(after.code).toBe(1);
+    expect(after.stderr).toContain('no local Lightning network found');
   }, 120_000);
 
   it('stops with a message that names the variable when the configuration is bad', async () => {
