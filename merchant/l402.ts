@@ -487,12 +487,15 @@ function requestFacts(req: Request): RequestFacts {
 
 /** base64url(sha256(the bound parts)): the receipts' `rqh`, computed here synchronously. */
 function bindHash(req: Request, parts: readonly BindPart[], body: Buffer | undefined): string {
+  let url: string;
+  try {
+    url = new URL(req.originalUrl || req.url, URL_BASE).href;
+  } catch {
+    // A request line no URL parser reads is bound to nothing: no token's hash is empty.
+    return '';
+  }
   const input = bindingInput(
-    {
-      method: methodOf(req),
-      url: new URL(req.originalUrl || req.url, URL_BASE).href,
-      ...(body ? { bodyHash: createHash('sha256').update(body).digest('hex') } : {}),
-    },
+    { method: methodOf(req), url, ...(body ? { bodyHash: createHash('sha256').update(body).digest('hex') } : {}) },
     parts,
   );
   return createHash('sha256').update(input).digest('base64url');

@@ -142,7 +142,7 @@ beforeAll(async () => {
     '/sign',
     l402({ ...common(), price: 3000n, service: 'sign', bind: ['method', 'path', 'query', 'body'] }),
     express.json(),
-    route('sign'),
+    (req, res) => void res.json({ name: 'sign', body: req.body as unknown }),
   );
   app.post('/sign-unbound', l402({ ...common(), price: 3000n, service: 'sign', pathPrefix: '/' }), route('sign unbound'));
   app.get('/strict', l402({ ...common(), price: 1000n, service: 'legacy', acceptUnscopedTokens: false }), route('strict'));
@@ -316,6 +316,7 @@ describe('bound to the request', () => {
     expect(caveatsOf(t.macaroon).find((c) => c.startsWith('sign_bind='))).toMatch(/^sign_bind=method,path,query,body:[A-Za-z0-9_-]{43}$/);
     const ok = await send(a.url, t.auth, a.init);
     expect(ok.status).toBe(200);
+    expect(ok.body).toEqual({ name: 'sign', body: { doc: 'A' } });
     const b = post('?v=1', { doc: 'B' });
     const body = await send(b.url, t.auth, b.init);
     expect(body.status).toBe(401);
