@@ -27,6 +27,7 @@ import { BodyTooLargeError, sha256Hex } from './body.js';
 import { challengeDocument, challengePage, hubNetwork, paymentOptions, type ChallengeSpec, type ExactChainConfig } from './challenge.js';
 import { facilitatorClient, FacilitatorUnavailableError, type Facilitator } from './facilitator.js';
 import { hubJwks, JwksUnavailableError, type KeySource } from './jwks.js';
+import { addLightningInvoice } from './lightning-invoice.js';
 import { readPaymentDocument, readProof } from './proof.js';
 import { verifyReceipt, type PaywallReason, type ReceiptClaims } from './receipt.js';
 import { defaultReceiptStore, type ReceiptStore } from './store.js';
@@ -68,6 +69,19 @@ export interface PaywallCoreOptions<N = unknown> {
    * refused with `unsupported_scheme`. An `exact` payment opens the route once, whatever `reuse` says.
    */
   facilitator?: string | Facilitator;
+  /**
+   * Lightning for any wallet: every 402 also carries an invoice of the hub's node for that challenge
+   * (the tollway entry's `extra.lightning`), asked of the hub with `apiKey`. Whoever pays it, a phone
+   * wallet scanning the pay button's QR code or the extension from a hub balance, the hub credits
+   * this merchant and issues the standard receipt for the challenge. Needs asset BTC.
+   */
+  lightning?: boolean;
+  /** This merchant's API key at the hub (from `POST /merchants`); needed by `lightning`. */
+  apiKey?: string;
+  /** The fetch the paywall asks the hub with (`lightning`); default the global one. */
+  fetch?: typeof fetch;
+  /** Told when the hub could not issue a challenge's invoice (the 402 then goes out without it). */
+  onLightningError?: (err: Error) => void;
   /** `maxTimeoutSeconds` of the challenge entries. Default 300. */
   maxTimeoutSeconds?: number;
   /** The public origin of this site (behind a proxy), e.g. `https://shop.example`. Default: from the request. */
@@ -290,10 +304,28 @@ export function paywallCore<N = unknown>(opts: PaywallCoreOptions<N>): PaywallCo
   const facilitator = spec.facilitator;
   // The one entry an exact payment must be for; unlike the tollway entry it has nothing per-challenge.
   const exactEntry = facilitator ? paymentOptions(spec).find((o) => o.scheme === 'exact') : undefined;
+  const lightning = opts.lightning
+    ? {
+        hub,
+        merchantId: spec.merchantId,
+        apiKey: opts.apiKey!,
+        ...(opts.fetch ? { fetch: opts.fetch } : {}),
+        ...(opts.onLightningError ? { onError: opts.onLightningError } : {}),
+      }
+    : undefined;
 
   /** `reason` is a PaywallReason, or for `exact` proofs the facilitator's x402 reason code. */
-  function challenge(req: PaywallRequest<N>, reason: PaywallReason | (string & {}), detail?: string): PaywallChallenge {
+  async function challenge(req: PaywallRequest<N>, reason: PaywallReason | (string & {}), detail?: string): Promise<PaywallChallenge> {
     const doc = challengeDocument(spec, { url: resourceUrl(req), description, mimeType }, reason);
+    if (lightning) {
+      await addLightningInvoice(lightning, {
+        doc,
+        method: req.method,
+        bind,
+        ...(bind.includes('body') ? { bodyHash: sha256Hex(await bodyOf(req)) } : {}),
+        ...(description ? { description } : {}),
+      });
+    }
     const answer: PaywallChallenge = {
       kind: 'challenge',
       status: 402,
@@ -318,7 +350,14 @@ export function paywallCore<N = unknown>(opts: PaywallCoreOptions<N>): PaywallCo
     return answer;
   }
 
-  async function bodyOf(req: PaywallRequest<N>): Promise<Uint8Array> {
+  // A body reader may be called once; a challenge with an invoice may need the body after the check did.
+  const bodies = new WeakMap<PaywallRequest<N>, Promise<Uint8Array>>();
+  function bodyOf(req: PaywallRequest<N>): Promise<Uint8Array> {
+    let p = bodies.get(req);
+    if (!p) bodies.set(req, (p = readBody(req)));
+    return p;
+  }
+  async function readBody(req: PaywallRequest<N>): Promise<Uint8Array> {
     const b = req.body;
     if (b === undefined) return new Uint8Array(0);
     if (typeof b === 'function') return b(bodyLimit);
@@ -565,6 +604,10 @@ function validate(opts: PaywallCoreOptions<never>): ChallengeSpec & { facilitato
     } else {
       fail('facilitator must be an absolute http(s) URL or a facilitator client');
     }
+  }
+  if (opts.lightning) {
+    if (opts.asset !== 'BTC') fail('lightning invoices are in BTC: set asset to BTC (price in msat)');
+    if (!opts.apiKey || typeof opts.apiKey !== 'string') fail("lightning needs apiKey: the merchant's API key at the hub");
   }
   const maxTimeoutSeconds = opts.maxTimeoutSeconds ?? 300;
   if (!Number.isInteger(maxTimeoutSeconds) || maxTimeoutSeconds <= 0) fail('maxTimeoutSeconds must be a positive integer');

@@ -25,7 +25,8 @@ import { createAllowances } from './payments/allowances.js';
 import { createWallets } from './payments/balances.js';
 import { purgeExpiredKeys } from './core/idempotency.js';
 import { createReceiptIssuer } from './payments/receipts.js';
-import { createPaymentsService, type PaymentsService } from './payments/service.js';
+import { createChallengeInvoices } from './payments/challenge-invoices.js';
+import { createPaymentIds, createPaymentsService, type PaymentsService } from './payments/service.js';
 import { RAIL_MODULES } from './rails/index.js';
 import type { RailParts } from './rails/module.js';
 import type { RailOutcome, Rails } from './rails/types.js';
@@ -133,6 +134,17 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   Object.assign(rails, opts.rails?.(railParts));
   const issueReceipt = createReceiptIssuer({ keys, issuer: config.publicUrl, ttlSeconds: config.receiptTtl, now: () => clock.now() });
 
+  const challengeInvoices = createChallengeInvoices({
+    db,
+    ledger,
+    accounts,
+    clock,
+    logger,
+    issueReceipt,
+    receiving: Object.values(rails).find((r) => r?.receiving)?.receiving,
+    newPaymentId: createPaymentIds(),
+    onEvent: () => poke(),
+  });
   const service = createPaymentsService({
     db,
     ledger,
@@ -140,6 +152,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     clock,
     rails,
     issueReceipt,
+    ownInvoices: challengeInvoices,
     paymentTimeout: config.paymentTimeout,
     onEvent: () => poke(),
     onStatus: (status) => metrics.payments.inc({ status }),
@@ -172,6 +185,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     allowances: createAllowances({ db, clock }),
     payments,
     merchants,
+    challengeInvoices,
     ready: async () => {
       await db.ping();
       return (await pendingMigrations(db, MIGRATIONS)).length === 0;

@@ -8,8 +8,9 @@
 import { isRecord } from '@tollway/shared/json.js';
 import { buildChallenge, type Challenge, challengeKeyOf, encodeProof, pickEntry, receiptToken } from './challenge.js';
 import { type Attrs, readConfig } from './config.js';
+import { fetchReceipt, invoiceView, lightningOf } from './lightning.js';
 import { findChallenge, type PageChallenge } from './page.js';
-import { type Poller, pollUntilPaid } from './polling.js';
+import { POLL_LIMIT_MS, type Poller, pollDelay, pollUntilPaid } from './polling.js';
 import { listenForPayment } from './socket.js';
 import { el, render } from './ui.js';
 
@@ -88,7 +89,52 @@ export function run(script: HTMLScriptElement, win: BrowserWindow): void {
     });
   };
 
+  /**
+   * A challenge with a Lightning invoice: the QR code for any wallet, then the receipt from the hub
+   * (asked when the socket says paid, and polled: often without a socket, rarely with one), and
+   * the page fetched again with it.
+   */
+  let waitingForReceipt = false;
+  const showLightning = (invoice: { invoice: string }): boolean => {
+    const key = challengeKeyOf(page.challenge, config.merchant);
+    if (!key) return false;
+    ui.say('', invoiceView(doc, invoice));
+    if (waitingForReceipt) return true;
+    waitingForReceipt = true;
+    let done = false;
+    let timer: number | undefined;
+    let attempt = 0;
+    const started = Date.now();
+    const check = () =>
+      fetchReceipt(win, config.hub, key).then((r) => {
+        if (done || !r) return;
+        done = true;
+        win.clearTimeout(timer);
+        if ('expired' in r) return ui.say('The invoice expired. Reload the page for a new one.');
+        const paid = page.challenge!;
+        script.dispatchEvent(new win.CustomEvent('tollway:paid', { bubbles: true, detail: { receipt: r.receipt, challenge: paid } }));
+        ui.say('Paid. Opening the page…');
+        return openPaidPage(win, config.resource, encodeProof(paid, pickEntry(paid, config.merchant), r.receipt));
+      });
+    const poll = () => {
+      if (done) return;
+      if (Date.now() - started > POLL_LIMIT_MS) return ui.say('Stopped waiting for the payment. Reload the page to try again.');
+      timer = win.setTimeout(() => void check().then(poll), pollDelay(attempt++, socketLive));
+    };
+    listenForPayment(win, config.hub, key, {
+      onLive: (live) => {
+        socketLive = live;
+      },
+      onCompleted: () => void check(),
+      onFailed: () => undefined,
+    });
+    poll();
+    return true;
+  };
+
   const showInstall = () => {
+    const offer = page.paywalled ? lightningOf(pickEntry(page.challenge, config.merchant)) : null;
+    if (offer && showLightning(offer)) return;
     const parts: Node[] = [];
     if (config.installUrl) {
       const a = el(doc, 'a', '', 'Get the Tollway extension');

@@ -5,6 +5,7 @@ import type { Merchants } from '../auth/merchants.js';
 import type { Allowances } from '../payments/allowances.js';
 import type { Wallets } from '../payments/balances.js';
 import type { PaymentsService } from '../payments/service.js';
+import type { ChallengeInvoices } from '../payments/challenge-invoices.js';
 import type { SovrFacilitator } from '../rails/sovr/index.js';
 import type { RailsInfo, TokenResponse } from '../../shared/api.js';
 import type { z } from 'zod';
@@ -29,6 +30,8 @@ export interface HttpDeps {
   allowances: Allowances;
   payments: PaymentsService;
   merchants: Merchants;
+  /** Invoices of the hub's node for merchants' 402 challenges (paywall({lightning: true})). */
+  challengeInvoices?: Pick<ChallengeInvoices, 'create' | 'status'>;
   /** Database reachable and migrations applied. */
   ready(): Promise<boolean>;
   openapi(): unknown;

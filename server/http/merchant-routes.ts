@@ -1,5 +1,7 @@
 import { Router } from 'express';
 import { CreateMerchantRequest, ListPaymentsQuery, ListWebhookDeliveriesQuery, SetWebhookRequest } from '../../shared/api.js';
+import { ChallengeStatusQuery, CreateChallengeInvoiceRequest } from '../../shared/challenge-invoices.js';
+import { CHALLENGE_ID_PATTERN } from '../../shared/challenge.js';
 import { ProblemError } from '../../shared/problem.js';
 import { secretEquals } from '../auth/merchants.js';
 import type { HttpDeps } from './deps.js';
@@ -19,6 +21,24 @@ export function merchantRoutes(deps: HttpDeps): Router {
     const merchant = await deps.merchants.authenticate(bearer(req), String(req.params.id));
     const q = parse(ListPaymentsQuery, req.query, 'query');
     res.json(await deps.payments.listForMerchant(merchant.id, q.cursor, q.limit));
+  });
+
+  // Lightning for any wallet: an invoice of the hub's node for one of the merchant's challenges.
+  r.post('/merchants/:id/invoices', async (req, res) => {
+    const merchant = await deps.merchants.authenticate(bearer(req), String(req.params.id));
+    const body = parse(CreateChallengeInvoiceRequest, jsonBody(req), 'body');
+    if (!deps.challengeInvoices) throw new ProblemError('unsupported-rail', 'the lightning rail is not enabled on this hub');
+    res.json(await deps.challengeInvoices.create(merchant.id, body));
+  });
+  // The page holding the challenge asks whether it was paid and takes the receipt. Knowing the
+  // (random) challenge id is the capability, as on the /challenges socket; the receipt opens only
+  // the request it is bound to, once.
+  r.get('/challenges/:challengeId', async (req, res) => {
+    const id = String(req.params.challengeId);
+    const q = parse(ChallengeStatusQuery, req.query, 'query');
+    const found = CHALLENGE_ID_PATTERN.test(id) ? await deps.challengeInvoices?.status(q.merchant, id) : undefined;
+    if (!found) throw new ProblemError('not-found', 'no invoice for this challenge');
+    res.set('Cache-Control', 'no-store').json(found);
   });
 
   // Webhooks: the endpoint, the delivery log (newest first, each with its attempts), redelivery.

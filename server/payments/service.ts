@@ -15,6 +15,7 @@ import { spendAllowance } from './allowances.js';
 import { claimKey, fingerprint, keyKnown, keyScope, storeKeyResponse, storeResponse } from '../core/idempotency.js';
 import { expectCreated } from '../core/ledger-refusal.js';
 import type { ReceiptIssuer } from './receipts.js';
+import { OUTSIDE_PAYER_ID, type ChallengeInvoices } from './challenge-invoices.js';
 import { PAYMENT_COLUMNS, PAYMENT_FIELDS, PAYMENT_PLACEHOLDERS, toPayment, type PaymentRow } from './resource.js';
 
 export interface PaymentsDeps {
@@ -30,6 +31,8 @@ export interface PaymentsDeps {
   onEvent?: () => void;
   /** Called after a status change commits (metrics). */
   onStatus?: (status: PaymentStatus) => void;
+  /** Challenge invoices of the hub's own node: paid inside the ledger, never routed (challenge-invoices.ts). */
+  ownInvoices?: Pick<ChallengeInvoices, 'payInternally'>;
 }
 
 export interface CreateResult {
@@ -106,6 +109,11 @@ export function createPaymentsService(deps: PaymentsDeps) {
     if (!rail) throw new ProblemError('unsupported-rail', `the ${body.rail} rail is not enabled on this hub`);
     if (body.requirement && (body.requirement.amount !== body.amount || body.requirement.payTo !== body.payTo)) {
       throw new ProblemError('validation-error', 'requirement.amount and requirement.payTo must equal amount and payTo');
+    }
+    const own = await deps.ownInvoices?.payInternally(user, key, body, rawBody);
+    if (own) {
+      if (!own.replayed) deps.onStatus?.('completed');
+      return own;
     }
     const bind = (body.requirement?.extra?.bind as BindPart[] | undefined) ?? null;
     const now = clock.now();
@@ -437,6 +445,9 @@ export function createPaymentsService(deps: PaymentsDeps) {
       const row = await loadForUpdate(tx, paymentId);
       if (!row || row.merchant_id !== merchantId) throw new ProblemError('not-found', 'no such payment to this merchant');
       if (row.status !== 'completed') throw new ProblemError('payment-not-refundable', `a ${row.status} payment cannot be refunded`);
+      // Its payer has no hub balance to give it back to.
+      if (row.user_id === OUTSIDE_PAYER_ID)
+        throw new ProblemError('payment-not-refundable', 'a payment from outside the hub (any Lightning wallet) cannot be refunded here');
       const left = BigInt(row.amount) - BigInt(row.refunded_amount);
       const amount = body.amount === undefined ? left : BigInt(body.amount);
       if (amount > left) throw new ProblemError('refund-exceeds-payment', `at most ${left} ${row.asset} is left to refund`);

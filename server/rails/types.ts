@@ -70,6 +70,11 @@ export interface Rail {
   /** Optional: receiving money into a person's hub balance from anyone who pays (Lightning top-ups). */
   readonly topups?: TopupsApi;
   /**
+   * Optional: invoices of the hub's own node for others to settle (merchants' challenge invoices),
+   * on the same settlement follower as top-ups. Comes with `topups`.
+   */
+  readonly receiving?: InvoiceReceiving;
+  /**
    * Optional: checks a request against what only this rail can read in `payTo` (a Lightning
    * invoice's amount) before the idempotency key is claimed, so a refused request stores nothing.
    * It must depend on the request alone, so that a replay of a stored answer passes it again.
@@ -136,4 +141,39 @@ export interface TopupsApi {
   ): Promise<{ status: number; body: Topup; replayed: boolean }>;
   /** The user's own top-up only. */
   get(userId: string, id: string): Promise<Topup | undefined>;
+}
+
+/** What became of one settlement notice. */
+export type SettlementResult = 'credited' | 'already-credited' | 'unknown-hash';
+
+/** A settlement of an invoice of the hub's node, as the node reported it. */
+export interface InboundSettlement {
+  /** Lower-case hex. */
+  paymentHash: string;
+  amountPaidMsat: bigint;
+  /** Seconds since the epoch. */
+  settledAt: number;
+}
+
+/** Whoever issued invoices on the hub's node besides top-ups: told of their settlements. */
+export interface InvoiceReceiver {
+  /** Applies one notice; 'unknown-hash' for a hash it did not issue. Idempotent per hash. */
+  applySettlement(s: InboundSettlement): Promise<SettlementResult>;
+  /** Looks up its open invoices at the node (all, or those expired by `expiredBy`, ms); how many changed. */
+  reconcile(opts: { signal?: AbortSignal; expiredBy?: number }): Promise<number>;
+}
+
+/** The hub's node as a receiver of payments (the Lightning rail). */
+export interface InvoiceReceiving {
+  /** `expiresAt` in ms since the epoch; `paymentHash` lower-case hex. */
+  createInvoice(req: { amountMsat: bigint; memo: string; expirySeconds?: number }): Promise<{
+    bolt11: string;
+    paymentHash: string;
+    expiresAt: number;
+  }>;
+  lookupInvoice(
+    paymentHash: string,
+  ): Promise<{ state: 'open' | 'settled' | 'expired' | 'canceled'; amountPaidMsat?: bigint; settledAt?: number } | undefined>;
+  /** Settlements of hashes that are no top-up go to `r` (and the look-ups on reconnect call it). */
+  addReceiver(r: InvoiceReceiver): void;
 }

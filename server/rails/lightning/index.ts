@@ -295,7 +295,7 @@ export function createLightningRail(deps: LightningRailDeps): LightningRail {
   return {
     name: 'lightning',
     settlement: 'external',
-    ...(topups ? { topups } : {}),
+    ...(topups ? { topups, receiving: topups } : {}),
     info: async () => ({ name: 'lightning', assets: ['BTC'] }),
 
     async checkRequest(req) {

@@ -23,7 +23,9 @@ import type { Ledger } from '../../ledger/types.js';
 import type { Logger } from '../../logger.js';
 import { appendTopupEvent } from '../../notify/outbox.js';
 import type { Db, Queryable } from '../../store/types.js';
-import type { TopupsApi } from '../types.js';
+import type { InvoiceReceiver, InvoiceReceiving, SettlementResult, TopupsApi } from '../types.js';
+
+export type { SettlementResult } from '../types.js';
 import type { LightningNode, SettledInvoice } from '../../../lightning/node.js';
 import {
   insertTopup,
@@ -66,10 +68,7 @@ export interface TopupsDeps {
   options?: TopupOptions;
 }
 
-/** What became of one settlement notice. */
-export type SettlementResult = 'credited' | 'already-credited' | 'unknown-hash';
-
-export interface LightningTopups extends TopupsApi {
+export interface LightningTopups extends TopupsApi, InvoiceReceiving {
   /** Applies one settlement notice (from the stream or a look-up); idempotent by payment hash. */
   applySettlement(s: Pick<SettledInvoice, 'paymentHash' | 'amountPaidMsat' | 'settledAt'>): Promise<SettlementResult>;
   /** Looks up every open top-up at the node (after a restart or a dropped stream); how many changed. */
@@ -80,6 +79,9 @@ export function createTopups(deps: TopupsDeps): LightningTopups {
   const { db, ledger, accounts, clock, logger, node } = deps;
   const expirySeconds = deps.options?.expirySeconds ?? 3600;
   let inboundKnown = false;
+  // Other invoices of the same node (merchants' challenge invoices): one stream, one cursor, one
+  // look-up on reconnect for all of them; a hash that is no top-up is offered to each in turn.
+  const receivers: InvoiceReceiver[] = [];
 
   async function inboundAccount(tx: Queryable): Promise<string> {
     if (inboundKnown) return LIGHTNING_INBOUND_ACCOUNT;
@@ -178,7 +180,12 @@ export function createTopups(deps: TopupsDeps): LightningTopups {
       return 'credited';
     });
     if (result === 'credited') deps.eventWritten();
-    else if (result === 'unknown-hash') logger.debug({ paymentHash: hash }, 'a settled invoice that is no top-up; ignored');
+    if (result !== 'unknown-hash') return result;
+    for (const r of receivers) {
+      const theirs = await r.applySettlement({ ...s, paymentHash: hash });
+      if (theirs !== 'unknown-hash') return theirs;
+    }
+    logger.debug({ paymentHash: hash }, 'a settled invoice that is no top-up; ignored');
     return result;
   }
 
@@ -231,10 +238,18 @@ export function createTopups(deps: TopupsDeps): LightningTopups {
     const seen = new Set<string>();
     for (;;) {
       const page = (await openTopups(db, { limit: 500 + seen.size })).filter((r) => !seen.has(r.id));
-      if (page.length === 0 || signal?.aborted) return changed;
+      if (page.length === 0 || signal?.aborted) break;
       for (const r of page) seen.add(r.id);
       changed += await checkAll(page, signal);
     }
+    for (const r of receivers) {
+      if (signal?.aborted) break;
+      changed += await r.reconcile({ ...(signal ? { signal } : {}) }).catch((err: Error) => {
+        logger.warn({ err: err.message }, 'invoice look-up failed; will try again');
+        return 0;
+      });
+    }
+    return changed;
   }
 
   // Follows the node's settlements for as long as the hub runs. Each (re)start opens the stream
@@ -280,11 +295,27 @@ export function createTopups(deps: TopupsDeps): LightningTopups {
       if (signal.aborted) break;
       try {
         await checkAll(await openTopups(db, { expiredBy: clock.now(), limit: 500 }), signal);
+        for (const r of receivers) await r.reconcile({ signal, expiredBy: clock.now() });
       } catch (err) {
         logger.warn({ err: (err as Error).message }, 'top-up expiry check failed');
       }
     }
   });
 
-  return { create, get, applySettlement, reconcile };
+  return {
+    create,
+    get,
+    applySettlement,
+    reconcile,
+    addReceiver: (r) => void receivers.push(r),
+    async createInvoice(req) {
+      const inv = await node.createInvoice({
+        amountMsat: req.amountMsat,
+        memo: req.memo,
+        expirySeconds: req.expirySeconds ?? expirySeconds,
+      });
+      return { bolt11: inv.bolt11, paymentHash: inv.paymentHash.toLowerCase(), expiresAt: inv.expiresAt * 1000 };
+    },
+    lookupInvoice: (hash) => node.lookupInvoice(hash),
+  };
 }

@@ -12,6 +12,7 @@ import { siweNonceClient } from './011_siwe_nonce_client.js';
 import { allowancePayee } from './012_allowance_payee.js';
 import { idempotencyScope } from './013_idempotency_scope.js';
 import { topups } from './014_topups.js';
+import { challengeInvoices } from './015_challenge_invoices.js';
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -28,4 +29,5 @@ export const MIGRATIONS: readonly Migration[] = [
   allowancePayee,
   idempotencyScope,
   topups,
+  challengeInvoices,
 ];
