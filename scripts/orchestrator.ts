@@ -357,6 +357,7 @@ export async function runStart(
           : `  Extension       building into ${join(REPO_ROOT, 'dist')} … (log: ${buildLog})`,
         '  To load it: chrome://extensions → turn on Developer mode → Load unpacked → choose dist/.',
         '  Then create a wallet in it, sign in to this hub, take test SOVR from the faucet, and open the article.',
+        ...(ln ? ['  With Lightning: Add funds in the popup and pay its invoice at the outside wallet, then open the sats article.'] : []),
         '',
         '  Ctrl-C stops everything.',
         '',
