@@ -2,6 +2,7 @@ import { z } from 'zod';
 import * as api from '../shared/api.js';
 import * as deposits from '../shared/deposits.js';
 import * as topups from '../shared/topups.js';
+import * as challengeInvoices from '../shared/challenge-invoices.js';
 import * as x402 from './x402/schemas.js';
 
 const json = (s: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'openapi-3.0' });
@@ -37,6 +38,9 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
     CreateTopupRequest: json(topups.CreateTopupRequest, 'input'),
     Topup: json(topups.Topup, 'output'),
     TopupStatusUpdate: json(topups.TopupStatusUpdate, 'output'),
+    CreateChallengeInvoiceRequest: json(challengeInvoices.CreateChallengeInvoiceRequest, 'input'),
+    ChallengeInvoice: json(challengeInvoices.ChallengeInvoice, 'output'),
+    ChallengeReceipt: json(challengeInvoices.ChallengeReceipt, 'output'),
     NonceResponse: json(api.NonceResponse, 'output'),
     SiweLoginRequest: json(api.SiweLoginRequest, 'input'),
     RefreshRequest: json(api.RefreshRequest, 'input'),
@@ -110,6 +114,29 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
         security: bearer,
         parameters: [idParam],
         responses: { 200: ok('Topup'), 401: problem, 404: problem },
+      },
+    },
+    '/merchants/{id}/invoices': {
+      post: {
+        summary: "An invoice of the hub's Lightning node for one of the merchant's 402 challenges (paywall({lightning: true}))",
+        description:
+          'With the merchant API key. One invoice per (merchant, challengeId): a repeat answers the same one. Whoever pays it ' +
+          '(any Lightning wallet, or a hub balance through POST /payments, settled inside the ledger), the merchant is credited ' +
+          'once and the standard receipt for the challenge is issued (GET /challenges/{challengeId}).',
+        security: bearer,
+        parameters: [idParam],
+        requestBody: body('CreateChallengeInvoiceRequest'),
+        responses: { 200: ok('ChallengeInvoice'), 503: problem, ...errors },
+      },
+    },
+    '/challenges/{challengeId}': {
+      get: {
+        summary: 'Whether a challenge with a Lightning invoice was paid, and then its receipt (for the page holding the challenge)',
+        parameters: [
+          { name: 'challengeId', in: 'path', required: true, schema: { type: 'string' } },
+          { name: 'merchant', in: 'query', required: true, schema: { type: 'string' }, description: "the challenge's payTo" },
+        ],
+        responses: { 200: ok('ChallengeReceipt'), ...errors },
       },
     },
     '/rails': {
