@@ -14,7 +14,7 @@ import { inboundTransferId, OUTSIDE_PAYER_ID } from '../../server/payments/chall
 import { createMerchant, fund, pay, signIn, startTestHub, type Session, type TestHub } from '../helpers/hub.js';
 import { expectLedgerBalanced } from '../helpers/invariant.js';
 import { LIGHTNING_PRICE as PRICE, lightningWorld, startLightningShop, type LightningWorld } from '../helpers/lightning-merchant.js';
-import { ENGINES, type Engine } from '../helpers/stores.js';
+import { ENGINES, freshStore, type Engine, type TestStore } from '../helpers/stores.js';
 
 const decodePaymentRequired = (h: string) =>
   JSON.parse(Buffer.from(h, 'base64').toString('utf8')) as { resource: { url: string }; accepts: Record<string, unknown>[] };
@@ -229,6 +229,63 @@ describe('an expired challenge invoice', () => {
       await expectLedgerBalanced(t.store.db);
     } finally {
       await shop.close();
+    }
+  });
+});
+
+describe.each(ENGINES)('a challenge invoice settled while the hub was down, on %s', (engine: Engine) => {
+  let w: LightningWorld;
+  let store: TestStore;
+  let t: TestHub | undefined;
+  beforeAll(async () => {
+    w = await lightningWorld();
+    store = await freshStore(engine);
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await store?.cleanup();
+    await w?.close();
+  });
+
+  it('is credited once when the hub starts again (its stream replay or look-up), and not again after another restart', async () => {
+    t = await startTestHub(engine, { store, keepStore: true, rails: w.rails });
+    const m = await createMerchant(t.url, 'Restarting shop');
+    const shop = await startLightningShop(t.url, m.merchant.id, m.apiKey);
+    const res = await fetch(`${shop.url}/article`);
+    await shop.close();
+    const entry = decodePaymentRequired(res.headers.get('payment-required')!).accepts[0] as unknown as Entry;
+    const ln = entry.extra.lightning!;
+    await t.stop();
+    t = undefined;
+
+    // The hub is down: its node takes the payment and nobody listens.
+    expect((await w.outside.pay({ bolt11: ln.invoice, feeLimitMsat: 1000n, timeoutSeconds: 10 })).state).toBe('succeeded');
+    const credited = async () =>
+      BigInt(
+        (
+          await store.db.get<{ c: string | number }>('SELECT credits_posted AS c FROM ledger_accounts WHERE id = ?', [
+            `merchant:${m.merchant.id}:BTC`,
+          ])
+        )?.c ?? 0,
+      );
+    expect(await credited()).toBe(0n);
+
+    for (let restart = 0; restart < 2; restart++) {
+      t = await startTestHub(engine, { store, keepStore: true, rails: w.rails });
+      const url = t.url;
+      const r = await until(async () => {
+        const x = (await (await fetch(`${url}/challenges/${entry.extra.challengeId}?merchant=${m.merchant.id}`)).json()) as {
+          status: string;
+          receipt?: string;
+        };
+        return x.status === 'paid' ? x : undefined;
+      }, 'the credit on start');
+      expect(r.receipt).toMatch(/^ey/);
+      expect(await credited()).toBe(BigInt(PRICE));
+      expect(await store.db.all('SELECT id FROM payments WHERE challenge_id = ?', [entry.extra.challengeId])).toHaveLength(1);
+      await expectLedgerBalanced(store.db);
+      await t.stop();
+      t = undefined;
     }
   });
 });
