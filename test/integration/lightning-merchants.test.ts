@@ -36,6 +36,7 @@ describe.each(ENGINES)('merchants paid by any Lightning wallet, on %s', (engine:
   let t: TestHub;
   let shop: Awaited<ReturnType<typeof startLightningShop>>;
   let merchantId: string;
+  let apiKey: string;
   let s: Session;
 
   const merchantBtc = async () =>
@@ -69,6 +70,7 @@ describe.each(ENGINES)('merchants paid by any Lightning wallet, on %s', (engine:
     t = await startTestHub(engine, { rails: w.rails });
     const m = await createMerchant(t.url, 'Lightning shop');
     merchantId = m.merchant.id;
+    apiKey = m.apiKey;
     shop = await startLightningShop(t.url, merchantId, m.apiKey);
     s = await signIn(t.url);
     await fund(t.url, s, '1000000', 'BTC');
@@ -132,6 +134,36 @@ describe.each(ENGINES)('merchants paid by any Lightning wallet, on %s', (engine:
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('The whole article');
     expect((await fetch(`${shop.url}/article`, { headers: { 'PAYMENT-SIGNATURE': proof } })).status).toBe(402);
+
+    // Its payer has no hub balance: the hub cannot give the money back.
+    const refund = await fetch(`${t.url}/payments/${r.transactionId}/refund`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}`, 'idempotency-key': `refund-${engine}` },
+      body: JSON.stringify({}),
+    });
+    expect(refund.status).toBe(409);
+    expect((await merchantBtc()) - before).toBe(BigInt(PRICE));
+  });
+
+  it('settles once when notices, and a hub balance paying the same invoice, race for it', async () => {
+    for (let round = 0; round < 3; round++) {
+      const { entry } = await challengeFrom(await fetch(`${shop.url}/article`));
+      const ln = entry.extra.lightning!;
+      const before = await merchantBtc();
+      const notice = { paymentHash: ln.paymentHash, amountPaidMsat: BigInt(PRICE), settledAt: Math.floor(Date.now() / 1000) };
+      const topups = w.rail().topups!;
+      const [a, b, own] = await Promise.all([
+        topups.applySettlement(notice),
+        topups.applySettlement({ ...notice, paymentHash: notice.paymentHash.toUpperCase() }),
+        pay(t.url, s, `race-${engine}-${round}`, { rail: 'lightning', payTo: ln.invoice, amount: PRICE, asset: 'BTC' }),
+      ]);
+      const wins = [a === 'credited', b === 'credited', own.status === 200].filter(Boolean).length;
+      expect(wins).toBe(1);
+      if (own.status !== 200) expect(own.status).toBe(409);
+      expect((await merchantBtc()) - before).toBe(BigInt(PRICE));
+      expect(await paymentsOf(entry.extra.challengeId)).toHaveLength(1);
+      expect((await receiptOf(entry.extra.challengeId)).status).toBe('paid');
+    }
   });
 
   it('a hub balance pays such an invoice inside the ledger: no node payment, the same receipt', async () => {
