@@ -277,12 +277,13 @@ ${opts.webhookSecret ? (recent ? `<ul>\n${recent}\n</ul>` : "<p>None yet: the hu
     mountLightningArticles(app, opts.lightning, {
       hub,
       merchantId: opts.merchantId,
+      apiKey: opts.apiKey,
       ...(opts.origin ? { origin: opts.origin } : {}),
       knownArticle,
-      teaser: (req, extra) =>
+      teaser: (req) =>
         teaserHtml(
           req,
-          `<script src="${esc(snippetUrl)}" data-merchant="${esc(opts.merchantId)}" data-price="${LIGHTNING_ARTICLE_PRICE_MSAT}" data-asset="BTC" data-description="${esc(ARTICLES[String(req.params.slug)]!.title)}"></script>\n${extra}`,
+          `<script src="${esc(snippetUrl)}" data-merchant="${esc(opts.merchantId)}" data-price="${LIGHTNING_ARTICLE_PRICE_MSAT}" data-asset="BTC" data-description="${esc(ARTICLES[String(req.params.slug)]!.title)}"></script>`,
         ),
       article: articleHtml,
     });

@@ -15,7 +15,7 @@ import { fetchWithMpp } from '@getalby/lightning-tools/402';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_MERCHANT_FILE, type DemoMerchant } from '../../scripts/orchestrator.js';
 import { LIGHTNING_DEVNET_FILE } from '../../devnet/local-lightning.js';
-import { bolt11AmountMsat, readChallenge } from '../../shared/challenge.js';
+import { bolt11AmountMsat, encodePaymentSignature, readChallenge } from '../../shared/challenge.js';
 import type { Topup } from '../../shared/topups.js';
 import { balances, freePort, pay, signIn } from '../helpers/hub.js';
 
@@ -242,8 +242,9 @@ describe('npm start', () => {
     }
   }, 120_000);
 
-  it('runs Lightning locally: a top-up paid with hub dev-pay is credited, and the Lightning article is paid by fetchWithL402 and fetchWithMpp through the hub', async () => {
+  it('runs Lightning locally: a top-up paid with hub dev-pay is credited, and the Lightning article is paid by fetchWithL402 and fetchWithMpp through the hub and by QR from the outside wallet', async () => {
     const run = await start();
+    const kept = JSON.parse(await readFile(join(dataDir, DEMO_MERCHANT_FILE), 'utf8')) as DemoMerchant;
     try {
       const rails = (await (await fetch(`${run.hub}/rails`)).json()) as { rails: { name: string }[] };
       expect(rails.rails.map((r) => r.name)).toContain('lightning');
@@ -316,29 +317,37 @@ describe('npm start', () => {
       // 42 sats left the balance (the stand-ins charge no routing fee).
       expect((await balances(run.hub, session)).BTC?.available).toBe('158000');
 
-      // The outside wallet's dev page: a paste box, and the result of a form post under it.
+      // The QR flow without the extension: the tollway entry carries an invoice of the hub's node, the
+      // outside wallet's page pays it (pasted as the QR code reads), and the hub's receipt opens the page.
       const pageHtml = await (await fetch(walletUrl!)).text();
       expect(pageHtml).toContain('<textarea name="invoice"');
-      const fresh = readChallenge({
-        headers: [{ name: 'www-authenticate', value: (await fetch(article)).headers.get('www-authenticate')! }],
-      });
-      if (!fresh.ok || !fresh.value.l402) throw new Error('no L402 challenge');
+      const fresh = await fetch(article, { headers: { accept: 'text/html' } });
+      expect(fresh.status).toBe(402);
+      const doc = JSON.parse(Buffer.from(fresh.headers.get('payment-required')!, 'base64').toString()) as {
+        resource: { url: string };
+        accepts: { scheme: string; extra: Record<string, unknown> }[];
+      };
+      const entry = doc.accepts.find((a) => a.scheme === 'tollway')!;
+      const ln = (entry.extra as { lightning?: { invoice: string } }).lightning;
+      expect(ln?.invoice).toMatch(/^lnbcrt210n1/);
       const form = await fetch(`${walletUrl}/pay`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ invoice: `lightning:${fresh.value.l402.invoice.toUpperCase()}` }).toString(),
+        body: new URLSearchParams({ invoice: `lightning:${ln!.invoice.toUpperCase()}` }).toString(),
       });
       expect(form.status).toBe(200);
-      const result = /Preimage <code>([0-9a-f]{64})<\/code>/.exec(await form.text())?.[1];
-      expect(result).toBeDefined();
-      // That is the QR flow's end: the shop tells the page the invoice settled, and the token opens the article.
-      const status = (await (
-        await fetch(`${run.shop}/lightning/invoice-status?invoice=${encodeURIComponent(fresh.value.l402.invoice)}`)
-      ).json()) as { state: string; preimage?: string };
-      expect(status).toEqual({ state: 'settled', preimage: result });
-      const opened = await fetch(article, { headers: { authorization: `L402 ${fresh.value.l402.macaroon}:${result}` } });
+      expect(await form.text()).toMatch(/Paid 21 sats\. Preimage <code>[0-9a-f]{64}<\/code>/);
+      const challengeId = String((entry.extra as { challengeId: string }).challengeId);
+      const receipt = await until(async () => {
+        const r = (await (await fetch(`${run.hub}/challenges/${challengeId}?merchant=${kept.merchantId}`)).json()) as { receipt?: string };
+        return r.receipt;
+      });
+      const proof = encodePaymentSignature({ resource: doc.resource, accepted: entry, payload: { receipt } } as never);
+      const opened = await fetch(article, { headers: { 'PAYMENT-SIGNATURE': proof } });
       expect(opened.status).toBe(200);
-      expect(await opened.text()).toContain('Paid 21 sats with L402');
+      expect(await opened.text()).toContain('Paid 21 sats through the hub');
+      // The outside wallet paid, not the newcomer's balance.
+      expect((await balances(run.hub, session)).BTC?.available).toBe('158000');
     } finally {
       expect(await run.stop('SIGINT')).toEqual({ code: 0, signal: null });
     }
