@@ -2,7 +2,7 @@
  * The `WWW-Authenticate` grammar (RFC 9110 §11.6.1): challenges with a scheme and either a token68
  * or `name=value` parameters, several per header value. The L402 and "Payment" dialects read it.
  */
-import { CHALLENGE_LIMITS } from './codec.js';
+import { CHALLENGE_LIMITS, type ChallengeError } from './codec.js';
 
 export interface AuthChallenge {
   scheme: string;
@@ -108,3 +108,23 @@ export function parseAuthChallenges(value: string): AuthChallenge[] | null {
   }
   return out;
 }
+
+/**
+ * The challenges of several `WWW-Authenticate` values in order, with a ChallengeError in place of
+ * each value too large or too malformed to read, so a dialect can report the last thing it could
+ * not read when it finds nothing of its own.
+ */
+export function* authChallengesIn(values: readonly string[]): Generator<AuthChallenge | ChallengeError> {
+  for (const value of values) {
+    if (typeof value !== 'string') continue;
+    if (value.length > CHALLENGE_LIMITS.headerChars) {
+      yield { code: 'too-large', message: 'WWW-Authenticate header too large' };
+      continue;
+    }
+    const challenges = parseAuthChallenges(value);
+    if (!challenges) yield { code: 'invalid', message: 'WWW-Authenticate header is malformed' };
+    else yield* challenges;
+  }
+}
+
+export const isChallengeError = (c: AuthChallenge | ChallengeError): c is ChallengeError => 'code' in c;

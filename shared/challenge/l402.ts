@@ -2,8 +2,8 @@
  * L402 (and the older LSAT): the `WWW-Authenticate` challenge with its macaroon and BOLT 11 invoice,
  * and the `Authorization: L402 <macaroon>:<preimage>` credential. docs/protocols.md §3.
  */
-import { parseAuthChallenges } from './auth-header.js';
-import { CHALLENGE_LIMITS, fail, type ChallengeError, type ChallengeResult } from './codec.js';
+import { authChallengesIn, isChallengeError } from './auth-header.js';
+import { fail, type ChallengeError, type ChallengeResult } from './codec.js';
 
 export interface L402Challenge {
   kind: 'l402';
@@ -54,37 +54,29 @@ export function bolt11AmountMsat(invoice: string): bigint | null | undefined {
 export function parseL402(values: readonly string[]): ChallengeResult<L402Challenge> {
   let lastError: ChallengeError | null = null;
   const found: L402Challenge[] = [];
-  for (const value of values) {
-    if (typeof value !== 'string') continue;
-    if (value.length > CHALLENGE_LIMITS.headerChars) {
-      lastError = { code: 'too-large', message: 'WWW-Authenticate header too large' };
+  for (const c of authChallengesIn(values)) {
+    if (isChallengeError(c)) {
+      lastError = c;
       continue;
     }
-    const challenges = parseAuthChallenges(value);
-    if (!challenges) {
-      lastError = { code: 'invalid', message: 'WWW-Authenticate header is malformed' };
+    const scheme = c.scheme.toUpperCase();
+    if (scheme !== 'L402' && scheme !== 'LSAT') continue;
+    if (c.params.version !== undefined && c.params.version !== '0') {
+      lastError = { code: 'unsupported-version', message: `unsupported ${scheme} version` };
       continue;
     }
-    for (const c of challenges) {
-      const scheme = c.scheme.toUpperCase();
-      if (scheme !== 'L402' && scheme !== 'LSAT') continue;
-      if (c.params.version !== undefined && c.params.version !== '0') {
-        lastError = { code: 'unsupported-version', message: `unsupported ${scheme} version` };
-        continue;
-      }
-      const macaroon = c.params.token ?? c.params.macaroon;
-      const invoice = c.params.invoice?.toLowerCase();
-      if (!macaroon || !MACAROON.test(macaroon) || !invoice || !BOLT11.test(invoice)) {
-        lastError = { code: 'invalid', message: `${scheme} challenge without a valid macaroon and invoice` };
-        continue;
-      }
-      const amount = bolt11AmountMsat(invoice);
-      if (amount === undefined || amount === 0n) {
-        lastError = { code: 'invalid', message: `${scheme} challenge with an invalid invoice` };
-        continue;
-      }
-      found.push({ kind: 'l402', scheme, macaroon, invoice, amountMsat: amount === null ? null : amount.toString() });
+    const macaroon = c.params.token ?? c.params.macaroon;
+    const invoice = c.params.invoice?.toLowerCase();
+    if (!macaroon || !MACAROON.test(macaroon) || !invoice || !BOLT11.test(invoice)) {
+      lastError = { code: 'invalid', message: `${scheme} challenge without a valid macaroon and invoice` };
+      continue;
     }
+    const amount = bolt11AmountMsat(invoice);
+    if (amount === undefined || amount === 0n) {
+      lastError = { code: 'invalid', message: `${scheme} challenge with an invalid invoice` };
+      continue;
+    }
+    found.push({ kind: 'l402', scheme, macaroon, invoice, amountMsat: amount === null ? null : amount.toString() });
   }
   const best = found.find((c) => c.scheme === 'L402') ?? found[0];
   if (best) return { ok: true, value: best };

@@ -7,7 +7,7 @@
  * the credential is base64url of JSON that echoes the challenge and carries `{preimage}`. Clients
  * differ on canonical vs plain JSON in the credential, so readers compare decoded fields, never bytes.
  */
-import { parseAuthChallenges } from './auth-header.js';
+import { authChallengesIn, isChallengeError } from './auth-header.js';
 import {
   CHALLENGE_LIMITS,
   decodeBase64Text,
@@ -155,41 +155,33 @@ function paramsOf(p: Record<string, string>): PaymentSchemeParams | null {
  */
 export function parsePaymentScheme(values: readonly string[]): ChallengeResult<PaymentSchemeChallenge> {
   let lastError: ChallengeError | null = null;
-  for (const value of values) {
-    if (typeof value !== 'string') continue;
-    if (value.length > CHALLENGE_LIMITS.headerChars) {
-      lastError = { code: 'too-large', message: 'WWW-Authenticate header too large' };
+  for (const c of authChallengesIn(values)) {
+    if (isChallengeError(c)) {
+      lastError = c;
       continue;
     }
-    const challenges = parseAuthChallenges(value);
-    if (!challenges) {
-      lastError = { code: 'invalid', message: 'WWW-Authenticate header is malformed' };
+    if (c.scheme.toLowerCase() !== 'payment') continue;
+    const params = paramsOf(c.params);
+    if (!params) {
+      lastError = { code: 'invalid', message: 'Payment challenge without a valid id, realm, method, intent and request' };
       continue;
     }
-    for (const c of challenges) {
-      if (c.scheme.toLowerCase() !== 'payment') continue;
-      const params = paramsOf(c.params);
-      if (!params) {
-        lastError = { code: 'invalid', message: 'Payment challenge without a valid id, realm, method, intent and request' };
-        continue;
-      }
-      if (params.method !== 'lightning' || params.intent !== 'charge') {
-        lastError = lastError ?? {
-          code: 'unsupported-version',
-          message: `Payment method ${params.method}/${params.intent} is not paid here`,
-        };
-        continue;
-      }
-      const charge = readLightningCharge(params.request);
-      if (!charge.ok) {
-        lastError = { code: charge.error.code, message: `Payment challenge: ${charge.error.message}` };
-        continue;
-      }
-      return {
-        ok: true,
-        value: { kind: 'payment', params, invoice: charge.value.methodDetails.invoice, amountMsat: charge.value.amountMsat.toString() },
+    if (params.method !== 'lightning' || params.intent !== 'charge') {
+      lastError = lastError ?? {
+        code: 'unsupported-version',
+        message: `Payment method ${params.method}/${params.intent} is not paid here`,
       };
+      continue;
     }
+    const charge = readLightningCharge(params.request);
+    if (!charge.ok) {
+      lastError = { code: charge.error.code, message: `Payment challenge: ${charge.error.message}` };
+      continue;
+    }
+    return {
+      ok: true,
+      value: { kind: 'payment', params, invoice: charge.value.methodDetails.invoice, amountMsat: charge.value.amountMsat.toString() },
+    };
   }
   return { ok: false, error: lastError ?? { code: 'absent', message: 'no Payment challenge' } };
 }
