@@ -37,7 +37,8 @@ import {
   type PaymentSchemeParams,
 } from '@tollway/shared/challenge.js';
 import { ProblemError } from '@tollway/shared/problem.js';
-import { DEFAULT_L402_RATE_LIMIT, l402RateLimiter, type L402RateLimiter, type L402RateLimitOptions } from './l402.js';
+import { l402ClientKey, type L402RateLimiter, type L402RateLimitOptions } from './l402.js';
+import { rateLimiterFrom } from './rate-limit.js';
 import { memoryReceiptStore, type ReceiptStore } from './store.js';
 
 export interface PaymentSchemeOptions {
@@ -249,18 +250,11 @@ export function paymentSchemeCore(opts: Omit<PaymentSchemeOptions, 'realm' | 'ro
   };
 }
 
-const isLimiter = (x: L402RateLimitOptions | L402RateLimiter): x is L402RateLimiter => typeof (x as L402RateLimiter).take === 'function';
-
 /** Express middleware: the route runs only for a good `Authorization: Payment` credential. */
 export function paymentScheme(opts: PaymentSchemeOptions): RequestHandler {
   const core = paymentSchemeCore(opts);
   const now = opts.now ?? Date.now;
-  const limiter =
-    opts.rateLimit === false
-      ? undefined
-      : opts.rateLimit && isLimiter(opts.rateLimit)
-        ? opts.rateLimit
-        : l402RateLimiter(opts.rateLimit ?? DEFAULT_L402_RATE_LIMIT);
+  const limiter = rateLimiterFrom(opts.rateLimit, l402ClientKey);
   const realmOf = (req: Request) => (typeof opts.realm === 'function' ? opts.realm(req) : (opts.realm ?? req.headers.host ?? 'localhost'));
   const routeOf = opts.routeKey ?? ((req: Request) => `${req.method.toUpperCase()} ${req.baseUrl}${req.path}`);
 

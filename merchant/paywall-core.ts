@@ -29,6 +29,7 @@ import { facilitatorClient, FacilitatorUnavailableError, type Facilitator } from
 import { hubJwks, JwksUnavailableError, type KeySource } from './jwks.js';
 import { addLightningInvoice } from './lightning-invoice.js';
 import { readPaymentDocument, readProof } from './proof.js';
+import { clientKeyOf, type RateLimiter, type RateLimitOptions, rateLimiterFrom } from './rate-limit.js';
 import { verifyReceipt, type PaywallReason, type ReceiptClaims } from './receipt.js';
 import { defaultReceiptStore, type ReceiptStore } from './store.js';
 
@@ -82,6 +83,14 @@ export interface PaywallCoreOptions<N = unknown> {
   fetch?: typeof fetch;
   /** Told when the hub could not issue a challenge's invoice (the 402 then goes out without it). */
   onLightningError?: (err: Error) => void;
+  /**
+   * How many of those invoices one client (by `ip`) and all clients together may cause: each is an
+   * invoice at the hub's node and a row at the hub, asked for by requests nobody authenticated.
+   * Past it the 402 goes out without an invoice (still payable from a hub balance), and
+   * `onLightningError` is told. Default 60 a minute per client (burst 20), 600 in all (burst 100);
+   * `false`: none.
+   */
+  lightningRateLimit?: RateLimitOptions<PaywallRequest> | RateLimiter<PaywallRequest> | false;
   /** `maxTimeoutSeconds` of the challenge entries. Default 300. */
   maxTimeoutSeconds?: number;
   /** The public origin of this site (behind a proxy), e.g. `https://shop.example`. Default: from the request. */
@@ -313,11 +322,15 @@ export function paywallCore<N = unknown>(opts: PaywallCoreOptions<N>): PaywallCo
         ...(opts.onLightningError ? { onError: opts.onLightningError } : {}),
       }
     : undefined;
+  const invoiceLimiter = lightning ? rateLimiterFrom(opts.lightningRateLimit, (r: PaywallRequest) => clientKeyOf(r.ip)) : undefined;
 
   /** `reason` is a PaywallReason, or for `exact` proofs the facilitator's x402 reason code. */
   async function challenge(req: PaywallRequest<N>, reason: PaywallReason | (string & {}), detail?: string): Promise<PaywallChallenge> {
     const doc = challengeDocument(spec, { url: resourceUrl(req), description, mimeType }, reason);
-    if (lightning) {
+    const allowed = invoiceLimiter?.take(invoiceLimiter.key(req), Date.now()) ?? { ok: true };
+    if (lightning && !allowed.ok)
+      lightning.onError?.(new Error(`invoice rate limit reached (${allowed.scope}); this 402 goes out without one`));
+    if (lightning && allowed.ok) {
       await addLightningInvoice(lightning, {
         doc,
         method: req.method,
