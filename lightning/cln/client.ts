@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import { exchange, TransportError } from '../exchange.js';
 
 /**
  * A small client for Core Lightning's `clnrest` (docs/protocols.md, "Core Lightning clnrest"):
@@ -96,74 +97,40 @@ export function createClnClient(opts: ClnClientOptions): ClnClient {
   const rune = opts.rune;
 
   return {
-    call(method, params, o = {}) {
-      const limit = o.timeoutMs ?? timeoutMs;
-      const signal = o.signal;
-      return new Promise((resolve, reject) => {
-        if (signal?.aborted) return reject(signal.reason);
-        const url = new URL(`${base.pathname.replace(/\/+$/, '')}/v1/${method}`, base);
-        const payload = Buffer.from(JSON.stringify(params));
-        const where = `CLN ${method}`;
-        let connected = false;
-        let timedOut = false;
-        const req = (secure ? https : http).request(url, {
+    async call(method, params, o = {}) {
+      const url = new URL(`${base.pathname.replace(/\/+$/, '')}/v1/${method}`, base);
+      const payload = Buffer.from(JSON.stringify(params));
+      const where = `CLN ${method}`;
+      let answer: { status: number; text: string };
+      try {
+        answer = await exchange({
+          url,
           method: 'POST',
           agent,
           headers: { Rune: rune, 'content-type': 'application/json', 'content-length': payload.length, accept: 'application/json' },
+          payload,
+          connectTimeoutMs: timeoutMs,
+          answerTimeoutMs: o.timeoutMs ?? timeoutMs,
+          ...(o.signal ? { signal: o.signal } : {}),
+          ...(o.readOnly ? { readOnly: true } : {}),
         });
-        const connectTimer = setTimeout(() => req.destroy(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
-        const answerTimer = setTimeout(() => {
-          timedOut = true;
-          req.destroy(new Error(`no answer within ${limit} ms`));
-        }, limit);
-        const onAbort = () => req.destroy(new Error('aborted'));
-        signal?.addEventListener('abort', onAbort, { once: true });
-        const done = () => {
-          clearTimeout(connectTimer);
-          clearTimeout(answerTimer);
-          signal?.removeEventListener('abort', onAbort);
-        };
-        const fail = (err: Error) => {
-          done();
-          if (signal?.aborted) return reject(signal.reason);
-          const kind = !connected || (timedOut && o.readOnly) ? 'unreachable' : 'broken';
-          reject(new ClnError(kind, `${where}: ${err.message}`));
-        };
-        req.on('socket', (socket) => {
-          socket.once(secure ? 'secureConnect' : 'connect', () => {
-            connected = true;
-            clearTimeout(connectTimer);
-          });
-        });
-        req.on('error', fail);
-        req.on('response', (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (c: Buffer) => parts.push(c));
-          res.on('error', fail);
-          res.on('aborted', () => fail(new Error('answer cut off')));
-          res.on('end', () => {
-            if (!res.complete) return fail(new Error('answer cut off'));
-            done();
-            const text = Buffer.concat(parts).toString('utf8');
-            let body: unknown;
-            try {
-              body = JSON.parse(text);
-            } catch {
-              return reject(
-                new ClnError('broken', `${where}: HTTP ${res.statusCode} with an answer that is not JSON`, undefined, res.statusCode),
-              );
-            }
-            if (res.statusCode === 201) return resolve(body);
-            const e = body as { code?: unknown; message?: unknown; data?: unknown } | null;
-            if (e && typeof e === 'object' && typeof e.code === 'number') {
-              const message = typeof e.message === 'string' && e.message ? e.message : `error ${e.code}`;
-              return reject(new ClnError('refused', `${where}: ${message}`, e.code, res.statusCode, e.data ?? undefined));
-            }
-            reject(new ClnError('broken', `${where}: HTTP ${res.statusCode} without an error code`, undefined, res.statusCode));
-          });
-        });
-        req.end(payload);
-      });
+      } catch (err) {
+        if (err instanceof TransportError) throw new ClnError(err.unreachable ? 'unreachable' : 'broken', `${where}: ${err.message}`);
+        throw err;
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(answer.text);
+      } catch {
+        throw new ClnError('broken', `${where}: HTTP ${answer.status} with an answer that is not JSON`, undefined, answer.status);
+      }
+      if (answer.status === 201) return body;
+      const e = body as { code?: unknown; message?: unknown; data?: unknown } | null;
+      if (e && typeof e === 'object' && typeof e.code === 'number') {
+        const message = typeof e.message === 'string' && e.message ? e.message : `error ${e.code}`;
+        throw new ClnError('refused', `${where}: ${message}`, e.code, answer.status, e.data ?? undefined);
+      }
+      throw new ClnError('broken', `${where}: HTTP ${answer.status} without an error code`, undefined, answer.status);
     },
   };
 }

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import { exchange, TransportError } from '../exchange.js';
 
 /**
  * A small client for the LNbits wallet API (docs/protocols.md, "LNbits"): JSON over HTTP with the
@@ -51,64 +52,38 @@ export function createLnbitsClient(opts: { url: string; timeoutMs?: number }): L
   const prefix = base.pathname.replace(/\/+$/, '');
 
   return {
-    request(method, path, key, body, o = {}) {
-      const limit = o.timeoutMs ?? timeoutMs;
-      const signal = o.signal;
-      return new Promise((resolve, reject) => {
-        if (signal?.aborted) return reject(signal.reason);
-        const url = new URL(prefix + path, base);
-        const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-        const headers: Record<string, string | number> = { accept: 'application/json' };
-        if (key !== undefined) headers['X-Api-Key'] = key;
-        if (payload) Object.assign(headers, { 'content-type': 'application/json', 'content-length': payload.length });
-        // The path names a payment hash at most; never a key.
-        const where = `LNbits ${method} ${url.pathname.split('/').slice(0, 5).join('/')}`;
-        let connected = false;
-        let timedOut = false;
-        const req = (secure ? https : http).request(url, { method, agent, headers });
-        const connectTimer = setTimeout(() => req.destroy(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
-        const answerTimer = setTimeout(() => {
-          timedOut = true;
-          req.destroy(new Error(`no answer within ${limit} ms`));
-        }, limit);
-        const onAbort = () => req.destroy(new Error('aborted'));
-        signal?.addEventListener('abort', onAbort, { once: true });
-        const done = () => {
-          clearTimeout(connectTimer);
-          clearTimeout(answerTimer);
-          signal?.removeEventListener('abort', onAbort);
-        };
-        const fail = (err: Error) => {
-          done();
-          if (signal?.aborted) return reject(signal.reason);
-          reject(new LnbitsError(!connected || (timedOut && o.readOnly) ? 'unreachable' : 'broken', `${where}: ${err.message}`));
-        };
-        req.on('socket', (socket) => {
-          socket.once(secure ? 'secureConnect' : 'connect', () => {
-            connected = true;
-            clearTimeout(connectTimer);
-          });
+    async request(method, path, key, body, o = {}) {
+      const url = new URL(prefix + path, base);
+      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const headers: Record<string, string | number> = { accept: 'application/json' };
+      if (key !== undefined) headers['X-Api-Key'] = key;
+      if (payload) Object.assign(headers, { 'content-type': 'application/json', 'content-length': payload.length });
+      // The path names a payment hash at most; never a key.
+      const where = `LNbits ${method} ${url.pathname.split('/').slice(0, 5).join('/')}`;
+      let answer: { status: number; text: string };
+      try {
+        answer = await exchange({
+          url,
+          method,
+          agent,
+          headers,
+          ...(payload ? { payload } : {}),
+          connectTimeoutMs: timeoutMs,
+          answerTimeoutMs: o.timeoutMs ?? timeoutMs,
+          ...(o.signal ? { signal: o.signal } : {}),
+          ...(o.readOnly ? { readOnly: true } : {}),
         });
-        req.on('error', fail);
-        req.on('response', (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (c: Buffer) => parts.push(c));
-          res.on('error', fail);
-          res.on('aborted', () => fail(new Error('answer cut off')));
-          res.on('end', () => {
-            if (!res.complete) return fail(new Error('answer cut off'));
-            done();
-            let parsed: unknown;
-            try {
-              parsed = JSON.parse(Buffer.concat(parts).toString('utf8'));
-            } catch {
-              parsed = undefined;
-            }
-            resolve({ status: res.statusCode ?? 0, body: parsed });
-          });
-        });
-        req.end(payload);
-      });
+      } catch (err) {
+        if (err instanceof TransportError) throw new LnbitsError(err.unreachable ? 'unreachable' : 'broken', `${where}: ${err.message}`);
+        throw err;
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(answer.text);
+      } catch {
+        parsed = undefined;
+      }
+      return { status: answer.status, body: parsed };
     },
   };
 }
