@@ -9,6 +9,7 @@ import {
   type PayOutcome,
 } from '../node.js';
 import { CLN, type ClnClient, ClnError, createClnClient, msat } from './client.js';
+import { sleep } from '../sleep.js';
 
 /**
  * Core Lightning as a LightningNode, through its `clnrest` plugin (./client.ts). Everything
@@ -114,20 +115,6 @@ function invoiceStatus(i: ClnInvoice): InvoiceStatus {
     ...(isHash(i.payment_preimage) ? { preimage: i.payment_preimage.toLowerCase() } : {}),
   };
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 
 export function createClnNode(opts: ClnNodeOptions): ClnNode {
   const client = createClnClient(opts);

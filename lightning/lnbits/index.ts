@@ -10,6 +10,7 @@ import {
 } from '../node.js';
 import { createLnbitsClient, detailOf, type LnbitsAnswer, LnbitsError } from './client.js';
 import { webSocketMessages } from './websocket.js';
+import { sleep } from '../sleep.js';
 
 /**
  * An LNbits wallet as a LightningNode, over the LNbits wallet API (v1.x; ./client.ts). LNbits is a
@@ -109,20 +110,6 @@ const FAILURE_WORDS: [RegExp, PaymentFailure['reason']][] = [
 ];
 /** LNbits passes on its funding source's words for a failed payment; the common ones are recognised. */
 const reasonOf = (detail: string): PaymentFailure['reason'] => FAILURE_WORDS.find(([re]) => re.test(detail))?.[1] ?? 'other';
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 
 function asLightningNodeError(err: unknown): LightningNodeError {
   if (err instanceof LightningNodeError) return err;
