@@ -6,6 +6,8 @@ export const userAccountId = (userId: string, asset: string) => `user:${userId}:
 export const merchantAccountId = (merchantId: string, asset: string) => `merchant:${merchantId}:${asset}`;
 /** Where test money comes from in dev mode: its debits are the money the faucet created. */
 export const faucetAccountId = (asset: string) => `system:faucet:${asset}`;
+/** Money that reached the hub's own Lightning node (top-ups, merchants' challenge invoices): its debits are what the node received. */
+export const lightningInboundAccountId = (asset: string) => `system:lightning-inbound:${asset}`;
 
 /**
  * Makes sure ledger accounts exist before a transfer names them. Accounts are never deleted, so
@@ -29,6 +31,7 @@ export function createAccountDirectory(ledger: Ledger) {
     merchant: (tx: Queryable, merchantId: string, asset: string) =>
       ensure(tx, merchantAccountId(merchantId, asset), asset, merchantId, false),
     faucet: (tx: Queryable, asset: string) => ensure(tx, faucetAccountId(asset), asset, 'system', false),
+    lightningInbound: (tx: Queryable, asset: string) => ensure(tx, lightningInboundAccountId(asset), asset, 'system', false),
   };
 }
 export type AccountDirectory = ReturnType<typeof createAccountDirectory>;

@@ -27,7 +27,6 @@ import { expectCreated } from '../core/ledger-refusal.js';
 import type { Ledger } from '../ledger/types.js';
 import type { Logger } from '../logger.js';
 import { appendEvent } from '../notify/outbox.js';
-import { LIGHTNING_INBOUND_ACCOUNT } from '../rails/lightning/topups.js';
 import type { InboundSettlement, InvoiceReceiving, SettlementResult } from '../rails/types.js';
 import { forUpdate, type Db, type Queryable } from '../store/types.js';
 import { spendAllowance } from './allowances.js';
@@ -92,7 +91,6 @@ export type ChallengeInvoices = ReturnType<typeof createChallengeInvoices>;
 
 export function createChallengeInvoices(deps: ChallengeInvoicesDeps) {
   const { db, ledger, accounts, clock, logger, receiving } = deps;
-  let inboundKnown = false;
 
   const byHash = (q: Queryable, hash: string, lock = false) =>
     q.get<InvoiceRow>(`SELECT ${COLUMNS} FROM challenge_invoices WHERE payment_hash = ?${lock ? forUpdate(q) : ''}`, [hash]);
@@ -232,14 +230,6 @@ export function createChallengeInvoices(deps: ChallengeInvoicesDeps) {
     return payment;
   }
 
-  async function inboundAccount(tx: Queryable): Promise<string> {
-    if (inboundKnown) return LIGHTNING_INBOUND_ACCOUNT;
-    const [r] = await ledger.createAccounts(tx, [{ id: LIGHTNING_INBOUND_ACCOUNT, asset: 'BTC', owner: 'system' }]);
-    if (r === 'exists') inboundKnown = true;
-    else if (r !== 'created') throw new Error(`ledger refused account ${LIGHTNING_INBOUND_ACCOUNT}: ${r}`);
-    return LIGHTNING_INBOUND_ACCOUNT;
-  }
-
   /** A settlement from outside the hub: the merchant is credited what arrived, once per hash. */
   async function applySettlement(s: InboundSettlement): Promise<SettlementResult> {
     const hash = s.paymentHash.toLowerCase();
@@ -264,7 +254,7 @@ export function createChallengeInvoices(deps: ChallengeInvoicesDeps) {
       const [r] = await ledger.createTransfers(tx, [
         {
           id: inboundTransferId(hash),
-          debitAccountId: await inboundAccount(tx),
+          debitAccountId: await accounts.lightningInbound(tx, 'BTC'),
           creditAccountId: await accounts.merchant(tx, inv.merchant_id, 'BTC'),
           amount: paid,
           asset: 'BTC',

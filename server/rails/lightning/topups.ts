@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { ProblemError } from '../../../shared/problem.js';
 import type { CreateTopupRequest, Topup, TopupStatus } from '../../../shared/topups.js';
 import type { Clock } from '../../clock.js';
-import type { AccountDirectory } from '../../core/accounts.js';
+import { type AccountDirectory, lightningInboundAccountId } from '../../core/accounts.js';
 import { claimKey, fingerprint, keyKnown, keyScope } from '../../core/idempotency.js';
 import { sleep } from '../../core/timing.js';
 import type { Ledger } from '../../ledger/types.js';
@@ -39,7 +39,7 @@ import {
   type TopupRow,
 } from './topups-store.js';
 
-export const LIGHTNING_INBOUND_ACCOUNT = 'system:lightning-inbound:BTC';
+export const LIGHTNING_INBOUND_ACCOUNT = lightningInboundAccountId('BTC');
 export const TOPUP_ID_PREFIX = 'top_';
 export const newTopupId = () => `${TOPUP_ID_PREFIX}${randomBytes(12).toString('base64url')}`;
 /** The ledger transfer of a top-up's credit: one id per payment hash, so it can exist only once. */
@@ -78,18 +78,9 @@ export interface LightningTopups extends TopupsApi, InvoiceReceiving {
 export function createTopups(deps: TopupsDeps): LightningTopups {
   const { db, ledger, accounts, clock, logger, node } = deps;
   const expirySeconds = deps.options?.expirySeconds ?? 3600;
-  let inboundKnown = false;
   // Other invoices of the same node (merchants' challenge invoices): one stream, one cursor, one
   // look-up on reconnect for all of them; a hash that is no top-up is offered to each in turn.
   const receivers: InvoiceReceiver[] = [];
-
-  async function inboundAccount(tx: Queryable): Promise<string> {
-    if (inboundKnown) return LIGHTNING_INBOUND_ACCOUNT;
-    const [r] = await ledger.createAccounts(tx, [{ id: LIGHTNING_INBOUND_ACCOUNT, asset: 'BTC', owner: 'system' }]);
-    if (r === 'exists') inboundKnown = true;
-    else if (r !== 'created') throw new Error(`ledger refused account ${LIGHTNING_INBOUND_ACCOUNT}: ${r}`);
-    return LIGHTNING_INBOUND_ACCOUNT;
-  }
 
   async function create(user: { id: string }, key: string, body: CreateTopupRequest, rawBody: unknown) {
     const scope = keyScope('topup', user.id);
@@ -163,7 +154,7 @@ export function createTopups(deps: TopupsDeps): LightningTopups {
       const [r] = await ledger.createTransfers(tx, [
         {
           id: topupTransferId(hash),
-          debitAccountId: await inboundAccount(tx),
+          debitAccountId: await accounts.lightningInbound(tx, 'BTC'),
           creditAccountId: await accounts.user(tx, row.userId, 'BTC'),
           amount: paid,
           asset: 'BTC',
