@@ -13,6 +13,8 @@ import { allowancePayee } from './012_allowance_payee.js';
 import { idempotencyScope } from './013_idempotency_scope.js';
 import { topups } from './014_topups.js';
 import { challengeInvoices } from './015_challenge_invoices.js';
+import { ilp } from './016_ilp.js';
+import { outboxPublished } from './017_outbox_published.js';
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -30,4 +32,5 @@ export const MIGRATIONS: readonly Migration[] = [
   idempotencyScope,
   topups,
   challengeInvoices,
+  outboxPublished,
 ];
