@@ -32,5 +32,6 @@ export const MIGRATIONS: readonly Migration[] = [
   idempotencyScope,
   topups,
   challengeInvoices,
+  ilp,
   outboxPublished,
 ];
