@@ -15,6 +15,9 @@ const icons = { 16: 'extension/icons/icon-16.png', 48: 'extension/icons/icon-48.
 
 export default defineManifest({
   manifest_version: 3,
+  // Every string the pages show is in extension/_locales/<lang>/messages.json (copied to the
+  // build's _locales by vite.config.ts); the manifest's own name and description stay literal.
+  default_locale: 'en',
   name: 'Tollway',
   description: 'Pay for what the web asks money for, in one click.',
   version: pkg.version,

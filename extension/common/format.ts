@@ -4,6 +4,27 @@ import { formatUnits } from '../../shared/amount.js';
 import { allowanceAt, PERIOD_LABEL, type Allowance } from './budget.js';
 import type { ApprovalRequest } from './state.js';
 
+/**
+ * An amount in the browser's locale, split into its number and its unit: "1,234.5" and "SOVR" in
+ * en-US, "1.234,5" in de-DE. The base units become a decimal string with bigint (formatUnits) and
+ * Intl formats that string as it is (Intl.NumberFormat takes exact decimal strings), so no digit
+ * ever passes through a JS number. null when the asset's decimals are unknown or the amount is not
+ * base units.
+ */
+export function localAmount(amount: string, asset: string, locale?: string): { value: string; unit: string } | null {
+  const known = (ASSETS as Record<string, { decimals: number } | undefined>)[asset];
+  if (!known || !/^[0-9]{1,78}$/.test(amount)) return null;
+  const decimal = formatUnits(BigInt(amount), known.decimals) as `${number}`;
+  const value = new Intl.NumberFormat(locale, { maximumFractionDigits: known.decimals }).format(decimal);
+  return { value, unit: asset };
+}
+
+/** The same as one string: "1,234.5 SOVR"; unknown assets in base units. */
+export function localAmountText(amount: string, asset: string, locale?: string): string {
+  const a = localAmount(amount, asset, locale);
+  return a ? `${a.value} ${a.unit}` : displayAmount(amount, asset);
+}
+
 export function displayAmount(amount: string, asset: string): string {
   if (!/^[0-9]{1,78}$/.test(amount)) return `${amount} ${asset}`;
   const known = (ASSETS as Record<string, { decimals: number } | undefined>)[asset];

@@ -1,0 +1,17 @@
+/**
+ * Every string a person reads comes from `_locales/<lang>/messages.json` through chrome.i18n, so a
+ * translation is one file. Keys are typed from the English file (a type-only import: the JSON is
+ * not bundled into the pages' JavaScript; Chrome serves it). Substitutions are `$1`…`$9` in the
+ * message, as chrome.i18n.getMessage fills them.
+ */
+export type MessageKey = keyof typeof import('../_locales/en/messages.json');
+
+type GetMessage = (key: string, substitutions?: string[]) => string;
+
+/** `t` over any getMessage (tests pass their own); a missing key shows as itself, never as blank. */
+export function translator(getMessage: GetMessage): (key: MessageKey, ...subs: (string | number | bigint)[]) => string {
+  return (key, ...subs) => getMessage(key, subs.map(String)) || key;
+}
+
+/** The pages' `t(key, ...subs)`, over the browser's own message catalogue. */
+export const t = translator((key, subs) => chrome.i18n.getMessage(key, subs));
