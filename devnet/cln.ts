@@ -5,7 +5,10 @@
  * data}` (no rune 403/1501, a wrong one 401/1502, an unknown method 404/-32601, lightningd's errors
  * 500 with their own code). Amounts are `*_msat` JSON integers, times unix seconds.
  *
- * Methods: getinfo, invoice, listinvoices, waitanyinvoice, pay, listpays. Invoices are real signed
+ * Methods: getinfo, invoice, listinvoices, delinvoice, waitanyinvoice, pay, listpays. `delinvoice
+ * {label, status}` removes the invoice when its status is the one given (905 no such label, 906 with
+ * `{current_status, expected_status}` when it changed); a removed invoice is unknown to every call
+ * and refuses every payment, as the node then has no invoice for that hash. Invoices are real signed
  * BOLT 11 strings; invoices of any stand-in on the same simulated network (devnet/lightning-network.ts)
  * can be paid. It borrows nothing from lightning/, so the two cannot drift together.
  */
@@ -38,6 +41,8 @@ interface StoredInvoice {
   createdIndex: number;
   expiresAt: number;
   status: 'unpaid' | 'paid' | 'expired';
+  /** Removed by delinvoice: gone from every listing, and no payment settles it. */
+  deleted?: boolean;
   payIndex?: number;
   amountReceivedMsat?: bigint;
   paidAt?: number;
@@ -201,7 +206,7 @@ export async function startFakeCln(opts: FakeClnOptions = {}): Promise<FakeCln> 
     invoices.set(inv.paymentHash, inv);
     labels.add(label);
     net.register(inv.paymentHash, (amountMsat) => {
-      if (refreshExpiry(inv).status !== 'unpaid' || amountMsat < inv.amountMsat) return { refused: 'incorrect-details' };
+      if (inv.deleted || refreshExpiry(inv).status !== 'unpaid' || amountMsat < inv.amountMsat) return { refused: 'incorrect-details' };
       settle(inv, amountMsat);
       return { preimage: inv.preimage };
     });
@@ -425,6 +430,23 @@ export async function startFakeCln(opts: FakeClnOptions = {}): Promise<FakeCln> 
         if (hash !== undefined && !/^[0-9a-fA-F]{64}$/.test(hash))
           throw new RpcError(-32602, 'payment_hash: should be a 32 byte hex value');
         return { invoices: found.map(invoiceJson) };
+      }
+      case 'delinvoice': {
+        const label = params.label;
+        if (typeof label !== 'string' && typeof label !== 'number') throw new RpcError(-32602, 'missing required parameter: label');
+        const status = str(params, 'status')!;
+        if (!['paid', 'expired', 'unpaid'].includes(status))
+          throw new RpcError(-32602, `status: should be 'paid', 'expired' or 'unpaid': invalid token '"${status}"'`);
+        const inv = [...invoices.values()].find((i) => i.label === String(label));
+        if (!inv) throw new RpcError(905, 'Unknown invoice');
+        const current = refreshExpiry(inv).status;
+        if (current !== status)
+          throw new RpcError(906, `Invoice status is ${current} not ${status}`, { current_status: current, expected_status: status });
+        const answer = invoiceJson(inv);
+        invoices.delete(inv.paymentHash);
+        labels.delete(inv.label);
+        inv.deleted = true;
+        return answer;
       }
       case 'waitanyinvoice':
         return waitAny(params, res);

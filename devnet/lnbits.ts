@@ -10,6 +10,9 @@
  * `{"wallet_balance", "payment"}` for every payment of the wallet; `/api/v1/ws/{payment_hash}`
  * sends `{"pending", "status"}`.
  *
+ * LNbits has no call that withdraws an invoice: an invoice stays payable until it expires, and
+ * nothing here offers one either (an unknown path is FastAPI's 404 `{"detail": "Not Found"}`).
+ *
  * It pays and takes payments on a simulated network (devnet/lightning-network.ts) shared with the
  * other stand-ins when given one. It borrows nothing from lightning/.
  */

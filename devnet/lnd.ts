@@ -8,6 +8,10 @@
  * signed with a random node key. It borrows nothing from the code that talks to it (lightning/),
  * so the two cannot drift together.
  *
+ * Invoices can be withdrawn (invoicesrpc CancelInvoice, `POST /v2/invoices/cancel`), as LND answers
+ * it: `{}` for an open or already canceled invoice, gRPC UNKNOWN (HTTP 500) with `invoice already
+ * settled` or `unable to locate invoice` otherwise; a canceled invoice refuses every payment.
+ *
  * What it does not do: channels, routes, HTLC timing, hold invoices. Failure and timing are
  * scripted with knobs (holdPayments, failNext, crashAfterAccept, settleInvoice, cutInvoiceStreams).
  */
@@ -456,6 +460,26 @@ export async function startFakeLnd(opts: FakeLndOptions = {}): Promise<FakeLnd> 
     });
   }
 
+  /** CancelInvoice: idempotent for a canceled invoice; LND's own errors for a settled or unknown one. */
+  async function cancelInvoiceRest(req: IncomingMessage, res: ServerResponse) {
+    let body: Record<string, unknown>;
+    try {
+      body = await readBody(req);
+    } catch (err) {
+      return grpcError(res, 3, `unable to parse request: ${(err as Error).message}`);
+    }
+    const hash = Buffer.from(typeof body.payment_hash === 'string' ? body.payment_hash : '', 'base64');
+    if (hash.length !== 32) return grpcError(res, 2, `invalid hash length of ${hash.length}, want 32`);
+    const inv = invoices.get(hash.toString('hex'));
+    if (!inv) return grpcError(res, 2, 'unable to locate invoice');
+    if (inv.state === 'SETTLED') return grpcError(res, 2, 'invoice already settled');
+    if (inv.state !== 'CANCELED') {
+      inv.state = 'CANCELED';
+      notifyInvoice(inv);
+    }
+    json(res, {});
+  }
+
   async function addInvoiceRest(req: IncomingMessage, res: ServerResponse) {
     let body: Record<string, unknown>;
     try {
@@ -545,6 +569,7 @@ export async function startFakeLnd(opts: FakeLndOptions = {}): Promise<FakeLnd> 
       });
     }
     if (req.method === 'POST' && path === '/v1/invoices') return addInvoiceRest(req, res);
+    if (req.method === 'POST' && path === '/v2/invoices/cancel') return cancelInvoiceRest(req, res);
     if (req.method === 'GET' && path === '/v1/invoices/subscribe') return subscribeInvoices(res, url.searchParams);
     if (req.method === 'GET' && (m = /^\/v1\/invoice\/([^/]+)$/.exec(path))) {
       const hash = m[1]!.toLowerCase();

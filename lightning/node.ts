@@ -24,6 +24,19 @@ export interface LightningNode {
   lookupInvoice(paymentHash: string): Promise<InvoiceStatus | undefined>;
 
   /**
+   * Withdraws an invoice this node issued, so that no payment can settle it any more:
+   * - `canceled`: it can no longer be paid (it was open, or already canceled or expired). Some
+   *   nodes (CLN) delete it: a look-up then finds nothing;
+   * - `settled`: too late, it was paid; the money is the node's (look it up for the amount);
+   * - `unknown`: the node has no such invoice (never issued, or deleted), so nothing can pay it.
+   *
+   * A node that cannot withdraw invoices at all (LNbits) throws `refused` with `nodeCode`
+   * `unsupported` and changes nothing: its invoices stay payable until they expire. Other errors as
+   * usual (`unreachable`: nothing was done; `broken`: ask again, canceling is idempotent).
+   */
+  cancelInvoice(paymentHash: string): Promise<CancelOutcome>;
+
+  /**
    * The invoices of this node that settle from now on, as they settle, until `signal` aborts
    * (the iteration then ends quietly).
    *
@@ -74,6 +87,12 @@ export interface CreatedInvoice {
   /** Unix seconds, as the invoice itself says. */
   expiresAt: number;
 }
+
+/** What became of an invoice the node was asked to withdraw (`cancelInvoice`). */
+export type CancelOutcome = 'canceled' | 'settled' | 'unknown';
+
+/** The `nodeCode` of the `refused` error a node that cannot withdraw invoices throws. */
+export const CANCEL_UNSUPPORTED = 'unsupported';
 
 /** `expired`: never paid and past its expiry. `canceled`: withdrawn before it was paid. */
 export type InvoiceState = 'open' | 'settled' | 'expired' | 'canceled';

@@ -18,6 +18,7 @@ import { sleep } from '../sleep.js';
  * | CLN | LightningNode |
  * |---|---|
  * | `invoice`, `listinvoices {payment_hash}` | createInvoice, lookupInvoice (`unpaid` → `open`, `paid` → `settled`, `expired`) |
+ * | `listinvoices {payment_hash}` then `delinvoice {label, status}` | cancelInvoice: deleted → `canceled`; `paid` → `settled`; none, or 905 → `unknown`; 906 (it changed meanwhile) → asked again |
  * | `waitanyinvoice {lastpay_index, timeout}`, again and again | followSettlements; `pay_index` is the cursor, so `since` replays |
  * | `pay {bolt11, maxfee, retry_for}` | pay: `complete` → `succeeded`; 205/206 no route, 210 timeout, 203 incorrect details → `failed` |
  * | `listpays {bolt11 \| payment_hash}` | the check before a pay (`complete`/`pending` → already-paid), and paymentStatus |
@@ -31,7 +32,7 @@ export interface ClnNodeOptions {
   url: string;
   /**
    * A rune (`lightning-cli createrune`), sent as `Rune` and never logged. The hub's node needs
-   * `getinfo`, `pay`, `listpays`, `listinvoices`; a merchant's needs `invoice`, `listinvoices`,
+   * `getinfo`, `pay`, `listpays`, `listinvoices`, `invoice`, `waitanyinvoice`, and `delinvoice` to cancel; a merchant's needs `invoice`, `listinvoices`,
    * `waitanyinvoice` (e.g. `createrune restrictions='[["method^list","method^get","method=invoice","method=waitanyinvoice"]]'`).
    */
   rune: string;
@@ -91,6 +92,7 @@ async function mapped<T>(f: () => Promise<T>): Promise<T> {
 
 interface ClnInvoice {
   status: string;
+  label?: unknown;
   payment_hash?: unknown;
   amount_msat?: unknown;
   amount_received_msat?: unknown;
@@ -125,6 +127,12 @@ export function createClnNode(opts: ClnNodeOptions): ClnNode {
    * paymentStatus can say it in this process (after a restart it is `other`).
    */
   const failures = new Map<string, PaymentFailure>();
+
+  async function invoiceByHash(hash: string): Promise<ClnInvoice | undefined> {
+    const r = (await client.call('listinvoices', { payment_hash: hash }, { readOnly: true })) as { invoices?: unknown };
+    if (!Array.isArray(r?.invoices)) throw new LightningNodeError('broken', 'CLN listinvoices answered without invoices');
+    return (r.invoices as ClnInvoice[]).find((i) => typeof i?.status === 'string');
+  }
 
   async function pays(filter: { bolt11: string } | { payment_hash: string }, signal?: AbortSignal) {
     const r = (await client.call('listpays', filter, { readOnly: true, ...(signal ? { signal } : {}) })) as { pays?: unknown };
@@ -200,10 +208,32 @@ export function createClnNode(opts: ClnNodeOptions): ClnNode {
     async lookupInvoice(paymentHash) {
       const hash = checkHash(paymentHash);
       return mapped(async () => {
-        const r = (await client.call('listinvoices', { payment_hash: hash }, { readOnly: true })) as { invoices?: unknown };
-        if (!Array.isArray(r?.invoices)) throw new LightningNodeError('broken', 'CLN listinvoices answered without invoices');
-        const inv = (r.invoices as ClnInvoice[]).find((i) => typeof i?.status === 'string');
+        const inv = await invoiceByHash(hash);
         return inv ? invoiceStatus(inv) : undefined;
+      });
+    },
+
+    async cancelInvoice(paymentHash) {
+      const hash = checkHash(paymentHash);
+      return mapped(async () => {
+        // delinvoice names an invoice by its label and the status the caller saw; a status that
+        // changed meanwhile (906) is read again, twice at most (unpaid → expired → gone).
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const inv = await invoiceByHash(hash);
+          if (!inv) return 'unknown';
+          if (inv.status === 'paid') return 'settled';
+          if (typeof inv.label !== 'string' && typeof inv.label !== 'number')
+            throw new LightningNodeError('broken', 'CLN listinvoices answered an invoice without its label');
+          try {
+            await client.call('delinvoice', { label: String(inv.label), status: inv.status });
+            return 'canceled';
+          } catch (err) {
+            if (!(err instanceof ClnError) || err.kind !== 'refused') throw err;
+            if (err.code === CLN.INVOICE_NOT_FOUND) return 'unknown';
+            if (err.code !== CLN.INVOICE_STATUS_UNEXPECTED) throw err;
+          }
+        }
+        throw new LightningNodeError('broken', 'CLN kept changing the invoice while it was being deleted');
       });
     },
 

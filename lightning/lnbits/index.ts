@@ -1,5 +1,6 @@
 import { decodeInvoice, InvoiceError } from '../invoice.js';
 import {
+  CANCEL_UNSUPPORTED,
   type InvoiceStatus,
   type LightningNode,
   LightningNodeError,
@@ -24,6 +25,7 @@ import { sleep } from '../sleep.js';
  * | WebSocket `/api/v1/ws/{invoice key}`: a frame per payment of the wallet | followSettlements, each frame confirmed by a look-up; `since` is ignored |
  * | the invoice's webhook (unsigned) | `webhookHint`: only a reason to look the payment up |
  * | `POST /api/v1/payments {out: true, bolt11}` (admin key) | pay: `success` → succeeded, `failed` or 520 `{detail, status: "failed"}` → failed |
+ * | (no way to withdraw an invoice) | cancelInvoice throws `refused` (`unsupported`): the invoice stays payable until it expires |
  * | `GET /api/v1/wallet` | info (the wallet's name; no node key or network) and the key check |
  * | 401, 403, 404 "Wallet not found.", 400 | `refused` |
  */
@@ -280,6 +282,11 @@ export function createLnbitsNode(opts: LnbitsNodeOptions): LnbitsNode {
       const hash = checkHash(paymentHash);
       await wallet(inkey, 'invoice key');
       return invoiceStatus(await payment(hash, inkey));
+    },
+
+    async cancelInvoice(paymentHash) {
+      checkHash(paymentHash);
+      throw new LightningNodeError('refused', 'LNbits cannot withdraw an invoice: it stays payable until it expires', CANCEL_UNSUPPORTED);
     },
 
     async *followSettlements({ signal }) {

@@ -189,6 +189,12 @@ export interface LndClient {
   /** LookupInvoice; an unknown hash is a `refused` LndError with grpcCode NOT_FOUND. */
   lookupInvoice(paymentHashHex: string): Promise<LndInvoice>;
   /**
+   * invoicesrpc CancelInvoice (needs `invoices:write`): an open invoice becomes CANCELED, one
+   * already canceled is a success; a settled or unknown one is a `refused` LndError with LND's
+   * words (`invoice already settled`, `unable to locate invoice`) and gRPC code UNKNOWN.
+   */
+  cancelInvoice(paymentHashHex: string): Promise<void>;
+  /**
    * SubscribeInvoices: every invoice added or changing state from now on; with a non-zero
    * `settleIndex` (`addIndex`), first every invoice settled (added) after that index.
    */
@@ -374,6 +380,10 @@ export function createLndClient(opts: LndClientOptions): LndClient {
       // LookupInvoice takes the hash as hex in the path (r_hash_str).
       const inv = parseInvoice(await unary('GET', `/v1/invoice/${paymentHashHex.toLowerCase()}`));
       return { ...inv, paymentHash: inv.paymentHash || paymentHashHex.toLowerCase() };
+    },
+    async cancelInvoice(paymentHashHex) {
+      // A bytes field in a JSON body is standard base64.
+      await unary('POST', '/v2/invoices/cancel', { payment_hash: Buffer.from(paymentHashHex, 'hex').toString('base64') });
     },
     subscribeInvoices(from, signal) {
       const q = new URLSearchParams({ add_index: String(from.addIndex ?? 0n), settle_index: String(from.settleIndex ?? 0n) });

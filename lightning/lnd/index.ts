@@ -18,6 +18,7 @@ import { createLndClient, GRPC, type LndClient, type LndInvoice, LndError, type 
  * |---|---|
  * | invoice `OPEN`, `ACCEPTED` (held, not yet settled) | `open` (`expired` once past creation_date + expiry) |
  * | invoice `SETTLED` | `settled` |
+ * | CancelInvoice (`POST /v2/invoices/cancel`): `{}` | `canceled`; its error for a settled or unknown invoice is told apart by a look-up |
  * | invoice `CANCELED` | `expired` when past its expiry (LND cancels expired invoices), else `canceled` |
  * | payment `SUCCEEDED` / `FAILED` | `succeeded` / `failed` |
  * | payment `IN_FLIGHT`, `INITIATED`, `UNKNOWN` | `in_flight` |
@@ -32,7 +33,7 @@ export interface LndNodeOptions {
   url: string;
   /**
    * The macaroon in hex, sent as `Grpc-Metadata-macaroon` and never logged. The hub's node needs
-   * `offchain:read`, `offchain:write`, `info:read`; a merchant's invoice.macaroon is enough for
+   * `offchain:read`, `offchain:write`, `info:read`, and `invoices:write` to cancel invoices; a merchant's invoice.macaroon is enough for
    * createInvoice, lookupInvoice and followSettlements.
    */
   macaroonHex: string;
@@ -119,6 +120,15 @@ export function createLndNode(opts: LndNodeOptions): LndNode {
   const client = createLndClient(opts);
   const timeoutMs = opts.timeoutMs ?? 15_000;
 
+  async function lookup(hash: string): Promise<InvoiceStatus | undefined> {
+    try {
+      return invoiceStatus(await client.lookupInvoice(hash));
+    } catch (err) {
+      if (err instanceof LndError && err.kind === 'refused' && err.grpcCode === GRPC.NOT_FOUND) return undefined;
+      throw asLightningNodeError(err);
+    }
+  }
+
   return {
     kind: 'lnd',
     lnd: client,
@@ -145,12 +155,21 @@ export function createLndNode(opts: LndNodeOptions): LndNode {
       });
     },
 
-    async lookupInvoice(paymentHash) {
+    lookupInvoice: async (paymentHash) => lookup(checkHash(paymentHash)),
+
+    async cancelInvoice(paymentHash) {
       const hash = checkHash(paymentHash);
       try {
-        return invoiceStatus(await client.lookupInvoice(hash));
+        await client.cancelInvoice(hash);
+        return 'canceled';
       } catch (err) {
-        if (err instanceof LndError && err.kind === 'refused' && err.grpcCode === GRPC.NOT_FOUND) return undefined;
+        // LND refuses a settled invoice and an unknown one alike, with a plain error (gRPC
+        // UNKNOWN) whose text is all that tells them apart: the invoice's own state says which.
+        if (!(err instanceof LndError) || err.kind !== 'refused' || err.grpcCode === GRPC.UNAUTHENTICATED) throw asLightningNodeError(err);
+        const now = await lookup(hash);
+        if (now === undefined) return 'unknown';
+        if (now.state === 'settled') return 'settled';
+        if (now.state === 'canceled' || now.state === 'expired') return 'canceled';
         throw asLightningNodeError(err);
       }
     },

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  CANCEL_UNSUPPORTED,
   createClnNode,
   createLnbitsNode,
   createLndNode,
@@ -40,6 +41,8 @@ interface NodeHarness {
   unpayable(amountMsat: bigint): { bolt11: string; paymentHash: string };
   /** A payer elsewhere pays this node's invoice. */
   settleFromOutside(paymentHash: string): void;
+  /** A payment of this hash arrives over the simulated network the stand-in is on: what its node says. */
+  deliver(paymentHash: string, amountMsat: bigint): ReturnType<ReturnType<typeof createSimulatedNetwork>['deliver']>;
   /** Settlement streams open at the stand-in. */
   followers(): number;
   /** Cuts every settlement stream, as a dropped connection would. */
@@ -53,7 +56,8 @@ interface NodeHarness {
 }
 
 async function lndHarness(): Promise<NodeHarness> {
-  const lnd = await startFakeLnd();
+  const net = createSimulatedNetwork();
+  const lnd = await startFakeLnd({ lightningNetwork: net });
   const at = (url: string, macaroonHex: string) => createLndNode({ url, macaroonHex, timeoutMs: 3000 });
   return {
     node: at(lnd.url, lnd.macaroonHex),
@@ -70,6 +74,7 @@ async function lndHarness(): Promise<NodeHarness> {
     settleFromOutside: (h) => {
       if (!lnd.settleInvoice(h)) throw new Error(`the stand-in could not settle ${h}`);
     },
+    deliver: (h, amount) => net.deliver(h, amount),
     followers: () => lnd.invoiceStreams(),
     cutFollowers: () => lnd.cutInvoiceStreams(),
     holdPayments: () => lnd.holdPayments(),
@@ -80,7 +85,8 @@ async function lndHarness(): Promise<NodeHarness> {
 }
 
 async function clnHarness(): Promise<NodeHarness> {
-  const cln = await startFakeCln();
+  const net = createSimulatedNetwork();
+  const cln = await startFakeCln({ lightningNetwork: net });
   const at = (url: string, rune: string) => createClnNode({ url, rune, timeoutMs: 3000 });
   return {
     node: at(cln.url, cln.rune),
@@ -94,6 +100,7 @@ async function clnHarness(): Promise<NodeHarness> {
     settleFromOutside: (h) => {
       if (!cln.settleInvoice(h)) throw new Error(`the stand-in could not settle ${h}`);
     },
+    deliver: (h, amount) => net.deliver(h, amount),
     followers: () => cln.waiters(),
     cutFollowers: () => cln.cutWaiters(),
     holdPayments: () => cln.holdPayments(),
@@ -104,7 +111,8 @@ async function clnHarness(): Promise<NodeHarness> {
 }
 
 async function lnbitsHarness(): Promise<NodeHarness> {
-  const lnbits = await startFakeLnbits();
+  const net = createSimulatedNetwork();
+  const lnbits = await startFakeLnbits({ lightningNetwork: net });
   const at = (url: string, invoiceKey: string, adminKey: string) => createLnbitsNode({ url, invoiceKey, adminKey, timeoutMs: 3000 });
   return {
     node: at(lnbits.url, lnbits.invoiceKey, lnbits.adminKey),
@@ -118,6 +126,7 @@ async function lnbitsHarness(): Promise<NodeHarness> {
     settleFromOutside: (h) => {
       if (!lnbits.settleInvoice(h)) throw new Error(`the stand-in could not settle ${h}`);
     },
+    deliver: (h, amount) => net.deliver(h, amount),
     followers: () => lnbits.sockets(),
     cutFollowers: () => lnbits.cutSockets(),
     holdPayments: () => lnbits.holdPayments(),
@@ -137,13 +146,15 @@ interface Caps {
   givenPreimage: boolean;
   /** Says its node key and network (not LNbits, a wallet). */
   identity: boolean;
+  /** Withdraws an invoice (LND CancelInvoice, CLN delinvoice); LNbits cannot. */
+  cancels: boolean;
 }
-const NODE: Caps = { replays: true, wholeSatoshis: false, givenPreimage: true, identity: true };
+const NODE: Caps = { replays: true, wholeSatoshis: false, givenPreimage: true, identity: true, cancels: true };
 
 const KINDS: [kind: string, start: () => Promise<NodeHarness>, caps: Caps][] = [
   ['lnd', lndHarness, NODE],
   ['cln', clnHarness, NODE],
-  ['lnbits', lnbitsHarness, { replays: false, wholeSatoshis: true, givenPreimage: false, identity: false }],
+  ['lnbits', lnbitsHarness, { replays: false, wholeSatoshis: true, givenPreimage: false, identity: false, cancels: false }],
 ];
 
 const sha256hex = (hex: string) => createHash('sha256').update(Buffer.from(hex, 'hex')).digest('hex');
@@ -222,6 +233,35 @@ describe.each(KINDS)('LightningNode contract: %s', (_kind, start, caps) => {
     expect(status).toMatchObject({ state: 'settled', amountPaidMsat: 5_000_000n });
     expect(sha256hex(status!.preimage!)).toBe(inv.paymentHash);
     expect(status!.settledAt).toBeGreaterThan(0);
+  });
+
+  it('withdraws an open invoice so that no payment settles it; says settled for a paid one and unknown for none (or refuses: LNbits)', async () => {
+    const open = await h.node.createInvoice({ amountMsat: 3_000_000n });
+    const paid = await h.node.createInvoice({ amountMsat: 4_000_000n });
+    h.settleFromOutside(paid.paymentHash);
+    if (!caps.cancels) {
+      // LNbits: a clear refusal that names it unsupported, and the invoice stays payable.
+      const err = await h.node.cancelInvoice(open.paymentHash).catch((e: unknown) => e);
+      expect(isLightningNodeError(err, 'refused') && err.nodeCode).toBe(CANCEL_UNSUPPORTED);
+      expect(await h.node.lookupInvoice(open.paymentHash)).toMatchObject({ state: 'open' });
+      expect(h.deliver(open.paymentHash, 3_000_000n)).toHaveProperty('preimage');
+      expect(await h.node.lookupInvoice(open.paymentHash)).toMatchObject({ state: 'settled' });
+      return;
+    }
+    expect(await h.node.cancelInvoice(open.paymentHash)).toBe('canceled');
+    // No payment settles it now: the node refuses it as it would an unknown invoice.
+    expect(h.deliver(open.paymentHash, 3_000_000n)).toEqual({ refused: 'incorrect-details' });
+    const after = await h.node.lookupInvoice(open.paymentHash);
+    // LND keeps it canceled; CLN deletes it.
+    if (after !== undefined) expect(after.state).toBe('canceled');
+    expect(await h.node.cancelInvoice(open.paymentHash)).toBe(after === undefined ? 'unknown' : 'canceled');
+    // Too late for a paid one: it stays settled, with the money.
+    expect(await h.node.cancelInvoice(paid.paymentHash)).toBe('settled');
+    expect(await h.node.lookupInvoice(paid.paymentHash)).toMatchObject({ state: 'settled', amountPaidMsat: 4_000_000n });
+    expect(await h.node.cancelInvoice('00'.repeat(32))).toBe('unknown');
+    await expect(h.node.cancelInvoice('not hex')).rejects.toBeInstanceOf(RangeError);
+    expect(await kindOf(h.refusedNode().cancelInvoice(paid.paymentHash))).toBe('refused');
+    expect(await kindOf((await h.unreachableNode()).cancelInvoice(paid.paymentHash))).toBe('unreachable');
   });
 
   it('says expired for an invoice past its expiry', async () => {
