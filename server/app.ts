@@ -9,6 +9,7 @@ import { createHttpApp } from './http/router.js';
 import { createLedger } from './ledger/ledger.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { createBrokerSink } from './notify/broker.js';
 import { createOutboxDispatcher } from './notify/dispatcher.js';
 import { purgeDispatched } from './notify/outbox.js';
 import { createSocketNotifier } from './notify/socket.js';
@@ -234,8 +235,28 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     sinks: [notifier.sink, webhookSink],
     onDelivered: (lagMs) => metrics.outboxLag.set(lagMs / 1000),
   });
-  poke = () => dispatcher.poke();
+  // Events to NATS JetStream on a cursor of their own (published_at): a broker that is down
+  // delays its events, never the sockets, the webhooks or a payment.
+  const broker = config.events
+    ? createBrokerSink({
+        urls: config.events.urls,
+        stream: {
+          name: config.events.stream,
+          subjectPrefix: config.events.subjectPrefix,
+          duplicateWindowSeconds: config.events.duplicateWindowSeconds,
+        },
+        logger,
+      })
+    : undefined;
+  const publisher = broker
+    ? createOutboxDispatcher({ db, clock, sinks: [broker], doneColumn: 'published_at', advisoryLock: 84020017, logger })
+    : undefined;
+  poke = () => {
+    dispatcher.poke();
+    publisher?.poke();
+  };
   dispatcher.start();
+  publisher?.start();
   webhookWorker.start();
 
   const background = (name: string, work: () => Promise<unknown>) => () => spawn(name, work);
@@ -246,7 +267,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
         const now = clock.now();
         return db.transaction(async (tx) => {
           await purgeExpiredKeys(tx, now);
-          await purgeDispatched(tx, now - 7 * 24 * 3600 * 1000);
+          await purgeDispatched(tx, now - 7 * 24 * 3600 * 1000, { keepUnpublished: broker !== undefined });
           await purgeWebhookDeliveries(tx, now - 30 * 24 * 3600 * 1000);
         });
       }),
@@ -281,6 +302,8 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
         closed.abort();
         await Promise.all(inFlight);
         await dispatcher.stop();
+        await publisher?.stop();
+        await broker?.close();
         await webhookWorker.stop();
         await notifier.close();
         server.closeAllConnections();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, flag, seconds } from './env.js';
+import { ConfigError, flag, hideSecret, seconds } from './env.js';
 import { RAIL_MODULES, type RailSettings } from './rails/index.js';
 
 export { ConfigError };
@@ -88,6 +88,26 @@ export const hubEnv = {
       '`1` lets webhooks target private, loopback and link-local addresses (default: as `TOLLWAY_DEV`); off, such targets are refused when set and again at every attempt',
     ),
   TOLLWAY_WEBHOOK_TIMEOUT: z.coerce.number().int().min(1).max(30).default(15).describe('seconds per webhook attempt (1–30)'),
+  TOLLWAY_EVENTS_URL: z
+    .string()
+    .regex(/^(nats|tls):\/\/[^\s,]+(,(nats|tls):\/\/[^\s,]+)*$/, 'must be nats:// URLs, separated by commas')
+    .optional()
+    .describe(
+      '`nats://host:4222` (several separated by commas): publish every outbox event to NATS JetStream, subject `<prefix>.<event type>` (docs/operations.md). Unset, nothing is published',
+    ),
+  TOLLWAY_EVENTS_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, `_` and `-`')
+    .default('TOLLWAY')
+    .describe('the JetStream stream the events go into; created (file storage) when missing'),
+  TOLLWAY_EVENTS_SUBJECT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'NATS subject tokens separated by dots, no wildcards')
+    .default('tollway')
+    .describe('first tokens of each event subject: `tollway` gives `tollway.payment.completed`; the stream holds `<prefix>.>`'),
+  TOLLWAY_EVENTS_DUPLICATE_WINDOW: seconds(86_400).describe(
+    "the stream's de-duplication window, seconds: an event re-published within it (the hub stopped between JetStream's acknowledgement and recording it) is dropped by the server. Longer than the longest the hub may be down; the server keeps every event id of the window in memory",
+  ),
   TOLLWAY_X402_FACILITATOR: z
     .enum(['open', 'merchants', 'off'])
     .default('open')
@@ -130,6 +150,37 @@ export interface Config {
   rails: RailSettings;
   /** Who may use /x402/verify and /x402/settle: anyone, the hub's merchants (API key), or nobody. */
   x402Facilitator: 'open' | 'merchants' | 'off';
+  /** Outbox events to NATS JetStream (TOLLWAY_EVENTS_URL); undefined when off. */
+  events?: EventsConfig;
+}
+
+export interface EventsConfig {
+  /** The servers, credentials removed: what logs and the banner may show. */
+  servers: string;
+  /** The URLs as given (they may carry a user and password): not enumerable, so never logged. */
+  readonly urls: string[];
+  stream: string;
+  subjectPrefix: string;
+  duplicateWindowSeconds: number;
+}
+
+/** TOLLWAY_EVENTS_URL and its companions; the URLs kept out of logs and JSON. */
+function eventsConfig(e: HubEnv): EventsConfig | undefined {
+  if (!e.TOLLWAY_EVENTS_URL) return undefined;
+  const urls = e.TOLLWAY_EVENTS_URL.split(',');
+  const servers = urls
+    .map((u) => {
+      const parsed = new URL(u);
+      return `${parsed.protocol}//${parsed.host}`;
+    })
+    .join(',');
+  const cfg = {
+    servers,
+    stream: e.TOLLWAY_EVENTS_STREAM,
+    subjectPrefix: e.TOLLWAY_EVENTS_SUBJECT_PREFIX,
+    duplicateWindowSeconds: e.TOLLWAY_EVENTS_DUPLICATE_WINDOW,
+  };
+  return hideSecret(cfg, 'urls', urls);
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -171,5 +222,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webhookTimeout: e.TOLLWAY_WEBHOOK_TIMEOUT,
     rails: rails as RailSettings,
     x402Facilitator: e.TOLLWAY_X402_FACILITATOR,
+    events: eventsConfig(e),
   };
 }

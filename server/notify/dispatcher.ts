@@ -16,6 +16,17 @@ export interface OutboxDispatcherOptions {
   batchSize?: number;
   /** How often to look for rows written by other processes (ours call poke()). */
   pollIntervalMs?: number;
+  /**
+   * The column that marks a row done for this dispatcher. Each dispatcher keeps its own, so one
+   * whose sink is down (the event broker) delays no other.
+   */
+  doneColumn?: 'dispatched_at' | 'published_at';
+  /**
+   * PostgreSQL: runs hold this advisory lock (one process at a time) and read rows without row
+   * locks, instead of locking each user's head row. For a sink that may wait long (a broker that
+   * is down): with row locks it would hold rows the other dispatcher needs for as long.
+   */
+  advisoryLock?: number;
   /** Once per delivered event, with its age (now − created_at) in ms. */
   onDelivered?(lagMs: number): void;
   logger?: Pick<Logger, 'warn' | 'error'>;
@@ -52,7 +63,8 @@ const MARK_CHUNK = 500;
  * then marked in a short transaction; runs never overlap, so nothing is taken twice.
  */
 export function createOutboxDispatcher(opts: OutboxDispatcherOptions): OutboxDispatcher {
-  const { db, clock, sinks, logger } = opts;
+  const { db, clock, sinks, logger, advisoryLock } = opts;
+  const done = opts.doneColumn ?? 'dispatched_at';
   const batchSize = Math.max(1, opts.batchSize ?? 200);
   const pollIntervalMs = opts.pollIntervalMs ?? 250;
 
@@ -63,20 +75,22 @@ export function createOutboxDispatcher(opts: OutboxDispatcherOptions): OutboxDis
   async function claim(q: Queryable): Promise<OutboxRecord[]> {
     // SQLite: one dispatcher per file and one writer, so id order is commit order and so seq order
     // per user; the plain scan of the undispatched index is all the ordering needed.
-    if (q.dialect === 'sqlite') {
+    // PostgreSQL under the advisory lock: nobody else takes rows, and a user's events commit in seq
+    // order (appendEvent holds the user's row until commit), so the rows of a user that a reader
+    // sees undispatched are always its earliest ones, in id order: the same scan keeps the order.
+    if (q.dialect === 'sqlite' || advisoryLock !== undefined) {
       return (
-        await q.all<Parameters<typeof toRecord>[0]>(
-          `SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE dispatched_at IS NULL ORDER BY id LIMIT ?`,
-          [batchSize],
-        )
+        await q.all<Parameters<typeof toRecord>[0]>(`SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE ${done} IS NULL ORDER BY id LIMIT ?`, [
+          batchSize,
+        ])
       ).map(toRecord);
     }
     const heads = (
       await q.all<Parameters<typeof toRecord>[0]>(
         `SELECT ${OUTBOX_COLUMNS} FROM outbox o
-          WHERE o.dispatched_at IS NULL
+          WHERE o.${done} IS NULL
             AND NOT EXISTS (SELECT 1 FROM outbox e
-                             WHERE e.user_id = o.user_id AND e.seq = o.seq - 1 AND e.dispatched_at IS NULL)
+                             WHERE e.user_id = o.user_id AND e.seq = o.seq - 1 AND e.${done} IS NULL)
           ORDER BY o.id LIMIT ?${forUpdate(q, true)}`,
         [batchSize],
       )
@@ -92,7 +106,7 @@ export function createOutboxDispatcher(opts: OutboxDispatcherOptions): OutboxDis
     const followers = (
       await q.all<Parameters<typeof toRecord>[0]>(
         `SELECT ${OUTBOX_COLUMNS} FROM outbox
-          WHERE dispatched_at IS NULL AND id > ? AND user_id IN (${users.map(() => '?').join(', ')})
+          WHERE ${done} IS NULL AND id > ? AND user_id IN (${users.map(() => '?').join(', ')})
           ORDER BY id LIMIT ?${forUpdate(q, true)}`,
         [heads[0]!.id, ...users, batchSize],
       )
@@ -128,13 +142,17 @@ export function createOutboxDispatcher(opts: OutboxDispatcherOptions): OutboxDis
   async function markDispatched(tx: Queryable, events: OutboxRecord[], now: number): Promise<void> {
     for (let i = 0; i < events.length; i += MARK_CHUNK) {
       const ids = events.slice(i, i + MARK_CHUNK).map((e) => e.id);
-      await tx.run(`UPDATE outbox SET dispatched_at = ? WHERE id IN (${ids.map(() => '?').join(', ')})`, [now, ...ids]);
+      await tx.run(`UPDATE outbox SET ${done} = ? WHERE id IN (${ids.map(() => '?').join(', ')})`, [now, ...ids]);
     }
   }
 
   async function runBatch(): Promise<OutboxRecord[]> {
     if (db.dialect === 'postgres') {
       return db.transaction(async (tx) => {
+        if (advisoryLock !== undefined) {
+          const lock = await tx.get<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock(${Math.trunc(advisoryLock)}) AS ok`);
+          if (!lock?.ok) return []; // another process is running this dispatcher
+        }
         const events = await claim(tx);
         if (events.length === 0) return events;
         await deliver(events);

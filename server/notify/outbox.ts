@@ -139,10 +139,12 @@ export async function eventsSince(q: Queryable, userId: string, lastSeq: number,
 
 /**
  * Retention: deletes rows dispatched before `olderThanMs` (an epoch-ms cutoff, e.g.
- * `now - 7 days`). Undispatched rows are never deleted. Clients whose lastSeq is older than what
+ * `now - 7 days`). Undispatched rows are never deleted, nor, with `keepUnpublished` (an event
+ * broker is configured), rows the broker has not had yet. Clients whose lastSeq is older than what
  * is left get a partial replay and resync over REST, as they do on every reconnect anyway.
  */
-export async function purgeDispatched(tx: Queryable, olderThanMs: number): Promise<number> {
-  const { changes } = await tx.run('DELETE FROM outbox WHERE dispatched_at IS NOT NULL AND dispatched_at < ?', [olderThanMs]);
+export async function purgeDispatched(tx: Queryable, olderThanMs: number, opts: { keepUnpublished?: boolean } = {}): Promise<number> {
+  const unpublished = opts.keepUnpublished ? ' AND published_at IS NOT NULL' : '';
+  const { changes } = await tx.run(`DELETE FROM outbox WHERE dispatched_at IS NOT NULL AND dispatched_at < ?${unpublished}`, [olderThanMs]);
   return changes;
 }
