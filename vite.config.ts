@@ -32,8 +32,15 @@ export default defineConfig({
   build: {
     outDir: 'dist',
     emptyOutDir: true,
-    // The approval window is opened by the worker, not named in the manifest, so list it here
-    // (onboarding is named as the options page; listed too, so it is built either way).
-    rollupOptions: { input: { approve: 'extension/approve/index.html', onboarding: 'extension/onboarding/index.html' } },
+    // The approval window is opened by the worker and the unlock frame by the popup, neither named
+    // in the manifest, so list them here (onboarding is named as the options page; listed too, so
+    // it is built either way).
+    rollupOptions: {
+      input: {
+        approve: 'extension/approve/index.html',
+        onboarding: 'extension/onboarding/index.html',
+        unlock: 'extension/popup/unlock.html',
+      },
+    },
   },
 });

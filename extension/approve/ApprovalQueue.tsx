@@ -1,31 +1,36 @@
 /**
- * The approval window: the oldest pending request as "1 of N", with approve, reject and reject all.
- * It renders what the worker stored; its buttons only ask the worker to act. It names the site the
- * tab shows (from the browser) and who is paid; every string the merchant or the page chose goes
- * through displayText first. Paying SOVR on chain,
- * it shows what the worker will sign (payee, amount, the validity window as times) and sends that
- * window back with the approval, so what is signed is what was shown. No ethers here: signing is
- * the worker's.
+ * The approval window: one pending request at a time ("1 of N", previous and next), with approve,
+ * reject and reject all. It renders what the worker stored; its buttons only ask the worker to act.
+ * What a person needs to decide comes first — the site the tab shows (from the browser), who is
+ * paid, the amount, what it is for, where the money comes from — and the technical details sit
+ * behind a disclosure. Every string the merchant or the page chose goes through displayText.
+ * Paying SOVR on chain, it shows what the worker will sign (payee, amount, the validity window as
+ * times) and sends that window back with the approval, so what is signed is what was shown. No
+ * ethers here: signing is the worker's. Enter approves and Escape rejects, from anywhere that is
+ * not a control with its own use for the key.
  */
-import { useEffect, useState } from 'preact/hooks';
+import type { ComponentChildren } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { formatUnits } from '../../shared/amount.js';
 import type { AllowancePeriod } from '../../shared/api.js';
 import { authorizationWindow } from '../../shared/eip3009.js';
+import { expiryOf, pendingOf } from '../background/queue.js';
 import { decimalsOf, findBudget, parseUnits } from '../common/budget.js';
-import { balanceAfter, budgetText, countdown, describeRequest, displayAmount, resetsText } from '../common/format.js';
-import { payeeText } from './payee-text.js';
-import { displayText } from '../common/text.js';
-import { defaultPayFrom, timeText } from './pay-from.js';
-import { formatUnits } from '../../shared/amount.js';
+import { balanceAfter, budgetText, countdown, describeRequest, localAmount, localAmountText, resetsText } from '../common/format.js';
+import { t } from '../common/i18n.js';
+import { Icon } from '../common/icons.js';
 import { send, useStoredValue } from '../common/page.js';
 import { AccountView, BudgetsView, KEYS, type ApprovalRequest, type OnChainPlan, type PayFrom } from '../common/state.js';
 import { readRequestList } from '../common/storage.js';
-import { pendingOf } from '../background/queue.js';
+import { displayText } from '../common/text.js';
+import { defaultPayFrom, timeText } from './pay-from.js';
+import { payeeText } from './payee-text.js';
 
 function useNow(ms: number): number {
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
-    const t = setInterval(() => setNow(Date.now()), ms);
-    return () => clearInterval(t);
+    const timer = setInterval(() => setNow(Date.now()), ms);
+    return () => clearInterval(timer);
   }, [ms]);
   return now;
 }
@@ -43,6 +48,26 @@ function faviconUrl(site: string): string {
   return `/_favicon/?pageUrl=${encodeURIComponent(site)}&size=32`;
 }
 
+/** A translated sentence with an element where its `$1` goes (the element keeps its test id and style). */
+const SLOT = '\ue000';
+function slotted(text: string, node: ComponentChildren): ComponentChildren {
+  const [before, after] = text.split(SLOT);
+  return (
+    <>
+      {before}
+      {node}
+      {after}
+    </>
+  );
+}
+
+/** Keys a focused control handles itself: Enter there must not also approve. */
+function ownsEnter(target: EventTarget | null): boolean {
+  if (!(target instanceof HTMLElement)) return false;
+  if (target instanceof HTMLInputElement) return target.type !== 'checkbox' && target.type !== 'radio';
+  return ['BUTTON', 'A', 'SELECT', 'TEXTAREA', 'SUMMARY'].includes(target.tagName);
+}
+
 export function ApprovalQueue() {
   const stored = useStoredValue(KEYS.approvals);
   const requests = stored === undefined ? [] : readRequestList(stored).requests;
@@ -51,17 +76,22 @@ export function ApprovalQueue() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [budget, setBudget] = useState<BudgetChoice>({ on: false, amount: '', period: 'day' });
-  const current = pending[0];
-  // A fresh choice for every request shown: ten times its price per day, unticked.
-  useEffect(
-    () =>
-      setBudget({
-        on: false,
-        amount: current?.payment ? suggestedBudget(current.payment.amount, current.payment.asset) : '',
-        period: 'day',
-      }),
-    [current?.id],
+  // The request shown: the one picked with previous/next while it waits, else the oldest.
+  const [pickedId, setPickedId] = useState<string | null>(null);
+  const index = Math.max(
+    0,
+    pending.findIndex((r) => r.id === pickedId),
   );
+  const current = pending[index];
+  // A fresh choice for every request shown: ten times its price per day, unticked.
+  useEffect(() => {
+    setBudget({
+      on: false,
+      amount: current?.payment ? suggestedBudget(current.payment.amount, current.payment.asset) : '',
+      period: 'day',
+    });
+    setError(null);
+  }, [current?.id]);
   const view = AccountView.safeParse(useStoredValue(KEYS.account, 'session'));
   const balances = view.success ? view.data.balances : null;
   // "Pay from": the default follows the balances as they load, until the person picks one.
@@ -78,25 +108,91 @@ export function ApprovalQueue() {
     setBusy(false);
     setError(reply.ok ? null : reply.error);
   };
+  const approve = () => {
+    if (!current?.payment || busy) return;
+    const how = current.onChain ? { payFrom: from, ...(signWindow ? { window: signWindow } : {}) } : {};
+    if (!budget.on || current.payment.rail === 'sovr' || !current.payee)
+      return void act({ type: 'approval.decide', id: current.id, approve: true, ...how });
+    const base = parseUnits(budget.amount, decimalsOf(current.payment.asset) ?? 0);
+    if (base === null || base <= 0n) return setError(t('approve_budget_invalid'));
+    void act({
+      type: 'approval.decide',
+      id: current.id,
+      approve: true,
+      budget: { amount: base.toString(), period: budget.period },
+      ...how,
+    });
+  };
+  const reject = () => current && !busy && void act({ type: 'approval.decide', id: current.id, approve: false });
 
+  // The key handler reads the latest approve/reject (they close over this render's state).
+  const keys = useRef({ approve, reject });
+  keys.current = { approve, reject };
   useEffect(() => {
-    if (!current) return;
     const onKey = (e: KeyboardEvent) => {
-      if (e.key === 'Escape') void act({ type: 'approval.decide', id: current.id, approve: false });
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        keys.current.reject();
+      } else if (e.key === 'Enter' && !e.isComposing && !ownsEnter(e.target)) {
+        e.preventDefault();
+        keys.current.approve();
+      }
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [current?.id]);
+  }, []);
 
   if (!current) {
-    return <main>{paying.length ? <p role="status">Paying…</p> : <p role="status">Nothing to approve.</p>}</main>;
+    return (
+      <main class="approve">
+        <p role="status" class="cluster muted">
+          {paying.length ? (
+            <>
+              <span class="spinner" aria-hidden="true" /> {t('approve_paying')}
+            </>
+          ) : (
+            t('approve_nothing')
+          )}
+        </p>
+      </main>
+    );
   }
+  const expiresAt = expiryOf(current);
   return (
-    <main>
-      <p class="position" data-testid="position" aria-live="polite">
-        {`1 of ${pending.length}`}
-      </p>
-      <Request request={current} now={now} from={from} />
+    <main class="approve stack">
+      <header class="spread">
+        <div class="cluster">
+          {pending.length > 1 && (
+            <button
+              type="button"
+              class="btn-ghost btn-icon"
+              aria-label={t('approve_previous')}
+              disabled={index === 0}
+              onClick={() => setPickedId(pending[index - 1]!.id)}
+            >
+              <Icon name="back" />
+            </button>
+          )}
+          <p class="position" data-testid="position" aria-live="polite">
+            {t('approve_position', index + 1, pending.length)}
+          </p>
+          {pending.length > 1 && (
+            <button
+              type="button"
+              class="btn-ghost btn-icon"
+              aria-label={t('approve_next')}
+              disabled={index === pending.length - 1}
+              onClick={() => setPickedId(pending[index + 1]!.id)}
+            >
+              <Icon name="next" />
+            </button>
+          )}
+        </div>
+        <span class={`chip ${expiresAt - now < 60_000 ? 'chip-warn' : ''}`} role="timer" data-testid="expires">
+          {expiresAt > now ? t('approve_expires_in', countdown(expiresAt, now)) : t('approve_expired')}
+        </span>
+      </header>
+      <Request request={current} now={now} from={from} balances={balances} />
       {current.onChain && current.payment?.rail !== 'sovr' && (
         <PayFromChoice
           request={current}
@@ -109,42 +205,28 @@ export function ApprovalQueue() {
       {current.payment && current.payment.rail !== 'sovr' && current.payee && (
         <BudgetOption request={current} value={budget} onChange={setBudget} />
       )}
+      <Details request={current} from={from} />
       {error && (
-        <p class="warning" role="alert">
+        <p class="callout callout-danger" role="alert">
           {error}
         </p>
       )}
       <div class="actions">
-        <button
-          type="button"
-          class="primary"
-          disabled={busy || !current.payment}
-          onClick={() => {
-            const how = current.onChain ? { payFrom: from, ...(signWindow ? { window: signWindow } : {}) } : {};
-            if (!budget.on || !current.payment || current.payment.rail === 'sovr' || !current.payee)
-              return void act({ type: 'approval.decide', id: current.id, approve: true, ...how });
-            const base = parseUnits(budget.amount, decimalsOf(current.payment.asset) ?? 0);
-            if (base === null || base <= 0n) return setError('The budget must be a positive amount.');
-            void act({
-              type: 'approval.decide',
-              id: current.id,
-              approve: true,
-              budget: { amount: base.toString(), period: budget.period },
-              ...how,
-            });
-          }}
-        >
-          Approve
+        <button type="button" class="primary" disabled={busy || !current.payment} onClick={approve}>
+          {t('approve_approve')}
         </button>
-        <button type="button" disabled={busy} onClick={() => act({ type: 'approval.decide', id: current.id, approve: false })}>
-          Reject
+        <button type="button" disabled={busy} onClick={reject}>
+          {t('approve_reject')}
         </button>
         {pending.length > 1 && (
-          <button type="button" disabled={busy} onClick={() => act({ type: 'approval.rejectAll' })}>
-            Reject all ({pending.length})
+          <button type="button" class="btn-danger" disabled={busy} onClick={() => act({ type: 'approval.rejectAll' })}>
+            {t('approve_reject_all', pending.length)}
           </button>
         )}
       </div>
+      <p class="tiny muted" aria-hidden="true">
+        {t('approve_keys')}
+      </p>
     </main>
   );
 }
@@ -158,6 +240,147 @@ interface BudgetChoice {
 function suggestedBudget(amount: string, asset: string): string {
   const decimals = decimalsOf(asset);
   return decimals === null || !/^[0-9]{1,70}$/.test(amount) ? '' : formatUnits(BigInt(amount) * 10n, decimals);
+}
+
+/** The site, who is paid, the amount, what for, and where it is paid from: what the decision rests on. */
+function Request({
+  request,
+  now,
+  from,
+  balances,
+}: {
+  request: ApprovalRequest;
+  now: number;
+  from: PayFrom;
+  balances: AccountView['balances'] | null;
+}) {
+  const d = describeRequest(request, t);
+  const budgets = BudgetsView.safeParse(useStoredValue(KEYS.budgets, 'session'));
+  const budget =
+    request.payment && budgets.success ? findBudget(budgets.data.data, request.site, request.payee, request.payment.asset) : undefined;
+  // The tab's origin as the browser told the worker; a request stored before it was kept, or a tab
+  // the browser would not describe, falls back to the asking frame's origin (also the browser's).
+  const page = request.tabOrigin ?? request.site;
+  const money = request.payment ?? request.challenge.x402?.accepts[0];
+  const big = money && request.payment?.rail !== 'lightning' ? localAmount(money.amount, money.asset) : null;
+  const description = request.challenge.x402?.resource?.description ?? request.challenge.payment?.params.description;
+  return (
+    <section class="card stack" aria-labelledby="site">
+      <div class="cluster">
+        <img src={faviconUrl(page)} alt="" width={24} height={24} />
+        <div class="grow">
+          <h1 id="site" class="break" data-testid="site">
+            {displayText(page, 200)}
+          </h1>
+          <p class="muted small">
+            {t('approve_asks')} <strong data-testid="payee">{payeeText(request, t)}</strong>
+          </p>
+        </div>
+      </div>
+      {page !== request.site && (
+        <p class="callout callout-warn small">
+          {t('approve_asked_by')}: <span data-testid="asked-by">{t('approve_asked_by_frame', displayText(request.site, 200))}</span>
+        </p>
+      )}
+      {d.amount && (
+        <p class="amount-xl" data-testid="amount">
+          {big ? (
+            <>
+              {big.value} <span class="muted">{big.unit}</span>
+            </>
+          ) : (
+            d.amount
+          )}
+        </p>
+      )}
+      {description && (
+        <p>
+          <span class="sr-only">{t('approve_what')}: </span>
+          <span data-testid="description">{displayText(description, 300)}</span>
+        </p>
+      )}
+      <p class="small muted break">
+        {t('approve_for')}{' '}
+        <span data-testid="resource">
+          {displayText(request.method, 16)} {displayText(request.url, 300)}
+        </span>
+        {originOf(request.url) !== page && <span data-testid="resource-elsewhere"> {t('approve_resource_elsewhere')}</span>}
+      </p>
+      {!(request.onChain && request.payment?.rail !== 'sovr') && <PayFromLine request={request} from={from} balances={balances} />}
+      {budget && (
+        <p class="small">
+          {t('approve_budget_remaining')}:{' '}
+          <span data-testid="budget-remaining">
+            {budgetText(budget, now, t)} ({resetsText(budget, now, t)})
+          </span>
+        </p>
+      )}
+      {request.note && (
+        <p class="callout callout-warn" data-testid="note">
+          {displayText(request.note, 500)}
+        </p>
+      )}
+      {request.unpayable && (
+        <p class="callout callout-warn" data-testid="unpayable">
+          {t('approve_cannot_pay', displayText(request.unpayable, 300))}
+        </p>
+      )}
+      {request.challenge.problems.length > 0 && (
+        <p class="callout callout-warn small">
+          {t('approve_unreadable', displayText(request.challenge.problems.map((p) => p.message).join('; '), 300))}
+        </p>
+      )}
+    </section>
+  );
+}
+
+/** "Pay from" when there is one way: the Tollway balance (and what is left after), or the wallet on chain. */
+function PayFromLine({ request, from, balances }: { request: ApprovalRequest; from: PayFrom; balances: AccountView['balances'] | null }) {
+  if (!request.payment) return null;
+  if (request.payment.rail === 'sovr' || from === 'wallet')
+    return (
+      <p>
+        <strong>{t('approve_pay_from')}:</strong> {t('approve_from_wallet_only', request.onChain?.from ?? '')}
+      </p>
+    );
+  const after = balances ? balanceAfter(balances, request.payment, t) : null;
+  const amount = after && (
+    <span data-testid="balance-after" class={after.short ? 'warning' : undefined}>
+      {after.text}
+    </span>
+  );
+  return (
+    <p class={after?.short ? 'callout callout-warn' : undefined}>
+      <strong>{t('approve_pay_from')}:</strong>{' '}
+      {after ? slotted(t(after.short ? 'approve_from_hub_short' : 'approve_from_hub_after', SLOT), amount) : t('approve_from_hub')}
+    </p>
+  );
+}
+
+/** Scheme, network, rail and challenge id: there for whoever wants them, folded away by default. */
+function Details({ request, from }: { request: ApprovalRequest; from: PayFrom }) {
+  const d = describeRequest(request, t);
+  const option = request.payment?.requirement ?? request.challenge.x402?.accepts[0];
+  const challengeId = option?.extra?.challengeId ?? request.challenge.payment?.params.id;
+  const lightning = request.payment?.rail === 'lightning' || (!option && d.rail);
+  const row = (name: string, value: ComponentChildren, testId?: string) => (
+    <>
+      <dt>{name}</dt>
+      <dd data-testid={testId}>{value}</dd>
+    </>
+  );
+  return (
+    <details data-testid="details">
+      <summary>{t('approve_details')}</summary>
+      <dl class="small">
+        {option && !lightning
+          ? [row(t('approve_scheme'), displayText(option.scheme, 64)), row(t('approve_network'), displayText(option.network, 200))]
+          : d.scheme && row(t('approve_scheme'), displayText(d.scheme, 300))}
+        {d.rail && row(t('approve_rail'), from === 'wallet' && request.onChain ? t('rail_sovr_wallet') : d.rail, 'rail')}
+        {typeof challengeId === 'string' && row(t('approve_challenge_id'), <code>{displayText(challengeId, 200)}</code>)}
+      </dl>
+    </details>
+  );
 }
 
 /**
@@ -176,7 +399,7 @@ function BudgetOption({
   const asset = request.payment!.asset;
   return (
     <fieldset class="budget">
-      <legend>Budget for this site and payee</legend>
+      <legend>{t('approve_budget_legend')}</legend>
       <label class="inline">
         <input
           type="checkbox"
@@ -184,33 +407,33 @@ function BudgetOption({
           checked={value.on}
           onChange={(e) => onChange({ ...value, on: e.currentTarget.checked })}
         />{' '}
-        Pay automatically on this site up to
+        {t('approve_budget_check')}
       </label>
       <span class="row">
         <input
           type="text"
           inputMode="decimal"
-          aria-label={`Budget amount in ${asset}`}
+          aria-label={t('approve_budget_amount', asset)}
           data-testid="budget-amount"
           value={value.amount}
           disabled={!value.on}
           onInput={(e) => onChange({ ...value, amount: e.currentTarget.value })}
         />{' '}
-        {asset} per{' '}
+        {asset} {t('approve_budget_per')}{' '}
         <select
-          aria-label="Budget period"
+          aria-label={t('approve_budget_period')}
           data-testid="budget-period"
           value={value.period}
           disabled={!value.on}
           onChange={(e) => onChange({ ...value, period: e.currentTarget.value as AllowancePeriod })}
         >
-          <option value="day">day</option>
-          <option value="week">week</option>
-          <option value="month">month</option>
+          <option value="day">{t('period_day')}</option>
+          <option value="week">{t('period_week')}</option>
+          <option value="month">{t('period_month')}</option>
         </select>
       </span>
-      <p class="muted" data-testid="budget-payee">
-        Only payments from {displayText(request.site, 120)} to {payeeText(request)}; paying anyone else is asked about.
+      <p class="hint" data-testid="budget-payee">
+        {t('approve_budget_explain', displayText(request.site, 120), payeeText(request, t), t(`period_${value.period}`))}
       </p>
     </fieldset>
   );
@@ -229,10 +452,19 @@ function PayFromChoice({
   onChange: (f: PayFrom) => void;
 }) {
   const payment = request.payment!;
+  const after = balances ? balanceAfter(balances, payment, t) : null;
   const hub = balances?.find((b) => b.asset === payment.asset);
+  const hubText = after
+    ? slotted(
+        t(after.short ? 'approve_from_hub_short' : 'approve_from_hub_after', SLOT),
+        <span data-testid="balance-after">{after.text}</span>,
+      )
+    : hub
+      ? `${t('approve_from_hub')} (${t('approve_from_hub_available', localAmountText(hub.available, hub.asset, t))})`
+      : `${t('approve_from_hub')} (${balances ? t('approve_from_hub_none', payment.asset) : t('common_loading')})`;
   return (
     <fieldset class="pay-from" data-testid="pay-from">
-      <legend>Pay from</legend>
+      <legend>{t('approve_pay_from')}</legend>
       <label>
         <input
           type="radio"
@@ -242,11 +474,7 @@ function PayFromChoice({
           checked={from === 'hub'}
           onChange={() => onChange('hub')}
         />{' '}
-        Tollway balance
-        <span class="muted">
-          {' '}
-          ({hub ? `${displayAmount(hub.available, hub.asset)} available` : balances ? `no ${payment.asset} at the hub` : 'balance loading'})
-        </span>
+        {hubText}
       </label>
       <label>
         <input
@@ -257,8 +485,7 @@ function PayFromChoice({
           checked={from === 'wallet'}
           onChange={() => onChange('wallet')}
         />{' '}
-        My wallet (on chain)
-        <span class="muted"> {request.onChain!.from}</span>
+        {t('approve_from_wallet')} <span class="muted small mono">{request.onChain!.from}</span>
       </label>
     </fieldset>
   );
@@ -275,141 +502,31 @@ function WhatIsSigned({
   window: { validAfter: number; validBefore: number };
 }) {
   return (
-    <section aria-label="What you sign" data-testid="signing">
-      <h2>You sign a transfer from your wallet</h2>
-      <dl>
-        <dt>Amount</dt>
-        <dd data-testid="sign-amount">{displayAmount(plan.payment.amount, 'SOVR')}</dd>
-        <dt>From</dt>
-        <dd data-testid="sign-from">{plan.from} (your wallet)</dd>
-        <dt>To</dt>
+    <section class="card" aria-labelledby="signing-heading" data-testid="signing">
+      <h2 id="signing-heading">{t('sign_heading')}</h2>
+      <dl class="small">
+        <dt>{t('sign_amount')}</dt>
+        <dd data-testid="sign-amount">{localAmountText(plan.payment.amount, 'SOVR', t)}</dd>
+        <dt>{t('sign_from')}</dt>
+        <dd data-testid="sign-from">{t('sign_from_value', plan.from)}</dd>
+        <dt>{t('sign_to')}</dt>
         <dd data-testid="sign-to">
-          {plan.to}{' '}
           {plan.kind === 'merchant'
-            ? `(the hub's treasury, for merchant ${displayText(plan.payment.payTo, 120)} at ${displayText(request.site, 120)})`
-            : `(${displayText(request.site, 120)}'s own payout address)`}
+            ? t('sign_to_merchant', plan.to, displayText(plan.payment.payTo, 120), displayText(request.site, 120))
+            : t('sign_to_exact', plan.to, displayText(request.site, 120))}
         </dd>
-        <dt>Valid</dt>
-        <dd data-testid="sign-valid">
-          from {timeText(window.validAfter)} until {timeText(window.validBefore)}
-        </dd>
-        <dt>Token</dt>
+        <dt>{t('sign_valid')}</dt>
+        <dd data-testid="sign-valid">{t('sign_valid_value', timeText(window.validAfter, t), timeText(window.validBefore, t))}</dd>
+        <dt>{t('sign_token')}</dt>
         <dd data-testid="sign-token">
-          {plan.domain.name} {plan.domain.version} at {plan.domain.verifyingContract}, chain {plan.domain.chainId}
+          {t('sign_token_value', plan.domain.name, plan.domain.version, plan.domain.verifyingContract, plan.domain.chainId)}
         </dd>
-        <dt>Nonce</dt>
-        <dd>32 random bytes, chosen when you approve (the transfer can happen once)</dd>
+        <dt>{t('sign_nonce')}</dt>
+        <dd>{t('sign_nonce_value')}</dd>
       </dl>
-      <p class="muted">
-        {plan.kind === 'merchant'
-          ? 'The hub submits it and pays the gas; the page reloads once it is confirmed.'
-          : 'Tollway records it at the hub, then the site submits it itself.'}{' '}
-        Your on-chain balance is not shown here: the hub checks it when you approve and refuses, moving nothing, if it is short.
+      <p class="hint">
+        {plan.kind === 'merchant' ? t('sign_note_merchant') : t('sign_note_exact')} {t('sign_note_balance')}
       </p>
-    </section>
-  );
-}
-
-function Request({ request, now, from }: { request: ApprovalRequest; now: number; from: PayFrom }) {
-  const d = describeRequest(request);
-  const view = AccountView.safeParse(useStoredValue(KEYS.account, 'session'));
-  const after =
-    request.payment && from === 'hub' && request.payment.rail !== 'sovr' && view.success
-      ? balanceAfter(view.data.balances, request.payment)
-      : null;
-  const budgets = BudgetsView.safeParse(useStoredValue(KEYS.budgets, 'session'));
-  const budget =
-    request.payment && budgets.success ? findBudget(budgets.data.data, request.site, request.payee, request.payment.asset) : undefined;
-  // The tab's origin as the browser told the worker; a request stored before it was kept, or a tab
-  // the browser would not describe, falls back to the asking frame's origin (also the browser's).
-  const page = request.tabOrigin ?? request.site;
-  return (
-    <section aria-label="Payment request">
-      <h1>
-        <img src={faviconUrl(page)} alt="" width={16} height={16} />
-        <span data-testid="site">{displayText(page, 200)}</span>
-      </h1>
-      {d.amount && (
-        <p class="amount" data-testid="amount">
-          {d.amount}
-        </p>
-      )}
-      <dl>
-        {page !== request.site && (
-          <>
-            <dt>Asked by</dt>
-            <dd data-testid="asked-by" class="warning">
-              {displayText(request.site, 200)} (another site inside this page)
-            </dd>
-          </>
-        )}
-        <dt>Pays to</dt>
-        <dd data-testid="payee">{payeeText(request)}</dd>
-        <dt>For</dt>
-        <dd data-testid="resource">
-          {displayText(request.method, 16)} {displayText(request.url, 300)}
-        </dd>
-        {originOf(request.url) !== page && (
-          <dd class="muted" data-testid="resource-elsewhere">
-            (as the page names it: not this site's own address)
-          </dd>
-        )}
-        {request.challenge.x402?.resource?.description && (
-          <>
-            <dt>What</dt>
-            <dd data-testid="description">{displayText(request.challenge.x402.resource.description, 300)}</dd>
-          </>
-        )}
-        {d.rail && (
-          <>
-            <dt>Rail</dt>
-            <dd data-testid="rail">{from === 'wallet' && request.onChain ? 'SOVR on chain, from your wallet' : d.rail}</dd>
-          </>
-        )}
-        {d.scheme && (
-          <>
-            <dt>Scheme</dt>
-            <dd>{displayText(d.scheme, 300)}</dd>
-          </>
-        )}
-        {after && (
-          <>
-            <dt>Balance after</dt>
-            <dd data-testid="balance-after" class={after.short ? 'warning' : undefined}>
-              {after.text}
-            </dd>
-          </>
-        )}
-        {budget && (
-          <>
-            <dt>Budget remaining</dt>
-            <dd data-testid="budget-remaining">
-              {budgetText(budget, now)} ({resetsText(budget, now)})
-            </dd>
-          </>
-        )}
-        {d.expiresAt && (
-          <>
-            <dt>Expires in</dt>
-            <dd>{countdown(d.expiresAt, now)}</dd>
-          </>
-        )}
-      </dl>
-      {request.note && (
-        <p class="warning" data-testid="note">
-          {displayText(request.note, 500)}
-        </p>
-      )}
-      {request.unpayable && (
-        <p class="warning" data-testid="unpayable">
-          Cannot pay this request: {displayText(request.unpayable, 300)}
-        </p>
-      )}
-      {request.challenge.problems.length > 0 && (
-        <p class="warning">
-          Parts of this challenge could not be read: {displayText(request.challenge.problems.map((p) => p.message).join('; '), 300)}
-        </p>
-      )}
     </section>
   );
 }

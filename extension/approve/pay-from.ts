@@ -2,7 +2,8 @@
  * The approval window's own helpers for paying on chain (kept out of common/: the popup loads
  * everything common/ holds, and needs none of this).
  */
-import { balanceAfter } from '../common/format.js';
+import { leftAfter } from '../common/format.js';
+import type { T } from '../common/i18n.js';
 import type { ApprovalRequest, PayFrom } from '../common/state.js';
 
 /**
@@ -16,12 +17,12 @@ export function defaultPayFrom(
   if (!r.onChain || !r.payment) return 'hub';
   if (r.payment.rail === 'sovr') return 'wallet';
   if (!balances) return 'hub';
-  const after = balanceAfter(balances, r.payment);
-  return after === null || after.short ? 'wallet' : 'hub';
+  const after = leftAfter(balances, r.payment);
+  return after === null || after < 0n ? 'wallet' : 'hub';
 }
 
 /** A time (and its date) in the person's own time zone, to the second. */
-export function timeText(unixSeconds: number): string {
+export function timeText(unixSeconds: number, t: T): string {
   const d = new Date(unixSeconds * 1000);
-  return `${d.toLocaleTimeString(undefined, { hour12: false })} on ${d.toLocaleDateString()}`;
+  return t('sign_time', d.toLocaleTimeString(undefined, { hour12: false }), d.toLocaleDateString());
 }

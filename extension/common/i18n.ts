@@ -8,8 +8,11 @@ export type MessageKey = keyof typeof import('../_locales/en/messages.json');
 
 type GetMessage = (key: string, substitutions?: string[]) => string;
 
+/** Looks a message up and fills its `$1`…`$9`. */
+export type T = (key: MessageKey, ...subs: (string | number | bigint)[]) => string;
+
 /** `t` over any getMessage (tests pass their own); a missing key shows as itself, never as blank. */
-export function translator(getMessage: GetMessage): (key: MessageKey, ...subs: (string | number | bigint)[]) => string {
+export function translator(getMessage: GetMessage): T {
   return (key, ...subs) => getMessage(key, subs.map(String)) || key;
 }
 

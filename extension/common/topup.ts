@@ -7,6 +7,7 @@
  */
 import type { Topup } from '../../shared/topups.js';
 import type { AmountParse } from './deposit.js';
+import type { T } from './i18n.js';
 import { lightningAmount } from './format.js';
 
 /** `local`: the top-up the popup shows (the last one asked for). */
@@ -40,13 +41,11 @@ export function parseSats(text: string): AmountParse {
 }
 
 /** The one line the popup shows under the QR code. */
-export function topupStatusText(t: StoredTopup): string {
-  const amount = lightningAmount(t.topup?.creditedAmount ?? t.amount);
-  return {
-    sending: `Asking the hub for an invoice…${t.error ? ` (${t.error})` : ''}`,
-    open: `Waiting for ${amount}…`,
-    credited: `Credited ${amount}.`,
-    expired: 'Expired unpaid: nothing was added.',
-    failed: `Refused: ${t.error}`,
-  }[t.status];
+export function topupStatusText(s: StoredTopup, t: T, locale?: string): string {
+  const amount = lightningAmount(s.topup?.creditedAmount ?? s.amount, t, locale);
+  if (s.status === 'sending') return s.error ? t('topup_sending_error', s.error) : t('topup_sending');
+  if (s.status === 'open') return t('topup_open', amount);
+  if (s.status === 'credited') return t('topup_credited', amount);
+  if (s.status === 'expired') return t('topup_expired');
+  return t('topup_failed', s.error ?? '');
 }

@@ -10,6 +10,7 @@ import type { AllowancePeriod } from '../../shared/api.js';
 import { ASSET_NAMES } from '../../shared/assets.js';
 import { decimalsOf, isSiteOrigin, parseUnits, PERIOD_LABEL, type Allowance } from '../common/budget.js';
 import { budgetText, resetsText } from '../common/format.js';
+import { t } from '../common/i18n.js';
 import { send, useStoredValue } from '../common/page.js';
 import { BudgetsView, KEYS } from '../common/state.js';
 import { displayText } from '../common/text.js';
@@ -80,8 +81,8 @@ export function Budgets({ hubUrl, onBack }: { hubUrl: string; onBack: () => void
                   <td data-testid="budget-payee" title={payee ? displayText(payee, 200) : undefined} class={payee ? undefined : 'warning'}>
                     {payee ? shortPayee(payee) : 'not recorded: pays nothing automatically'}
                   </td>
-                  <td data-testid="budget-left" title={resetsText(a, now)}>
-                    {budgetText(a, now)}
+                  <td data-testid="budget-left" title={resetsText(a, now, t)}>
+                    {budgetText(a, now, t)}
                   </td>
                   <td class="nowrap">
                     {payee && (

@@ -9,6 +9,7 @@ import { authorizationWindow, clampValidity } from '../../shared/eip3009.js';
 import { timeText } from '../approve/pay-from.js';
 import { DEPOSITS_KEY, parseSovrAmount, readDeposits, type SovrRail, type StoredDeposit } from '../common/deposit.js';
 import { displayAmount } from '../common/format.js';
+import { t } from '../common/i18n.js';
 import { send, useStoredValue } from '../common/page.js';
 
 /** What the popup asks the worker to sign: within the hub's bounds, ten minutes ahead when they allow it. */
@@ -58,7 +59,7 @@ export function Deposit({ rail, wallet, hubUrl, onBack }: { rail: SovrRail; wall
             <dd data-testid="sign-to">{rail.treasury} (the hub's treasury)</dd>
             <dt>Valid</dt>
             <dd data-testid="sign-valid">
-              from {timeText(review.window.validAfter)} until {timeText(review.window.validBefore)}
+              {t('sign_valid_value', timeText(review.window.validAfter, t), timeText(review.window.validBefore, t))}
             </dd>
             <dt>Token</dt>
             <dd data-testid="sign-token">

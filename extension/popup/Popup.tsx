@@ -1,139 +1,196 @@
 /**
- * The toolbar popup: the account at the hub (balance, payments with live status, failures shown),
- * a detail view per payment, the budgets, CSV export of every payment, and what waits for approval.
- * It renders what the worker keeps in storage and asks the worker to reconcile with the hub when
- * it opens.
+ * The toolbar popup: who you are (identicon, short address to copy), the hub and whether it is
+ * live, balances per asset, activity by day with status chips, a receipt per payment, budgets, CSV
+ * export, and what waits for approval. Locked, it unlocks in place; the hub unreachable, it says so
+ * with Retry; empty, it says what to do first. It renders what the worker keeps in storage and asks
+ * the worker to reconcile with the hub when it opens.
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { Payment } from '../../shared/api.js';
-import { displayAmount } from '../common/format.js';
-import { displayText } from '../common/text.js';
-import { send, useStoredValue } from '../common/page.js';
-import { AccountView, HubSession, KEYS, RailsView } from '../common/state.js';
-import { readRequestList } from '../common/storage.js';
 import { pendingOf } from '../background/queue.js';
-import { Budgets } from './Budgets.js';
 import { depositRailOf } from '../common/deposit.js';
-import { Deposit, DepositList } from './Deposit.js';
+import { localAmount } from '../common/format.js';
+import { t } from '../common/i18n.js';
+import { Icon, Identicon } from '../common/icons.js';
+import { send, useStoredEntry, useStoredValue } from '../common/page.js';
+import { AccountView, HubSession, KEYS, RailsView, Settings, StoredKeystore, UnlockedKey } from '../common/state.js';
+import { readRequestList } from '../common/storage.js';
+import { displayText } from '../common/text.js';
+import { Activity } from './Activity.js';
 import { AddFunds } from './AddFunds.js';
+import { Budgets } from './Budgets.js';
+import { CopyButton } from './Copy.js';
+import { Deposit, DepositList } from './Deposit.js';
+import { Receipt } from './Receipt.js';
 
 const openSettings = () => void chrome.runtime.openOptionsPage();
 
+/** "0x1234…abcd": enough to recognise, short enough for the header. */
+export const shortAddress = (a: string) => (a.length > 12 ? `${a.slice(0, 6)}…${a.slice(-4)}` : a);
+
+type View = 'home' | 'budgets' | 'deposit' | 'addFunds';
+
 export function Popup() {
-  const hub = HubSession.safeParse(useStoredValue(KEYS.hub, 'session'));
+  const hubEntry = useStoredEntry(KEYS.hub, 'session');
+  const hub = HubSession.safeParse(hubEntry.value);
   const view = AccountView.safeParse(useStoredValue(KEYS.account, 'session'));
   const active = readRequestList(useStoredValue(KEYS.approvals)).requests;
   const history = readRequestList(useStoredValue(KEYS.history)).requests;
   const [selected, setSelected] = useState<string | null>(null);
-  const [showBudgets, setShowBudgets] = useState(false);
-  const [showDeposit, setShowDeposit] = useState(false);
-  const [showAddFunds, setShowAddFunds] = useState(false);
+  const [shown, setShown] = useState<View>('home');
   const railsRaw = useStoredValue(KEYS.rails, 'session');
   const [notice, setNotice] = useState<string | null>(null);
   const [noAccess, setNoAccess] = useState(false);
   const testMoney = async () => {
     const r = await send({ type: 'dev.faucet' });
-    setNotice(r.ok ? 'Added 10 test SOVR.' : r.error);
+    setNotice(r.ok ? t('popup_test_money_added') : r.error);
   };
   const exportAll = async () => {
-    setNotice('Exporting every payment…');
+    setNotice(t('popup_exporting'));
     const r = await send({ type: 'payments.export' });
-    if (!r.ok || r.csv === undefined) return setNotice(r.ok ? 'The export came back empty.' : r.error);
+    if (!r.ok || r.csv === undefined) return setNotice(r.ok ? t('popup_export_empty') : r.error);
     download(r.csv);
-    setNotice(`Exported ${Math.max(0, r.csv.split('\r\n').length - 2)} payments.`);
+    setNotice(t('popup_exported', Math.max(0, r.csv.split('\r\n').length - 2)));
   };
 
   useEffect(() => void send({ type: 'account.sync' }), []);
   useEffect(() => void chrome.permissions.getAll().then((p) => setNoAccess(!p.origins?.length)), []);
 
-  if (!hub.success) {
-    return (
-      <main>
-        <h1>Tollway</h1>
-        <p data-testid="hub">Not signed in to a hub.</p>
-        <button type="button" class="primary" onClick={openSettings}>
-          Set up or unlock
-        </button>
-      </main>
-    );
-  }
+  // Not read yet: render nothing rather than flash the signed-out state.
+  if (!hubEntry.loaded) return <main aria-busy="true" />;
+  if (!hub.success) return <SignedOut />;
+
   const account = view.success && view.data.hubUrl === hub.data.url ? view.data : null;
   const payments = account?.payments ?? [];
   const detail = selected ? payments.find((p) => p.transactionId === selected) : undefined;
-  if (detail) return <Detail payment={detail} onBack={() => setSelected(null)} />;
-  if (showBudgets) return <Budgets hubUrl={hub.data.url} onBack={() => setShowBudgets(false)} />;
+  if (detail) return <Receipt payment={detail} onBack={() => setSelected(null)} />;
+  if (shown === 'budgets') return <Budgets hubUrl={hub.data.url} onBack={() => setShown('home')} />;
   // Offered only when the hub has the SOVR rail (GET /rails, as the worker cached it).
   const depositRail = hub.data.user ? depositRailOf(railsRaw, hub.data.url) : null;
-  if (showDeposit && depositRail && hub.data.user)
-    return <Deposit rail={depositRail} wallet={hub.data.user.address} hubUrl={hub.data.url} onBack={() => setShowDeposit(false)} />;
-
+  if (shown === 'deposit' && depositRail && hub.data.user)
+    return <Deposit rail={depositRail} wallet={hub.data.user.address} hubUrl={hub.data.url} onBack={() => setShown('home')} />;
   // Offered only when the hub has the Lightning rail: its node issues the invoice.
   const rails = RailsView.safeParse(railsRaw).data;
   const receives = hub.data.user && rails?.hubUrl === hub.data.url && rails.info.rails.some((r) => r.name === 'lightning');
-  if (showAddFunds && receives) return <AddFunds hubUrl={hub.data.url} onBack={() => setShowAddFunds(false)} />;
+  if (shown === 'addFunds' && receives) return <AddFunds hubUrl={hub.data.url} onBack={() => setShown('home')} />;
 
   const waiting = pendingOf(active).length;
   // Refused before the hub stored anything (insufficient funds, not signed in): shown, never hidden.
   const notPaid = history.filter((r) => r.status === 'failed' && !r.result).slice(0, 5);
+  const address = hub.data.user?.address;
   return (
-    <main>
-      <h1>Tollway</h1>
-      <p data-testid="hub" class="muted">
-        {hub.data.url} · <span data-testid="live">{account?.live ? 'live' : 'offline'}</span>
-      </p>
-      <section aria-label="Balance">
+    <main class="stack">
+      <header class="spread">
+        <div class="cluster">
+          {address && <Identicon address={address} label={t('popup_identicon')} />}
+          <div class="stack-sm">
+            {address && (
+              <span class="cluster">
+                <span class="mono" title={address} data-testid="account-address">
+                  {shortAddress(address)}
+                </span>
+                <CopyButton value={address} what={t('popup_copy_address')} />
+              </span>
+            )}
+            <span class="cluster tiny muted" data-testid="hub">
+              <span class={`dot ${account?.live ? 'dot-live' : ''}`} aria-hidden="true" />
+              <span data-testid="live">{account?.live ? t('popup_hub_live') : t('popup_hub_offline')}</span>
+              <span class="ellipsis">· {displayText(hub.data.url.replace(/^https?:\/\//, ''), 60)}</span>
+            </span>
+          </div>
+        </div>
+        <button
+          type="button"
+          class="btn-ghost btn-icon"
+          aria-label={t('common_settings')}
+          title={t('common_settings')}
+          onClick={openSettings}
+        >
+          <Icon name="settings" />
+        </button>
+      </header>
+
+      {account?.error && (
+        <div class="callout callout-danger stack-sm" role="alert" data-testid="unreachable">
+          <strong>{t('popup_unreachable_title')}</strong>
+          <span class="small">{t('popup_unreachable_text', displayText(hub.data.url, 120), displayText(account.error, 200))}</span>
+          <span>
+            <button type="button" class="btn-sm" onClick={() => void send({ type: 'account.sync' })}>
+              <Icon name="refresh" /> {t('popup_retry')}
+            </button>
+          </span>
+        </div>
+      )}
+
+      <section class="card stack-sm" aria-labelledby="balances-heading">
+        <h2 id="balances-heading" class="sr-only">
+          {t('popup_balances')}
+        </h2>
         {account?.balances.length ? (
-          account.balances.map((b) => (
-            <p key={b.asset} class="amount" data-testid={`balance-${b.asset}`}>
-              {displayAmount(b.available, b.asset)}
-              {b.pending !== '0' && <small> ({displayAmount(b.pending, b.asset)} pending)</small>}
-            </p>
-          ))
+          account.balances.map((b) => {
+            const a = localAmount(b.available, b.asset);
+            const pending = b.pending !== '0' ? localAmount(b.pending, b.asset) : null;
+            return (
+              <div key={b.asset}>
+                <p class="balance" data-testid={`balance-${b.asset}`}>
+                  <span class="amount-xl">{a?.value ?? b.available}</span> <span class="muted">{a?.unit ?? b.asset}</span>
+                </p>
+                {pending && <p class="tiny muted">{t('popup_pending_amount', `${pending.value} ${pending.unit}`)}</p>}
+              </div>
+            );
+          })
         ) : (
-          <p data-testid="balance-none">{account?.syncedAt ? 'No balance yet.' : 'Loading…'}</p>
-        )}
-        {account?.error && (
-          <p class="warning" role="alert">
-            {account.error}
+          <p class="muted" data-testid="balance-none">
+            {account?.syncedAt ? t('popup_no_balance') : t('common_loading')}
           </p>
         )}
+        <div class="cluster">
+          {receives && (
+            <button type="button" class="primary btn-sm" onClick={() => setShown('addFunds')}>
+              <Icon name="plus" /> {t('popup_add_funds')}
+            </button>
+          )}
+          {depositRail && (
+            <button type="button" class="btn-sm" onClick={() => setShown('deposit')}>
+              <Icon name="wallet" /> {t('popup_move_sovr')}
+            </button>
+          )}
+          <button type="button" class="btn-sm" onClick={() => void testMoney()} title={t('popup_test_money_title')}>
+            {t('popup_test_money')}
+          </button>
+        </div>
       </section>
-      {depositRail && <DepositList hubUrl={hub.data.url} limit={3} />}
-      {waiting > 0 && <p>{waiting === 1 ? '1 request waits for approval.' : `${waiting} requests wait for approval.`}</p>}
-      {noAccess && (
-        <p class="warning" data-testid="no-access">
-          Tollway may not access any site, so it notices no payment request. Choose sites in Settings.
+
+      {notice && (
+        <p role="status" class="callout callout-info small" data-testid="notice">
+          {notice}
         </p>
       )}
-      <section aria-label="Payments">
-        <h2>Payments</h2>
-        {payments.length === 0 ? (
-          <p>No payments yet.</p>
-        ) : (
-          <table>
-            <tbody>
-              {payments.map((p) => (
-                <tr key={p.transactionId} data-testid="payment" data-id={p.transactionId}>
-                  <td>
-                    <button type="button" class="link" onClick={() => setSelected(p.transactionId)} title="Details">
-                      {displayText(siteOf(p), 60)}
-                    </button>
-                  </td>
-                  <td>{displayAmount(p.amount, p.asset)}</td>
-                  <td class={p.status === 'failed' ? 'failed' : undefined} data-testid="status">
-                    {p.status}
-                    {p.failureReason ? `: ${displayText(p.failureReason, 200)}` : ''}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </section>
+      {waiting > 0 && (
+        <p class="callout callout-warn small" data-testid="waiting">
+          {waiting === 1 ? t('popup_waiting_one') : t('popup_waiting_many', waiting)}
+        </p>
+      )}
+      {noAccess && (
+        <p class="callout callout-warn small" data-testid="no-access">
+          {t('popup_no_access')}
+        </p>
+      )}
+      {depositRail && <DepositList hubUrl={hub.data.url} limit={3} />}
+
+      {payments.length === 0 ? (
+        <section class="card stack-sm" data-testid="empty" aria-labelledby="empty-heading">
+          <h2 id="empty-heading">{t('popup_empty_title')}</h2>
+          <p class="small">{t('popup_empty_text')}</p>
+          <p class="tiny muted">{t('popup_empty_dev')}</p>
+        </section>
+      ) : (
+        <Activity payments={payments} onOpen={setSelected} />
+      )}
+
       {notPaid.length > 0 && (
-        <section aria-label="Not paid">
-          <h2>Not paid</h2>
-          <ul>
+        <section aria-labelledby="not-paid-heading">
+          <h2 id="not-paid-heading">{t('popup_not_paid')}</h2>
+          <ul class="list small">
             {notPaid.map((r) => (
               <li key={r.id} class="failed">
                 {displayText(r.site, 120)}: {displayText(r.error ?? 'failed', 200)}
@@ -142,124 +199,77 @@ export function Popup() {
           </ul>
         </section>
       )}
-      <div class="actions">
-        {receives && (
-          <button type="button" class="primary" onClick={() => setShowAddFunds(true)}>
-            Add funds
-          </button>
-        )}
-        {depositRail && (
-          <button type="button" onClick={() => setShowDeposit(true)}>
-            Move SOVR from my wallet
-          </button>
-        )}
-        <button type="button" onClick={() => setShowBudgets(true)}>
-          Budgets
+
+      <footer class="cluster">
+        <button type="button" class="btn-sm" onClick={() => setShown('budgets')}>
+          <Icon name="budget" /> {t('popup_budgets')}
         </button>
-        <button type="button" disabled={!payments.length} onClick={() => void exportAll()} title="Every payment at the hub, as CSV">
-          Export CSV
+        <button type="button" class="btn-sm" disabled={!payments.length} onClick={() => void exportAll()} title={t('popup_export_title')}>
+          <Icon name="download" /> {t('popup_export')}
         </button>
-        <button type="button" onClick={() => void testMoney()} title="Only on a hub started in dev mode">
-          Get test money
-        </button>
-        <button type="button" onClick={openSettings}>
-          Settings
-        </button>
-      </div>
-      {notice && (
-        <p role="status" data-testid="notice">
-          {notice}
-        </p>
-      )}
+      </footer>
     </main>
   );
 }
 
-function siteOf(p: Payment): string {
-  try {
-    return p.resource ? new URL(p.resource.url).host : p.payTo;
-  } catch {
-    return p.payTo;
+/**
+ * Not signed in to a hub: locked (a keystore is kept) → the password field, in a frame that holds
+ * the keystore code; unlocked but signed out → sign in; nothing set up → onboarding.
+ */
+function SignedOut() {
+  const keystore = StoredKeystore.safeParse(useStoredValue(KEYS.keystore));
+  const unlocked = UnlockedKey.safeParse(useStoredValue(KEYS.unlocked, 'session'));
+  const settings = Settings.safeParse(useStoredValue(KEYS.settings));
+  const [problem, setProblem] = useState<string | null>(null);
+  const hubUrl = settings.success ? settings.data.hubUrl : null;
+  const signIn = async () => {
+    if (!hubUrl) return openSettings();
+    const r = await send({ type: 'auth.signIn', hubUrl });
+    setProblem(r.ok ? null : r.error);
+  };
+  if (keystore.success && !unlocked.success && hubUrl) {
+    return (
+      <main class="stack" data-testid="locked">
+        <header class="cluster">
+          <Identicon address={keystore.data.address} label={t('popup_identicon')} />
+          <div class="stack-sm">
+            <h1 class="cluster">
+              <Icon name="lock" /> {t('popup_locked_title')}
+            </h1>
+            <span class="mono tiny muted">{shortAddress(keystore.data.address)}</span>
+          </div>
+        </header>
+        <p class="small">{t('popup_locked_text', displayText(hubUrl, 120))}</p>
+        <iframe class="unlock-frame" src="unlock.html" title={t('popup_unlock')} />
+        <p>
+          <button type="button" class="link" onClick={openSettings}>
+            {t('common_settings')}
+          </button>
+        </p>
+      </main>
+    );
   }
-}
-
-const safeLink = (url: string | undefined) => {
-  if (!url) return null;
-  try {
-    const u = new URL(url);
-    return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : null;
-  } catch {
-    return null;
-  }
-};
-
-function Detail({ payment: p, onBack }: { payment: Payment; onBack: () => void }) {
-  const explorer = safeLink(p.receipt.blockExplorerUrl);
   return (
-    <main>
-      <h1>Payment</h1>
-      <dl data-testid="detail">
-        <dt>Transaction</dt>
-        <dd data-testid="detail-id">{p.transactionId}</dd>
-        <dt>Status</dt>
-        <dd data-testid="detail-status" class={p.status === 'failed' ? 'failed' : undefined}>
-          {p.status}
-        </dd>
-        {p.failureReason && (
-          <>
-            <dt>Why</dt>
-            <dd class="failed">{displayText(p.failureReason, 500)}</dd>
-          </>
-        )}
-        <dt>Amount</dt>
-        <dd>{displayAmount(p.amount, p.asset)}</dd>
-        <dt>To</dt>
-        <dd>{displayText(p.payTo, 200)}</dd>
-        <dt>Rail</dt>
-        <dd>{p.rail}</dd>
-        {p.resource && (
-          <>
-            <dt>For</dt>
-            <dd>
-              {displayText(p.resource.method, 16)} {displayText(p.resource.url, 300)}
-            </dd>
-          </>
-        )}
-        {p.description && (
-          <>
-            <dt>What</dt>
-            <dd>{displayText(p.description, 500)}</dd>
-          </>
-        )}
-        <dt>Created</dt>
-        <dd>{p.createdAt}</dd>
-        <dt>Updated</dt>
-        <dd>{p.updatedAt}</dd>
-        {p.receipt.transactionHash && (
-          <>
-            <dt>Tx hash</dt>
-            <dd>
-              {explorer ? (
-                <a href={explorer} target="_blank" rel="noreferrer">
-                  {p.receipt.transactionHash}
-                </a>
-              ) : (
-                p.receipt.transactionHash
-              )}
-            </dd>
-          </>
-        )}
-        {p.receipt.preimage && (
-          <>
-            <dt>Preimage</dt>
-            <dd>{p.receipt.preimage}</dd>
-          </>
-        )}
-      </dl>
+    <main class="stack" data-testid="signed-out">
+      <h1>{t('popup_signed_out_title')}</h1>
+      <p class="small" data-testid="hub">
+        {unlocked.success && hubUrl ? t('popup_sign_in_text', displayText(hubUrl, 120)) : t('popup_signed_out_text')}
+      </p>
+      {problem && (
+        <p class="callout callout-danger small" role="alert">
+          {problem}
+        </p>
+      )}
       <div class="actions">
-        <button type="button" onClick={onBack}>
-          Back
-        </button>
+        {unlocked.success && hubUrl ? (
+          <button type="button" class="primary" onClick={() => void signIn()}>
+            {t('popup_sign_in')}
+          </button>
+        ) : (
+          <button type="button" class="primary" onClick={openSettings}>
+            {t('popup_set_up')}
+          </button>
+        )}
       </div>
     </main>
   );

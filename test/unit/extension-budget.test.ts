@@ -1,3 +1,4 @@
+import { tEn } from '../helpers/i18n-en.js';
 import { describe, expect, it } from 'vitest';
 import { createBudgets } from '../../extension/background/budgets.js';
 import { KEYS } from '../../extension/common/state.js';
@@ -64,8 +65,8 @@ describe('budget periods (what the popup and the window show)', () => {
     expect(allowanceAt(allowance({ period: 'month', resetsAt: '2025-04-01T00:00:00.000Z' }), at('2025-04-15T00:00:00Z')).resetsAt).toBe(
       at('2025-05-01T00:00:00Z'),
     );
-    expect(budgetText(a, at('2025-03-10T18:00:00Z'))).toBe('0.0000000000000015 of 0.000000000000003 SOVR left this day');
-    expect(budgetText(a, at('2025-03-12T18:00:00Z'))).toBe('0.000000000000003 of 0.000000000000003 SOVR left this day');
+    expect(budgetText(a, at('2025-03-10T18:00:00Z'), tEn, 'en-US')).toBe('0.0000000000000015 of 0.000000000000003 SOVR left this day');
+    expect(budgetText(a, at('2025-03-12T18:00:00Z'), tEn, 'en-US')).toBe('0.000000000000003 of 0.000000000000003 SOVR left this day');
   });
 });
 
@@ -125,8 +126,8 @@ describe('amounts typed in whole units', () => {
       expect(parseUnits(bad, 18), bad).toBeNull();
   });
   it('Lightning amounts show in sats with BTC beside', () => {
-    expect(lightningAmount('1500000')).toBe('1,500 sats (0.000015 BTC)');
-    expect(lightningAmount('1501')).toBe('1,501 msat (0.00000001501 BTC)');
+    expect(lightningAmount('1500000', tEn, 'en-US')).toBe('1,500 sats (0.000015 BTC)');
+    expect(lightningAmount('1501', tEn, 'en-US')).toBe('1,501 msat (0.00000001501 BTC)');
   });
 });
 

@@ -1,3 +1,4 @@
+import { tEn } from '../helpers/i18n-en.js';
 import { describe, expect, it } from 'vitest';
 import { choosePayment } from '../../extension/background/choose.js';
 import { proofHeader } from '../../extension/background/proof.js';
@@ -58,13 +59,13 @@ describe('Lightning (L402) paying', () => {
   it('the window shows the amount in sats and BTC, rail Lightning', () => {
     const challenge = l402Only();
     const payment = choosePayment(challenge, { url: 'https://shop.example/a', method: 'GET' }, HUB).payment;
-    expect(describeRequest(request({ challenge, payment }))).toEqual({
+    expect(describeRequest(request({ challenge, payment }), tEn)).toEqual({
       amount: '1,500 sats (0.000015 BTC)',
       rail: 'Lightning',
       scheme: 'L402 invoice',
       expiresAt: null,
     });
-    expect(describeRequest(request({ challenge, payment: null, unpayable: 'signed out' })).amount).toBe('1,500 sats (0.000015 BTC)');
+    expect(describeRequest(request({ challenge, payment: null, unpayable: 'signed out' }), tEn).amount).toBe('1,500 sats (0.000015 BTC)');
   });
 
   it('the proof is Authorization: L402 <macaroon>:<preimage hex>, once the preimage is known', () => {

@@ -3,6 +3,7 @@
  * signer recovered exactly as the hub's decoder does; addresses in one case), and the one function
  * every merchant- or page-chosen string goes through before the person reads it.
  */
+import { tEn } from '../helpers/i18n-en.js';
 import { randomBytes } from 'node:crypto';
 import bolt11 from 'bolt11';
 import { describe, expect, it } from 'vitest';
@@ -94,15 +95,18 @@ describe('the payee of a Lightning invoice', () => {
 
 describe('who the window says is paid', () => {
   it('names the payee for every rail, through displayText', () => {
-    expect(payeeText(request())).toBe('Hub merchant m_shop');
+    expect(payeeText(request(), tEn)).toBe('Hub merchant m_shop');
     expect(
-      payeeText(request({ payment: { rail: 'lightning', payTo: 'lnbc1…', amount: '1000', asset: 'BTC' }, payee: '02' + 'ab'.repeat(32) })),
+      payeeText(
+        request({ payment: { rail: 'lightning', payTo: 'lnbc1…', amount: '1000', asset: 'BTC' }, payee: '02' + 'ab'.repeat(32) }),
+        tEn,
+      ),
     ).toBe(`Lightning node 02${'ab'.repeat(32)}`);
-    expect(payeeText(request({ payment: { rail: 'lightning', payTo: 'lnbc1…', amount: '1000', asset: 'BTC' }, payee: null }))).toBe(
+    expect(payeeText(request({ payment: { rail: 'lightning', payTo: 'lnbc1…', amount: '1000', asset: 'BTC' }, payee: null }), tEn)).toBe(
       'Lightning invoice (its node could not be read)',
     );
     expect(
-      payeeText(request({ payment: null, unpayable: 'x', challenge: x402Challenge([tollwayOption({ payTo: 'm_\u202eevil' })]) })),
+      payeeText(request({ payment: null, unpayable: 'x', challenge: x402Challenge([tollwayOption({ payTo: 'm_\u202eevil' })]) }), tEn),
     ).toBe('m_evil');
     expect(
       payeeText(
@@ -115,9 +119,10 @@ describe('who the window says is paid', () => {
             problems: [],
           },
         }),
+        tEn,
       ),
     ).toBe('Lightning invoice');
-    expect(payeeText(request({ payment: { rail: 'internal', payTo: 'm_\u202eshop\u200b', amount: '1', asset: 'SOVR' } }))).toBe(
+    expect(payeeText(request({ payment: { rail: 'internal', payTo: 'm_\u202eshop\u200b', amount: '1', asset: 'SOVR' } }), tEn)).toBe(
       'Hub merchant m_shop',
     );
   });

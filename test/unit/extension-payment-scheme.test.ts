@@ -4,6 +4,7 @@
  * challenge echoed with the preimage, and `window.tollway.fetch`'s WWW-Authenticate reaches the
  * worker's parser.
  */
+import { tEn } from '../helpers/i18n-en.js';
 import { describe, expect, it } from 'vitest';
 import { choosePayment } from '../../extension/background/choose.js';
 import { createProvider } from '../../extension/background/provider.js';
@@ -61,7 +62,7 @@ describe('the Payment scheme in the extension', () => {
     const c = challenge(PAYMENT);
     const choice = choosePayment(c, GET, HUB);
     expect(choice.payment).toEqual({ rail: 'lightning', payTo: INVOICE, amount: '1500000', asset: 'BTC', resource: GET });
-    expect(describeRequest(request({ challenge: c, payment: choice.payment }))).toEqual({
+    expect(describeRequest(request({ challenge: c, payment: choice.payment }), tEn)).toEqual({
       amount: '1,500 sats (0.000015 BTC)',
       rail: 'Lightning',
       scheme: 'Payment scheme (Lightning charge)',

@@ -7,6 +7,7 @@
  * hub's bounds, and the `PAYMENT-SIGNATURE` an `exact` retry carries, read back with the x402
  * reference decoder.
  */
+import { tEn } from '../helpers/i18n-en.js';
 import { decodePaymentSignatureHeader } from '@x402/core/http';
 import { verifyTypedData as ethersVerify, Wallet } from 'ethers';
 import { verifyTypedData as viemVerify, type Hex } from 'viem';
@@ -121,7 +122,7 @@ describe('choosing the entry and the rail', () => {
       validitySeconds: 300,
       domain: { name: 'SOVR', version: '1', chainId: 31337, verifyingContract: TOKEN.toLowerCase() },
     });
-    expect(describeRequest(request({ payment: c.payment, challenge: x402Challenge([exactOption()]) }))).toMatchObject({
+    expect(describeRequest(request({ payment: c.payment, challenge: x402Challenge([exactOption()]) }), tEn)).toMatchObject({
       amount: '0.0000000000000025 SOVR',
       rail: 'SOVR on chain, from your wallet',
       scheme: 'exact · eip155:31337',

@@ -4,6 +4,7 @@
  * worker following a top-up: asked once under one key, the QR drawn, credited by the socket event,
  * never moved back by a late or replayed one.
  */
+import { tEn } from '../helpers/i18n-en.js';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { lightningUri, type Topup } from '../../shared/topups.js';
@@ -59,16 +60,16 @@ const stored = (over: Partial<StoredTopup> = {}): StoredTopup => ({
 
 describe('topupStatusText', () => {
   it('says where the top-up stands, in sats', () => {
-    expect(topupStatusText(stored({ status: 'sending', topup: null }))).toBe('Asking the hub for an invoice…');
-    expect(topupStatusText(stored({ status: 'sending', topup: null, error: 'hub answered 503' }))).toBe(
+    expect(topupStatusText(stored({ status: 'sending', topup: null }), tEn, 'en-US')).toBe('Asking the hub for an invoice…');
+    expect(topupStatusText(stored({ status: 'sending', topup: null, error: 'hub answered 503' }), tEn, 'en-US')).toBe(
       'Asking the hub for an invoice… (hub answered 503)',
     );
-    expect(topupStatusText(stored())).toBe('Waiting for 1,500 sats (0.000015 BTC)…');
-    expect(topupStatusText(stored({ status: 'credited', topup: topup({ status: 'credited', creditedAmount: '2000000' }) }))).toBe(
-      'Credited 2,000 sats (0.00002 BTC).',
-    );
-    expect(topupStatusText(stored({ status: 'expired' }))).toBe('Expired unpaid: nothing was added.');
-    expect(topupStatusText(stored({ status: 'failed', topup: null, error: 'validation-error: too much' }))).toBe(
+    expect(topupStatusText(stored(), tEn, 'en-US')).toBe('Waiting for 1,500 sats (0.000015 BTC)…');
+    expect(
+      topupStatusText(stored({ status: 'credited', topup: topup({ status: 'credited', creditedAmount: '2000000' }) }), tEn, 'en-US'),
+    ).toBe('Credited 2,000 sats (0.00002 BTC).');
+    expect(topupStatusText(stored({ status: 'expired' }), tEn, 'en-US')).toBe('Expired unpaid: nothing was added.');
+    expect(topupStatusText(stored({ status: 'failed', topup: null, error: 'validation-error: too much' }), tEn, 'en-US')).toBe(
       'Refused: validation-error: too much',
     );
   });
