@@ -125,6 +125,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     eventWritten: () => poke(),
     spawn,
     signal: closed.signal,
+    publicUrl: config.publicUrl,
   };
   // Every rail the registry knows and the environment turned on; tests may add or replace rails.
   const rails: Rails = {};
@@ -198,6 +199,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     rails: () => railsInfo(rails),
     // A rail that brings an x402 facilitator core (SOVR, from the environment or a test's rails).
     facilitator: config.x402Facilitator === 'off' ? undefined : Object.values(rails).find((r) => r?.facilitator)?.facilitator,
+    ilp: rails.ilp?.interledger,
   });
   const server = createServer(app);
   const notifier = createSocketNotifier({

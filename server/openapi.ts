@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import * as api from '../shared/api.js';
 import * as deposits from '../shared/deposits.js';
+import * as ilp from '../shared/ilp.js';
 import * as topups from '../shared/topups.js';
 import * as challengeInvoices from '../shared/challenge-invoices.js';
 import * as x402 from './x402/schemas.js';
@@ -38,6 +39,11 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
     CreateTopupRequest: json(topups.CreateTopupRequest, 'input'),
     Topup: json(topups.Topup, 'output'),
     TopupStatusUpdate: json(topups.TopupStatusUpdate, 'output'),
+    LinkIlpWalletRequest: json(ilp.LinkIlpWalletRequest, 'input'),
+    IlpWallet: json(ilp.IlpWallet, 'output'),
+    IlpGrantList: json(ilp.IlpGrantList, 'output'),
+    IlpPaymentState: json(ilp.IlpPaymentState, 'output'),
+    IlpPaymentOptions: json(ilp.IlpPaymentOptions, 'input'),
     CreateChallengeInvoiceRequest: json(challengeInvoices.CreateChallengeInvoiceRequest, 'input'),
     ChallengeInvoice: json(challengeInvoices.ChallengeInvoice, 'output'),
     ChallengeReceipt: json(challengeInvoices.ChallengeReceipt, 'output'),
@@ -114,6 +120,68 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
         security: bearer,
         parameters: [idParam],
         responses: { 200: ok('Topup'), 401: problem, 404: problem },
+      },
+    },
+    '/ilp/wallet': {
+      get: {
+        summary: 'Your linked Interledger wallet address',
+        security: bearer,
+        responses: { 200: ok('IlpWallet'), ...errors },
+      },
+      put: {
+        summary: 'Link your Interledger (Open Payments) wallet address: the ilp rail pays from it, with your consent on its page',
+        description:
+          'The hub fetches the wallet address and links it only if it can pay from it: 422 ilp-wallet-unusable (an asset the hub ' +
+          'does not keep, a scale finer than its base unit, no usable auth server, not a wallet address). Replaces any linked before. ' +
+          '400 unsupported-rail when the ilp rail is off.',
+        security: bearer,
+        requestBody: body('LinkIlpWalletRequest'),
+        responses: { 200: ok('IlpWallet'), 422: problem, ...errors },
+      },
+      delete: {
+        summary: 'Unlink your Interledger wallet address',
+        security: bearer,
+        responses: { 204: { description: 'unlinked' }, ...errors },
+      },
+    },
+    '/ilp/finish': {
+      get: {
+        summary: "Where the person's Interledger wallet sends them back after its consent page (the grant's finish URI)",
+        description:
+          'The hash is checked before anything else (standard base64, padded or not, or base64url); then the consent is claimed once ' +
+          '(a replayed interact_ref changes nothing), the grant continued, and the outgoing payment created and followed. ' +
+          'Answers a page saying what happened and that the tab may close; result=grant_rejected fails the payment. A redirect ' +
+          'that matches no consent in progress is a 400 ilp-finish-refused problem.',
+        parameters: [
+          { name: 'ref', in: 'query', required: true, schema: { type: 'string' } },
+          { name: 'hash', in: 'query', schema: { type: 'string' } },
+          { name: 'interact_ref', in: 'query', schema: { type: 'string' } },
+          { name: 'result', in: 'query', schema: { type: 'string' } },
+        ],
+        responses: { 200: { description: 'text/html: the outcome, for the person' }, 400: problem },
+      },
+    },
+    '/ilp/grants': {
+      get: {
+        summary: 'Your Interledger budget grants (approved once, paying later payments without consent) with what is left now',
+        security: bearer,
+        responses: { 200: ok('IlpGrantList'), ...errors },
+      },
+    },
+    '/ilp/grants/{id}': {
+      delete: {
+        summary: "Revoke a budget grant: deleted at the wallet's auth server, and never used again",
+        security: bearer,
+        parameters: [idParam],
+        responses: { 204: { description: 'revoked' }, ...errors },
+      },
+    },
+    '/ilp/payments/{id}': {
+      get: {
+        summary: 'Where one of your ilp payments stands at the wallet (its consent URL while it waits for you)',
+        security: bearer,
+        parameters: [idParam],
+        responses: { 200: ok('IlpPaymentState'), ...errors },
       },
     },
     '/merchants/{id}/invoices': {

@@ -10,7 +10,7 @@ import { PaymentOption } from './challenge/option.js';
 import { HttpUrl } from './url.js';
 
 export const Asset = z.enum(ASSET_NAMES as [string, ...string[]]).describe('Asset code');
-export const Rail = z.enum(['internal', 'sovr', 'lightning']);
+export const Rail = z.enum(['internal', 'sovr', 'lightning', 'ilp']);
 export type Rail = z.infer<typeof Rail>;
 
 /** `GET /rails`: what this hub can pay with, and what a wallet needs to sign for the SOVR rail. */
@@ -19,6 +19,16 @@ export const RailsInfo = z.object({
     z.discriminatedUnion('name', [
       z.object({ name: z.literal('internal'), assets: z.array(z.string()) }),
       z.object({ name: z.literal('lightning'), assets: z.array(z.string()) }),
+      z.object({
+        name: z.literal('ilp'),
+        assets: z.array(z.string()),
+        clientWalletAddress: z.string().describe("The hub's own wallet address: the client its grant requests name"),
+        keyId: z.string().describe("The key id of the hub's Ed25519 request-signing key"),
+        publicKey: z
+          .record(z.string(), z.unknown())
+          .describe("The public half as a JWK: what the client wallet address's jwks.json must list"),
+        consentSeconds: z.number().int().describe("How long the person has to approve on their wallet's page"),
+      }),
       z.object({
         name: z.literal('sovr'),
         assets: z.array(z.string()),
@@ -113,7 +123,13 @@ export const AllowanceList = z.object({ data: z.array(Allowance) });
 
 export const CreatePaymentRequest = z.strictObject({
   rail: Rail,
-  payTo: z.string().min(1).max(2048).describe('internal: a hub merchant id; lightning: a BOLT 11 invoice naming exactly `amount` msat'),
+  payTo: z
+    .string()
+    .min(1)
+    .max(2048)
+    .describe(
+      'internal: a hub merchant id; lightning: a BOLT 11 invoice naming exactly `amount` msat; ilp: a hub merchant id (paid into its wallet address) or a wallet address URL',
+    ),
   amount: PositiveAmountString,
   asset: Asset,
   resource: PaymentResourceRef.optional(),
@@ -153,6 +169,13 @@ export const Payment = z.object({
   receipt: Receipt,
   createdAt: z.string().describe('ISO 8601'),
   updatedAt: z.string().describe('ISO 8601'),
+  interact: z
+    .object({
+      redirect: z.string().describe("The person's own wallet's consent page: open it for them to approve or reject"),
+      expiresAt: z.string().describe('ISO 8601; past it the payment fails'),
+    })
+    .optional()
+    .describe('ilp rail, in the answer to POST /payments while the payment waits for consent on the wallet'),
 });
 export type Payment = z.infer<typeof Payment>;
 
@@ -204,12 +227,14 @@ export const CreateMerchantRequest = z.strictObject({
     .string()
     .regex(/^0x[0-9a-fA-F]{40}$/, 'an EVM address')
     .optional(),
+  walletAddress: HttpUrl.optional().describe('An Interledger wallet address: the ilp rail pays the merchant there'),
 });
 export const Merchant = z.object({
   id: z.string(),
   name: z.string(),
   webhookUrl: z.string().nullable(),
   payoutAddress: z.string().nullable(),
+  walletAddress: z.string().nullable().optional().describe('Interledger wallet address the ilp rail pays'),
   createdAt: z.string(),
 });
 export const CreateMerchantResponse = z.object({

@@ -25,6 +25,16 @@ export const PROBLEMS = {
   'invoice-already-paid': { status: 409, title: 'This Lightning invoice is already paid or being paid through this hub' },
   'invalid-authorization': { status: 400, title: 'The SOVR transfer authorization is not valid for this payment' },
   'chain-unavailable': { status: 503, title: 'The chain node cannot be reached; nothing was stored, retry later' },
+  /** Interledger: the wallet address cannot be used (unreachable, not a wallet, an asset the hub does not keep). */
+  'ilp-wallet-unusable': { status: 422, title: 'This Interledger wallet address cannot be used' },
+  /** Interledger: paying on the ilp rail needs a linked wallet address (PUT /ilp/wallet). */
+  'ilp-wallet-not-linked': { status: 409, title: 'Link an Interledger wallet address first' },
+  /** Interledger: the payee (a merchant without a wallet address, an unusable one) cannot be paid this way. */
+  'ilp-payee-unusable': { status: 422, title: 'This payee cannot be paid through Interledger' },
+  /** Interledger: a wallet or its auth server refused or did not answer; nothing was stored. */
+  'ilp-unavailable': { status: 502, title: 'The Interledger wallet did not answer as expected; nothing was stored, retry later' },
+  /** Interledger: a finish redirect that matches no consent in progress (unknown, already used, forged). */
+  'ilp-finish-refused': { status: 400, title: 'This consent redirect cannot be used' },
   unauthorized: { status: 401, title: 'Authentication required' },
   'invalid-token': { status: 401, title: 'The token is not valid' },
   'invalid-siwe': { status: 401, title: 'The sign-in message or signature is not valid' },

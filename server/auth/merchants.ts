@@ -9,6 +9,8 @@ export interface MerchantRecord {
   name: string;
   webhookUrl: string | null;
   payoutAddress: string | null;
+  /** Where the Interledger rail pays this merchant. */
+  walletAddress: string | null;
   createdAt: string;
 }
 
@@ -17,6 +19,7 @@ interface MerchantRow {
   name: string;
   webhook_url: string | null;
   payout_address: string | null;
+  wallet_address: string | null;
   created_at: number;
 }
 
@@ -26,6 +29,7 @@ const toRecord = (r: MerchantRow): MerchantRecord => ({
   name: r.name,
   webhookUrl: r.webhook_url,
   payoutAddress: r.payout_address,
+  walletAddress: r.wallet_address,
   createdAt: new Date(Number(r.created_at)).toISOString(),
 });
 
@@ -54,22 +58,32 @@ export function createMerchants({ db, clock, allowPrivateWebhooks = false, onWeb
   return {
     /** The webhook endpoint, the delivery log and redelivery. */
     webhooks,
-    async create(input: { name: string; webhookUrl?: string; payoutAddress?: string }) {
+    async create(input: { name: string; webhookUrl?: string; payoutAddress?: string; walletAddress?: string }) {
       if (input.webhookUrl !== undefined) webhooks.validateUrl(input.webhookUrl, 'body.webhookUrl');
       const id = `m_${randomBytes(9).toString('base64url')}`;
       const apiKey = `tw_sk_${randomBytes(32).toString('base64url')}`;
       const webhookSecret = `whsec_${randomBytes(32).toString('base64')}`;
       const now = clock.now();
       await db.run(
-        `INSERT INTO merchants (id, name, webhook_url, payout_address, api_key_hash, webhook_secret, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        [id, input.name, input.webhookUrl ?? null, input.payoutAddress ?? null, sha256(apiKey), webhookSecret, now],
+        `INSERT INTO merchants (id, name, webhook_url, payout_address, wallet_address, api_key_hash, webhook_secret, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          id,
+          input.name,
+          input.webhookUrl ?? null,
+          input.payoutAddress ?? null,
+          input.walletAddress ?? null,
+          sha256(apiKey),
+          webhookSecret,
+          now,
+        ],
       );
       const merchant = toRecord({
         id,
         name: input.name,
         webhook_url: input.webhookUrl ?? null,
         payout_address: input.payoutAddress ?? null,
+        wallet_address: input.walletAddress ?? null,
         created_at: now,
       });
       return { merchant, apiKey, webhookSecret };
@@ -78,7 +92,7 @@ export function createMerchants({ db, clock, allowPrivateWebhooks = false, onWeb
     async byApiKey(apiKey: string | undefined): Promise<MerchantRecord> {
       if (!apiKey) throw new ProblemError('unauthorized', 'send the merchant API key as a Bearer token');
       const row = await db.get<MerchantRow>(
-        'SELECT id, name, webhook_url, payout_address, created_at FROM merchants WHERE api_key_hash = ?',
+        'SELECT id, name, webhook_url, payout_address, wallet_address, created_at FROM merchants WHERE api_key_hash = ?',
         [sha256(apiKey)],
       );
       if (!row) throw new ProblemError('invalid-token', 'unknown merchant API key');

@@ -7,6 +7,7 @@ import type { Wallets } from '../payments/balances.js';
 import type { PaymentsService } from '../payments/service.js';
 import type { ChallengeInvoices } from '../payments/challenge-invoices.js';
 import type { SovrFacilitator } from '../rails/sovr/index.js';
+import type { InterledgerApi } from '../rails/ilp/api.js';
 import type { RailsInfo, TokenResponse } from '../../shared/api.js';
 import type { z } from 'zod';
 
@@ -39,6 +40,8 @@ export interface HttpDeps {
   rails(): Promise<RailsInfo>;
   /** The SOVR rail's x402 facilitator core; absent when the rail is off (then /x402/* is 404). */
   facilitator?: SovrFacilitator;
+  /** The Interledger rail's linked wallets, consent redirect and grants; absent when the rail is off. */
+  ilp?: InterledgerApi;
 }
 
 export interface AuthedUser {

@@ -1,4 +1,5 @@
 import { depositRoutes } from './deposit-routes.js';
+import { ilpRoutes } from './ilp-routes.js';
 import { topupRoutes } from './topup-routes.js';
 import cors from 'cors';
 import express, { type Express } from 'express';
@@ -71,6 +72,7 @@ export function createHttpApp(deps: HttpDeps): Express {
   app.use(x402Routes(deps));
   app.use(depositRoutes(deps));
   app.use(topupRoutes(deps));
+  app.use(ilpRoutes(deps));
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;

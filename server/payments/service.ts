@@ -7,7 +7,17 @@ import { ProblemError } from '../../shared/problem.js';
 import type { Clock } from '../clock.js';
 import type { Ledger } from '../ledger/types.js';
 import { appendEvent } from '../notify/outbox.js';
-import type { DepositsApi, TopupsApi, PreparedPayment, Rail, RailOutcome, RailPayment, RailRequest, Rails } from '../rails/types.js';
+import type {
+  AwaitingPayer,
+  DepositsApi,
+  TopupsApi,
+  PreparedPayment,
+  Rail,
+  RailOutcome,
+  RailPayment,
+  RailRequest,
+  Rails,
+} from '../rails/types.js';
 import { newestFirst } from '../store/pages.js';
 import { forUpdate, type Db, type Queryable } from '../store/types.js';
 import type { AccountDirectory } from '../core/accounts.js';
@@ -306,7 +316,7 @@ export function createPaymentsService(deps: PaymentsDeps) {
     deps.onEvent?.();
     deps.onStatus?.('pending');
 
-    let outcome: RailOutcome;
+    let outcome: RailOutcome | AwaitingPayer;
     try {
       outcome = await p.rail.execute(railPayment(started.row));
     } catch (err) {
@@ -355,7 +365,8 @@ export function createPaymentsService(deps: PaymentsDeps) {
    * Records what the rail said. Idempotent: a payment already final, or already in the reported
    * state, is left as it is. A reservation that lapsed before it could be posted fails the payment.
    */
-  async function applyOutcome(id: string, outcome: RailOutcome): Promise<Payment> {
+  async function applyOutcome(id: string, outcome: RailOutcome | AwaitingPayer): Promise<Payment> {
+    if (outcome.status === 'pending') return awaitingPayer(id, outcome.interact);
     // Sign before taking the write lock: signing is the slowest step and needs nothing locked.
     const pre =
       outcome.status === 'completed' ? await db.get<PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ?`, [id]) : undefined;
@@ -411,6 +422,21 @@ export function createPaymentsService(deps: PaymentsDeps) {
     return payment;
   }
 
+  /**
+   * The rail waits for the payer (consent on their own wallet): nothing changes state, but the
+   * answer to the creating request, and its replay, say where the person approves.
+   */
+  async function awaitingPayer(id: string, interact: Payment['interact']): Promise<Payment> {
+    return db.transaction(async (tx) => {
+      const row = await loadForUpdate(tx, id);
+      if (!row) throw new Error(`payment ${id} vanished`);
+      if (row.status !== 'pending') return toPayment(row);
+      const payment: Payment = { ...toPayment(row), interact };
+      await storeResponse(tx, id, { status: 200, body: payment });
+      return payment;
+    });
+  }
+
   function receiptFor(row: PaymentRow): Promise<string> {
     return deps.issueReceipt({
       paymentId: row.id,
@@ -448,6 +474,12 @@ export function createPaymentsService(deps: PaymentsDeps) {
       // Its payer has no hub balance to give it back to.
       if (row.user_id === OUTSIDE_PAYER_ID)
         throw new ProblemError('payment-not-refundable', 'a payment from outside the hub (any Lightning wallet) cannot be refunded here');
+      // It went from the person's wallet into the merchant's own wallet: the merchant's hub balance never held it.
+      if (row.rail === 'ilp')
+        throw new ProblemError(
+          'payment-not-refundable',
+          "an Interledger payment went into the merchant's own wallet: refund it from there",
+        );
       const left = BigInt(row.amount) - BigInt(row.refunded_amount);
       const amount = body.amount === undefined ? left : BigInt(body.amount);
       if (amount > left) throw new ProblemError('refund-exceeds-payment', `at most ${left} ${row.asset} is left to refund`);
@@ -502,7 +534,7 @@ export function createPaymentsService(deps: PaymentsDeps) {
     const open = await db.all<PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE status IN ('pending', 'submitted')`);
     for (const row of open) {
       const rail = rails[row.rail as keyof Rails];
-      const outcome: RailOutcome = rail
+      const outcome: RailOutcome | AwaitingPayer = rail
         ? await rail
             .resume(railPayment(row))
             .catch((err: Error) => ({ status: 'failed' as const, reason: `rail error on resume: ${err.message}` }))

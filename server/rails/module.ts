@@ -22,6 +22,8 @@ export interface RailParts {
   /** Background work the hub waits for on close; `signal` aborts when the hub closes. */
   spawn(name: string, work: (signal: AbortSignal) => Promise<void>): void;
   signal: AbortSignal;
+  /** The origin people reach the hub at (TOLLWAY_PUBLIC_URL): where outside parties send people back. */
+  publicUrl: string;
 }
 
 /**

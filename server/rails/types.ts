@@ -3,6 +3,7 @@ import type { CreateDepositRequest, Deposit } from '../../shared/deposits.js';
 import type { CreateTopupRequest, Topup } from '../../shared/topups.js';
 import type { Queryable } from '../store/types.js';
 import type { SovrFacilitator } from './facilitator.js';
+import type { InterledgerApi } from './ilp/api.js';
 
 /** One rail's entry in `GET /rails`. */
 export type RailInfo = RailsInfo['rails'][number];
@@ -23,6 +24,13 @@ export type RailOutcome =
   | { status: 'completed'; transactionHash?: string; blockExplorerUrl?: string; preimage?: string }
   | { status: 'submitted'; transactionHash?: string; blockExplorerUrl?: string }
   | { status: 'failed'; reason: string };
+
+/**
+ * What `execute` or `resume` may also say: still waiting for the payer (their consent on their own
+ * wallet's page). The payment stays `pending`, and the answer to the request carries where the
+ * person approves it.
+ */
+export type AwaitingPayer = { status: 'pending'; interact: { redirect: string; expiresAt: string } };
 
 export interface Payee {
   /** The ledger account credited when the payment posts. */
@@ -52,12 +60,12 @@ export interface Rail {
    */
   payeeOf?(payTo: string): string;
   /** Moves the money once the reservation has committed. */
-  execute(payment: RailPayment): Promise<RailOutcome>;
+  execute(payment: RailPayment): Promise<RailOutcome | AwaitingPayer>;
   /**
    * After a restart, for a payment that is not final: find out what happened (re-check the chain
    * or the invoice) and never send a second time blindly.
    */
-  resume(payment: RailPayment): Promise<RailOutcome>;
+  resume(payment: RailPayment): Promise<RailOutcome | AwaitingPayer>;
   /**
    * Optional, for a rail whose payer's money is not a hub balance (an on-chain wallet): checks the
    * request and reads what it must (the chain) before anything is stored; a ProblemError refuses
@@ -82,6 +90,8 @@ export interface Rail {
   checkRequest?(req: { payTo: string; amount: bigint; asset: string }): Promise<void>;
   /** Optional: the x402 facilitator core (verify and settle `exact` payloads) this rail brings. */
   readonly facilitator?: SovrFacilitator;
+  /** Optional: linked wallet addresses, the consent redirect and held grants (the Interledger rail). */
+  readonly interledger?: InterledgerApi;
   /** What `GET /rails` says about this rail: what a wallet needs to use it. */
   info(): Promise<RailInfo>;
 }
