@@ -111,3 +111,5 @@ export {
   type PaymentProblemCode,
 } from './payment-scheme.js';
 export { offer, type OfferOptions } from './offer.js';
+/** Prepaid tokens that buy time on renewable slots (merchant/slots/, docs/slots.md). */
+export * from './slots/index.js';

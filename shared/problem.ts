@@ -55,6 +55,16 @@ export const PROBLEMS = {
   'payment-required': { status: 402, title: 'Payment required' },
   /** Merchant kit (L402): the Authorization credential is malformed, forged, expired or unpaid. */
   'invalid-l402-credential': { status: 401, title: 'The L402 credential is not valid' },
+  /** Merchant kit (slots): the token's invoice is not paid yet, so it has nothing to spend. */
+  'token-not-paid': { status: 409, title: 'The token is not paid yet' },
+  /** Merchant kit (slots): a token buys time once; this one was already spent. */
+  'token-spent': { status: 409, title: 'This token was already spent' },
+  /** Merchant kit (slots): the value buys less than the shortest period sold. */
+  'value-below-minimum': { status: 422, title: 'The value buys less than the minimum period' },
+  /** Merchant kit (requireSlot): no slot was named, or the one named does not exist. */
+  'slot-required': { status: 402, title: 'A paid slot is required' },
+  /** Merchant kit (requireSlot): the slot's paid time is over; paying for it again renews it. */
+  'slot-expired': { status: 402, title: 'The slot has expired' },
   internal: { status: 500, title: 'Internal error' },
 } as const;
 
