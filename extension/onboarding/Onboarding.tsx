@@ -1,18 +1,25 @@
 /**
- * Onboarding and account settings: the hub URL; which sites Tollway may work on (all, or a list);
- * create or import a wallet (saved only as an encrypted keystore); unlock with the password; sign
- * in to the hub (the worker signs the SIWE message with the unlocked key); sign out and lock; and,
- * signed in, the site access to change later.
+ * Onboarding and account settings, one page: without a wallet, the setup steps (Setup.tsx); with
+ * one, unlock it, sign in to the hub, and signed in, the account and its site access (Account.tsx).
+ * Saving a new wallet happens here, once the steps are done: only the encrypted keystore reaches
+ * local storage, the key itself goes to session storage, then the worker signs in with it.
  */
-import browser from 'webextension-polyfill';
 import { useState } from 'preact/hooks';
+import { t } from '../common/i18n.js';
 import { send, useStoredEntry, useStoredValue } from '../common/page.js';
 import { HubSession, KEYS, Settings, StoredKeystore, UnlockedKey } from '../common/state.js';
-import { encryptWallet, importWallet, MIN_PASSWORD, newWallet, unlockedOf, unlockKeystore, type AnyWallet } from '../common/wallet.js';
-import { ALL_SITES } from '../background/host-access.js';
-import { requestSites, SiteAccess, sitePatterns } from './SiteAccess.js';
+import { type AnyWallet, encryptWallet, unlockedOf, unlockKeystore } from '../common/wallet.js';
+import { SignedIn, SignInForm, UnlockForm } from './Account.js';
+import { Setup } from './Setup.js';
 
 const DEFAULT_HUB = 'http://127.0.0.1:8402';
+
+/** What the page is doing, shown (and announced) while it runs. */
+interface Busy {
+  text: string;
+  /** 0..1 while the keystore is encrypted or decrypted (scrypt takes a moment on purpose). */
+  progress?: number;
+}
 
 export function Onboarding() {
   const stored = useStoredEntry(KEYS.keystore);
@@ -20,13 +27,14 @@ export function Onboarding() {
   const unlocked = UnlockedKey.safeParse(useStoredValue(KEYS.unlocked, 'session'));
   const hub = HubSession.safeParse(useStoredValue(KEYS.hub, 'session'));
   const settings = Settings.safeParse(useStoredValue(KEYS.settings));
-  const [busy, setBusy] = useState<string | null>(null);
+  const [busy, setBusy] = useState<Busy | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [phrase, setPhrase] = useState<string | null>(null);
-  const [accessNote, setAccessNote] = useState<string | null>(null);
+  // Setting up: the steps stay on screen until the wallet is saved and signed in (or that failed).
+  const [finishing, setFinishing] = useState(false);
+  const [justSetUp, setJustSetUp] = useState(false);
 
-  const run = async (label: string, task: () => Promise<void>) => {
-    setBusy(label);
+  const run = async (text: string, task: () => Promise<void>) => {
+    setBusy({ text });
     setError(null);
     try {
       await task();
@@ -39,299 +47,94 @@ export function Onboarding() {
 
   const signIn = async (hubUrl: string) => {
     const reply = await send({ type: 'auth.signIn', hubUrl });
-    if (!reply.ok) throw new Error(`Sign-in failed: ${reply.error}`);
+    if (!reply.ok) throw new Error(t('onboarding_signin_failed', reply.error));
+  };
+  const lock = () => run(t('onboarding_busy_locking'), async () => void (await send({ type: 'wallet.lock' })));
+  const initialHub = settings.success ? settings.data.hubUrl : DEFAULT_HUB;
+
+  const finish = (hubUrl: string, wallet: AnyWallet, password: string) => {
+    setFinishing(true);
+    void run(t('onboarding_busy_encrypting'), async () => {
+      const ks = await encryptWallet(wallet, password, (p) => setBusy({ text: t('onboarding_busy_encrypting'), progress: p }));
+      await chrome.storage.local.set({ [KEYS.keystore]: ks, [KEYS.settings]: { hubUrl } });
+      await chrome.storage.session.set({ [KEYS.unlocked]: unlockedOf(wallet) });
+      setBusy({ text: t('onboarding_busy_signing_in') });
+      await signIn(hubUrl);
+      setJustSetUp(true);
+    }).finally(() => setFinishing(false));
   };
 
-  const loading = !stored.loaded;
-  let body;
-  if (hub.success && unlocked.success) {
+  let body = null;
+  if (!stored.loaded) body = null;
+  else if (finishing || !keystore.success) body = <Setup initialHub={initialHub} busy={busy !== null} onFinish={finish} />;
+  else if (hub.success && unlocked.success)
     body = (
       <SignedIn
         session={hub.data}
-        busy={busy}
-        onSignOut={() => run('Signing out…', async () => void (await send({ type: 'auth.signOut' })))}
-        onLock={() => run('Locking…', async () => void (await send({ type: 'wallet.lock' })))}
+        busy={busy !== null}
+        justSetUp={justSetUp}
+        onSignOut={() => run(t('onboarding_busy_signing_out'), async () => void (await send({ type: 'auth.signOut' })))}
+        onLock={lock}
       />
     );
-  } else if (unlocked.success) {
+  else if (unlocked.success)
     body = (
       <SignInForm
         address={unlocked.data.address}
-        initialHub={settings.success ? settings.data.hubUrl : DEFAULT_HUB}
-        busy={busy}
-        onSubmit={(url) => run('Signing in…', () => signIn(url))}
-        onLock={() => run('Locking…', async () => void (await send({ type: 'wallet.lock' })))}
+        initialHub={initialHub}
+        busy={busy !== null}
+        onSubmit={(url) => run(t('onboarding_busy_signing_in'), () => signIn(url))}
+        onLock={lock}
       />
     );
-  } else if (keystore.success) {
+  else
     body = (
       <UnlockForm
         address={keystore.data.address}
-        busy={busy}
+        busy={busy !== null}
         onSubmit={(password) =>
-          run('Unlocking…', async () => {
-            const key = await unlockKeystore(keystore.data, password);
-            await browser.storage.session.set({ [KEYS.unlocked]: key });
+          run(t('onboarding_busy_unlocking'), async () => {
+            let key: UnlockedKey;
+            try {
+              key = await unlockKeystore(keystore.data, password, (p) => setBusy({ text: t('onboarding_busy_unlocking'), progress: p }));
+            } catch (e) {
+              // wallet.ts says "Wrong password" for a keystore that would not decrypt; anything else is shown as a failure to unlock.
+              throw new Error(
+                e instanceof Error && e.message === 'Wrong password' ? t('onboarding_wrong_password') : t('onboarding_unlock_failed'),
+              );
+            }
+            await chrome.storage.session.set({ [KEYS.unlocked]: key });
             if (settings.success) await signIn(settings.data.hubUrl);
           })
         }
       />
     );
-  } else {
-    body = (
-      <CreateForm
-        initialHub={settings.success ? settings.data.hubUrl : DEFAULT_HUB}
-        busy={busy}
-        onSubmit={(hubUrl, wallet, password, created, access) =>
-          run('Encrypting the wallet…', async () => {
-            // Asked for in the click itself (Chrome's prompt needs the gesture); answered by now or soon.
-            const granted = await access.catch(() => false);
-            if (!granted)
-              setAccessNote(
-                'Tollway was not given access to those sites, so it will notice no payment request there yet. Grant access under Site access.',
-              );
-            const ks = await encryptWallet(wallet, password);
-            // Only the encrypted keystore reaches local storage; the key itself goes to session.
-            await browser.storage.local.set({ [KEYS.keystore]: ks, [KEYS.settings]: { hubUrl } });
-            await browser.storage.session.set({ [KEYS.unlocked]: unlockedOf(wallet) });
-            if (created) setPhrase(created);
-            setBusy('Signing in…');
-            await signIn(hubUrl);
-          })
-        }
-      />
-    );
-  }
 
   return (
-    <main class="narrow">
-      <h1>Tollway</h1>
-      {loading ? null : body}
-      {busy && (
-        <p role="status" data-testid="busy">
-          {busy}
-        </p>
-      )}
-      {error && (
-        <p class="warning" role="alert" data-testid="error">
-          {error}
-        </p>
-      )}
-      {accessNote && (
-        <p class="warning" data-testid="access-note">
-          {accessNote}
-        </p>
-      )}
-      {phrase && (
-        <details>
-          <summary>Recovery phrase (write it down; it is shown only now)</summary>
-          <p data-testid="phrase">{phrase}</p>
-        </details>
-      )}
+    <main class="narrow stack">
+      <header class="brand">
+        <h1>{keystore.success && !finishing ? t('onboarding_page_title_settings') : t('onboarding_page_title')}</h1>
+      </header>
+      {body}
+      <div role="status" class="busy" data-testid="busy">
+        {busy && (
+          <>
+            <span>{busy.text}</span>
+            {busy.progress !== undefined && (
+              <progress max={1} value={busy.progress} aria-label={busy.text}>
+                {Math.round(busy.progress * 100)}%
+              </progress>
+            )}
+          </>
+        )}
+      </div>
+      <div role="alert">
+        {error && (
+          <p class="callout callout-danger" data-testid="error">
+            {error}
+          </p>
+        )}
+      </div>
     </main>
-  );
-}
-
-function HubField({ value, onInput }: { value: string; onInput: (v: string) => void }) {
-  return (
-    <label>
-      Hub URL
-      <input type="url" required value={value} onInput={(e) => onInput(e.currentTarget.value)} />
-    </label>
-  );
-}
-
-function CreateForm(props: {
-  initialHub: string;
-  busy: string | null;
-  onSubmit: (hubUrl: string, w: AnyWallet, password: string, phrase: string | null, access: Promise<boolean>) => void;
-}) {
-  const [hubUrl, setHubUrl] = useState(props.initialHub);
-  const [mode, setMode] = useState<'create' | 'import'>('create');
-  const [sitesMode, setSitesMode] = useState<'all' | 'chosen'>('all');
-  const [sites, setSites] = useState('');
-  const [secret, setSecret] = useState('');
-  const [password, setPassword] = useState('');
-  const [confirm, setConfirm] = useState('');
-  const [problem, setProblem] = useState<string | null>(null);
-
-  const submit = (e: Event) => {
-    e.preventDefault();
-    if (password.length < MIN_PASSWORD) return setProblem(`The password needs at least ${MIN_PASSWORD} characters.`);
-    if (password !== confirm) return setProblem('The passwords differ.');
-    let url: string;
-    try {
-      url = new URL(hubUrl).origin;
-    } catch {
-      return setProblem('The hub URL is not a URL.');
-    }
-    let patterns: string[];
-    try {
-      patterns = sitesMode === 'all' ? [ALL_SITES] : sitePatterns(sites);
-    } catch (err) {
-      return setProblem((err as Error).message);
-    }
-    let wallet: AnyWallet;
-    let phrase: string | null = null;
-    try {
-      if (mode === 'create') {
-        const w = newWallet();
-        wallet = w;
-        phrase = w.mnemonic?.phrase ?? null;
-      } else wallet = importWallet(secret);
-    } catch (err) {
-      return setProblem(err instanceof Error ? err.message : String(err));
-    }
-    setProblem(null);
-    setSecret('');
-    // Before anything is awaited: Chrome shows its permission prompt only inside the click.
-    const access = requestSites(patterns);
-    props.onSubmit(url, wallet, password, phrase, access);
-  };
-
-  return (
-    <form onSubmit={submit} aria-label="Set up a wallet">
-      <p>Tollway pays through a hub with a wallet key that stays in this browser, encrypted with your password.</p>
-      <HubField value={hubUrl} onInput={setHubUrl} />
-      <fieldset>
-        <legend>Sites Tollway may work on</legend>
-        <label>
-          <input type="radio" name="sites" checked={sitesMode === 'all'} onChange={() => setSitesMode('all')} /> All sites
-        </label>
-        <label>
-          <input type="radio" name="sites" checked={sitesMode === 'chosen'} onChange={() => setSitesMode('chosen')} /> Only sites I choose
-        </label>
-        {sitesMode === 'chosen' && (
-          <label>
-            Sites, one per line (you can add and remove sites later in the settings)
-            <textarea
-              spellcheck={false}
-              placeholder="https://shop.example"
-              value={sites}
-              onInput={(e) => setSites(e.currentTarget.value)}
-            />
-          </label>
-        )}
-        <p class="muted">Tollway notices a request for payment only on sites it may access. Chrome asks you to confirm.</p>
-      </fieldset>
-      <fieldset>
-        <legend>Wallet</legend>
-        <label>
-          <input type="radio" name="mode" checked={mode === 'create'} onChange={() => setMode('create')} /> Create a new wallet
-        </label>
-        <label>
-          <input type="radio" name="mode" checked={mode === 'import'} onChange={() => setMode('import')} /> Import a private key or recovery
-          phrase
-        </label>
-        {mode === 'import' && (
-          <label>
-            Private key or recovery phrase
-            <textarea autocomplete="off" spellcheck={false} value={secret} onInput={(e) => setSecret(e.currentTarget.value)} />
-          </label>
-        )}
-      </fieldset>
-      <label>
-        Password
-        <input
-          type="password"
-          autocomplete="new-password"
-          minLength={MIN_PASSWORD}
-          value={password}
-          onInput={(e) => setPassword(e.currentTarget.value)}
-        />
-      </label>
-      <label>
-        Confirm password
-        <input type="password" autocomplete="new-password" value={confirm} onInput={(e) => setConfirm(e.currentTarget.value)} />
-      </label>
-      {problem && (
-        <p class="warning" role="alert">
-          {problem}
-        </p>
-      )}
-      <div class="actions">
-        <button class="primary" type="submit" disabled={props.busy !== null}>
-          {mode === 'create' ? 'Create wallet' : 'Import wallet'}
-        </button>
-      </div>
-    </form>
-  );
-}
-
-function UnlockForm(props: { address: string; busy: string | null; onSubmit: (password: string) => void }) {
-  const [password, setPassword] = useState('');
-  return (
-    <form
-      aria-label="Unlock"
-      onSubmit={(e) => {
-        e.preventDefault();
-        props.onSubmit(password);
-        setPassword('');
-      }}
-    >
-      <p data-testid="state">Locked: {props.address}</p>
-      <label>
-        Password
-        <input type="password" autocomplete="current-password" value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
-      </label>
-      <div class="actions">
-        <button class="primary" type="submit" disabled={props.busy !== null}>
-          Unlock
-        </button>
-      </div>
-    </form>
-  );
-}
-
-function SignInForm(props: {
-  address: string;
-  initialHub: string;
-  busy: string | null;
-  onSubmit: (hubUrl: string) => void;
-  onLock: () => void;
-}) {
-  const [hubUrl, setHubUrl] = useState(props.initialHub);
-  return (
-    <form
-      aria-label="Sign in"
-      onSubmit={(e) => {
-        e.preventDefault();
-        props.onSubmit(hubUrl);
-      }}
-    >
-      <p data-testid="state">Unlocked, not signed in: {props.address}</p>
-      <HubField value={hubUrl} onInput={setHubUrl} />
-      <div class="actions">
-        <button class="primary" type="submit" disabled={props.busy !== null}>
-          Sign in
-        </button>
-        <button type="button" disabled={props.busy !== null} onClick={props.onLock}>
-          Lock
-        </button>
-      </div>
-    </form>
-  );
-}
-
-function SignedIn(props: { session: HubSession; busy: string | null; onSignOut: () => void; onLock: () => void }) {
-  return (
-    <section aria-label="Account">
-      <p data-testid="state">Signed in</p>
-      <dl>
-        <dt>Address</dt>
-        <dd data-testid="address">{props.session.user?.address}</dd>
-        <dt>Hub</dt>
-        <dd data-testid="hub">{props.session.url}</dd>
-      </dl>
-      <div class="actions">
-        <button type="button" disabled={props.busy !== null} onClick={props.onSignOut}>
-          Sign out
-        </button>
-        <button type="button" disabled={props.busy !== null} onClick={props.onLock}>
-          Lock
-        </button>
-      </div>
-      <SiteAccess />
-    </section>
   );
 }

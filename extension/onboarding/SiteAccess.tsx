@@ -3,9 +3,9 @@
  * (chrome.permissions); granting needs a click (Chrome asks the person to confirm), removing does
  * not. On a site without access Tollway notices no 402 and offers no `window.tollway`.
  */
-import browser from 'webextension-polyfill';
 import { useEffect, useState } from 'preact/hooks';
 import { ALL_SITES, hostAccessOf, originPattern, sitePatterns, type HostAccess } from '../background/host-access.js';
+import { t } from '../common/i18n.js';
 import { send } from '../common/page.js';
 
 export { sitePatterns };
@@ -14,13 +14,13 @@ export { sitePatterns };
 export function useHostAccess(): HostAccess | null {
   const [access, setAccess] = useState<HostAccess | null>(null);
   useEffect(() => {
-    const read = () => void browser.permissions.getAll().then((p) => setAccess(hostAccessOf(p.origins ?? [])));
+    const read = () => void chrome.permissions.getAll().then((p) => setAccess(hostAccessOf(p.origins ?? [])));
     read();
-    browser.permissions.onAdded.addListener(read);
-    browser.permissions.onRemoved.addListener(read);
+    chrome.permissions.onAdded.addListener(read);
+    chrome.permissions.onRemoved.addListener(read);
     return () => {
-      browser.permissions.onAdded.removeListener(read);
-      browser.permissions.onRemoved.removeListener(read);
+      chrome.permissions.onAdded.removeListener(read);
+      chrome.permissions.onRemoved.removeListener(read);
     };
   }, []);
   return access;
@@ -32,7 +32,7 @@ export function useHostAccess(): HostAccess | null {
  */
 export function requestSites(patterns: readonly string[]): Promise<boolean> {
   if (!patterns.length) return Promise.resolve(true);
-  return browser.permissions.request({ origins: [...patterns] }).then(async (granted) => {
+  return chrome.permissions.request({ origins: [...patterns] }).then(async (granted) => {
     if (granted) await send({ type: 'access.changed' });
     return granted;
   });
@@ -51,73 +51,77 @@ export function SiteAccess() {
     );
   const allSites = () =>
     run(
-      'Tollway may now access all sites.',
-      requestSites([ALL_SITES]).then((ok) => (ok ? undefined : Promise.reject(new Error('Chrome did not grant access to all sites.')))),
+      t('onboarding_access_now_all'),
+      requestSites([ALL_SITES]).then((ok) => (ok ? undefined : Promise.reject(new Error(t('onboarding_access_all_refused'))))),
     );
   const chosenOnly = () =>
     run(
-      'Tollway now accesses only the sites you list.',
-      browser.permissions.remove({ origins: [ALL_SITES] }).then(() => send({ type: 'access.changed' })),
+      t('onboarding_access_now_chosen'),
+      chrome.permissions.remove({ origins: [ALL_SITES] }).then(() => send({ type: 'access.changed' })),
     );
   const remove = (site: string) =>
     run(
-      `${site} removed.`,
-      browser.permissions.remove({ origins: [originPattern(site)] }).then(() => send({ type: 'access.changed' })),
+      t('onboarding_access_removed', site),
+      chrome.permissions.remove({ origins: [originPattern(site)] }).then(() => send({ type: 'access.changed' })),
     );
   const add = (e: Event) => {
     e.preventDefault();
     let patterns: string[];
     try {
       patterns = sitePatterns(adding);
-    } catch (err) {
-      return setStatus((err as Error).message);
+    } catch {
+      return setStatus(t('onboarding_access_bad_site', adding.trim()));
     }
-    if (!patterns.length) return setStatus('Type a site address first.');
+    if (!patterns.length) return setStatus(t('onboarding_access_type_first'));
     run(
-      'Site added.',
-      requestSites(patterns).then((ok) => (ok ? setAdding('') : Promise.reject(new Error('Chrome did not grant access to that site.')))),
+      t('onboarding_access_added'),
+      requestSites(patterns).then((ok) => (ok ? setAdding('') : Promise.reject(new Error(t('onboarding_access_site_refused'))))),
     );
   };
 
   return (
-    <section aria-label="Site access">
-      <h2>Site access</h2>
+    <section aria-labelledby="site-access-title">
+      <h2 id="site-access-title">{t('onboarding_settings_access_title')}</h2>
       <p data-testid="access-mode">
-        {access.mode === 'all'
-          ? 'Tollway notices payment requests on all sites.'
-          : 'Tollway notices payment requests only on the sites listed here.'}
+        {access.mode === 'all' ? t('onboarding_settings_access_all') : t('onboarding_settings_access_chosen')}
       </p>
       {access.mode === 'all' ? (
         <div class="actions">
           <button type="button" onClick={chosenOnly}>
-            Only sites I choose
+            {t('onboarding_access_chosen')}
           </button>
         </div>
       ) : (
         <>
           {access.sites.length ? (
-            <ul data-testid="access-sites">
+            <ul class="list site-list" data-testid="access-sites">
               {access.sites.map((s) => (
-                <li key={s}>
-                  {s}{' '}
-                  <button type="button" class="link" aria-label={`Remove access to ${s}`} onClick={() => remove(s)}>
-                    Remove
+                <li key={s} class="spread">
+                  <span class="break">{s}</span>
+                  <button type="button" class="btn-sm" aria-label={t('onboarding_access_remove_label', s)} onClick={() => remove(s)}>
+                    {t('onboarding_access_remove')}
                   </button>
                 </li>
               ))}
             </ul>
           ) : (
-            <p class="warning">No site yet: Tollway notices nothing until you add one.</p>
+            <p class="callout callout-warn">{t('onboarding_settings_access_empty')}</p>
           )}
-          <form onSubmit={add} aria-label="Give access to a site">
-            <label>
-              Site address to add
-              <input type="url" placeholder="https://shop.example" value={adding} onInput={(e) => setAdding(e.currentTarget.value)} />
-            </label>
+          <form onSubmit={add} aria-label={t('onboarding_access_add_form')}>
+            <div class="field">
+              <label for="add-site">{t('onboarding_access_add_label')}</label>
+              <input
+                id="add-site"
+                type="url"
+                placeholder="https://shop.example"
+                value={adding}
+                onInput={(e) => setAdding(e.currentTarget.value)}
+              />
+            </div>
             <div class="actions">
-              <button type="submit">Add site</button>
+              <button type="submit">{t('onboarding_access_add')}</button>
               <button type="button" onClick={allSites}>
-                Allow all sites
+                {t('onboarding_access_allow_all')}
               </button>
             </div>
           </form>
