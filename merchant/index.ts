@@ -52,12 +52,16 @@ export {
 export { readPaymentDocument, readProof, type Proof } from './proof.js';
 export {
   l402,
+  l402Core,
   l402ClientKey,
   l402RateLimiter,
   L402_INFO,
   memoryRootKeyStore,
   parseL402Authorization,
   DEFAULT_L402_RATE_LIMIT,
+  type L402Adapter,
+  type L402Core,
+  type L402CoreOptions,
   type L402Info,
   type L402Invoices,
   type L402Node,
@@ -104,12 +108,33 @@ export {
 export {
   paymentScheme,
   paymentSchemeCore,
+  PAYMENT_SCHEME_INFO,
+  type PaymentSchemeCore,
+  type PaymentSchemeCoreOptions,
+  type PaymentSchemeInfo,
   type PaymentSchemeOptions,
   type PaymentSchemePaid,
-  type PaymentSchemeAnswer,
-  type PaymentSchemeRequest,
   type PaymentProblemCode,
 } from './payment-scheme.js';
-export { offer, type OfferOptions } from './offer.js';
-/** Prepaid tokens that buy time on renewable slots (merchant/slots/, docs/slots.md). */
-export * from './slots/index.js';
+export {
+  offer,
+  offerCore,
+  OFFER_DIALECTS,
+  OFFER_INFO,
+  type OfferCore,
+  type OfferDialect,
+  type OfferInfo,
+  type OfferOptions,
+} from './offer.js';
+/** What every core takes from a framework adapter and gives back (for adapters to other frameworks). */
+export {
+  coreBody,
+  coreOf,
+  KIT_CORE,
+  problemAnswer,
+  type Core,
+  type CoreChallenge,
+  type CoreHeaders,
+  type CorePaid,
+  type CoreRequest,
+} from './core-contract.js';

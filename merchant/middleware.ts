@@ -48,6 +48,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { rawBody } from './body.js';
+import { KIT_CORE } from './core-contract.js';
 import {
   LIST_HEADERS,
   paywallCore,
@@ -132,6 +133,7 @@ export function paywall(opts: PaywallOptions): Paywall {
     handle(req, res, next).catch(next);
   }) as Paywall;
   Object.defineProperty(middleware, PAYWALL_INFO, { value: core.info, enumerable: true });
+  Object.defineProperty(middleware, KIT_CORE, { value: core }); // for offer()
   return middleware;
 }
 

@@ -24,6 +24,7 @@ import { BIND_PARTS, DEFAULT_BIND, requestHash, type BindPart } from '@tollway/s
 import { encodePaymentRequired, encodePaymentResponse, type PaymentOption } from '@tollway/shared/challenge.js';
 import { ProblemError, type ProblemCode } from '@tollway/shared/problem.js';
 import { BodyTooLargeError, sha256Hex } from './body.js';
+import { type CoreChallenge, type CoreHeaders, type CoreRequest, LIST_HEADERS } from './core-contract.js';
 import { challengeDocument, challengePage, hubNetwork, paymentOptions, type ChallengeSpec, type ExactChainConfig } from './challenge.js';
 import { facilitatorClient, FacilitatorUnavailableError, type Facilitator } from './facilitator.js';
 import { hubJwks, JwksUnavailableError, type KeySource } from './jwks.js';
@@ -160,47 +161,16 @@ export interface PaidExactRequest {
   receipt: null;
 }
 
-/** The request, as an adapter describes it. */
-export interface PaywallRequest<N = unknown> {
-  /** Upper-case HTTP method. */
-  method: string;
-  /** Path and query exactly as received (Express `req.originalUrl`), e.g. `/api/x?q=1`. */
-  url: string;
-  /** Lower-case names; repeated headers joined with `, `. */
-  headers: Readonly<Record<string, string | undefined>>;
-  /**
-   * The raw body, read only for a `body` binding: the bytes, or a reader called at most once with
-   * the body limit that throws `BodyTooLargeError` past it. Absent: an empty body.
-   */
-  body?: Uint8Array | ((limit: number) => Promise<Uint8Array>);
-  /** The client's address, as the framework sees it (informational). */
-  ip?: string;
-  /** `http` or `https`, for the default resource URL `<protocol>://<host><url>`. Default `http`. */
-  protocol?: string;
-  /** The framework's own negotiation of `json` vs `html`; default: the core's, from `accept`. */
-  prefersHtml?: boolean;
-  /** The framework's request, passed to the `teaser` and `resourceUrl` callbacks. */
-  native?: N;
-}
+/** The request, as an adapter describes it (the same for every core: ./core-contract.ts). */
+export type PaywallRequest<N = unknown> = CoreRequest<N>;
 
 /** Response headers, named as sent. Those in `LIST_HEADERS` add to a value already set. */
-export type PaywallHeaders = Record<string, string>;
+export type PaywallHeaders = CoreHeaders;
 
-/** Header names whose values an adapter appends to what is already set (a CORS middleware's list, …). */
-export const LIST_HEADERS: ReadonlySet<string> = new Set(['vary', 'access-control-expose-headers']);
+export { LIST_HEADERS };
 
 /** Answer this instead of running the route: a 402 challenge, or a 413 / 503 problem. */
-export interface PaywallChallenge {
-  kind: 'challenge';
-  status: number;
-  headers: PaywallHeaders;
-  /** `application/json` (402) or `application/problem+json`. */
-  contentType: 'application/json' | 'application/problem+json';
-  /** The JSON body: the x402 PaymentRequired document (+ `detail`), or an RFC 9457 problem. */
-  body: Record<string, unknown>;
-  /** The HTML page, present when the client prefers HTML to JSON; send it instead of `body`. */
-  html?: string;
-}
+export type PaywallChallenge = CoreChallenge;
 
 /** Run the route. */
 export interface PaywallPaid {
