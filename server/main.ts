@@ -5,6 +5,10 @@
  *   tsx server/main.ts dev        run the hub in dev mode with a generated admin token (npm start)
  *   tsx server/main.ts dev-pay <bolt11>
  *                                 pay an invoice from `npm start`'s outside wallet (local Lightning only)
+ *   tsx server/main.ts backup <file>
+ *                                 a consistent copy of the SQLite database, while the hub runs
+ *   tsx server/main.ts restore <file>
+ *                                 put a backup in place (refused while anything has the database open)
  */
 import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
@@ -50,8 +54,12 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (command === 'doctor') return runDoctor(config, process.stdout);
+  if (command === 'backup' || command === 'restore') {
+    const ops = await import('./ops/commands.js');
+    return (command === 'backup' ? ops.runBackup : ops.runRestore)(config, argv.slice(1), process.stdout, process.stderr);
+  }
   if (command !== 'hub' && command !== 'dev') {
-    process.stderr.write(`tollway: unknown command ${JSON.stringify(command)} (hub | dev | doctor | dev-pay)\n`);
+    process.stderr.write(`tollway: unknown command ${JSON.stringify(command)} (hub | dev | doctor | dev-pay | backup | restore)\n`);
     return 2;
   }
 

@@ -9,11 +9,14 @@ export interface StoreConfig {
   dataDir: string;
 }
 
+/** The embedded database's file in the data directory (backups and restores name it too). */
+export const sqliteFile = (dataDir: string): string => join(dataDir, 'tollway.sqlite');
+
 /** PostgreSQL when DATABASE_URL is set, otherwise the embedded SQLite file in the data directory. */
 export function openStore(cfg: StoreConfig): Db {
   if (cfg.databaseUrl) return openPostgres({ connectionString: cfg.databaseUrl });
   mkdirSync(cfg.dataDir, { recursive: true });
-  return openSqlite(join(cfg.dataDir, 'tollway.sqlite'));
+  return openSqlite(sqliteFile(cfg.dataDir));
 }
 
 export * from './types.js';
