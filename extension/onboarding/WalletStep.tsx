@@ -95,6 +95,11 @@ export function WalletStep(props: {
     props.onNext({ mode, password, imported });
   };
 
+  // An edit answers the complaint: it goes until the next Next.
+  const edit = (change: () => void) => {
+    setError(null);
+    change();
+  };
   const invalid = (field: 'secret' | 'password' | 'confirm') => (error?.field === field ? true : undefined);
   return (
     <StepFrame
@@ -126,7 +131,7 @@ export function WalletStep(props: {
               aria-describedby="secret-hint"
               aria-invalid={invalid('secret')}
               value={secret}
-              onInput={(e) => setSecret(e.currentTarget.value)}
+              onInput={(e) => edit(() => setSecret(e.currentTarget.value))}
             />
             <span id="secret-hint" class="hint">
               {t('onboarding_wallet_secret_hint')}
@@ -144,7 +149,7 @@ export function WalletStep(props: {
           aria-describedby="strength-text"
           aria-invalid={invalid('password')}
           value={password}
-          onInput={(e) => setPassword(e.currentTarget.value)}
+          onInput={(e) => edit(() => setPassword(e.currentTarget.value))}
         />
       </div>
       <StrengthMeter password={password} />
@@ -156,7 +161,7 @@ export function WalletStep(props: {
           autocomplete="new-password"
           aria-invalid={invalid('confirm')}
           value={confirm}
-          onInput={(e) => setConfirm(e.currentTarget.value)}
+          onInput={(e) => edit(() => setConfirm(e.currentTarget.value))}
         />
       </div>
     </StepFrame>
