@@ -4,6 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AckPolicy, connect, type NatsConnection } from 'nats';
+import { expect } from 'vitest';
+import { brokerMessage } from '../../server/notify/broker-message.js';
+import { OUTBOX_COLUMNS, type OutboxRecord, toRecord } from '../../server/notify/outbox.js';
 import type { Db } from '../../server/store/types.js';
 
 export const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -132,4 +135,23 @@ export function ownNats(port: number): OwnNats {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+export async function outboxRecords(db: Db): Promise<OutboxRecord[]> {
+  return (await db.all<Parameters<typeof toRecord>[0]>(`SELECT ${OUTBOX_COLUMNS} FROM outbox ORDER BY id`)).map(toRecord);
+}
+
+/**
+ * What a consumer got is the outbox, each event exactly once, and each user's events (so each
+ * payment's) in the stream in the order of their seq.
+ */
+export function expectEachOnceInOrder(rows: OutboxRecord[], got: Received[], prefix: string): void {
+  const idOf = new Map(rows.map((r) => [brokerMessage(r, prefix).id, r]));
+  expect(got.map((m) => m.msgId).sort()).toEqual([...idOf.keys()].sort());
+  const byUser = new Map<string, number[]>();
+  for (const m of [...got].sort((a, b) => a.streamSeq - b.streamSeq)) {
+    const r = idOf.get(m.msgId)!;
+    byUser.set(r.userId, [...(byUser.get(r.userId) ?? []), r.seq]);
+  }
+  for (const [user, seqs] of byUser) expect(seqs, `order of ${user}'s events`).toEqual([...seqs].sort((a, b) => a - b));
 }

@@ -10,6 +10,7 @@ import type { Topup } from '../../shared/topups.js';
 import { startFakeLnd, type FakeLnd } from '../../devnet/lnd.js';
 import { createLndNode } from '../../lightning/lnd/index.js';
 import type { RailParts } from '../../server/app.js';
+import { ConfigError, loadConfig } from '../../server/config.js';
 import { brokerMessage } from '../../server/notify/broker-message.js';
 import { createBrokerSink } from '../../server/notify/broker.js';
 import { OUTBOX_COLUMNS, toRecord } from '../../server/notify/outbox.js';
@@ -35,7 +36,8 @@ function scriptedRail(parts: RailParts, outcome: () => RailOutcome): Rail {
     },
     execute: async () => outcome(),
     resume: async () => ({ status: 'completed' }),
-    info: async () => ({ name: 'sovr', assets: ['SOVR'] }),
+    // GET /rails is not under test; a stand-in's entry need not be a chain's.
+    info: async () => ({ name: 'sovr', assets: ['SOVR'] }) as Awaited<ReturnType<Rail['info']>>,
   };
 }
 
@@ -153,5 +155,21 @@ describe.each(ENGINES)('events to JetStream on %s', (engine) => {
       await again.close();
     }
     expect(await streamMessages(NATS_URL, events.stream)).toBe(before);
+  });
+});
+
+describe('TOLLWAY_EVENTS_URL', () => {
+  it('keeps credentials out of what is logged, and refuses what is not a nats:// URL', () => {
+    const config = loadConfig({ TOLLWAY_EVENTS_URL: 'nats://hub:s3cret-pass@nats.internal:4222,nats://nats2.internal:4222' });
+    expect(config.events).toMatchObject({
+      servers: 'nats://nats.internal:4222,nats://nats2.internal:4222',
+      stream: 'TOLLWAY',
+      subjectPrefix: 'tollway',
+    });
+    expect(config.events?.urls[0]).toContain('s3cret-pass');
+    expect(JSON.stringify(config)).not.toContain('s3cret-pass');
+    expect(loadConfig({}).events).toBeUndefined();
+    expect(() => loadConfig({ TOLLWAY_EVENTS_URL: 'http://nats:4222' })).toThrow(ConfigError);
+    expect(() => loadConfig({ TOLLWAY_EVENTS_URL: 'nats://h:4222', TOLLWAY_EVENTS_SUBJECT_PREFIX: 'a.*' })).toThrow(ConfigError);
   });
 });
