@@ -86,9 +86,11 @@ export function openPaymentsHandler(deps: { origin: string; specs: Specs; routes
         .writeHead(out.status, {
           'content-type': 'text/html; charset=utf-8',
           'cache-control': 'no-store',
-          // The consent page must not be framed by the site asking for the payment.
+          // The consent page must not be framed by the site asking for the payment (a real wallet's
+          // is not either). No form-action: browsers apply it to the redirect that follows the post,
+          // and that redirect goes to the client's finish URI on another origin.
           'x-frame-options': 'DENY',
-          'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+          'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
         })
         .end(out.html);
       return;
