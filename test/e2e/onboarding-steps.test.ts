@@ -215,6 +215,15 @@ describe.skipIf(!hasChromium)(title, () => {
     expect(await page.getByTestId('phrase').count()).toBe(0);
     expect(await page.content()).not.toContain(phrase.join(' '));
     await scanAndShoot(page, '5-ready');
+
+    // Locked later, the same page asks for the password.
+    await page.getByRole('button', { name: 'Lock' }).click();
+    await page
+      .getByTestId('state')
+      .filter({ hasText: /^Locked: / })
+      .waitFor();
+    expect(await focused(page)).toBe('H2: Unlock your wallet');
+    await scanAndShoot(page, '6-locked');
   });
 
   it('imports a wallet from a recovery phrase in three steps, after refusing a secret that is neither key nor phrase', async () => {
