@@ -10,6 +10,9 @@
  * data-label (button text), data-target (CSS selector to render into; default right after the
  * script element), data-install-url (where to get the extension), data-hub (default: where this
  * script came from).
+ *
+ * With data-slots (where the merchant mounted slots(), e.g. "/slots") it renders the join dialog of
+ * prepaid slots instead (./slots.ts); data-label names its button, data-purpose what a slot is for.
  */
 import { boot } from './boot.js';
 

@@ -106,14 +106,20 @@ export interface SlotsShop {
   close(): Promise<void>;
 }
 
-/** slots() at /slots, `POST /publish` behind requireSlot(), and `GET /join` a page with `page` in its body. */
-export async function startSlotsShop(opts: SlotsOptions & { page?: string }): Promise<SlotsShop> {
-  const { page, ...options } = opts;
+/**
+ * slots() at /slots, `POST /publish` behind requireSlot(), `GET /join` a page with `page` in its
+ * body, and `snippet` (the bundled tollway.js) at `/tollway.js`.
+ */
+export async function startSlotsShop(opts: SlotsOptions & { page?: string; snippet?: string }): Promise<SlotsShop> {
+  const { page, snippet, ...options } = opts;
   const app = express();
   const api = slots(options);
   app.use('/slots', api);
   app.post('/publish', api.requireSlot(), (_req, res) => {
     res.json({ published: true, slot: res.locals.slot });
+  });
+  app.get('/tollway.js', (_req, res) => {
+    res.type('text/javascript').send(snippet ?? '');
   });
   app.get('/join', (_req, res) => {
     res

@@ -24,6 +24,7 @@ describe('merchant/snippet/tollway.js', () => {
     expect(js).not.toMatch(/\brequire\(|^\s*(import|export)\s/m);
     // The shared modules it imports are zod-free; importing one that is not would add ~450 kB.
     expect(js).not.toMatch(/ZodError|\$ZodType/);
-    expect(Buffer.byteLength(js)).toBeLessThan(20_000);
+    // 24.7 kB with the slots join dialog (10.1 kB gzipped): the ceiling trips on a zod-sized import, not on a dialog.
+    expect(Buffer.byteLength(js)).toBeLessThan(30_000);
   });
 });
