@@ -134,6 +134,36 @@ describe('a hub with the rail from the environment', () => {
     await wallet.close();
   });
 
+  it('refuses wallet addresses on private networks unless allowed: people name the addresses the hub fetches', async () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const t = await startTestHub('sqlite', {
+      env: {
+        TOLLWAY_ILP_WALLET_ADDRESS: 'https://wallet.example/hub',
+        TOLLWAY_ILP_PRIVATE_KEY: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+        TOLLWAY_ILP_KEY_ID: 'k',
+        TOLLWAY_ILP_ALLOW_PRIVATE: '0',
+      },
+    });
+    try {
+      const person = await signIn(t.url);
+      const alice = (await wallet.createWallet('alice-private', { assetCode: 'BTC', assetScale: 9, balance: 1n })).url;
+      for (const walletAddress of [alice, 'http://10.0.0.7/alice', 'http://localhost:9/alice']) {
+        const res = await fetch(`${t.url}/ilp/wallet`, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${person.accessToken}` },
+          body: JSON.stringify({ walletAddress }),
+        });
+        expect(res.status).toBe(422);
+        const p = (await res.json()) as { type: string; detail: string };
+        expect(p.type).toMatch(/ilp-wallet-unusable$/);
+        expect(p.detail).toMatch(/wallet address cannot be used/);
+      }
+      expect(await t.store.db.get('SELECT user_id FROM ilp_wallets')).toBeUndefined();
+    } finally {
+      await t.stop();
+    }
+  });
+
   it('lists the rail with its public key, pays through it, and no log line carries the key, a token or a nonce', async () => {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();

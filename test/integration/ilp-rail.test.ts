@@ -120,6 +120,7 @@ describe.each(ENGINES)('the ilp rail (%s)', (engine: Engine) => {
       TOLLWAY_ILP_KEY_ID: 'hub-key-1',
       TOLLWAY_ILP_CONSENT_TIMEOUT: 600,
       TOLLWAY_ILP_SETTLE_WAIT: 10,
+      TOLLWAY_ILP_ALLOW_PRIVATE: true,
     })!;
   });
   afterAll(async () => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { fail, hideSecret } from '../../env.js';
+import { fail, flag, hideSecret } from '../../env.js';
 import { loadSigningKey, type IlpSigningKey } from './keys.js';
 
 /** The Interledger rail's variables: who the hub is as an Open Payments client, and its timings. */
@@ -30,6 +30,11 @@ export const ilpEnv = {
     .max(3600)
     .default(600)
     .describe('seconds a person has to approve a payment on their wallet’s page; past it the payment fails'),
+  TOLLWAY_ILP_ALLOW_PRIVATE: flag
+    .optional()
+    .describe(
+      '`1` lets wallet addresses, auth servers and resource servers be private, loopback or link-local addresses (default: as `TOLLWAY_DEV`); off, the hub refuses to call them, since people name the wallet addresses it fetches',
+    ),
   TOLLWAY_ILP_SETTLE_WAIT: z.coerce
     .number()
     .positive()
@@ -45,9 +50,11 @@ export interface IlpConfig {
   readonly key: IlpSigningKey;
   consentSeconds: number;
   settleWaitMs: number;
+  /** Wallet addresses and servers may be private addresses (dev, tests). */
+  allowPrivate: boolean;
 }
 
-export function ilpConfig(env: z.infer<z.ZodObject<typeof ilpEnv>>): IlpConfig | undefined {
+export function ilpConfig(env: z.infer<z.ZodObject<typeof ilpEnv>> & { TOLLWAY_DEV?: boolean }): IlpConfig | undefined {
   const given = [env.TOLLWAY_ILP_WALLET_ADDRESS, env.TOLLWAY_ILP_PRIVATE_KEY, env.TOLLWAY_ILP_KEY_ID].filter((v) => v !== undefined);
   if (given.length === 0) return undefined;
   if (!env.TOLLWAY_ILP_WALLET_ADDRESS) fail('TOLLWAY_ILP_WALLET_ADDRESS', 'the Interledger rail needs the hub’s client wallet address');
@@ -65,6 +72,8 @@ export function ilpConfig(env: z.infer<z.ZodObject<typeof ilpEnv>>): IlpConfig |
       keyId: env.TOLLWAY_ILP_KEY_ID,
       consentSeconds: env.TOLLWAY_ILP_CONSENT_TIMEOUT,
       settleWaitMs: env.TOLLWAY_ILP_SETTLE_WAIT * 1000,
+      // The hub's own dev mode arrives in the same parsed environment.
+      allowPrivate: env.TOLLWAY_ILP_ALLOW_PRIVATE ?? env.TOLLWAY_DEV ?? false,
     },
     'key',
     key,

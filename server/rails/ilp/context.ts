@@ -20,6 +20,8 @@ export interface IlpContext {
   settleWaitMs: number;
   /** Between two looks at an outgoing payment, ms. */
   pollMs: number;
+  /** Wallet addresses and their servers may be private addresses (dev, tests). */
+  allowPrivate: boolean;
   /** Payments a background follower is already scheduled for. */
   following: Set<string>;
 }

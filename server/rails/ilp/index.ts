@@ -68,6 +68,7 @@ export function createIlpRail(parts: RailParts, settings: IlpConfig, options: Il
     consentSeconds: settings.consentSeconds,
     settleWaitMs: settings.settleWaitMs,
     pollMs: options.pollMs ?? 250,
+    allowPrivate: settings.allowPrivate,
     following: new Set(),
   };
 
@@ -110,7 +111,7 @@ export function createIlpRail(parts: RailParts, settings: IlpConfig, options: Il
     }
   }
 
-  const links = createWalletLinks({ db, clock, op });
+  const links = createWalletLinks({ db, clock, op, allowPrivate: settings.allowPrivate });
 
   const interledger: InterledgerApi = {
     linkWallet: links.link,

@@ -43,8 +43,8 @@ export async function prepare(ctx: IlpContext, deps: PrepareDeps, req: RailReque
   const payeeUrl = isWalletAddressUrl(body.payTo) ? body.payTo : await deps.merchantWallet(body.payTo);
 
   const [payee, payer] = await Promise.all([
-    fetchWallet(ctx.op, payeeUrl, 'ilp-payee-unusable', 'the payee’s'),
-    fetchWallet(ctx.op, linked.wallet_address, 'ilp-wallet-unusable', 'your'),
+    fetchWallet(ctx.op, payeeUrl, 'ilp-payee-unusable', 'the payee’s', ctx.allowPrivate),
+    fetchWallet(ctx.op, linked.wallet_address, 'ilp-wallet-unusable', 'your', ctx.allowPrivate),
   ]);
   if (payee.assetCode !== body.asset)
     throw new ProblemError('ilp-payee-unusable', `the payee’s wallet receives ${payee.assetCode}, not ${body.asset}`);

@@ -7,6 +7,7 @@ import type { WalletAddress } from '@interledger/open-payments';
 import type { IlpWallet } from '../../../shared/ilp.js';
 import { ProblemError } from '../../../shared/problem.js';
 import { ASSET_NAMES } from '../../../shared/assets.js';
+import { checkWebhookTarget } from '../../notify/webhooks-target.js';
 import type { OpenPayments } from './client.js';
 import { deleteWallet, loadWallet, saveWallet, type WalletRow } from './store.js';
 import { usableAsset } from './units.js';
@@ -31,7 +32,14 @@ export async function fetchWallet(
   url: string,
   problem: 'ilp-wallet-unusable' | 'ilp-payee-unusable',
   whose: string,
+  allowPrivate: boolean,
 ): Promise<WalletAddress> {
+  // People name the addresses the hub fetches: none may reach into the hub's own network.
+  const reachable = async (u: string, what: string) => {
+    const c = await checkWebhookTarget(u, { allowPrivate });
+    if (!c.ok) throw new ProblemError(problem, `${whose} ${what} cannot be used: ${c.reason.replace(/^webhook URL /, '')}`);
+  };
+  await reachable(url, 'wallet address');
   let wa: WalletAddress;
   try {
     wa = await op.walletAddress(url);
@@ -49,6 +57,8 @@ export async function fetchWallet(
   }
   if (!isHttp(wa.authServer) || !isHttp(wa.resourceServer))
     throw new ProblemError(problem, `${whose} wallet address names no usable auth server or resource server`);
+  await reachable(wa.authServer, 'auth server');
+  await reachable(wa.resourceServer, 'resource server');
   return wa;
 }
 
@@ -61,10 +71,10 @@ const toIlpWallet = (w: WalletRow): IlpWallet => ({
   linkedAt: new Date(w.linked_at).toISOString(),
 });
 
-export function createWalletLinks(deps: { db: Db; clock: Clock; op: OpenPayments }) {
+export function createWalletLinks(deps: { db: Db; clock: Clock; op: OpenPayments; allowPrivate: boolean }) {
   return {
     async link(userId: string, url: string): Promise<IlpWallet> {
-      const wa = await fetchWallet(deps.op, url, 'ilp-wallet-unusable', 'your');
+      const wa = await fetchWallet(deps.op, url, 'ilp-wallet-unusable', 'your', deps.allowPrivate);
       const row: WalletRow = {
         user_id: userId,
         // The address as the wallet names itself: grants and payments name it so.
