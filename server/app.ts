@@ -136,6 +136,8 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   Object.assign(rails, opts.rails?.(railParts));
   const issueReceipt = createReceiptIssuer({ keys, issuer: config.publicUrl, ttlSeconds: config.receiptTtl, now: () => clock.now() });
 
+  // The hub's node as a receiver of payments (the Lightning rail), when there is one.
+  const receiving = Object.values(rails).find((r) => r?.receiving)?.receiving;
   const challengeInvoices = createChallengeInvoices({
     db,
     ledger,
@@ -143,9 +145,10 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     clock,
     logger,
     issueReceipt,
-    receiving: Object.values(rails).find((r) => r?.receiving)?.receiving,
+    receiving,
     newPaymentId: createPaymentIds(),
     onEvent: () => poke(),
+    spawn,
   });
   const service = createPaymentsService({
     db,
@@ -199,6 +202,8 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     rails: () => railsInfo(rails),
     // A rail that brings an x402 facilitator core (SOVR, from the environment or a test's rails).
     facilitator: config.x402Facilitator === 'off' ? undefined : Object.values(rails).find((r) => r?.facilitator)?.facilitator,
+    // A node whose webhooks are hints (LNbits): POST /lightning/lnbits-webhook asks it about the payment named.
+    lnbitsWebhook: receiving?.webhookHint ? (body) => receiving.webhookHint!(body) : undefined,
     ilp: rails.ilp?.interledger,
   });
   const server = createServer(app);

@@ -197,6 +197,44 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
         responses: { 200: ok('ChallengeInvoice'), 503: problem, ...errors },
       },
     },
+    '/lightning/lnbits-webhook': {
+      post: {
+        summary: "Where the hub's LNbits wallet tells of a paid invoice (unsigned: only a hint the hub checks with LNbits)",
+        description:
+          'Unauthenticated, because LNbits does not sign its webhooks. Only `payment_hash` is read; the hub asks its own ' +
+          'LNbits wallet about that payment and credits what LNbits says, once per payment hash (a top-up, or a ' +
+          "merchant's challenge invoice). A forged or replayed body changes nothing, and every well-formed body gets " +
+          'the same answer. The body is the LNbits Payment or, since LNbits 1.1, a JSON string of it. 404 when the ' +
+          "hub's node is not LNbits; 429 with Retry-After past a light overall limit; 503 when LNbits cannot be asked.",
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                oneOf: [
+                  {
+                    type: 'object',
+                    required: ['payment_hash'],
+                    properties: { payment_hash: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' } },
+                  },
+                  { type: 'string', description: 'the same object as JSON text (LNbits 1.1 on)' },
+                ],
+              },
+            },
+          },
+        },
+        responses: {
+          200: {
+            description: 'noted; whatever LNbits says about the payment has been applied',
+            content: { 'application/json': { schema: { type: 'object', properties: { received: { const: true } } } } },
+          },
+          404: problem,
+          429: problem,
+          503: problem,
+          ...errors,
+        },
+      },
+    },
     '/challenges/{challengeId}': {
       get: {
         summary: 'Whether a challenge with a Lightning invoice was paid, and then its receipt (for the page holding the challenge)',

@@ -40,6 +40,11 @@ export interface HttpDeps {
   rails(): Promise<RailsInfo>;
   /** The SOVR rail's x402 facilitator core; absent when the rail is off (then /x402/* is 404). */
   facilitator?: SovrFacilitator;
+  /**
+   * An LNbits webhook body, as a hint: the hub's node is asked about the payment it names and what
+   * the node says is applied once per hash. Absent unless the hub's node is LNbits (then 404).
+   */
+  lnbitsWebhook?: (body: unknown) => Promise<'credited' | 'already-credited' | 'unknown-hash' | 'not-settled'>;
   /** The Interledger rail's linked wallets, consent redirect and grants; absent when the rail is off. */
   ilp?: InterledgerApi;
 }

@@ -8,6 +8,7 @@ import { accountRoutes } from './account-routes.js';
 import { authRoutes } from './auth-routes.js';
 import type { HttpDeps } from './deps.js';
 import { jsonBodyParser } from './json-body.js';
+import { lnbitsWebhookRoutes } from './lnbits-webhook-routes.js';
 import { merchantRoutes } from './merchant-routes.js';
 import { opsRoutes } from './ops-routes.js';
 import { paymentRoutes } from './payment-routes.js';
@@ -57,6 +58,8 @@ export function createHttpApp(deps: HttpDeps): Express {
   });
   // Only browsers send Origin; calls from servers and the extension's worker without one skip CORS.
   app.use((req, res, next) => (req.headers.origin ? corsMiddleware(req, res, next) : next()));
+  // LNbits' webhook parses its own body (a JSON string since LNbits 1.1), so it comes first.
+  app.use(lnbitsWebhookRoutes(deps));
   // Size, encoding and nesting depth are checked on the raw bytes before anything parses them.
   app.use(jsonBodyParser({ limit: deps.config.bodyLimit }));
 

@@ -186,4 +186,15 @@ export interface InvoiceReceiving {
   ): Promise<{ state: 'open' | 'settled' | 'expired' | 'canceled'; amountPaidMsat?: bigint; settledAt?: number } | undefined>;
   /** Settlements of hashes that are no top-up go to `r` (and the look-ups on reconnect call it). */
   addReceiver(r: InvoiceReceiver): void;
+  /**
+   * Withdraws an invoice at the node (LightningNode.cancelInvoice): `canceled` (no payment can
+   * settle it now), `settled` (too late), `unknown`. A node that cannot (LNbits) throws `refused`.
+   */
+  cancelInvoice(paymentHash: string): Promise<'canceled' | 'settled' | 'unknown'>;
+  /**
+   * Present when the node sends webhooks (LNbits): an unsigned body that only names a payment.
+   * The node is asked about it, and what it says is applied once per hash; `not-settled` when it
+   * says the invoice is not paid. A body that names no payment hash throws RangeError.
+   */
+  webhookHint?(body: unknown): Promise<SettlementResult | 'not-settled'>;
 }

@@ -43,6 +43,7 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/ilp/payments/:id' },
   { method: 'POST', path: '/merchants/:id/invoices' },
   { method: 'GET', path: '/challenges/:challengeId' },
+  { method: 'POST', path: '/lightning/lnbits-webhook' },
   { method: 'POST', path: '/merchants' },
   { method: 'GET', path: '/merchants/:id/payments' },
   { method: 'GET', path: '/merchants/:id/webhook' },

@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { NODE_KIND_NAMES, type NodeKind } from '../../../lightning/index.js';
 import { fail, hideSecret, readConfigFile } from '../../env.js';
 
+/** Where the hub takes LNbits' webhooks (server/http/lnbits-webhook-routes.ts). */
+export const LNBITS_WEBHOOK_PATH = '/lightning/lnbits-webhook';
+
 /** The Lightning rail's variables: the hub's own Lightning node and what it may spend on routing. */
 export const lightningEnv = {
   TOLLWAY_LIGHTNING_NODE: z
@@ -18,7 +21,7 @@ export const lightningEnv = {
     .string()
     .regex(/^(?:[0-9a-fA-F]{2})+$/, 'must be the macaroon in hex (xxd -p -c 1000 admin.macaroon)')
     .optional()
-    .describe('the LND macaroon in hex (needs `offchain:read`, `offchain:write`, `info:read`); a secret, never logged'),
+    .describe('the LND macaroon in hex (needs `offchain:read`, `offchain:write`, `info:read`, `invoices:write`); a secret, never logged'),
   TOLLWAY_LND_MACAROON_PATH: z.string().min(1).optional().describe('instead of `TOLLWAY_LND_MACAROON`: the macaroon file (binary or hex)'),
   TOLLWAY_LND_TLS_CERT_PATH: z.string().min(1).optional().describe("LND's self-signed `tls.cert`, trusted for that node only"),
   TOLLWAY_CLN_REST_URL: z
@@ -31,7 +34,9 @@ export const lightningEnv = {
     .string()
     .regex(/^[A-Za-z0-9_=-]{8,4096}$/, 'must be a rune as `lightning-cli createrune` prints it (base64url)')
     .optional()
-    .describe('the rune sent as `Rune` (needs `getinfo`, `pay`, `listpays`, `listinvoices`); a secret, never logged'),
+    .describe(
+      'the rune sent as `Rune` (needs `getinfo`, `pay`, `listpays`, `listinvoices`, `invoice`, `waitanyinvoice`, `delinvoice`); a secret, never logged',
+    ),
   TOLLWAY_CLN_CA_CERT_PATH: z
     .string()
     .min(1)
@@ -53,6 +58,12 @@ export const lightningEnv = {
     .regex(/^[0-9A-Za-z_-]{8,256}$/, "must be the wallet's invoice/read key as LNbits shows it")
     .optional()
     .describe("the same wallet's invoice/read key, for look-ups (defaults to the admin key); a secret, never logged"),
+  TOLLWAY_LNBITS_WEBHOOK_URL: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe(
+      `the hub's address as LNbits reaches it: \`${LNBITS_WEBHOOK_PATH}\` is appended and registered with every invoice (only a hint, checked with LNbits); unset, none: look-ups and the WebSocket still find every payment`,
+    ),
   TOLLWAY_LIGHTNING_FEE_LIMIT_MSAT: z
     .string()
     .regex(/^\d{1,15}$/, 'must be a whole number of millisatoshi')
@@ -86,6 +97,8 @@ export interface LightningConfig {
   readonly rune?: string;
   readonly lnbitsAdminKey?: string;
   readonly lnbitsInvoiceKey?: string;
+  /** LNbits only: where LNbits POSTs when an invoice is paid (the hub's webhook route), if set. */
+  lnbitsWebhookUrl?: string;
   /** PEM of LND's tls.cert or of clnrest's ca.pem, for a node with a self-signed certificate. */
   tlsCert?: string;
   /** Routing fees the hub's node may pay per payment: the larger of this (msat) … */
@@ -103,7 +116,7 @@ type LightningEnv = z.infer<z.ZodObject<typeof lightningEnv>>;
 const KIND_VARIABLES: Record<NodeKind, (keyof LightningEnv)[]> = {
   lnd: ['TOLLWAY_LND_REST_URL', 'TOLLWAY_LND_MACAROON', 'TOLLWAY_LND_MACAROON_PATH', 'TOLLWAY_LND_TLS_CERT_PATH'],
   cln: ['TOLLWAY_CLN_REST_URL', 'TOLLWAY_CLN_RUNE', 'TOLLWAY_CLN_CA_CERT_PATH'],
-  lnbits: ['TOLLWAY_LNBITS_URL', 'TOLLWAY_LNBITS_ADMIN_KEY', 'TOLLWAY_LNBITS_INVOICE_KEY'],
+  lnbits: ['TOLLWAY_LNBITS_URL', 'TOLLWAY_LNBITS_ADMIN_KEY', 'TOLLWAY_LNBITS_INVOICE_KEY', 'TOLLWAY_LNBITS_WEBHOOK_URL'],
 };
 
 /**
@@ -147,14 +160,15 @@ export function lightningConfig(e: LightningEnv): LightningConfig | undefined {
   }
   if (node === 'lnbits') {
     if (!e.TOLLWAY_LNBITS_URL) {
-      if (e.TOLLWAY_LNBITS_ADMIN_KEY || e.TOLLWAY_LNBITS_INVOICE_KEY)
+      if (e.TOLLWAY_LNBITS_ADMIN_KEY || e.TOLLWAY_LNBITS_INVOICE_KEY || e.TOLLWAY_LNBITS_WEBHOOK_URL)
         fail('TOLLWAY_LNBITS_URL', 'required when an LNbits key is set (the LNbits server, e.g. https://lnbits.example.com)');
       return undefined;
     }
     if (!e.TOLLWAY_LNBITS_ADMIN_KEY)
       fail('TOLLWAY_LNBITS_ADMIN_KEY', "required with TOLLWAY_LNBITS_URL: the hub pays, and paying needs the wallet's admin key");
+    const webhook = e.TOLLWAY_LNBITS_WEBHOOK_URL && `${e.TOLLWAY_LNBITS_WEBHOOK_URL.replace(/\/+$/, '')}${LNBITS_WEBHOOK_PATH}`;
     const ln = hideSecret(
-      { node, restUrl: e.TOLLWAY_LNBITS_URL.replace(/\/+$/, ''), ...common() },
+      { node, restUrl: e.TOLLWAY_LNBITS_URL.replace(/\/+$/, ''), ...(webhook ? { lnbitsWebhookUrl: webhook } : {}), ...common() },
       'lnbitsAdminKey',
       e.TOLLWAY_LNBITS_ADMIN_KEY,
     );

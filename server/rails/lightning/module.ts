@@ -40,7 +40,13 @@ export function lightningNode(ln: LightningConfig, timeoutMs?: number): Lightnin
     case 'cln':
       return createNode('cln', { url: ln.restUrl, rune: ln.rune!, ...(ln.tlsCert ? { caCert: ln.tlsCert } : {}), ...timeout });
     case 'lnbits':
-      return createNode('lnbits', { url: ln.restUrl, adminKey: ln.lnbitsAdminKey!, invoiceKey: ln.lnbitsInvoiceKey!, ...timeout });
+      return createNode('lnbits', {
+        url: ln.restUrl,
+        adminKey: ln.lnbitsAdminKey!,
+        invoiceKey: ln.lnbitsInvoiceKey!,
+        ...(ln.lnbitsWebhookUrl ? { webhookUrl: ln.lnbitsWebhookUrl } : {}),
+        ...timeout,
+      });
   }
 }
 

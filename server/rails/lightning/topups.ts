@@ -26,6 +26,7 @@ import type { Db, Queryable } from '../../store/types.js';
 import type { InvoiceReceiver, InvoiceReceiving, SettlementResult, TopupsApi } from '../types.js';
 
 export type { SettlementResult } from '../types.js';
+import type { LnbitsNode } from '../../../lightning/lnbits/index.js';
 import type { LightningNode, SettledInvoice } from '../../../lightning/node.js';
 import {
   insertTopup,
@@ -74,6 +75,10 @@ export interface LightningTopups extends TopupsApi, InvoiceReceiving {
   /** Looks up every open top-up at the node (after a restart or a dropped stream); how many changed. */
   reconcile(signal?: AbortSignal): Promise<number>;
 }
+
+/** A node that sends webhooks, which are only hints (LNbits: lightning/lnbits/index.ts). */
+const hinting = (node: LightningNode): node is LightningNode & Pick<LnbitsNode, 'webhookHint'> =>
+  typeof (node as Partial<LnbitsNode>).webhookHint === 'function';
 
 export function createTopups(deps: TopupsDeps): LightningTopups {
   const { db, ledger, accounts, clock, logger, node } = deps;
@@ -308,5 +313,15 @@ export function createTopups(deps: TopupsDeps): LightningTopups {
       return { bolt11: inv.bolt11, paymentHash: inv.paymentHash.toLowerCase(), expiresAt: inv.expiresAt * 1000 };
     },
     lookupInvoice: (hash) => node.lookupInvoice(hash),
+    cancelInvoice: (hash) => node.cancelInvoice(hash),
+    ...(hinting(node)
+      ? {
+          // The body only names a payment: the node is asked (webhookHint), and its answer applied.
+          async webhookHint(body: unknown) {
+            const s = await node.webhookHint(body);
+            return s ? applySettlement(s) : 'not-settled';
+          },
+        }
+      : {}),
   };
 }

@@ -15,6 +15,7 @@ import { topups } from './014_topups.js';
 import { challengeInvoices } from './015_challenge_invoices.js';
 import { ilp } from './016_ilp.js';
 import { outboxPublished } from './017_outbox_published.js';
+import { challengeInvoiceNode } from './018_challenge_invoice_node.js';
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -34,4 +35,5 @@ export const MIGRATIONS: readonly Migration[] = [
   challengeInvoices,
   ilp,
   outboxPublished,
+  challengeInvoiceNode,
 ];
