@@ -228,7 +228,6 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
             description: 'noted; whatever LNbits says about the payment has been applied',
             content: { 'application/json': { schema: { type: 'object', properties: { received: { const: true } } } } },
           },
-          404: problem,
           429: problem,
           503: problem,
           ...errors,
