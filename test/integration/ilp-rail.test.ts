@@ -13,6 +13,9 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PaymentStatusUpdate } from '../../shared/api.js';
 import { finishHash, type LocalInterledger, startLocalInterledger } from '../../devnet/interledger/index.js';
+import { createJwksCache } from '../../merchant/jwks.js';
+import { verifyReceipt } from '../../merchant/receipt.js';
+import { IlpCallError, createOpenPayments } from '../../server/rails/ilp/client.js';
 import { ilpConfig } from '../../server/rails/ilp/config.js';
 import { createIlpRail, type IlpRail } from '../../server/rails/ilp/index.js';
 import { ADMIN_TOKEN, freePort, pay, signIn, startTestHub, type Session, type TestHub } from '../helpers/hub.js';
@@ -275,6 +278,15 @@ describe.each(ENGINES)('the ilp rail (%s)', (engine: Engine) => {
       expect(wallet.balanceOf(w.alice)).toBe(1_000_000n - 2500n);
       expect(wallet.balanceOf(w.shop)).toBe(2500n);
 
+      // The merchant checks the receipt offline, as for every rail.
+      const check = await verifyReceipt(update.receipt.token!, createJwksCache({ url: `${w.t.url}/.well-known/jwks.json` }), {
+        issuer: w.t.url,
+        merchantId: w.merchantId,
+        asset: 'BTC',
+        price: 2500n * UNIT,
+        now: Date.now(),
+      });
+      expect(check.ok && check.claims.rail).toBe('ilp');
       const hook = await until(
         () => w.hooks.events.find((e) => e.type === 'payment.completed' && e.data.transactionId === p.transactionId),
         'webhook',
@@ -431,6 +443,59 @@ describe.each(ENGINES)('the ilp rail (%s)', (engine: Engine) => {
     await w.hooks.close();
     await w2.t.stop();
     hubs = hubs.filter((h) => h !== w2.t);
+    await store.cleanup();
+  });
+
+  it('an outgoing payment whose answer was lost is found on the wallet after a restart, not sent again', async () => {
+    const store = await freshStore(engine);
+    const port = await freePort();
+    const real = createOpenPayments({ clientWalletAddress: clientWallet, keyId: settings.keyId, privateKey: settings.key.privateKey });
+    // The wallet takes the outgoing payment, but its answer never reaches the hub.
+    const lossy = {
+      ...real,
+      async createOutgoingPayment(...args: Parameters<typeof real.createOutgoingPayment>) {
+        await real.createOutgoingPayment(...args);
+        throw new IlpCallError('outgoing payment', undefined, undefined, 'socket hang up');
+      },
+    };
+    const n = ++seq;
+    const t = await startTestHub(engine, {
+      clock,
+      store,
+      keepStore: true,
+      env: { PORT: String(port) },
+      rails: (parts) => ({ ilp: createIlpRail(parts, settings, { openPayments: lossy, pollMs: 60_000 }) }),
+    });
+    hubs.push(t);
+    const alice = (await wallet.createWallet(`alice-lost-${engine}-${n}`, { assetCode: 'BTC', assetScale: 9, balance: 10_000n })).url;
+    const shop = (await wallet.createWallet(`shop-lost-${engine}-${n}`, { assetCode: 'BTC', assetScale: 9, balance: 0n })).url;
+    const person = await signIn(t.url);
+    expect((await put(t.url, person, '/ilp/wallet', { walletAddress: alice })).status).toBe(200);
+    const res = await pay(t.url, person, 'lost-1', { rail: 'ilp', payTo: shop, amount: (1500n * UNIT).toString(), asset: 'BTC' });
+    const p = (await res.json()) as P;
+    const page = await openFinish(await wallet.approve(p.interact!.redirect));
+    expect(await page.text()).toMatch(/on its way/);
+    expect(wallet.balanceOf(alice)).toBe(10_000n - 1500n);
+    await t.stop();
+    hubs = hubs.filter((h) => h !== t);
+
+    const t2 = await startTestHub(engine, {
+      clock,
+      store,
+      keepStore: true,
+      env: { PORT: String(port) },
+      rails: (parts) => ({ ilp: createIlpRail(parts, settings, { pollMs: 20 }) }),
+    });
+    hubs.push(t2);
+    const w2 = { t: t2, person: await signIn(t2.url, person.wallet) } as World;
+    const done = await settled(w2, p.transactionId, 'completed');
+    expect(done.receipt.token).toBeTruthy();
+    // Paid to a wallet address (no hub merchant), exactly once.
+    expect(wallet.balanceOf(alice)).toBe(10_000n - 1500n);
+    expect(wallet.balanceOf(shop)).toBe(1500n);
+    await expectLedgerBalanced(store.db);
+    await t2.stop();
+    hubs = hubs.filter((h) => h !== t2);
     await store.cleanup();
   });
 
