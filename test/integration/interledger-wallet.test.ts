@@ -213,6 +213,99 @@ describe('incoming payments and quotes', () => {
     expect(q).toMatchObject({ walletAddress: alice, receiver: ip.id, debitAmount: usd(1250), receiveAmount: usd(1250), method: 'ilp' });
     expect(Date.parse(q.expiresAt!)).toBeGreaterThan(nowMs);
   });
+
+  it('refuses to quote across assets (the exchange is same-asset only) and a receiver that is not an incoming payment here', async () => {
+    const alice = await wallet(5_000n);
+    const euroShop = (await ilp.createWallet('euro-shop', { assetCode: 'EUR', assetScale: 2, balance: 0n })).url;
+    const ip = await client.incomingPayment.create(
+      { url: ilp.resourceServer, accessToken: await incomingGrantToken() },
+      { walletAddress: euroShop, incomingAmount: { value: '100', assetCode: 'EUR', assetScale: 2 } },
+    );
+    const crossAsset = await expectRefusal(quote(alice, ip.id), 400);
+    expect(crossAsset.description).toMatch(/no exchange from USD\/2 to EUR\/2/);
+    await expectRefusal(quote(alice, `${ilp.resourceServer}/incoming-payments/${randomUUID()}`), 400);
+  });
+
+  it('charges the documented fee on top: fixed plus basis points of the received amount, rounded up', async () => {
+    const feeing = await startLocalInterledger({ quoteFee: { fixed: 5n, basisPoints: 100 } });
+    try {
+      const key = generateKeyPairSync('ed25519').privateKey;
+      const me = (await feeing.createWallet('client', { ...USD, balance: 0n })).url;
+      feeing.addClientKey(me, generateJwk({ privateKey: key, keyId: 'k' }));
+      const c = await createAuthenticatedClient({
+        walletAddressUrl: me,
+        privateKey: key,
+        keyId: 'k',
+        validateResponses: true,
+        logLevel: 'silent',
+      });
+      const payer = (await feeing.createWallet('payer', { ...USD, balance: 10_000n })).url;
+      const payee = (await feeing.createWallet('payee', { ...USD, balance: 0n })).url;
+      const ig = granted(
+        await c.grant.request(
+          { url: feeing.authServer },
+          { access_token: { access: [{ type: 'incoming-payment', actions: ['create'] }] } },
+        ),
+      );
+      const qg = granted(
+        await c.grant.request({ url: feeing.authServer }, { access_token: { access: [{ type: 'quote', actions: ['create'] }] } }),
+      );
+      const ip = await c.incomingPayment.create(
+        { url: feeing.resourceServer, accessToken: ig.access_token.value },
+        { walletAddress: payee },
+      );
+      const q = (body: object) =>
+        c.quote.create(
+          { url: feeing.resourceServer, accessToken: qg.access_token.value },
+          { walletAddress: payer, receiver: ip.id, method: 'ilp', ...body },
+        );
+      // 1250 received: 5 + ceil(12.5) = 18 fee.
+      expect(await q({ receiveAmount: usd(1250) })).toMatchObject({ receiveAmount: usd(1250), debitAmount: usd(1268) });
+      // 1268 debited delivers the most it covers: 1250 (1251 would need 1269).
+      expect(await q({ debitAmount: usd(1268) })).toMatchObject({ receiveAmount: usd(1250), debitAmount: usd(1268) });
+      expect(await q({ debitAmount: usd(1267) })).toMatchObject({ receiveAmount: usd(1249), debitAmount: usd(1267) });
+      await expectRefusal(q({ debitAmount: usd(5) }), 400);
+    } finally {
+      await feeing.close();
+    }
+  });
+
+  it('issues incoming-payment grants to a directed-identity client (a bare JWK), never outgoing ones', async () => {
+    const key = generateKeyPairSync('ed25519').privateKey;
+    const jwk = generateJwk({ privateKey: key, keyId: 'anon' });
+    // The client's own wallet address is not asked: the key travels in the request.
+    const anon = await createAuthenticatedClient({
+      walletAddressUrl: hubWallet,
+      privateKey: key,
+      keyId: 'anon',
+      validateResponses: true,
+      logLevel: 'silent',
+    });
+    const g = granted(
+      await anon.grant.request(
+        { url: ilp.authServer },
+        { access_token: { access: [{ type: 'incoming-payment', actions: ['create'] }] } },
+        { jwk },
+      ),
+    );
+    const ip = await anon.incomingPayment.create(
+      { url: ilp.resourceServer, accessToken: g.access_token.value },
+      { walletAddress: await wallet(0n) },
+    );
+    expect(ip.completed).toBe(false);
+    const alice = await wallet(100n);
+    await expectRefusal(
+      anon.grant.request(
+        { url: ilp.authServer },
+        {
+          access_token: { access: [{ type: 'outgoing-payment', actions: ['create'], identifier: alice, limits: { debitAmount: usd(5) } }] },
+          interact: { start: ['redirect'], finish: { method: 'redirect', uri: FINISH, nonce: randomUUID() } },
+        },
+        { jwk },
+      ),
+      400,
+    );
+  });
 });
 
 describe('an interactive outgoing-payment grant', () => {
