@@ -1,15 +1,22 @@
 /**
  * Price discovery: which routes cost what, without triggering a 402. `describeRoutes` walks an
- * Express app or router (Express 5, and Express 4 as far as its mount paths can be read back) or
- * takes an explicit list; `openApiPaths` turns the same list into OpenAPI `paths` with an
- * `x-payment` extension per operation; `priceList` serves the JSON, e.g. at
- * `/.well-known/tollway.json`. Routes behind l402() are listed beside paywall() ones, marked
- * `protocol: "l402"`.
+ * Express app or router (Express 5, and Express 4 as far as its mount paths can be read back), a
+ * Hono app (its `routes`), or takes an explicit list; `openApiPaths` turns the same list into
+ * OpenAPI `paths` with an `x-payment` extension per operation; `priceList` (Express) and
+ * `priceListHono` (./hono.ts) serve the JSON, e.g. at `/.well-known/tollway.json`.
+ *
+ * Every way the kit asks for payment is listed: paywall() routes as they always were (no
+ * `protocol`: x402 with Tollway receipts), l402() ones marked `protocol: "l402"`, paymentScheme()
+ * ones `protocol: "payment"`, and an offer() route once, `protocol: "offer"`, with what each of
+ * its dialects costs under `offers`. The middlewares are recognised by the info they carry, the
+ * same for Express and Hono.
  */
 import { METHODS } from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
-import { L402_INFO, type L402Info } from './l402.js';
+import { L402_INFO, type L402Info } from './l402-core.js';
 import { PAYWALL_INFO, type Paywall, type PaywallInfo, type Reuse } from './middleware.js';
+import { OFFER_INFO, type OfferDialect, type OfferInfo } from './offer-core.js';
+import { PAYMENT_SCHEME_INFO, type PaymentSchemeInfo } from './payment-scheme-core.js';
 
 /** A paywall() route (x402 with Tollway receipts). */
 export interface X402PaidRoute {
@@ -49,7 +56,35 @@ export interface L402PaidRoute {
   reuse: Reuse;
 }
 
-export type PaidRoute = X402PaidRoute | L402PaidRoute;
+/** A paymentScheme() route: pay the challenge's invoice, then `Authorization: Payment <credential>`. */
+export interface PaymentPaidRoute {
+  protocol: 'payment';
+  method: string;
+  path: string;
+  /** Millisatoshi (a whole number of sats), asset BTC. */
+  price: { amount: string; asset: 'BTC' };
+  description: string;
+  /** The charge's payment method and intent, as the challenge names them. */
+  paymentMethod: 'lightning';
+  intent: 'charge';
+  /** How long a challenge (and its invoice) can be paid. */
+  expiresSeconds: number;
+}
+
+/** An offer() route: one 402 carrying each of `dialects`; `offers` says what each costs. */
+export interface OfferPaidRoute {
+  protocol: 'offer';
+  method: string;
+  path: string;
+  /** The x402 entry's price when there is one, else the first dialect's; each dialect's own is in `offers`. */
+  price: { amount: string; asset: string };
+  description: string;
+  /** In the order their challenges are sent: payment, l402, x402. */
+  dialects: OfferDialect[];
+  offers: { payment?: PaymentPaidRoute; l402?: L402PaidRoute; x402?: X402PaidRoute };
+}
+
+export type PaidRoute = X402PaidRoute | L402PaidRoute | PaymentPaidRoute | OfferPaidRoute;
 
 export interface PriceList {
   tollway: 1;
@@ -69,44 +104,36 @@ interface LayerLike {
 
 const ALL_METHODS = METHODS.filter((m) => m !== 'CONNECT');
 
-type RouteInfo = PaywallInfo | (L402Info & { [L402_INFO]: true });
+/** A middleware's info with what it is for; one object per info, so that walk() groups one middleware under several methods. */
+type RouteInfo =
+  | { kind: 'x402'; info: PaywallInfo }
+  | { kind: 'l402'; info: L402Info }
+  | { kind: 'payment'; info: PaymentSchemeInfo }
+  | { kind: 'offer'; info: OfferInfo };
+
+const KINDS = [
+  ['offer', OFFER_INFO],
+  ['payment', PAYMENT_SCHEME_INFO],
+  ['l402', L402_INFO],
+  ['x402', PAYWALL_INFO],
+] as const;
+const tagged = new WeakMap<object, RouteInfo>();
 
 const infoOf = (fn: unknown): RouteInfo | undefined => {
   if (typeof fn !== 'function') return undefined;
-  const f = fn as unknown as Record<string, unknown>;
-  if (PAYWALL_INFO in fn) return f[PAYWALL_INFO] as PaywallInfo;
-  // Tagged so that toRoute tells the two apart; the tag is a key no PaywallInfo has.
-  if (L402_INFO in fn) return l402Tagged(f[L402_INFO] as L402Info);
+  for (const [kind, key] of KINDS) {
+    if (!(key in fn)) continue;
+    const info = (fn as unknown as Record<string, object>)[key]!;
+    let t = tagged.get(info);
+    if (!t) tagged.set(info, (t = { kind, info } as RouteInfo));
+    return t;
+  }
   return undefined;
 };
 
-// One tagged object per l402() info, so that walk() groups one middleware under several methods.
-const tagged = new WeakMap<L402Info, RouteInfo>();
-function l402Tagged(info: L402Info): RouteInfo {
-  let t = tagged.get(info);
-  if (!t) tagged.set(info, (t = { ...info, [L402_INFO]: true }));
-  return t;
-}
-
-function toRoute(method: string, path: string, info: RouteInfo): PaidRoute {
-  if (L402_INFO in info) {
-    return {
-      protocol: 'l402',
-      method: method.toUpperCase(),
-      path,
-      price: { amount: info.price, asset: 'BTC' },
-      description: info.description,
-      service: info.service,
-      tier: info.tier,
-      validSeconds: info.validSeconds,
-      capabilities: [...info.capabilities],
-      ...(info.pathPrefix !== undefined ? { pathPrefix: info.pathPrefix } : {}),
-      bind: [...info.bind],
-      reuse: info.singleUse ? 'single' : { windowSeconds: info.validSeconds },
-    };
-  }
+function x402Route(method: string, path: string, info: PaywallInfo): X402PaidRoute {
   return {
-    method: method.toUpperCase(),
+    method,
     path,
     price: { amount: info.price, asset: info.asset },
     description: info.description,
@@ -118,6 +145,60 @@ function toRoute(method: string, path: string, info: RouteInfo): PaidRoute {
     bind: [...info.bind],
     reuse: info.reuse,
   };
+}
+
+function l402Route(method: string, path: string, info: L402Info): L402PaidRoute {
+  return {
+    protocol: 'l402',
+    method,
+    path,
+    price: { amount: info.price, asset: 'BTC' },
+    description: info.description,
+    service: info.service,
+    tier: info.tier,
+    validSeconds: info.validSeconds,
+    capabilities: [...info.capabilities],
+    ...(info.pathPrefix !== undefined ? { pathPrefix: info.pathPrefix } : {}),
+    bind: [...info.bind],
+    reuse: info.singleUse ? 'single' : { windowSeconds: info.validSeconds },
+  };
+}
+
+function paymentRoute(method: string, path: string, info: PaymentSchemeInfo): PaymentPaidRoute {
+  return {
+    protocol: 'payment',
+    method,
+    path,
+    price: { amount: info.price, asset: info.asset },
+    description: info.description,
+    paymentMethod: info.method,
+    intent: info.intent,
+    expiresSeconds: info.expiresSeconds,
+  };
+}
+
+function offerRoute(method: string, path: string, info: OfferInfo): OfferPaidRoute {
+  const offers: OfferPaidRoute['offers'] = {};
+  if (info.payment) offers.payment = paymentRoute(method, path, info.payment);
+  if (info.l402) offers.l402 = l402Route(method, path, info.l402);
+  if (info.x402) offers.x402 = x402Route(method, path, info.x402);
+  const description = [info.x402, info.l402, info.payment].find((i) => i?.description)?.description ?? '';
+  const headline = offers.x402 ?? offers[info.dialects[0]!]!;
+  return { protocol: 'offer', method, path, price: { ...headline.price }, description, dialects: [...info.dialects], offers };
+}
+
+function toRoute(method: string, path: string, r: RouteInfo): PaidRoute {
+  const m = method.toUpperCase();
+  switch (r.kind) {
+    case 'x402':
+      return x402Route(m, path, r.info);
+    case 'l402':
+      return l402Route(m, path, r.info);
+    case 'payment':
+      return paymentRoute(m, path, r.info);
+    case 'offer':
+      return offerRoute(m, path, r.info);
+  }
 }
 
 const joinPath = (prefix: string, path: string): string => {
@@ -182,18 +263,43 @@ function walk(stack: LayerLike[], prefix: string, out: PaidRoute[], depth: numbe
   }
 }
 
-/** Every paid route of an Express app or router, or of an explicit list. */
+/** A Hono app's routes (`app.routes`: each handler and middleware with its method and full path), or undefined. */
+function honoRoutes(source: unknown): { method: string; path: string; handler: unknown }[] | undefined {
+  const routes = (source as { routes?: unknown } | undefined)?.routes;
+  if (!Array.isArray(routes) || stackOf(source)) return undefined;
+  const ok = routes.every((r) => r && typeof r.method === 'string' && typeof r.path === 'string' && 'handler' in r);
+  return ok ? (routes as { method: string; path: string; handler: unknown }[]) : undefined;
+}
+
+/** Hono lists a middleware once per route it guards; `ALL` (app.use, app.all) is any method. */
+function walkHono(routes: { method: string; path: string; handler: unknown }[], out: PaidRoute[]): void {
+  const seen = new Map<RouteInfo, Set<string>>();
+  for (const r of routes) {
+    const info = infoOf(r.handler);
+    if (!info) continue;
+    const method = r.method.toUpperCase() === 'ALL' ? '*' : r.method;
+    const mine = seen.get(info) ?? new Set<string>();
+    seen.set(info, mine);
+    if (mine.has(`${method} ${r.path}`)) continue;
+    mine.add(`${method} ${r.path}`);
+    out.push(toRoute(method, r.path, info));
+  }
+}
+
+/** Every paid route of an Express app or router, a Hono app, or an explicit list. */
 export function describeRoutes(source: RouteSource): PriceList {
   const routes: PaidRoute[] = [];
   if (Array.isArray(source)) {
     for (const r of source as { method: string; path: string; paywall: Paywall | PaywallInfo | RequestHandler }[]) {
-      const info = infoOf(r.paywall) ?? (r.paywall as PaywallInfo);
+      const info = infoOf(r.paywall) ?? { kind: 'x402' as const, info: r.paywall as PaywallInfo };
       routes.push(toRoute(r.method, r.path, info));
     }
   } else {
-    const stack = stackOf(source);
-    if (!stack) throw new TypeError('describeRoutes: pass an Express app, a Router, or a list of {method, path, paywall}');
-    walk(stack, '/', routes, 0);
+    const hono = honoRoutes(source);
+    const stack = hono ? undefined : stackOf(source);
+    if (hono) walkHono(hono, routes);
+    else if (stack) walk(stack, '/', routes, 0);
+    else throw new TypeError('describeRoutes: pass an Express app, a Router, a Hono app, or a list of {method, path, paywall}');
   }
   return { tollway: 1, routes };
 }
@@ -210,9 +316,83 @@ export function openApiPaths(source: RouteSource): Record<string, Record<string,
   for (const r of describeRoutes(source).routes) {
     const methods = r.method === '*' ? ['get', 'post', 'put', 'patch', 'delete'] : [r.method.toLowerCase()];
     const item = (paths[openApiPath(r.path)] ??= {});
-    for (const m of methods) item[m] = 'protocol' in r ? l402Operation(r) : x402Operation(r);
+    for (const m of methods) item[m] = operation(r);
   }
   return paths;
+}
+
+function operation(r: PaidRoute): Record<string, unknown> {
+  if (!('protocol' in r)) return x402Operation(r);
+  switch (r.protocol) {
+    case 'l402':
+      return l402Operation(r);
+    case 'payment':
+      return paymentOperation(r);
+    case 'offer':
+      return offerOperation(r);
+  }
+}
+
+/** One operation offering several dialects: each one's x-payment under `offers`, the 402 carrying every challenge. */
+function offerOperation(r: OfferPaidRoute): Record<string, unknown> {
+  const parts = r.dialects.map((d) => ({ dialect: d, op: operation(r.offers[d]!) as OperationLike }));
+  const headers: Record<string, unknown> = {};
+  const responses: Record<string, unknown> = {};
+  for (const { op } of parts) {
+    for (const [status, answer] of Object.entries(op.responses)) {
+      if (status === '402') Object.assign(headers, answer.headers);
+      else responses[status] ??= answer;
+    }
+  }
+  if (headers['WWW-Authenticate'])
+    headers['WWW-Authenticate'] = {
+      description: `One challenge per Lightning dialect (${r.dialects.filter((d) => d !== 'x402').join(', ')}), comma-joined, Payment first`,
+      schema: { type: 'string' },
+    };
+  return {
+    ...(r.description ? { summary: r.description } : {}),
+    'x-payment': {
+      protocol: 'offer',
+      dialects: r.dialects,
+      offers: Object.fromEntries(parts.map(({ dialect, op }) => [dialect, op['x-payment']])),
+    },
+    responses: {
+      ...responses,
+      '402': {
+        description: `Payment required, in any of ${r.dialects.join(', ')}: ${r.dialects.map((d) => `${r.offers[d]!.price.amount} ${r.offers[d]!.price.asset}`).join(' / ')} (base units). Retry with the credential of the one paid.`,
+        headers,
+      },
+    },
+  };
+}
+
+type OperationLike = { 'x-payment': unknown; responses: Record<string, { headers: Record<string, unknown> }> };
+
+function paymentOperation(r: PaymentPaidRoute): Record<string, unknown> {
+  return {
+    ...(r.description ? { summary: r.description } : {}),
+    'x-payment': {
+      protocol: 'payment',
+      amount: r.price.amount,
+      asset: 'BTC',
+      unit: 'msat',
+      method: r.paymentMethod,
+      intent: r.intent,
+      expiresSeconds: r.expiresSeconds,
+    },
+    responses: {
+      '402': {
+        description: `Payment required: a Lightning invoice for ${r.price.amount} msat; pay it, then retry with Authorization: Payment <base64url credential: the challenge echoed, payload.preimage>. A refused credential is a 402 with a fresh challenge and a paymentauth.org problem.`,
+        headers: {
+          'WWW-Authenticate': {
+            description:
+              'Payment id="…", realm="…", method="lightning", intent="charge", request="<base64url JSON {amount, currency: sat, methodDetails: {invoice, paymentHash, network}}>", expires="…"',
+            schema: { type: 'string' },
+          },
+        },
+      },
+    },
+  };
 }
 
 function x402Operation(r: X402PaidRoute): Record<string, unknown> {

@@ -1,25 +1,41 @@
 /**
- * The paywall for Hono (v4): the same core as the Express `paywall()` (./paywall-core.ts), mapped
- * onto Hono's context. Same options, same challenge, same proofs; the route reads the payment with
- * `c.get('tollway')`.
+ * The kit on Hono (v4): the same framework-neutral cores as the Express middlewares, mapped onto
+ * Hono's context. Same options, same challenges, same checks.
+ *
+ * - `paywallHono()` (./paywall-core.ts): the route reads the payment with `c.get('tollway')`.
+ * - `l402Hono()` (./l402-core.ts): `c.get('l402')`.
+ * - `paymentSchemeHono()` (./payment-scheme-core.ts): `c.get('payment')`, and the answer carries `Payment-Receipt`.
+ * - `offerHono({x402, l402, payment})` (./offer-core.ts): several of them in one 402.
+ * - `priceListHono(app)`: price discovery (./discovery.ts) of a Hono app's routes.
  *
  * @example
  * ```ts
  * import { Hono } from 'hono';
- * import { paywallHono } from './merchant/hono.js';
+ * import { l402Hono, offerHono, paymentSchemeHono, paywallHono, priceListHono } from './merchant/hono.js';
  *
  * const app = new Hono();
  * app.get('/article/:id', paywallHono({ hub, merchantId, price: '1500', asset: 'SOVR' }), (c) =>
  *   c.text(`paid by ${c.get('tollway').transaction}`));
+ * app.get('/api/quote', l402Hono({ node, price: 2000n, service: 'quotes', validSeconds: 3600, rootKeySecret }), (c) =>
+ *   c.json({ quote: 42, paid: c.get('l402') }));
+ * app.get('/.well-known/tollway.json', priceListHono(app));
  * ```
  *
  * A `body` binding reads the body through Hono (`c.req.arrayBuffer()`'s cache), so the route can
  * still call `c.req.json()`. With `facilitator`, an x402 `exact` payment is settled after the
  * route answered < 400 and before its answer leaves; a settlement that fails replaces the answer
  * with a fresh 402 that carries only the paywall's headers (none of the route's cookies).
+ *
+ * The rate limits of l402 and the Payment scheme key on the client's address, which Hono knows only
+ * on @hono/node-server (`c.env.incoming`); on other runtimes, or behind a proxy, give `rateLimit.key`.
  */
-import type { Context, MiddlewareHandler } from 'hono';
+import type { IncomingMessage } from 'node:http';
+import type { Context, Handler, MiddlewareHandler } from 'hono';
 import { BodyTooLargeError } from './body.js';
+import { type CorePaid, type CoreRequest, KIT_CORE, withCore } from './core-contract.js';
+import { describeRoutes, type RouteSource } from './discovery.js';
+import { L402_INFO, type L402CoreOptions, type L402Info, type L402Paid, l402Core } from './l402-core.js';
+import { OFFER_INFO, type OfferInfo, offerCore } from './offer-core.js';
 import {
   LIST_HEADERS,
   paywallCore,
@@ -30,6 +46,14 @@ import {
   type PaywallHeaders,
   type PaywallInfo,
 } from './paywall-core.js';
+import {
+  PAYMENT_SCHEME_INFO,
+  type PaymentSchemeCoreOptions,
+  type PaymentSchemeInfo,
+  type PaymentSchemePaid,
+  paymentSchemeCore,
+} from './payment-scheme-core.js';
+import { clientKeyOf } from './rate-limit.js';
 
 /** The paywall's options; `teaser` and `resourceUrl` get the Hono context. */
 export type PaywallHonoOptions = PaywallCoreOptions<Context>;
@@ -42,19 +66,7 @@ export function paywallHono(opts: PaywallHonoOptions): HonoPaywall {
   const core = paywallCore<Context>(opts);
 
   const middleware: MiddlewareHandler<PaywallHonoEnv> = async (c, next) => {
-    const url = new URL(c.req.url);
-    const headers: Record<string, string> = {};
-    c.req.raw.headers.forEach((value, name) => {
-      headers[name] = value;
-    });
-    const answer = await core.handle({
-      method: c.req.method,
-      url: url.pathname + url.search,
-      headers,
-      body: (limit) => readBody(c, limit),
-      protocol: url.protocol.replace(/:$/, ''),
-      native: c,
-    });
+    const answer = await core.handle(honoCoreRequest(c));
     if (answer.kind === 'challenge') return respond(c, answer);
 
     c.set('tollway', answer.locals);
@@ -74,7 +86,116 @@ export function paywallHono(opts: PaywallHonoOptions): HonoPaywall {
     answer.finished?.(c.res.status);
   };
 
+  Object.defineProperty(middleware, KIT_CORE, { value: core }); // for offerHono()
   return Object.defineProperty(middleware, 'tollway', { value: core.info, enumerable: true }) as HonoPaywall;
+}
+
+/** l402()'s options; `memo` and the rate limit's `key` get the Hono context. */
+export type L402HonoOptions = L402CoreOptions<Context>;
+export type L402HonoEnv = { Variables: { l402: L402Paid } };
+export type HonoL402 = MiddlewareHandler<L402HonoEnv> & { readonly [L402_INFO]: L402Info };
+
+/** L402 (./l402.ts has what the tokens carry): the route runs with `c.get('l402')` for a good credential. */
+export function l402Hono(opts: L402HonoOptions): HonoL402 {
+  const core = l402Core(opts, { clientKey: honoClientKey });
+  const middleware: MiddlewareHandler<L402HonoEnv> = async (c, next) => {
+    const answer = await core.handle(honoCoreRequest(c));
+    if (answer.kind === 'challenge') return respond(c, answer);
+    await runPaid(c, next, 'l402', answer);
+  };
+  return withCore(middleware, core, L402_INFO, core.info) as HonoL402;
+}
+
+/** paymentScheme()'s options; `realm`, `routeKey` and the rate limit's `key` get the Hono context. */
+export type PaymentSchemeHonoOptions = PaymentSchemeCoreOptions<Context>;
+export type PaymentSchemeHonoEnv = { Variables: { payment: PaymentSchemePaid } };
+export type HonoPaymentScheme = MiddlewareHandler<PaymentSchemeHonoEnv> & { readonly [PAYMENT_SCHEME_INFO]: PaymentSchemeInfo };
+
+/** The "Payment" scheme (./payment-scheme.ts has the wire): the route runs with `c.get('payment')` for a good credential. */
+export function paymentSchemeHono(opts: PaymentSchemeHonoOptions): HonoPaymentScheme {
+  const core = paymentSchemeCore(opts, { clientKey: honoClientKey });
+  const middleware: MiddlewareHandler<PaymentSchemeHonoEnv> = async (c, next) => {
+    const answer = await core.handle(honoCoreRequest(c));
+    if (answer.kind === 'challenge') return respond(c, answer);
+    await runPaid(c, next, 'payment', answer);
+  };
+  return withCore(middleware, core, PAYMENT_SCHEME_INFO, core.info) as HonoPaymentScheme;
+}
+
+export interface OfferHonoOptions {
+  /** A `paywallHono()`. */
+  x402?: HonoPaywall;
+  /** An `l402Hono()`. */
+  l402?: HonoL402;
+  /** A `paymentSchemeHono()`. */
+  payment?: HonoPaymentScheme;
+}
+
+/** Whichever paid: `c.get('tollway')`, `c.get('l402')` or `c.get('payment')`. */
+export type OfferHonoEnv = {
+  Variables: { tollway: PaidRequest | PaidExactRequest; l402: L402Paid; payment: PaymentSchemePaid };
+};
+export type HonoOffer = MiddlewareHandler<OfferHonoEnv> & { readonly [OFFER_INFO]: OfferInfo };
+
+/**
+ * Several ways to pay in one 402, as `offer()` (./offer.ts) on Express: a credential goes to the
+ * one middleware it is for; a request with none gets every challenge at once.
+ */
+export function offerHono(opts: OfferHonoOptions): HonoOffer {
+  const core = offerCore<Context>(opts);
+  const middleware: MiddlewareHandler<OfferHonoEnv> = async (c, next) => {
+    const dialect = core.credentialFor({
+      authorization: c.req.header('authorization'),
+      'payment-signature': c.req.header('payment-signature'),
+      'x-payment': c.req.header('x-payment'),
+    });
+    if (dialect) return (opts[dialect] as unknown as MiddlewareHandler<OfferHonoEnv>)(c, next);
+    return respond(c, await core.challenge(honoCoreRequest(c)));
+  };
+  return Object.defineProperty(middleware, OFFER_INFO, { value: core.info, enumerable: true }) as HonoOffer;
+}
+
+/**
+ * A handler serving price discovery for a Hono app (its `app.routes`, read at each request) or an
+ * explicit list, e.g. at `/.well-known/tollway.json`.
+ */
+export function priceListHono(source: RouteSource): Handler {
+  return (c) => {
+    c.header('Cache-Control', 'public, max-age=60');
+    return c.json(describeRoutes(source));
+  };
+}
+
+/** The request as the cores take it. */
+function honoCoreRequest(c: Context): CoreRequest<Context> {
+  const url = new URL(c.req.url);
+  const headers: Record<string, string> = {};
+  c.req.raw.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  const ip = incomingOf(c)?.socket?.remoteAddress;
+  return {
+    method: c.req.method,
+    url: url.pathname + url.search,
+    headers,
+    body: (limit) => readBody(c, limit),
+    protocol: url.protocol.replace(/:$/, ''),
+    ...(ip ? { ip } : {}),
+    native: c,
+  };
+}
+
+/** @hono/node-server's request, when the app runs on it. */
+const incomingOf = (c: Context): IncomingMessage | undefined => (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+
+/** The client's address (IPv6 by its /64), as l402ClientKey for Express. */
+export const honoClientKey = (c: Context): string => clientKeyOf(incomingOf(c)?.socket?.remoteAddress);
+
+/** Runs the route with `locals` under `name`, then adds the core's headers to its answer. */
+async function runPaid<L>(c: Context, next: () => Promise<void>, name: string, answer: CorePaid<L>): Promise<void> {
+  c.set(name as never, answer.locals as never);
+  await next(); // a route that throws has its onError answer in c.res by now
+  c.res = withHeaders(c.res, answer.responseHeaders);
 }
 
 /** The challenge through the context, keeping headers set before the paywall ran (CORS, …). */
