@@ -133,6 +133,8 @@ export function authRoutes(ctx: Context): Route[] {
     const finish = body.interact?.finish;
     if (!body.interact?.start.includes('redirect') || !finish)
       return fail(400, 'invalid_request', 'outgoing-payment grants need interact.start ["redirect"] and a redirect finish');
+    // The browser is sent there after consent: only a web address, never javascript: or data:.
+    if (!/^https?:$/.test(new URL(finish.uri).protocol)) return fail(400, 'invalid_request', 'interact.finish.uri must be an http(s) URL');
     const grant = grants.create({ client, access, interact: { clientNonce: finish.nonce, finishUri: finish.uri } });
     return {
       status: 200,

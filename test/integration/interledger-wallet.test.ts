@@ -743,6 +743,16 @@ describe('signatures and the spec', () => {
       ),
       400,
     );
+    await expectRefusal(
+      client.grant.request(
+        { url: ilp.authServer },
+        {
+          access_token: { access: [{ type: 'outgoing-payment', actions: ['create'], identifier: alice, limits: { debitAmount: usd(5) } }] },
+          interact: { start: ['redirect'], finish: { method: 'redirect', uri: 'javascript:alert(1)', nonce: randomUUID() } },
+        },
+      ),
+      400,
+    );
     const token = await incomingGrantToken();
     await expectRefusal(
       client.quote.create(
