@@ -303,7 +303,15 @@ export async function runStart(
               },
             }
           : {}),
-        ...(ln ? { lightning: { node: createLndNode({ url: ln.shopNode.url, macaroonHex: ln.shopNode.macaroonHex }) } } : {}),
+        ...(ln
+          ? {
+              lightning: {
+                node: createLndNode({ url: ln.shopNode.url, macaroonHex: ln.shopNode.macaroonHex }),
+                // The publication slots' tokens and slots outlive a restart, beside the hub's data.
+                slotsStore: join(dataDir, 'demo-slots.sqlite'),
+              },
+            }
+          : {}),
         onWebhook: (e) => {
           webhookEvents.push(e.id);
           print(`demo shop: webhook ${e.type} for ${e.data.transactionId ?? '?'} (signature verified)`);
@@ -346,6 +354,7 @@ export async function runStart(
               `  Lightning       on: a local network of stand-in LND nodes (the hub's ${ln.hubNode.url}, the shop's ${ln.shopNode.url})`,
               `  outside wallet  ${ln.walletUrl}   (paste an invoice to pay it, or: npm run hub -- dev-pay <bolt11>)`,
               `  sats article    ${shop.url}/lightning/articles/toll-roads   (L402, Payment or your hub balance; or by QR code)`,
+              `  slots           ${shop.url}/publication   (Join: a publication slot, paid ahead; API at ${shop.url}/slots/feerate, …)`,
             ]
           : [`  Lightning       ${config.rails.lightning ? 'on: the node named in the environment' : 'off'}`]),
         '',

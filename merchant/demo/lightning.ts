@@ -22,8 +22,10 @@ export const LIGHTNING_ARTICLE_PRICE_MSAT = 21_000n;
 export const LIGHTNING_PASS_SECONDS = 600;
 
 export interface DemoLightning {
-  /** The shop's own node: issues the L402 and Payment invoices. */
-  node: Pick<LightningNode, 'createInvoice'>;
+  /** The shop's own node: issues the L402, Payment and slot-token invoices (and looks the latter up). */
+  node: Pick<LightningNode, 'createInvoice' | 'lookupInvoice'>;
+  /** Where the publication slots are kept (./slots.ts): a SQLite path or a postgres:// URL. Default: in memory. */
+  slotsStore?: string;
   /** Signs L402 tokens and Payment challenge ids (32+ bytes). Default: random per process. */
   secret?: string;
 }

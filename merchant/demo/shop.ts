@@ -11,6 +11,8 @@
  *   client can pay it in SOVR on chain too (the standard `exact` entry, settled by a facilitator).
  * - `GET /lightning/articles/:slug` (21 sats), with `lightning`: the hub's `tollway` entry in BTC,
  *   L402 and the "Payment" scheme in one 402 (./lightning.ts).
+ * - `GET /publication` and `/slots/…`, with `lightning`: publication slots bought with prepaid
+ *   tokens, the merchant kit's slots() (./slots.ts).
  * - `POST /webhooks/tollway`: Standard Webhooks, verified with the merchant's `whsec_…` secret.
  */
 import { createServer, type Server } from 'node:http';
@@ -21,6 +23,7 @@ import { displayPrice } from '../challenge.js';
 import { paywall, type PaidRequest } from '../middleware.js';
 import { priceList } from '../discovery.js';
 import { type DemoLightning, LIGHTNING_ARTICLE_PRICE_MSAT, mountLightningArticles } from './lightning.js';
+import { mountPublicationSlots, PUBLICATION_FEE_MSAT } from './slots.js';
 import { ProblemError, type ProblemCode } from '@tollway/shared/problem.js';
 
 /** 0.002 SOVR per article (18 decimals). */
@@ -197,7 +200,8 @@ ${list}
                 .map((slug) => `<a href="/lightning/articles/${esc(slug)}"><code>/lightning/articles/${esc(slug)}</code></a>`)
                 .join(
                   ', ',
-                )}. Pay with the extension (L402, the Payment scheme, or your hub balance) or from any Lightning wallet by QR code.</p>`
+                )}. Pay with the extension (L402, the Payment scheme, or your hub balance) or from any Lightning wallet by QR code.</p>
+<p><a href="/publication">Publication slots</a>: ${PUBLICATION_FEE_MSAT / 1000n} sats a month, paid ahead with a prepaid token (<code>/slots/feerate</code>, <code>/slots/token/init/:value</code>, …).</p>`
             : ''
         }
 <h2>API</h2>
@@ -286,6 +290,15 @@ ${opts.webhookSecret ? (recent ? `<ul>\n${recent}\n</ul>` : "<p>None yet: the hu
           `<script src="${esc(snippetUrl)}" data-merchant="${esc(opts.merchantId)}" data-price="${LIGHTNING_ARTICLE_PRICE_MSAT}" data-asset="BTC" data-description="${esc(ARTICLES[String(req.params.slug)]!.title)}"></script>`,
         ),
       article: articleHtml,
+    });
+    mountPublicationSlots(app, {
+      node: opts.lightning.node,
+      ...(opts.lightning.slotsStore ? { store: opts.lightning.slotsStore } : {}),
+      hub,
+      merchantId: opts.merchantId,
+      ...(opts.origin ? { origin: opts.origin } : {}),
+      snippetUrl,
+      page,
     });
   }
 
