@@ -523,6 +523,12 @@ describe.each(ENGINES)('the ilp rail (%s)', (engine: Engine) => {
     const after = ((await (await get(w.t.url, w.person, '/ilp/grants')).json()) as { data: { remaining: string }[] }).data;
     expect(after[0]!.remaining).toBe('1000');
 
+    // Eleven minutes on, the grant's access token has expired at the wallet: it is rotated, not asked for again.
+    skew += 11 * MINUTE;
+    const later = await payIlp(w, 500n * UNIT);
+    expect(later.status).toBe('completed');
+    expect(wallet.balanceOf(w.alice)).toBe(1_000_000n - 1000n - 8000n - 500n);
+
     // Revoked at the wallet: the next payment that would have fit asks for consent.
     const del = await fetch(`${w.t.url}/ilp/grants/${grant!.id}`, {
       method: 'DELETE',

@@ -58,6 +58,8 @@ export interface OpenPayments {
   continueGrant(continueUri: string, continueToken: string, interactRef: string): Promise<Grant>;
   cancelGrant(continueUri: string, continueToken: string): Promise<void>;
   revokeToken(manageUrl: string, token: string): Promise<void>;
+  /** A new access token for the same grant (the old one stops working): the value and its new management URL. */
+  rotateToken(manageUrl: string, token: string): Promise<{ value: string; manage: string }>;
   createOutgoingPayment(
     wa: { id: string; resourceServer: string },
     token: string,
@@ -153,6 +155,10 @@ export function createOpenPayments(opts: {
     cancelGrant: (continueUri, continueToken) =>
       call('grant cancellation', (c) => c.grant.cancel({ url: continueUri, accessToken: continueToken })),
     revokeToken: (manageUrl, token) => call('token revocation', (c) => c.token.revoke({ url: manageUrl, accessToken: token })),
+    async rotateToken(manageUrl, token) {
+      const t = await call('token rotation', (c) => c.token.rotate({ url: manageUrl, accessToken: token }));
+      return { value: t.access_token.value, manage: t.access_token.manage };
+    },
     createOutgoingPayment: (wa, token, args, metadata) =>
       call('outgoing payment', (c) =>
         c.outgoingPayment.create({ url: wa.resourceServer, accessToken: token }, { walletAddress: wa.id, ...args, metadata }),

@@ -10,6 +10,7 @@ import { releaseCharge } from './budgets.js';
 import { IlpCallError } from './client.js';
 import { type IlpContext, pause } from './context.js';
 import { advance, type IlpPaymentRow, loadGrant, loadIlpPayment } from './store.js';
+import { withToken } from './tokens.js';
 
 const failed = (reason: string): RailOutcome => ({ status: 'failed', reason });
 
@@ -68,7 +69,7 @@ export async function send(ctx: IlpContext, row: IlpPaymentRow): Promise<RailOut
   // After a restart in the middle of this step: did the wallet take it already?
   if (row.state === 'sending') {
     try {
-      const found = (await ctx.op.listOutgoingPayments(payer, grant.access_token)).find(
+      const found = (await withToken(ctx, grant, (token) => ctx.op.listOutgoingPayments(payer, token))).find(
         (p) => p.metadata?.tollwayPaymentId === row.payment_id,
       );
       if (found) return recordSent(ctx, row, found);
@@ -86,7 +87,9 @@ export async function send(ctx: IlpContext, row: IlpPaymentRow): Promise<RailOut
           debitAmount: { value: row.debit_value, assetCode: row.debit_asset_code, assetScale: row.debit_asset_scale },
         };
   try {
-    const op = await ctx.op.createOutgoingPayment(payer, grant.access_token, args, { tollwayPaymentId: row.payment_id });
+    const op = await withToken(ctx, grant, (token) =>
+      ctx.op.createOutgoingPayment(payer, token, args, { tollwayPaymentId: row.payment_id }),
+    );
     return recordSent(ctx, row, op);
   } catch (err) {
     // A refusal (4xx) means nothing was created; anything else may have been.
@@ -118,7 +121,7 @@ export async function follow(ctx: IlpContext, row: IlpPaymentRow, first?: Outgoi
   for (;;) {
     if (!op) {
       try {
-        op = await ctx.op.getOutgoingPayment(row.outgoing_payment, grant.access_token);
+        op = await withToken(ctx, grant, (token) => ctx.op.getOutgoingPayment(row.outgoing_payment!, token));
       } catch (err) {
         return unknownYet(ctx, row, err);
       }
