@@ -208,6 +208,21 @@ describe.each(ENGINES)('the ilp rail (%s)', (engine: Engine) => {
     return fetch(hubUrl ? `${hubUrl}${u.pathname}${u.search}` : location);
   }
 
+  /** A ledger account's posted and pending sides, as decimal strings (0 when it does not exist). */
+  async function account(w: Pick<World, 't'>, id: string) {
+    const r = await w.t.store.db.get<Record<string, unknown>>(
+      'SELECT debits_posted, credits_posted, debits_pending, credits_pending FROM ledger_accounts WHERE id = ?',
+      [id],
+    );
+    const v = (k: string) => String(r?.[k] ?? '0');
+    return {
+      debitsPosted: v('debits_posted'),
+      creditsPosted: v('credits_posted'),
+      debitsPending: v('debits_pending'),
+      creditsPending: v('credits_pending'),
+    };
+  }
+
   async function paymentOf(w: World, id: string): Promise<P> {
     return (await (await get(w.t.url, w.person, `/payments/${id}`)).json()) as P;
   }
@@ -296,6 +311,11 @@ describe.each(ENGINES)('the ilp rail (%s)', (engine: Engine) => {
       // The person's hub balance was never touched: the money moved wallet to wallet.
       const me = (await (await get(w.t.url, w.person, '/accounts/me')).json()) as { balances: { asset: string; posted: string }[] };
       expect(me.balances.find((b) => b.asset === 'BTC')?.posted ?? '0').toBe('0');
+      // The ledger: from the mirror of the person's wallet to the payees outside the hub, posted once; the merchant's hub balance untouched.
+      const amount = (2500n * UNIT).toString();
+      expect(await account(w, `ilp:${w.person.user.id}:BTC`)).toMatchObject({ debitsPosted: amount, debitsPending: '0' });
+      expect(await account(w, 'system:ilp-payees:BTC')).toMatchObject({ creditsPosted: amount, creditsPending: '0' });
+      expect(await account(w, `merchant:${w.merchantId}:BTC`)).toMatchObject({ creditsPosted: '0' });
       // Refunds would come out of a hub balance that never held it.
       const refund = await fetch(`${w.t.url}/payments/${p.transactionId}/refund`, {
         method: 'POST',
@@ -322,6 +342,8 @@ describe.each(ENGINES)('the ilp rail (%s)', (engine: Engine) => {
     expect(done.failureReason).toMatch(/rejected/);
     expect(done.receipt.token).toBeUndefined();
     expect(wallet.balanceOf(w.alice)).toBe(1_000_000n);
+    // The reservation was voided: nothing posted, nothing left pending.
+    expect(await account(w, `ilp:${w.person.user.id}:BTC`)).toMatchObject({ debitsPosted: '0', debitsPending: '0' });
     // A second answer to the same consent changes nothing.
     expect((await openFinish(location)).status).toBe(400);
     await w.hooks.close();
@@ -395,6 +417,7 @@ describe.each(ENGINES)('the ilp rail (%s)', (engine: Engine) => {
     }
     expect(wallet.balanceOf(w.alice)).toBe(1_000_000n - 2000n);
     await w.hooks.close();
+    await expectLedgerBalanced(w.t.store.db);
   });
 
   it('a failed or partial outgoing payment fails the payment with the reason, and no receipt', async () => {
