@@ -19,6 +19,7 @@ import {
   type Quote,
 } from '@interledger/open-payments';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDemoInterledger } from '../../devnet/interledger/demo.js';
 import { openPaymentsHandler } from '../../devnet/interledger/http.js';
 import { type LocalInterledger, startLocalInterledger } from '../../devnet/interledger/index.js';
 import { loadSpecs } from '../../devnet/interledger/specs.js';
@@ -761,5 +762,29 @@ describe('signatures and the spec', () => {
       ),
       403,
     );
+  });
+});
+
+describe('the local run (startDemoInterledger)', () => {
+  it("gives the person's and the shop's wallets, and hub variables the official client signs with", async () => {
+    const demo = await startDemoInterledger({ port: 0 });
+    try {
+      const env = demo.hubEnv;
+      const hub = await createAuthenticatedClient({
+        walletAddressUrl: env.TOLLWAY_ILP_WALLET_ADDRESS,
+        privateKey: env.TOLLWAY_ILP_PRIVATE_KEY,
+        keyId: env.TOLLWAY_ILP_KEY_ID,
+        validateResponses: true,
+        logLevel: 'silent',
+      });
+      const person = await hub.walletAddress.get({ url: demo.personWallet });
+      expect(person).toMatchObject({ publicName: 'You (local wallet)', assetCode: 'USD', assetScale: 2 });
+      expect(demo.ilp.balanceOf(demo.personWallet)).toBe(10_000n);
+      const g = await hub.grant.request({ url: person.authServer }, { access_token: { access: [{ type: 'quote', actions: ['create'] }] } });
+      expect('access_token' in g).toBe(true);
+      expect((await hub.walletAddress.get({ url: demo.shopWallet })).publicName).toBe('Tollway demo shop');
+    } finally {
+      await demo.ilp.close();
+    }
   });
 });
