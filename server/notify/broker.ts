@@ -48,7 +48,7 @@ export function createBrokerSink(opts: BrokerSinkOptions): BrokerSink {
 
   async function open(): Promise<Connected> {
     const nc = await connect({
-      servers: opts.urls,
+      ...serversAndCredentials(opts.urls),
       name: 'tollway-hub',
       timeout: opts.connectTimeoutMs ?? 5000,
       // Once connected, the client reconnects for as long as it takes; publishes meanwhile fail
@@ -119,4 +119,22 @@ export function createBrokerSink(opts: BrokerSinkOptions): BrokerSink {
       if (c && !c.nc.isClosed()) await c.nc.close();
     },
   };
+}
+
+/**
+ * nats.js takes credentials as options, not inside the server URLs: `nats://user:pass@host` gives
+ * a user and password, `nats://token@host` a token (the first URL that has any counts).
+ */
+export function serversAndCredentials(urls: string[]): Pick<ConnectionOptions, 'servers' | 'user' | 'pass' | 'token'> {
+  const servers: string[] = [];
+  let auth: Pick<ConnectionOptions, 'user' | 'pass' | 'token'> = {};
+  for (const url of urls) {
+    const u = new URL(url);
+    servers.push(`${u.protocol}//${u.host}`);
+    if (u.username && auth.user === undefined && auth.token === undefined)
+      auth = u.password
+        ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) }
+        : { token: decodeURIComponent(u.username) };
+  }
+  return { servers, ...auth };
 }

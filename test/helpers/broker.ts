@@ -102,7 +102,7 @@ export interface OwnNats {
   cleanup(): Promise<void>;
 }
 
-export function ownNats(port: number): OwnNats {
+export function ownNats(port: number, extraArgs: string[] = []): OwnNats {
   const dir = mkdtempSync(join(tmpdir(), 'tollway-nats-'));
   const url = `nats://127.0.0.1:${port}`;
   let proc: ChildProcess | null = null;
@@ -118,7 +118,7 @@ export function ownNats(port: number): OwnNats {
     url,
     async start() {
       let out = '';
-      proc = spawn('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], {
+      proc = spawn('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, ...extraArgs], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       proc.stdout!.on('data', (d) => (out += d));
@@ -126,7 +126,7 @@ export function ownNats(port: number): OwnNats {
       const p = proc;
       await until(async () => {
         if (p.exitCode !== null) throw new Error(`nats-server exited: ${out}`);
-        return withNats(url, async () => true).catch(() => false);
+        return out.includes('Server is ready'); // it logs this once it accepts clients
       }, `nats-server on ${port}`);
     },
     stop,

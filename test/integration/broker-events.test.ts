@@ -17,8 +17,19 @@ import { OUTBOX_COLUMNS, toRecord } from '../../server/notify/outbox.js';
 import { webhookBody } from '../../server/notify/webhooks.js';
 import { createLightningRail } from '../../server/rails/lightning/index.js';
 import type { Rail, RailOutcome } from '../../server/rails/types.js';
-import { consumeAll, deleteStream, NATS_URL, streamMessages, uniqueEvents, unpublished, until } from '../helpers/broker.js';
-import { createMerchant, fund, pay, signIn, startTestHub, type Session, type TestHub } from '../helpers/hub.js';
+import { connect } from 'nats';
+import {
+  consumeAll,
+  deleteStream,
+  NATS_URL,
+  outboxRecords,
+  ownNats,
+  streamMessages,
+  uniqueEvents,
+  unpublished,
+  until,
+} from '../helpers/broker.js';
+import { createMerchant, freePort, fund, pay, signIn, startTestHub, type Session, type TestHub } from '../helpers/hub.js';
 import { expectLedgerBalanced } from '../helpers/invariant.js';
 import { ENGINES } from '../helpers/stores.js';
 
@@ -171,5 +182,33 @@ describe('TOLLWAY_EVENTS_URL', () => {
     expect(loadConfig({}).events).toBeUndefined();
     expect(() => loadConfig({ TOLLWAY_EVENTS_URL: 'http://nats:4222' })).toThrow(ConfigError);
     expect(() => loadConfig({ TOLLWAY_EVENTS_URL: 'nats://h:4222', TOLLWAY_EVENTS_SUBJECT_PREFIX: 'a.*' })).toThrow(ConfigError);
+  });
+});
+
+describe('a NATS server that wants a user and password', () => {
+  it('is reached with the credentials given in TOLLWAY_EVENTS_URL', { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    const nats = ownNats(port, ['--user', 'hub', '--pass', 'p@ss word']);
+    await nats.start();
+    const events = uniqueEvents();
+    const t = await startTestHub('sqlite', {
+      env: { ...events.env, TOLLWAY_EVENTS_URL: `nats://hub:${encodeURIComponent('p@ss word')}@127.0.0.1:${port}` },
+    });
+    try {
+      const s = await signIn(t.url);
+      const shop = await createMerchant(t.url);
+      await fund(t.url, s, '100');
+      await pay(t.url, s, 'cred-1', { rail: 'internal', payTo: shop.merchant.id, amount: '5', asset: 'SOVR' });
+      await until(async () => (await unpublished(t.store.db)) === 0, 'the events published with the credentials');
+      const nc = await connect({ servers: nats.url, user: 'hub', pass: 'p@ss word' });
+      const info = await (await nc.jetstreamManager()).streams.info(events.stream);
+      await nc.close();
+      expect(info.state.messages).toBe((await outboxRecords(t.store.db)).length);
+      // Without them the server refuses: the URL's credentials were what got the events in.
+      await expect(connect({ servers: nats.url, reconnect: false })).rejects.toThrow(/Authorization/i);
+    } finally {
+      await t.stop();
+      await nats.cleanup();
+    }
   });
 });
