@@ -37,7 +37,7 @@ import { isLightningNodeError } from '../../lightning/node.js';
 import type { Clock } from '../clock.js';
 import type { AccountDirectory } from '../core/accounts.js';
 import { claimKey, fingerprint, keyScope } from '../core/idempotency.js';
-import { sleep } from '../core/timing.js';
+import { sleep, withTimeout } from '../core/timing.js';
 import { expectCreated } from '../core/ledger-refusal.js';
 import type { Ledger } from '../ledger/types.js';
 import type { Logger } from '../logger.js';
@@ -54,7 +54,7 @@ export const OUTSIDE_PAYER_ID = 'usr_lightning_outside';
 export const inboundTransferId = (paymentHash: string) => `lnin:${paymentHash}`;
 /** The refund of a hub balance payment that an outside payment raced (and won): one per hash. */
 export const raceRefundTransferId = (paymentHash: string) => `lnrace:${paymentHash}`;
-/** How long an internal payment's answer waits for the node to withdraw the invoice. */
+/** How long an internal payment waits for the node: its look-up before, its withdrawal after. */
 const CLOSE_WAIT_MS = 3000;
 /** How long a row stays `cancel` before the periodic check asks the node itself (the payment's own call goes first). */
 const CLOSE_GRACE_MS = 10_000;
@@ -530,8 +530,14 @@ export function createChallengeInvoices(deps: ChallengeInvoicesDeps) {
     if (seen.status === 'open') {
       // Settled at the node already, though the hub has not heard yet: that payment counts, this
       // one is refused below. A node that does not answer is asked again after the payment.
-      const st = await receiving.lookupInvoice(hash).catch(() => undefined);
-      if (st?.state === 'settled') await settledAtNode(hash).catch(() => undefined);
+      const st = await withTimeout(receiving.lookupInvoice(hash), CLOSE_WAIT_MS).catch(() => undefined);
+      if (st?.state === 'settled')
+        await settledAtNode(hash).catch((err: Error) =>
+          logger.warn(
+            { paymentHash: hash, err: err.message },
+            'could not apply a challenge invoice settled at the node; the follower will',
+          ),
+        );
     }
     const now = clock.now();
     const row = await paymentFor(seen, { id: deps.newPaymentId(now), userId: user.id, amount: BigInt(seen.amount), transferId: '', now });
