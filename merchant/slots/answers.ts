@@ -1,24 +1,17 @@
 /** The slots API's requests and answers, framework-neutral: JSON in the document's shapes, or an RFC 9457 problem. */
 import { ProblemError, type ProblemCode } from '@tollway/shared/problem.js';
+import type { CoreRequest } from '../core-contract.js';
 import { jsonWithIntegers } from './wire.js';
 
-/** The request, as an adapter describes it. */
-export interface SlotsRequest {
-  /** Upper-case. */
-  method: string;
+/**
+ * The request, as an adapter describes it: the kit's core contract (method, url as received with
+ * the mount, headers, ip, protocol, and the raw `body` or its reader) plus where in the API it goes.
+ */
+export interface SlotsRequest extends CoreRequest {
   /** The path inside the API (after where it is mounted), e.g. `/token/init/1000`, without the query. */
   path: string;
-  /** Path and query as received, mount included (Express `req.originalUrl`): what a hub receipt is bound to. */
-  url: string;
-  /** Lower-case names. */
-  headers: Readonly<Record<string, string | undefined>>;
-  ip?: string;
-  /** `http` or `https`. */
-  protocol?: string;
-  /** A body a parser already read (a JSON object); else `readBody` is used. */
+  /** A body a parser already read (a JSON object); else `body` is read. */
   parsedBody?: unknown;
-  /** Reads the raw body, at most `limit` bytes (throws BodyTooLargeError past it). */
-  readBody?: (limit: number) => Promise<Uint8Array>;
 }
 
 export interface SlotsAnswer {

@@ -68,13 +68,9 @@ export function hubPurchase(opts: HubPurchaseOptions, deps: { store: SlotStore; 
 
   return {
     async handle(req, valueMsat, pricing) {
-      const answer = await coreFor(valueMsat, pricing).handle({
-        method: req.method,
-        url: req.url,
-        headers: req.headers,
-        ...(req.ip ? { ip: req.ip } : {}),
-        ...(req.protocol ? { protocol: req.protocol } : {}),
-      });
+      // The route reads no body: the receipt is bound to the method and path only.
+      const { path: _path, parsedBody: _parsed, body: _body, ...described } = req;
+      const answer = await coreFor(valueMsat, pricing).handle(described);
       if (answer.kind === 'challenge') {
         return {
           status: answer.status,
@@ -99,8 +95,13 @@ export function hubPurchase(opts: HubPurchaseOptions, deps: { store: SlotStore; 
           value: token.valueMsat,
         } satisfies TokenBuyAnswer,
         200,
-        answer.responseHeaders,
+        withoutCacheControl(answer.responseHeaders),
       );
     },
   };
+}
+
+// The paywall says `private` for paid content; a token's answer is for no cache at all (no-store).
+function withoutCacheControl(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'cache-control'));
 }

@@ -137,11 +137,11 @@ export function slotsCore(opts: SlotsCoreOptions): SlotsCore {
   });
 
   async function readJson(req: SlotsRequest): Promise<unknown> {
-    if (req.parsedBody !== undefined && !(req.parsedBody instanceof Uint8Array)) return req.parsedBody;
+    if (req.parsedBody !== undefined) return req.parsedBody;
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/json' && !type.endsWith('+json'))
       throw new ProblemError('unsupported-media-type', 'send the body as application/json');
-    const bytes = req.parsedBody instanceof Uint8Array ? req.parsedBody : req.readBody ? await req.readBody(BODY_LIMIT) : new Uint8Array(0);
+    const bytes = typeof req.body === 'function' ? await req.body(BODY_LIMIT) : (req.body ?? new Uint8Array(0));
     if (bytes.length > BODY_LIMIT) throw new BodyTooLargeError(`request body over ${BODY_LIMIT} bytes`);
     try {
       return JSON.parse(new TextDecoder().decode(bytes));

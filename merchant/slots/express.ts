@@ -62,7 +62,7 @@ export function slots(opts: SlotsOptions): SlotsHandler {
         ...(req.ip ? { ip: req.ip } : {}),
         protocol: req.protocol,
         ...(parsed !== undefined ? { parsedBody: parsed } : {}),
-        readBody: (limit) => rawBody(req, limit),
+        body: (limit: number) => rawBody(req, limit),
       })
       .then((answer) => (answer ? send(res, answer) : next()), next);
   };

@@ -90,6 +90,7 @@ describe('slot tokens bought through the hub', () => {
     const res = await withReceipt(2n * FEE, entry, receipt);
     expect(res.status).toBe(200);
     expect(res.headers.get('payment-response')).toBeTruthy();
+    expect(res.headers.get('cache-control')).toBe('no-store');
     const token = (await res.json()) as { token_id: string; amount: number; value: number; confirmed: boolean };
     expect(token).toEqual({ amount: 600_000, confirmed: true, token_id: expect.stringMatching(/^[0-9a-f-]{36}$/), value: 600_000 });
     const rows = await s.query<{ hub_transaction: string }>(
