@@ -4,7 +4,9 @@
  * result=grant_rejected), which is what the hub's /ilp/finish will receive.
  */
 import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { generateJwk } from '@interledger/http-signature-utils';
 import { type AuthenticatedClient, createAuthenticatedClient, isPendingGrant, type PendingGrant } from '@interledger/open-payments';
@@ -14,6 +16,8 @@ import { type LocalInterledger, startLocalInterledger } from '../../devnet/inter
 import { CHROMIUM } from '../helpers/extension-browser.js';
 
 const USD = { assetCode: 'USD', assetScale: 2 } as const;
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+declare const axe: { run(context: unknown, options: unknown): Promise<{ violations: { id: string; impact: string | null }[] }> };
 
 let ilp: LocalInterledger;
 let client: AuthenticatedClient;
@@ -80,6 +84,10 @@ describe('the consent page in Chromium', () => {
     await expect(page.locator('#limit').textContent()).resolves.toMatch(/^up to 25\.00 USD per period of P1M/);
     await expect(page.getByText(/Requested by/).isVisible()).resolves.toBe(true);
     await expect(page.locator('dd').first().textContent()).resolves.toMatch(/^Tollway \(http/);
+    // axe-core in the page (through the DevTools protocol, which the page's CSP does not govern).
+    await page.evaluate(AXE_SOURCE);
+    const found = await page.evaluate(() => axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations));
+    expect(found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id)).toEqual([]);
     await Promise.all([page.waitForURL(/\/ilp\/finish\?/), page.getByRole('button', { name: 'Approve' }).click()]);
     const landed = new URL(page.url());
     expect(landed.searchParams.get('payment')).toBe('pay_1');
