@@ -140,3 +140,5 @@ export {
   type CorePaid,
   type CoreRequest,
 } from './core-contract.js';
+/** Prepaid tokens that buy time on renewable slots (merchant/slots/, docs/slots.md). */
+export * from './slots/index.js';
