@@ -427,6 +427,16 @@ describe('an interactive outgoing-payment grant', () => {
     expect(replay.description).toBeTruthy();
   });
 
+  it('issues one access token when the same interact_ref is sent twice at once', async () => {
+    const alice = await wallet(1_000n);
+    const { pending } = await outgoingGrant(alice, { debitAmount: usd(100) });
+    const ref = new URL(await ilp.approve(pending.interact.redirect)).searchParams.get('interact_ref')!;
+    const args = { url: pending.continue.uri, accessToken: pending.continue.access_token.value };
+    const outcomes = await Promise.allSettled([1, 2, 3].map(() => client.grant.continue(args, { interact_ref: ref })));
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    for (const o of outcomes) if (o.status === 'rejected') expect((o.reason as OpenPaymentsClientError).status).toBe(401);
+  });
+
   it('refuses a continuation with a wrong continuation token or an interact_ref never issued', async () => {
     const alice = await wallet(1_000n);
     const { pending } = await outgoingGrant(alice, { debitAmount: usd(100) });
@@ -526,6 +536,25 @@ describe('limits and balances', () => {
     expect(paid).toHaveLength(3);
     for (const r of refused) expect((r.reason as OpenPaymentsClientError).code).toBe('insufficient_grant');
     expect(ilp.balanceOf(alice)).toBe(100_000n - 900n);
+    expect(ilp.balanceOf(shop)).toBe(900n);
+  });
+
+  it('never lets concurrent payments under several grants overdraw the balance', async () => {
+    const alice = await wallet(1_000n);
+    const shop = await wallet(0n);
+    const tokens = [await approvedToken(alice, { debitAmount: usd(1_000) }), await approvedToken(alice, { debitAmount: usd(1_000) })];
+    const receivers = await Promise.all(Array.from({ length: 8 }, () => incomingPayment(shop)));
+    const outcomes = await Promise.allSettled(
+      receivers.map((ip, i) =>
+        client.outgoingPayment.create(
+          { url: ilp.resourceServer, accessToken: tokens[i % 2]! },
+          { walletAddress: alice, incomingPayment: ip.id, debitAmount: usd(300) },
+        ),
+      ),
+    );
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(3);
+    for (const o of outcomes) if (o.status === 'rejected') expect((o.reason as OpenPaymentsClientError).code).toBe('insufficient_balance');
+    expect(ilp.balanceOf(alice)).toBe(100n);
     expect(ilp.balanceOf(shop)).toBe(900n);
   });
 
