@@ -48,7 +48,10 @@ export function offer(opts: OfferOptions): RequestHandler {
   const middleware = (req: Request, res: Response, next: NextFunction) => {
     const dialect = core.credentialFor(req.headers as Record<string, string | undefined>);
     if (dialect) return opts[dialect]!(req, res, next);
-    core.challenge(expressCoreRequest(req)).then((answer) => sendCoreChallenge(res, answer), next);
+    core
+      .challenge(expressCoreRequest(req))
+      .then((answer) => sendCoreChallenge(res, answer))
+      .catch(next);
   };
   return Object.defineProperty(middleware, OFFER_INFO, { value: core.info, enumerable: true });
 }
