@@ -309,8 +309,11 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
         closed.abort();
         await Promise.all(inFlight);
         await dispatcher.stop();
-        await publisher?.stop();
+        // Closing the connection fails a publish that waits for a broker that is down at once,
+        // rather than after its timeout; its events stay unpublished for the next start.
+        const publisherStopped = publisher?.stop();
         await broker?.close();
+        await publisherStopped;
         await webhookWorker.stop();
         await notifier.close();
         server.closeAllConnections();

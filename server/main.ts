@@ -73,6 +73,7 @@ async function main(argv: string[]): Promise<number> {
         `  public URL      ${config.publicUrl}`,
         `  storage         ${config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`}`,
         ...railLines(config, RAIL_MODULES),
+        `  events          ${config.events ? `${config.events.servers}, stream ${config.events.stream}, subjects ${config.events.subjectPrefix}.>` : 'off (TOLLWAY_EVENTS_URL)'}`,
         `  admin token     ${process.env.TOLLWAY_ADMIN_TOKEN ? '(from TOLLWAY_ADMIN_TOKEN)' : env.TOLLWAY_ADMIN_TOKEN}`,
         `  API description ${hub.url}/openapi.json`,
         '',

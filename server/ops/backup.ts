@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { OpsError } from './errors.js';
 
 export interface BackupResult {
@@ -25,6 +26,7 @@ export interface BackupResult {
 export async function backupSqlite(source: string, target: string): Promise<BackupResult> {
   if (!existsSync(source)) throw new OpsError(`there is no database at ${source}`);
   if (existsSync(target)) throw new OpsError(`${target} exists already: name a new file`);
+  if (!existsSync(dirname(target))) throw new OpsError(`there is no directory ${dirname(target)} to write ${target} in`);
   const partial = `${target}.partial`;
   rmSync(partial, { force: true });
   const db = new Database(source, { fileMustExist: true });

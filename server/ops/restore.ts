@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import { copyFileSync, existsSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { checkCopy } from './backup.js';
 import { OpsError } from './errors.js';
 
@@ -32,6 +33,7 @@ export function restoreSqlite(backup: string, target: string, now: Date): Restor
     renameSync(target, replaced);
   }
   for (const leftover of [`${target}-wal`, `${target}-shm`]) rmSync(leftover, { force: true });
+  mkdirSync(dirname(target), { recursive: true });
   const incoming = `${target}.restoring`;
   copyFileSync(backup, incoming);
   renameSync(incoming, target);
