@@ -34,6 +34,8 @@ export interface ChallengeSpec {
   passSeconds?: number;
   payoutAddress?: string;
   chain?: ExactChainConfig;
+  /** An Interledger wallet address the hub's ilp rail pays this merchant into (named in the tollway entry). */
+  interledger?: { walletAddress: string };
 }
 
 export const newChallengeId = (): string => `ch_${randomBytes(12).toString('base64url')}`;
@@ -59,6 +61,9 @@ export function paymentOptions(spec: ChallengeSpec, challengeId = newChallengeId
         challengeId,
         bind: [...spec.bind],
         ...(spec.passSeconds ? { reuse: { windowSeconds: spec.passSeconds } } : {}),
+        // The same entry may be paid on the hub's ilp rail from the person's own Interledger wallet.
+        // Informative: the hub pays the wallet address it has on record for the merchant, never this one.
+        ...(spec.interledger ? { interledger: { rail: 'ilp', walletAddress: spec.interledger.walletAddress } } : {}),
       },
     },
   ];

@@ -78,6 +78,13 @@ export interface PaywallCoreOptions<N = unknown> {
    * this merchant and issues the standard receipt for the challenge. Needs asset BTC.
    */
   lightning?: boolean;
+  /**
+   * Interledger: the tollway entry names the hub's `ilp` rail and this wallet address (its
+   * `extra.interledger`), so a person may pay from their own Interledger wallet, approving on its
+   * consent page. The hub pays the wallet address registered for the merchant (`POST /merchants`
+   * `walletAddress`); the receipt is the same as for every rail.
+   */
+  interledger?: { walletAddress: string };
   /** This merchant's API key at the hub (from `POST /merchants`); needed by `lightning`. */
   apiKey?: string;
   /** The fetch the paywall asks the hub with (`lightning`); default the global one. */
@@ -592,6 +599,13 @@ function validate(opts: PaywallCoreOptions<never>): ChallengeSpec & { facilitato
     if (opts.asset !== 'BTC') fail('lightning invoices are in BTC: set asset to BTC (price in msat)');
     if (!opts.apiKey || typeof opts.apiKey !== 'string') fail("lightning needs apiKey: the merchant's API key at the hub");
   }
+  if (opts.interledger !== undefined) {
+    let u: URL | undefined;
+    try {
+      u = new URL(opts.interledger.walletAddress);
+    } catch {}
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) fail('interledger.walletAddress must be an http(s) wallet address URL');
+  }
   const maxTimeoutSeconds = opts.maxTimeoutSeconds ?? 300;
   if (!Number.isInteger(maxTimeoutSeconds) || maxTimeoutSeconds <= 0) fail('maxTimeoutSeconds must be a positive integer');
   return {
@@ -605,5 +619,6 @@ function validate(opts: PaywallCoreOptions<never>): ChallengeSpec & { facilitato
     ...(opts.payoutAddress ? { payoutAddress: opts.payoutAddress } : {}),
     ...(opts.chain ? { chain: opts.chain } : {}),
     ...(facilitator ? { facilitator } : {}),
+    ...(opts.interledger ? { interledger: { walletAddress: opts.interledger.walletAddress } } : {}),
   };
 }

@@ -13,6 +13,9 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PaymentStatusUpdate } from '../../shared/api.js';
 import { finishHash, type LocalInterledger, startLocalInterledger } from '../../devnet/interledger/index.js';
+import express from 'express';
+import { encodePaymentSignature, parsePaymentRequired } from '../../shared/challenge.js';
+import { paywall } from '../../merchant/index.js';
 import { createJwksCache } from '../../merchant/jwks.js';
 import { verifyReceipt } from '../../merchant/receipt.js';
 import { IlpCallError, createOpenPayments } from '../../server/rails/ilp/client.js';
@@ -327,6 +330,51 @@ describe.each(ENGINES)('the ilp rail (%s)', (engine: Engine) => {
       await expectLedgerBalanced(w.t.store.db);
     } finally {
       sock.close();
+      await w.hooks.close();
+    }
+  });
+
+  it("a merchant's paywall names the ilp rail and its wallet address, and an ilp receipt opens the article", async () => {
+    const w = await world();
+    const app = express();
+    const price = 4000n * UNIT;
+    app.get(
+      '/article',
+      paywall({ hub: w.t.url, merchantId: w.merchantId, price: price.toString(), asset: 'BTC', interledger: { walletAddress: w.shop } }),
+      (_req, res) => res.send('the article'),
+    );
+    const server = await new Promise<Server>((r) => {
+      const s = app.listen(0, '127.0.0.1', () => r(s));
+    });
+    const shopUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const first = await fetch(`${shopUrl}/article`, { headers: { accept: 'application/json' } });
+      expect(first.status).toBe(402);
+      const parsed = parsePaymentRequired(first.headers.get('payment-required')!);
+      if (!parsed.ok) throw new Error(parsed.error.message);
+      const entry = parsed.value.accepts.find((a) => a.scheme === 'tollway')!;
+      expect(entry.extra?.interledger).toEqual({ rail: 'ilp', walletAddress: w.shop });
+
+      const res = await pay(w.t.url, w.person, 'paywall-1', {
+        rail: 'ilp',
+        payTo: entry.payTo,
+        amount: entry.amount,
+        asset: entry.asset,
+        requirement: entry,
+        resource: { url: parsed.value.resource!.url, method: 'GET' },
+      });
+      const p = (await res.json()) as P;
+      expect(p.status).toBe('pending');
+      expect((await openFinish(await wallet.approve(p.interact!.redirect))).status).toBe(200);
+      const done = await settled(w, p.transactionId, 'completed');
+      const proof = encodePaymentSignature({ accepted: entry, payload: { receipt: done.receipt.token! } });
+      const open = await fetch(`${shopUrl}/article`, { headers: { 'payment-signature': proof } });
+      expect(open.status).toBe(200);
+      expect(await open.text()).toBe('the article');
+      expect(wallet.balanceOf(w.shop)).toBe(4000n);
+      await expectLedgerBalanced(w.t.store.db);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
       await w.hooks.close();
     }
   });
