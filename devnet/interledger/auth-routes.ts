@@ -143,9 +143,10 @@ export function authRoutes(ctx: Context): Route[] {
   };
 
   /** The grant of a continuation URL, if the request carries its continuation token and the client's signature. */
-  const continuation = async (req: Incoming, unknownStatus: 404): Promise<Grant | Outgoing> => {
+  const continuation = async (req: Incoming): Promise<Grant | Outgoing> => {
     const grant = grants.byContinue(req.params.id!);
-    if (!grant) return fail(unknownStatus, req.method === 'DELETE' ? 'invalid_request' : 'invalid_continuation', 'unknown continuation');
+    // The spec's 404 for an unknown continuation: invalid_continuation on POST, invalid_request on DELETE.
+    if (!grant) return fail(404, req.method === 'DELETE' ? 'invalid_request' : 'invalid_continuation', 'unknown continuation');
     if (gnapToken(req) !== grant.continueToken) return fail(401, 'invalid_continuation', 'wrong or missing continuation token');
     const sig = await verifyRequestSignature(req, signer(grant), ctx.lookupKey);
     if (!sig.ok) return fail(401, 'invalid_client', sig.description);
@@ -153,15 +154,14 @@ export function authRoutes(ctx: Context): Route[] {
   };
 
   const continueGrant = async (req: Incoming): Promise<Outgoing> => {
-    const grant = await continuation(req, 404);
+    const grant = await continuation(req);
     if (!('id' in grant)) return grant;
     const ref = (req.body as { interact_ref?: string } | undefined)?.interact_ref;
     if (ref === undefined) {
       // Polling: still waiting for the person, or already settled one way or the other.
       if (grant.state === 'pending' || grant.state === 'approved')
         return { status: 200, json: { continue: { ...continueWire(grant), wait: 5 } } };
-      const r = grants.continueWith(grant, '');
-      return refusal('code' in r ? r : { code: 'invalid_continuation', status: 401, description: 'nothing to continue' });
+      return refusal(grants.settledRefusal(grant));
     }
     const issued = grants.continueWith(grant, ref);
     if ('code' in issued) return refusal(issued);
@@ -169,7 +169,7 @@ export function authRoutes(ctx: Context): Route[] {
   };
 
   const cancelGrant = async (req: Incoming): Promise<Outgoing> => {
-    const grant = await continuation(req, 404);
+    const grant = await continuation(req);
     if (!('id' in grant)) return grant;
     grants.revoke(grant);
     return { status: 204 };

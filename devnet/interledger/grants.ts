@@ -162,12 +162,18 @@ export class GrantBook {
     return grant && this.#settleExpiry(grant);
   }
 
-  /** A continuation with an interact_ref: the one that exchanges consent for an access token. */
-  continueWith(grant: Grant, interactRef: string): AccessToken | GrantRefusal {
-    this.#settleExpiry(grant);
+  /** Why a grant that is no longer waiting for consent cannot be continued. */
+  settledRefusal(grant: Grant): GrantRefusal {
     if (grant.state === 'rejected') return { code: 'request_denied', status: 401, description: 'the person rejected this grant' };
     if (grant.state === 'revoked') return { code: 'request_denied', status: 401, description: 'the grant was revoked' };
     if (grant.state === 'expired') return { code: 'request_denied', status: 401, description: 'the interaction expired before consent' };
+    return { code: 'invalid_continuation', status: 401, description: 'the grant was already continued' };
+  }
+
+  /** A continuation with an interact_ref: the one that exchanges consent for an access token. */
+  continueWith(grant: Grant, interactRef: string): AccessToken | GrantRefusal {
+    this.#settleExpiry(grant);
+    if (grant.state === 'rejected' || grant.state === 'revoked' || grant.state === 'expired') return this.settledRefusal(grant);
     if (!grant.interaction || grant.interaction.ref === undefined || grant.interaction.ref !== interactRef)
       return { code: 'invalid_continuation', status: 401, description: 'unknown interact_ref' };
     if (grant.state === 'granted') return { code: 'invalid_continuation', status: 401, description: 'this interact_ref was already used' };
