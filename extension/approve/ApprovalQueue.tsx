@@ -283,7 +283,7 @@ function Request({
         </p>
       )}
       {d.amount && (
-        <p class="amount-xl" data-testid="amount">
+        <p class={(big?.value ?? d.amount).length > 14 ? 'amount-lg' : 'amount-xl'} data-testid="amount">
           {big ? (
             <>
               {big.value} <span class="muted">{big.unit}</span>

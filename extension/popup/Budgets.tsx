@@ -46,52 +46,50 @@ export function Budgets({ hubUrl, onBack }: { hubUrl: string; onBack: () => void
     });
   const remove = async (a: Allowance) => {
     const r = await send({ type: 'budget.delete', site: a.site, payee: a.payee, asset: a.asset });
-    setStatus(r.ok ? `Budget for ${a.site} deleted.` : r.error);
+    setStatus(r.ok ? t('budgets_deleted', a.site) : r.error);
   };
 
   return (
     <main>
-      <h1>Budgets</h1>
-      <p class="muted">
-        Sites that pay one payee without asking, up to a limit per day, week or month. The hub enforces the limit and the payee.
-      </p>
+      <h1>{t('budgets_title')}</h1>
+      <p class="muted small">{t('budgets_intro')}</p>
       {list === null ? (
         <p>Loading…</p>
       ) : list.length === 0 ? (
-        <p data-testid="budgets-none">No budgets yet. Tick “Pay automatically on this site” when approving, or add one below.</p>
+        <p data-testid="budgets-none">{t('budgets_none')}</p>
       ) : (
         <table>
           <thead>
             <tr>
-              <th scope="col">Site</th>
-              <th scope="col">Pays to</th>
-              <th scope="col">Left / limit</th>
+              <th scope="col">{t('budgets_site')}</th>
+              <th scope="col">{t('budgets_pays_to')}</th>
+              <th scope="col">{t('budgets_left')}</th>
               <th scope="col">
-                <span class="sr-only">Actions</span>
+                <span class="sr-only">{t('budgets_actions')}</span>
               </th>
             </tr>
           </thead>
           <tbody>
             {list.map((a) => {
               const payee = a.payee;
-              const name = `the budget for ${displayText(a.site, 120)}${payee ? ` paying ${displayText(payee, 120)}` : ''}`;
+              const site = payee ? t('budgets_site_paying', displayText(a.site, 120), displayText(payee, 120)) : displayText(a.site, 120);
               return (
                 <tr key={`${a.site} ${payee} ${a.asset}`} data-testid="budget" data-site={a.site} data-payee={payee ?? ''}>
                   <td>{displayText(a.site.replace(/^https?:\/\//, ''), 60)}</td>
                   <td data-testid="budget-payee" title={payee ? displayText(payee, 200) : undefined} class={payee ? undefined : 'warning'}>
-                    {payee ? shortPayee(payee) : 'not recorded: pays nothing automatically'}
+                    {payee ? shortPayee(payee) : t('budgets_payee_unknown')}
                   </td>
                   <td data-testid="budget-left" title={resetsText(a, now, t)}>
                     {budgetText(a, now, t)}
                   </td>
                   <td class="nowrap">
                     {payee && (
-                      <button type="button" class="link" aria-label={`Edit ${name}`} onClick={() => edit(a, payee)}>
-                        Edit
+                      <button type="button" class="link" aria-label={t('budgets_edit_label', site)} onClick={() => edit(a, payee)}>
+                        {t('budgets_edit')}
                       </button>
                     )}{' '}
-                    <button type="button" class="link" aria-label={`Delete ${name}`} onClick={() => void remove(a)}>
-                      Delete
+                    <button type="button" class="link" aria-label={t('budgets_delete_label', site)} onClick={() => void remove(a)}>
+                      {t('budgets_delete')}
                     </button>
                   </td>
                 </tr>
@@ -108,10 +106,10 @@ export function Budgets({ hubUrl, onBack }: { hubUrl: string; onBack: () => void
             type="button"
             onClick={() => setDraft({ site: '', payee: '', asset: ASSET_NAMES[0]!, amount: '', period: 'day', existing: false })}
           >
-            Add a budget
+            {t('budgets_add')}
           </button>
           <button type="button" onClick={onBack}>
-            Back
+            {t('common_back')}
           </button>
         </div>
       )}
@@ -133,24 +131,24 @@ function BudgetForm({ draft, onDone, onCancel }: { draft: Draft; onDone: (messag
     try {
       site = new URL(site).origin;
     } catch {
-      return setProblem('The site must be an address like https://shop.example.');
+      return setProblem(t('budgets_bad_site'));
     }
-    if (!isSiteOrigin(site)) return setProblem('The site must be an http or https address.');
+    if (!isSiteOrigin(site)) return setProblem(t('budgets_bad_scheme'));
     const payee = d.payee.trim();
-    if (!payee) return setProblem('Say who the site may pay: a merchant id, an address, or a Lightning node key.');
+    if (!payee) return setProblem(t('budgets_no_payee'));
     const amount = parseUnits(d.amount, decimalsOf(d.asset) ?? 0);
-    if (amount === null || amount <= 0n) return setProblem(`The limit must be a positive amount of ${d.asset}.`);
+    if (amount === null || amount <= 0n) return setProblem(t('budgets_bad_limit', d.asset));
     const r = await send({ type: 'budget.put', site, payee, asset: d.asset, amount: amount.toString(), period: d.period });
     if (!r.ok) return setProblem(r.error);
-    onDone(`Budget for ${site} saved.`);
+    onDone(t('budgets_saved', site));
   };
   return (
-    <form onSubmit={(e) => void submit(e)} aria-label={d.existing ? 'Edit budget' : 'Add budget'}>
-      <h2>{d.existing ? `Budget for ${displayText(d.site, 120)}, paying ${shortPayee(d.payee)}` : 'New budget'}</h2>
+    <form onSubmit={(e) => void submit(e)} aria-label={d.existing ? t('budgets_form_edit') : t('budgets_form_add')}>
+      <h2>{d.existing ? t('budgets_form_title', displayText(d.site, 120), shortPayee(d.payee)) : t('budgets_new')}</h2>
       {!d.existing && (
         <>
           <label>
-            Site
+            {t('budgets_site')}
             <input
               type="url"
               placeholder="https://shop.example"
@@ -159,10 +157,10 @@ function BudgetForm({ draft, onDone, onCancel }: { draft: Draft; onDone: (messag
             />
           </label>
           <label>
-            Pays to
+            {t('budgets_pays_to')}
             <input
               type="text"
-              placeholder="merchant id, address or Lightning node key"
+              placeholder={t('budgets_payee_placeholder')}
               value={d.payee}
               onInput={(e) => setD({ ...d, payee: e.currentTarget.value })}
             />
@@ -170,12 +168,12 @@ function BudgetForm({ draft, onDone, onCancel }: { draft: Draft; onDone: (messag
         </>
       )}
       <label>
-        Limit ({d.asset})
+        {t('budgets_limit', d.asset)}
         <input type="text" inputMode="decimal" value={d.amount} onInput={(e) => setD({ ...d, amount: e.currentTarget.value })} />
       </label>
       {!d.existing && (
         <label>
-          Asset
+          {t('budgets_asset')}
           <select value={d.asset} onChange={(e) => setD({ ...d, asset: e.currentTarget.value })}>
             {ASSET_NAMES.map((a) => (
               <option key={a} value={a}>
@@ -186,26 +184,26 @@ function BudgetForm({ draft, onDone, onCancel }: { draft: Draft; onDone: (messag
         </label>
       )}
       <label>
-        Per
+        {t('budgets_per')}
         <select value={d.period} onChange={(e) => setD({ ...d, period: e.currentTarget.value as AllowancePeriod })}>
           {(Object.keys(PERIOD_LABEL) as AllowancePeriod[]).map((p) => (
             <option key={p} value={p}>
-              {PERIOD_LABEL[p]}
+              {t(`period_${p}`)}
             </option>
           ))}
         </select>
       </label>
       {problem && (
-        <p class="warning" role="alert">
+        <p class="callout callout-danger" role="alert">
           {problem}
         </p>
       )}
       <div class="actions">
         <button class="primary" type="submit">
-          Save budget
+          {t('budgets_save')}
         </button>
         <button type="button" onClick={onCancel}>
-          Cancel
+          {t('common_cancel')}
         </button>
       </div>
     </form>

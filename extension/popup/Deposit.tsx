@@ -8,7 +8,7 @@ import { useState } from 'preact/hooks';
 import { authorizationWindow, clampValidity } from '../../shared/eip3009.js';
 import { timeText } from '../approve/pay-from.js';
 import { DEPOSITS_KEY, parseSovrAmount, readDeposits, type SovrRail, type StoredDeposit } from '../common/deposit.js';
-import { displayAmount } from '../common/format.js';
+import { localAmountText } from '../common/format.js';
 import { t } from '../common/i18n.js';
 import { send, useStoredValue } from '../common/page.js';
 
@@ -46,53 +46,51 @@ export function Deposit({ rail, wallet, hubUrl, onBack }: { rail: SovrRail; wall
 
   return (
     <main>
-      <h1>Move SOVR from my wallet</h1>
-      <p class="muted">Into your Tollway balance at {hubUrl}. The hub moves the tokens on chain with your signed authorization.</p>
+      <h1>{t('popup_move_sovr')}</h1>
+      <p class="muted small">{t('deposit_intro', hubUrl)}</p>
       {review ? (
-        <section aria-label="What you sign" data-testid="deposit-review">
+        <section aria-label={t('deposit_review_label')} data-testid="deposit-review">
           <dl>
-            <dt>Amount</dt>
-            <dd data-testid="sign-amount">{displayAmount(review.amount.toString(), 'SOVR')}</dd>
-            <dt>From</dt>
-            <dd data-testid="sign-from">{wallet} (your wallet)</dd>
-            <dt>To</dt>
-            <dd data-testid="sign-to">{rail.treasury} (the hub's treasury)</dd>
-            <dt>Valid</dt>
+            <dt>{t('sign_amount')}</dt>
+            <dd data-testid="sign-amount">{localAmountText(review.amount.toString(), 'SOVR', t)}</dd>
+            <dt>{t('sign_from')}</dt>
+            <dd data-testid="sign-from">{t('sign_from_value', wallet)}</dd>
+            <dt>{t('sign_to')}</dt>
+            <dd data-testid="sign-to">{t('sign_to_treasury', rail.treasury ?? '')}</dd>
+            <dt>{t('sign_valid')}</dt>
             <dd data-testid="sign-valid">
               {t('sign_valid_value', timeText(review.window.validAfter, t), timeText(review.window.validBefore, t))}
             </dd>
-            <dt>Token</dt>
-            <dd data-testid="sign-token">
-              {rail.eip712.name} {rail.eip712.version} at {rail.token}, chain {rail.chainId}
-            </dd>
+            <dt>{t('sign_token')}</dt>
+            <dd data-testid="sign-token">{t('sign_token_value', rail.eip712.name, rail.eip712.version, rail.token ?? '', rail.chainId)}</dd>
           </dl>
           <div class="actions">
             <button type="button" class="primary" disabled={busy} onClick={() => void confirm()}>
-              Sign and move
+              {t('deposit_sign')}
             </button>
             <button type="button" disabled={busy} onClick={() => setReview(null)}>
-              Cancel
+              {t('common_cancel')}
             </button>
           </div>
         </section>
       ) : (
-        <form onSubmit={toReview} aria-label="Amount to move">
+        <form onSubmit={toReview} aria-label={t('deposit_form_label')}>
           <label>
-            Amount (SOVR)
+            {t('deposit_amount')}
             <input type="text" inputMode="decimal" placeholder="2" value={text} onInput={(e) => setText(e.currentTarget.value)} />
           </label>
           <div class="actions">
             <button class="primary" type="submit">
-              Review
+              {t('deposit_review')}
             </button>
             <button type="button" onClick={onBack}>
-              Back
+              {t('common_back')}
             </button>
           </div>
         </form>
       )}
       {problem && (
-        <p class="warning" role="alert" data-testid="deposit-problem">
+        <p class="callout callout-danger" role="alert" data-testid="deposit-problem">
           {problem}
         </p>
       )}
@@ -101,14 +99,6 @@ export function Deposit({ rail, wallet, hubUrl, onBack }: { rail: SovrRail; wall
   );
 }
 
-const STATUS_TEXT: Record<StoredDeposit['status'], string> = {
-  sending: 'sending',
-  pending: 'pending',
-  submitted: 'submitted',
-  completed: 'completed',
-  failed: 'failed',
-};
-
 /** The deposits made through this hub, newest first, with their status and, when failed, why. */
 export function DepositList({ hubUrl, limit = 5 }: { hubUrl: string; limit?: number }) {
   const list = readDeposits(useStoredValue(DEPOSITS_KEY))
@@ -116,15 +106,15 @@ export function DepositList({ hubUrl, limit = 5 }: { hubUrl: string; limit?: num
     .slice(0, limit);
   if (!list.length) return null;
   return (
-    <section aria-label="Deposits">
-      <h2>Deposits</h2>
+    <section aria-labelledby="deposits-heading">
+      <h2 id="deposits-heading">{t('deposit_list')}</h2>
       <table>
         <tbody>
           {list.map((d) => (
             <tr key={d.id} data-testid="deposit" data-id={d.deposit?.depositId ?? ''}>
-              <td>{displayAmount(d.body.amount, 'SOVR')}</td>
+              <td>{localAmountText(d.body.amount, 'SOVR', t)}</td>
               <td class={d.status === 'failed' ? 'failed' : undefined} data-testid="deposit-status">
-                {STATUS_TEXT[d.status]}
+                {d.status === 'sending' ? t('deposit_sending') : t(`status_${d.status}`)}
                 {d.error ? `: ${d.error}` : ''}
               </td>
             </tr>

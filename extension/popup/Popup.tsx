@@ -21,6 +21,7 @@ import { Budgets } from './Budgets.js';
 import { CopyButton } from './Copy.js';
 import { Deposit, DepositList } from './Deposit.js';
 import { Receipt } from './Receipt.js';
+import { UNLOCKED } from './unlocked.js';
 
 const openSettings = () => void chrome.runtime.openOptionsPage();
 
@@ -132,7 +133,8 @@ export function Popup() {
             return (
               <div key={b.asset}>
                 <p class="balance" data-testid={`balance-${b.asset}`}>
-                  <span class="amount-xl">{a?.value ?? b.available}</span> <span class="muted">{a?.unit ?? b.asset}</span>
+                  <span class={(a?.value ?? b.available).length > 12 ? 'amount-lg' : 'amount-xl'}>{a?.value ?? b.available}</span>{' '}
+                  <span class="muted">{a?.unit ?? b.asset}</span>
                 </p>
                 {pending && <p class="tiny muted">{t('popup_pending_amount', `${pending.value} ${pending.unit}`)}</p>}
               </div>
@@ -221,12 +223,27 @@ function SignedOut() {
   const unlocked = UnlockedKey.safeParse(useStoredValue(KEYS.unlocked, 'session'));
   const settings = Settings.safeParse(useStoredValue(KEYS.settings));
   const [problem, setProblem] = useState<string | null>(null);
+  const [signingIn, setSigningIn] = useState(false);
   const hubUrl = settings.success ? settings.data.hubUrl : null;
   const signIn = async () => {
     if (!hubUrl) return openSettings();
+    setSigningIn(true);
     const r = await send({ type: 'auth.signIn', hubUrl });
+    setSigningIn(false);
     setProblem(r.ok ? null : r.error);
   };
+  const canSignIn = unlocked.success && hubUrl !== null;
+  // Unlocked in the frame just now: sign in at once (a failure is shown, with a button to try
+  // again). Unlocked but signed out otherwise (signed out in the settings) waits for the button.
+  const [justUnlocked, setJustUnlocked] = useState(false);
+  useEffect(() => {
+    const onMessage = (e: MessageEvent) => e.origin === location.origin && e.data?.type === UNLOCKED && setJustUnlocked(true);
+    window.addEventListener('message', onMessage);
+    return () => window.removeEventListener('message', onMessage);
+  }, []);
+  useEffect(() => {
+    if (canSignIn && justUnlocked) void signIn();
+  }, [canSignIn, justUnlocked]);
   if (keystore.success && !unlocked.success && hubUrl) {
     return (
       <main class="stack" data-testid="locked">
@@ -253,7 +270,7 @@ function SignedOut() {
     <main class="stack" data-testid="signed-out">
       <h1>{t('popup_signed_out_title')}</h1>
       <p class="small" data-testid="hub">
-        {unlocked.success && hubUrl ? t('popup_sign_in_text', displayText(hubUrl, 120)) : t('popup_signed_out_text')}
+        {canSignIn ? t('popup_sign_in_text', displayText(hubUrl, 120)) : t('popup_signed_out_text')}
       </p>
       {problem && (
         <p class="callout callout-danger small" role="alert">
@@ -261,9 +278,9 @@ function SignedOut() {
         </p>
       )}
       <div class="actions">
-        {unlocked.success && hubUrl ? (
-          <button type="button" class="primary" onClick={() => void signIn()}>
-            {t('popup_sign_in')}
+        {canSignIn ? (
+          <button type="button" class="primary" disabled={signingIn} onClick={() => void signIn()}>
+            {signingIn ? t('popup_signing_in') : t('popup_sign_in')}
           </button>
         ) : (
           <button type="button" class="primary" onClick={openSettings}>

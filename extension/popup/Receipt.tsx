@@ -38,7 +38,7 @@ export function Receipt({ payment: p, onBack }: { payment: Payment; onBack: () =
       </header>
       <section class="card stack-sm" data-testid="detail">
         <p class="muted small break">{displayText(siteOf(p), 120)}</p>
-        <p class="amount-xl">
+        <p class={(big?.value ?? p.amount).length > 14 ? 'amount-lg' : 'amount-xl'}>
           {big ? (
             <>
               {big.value} <span class="muted">{big.unit}</span>

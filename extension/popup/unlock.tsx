@@ -2,16 +2,16 @@
  * The popup's password field, in a frame of its own: decrypting the keystore needs ethers' scrypt
  * keystore code (~40 KB gzipped), which the popup's own JavaScript budget has no room for, and a
  * password never travels in a message. So the popup shows this page inside itself only while the
- * wallet is locked; it decrypts here, keeps the key in session storage, and asks the worker to sign
- * in to the hub the settings name. The popup follows storage and re-renders signed in.
+ * wallet is locked; it decrypts here and keeps the key in session storage, where the popup sees it
+ * and asks the worker to sign in.
  */
 import { render } from 'preact';
 import { useState } from 'preact/hooks';
 import '../common/page.css';
 import { t } from '../common/i18n.js';
-import { send } from '../common/page.js';
-import { KEYS, Settings, StoredKeystore } from '../common/state.js';
+import { KEYS, StoredKeystore } from '../common/state.js';
 import { unlockKeystore } from '../common/wallet.js';
+import { UNLOCKED } from './unlocked.js';
 
 function Unlock() {
   const [password, setPassword] = useState('');
@@ -22,15 +22,12 @@ function Unlock() {
     setBusy(true);
     setProblem(null);
     try {
-      const got = await chrome.storage.local.get([KEYS.keystore, KEYS.settings]);
-      const keystore = StoredKeystore.parse(got[KEYS.keystore]);
-      const settings = Settings.safeParse(got[KEYS.settings]);
-      await chrome.storage.session.set({ [KEYS.unlocked]: await unlockKeystore(keystore, password) });
+      const got = await chrome.storage.local.get(KEYS.keystore);
+      const key = await unlockKeystore(StoredKeystore.parse(got[KEYS.keystore]), password);
       setPassword('');
-      if (settings.success) {
-        const r = await send({ type: 'auth.signIn', hubUrl: settings.data.hubUrl });
-        if (!r.ok) setProblem(r.error);
-      }
+      // Told first (this frame is gone once the key is stored): the popup signs in when it sees the key.
+      window.parent.postMessage({ type: UNLOCKED }, location.origin);
+      await chrome.storage.session.set({ [KEYS.unlocked]: key });
     } catch (err) {
       setProblem(err instanceof Error ? err.message : String(err));
     } finally {
