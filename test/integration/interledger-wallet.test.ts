@@ -85,10 +85,13 @@ async function quote(payer: string, receiver: string): Promise<Quote> {
   const g = granted(
     await client.grant.request({ url: ilp.authServer }, { access_token: { access: [{ type: 'quote', actions: ['create', 'read'] }] } }),
   );
-  return client.quote.create(
+  const created = await client.quote.create(
     { url: ilp.resourceServer, accessToken: g.access_token.value },
     { walletAddress: payer, receiver, method: 'ilp' },
   );
+  // A read of it answers what was created.
+  expect(await client.quote.get({ url: created.id, accessToken: g.access_token.value })).toEqual(created);
+  return created;
 }
 
 async function outgoingGrant(
@@ -370,6 +373,11 @@ describe('an interactive outgoing-payment grant', () => {
     expect(total(everyone)).toBe(before);
     const read = await client.outgoingPayment.get({ url: paid.id, accessToken: approved.access_token.value });
     expect(read).toMatchObject({ id: paid.id, sentAmount: usd(1250), failed: false });
+    const listed = await client.outgoingPayment.list(
+      { url: ilp.resourceServer, walletAddress: alice, accessToken: approved.access_token.value },
+      { first: 10, 'wallet-address': alice },
+    );
+    expect(listed.result.map((p) => p.id)).toEqual([paid.id]);
     const incoming = await client.incomingPayment.get({ url: ip.id, accessToken: await incomingGrantToken() });
     expect(incoming).toMatchObject({ completed: true, receivedAmount: usd(1250) });
     // The quote was used: a second payment from it is refused and moves nothing.
