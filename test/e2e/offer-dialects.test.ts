@@ -79,6 +79,22 @@ describe.skipIf(!hasChromium)(title, () => {
         .type('html')
         .send(page('express', dialect, req.path));
     });
+    // The same offer with a tollway entry of a hub the extension does not use: it falls back to a Lightning dialect.
+    app.get(
+      '/elsewhere/:slug',
+      offer({
+        x402: paywall({ ...x402Opts, hub: 'https://other-hub.example' }),
+        l402: l402(l402Opts),
+        payment: paymentScheme(schemeOpts),
+      }),
+      (req, res) => {
+        const dialect = res.locals.payment ? 'payment' : res.locals.l402 ? 'l402' : res.locals.tollway ? 'x402' : 'none';
+        res
+          .set('cache-control', 'no-store')
+          .type('html')
+          .send(page('express', dialect, req.path));
+      },
+    );
     expressServer = app.listen(0, '127.0.0.1');
     await new Promise((r) => expressServer.once('listening', r));
     shops.express = `http://127.0.0.1:${(expressServer.address() as AddressInfo).port}`;
@@ -184,6 +200,38 @@ describe.skipIf(!hasChromium)(title, () => {
       expect(text).toContain(`${framework} x402 /all/api`);
       await tab.close();
     }
+    expectLedgerBalanced(hub.store.db);
+  }, 120_000);
+
+  it('with a tollway entry for another hub, pays the L402 challenge of the same 402 and the reload carries its credential', async () => {
+    const tab = await b.context.newPage();
+    await tab.goto(`${shops.express}/elsewhere/deep-dive`).catch(() => undefined);
+    await expect.poll(() => b.approvalPages().length, { timeout: 10_000 }).toBe(1);
+    const win = b.approvalPages()[0]!;
+    await expect
+      .poll(
+        () =>
+          win
+            .getByTestId('amount')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('2 sats (0.00000002 BTC)');
+    expect(await win.getByTestId('rail').textContent()).toBe('Lightning');
+    await clickLast(win, 'Approve');
+    await expect
+      .poll(
+        () =>
+          tab
+            .locator('#paid')
+            .textContent()
+            .catch(() => null),
+        { timeout: 20_000 },
+      )
+      .toBe('express l402 /elsewhere/deep-dive');
+    expect(lnd.payments().map((p) => p.status)).toEqual(['SUCCEEDED']);
+    await tab.close();
     expectLedgerBalanced(hub.store.db);
   }, 120_000);
 });
