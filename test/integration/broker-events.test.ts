@@ -72,7 +72,7 @@ describe.each(ENGINES)('events to JetStream on %s', (engine) => {
           ...parts,
           node: createLndNode({ url: lnd.url, macaroonHex: lnd.macaroonHex }),
           options: { feeLimitMsat: 1000n, feeLimitPpm: 5000n, payTimeoutSeconds: 30, settleWaitMs: 300 },
-          topupOptions: { expirySeconds: 3600, expiryCheckMs: 100, retryMs: 100 },
+          topupOptions: { expirySeconds: 8, expiryCheckMs: 100, retryMs: 100 },
         }),
       }),
     });
@@ -110,23 +110,34 @@ describe.each(ENGINES)('events to JetStream on %s', (engine) => {
     const failed = (await (await pay(t.url, s, key(), { rail: 'sovr', payTo: shop.merchant.id, amount: '60', asset: 'SOVR' })).json()) as P;
     expect(failed.status).toBe('failed');
 
-    const topupRes = await fetch(`${t.url}/topups`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${s.accessToken}`, 'idempotency-key': key() },
-      body: JSON.stringify({ asset: 'BTC', amount: '2500000' }),
-    });
-    expect(topupRes.status).toBe(200);
-    const topup = (await topupRes.json()) as Topup;
-    expect(lnd.settleInvoice(topup.paymentHash)).toBe(true);
-    await until(
-      async () => (await t.store.db.get('SELECT 1 FROM outbox WHERE type = ?', ['topup.credited'])) !== undefined,
-      'the top-up credited',
-    );
+    const newTopup = async () => {
+      const res = await fetch(`${t.url}/topups`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${s.accessToken}`, 'idempotency-key': key() },
+        body: JSON.stringify({ asset: 'BTC', amount: '2500000' }),
+      });
+      expect(res.status).toBe(200);
+      return (await res.json()) as Topup;
+    };
+    // One paid at once, one left to expire (the rail's invoices here live 8 s).
+    const paid = await newTopup();
+    await newTopup();
+    expect(lnd.settleInvoice(paid.paymentHash)).toBe(true);
+    for (const kind of ['topup.credited', 'topup.expired'])
+      await until(async () => (await t.store.db.get('SELECT 1 FROM outbox WHERE type = ?', [kind])) !== undefined, kind);
 
     await until(async () => (await unpublished(t.store.db)) === 0, 'every event published');
     const rows = (await t.store.db.all<Parameters<typeof toRecord>[0]>(`SELECT ${OUTBOX_COLUMNS} FROM outbox ORDER BY id`)).map(toRecord);
     const types = new Set(rows.map((r) => r.type));
-    for (const kind of ['payment.submitted', 'payment.completed', 'payment.failed', 'payment.refunded', 'topup.credited'])
+    for (const kind of [
+      'payment.created',
+      'payment.submitted',
+      'payment.completed',
+      'payment.failed',
+      'payment.refunded',
+      'topup.credited',
+      'topup.expired',
+    ])
       expect(types, kind).toContain(kind);
 
     const got = await consumeAll(NATS_URL, events.stream, rows.length);
