@@ -11,6 +11,7 @@ import { type LocalInterledger, startLocalInterledger } from '../../devnet/inter
 import { ConfigError, loadConfig } from '../../server/config.js';
 import { createLogger } from '../../server/logger.js';
 import { ilpConfig } from '../../server/rails/ilp/config.js';
+import { checkClientWallet } from '../../server/rails/ilp/doctor.js';
 import { finishHash, finishHashMatches } from '../../server/rails/ilp/finish-hash.js';
 import { parseInterval, windowAt } from '../../server/rails/ilp/interval.js';
 import { loadSigningKey } from '../../server/rails/ilp/keys.js';
@@ -132,6 +133,40 @@ describe('a hub with the rail from the environment', () => {
   });
   afterAll(async () => {
     await wallet.close();
+  });
+
+  it('hub doctor: the client wallet address must list the public half of the key under its key id', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const client = (await wallet.createWallet('hub-doctor', { assetCode: 'BTC', assetScale: 9, balance: 0n })).url;
+    const settings = (keyId: string, key = privateKey) =>
+      ilpConfig({
+        TOLLWAY_ILP_WALLET_ADDRESS: client,
+        TOLLWAY_ILP_PRIVATE_KEY: key.export({ format: 'pem', type: 'pkcs8' }).toString(),
+        TOLLWAY_ILP_KEY_ID: keyId,
+        TOLLWAY_ILP_CONSENT_TIMEOUT: 600,
+        TOLLWAY_ILP_SETTLE_WAIT: 20,
+      })!;
+    const run = async (s: ReturnType<typeof settings>) => {
+      let text = '';
+      const out = new Writable({
+        write(c, _e, cb) {
+          text += c.toString();
+          cb();
+        },
+      });
+      return { ok: await checkClientWallet(s, out), text };
+    };
+    expect((await run(settings('doctor-key'))).text).toMatch(/lists no key with kid doctor-key/);
+    wallet.addClientKey(client, {
+      kid: 'doctor-key',
+      alg: 'EdDSA',
+      kty: 'OKP',
+      crv: 'Ed25519',
+      x: (publicKey.export({ format: 'jwk' }) as { x: string }).x,
+    });
+    expect(await run(settings('doctor-key'))).toMatchObject({ ok: true });
+    const other = generateKeyPairSync('ed25519').privateKey;
+    expect((await run(settings('doctor-key', other))).text).toMatch(/not the public half/);
   });
 
   it('refuses wallet addresses on private networks unless allowed: people name the addresses the hub fetches', async () => {

@@ -1,5 +1,6 @@
 import { defineRail } from '../module.js';
 import { ilpConfig, ilpEnv } from './config.js';
+import { checkClientWallet } from './doctor.js';
 import { createIlpRail } from './index.js';
 
 export const ilpRail = defineRail({
@@ -10,4 +11,5 @@ export const ilpRail = defineRail({
   configure: ilpConfig,
   create: (parts, settings) => createIlpRail(parts, settings),
   describeSettings: (s) => `client wallet address ${s.clientWalletAddress}, key id ${s.keyId}`,
+  doctor: (s, out) => checkClientWallet(s, out),
 });
