@@ -5,10 +5,8 @@
  * the whole of it with the keyboard alone. Every step is scanned with axe-core (no serious or
  * critical violation, light and dark) and saved as a screenshot in docs/screenshots/.
  */
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { HDNodeWallet, Wallet } from 'ethers';
 import type { Page } from 'playwright-core';
@@ -35,41 +33,17 @@ import {
   storedSession,
   walletStep,
 } from '../helpers/extension-onboarding.js';
+import { scanAndShoot as scanBothThemes } from '../helpers/axe.js';
 import { freePort, startTestHub, type TestHub } from '../helpers/hub.js';
 
 declare const chrome: WorkerChrome;
-declare const axe: { run(context: unknown, options: unknown): Promise<{ violations: AxeViolation[] }> };
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  nodes: { target: string[] }[];
-}
-
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const SHOTS = resolve(import.meta.dirname, '../../docs/screenshots');
 
 const title = hasChromium ? 'onboarding as steps in Chromium' : `onboarding as steps in Chromium — SKIPPED: ${CHROMIUM} is missing`;
 
-/** axe-core's serious and critical findings on the page as it is now. */
-async function seriousViolations(page: Page): Promise<{ id: string; impact: string | null; targets: string[] }[]> {
-  // Evaluated over the DevTools protocol, which the page's content security policy does not cover.
-  if (!(await page.evaluate(() => 'axe' in globalThis))) await page.evaluate(AXE_SOURCE);
-  const found = await page.evaluate(() => axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations));
-  return found
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(' ')) }));
-}
-
-/** Scans the step in the light and the dark theme, and saves both as docs/screenshots/onboarding-<name>-<theme>.png. */
+/** Scans the step with axe-core in the light and the dark theme, and saves both as docs/screenshots/onboarding-<name>-<theme>.png. */
 async function scanAndShoot(page: Page, name: string): Promise<void> {
-  // The pointer off every control: a hovered button's colours are not the ones a person sees first.
-  await page.mouse.move(0, 0);
-  for (const colorScheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme, reducedMotion: 'reduce' });
-    expect(await seriousViolations(page), `${name}, ${colorScheme}`).toEqual([]);
-    await page.screenshot({ path: `${SHOTS}/onboarding-${name}-${colorScheme}.png`, fullPage: true, animations: 'disabled' });
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
+  expect(await scanBothThemes(page, SHOTS, `onboarding-${name}`), name).toEqual({ light: [], dark: [] });
 }
 
 /** The focused element, as its tag and text (what a screen reader would start from). */
