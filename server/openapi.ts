@@ -3,6 +3,7 @@ import * as api from '../shared/api.js';
 import * as deposits from '../shared/deposits.js';
 import * as ilp from '../shared/ilp.js';
 import * as topups from '../shared/topups.js';
+import * as walletPayments from '../shared/wallet-payments.js';
 import * as challengeInvoices from '../shared/challenge-invoices.js';
 import * as x402 from './x402/schemas.js';
 
@@ -55,6 +56,8 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
     CreateMerchantResponse: json(api.CreateMerchantResponse, 'output'),
     FaucetRequest: json(api.FaucetRequest, 'input'),
     RefundRequest: json(api.RefundRequest, 'input'),
+    SettlementReport: json(walletPayments.SettlementReport, 'input'),
+    WalletAuthorization: json(walletPayments.WalletAuthorization, 'input'),
     PutAllowanceRequest: json(api.PutAllowanceRequest, 'input'),
     Allowance: json(api.Allowance, 'output'),
     AllowanceList: json(api.AllowanceList, 'output'),
@@ -336,6 +339,20 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
           { name: 'asset', in: 'query', required: true, schema: { type: 'string' } },
         ],
         responses: { 204: { description: 'removed' }, ...errors },
+      },
+    },
+    '/payments/{id}/settlement': {
+      post: {
+        summary: 'Report how one of your wallet-settled payments ended (wallet rail): the settlement transaction, or a failure',
+        description:
+          "For payments on the wallet rail only: the person's own wallet signed the EIP-3009 authorization (the " +
+          "`authorization` of POST /payments, shaped as WalletAuthorization) and a merchant's facilitator settled it. " +
+          'The hub moves no money and issues no receipt; it records the transaction hash from PAYMENT-RESPONSE. ' +
+          'The same report again answers the payment as it is; a report contradicting the recorded outcome is 409 settlement-conflict.',
+        security: bearer,
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        requestBody: body('SettlementReport'),
+        responses: { 200: ok('Payment'), 409: problem, ...errors },
       },
     },
     '/payments/{id}/refund': {

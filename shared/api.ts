@@ -8,9 +8,12 @@ import { AmountString, PositiveAmountString } from './amount.js';
 import { ASSET_NAMES, ASSETS } from './assets.js';
 import { PaymentOption } from './challenge/option.js';
 import { HttpUrl } from './url.js';
+import { TokenAsset } from './wallet-payments.js';
 
 export const Asset = z.enum(ASSET_NAMES as [string, ...string[]]).describe('Asset code');
-export const Rail = z.enum(['internal', 'sovr', 'lightning', 'ilp']);
+/** What a payment or a budget is in: a hub asset, or (wallet rail) a token on any EVM network. */
+export const PaymentAsset = z.union([Asset, TokenAsset]);
+export const Rail = z.enum(['internal', 'sovr', 'lightning', 'ilp', 'wallet']);
 export type Rail = z.infer<typeof Rail>;
 
 /** `GET /rails`: what this hub can pay with, and what a wallet needs to sign for the SOVR rail. */
@@ -19,6 +22,10 @@ export const RailsInfo = z.object({
     z.discriminatedUnion('name', [
       z.object({ name: z.literal('internal'), assets: z.array(z.string()) }),
       z.object({ name: z.literal('lightning'), assets: z.array(z.string()) }),
+      z.object({
+        name: z.literal('wallet'),
+        assets: z.array(z.string()).describe('Empty: any eip155 ERC-20 with EIP-3009, named by its CAIP-19 id'),
+      }),
       z.object({
         name: z.literal('ilp'),
         assets: z.array(z.string()),
@@ -98,20 +105,20 @@ export const AllowancePayee = z
 export const PutAllowanceRequest = z.strictObject({
   site: SiteOrigin,
   payee: AllowancePayee,
-  asset: Asset,
+  asset: PaymentAsset,
   amount: PositiveAmountString.describe('Most that may be auto-paid to this payee from this site per period, base units'),
   period: AllowancePeriod,
 });
 export const DeleteAllowanceQuery = z.strictObject({
   site: SiteOrigin,
   payee: AllowancePayee.optional().describe('Absent: an allowance from before payees (payee null)'),
-  asset: Asset,
+  asset: PaymentAsset,
 });
 
 export const Allowance = z.object({
   site: z.string(),
   payee: z.string().nullable().describe('null: set before allowances named a payee; pays nothing until set again'),
-  asset: Asset,
+  asset: PaymentAsset,
   amount: AmountString,
   period: AllowancePeriod,
   spent: AmountString.describe('Auto-paid in the current period'),
@@ -128,10 +135,10 @@ export const CreatePaymentRequest = z.strictObject({
     .min(1)
     .max(2048)
     .describe(
-      'internal: a hub merchant id; lightning: a BOLT 11 invoice naming exactly `amount` msat; ilp: a hub merchant id (paid into its wallet address) or a wallet address URL',
+      'internal: a hub merchant id; lightning: a BOLT 11 invoice naming exactly `amount` msat; ilp: a hub merchant id (paid into its wallet address) or a wallet address URL; wallet: the 0x address the authorization pays',
     ),
   amount: PositiveAmountString,
-  asset: Asset,
+  asset: PaymentAsset,
   resource: PaymentResourceRef.optional(),
   requirement: PaymentRequirement.optional(),
   authorization: z.record(z.string(), z.unknown()).optional(),
@@ -159,7 +166,7 @@ export const Payment = z.object({
   rail: Rail,
   payTo: z.string(),
   amount: AmountString,
-  asset: Asset,
+  asset: PaymentAsset,
   resource: PaymentResourceRef.nullable(),
   description: z.string().nullable(),
   failureReason: z.string().nullable(),

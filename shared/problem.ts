@@ -35,6 +35,12 @@ export const PROBLEMS = {
   'ilp-unavailable': { status: 502, title: 'The Interledger wallet did not answer as expected; nothing was stored, retry later' },
   /** Interledger: a finish redirect that matches no consent in progress (unknown, already used, forged). */
   'ilp-finish-refused': { status: 400, title: 'This consent redirect cannot be used' },
+  /** Wallet rail: the signed authorization is malformed, not the person's, or pays something else than the payment says. */
+  'wallet-authorization-invalid': { status: 400, title: 'The signed authorization does not match this payment' },
+  /** Wallet rail: this signed authorization is recorded already (it can settle once, so it is one payment). */
+  'authorization-already-recorded': { status: 409, title: 'This signed authorization is already recorded as a payment' },
+  /** Wallet rail: a settlement report that contradicts the outcome already recorded. */
+  'settlement-conflict': { status: 409, title: 'Another outcome is already recorded for this payment' },
   unauthorized: { status: 401, title: 'Authentication required' },
   'invalid-token': { status: 401, title: 'The token is not valid' },
   'invalid-siwe': { status: 401, title: 'The sign-in message or signature is not valid' },

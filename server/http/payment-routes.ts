@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { CreatePaymentRequest, ListPaymentsQuery, RefundRequest } from '../../shared/api.js';
 import { ProblemError } from '../../shared/problem.js';
+import { SettlementReport } from '../../shared/wallet-payments.js';
 import { requireUser } from './auth-routes.js';
 import type { AuthedUser, HttpDeps } from './deps.js';
 import { bearer, idempotencyKey, jsonBody, parse } from './validate.js';
@@ -21,6 +22,14 @@ export function paymentRoutes(deps: HttpDeps): Router {
     // What res.json does, minus serialising a body the service serialised already.
     if (!res.get('Content-Type')) res.set('Content-Type', 'application/json');
     res.send(out.json);
+  });
+
+  // The person's wallet says how a payment it settled itself ended (wallet rail). Reporting the same
+  // outcome twice answers the same, so a retry needs no Idempotency-Key.
+  r.post('/payments/:id/settlement', authed, async (req, res) => {
+    const user = res.locals.user as AuthedUser;
+    const body = parse(SettlementReport, jsonBody(req), 'body');
+    res.json(await deps.payments.recordSettlement(user.id, String(req.params.id).slice(0, 100), body));
   });
 
   // The merchant paid gives money back (merchant API key, not a user token).

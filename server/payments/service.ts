@@ -4,6 +4,7 @@ import type { CreatePaymentRequest, Payment, PaymentStatus, RefundRequest } from
 import { FINAL_STATUSES } from '../../shared/api.js';
 import { DEFAULT_BIND, type BindPart } from '../../shared/binding.js';
 import { ProblemError } from '../../shared/problem.js';
+import { isTokenAsset, type SettlementReport } from '../../shared/wallet-payments.js';
 import type { Clock } from '../clock.js';
 import type { Ledger } from '../ledger/types.js';
 import { appendEvent } from '../notify/outbox.js';
@@ -117,6 +118,15 @@ export function createPaymentsService(deps: PaymentsDeps) {
   ): Promise<CreateResult> {
     const rail = rails[body.rail];
     if (!rail) throw new ProblemError('unsupported-rail', `the ${body.rail} rail is not enabled on this hub`);
+    // Hub balances are in hub assets; a token on some network is only ever paid from the person's own wallet.
+    if (isTokenAsset(body.asset) !== (rail.settlement === 'wallet')) {
+      throw new ProblemError(
+        'validation-error',
+        rail.settlement === 'wallet'
+          ? 'the wallet rail pays tokens: asset eip155:<chainId>/erc20:<address>'
+          : `the ${body.rail} rail pays hub assets only`,
+      );
+    }
     if (body.requirement && (body.requirement.amount !== body.amount || body.requirement.payTo !== body.payTo)) {
       throw new ProblemError('validation-error', 'requirement.amount and requirement.payTo must equal amount and payTo');
     }
@@ -162,6 +172,7 @@ export function createPaymentsService(deps: PaymentsDeps) {
     };
     const request: NewPayment = { user, key, body, rail, row, fingerprint: fingerprint(rawBody), prepared, release };
     try {
+      if (rail.settlement === 'wallet') return await createRecorded(request);
       return await (rail.settlement === 'ledger' ? createSettled(request) : createReserved(request));
     } finally {
       release();
@@ -202,20 +213,24 @@ export function createPaymentsService(deps: PaymentsDeps) {
     release(): void;
   }
 
+  /** An auto-payment: charged to the site's allowance, or refused with the whole transaction. */
+  async function chargeAllowance(tx: Queryable, p: NewPayment): Promise<void> {
+    if (!p.body.allowance) return;
+    // The payee as the rail knows it: the allowance is for that payee only.
+    const payee = p.rail.payeeOf ? p.rail.payeeOf(p.body.payTo) : p.body.payTo;
+    await spendAllowance(tx, {
+      userId: p.user.id,
+      site: p.body.allowance.site,
+      payee,
+      asset: p.body.asset,
+      amount: BigInt(p.body.amount),
+      now: p.row.created_at,
+    });
+  }
+
   /** Writes the ledger transfer; a wallet that cannot cover it refuses the whole transaction. */
   async function transfer(tx: Queryable, p: NewPayment, creditAccountId: string, pending: boolean): Promise<void> {
-    if (p.body.allowance) {
-      // The payee as the rail knows it: the allowance is for that payee only.
-      const payee = p.rail.payeeOf ? p.rail.payeeOf(p.body.payTo) : p.body.payTo;
-      await spendAllowance(tx, {
-        userId: p.user.id,
-        site: p.body.allowance.site,
-        payee,
-        asset: p.body.asset,
-        amount: BigInt(p.body.amount),
-        now: p.row.created_at,
-      });
-    }
+    await chargeAllowance(tx, p);
     const debitAccountId = p.prepared?.debitAccount ? await p.prepared.debitAccount(tx) : await accounts.user(tx, p.user.id, p.body.asset);
     const [result] = await ledger.createTransfers(tx, [
       {
@@ -280,6 +295,75 @@ export function createPaymentsService(deps: PaymentsDeps) {
     deps.onEvent?.();
     deps.onStatus?.('completed');
     return { status: 200, body: payment, replayed: false, json: paymentJson };
+  }
+
+  /**
+   * A payment the person's own wallet settles (the wallet rail): one transaction claims the key,
+   * charges the budget, records the payment pending with what the rail keeps of it, and its event.
+   * No ledger transfer: no hub account holds or reserves this money. The wallet's settlement report
+   * finishes it (recordSettlement).
+   */
+  async function createRecorded(p: NewPayment): Promise<CreateResult> {
+    const payment = toPayment(p.row);
+    const paymentJson = JSON.stringify(payment);
+    const replay = await db
+      .transaction(async (tx) => {
+        const claim = await claimKey(tx, {
+          scope: keyScope('payment', p.user.id),
+          key: p.key,
+          fingerprint: p.fingerprint,
+          resourceId: p.row.id,
+          now: p.row.created_at,
+          response: { status: 200, body: payment },
+          responseJson: paymentJson,
+        });
+        if (!claim.claimed) return claim.replay;
+        requirePrepared(p);
+        await chargeAllowance(tx, p);
+        await insertPayment(tx, p.row);
+        await p.prepared?.reserve?.(tx, railPayment(p.row));
+        await appendEvent(
+          tx,
+          { userId: p.row.user_id, merchantId: null, type: EVENT_TYPE.pending, payment, paymentJson, previousStatus: null },
+          p.row.created_at,
+        );
+        return null;
+      })
+      .finally(p.release);
+    if (replay) return { status: replay.status, body: replay.body, replayed: true };
+    deps.onEvent?.();
+    deps.onStatus?.('pending');
+    return { status: 200, body: payment, replayed: false, json: paymentJson };
+  }
+
+  /**
+   * The wallet's report on one of its own wallet-settled payments: completed with the settlement
+   * transaction, or failed. Reporting the same outcome again answers the payment as it is; an
+   * outcome that contradicts the recorded one is refused. Another person's payment is not found.
+   */
+  async function recordSettlement(userId: string, id: string, report: SettlementReport): Promise<Payment> {
+    const { payment, changed } = await db.transaction(async (tx) => {
+      const row = await loadForUpdate(tx, id);
+      if (!row || row.user_id !== userId) throw new ProblemError('not-found', 'no such payment');
+      if (row.rail !== 'wallet') throw new ProblemError('settlement-conflict', `a ${row.rail} payment is settled by the hub, not reported`);
+      const tx_hash = report.status === 'completed' ? report.transaction.toLowerCase() : null;
+      if (row.status !== 'pending') {
+        const same = row.status === report.status && (report.status === 'failed' || row.transaction_hash === tx_hash);
+        if (same) return { payment: toPayment(row), changed: false };
+        throw new ProblemError('settlement-conflict', `this payment is ${row.status} already`, { recorded: row.status });
+      }
+      const next: PaymentRow =
+        report.status === 'completed'
+          ? { ...row, status: 'completed', transaction_hash: tx_hash, block_explorer_url: report.blockExplorerUrl ?? null }
+          : { ...row, status: 'failed', failure_reason: report.reason };
+      next.updated_at = clock.now();
+      return { payment: await recordTransition(tx, row, next), changed: true };
+    });
+    if (changed) {
+      deps.onEvent?.();
+      deps.onStatus?.(payment.status);
+    }
+    return payment;
   }
 
   /**
@@ -531,7 +615,10 @@ export function createPaymentsService(deps: PaymentsDeps) {
 
   /** On start: carry every unfinished payment to where its rail says it is. */
   async function resumeOpen(): Promise<number> {
-    const open = await db.all<PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE status IN ('pending', 'submitted')`);
+    // Wallet-settled payments are left to the person's wallet to report, however long the hub was down.
+    const open = await db.all<PaymentRow>(
+      `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE status IN ('pending', 'submitted') AND rail <> 'wallet'`,
+    );
     for (const row of open) {
       const rail = rails[row.rail as keyof Rails];
       const outcome: RailOutcome | AwaitingPayer = rail
@@ -579,6 +666,7 @@ export function createPaymentsService(deps: PaymentsDeps) {
 
   return {
     create,
+    recordSettlement,
     refund,
     applyOutcome,
     get,

@@ -45,8 +45,11 @@ export interface Rail {
    * `ledger`: the rail's act is the ledger transfer itself (nothing leaves the hub), so a payment
    * settles in the one transaction that creates it. `external`: the funds are reserved, the rail
    * runs outside any transaction, and its outcome is recorded after (posting or voiding).
+   * `wallet`: the person's own wallet pays and a merchant's facilitator settles; the hub only keeps
+   * the books. No ledger transfer is written, `resolvePayee`, `execute` and `resume` are never
+   * called, and the outcome comes from the person's settlement report (`POST /payments/:id/settlement`).
    */
-  readonly settlement: 'ledger' | 'external';
+  readonly settlement: 'ledger' | 'external' | 'wallet';
   /**
    * Resolves `payTo` inside the payment's transaction and makes sure the credit account exists.
    * Throws a ProblemError when the payee cannot be paid on this rail.

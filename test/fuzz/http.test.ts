@@ -55,6 +55,7 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/payments' },
   { method: 'GET', path: '/payments/:id' },
   { method: 'POST', path: '/payments/:id/refund' },
+  { method: 'POST', path: '/payments/:id/settlement' },
   { method: 'GET', path: '/x402/supported' },
   { method: 'POST', path: '/x402/verify' },
   { method: 'POST', path: '/x402/settle' },

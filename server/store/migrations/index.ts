@@ -16,6 +16,7 @@ import { challengeInvoices } from './015_challenge_invoices.js';
 import { ilp } from './016_ilp.js';
 import { outboxPublished } from './017_outbox_published.js';
 import { challengeInvoiceNode } from './018_challenge_invoice_node.js';
+import { walletPayments } from './019_wallet_payments.js';
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -36,4 +37,5 @@ export const MIGRATIONS: readonly Migration[] = [
   ilp,
   outboxPublished,
   challengeInvoiceNode,
+  walletPayments,
 ];
