@@ -78,6 +78,11 @@ describe.skipIf(!hasChromium)(title, () => {
     await build?.cleanup();
   });
 
+  const badge = () =>
+    b.worker.evaluate(() =>
+      (chrome as unknown as { action: { getBadgeText(d: object): Promise<string> } }).action.getBadgeText({}),
+    ) as Promise<string>;
+
   async function position(win: Page, expected: string): Promise<void> {
     await expect
       .poll(
@@ -102,6 +107,8 @@ describe.skipIf(!hasChromium)(title, () => {
     }
     const win = b.approvalPages()[0]!;
     await win.bringToFront();
+    // The toolbar badge counts what waits.
+    expect(await badge()).toBe('3');
 
     // Next and previous, by Tab and Enter.
     await tabTo(win, 'Next request');
@@ -128,8 +135,10 @@ describe.skipIf(!hasChromium)(title, () => {
     // One more, then "Reject all" from the keyboard: the window closes, nothing else is paid.
     await tabs[0]!.goto(`${shop.url}/paid/key-4`).catch(() => undefined);
     await position(win, '1 of 2');
+    expect(await badge()).toBe('2');
     await tabTo(win, 'Reject all (2)');
     await pressLast(win, 'Enter');
+    await expect.poll(badge).toBe('');
     expect(await hubPayments(hub.url, session)).toHaveLength(1);
     const history = (await b.worker.evaluate(() => chrome.storage.local.get('tollway.history').then((v) => v['tollway.history']))) as {
       requests: { status: string; url: string }[];
