@@ -7,7 +7,7 @@
 import { useState } from 'preact/hooks';
 import { authorizationWindow, clampValidity } from '../../shared/eip3009.js';
 import { timeText } from '../approve/pay-from.js';
-import { DEPOSITS_KEY, parseSovrAmount, readDeposits, type SovrRail, type StoredDeposit } from '../common/deposit.js';
+import { DEPOSITS_KEY, parseSovrAmount, readDeposits, type SovrRail } from '../common/deposit.js';
 import { localAmountText } from '../common/format.js';
 import { t } from '../common/i18n.js';
 import { send, useStoredValue } from '../common/page.js';
