@@ -60,7 +60,8 @@ interface SolcOutput {
   >;
 }
 
-function hashOf(source: string): string {
+/** What an artifact's `sourceHash` is for `source`: a build file with another hash is stale. */
+export function hashOf(source: string): string {
   return createHash('sha256')
     .update(JSON.stringify({ source, settings: SETTINGS, solc: solcRelease }))
     .digest('hex');
@@ -107,10 +108,22 @@ function readArtifact(file: string): ContractArtifact | undefined {
   }
 }
 
+/**
+ * The artifact compiled from `source` (with the contract named `contractName`), kept in
+ * `buildDir/fileName` and compiled again only when the source or the settings changed.
+ */
+export function loadArtifact(source: string, contractName: string, fileName: string, buildDir = DEFAULT_BUILD_DIR): ContractArtifact {
+  const existing = readArtifact(join(buildDir, fileName));
+  if (existing && existing.sourceHash === hashOf(source)) return existing;
+  const { artifact } = compileSolidity(source, contractName);
+  writeArtifact(buildDir, artifact, fileName);
+  return artifact;
+}
+
 /** Writes through a temporary file and a rename, so parallel test workers never read half a file. */
-function writeArtifact(buildDir: string, artifact: ContractArtifact): void {
+function writeArtifact(buildDir: string, artifact: ContractArtifact, fileName = 'SOVR.json'): void {
   mkdirSync(buildDir, { recursive: true });
-  const file = join(buildDir, 'SOVR.json');
+  const file = join(buildDir, fileName);
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(artifact, null, 2)}\n`);
   renameSync(tmp, file);

@@ -9,7 +9,9 @@ const DEV_MNEMONIC = 'test test test test test test test test test test test jun
 module.exports = {
   networks: {
     hardhat: {
-      chainId: 31337,
+      // 31337 unless TOLLWAY_HARDHAT_CHAIN_ID says otherwise (local-chain.ts sets it for a chain that
+      // stands for another network, such as the USDC test chain).
+      chainId: Number(process.env.TOLLWAY_HARDHAT_CHAIN_ID) || 31337,
       // Same as SOVR_EVM_VERSION in compile.ts: the chain must run every opcode the compiler emits.
       hardfork: 'cancun',
       // Automine by default; tests that need pending transactions turn it off with evm_setAutomine

@@ -37,6 +37,8 @@ export interface LocalChainOptions {
   host?: string;
   /** Start with automine on (the default) or off. */
   automine?: boolean;
+  /** A chain id other than 31337: a chain that stands for another network (one of the person's tokens). */
+  chainId?: number;
   /** How long to wait for the first `eth_chainId` answer. */
   readyTimeoutMs?: number;
   /** Receives the node's output lines (RPC logs only with TOLLWAY_CHAIN_LOGGING=1). */
@@ -108,7 +110,13 @@ export async function startLocalChain(opts: LocalChainOptions): Promise<LocalCha
       // Its own process group, so stop() can end it together with anything it spawns.
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true', FORCE_COLOR: '0', NO_COLOR: '1' },
+      env: {
+        ...process.env,
+        HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true',
+        FORCE_COLOR: '0',
+        NO_COLOR: '1',
+        ...(opts.chainId ? { TOLLWAY_HARDHAT_CHAIN_ID: String(opts.chainId) } : {}),
+      },
     },
   );
   // The output is always drained (a full pipe would stall the node); the tail explains failures.

@@ -14,10 +14,12 @@ export type { SovrDeployment };
  * Starts a chain; call `stop()` in afterAll. A free port can be taken by someone else before the
  * node binds it, so a port clash is retried on a new port.
  */
-export async function startChain(opts: { automine?: boolean; onOutput?: (line: string) => void } = {}): Promise<TestChain> {
+export async function startChain(
+  opts: { automine?: boolean; chainId?: number; onOutput?: (line: string) => void } = {},
+): Promise<TestChain> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startLocalChain({ port: await freePort(), automine: opts.automine, onOutput: opts.onOutput });
+      return await startLocalChain({ port: await freePort(), automine: opts.automine, chainId: opts.chainId, onOutput: opts.onOutput });
     } catch (err) {
       if (!(err instanceof ChainPortInUseError) || attempt >= 3) throw err;
     }
