@@ -33,7 +33,7 @@ afterAll(async () => {
 describe('the SOVR rail configured from the environment', () => {
   it('GET /rails says what a wallet signs: chain, token, treasury (the service wallet) and the EIP-712 domain', async () => {
     const info = (await (await fetch(`${hub.url}/rails`)).json()) as RailsInfo;
-    expect(info.rails.map((r) => r.name)).toEqual(['internal', 'sovr']);
+    expect(info.rails.map((r) => r.name)).toEqual(['internal', 'sovr', 'wallet']);
     expect(info.rails[1]).toMatchObject({
       name: 'sovr',
       network: `eip155:${bed.chain.chainId}`,
