@@ -125,6 +125,16 @@ describe.each(ENGINES)('wallet-settled payments at the hub on %s', (engine) => {
     expect(await rowCounts(t.store.db)).toEqual(before);
   });
 
+  it('records one payment when the same authorization arrives under several keys at once', async () => {
+    const signed = await signAs(alice);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => pay(t.url, alice, key(), walletPaymentBody(USDC, signed))));
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 409, 409, 409, 409, 409]);
+    const rows = await t.store.db.all<{ n: number | string }>('SELECT COUNT(*) AS n FROM wallet_payments WHERE nonce = ?', [
+      signed.nonce.toLowerCase(),
+    ]);
+    expect(Number(rows[0]!.n)).toBe(1);
+  });
+
   it('refuses, storing nothing, an authorization that is not the payer’s or not this payment', async () => {
     const before = await rowCounts(t.store.db);
     const mine = await signAs(alice);
@@ -224,5 +234,18 @@ describe.each(ENGINES)('wallet-settled payments at the hub on %s', (engine) => {
       data: { asset: string; spent: string }[];
     };
     expect(list.data.find((a) => a.asset === ASSET)).toMatchObject({ spent: '10000' });
+  });
+
+  it('leaves a pending payment pending across a restart, for the wallet to report after it', async () => {
+    const p = (await (await pay(t.url, alice, key(), walletPaymentBody(USDC, await signAs(alice)))).json()) as Payment;
+    const store = t.store;
+    await t.hub.close();
+    t = await startTestHub(engine, { store });
+    alice = await signIn(t.url, alice.wallet);
+    const after = (await (await fetch(`${t.url}/payments/${p.transactionId}`, { headers: auth(alice) })).json()) as Payment;
+    expect(after.status).toBe('pending');
+    expect(await (await settle(alice, p.transactionId, { status: 'completed', transaction: TX })).json()).toMatchObject({
+      status: 'completed',
+    });
   });
 });
