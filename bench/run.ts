@@ -8,6 +8,7 @@ import { benchLedger } from './ledger.js';
 import { benchL402, formatL402Bench } from './lightning.js';
 import { benchLive, formatLiveBench } from './live.js';
 import { benchPayments } from './payments.js';
+import { benchScale, formatScaleBench } from './scale.js';
 import { benchSovr, formatSovrBench } from './sovr.js';
 import { benchTopups, formatTopupBench } from './topups.js';
 
@@ -74,6 +75,7 @@ async function main() {
   if (!only || only === 'live') process.stdout.write(`${formatLiveBench(await benchLive())}\n`);
   if (!only || only === 'lightning') process.stdout.write(`${formatTopupBench(await benchTopups())}\n`);
   if (!only || only === 'lightning') process.stdout.write(`${formatL402Bench(await benchL402({ seconds }))}\n`);
+  if (!only || only === 'scale') process.stdout.write(`${formatScaleBench(await benchScale())}\n`);
 }
 
 main().then(

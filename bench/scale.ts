@@ -14,7 +14,7 @@
  * since a load generator and two hubs cannot be kept apart on two.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -29,6 +29,8 @@ const MERCHANTS = 64;
 export interface ScaleRound {
   processes: 1 | 2;
   rps: number;
+  /** CPU time both hub processes used per payment answered 2xx (ms): what a payment costs, whatever the machine's other load. */
+  cpuMsPerPayment: number;
   p50: number;
   p99: number;
   errors: number;
@@ -46,8 +48,25 @@ export interface ScaleResult {
   connections: number;
   roundSeconds: number;
   rounds: ScaleRound[];
-  one: { rps: number; p99: number };
-  two: { rps: number; p99: number };
+  one: { rps: number; p99: number; cpuMsPerPayment: number };
+  two: { rps: number; p99: number; cpuMsPerPayment: number };
+}
+
+/** User + system CPU time of a process so far, in ms (/proc; 0 where there is none). */
+function cpuMs(pid: number | undefined, ticksPerSecond: number): number {
+  if (pid === undefined) return 0;
+  try {
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(rest[11]) + Number(rest[12])) * 1000) / ticksPerSecond;
+  } catch {
+    return 0;
+  }
+}
+
+function clockTicks(): number {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  return Number(r.stdout?.trim()) || 100;
 }
 
 function hasTaskset(): boolean {
@@ -81,7 +100,7 @@ async function drive(urls: string[], sessions: Session[], merchants: string[], s
       },
     ],
   });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+  return { rps: r.requests.average, ok: r['2xx'], p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
 }
 
 const median = (xs: number[]) => {
@@ -140,17 +159,28 @@ export async function benchScale(opts: { roundSeconds?: number; rounds?: number;
     }
     const [a, b] = cluster.hubs.map((h) => h.url) as [string, string];
     const configs = { 1: [a], 2: [a, b] } as const;
-    // Warm both processes (JIT, connection pools) before anything counts.
-    await drive([a, b], sessions, merchants, 3, connections);
+    // Warm both processes (JIT, connection pools, PostgreSQL's caches) before anything counts: on a
+    // loaded machine the first seconds run far below the rest.
+    await drive([a, b], sessions, merchants, 2 * roundSeconds, connections);
+    await drive([a], sessions, merchants, roundSeconds, connections);
+    const ticks = clockTicks();
+    const hubCpu = () => cluster.hubs.reduce((sum, h) => sum + cpuMs(h.proc.pid, ticks), 0);
 
     const rounds: ScaleRound[] = [];
     for (let p = 0; p < pairs; p++) {
       const order: (1 | 2)[] = p % 2 === 0 ? [1, 2] : [2, 1];
-      for (const k of order)
-        rounds.push({ processes: k, ...(await drive([...configs[k]], sessions, merchants, roundSeconds, connections)) });
+      for (const k of order) {
+        const before = hubCpu();
+        const { ok, ...r } = await drive([...configs[k]], sessions, merchants, roundSeconds, connections);
+        rounds.push({ processes: k, ...r, cpuMsPerPayment: ok > 0 ? (hubCpu() - before) / ok : 0 });
+      }
     }
     const of = (k: 1 | 2) => rounds.filter((r) => r.processes === k);
-    const summary = (k: 1 | 2) => ({ rps: median(of(k).map((r) => r.rps)), p99: median(of(k).map((r) => r.p99)) });
+    const summary = (k: 1 | 2) => ({
+      rps: median(of(k).map((r) => r.rps)),
+      p99: median(of(k).map((r) => r.p99)),
+      cpuMsPerPayment: median(of(k).map((r) => r.cpuMsPerPayment)),
+    });
     if (rounds.some((r) => r.errors > 0 || r.non2xx > 0)) warnings.push('some requests failed (see errors / non-2xx per round)');
     return {
       cpuCount,
@@ -185,10 +215,10 @@ export function formatScaleBench(r: ScaleResult): string {
     ...r.warnings.map((w) => `  WARNING        ${w}`),
     ...r.rounds.map(
       (x, i) =>
-        `  round ${String(i + 1).padEnd(8)} ${x.processes} process${x.processes === 1 ? ' ' : 'es'}  ${fmt(x.rps)} payments/s   p50 ${x.p50} ms   p99 ${x.p99} ms   errors ${x.errors}   non-2xx ${x.non2xx}`,
+        `  round ${String(i + 1).padEnd(8)} ${x.processes} process${x.processes === 1 ? ' ' : 'es'}  ${fmt(x.rps)} payments/s   p50 ${x.p50} ms   p99 ${x.p99} ms   hub CPU ${fmt(x.cpuMsPerPayment, 2)} ms a payment   errors ${x.errors}   non-2xx ${x.non2xx}`,
     ),
-    `  one process    ${fmt(r.one.rps)} payments/s (median of rounds), p99 ${r.one.p99} ms`,
-    `  two processes  ${fmt(r.two.rps)} payments/s (median of rounds), p99 ${r.two.p99} ms`,
+    `  one process    ${fmt(r.one.rps)} payments/s (median of rounds), p99 ${fmt(r.one.p99)} ms, hub CPU ${fmt(r.one.cpuMsPerPayment, 2)} ms a payment`,
+    `  two processes  ${fmt(r.two.rps)} payments/s (median of rounds), p99 ${fmt(r.two.p99)} ms, hub CPU ${fmt(r.two.cpuMsPerPayment, 2)} ms a payment`,
     `  ratio          ${fmt(r.two.rps / r.one.rps, 2)}× with two processes`,
     '',
   ].join('\n');
