@@ -30,6 +30,7 @@ import {
 } from './rules.js';
 import {
   TRANSFER_COLUMNS,
+  insertTransferAndBalancesPg,
   insertTransfers,
   selectAccounts,
   selectTransfers,
@@ -127,6 +128,12 @@ export function createLedger({ clock }: { clock: Clock }): Ledger {
         // that writes at most one row needs no savepoint: that insert wrote all or nothing, and
         // nothing else is written before it is checked (two round trips a payment on PostgreSQL).
         const guarded = out.inserts.length > 1;
+        // The usual payment on PostgreSQL (one new transfer, nothing resolved): one statement.
+        if (tx.dialect === 'postgres' && out.inserts.length === 1 && out.resolved.length === 0) {
+          if ((await insertTransferAndBalancesPg(tx, out.inserts[0]!, out.accounts)) === 1) return out.results;
+          for (const r of await selectTransfers(tx, batchIds())) stored.set(r.id, r);
+          continue;
+        }
         if (guarded) await tx.run(`SAVEPOINT ${SAVEPOINT}`);
         if ((await insertTransfers(tx, out.inserts)) === out.inserts.length) {
           await updateTransferStates(tx, out.resolved);

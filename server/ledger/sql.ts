@@ -170,6 +170,37 @@ function writeTransferValues(r: TransferRecord, out: unknown[], at: number): voi
   out[at + 13] = r.expiresAt;
 }
 
+/**
+ * PostgreSQL, one round trip: inserts one new transfer and, only if it went in, writes the
+ * accounts' balances (a data-modifying CTE runs whether or not it is referenced, so the update
+ * checks the insert's count itself). Returns how many rows were inserted, as insertTransfers does.
+ */
+export async function insertTransferAndBalancesPg(q: Queryable, row: TransferRecord, accounts: readonly AccountState[]): Promise<number> {
+  const values = new Array<unknown>(14);
+  writeTransferValues(row, values, 0);
+  const r = await q.get<{ n: number | string }>(
+    `WITH ins AS (
+       INSERT INTO ledger_transfers (${TRANSFER_COLUMNS})
+       VALUES (?, ?, ?, ?::numeric, ?, ?, ?::bigint, ?::int, ?, ?::int, ?, ?, ?::bigint, ?::bigint)
+       ON CONFLICT (id) DO NOTHING RETURNING 1),
+     upd AS (
+       UPDATE ledger_accounts AS a
+          SET debits_pending = v.dp, debits_posted = v.dpo, credits_pending = v.cp, credits_posted = v.cpo
+         FROM unnest(?::text[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[]) AS v(id, dp, dpo, cp, cpo)
+        WHERE a.id = v.id AND EXISTS (SELECT 1 FROM ins))
+     SELECT count(*) AS n FROM ins`,
+    [
+      ...values,
+      accounts.map((a) => a.id),
+      accounts.map((a) => a.debitsPending.toString()),
+      accounts.map((a) => a.debitsPosted.toString()),
+      accounts.map((a) => a.creditsPending.toString()),
+      accounts.map((a) => a.creditsPosted.toString()),
+    ],
+  );
+  return Number(r?.n ?? 0);
+}
+
 export async function updateAccountBalances(q: Queryable, accounts: readonly AccountState[]): Promise<void> {
   if (accounts.length === 0) return;
   if (q.dialect === 'postgres') {

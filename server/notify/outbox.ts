@@ -71,6 +71,7 @@ export function toRecord(r: OutboxRow): OutboxRecord {
  * SQLite has one writer, which gives the same. Replay by `seq > lastSeq` relies on that.
  */
 export async function appendEvent(tx: Queryable, ev: OutboxEvent, now: number): Promise<PaymentStatusUpdate> {
+  if (ev.paymentJson && tx.dialect === 'postgres') return appendEventPg(tx, ev, ev.paymentJson, now);
   const bumped = await tx.get<{ last_seq: number | string }>('UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq', [
     ev.userId,
   ]);
@@ -91,6 +92,23 @@ export async function appendEvent(tx: Queryable, ev: OutboxEvent, now: number): 
     now,
   ]);
   return update;
+}
+
+/**
+ * appendEvent in one round trip on PostgreSQL: the seq bump and the insert as one statement, the
+ * payload finished in SQL with the seq (the same text as below). Saves a round trip per payment,
+ * which the writer connection of a group commit pays one after another.
+ */
+async function appendEventPg(tx: Queryable, ev: OutboxEvent, paymentJson: string, now: number): Promise<PaymentStatusUpdate> {
+  const head = `${paymentJson.slice(0, -1)},"previousStatus":${JSON.stringify(ev.previousStatus)},"seq":`;
+  const row = await tx.get<{ seq: number | string }>(
+    `WITH bumped AS (UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq)
+     INSERT INTO outbox (user_id, merchant_id, payment_id, type, seq, payload, created_at)
+     SELECT ?, ?, ?, ?, last_seq, ?::text || last_seq::text || '}', ? FROM bumped RETURNING seq`,
+    [ev.userId, ev.userId, ev.merchantId, ev.payment.transactionId, ev.type, head, now],
+  );
+  if (!row) throw new Error(`appendEvent: no user ${ev.userId}`);
+  return { ...ev.payment, previousStatus: ev.previousStatus, seq: Number(row.seq) };
 }
 
 export type PaymentRecord = OutboxRecord & { payload: PaymentStatusUpdate };
