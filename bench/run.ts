@@ -8,6 +8,8 @@ import { benchLedger } from './ledger.js';
 import { benchL402, formatL402Bench } from './lightning.js';
 import { benchLive, formatLiveBench } from './live.js';
 import { benchPayments } from './payments.js';
+import { formatPaymentEngines } from './payments-engines-format.js';
+import { benchPaymentEngines } from './payments-engines.js';
 import { benchScale, formatScaleBench } from './scale.js';
 import { benchSovr, formatSovrBench } from './sovr.js';
 import { benchTopups, formatTopupBench } from './topups.js';
@@ -32,6 +34,10 @@ async function main() {
         '',
       ].join('\n') + '\n',
     );
+  }
+  // SQLite beside PostgreSQL, spread and one hot merchant (needs the PostgreSQL the tests use; TOLLWAY_BENCH_PG=0 skips it).
+  if ((!only || only === 'payments') && process.env.TOLLWAY_BENCH_PG !== '0') {
+    process.stdout.write(`${formatPaymentEngines(await benchPaymentEngines({ seconds, connections: 64 }))}\n`);
   }
   if (!only || only === 'ledger') {
     const r = await benchLedger();
