@@ -5,13 +5,17 @@
  * hub; in a child process: the extension build (`npm run build` → dist/), whose failure is reported
  * and leaves the rest running. Also in this process, unless the environment names a Lightning node of
  * its own: a local Lightning network of stand-in nodes (devnet/local-lightning.ts) for the hub's
- * Lightning rail, the demo shop's Lightning article and an "outside wallet" with a dev page.
+ * Lightning rail, the demo shop's Lightning article and an "outside wallet" with a dev page. And,
+ * unless the environment names the hub's own Interledger client wallet address: the local
+ * Interledger wallet (devnet/interledger/demo.ts) with a wallet for the person and one for the demo
+ * shop, for the hub's `ilp` rail and the article's Interledger option.
  * Prints what to open. SIGINT/SIGTERM stop everything.
  *
  * Environment: every hub variable (PORT, HOST, TOLLWAY_PUBLIC_URL, TOLLWAY_DATA_DIR,
  * TOLLWAY_ADMIN_TOKEN, DATABASE_URL, …; TOLLWAY_DEV defaults to 1 and TOLLWAY_LOG_LEVEL to warn
  * here), DEMO_PORT (8403), DEMO_HOST (HOST), DEV_WALLET_PORT (8404: the outside wallet's page),
- * TOLLWAY_SKIP_EXTENSION_BUILD=1, TOLLWAY_SKIP_CHAIN=1, TOLLWAY_SKIP_LIGHTNING=1.
+ * ILP_WALLET_PORT (8405: the local Interledger wallet), TOLLWAY_SKIP_EXTENSION_BUILD=1,
+ * TOLLWAY_SKIP_CHAIN=1, TOLLWAY_SKIP_LIGHTNING=1, TOLLWAY_SKIP_INTERLEDGER=1.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -21,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_CHAIN_PORT, startDevChain, type DevChain } from '../contracts/dev-chain.js';
 import { ChainPortInUseError } from '../contracts/local-chain.js';
 import { DEFAULT_DEV_WALLET_PORT, startLocalLightning, type LocalLightning } from '../devnet/local-lightning.js';
+import { DEFAULT_INTERLEDGER_PORT, startDemoInterledger, type DemoInterledger } from '../devnet/interledger/demo.js';
 import { createLndNode } from '../lightning/index.js';
 import { startDemoShop, type RunningShop } from '../merchant/demo/shop.js';
 import { startHub, type Hub } from '../server/app.js';
@@ -34,12 +39,20 @@ const DEMO_ACCOUNTS = [2, 3, 4];
 /** Where plain x402 payments to the demo shop's API go on chain. */
 const SHOP_PAYOUT_ACCOUNT = 5;
 const DEMO_WALLET_SOVR = 1000n * 10n ** 18n;
+/**
+ * The local Interledger wallets keep SOVR, the article's asset (the hub keeps no fiat), at scale 9:
+ * the article's 0.002 SOVR is a whole 2 000 000 units there. The person starts with 100 SOVR.
+ */
+const ILP_ASSET = { assetCode: 'SOVR', assetScale: 9 } as const;
+const ILP_PERSON_BALANCE = 100n * 10n ** 9n;
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export interface DemoMerchant {
   merchantId: string;
   apiKey: string;
   webhookSecret: string;
+  /** The Interledger wallet address it was registered with, if any. */
+  walletAddress?: string;
 }
 
 type Print = (line: string) => void;
@@ -48,23 +61,32 @@ const truthy = (v: string | undefined): boolean => !!v && !['0', 'false', 'no', 
 
 /**
  * The demo merchant: the one kept in the data directory if the hub still knows its key, else a new
- * one registered with the admin token (and kept for the next start).
+ * one registered with the admin token (and kept for the next start). With `walletAddress`, a kept
+ * merchant registered with another one (or none) is replaced: the hub takes a merchant's wallet
+ * address only at registration, and the local Interledger wallet's address moves with its port.
  */
 export async function seedDemoMerchant(opts: {
   hubUrl: string;
   adminToken: string;
   dataDir: string;
+  walletAddress?: string;
 }): Promise<DemoMerchant & { reused: boolean }> {
   const file = join(opts.dataDir, DEMO_MERCHANT_FILE);
   let kept: DemoMerchant | undefined;
   try {
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<DemoMerchant>;
     if (typeof parsed.merchantId === 'string' && typeof parsed.apiKey === 'string' && typeof parsed.webhookSecret === 'string') {
-      kept = { merchantId: parsed.merchantId, apiKey: parsed.apiKey, webhookSecret: parsed.webhookSecret };
+      kept = {
+        merchantId: parsed.merchantId,
+        apiKey: parsed.apiKey,
+        webhookSecret: parsed.webhookSecret,
+        ...(typeof parsed.walletAddress === 'string' ? { walletAddress: parsed.walletAddress } : {}),
+      };
     }
   } catch {
     // none yet, or unreadable: register one
   }
+  if (kept && opts.walletAddress !== undefined && kept.walletAddress !== opts.walletAddress) kept = undefined;
   if (kept) {
     const res = await fetch(`${opts.hubUrl}/merchants/${encodeURIComponent(kept.merchantId)}/payments?limit=1`, {
       headers: { authorization: `Bearer ${kept.apiKey}` },
@@ -78,11 +100,16 @@ export async function seedDemoMerchant(opts: {
   const res = await fetch(`${opts.hubUrl}/merchants`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${opts.adminToken}` },
-    body: JSON.stringify({ name: 'Tollway demo shop' }),
+    body: JSON.stringify({ name: 'Tollway demo shop', ...(opts.walletAddress ? { walletAddress: opts.walletAddress } : {}) }),
   });
   if (res.status !== 201) throw new Error(`registering the demo merchant failed: HTTP ${res.status} ${await res.text()}`);
   const created = (await res.json()) as { merchant: { id: string }; apiKey: string; webhookSecret: string };
-  const merchant: DemoMerchant = { merchantId: created.merchant.id, apiKey: created.apiKey, webhookSecret: created.webhookSecret };
+  const merchant: DemoMerchant = {
+    merchantId: created.merchant.id,
+    apiKey: created.apiKey,
+    webhookSecret: created.webhookSecret,
+    ...(opts.walletAddress ? { walletAddress: opts.walletAddress } : {}),
+  };
   writeFileSync(file, `${JSON.stringify(merchant, null, 2)}\n`, { mode: 0o600 });
   return { ...merchant, reused: false };
 }
@@ -136,6 +163,12 @@ function stopBuild(b: Build | undefined): void {
     // already gone
   }
 }
+
+/** `units` at `scale` as a decimal: 99998000000 at 9 is 99.998000000. */
+const decimal = (units: bigint, scale: number): string => {
+  const s = units.toString().padStart(scale + 1, '0');
+  return scale ? `${s.slice(0, -scale)}.${s.slice(-scale)}` : s;
+};
 
 const tail = (file: string, lines: number): string => {
   try {
@@ -193,11 +226,14 @@ export async function runStart(
   let build: Build | undefined;
   let dev: DevChain | undefined;
   let ln: LocalLightning | undefined;
+  let ilp: DemoInterledger | undefined;
   const shutdown = async () => {
     stopBuild(build);
     await shop?.close();
     await hub?.close();
     await ln?.close();
+    // It rejects when it sent (or tried to send) something the Open Payments specs forbid: say so.
+    await ilp?.ilp.close().catch((err: Error) => process.stderr.write(`tollway: ${err.message}\n`));
     await dev?.chain.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -270,6 +306,30 @@ export async function runStart(
       if (stopping) return await shutdown().then(() => 0);
     }
 
+    // The hub's own client wallet address in the environment means a real Interledger setup: then none here.
+    const ownIlp = ['TOLLWAY_ILP_WALLET_ADDRESS', 'TOLLWAY_ILP_PRIVATE_KEY', 'TOLLWAY_ILP_KEY_ID'].some((k) => hubEnv[k]);
+    if (!truthy(env.TOLLWAY_SKIP_INTERLEDGER) && !ownIlp) {
+      const ilpPort = Number(env.ILP_WALLET_PORT ?? DEFAULT_INTERLEDGER_PORT);
+      if (!/^\d+$/.test(env.ILP_WALLET_PORT ?? String(DEFAULT_INTERLEDGER_PORT)) || ilpPort > 65535) {
+        process.stderr.write('tollway: invalid configuration:\n  ILP_WALLET_PORT: must be a port number\n');
+        await shutdown();
+        return 2;
+      }
+      try {
+        ilp = await startDemoInterledger({ host: config.host, port: ilpPort, ...ILP_ASSET, personBalance: ILP_PERSON_BALANCE });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+          process.stderr.write(`tollway: port ${ilpPort} is in use (set ILP_WALLET_PORT to another one, or TOLLWAY_SKIP_INTERLEDGER=1)\n`);
+          await shutdown();
+          return 1;
+        }
+        throw err;
+      }
+      Object.assign(hubEnv, ilp.hubEnv);
+      config = loadConfig(hubEnv);
+      if (stopping) return await shutdown().then(() => 0);
+    }
+
     try {
       hub = await startHub({ config, logger: createLogger(config.logLevel) });
     } catch (err) {
@@ -282,7 +342,15 @@ export async function runStart(
     }
     if (stopping) return await shutdown().then(() => 0);
 
-    const merchant = await seedDemoMerchant({ hubUrl: hub.url, adminToken, dataDir });
+    const merchant = await seedDemoMerchant({
+      hubUrl: hub.url,
+      adminToken,
+      dataDir,
+      ...(ilp ? { walletAddress: ilp.shopWallet } : {}),
+    });
+    /** What the local Interledger wallets hold, as a newcomer reads it. */
+    const ilpBalances = (d: DemoInterledger) =>
+      `person ${decimal(d.ilp.balanceOf(d.personWallet), ILP_ASSET.assetScale)} ${ILP_ASSET.assetCode}, demo shop ${decimal(d.ilp.balanceOf(d.shopWallet), ILP_ASSET.assetScale)} ${ILP_ASSET.assetCode}`;
     const webhookEvents: string[] = [];
     try {
       shop = await startDemoShop({
@@ -312,9 +380,12 @@ export async function runStart(
               },
             }
           : {}),
+        ...(ilp ? { interledger: { walletAddress: ilp.shopWallet } } : {}),
         onWebhook: (e) => {
           webhookEvents.push(e.id);
           print(`demo shop: webhook ${e.type} for ${e.data.transactionId ?? '?'} (signature verified)`);
+          // Paid wallet to wallet: show that the money moved there, not in the hub.
+          if (ilp && e.data.rail === 'ilp') print(`local Interledger wallet: ${ilpBalances(ilp)}`);
         },
       });
     } catch (err) {
@@ -357,6 +428,12 @@ export async function runStart(
               `  slots           ${shop.url}/publication   (Join: a publication slot, paid ahead; API at ${shop.url}/slots/feerate, …)`,
             ]
           : [`  Lightning       ${config.rails.lightning ? 'on: the node named in the environment' : 'off'}`]),
+        ...(ilp
+          ? [
+              `  Interledger     on: a local Open Payments wallet at ${ilp.ilp.origin} (${ILP_ASSET.assetCode} at scale ${ILP_ASSET.assetScale}; requests held to the specs)`,
+              `  your ILP wallet ${ilp.personWallet}   (${decimal(ilp.ilp.balanceOf(ilp.personWallet), ILP_ASSET.assetScale)} ${ILP_ASSET.assetCode}); the shop's: ${ilp.shopWallet}`,
+            ]
+          : [`  Interledger     ${config.rails.ilp ? 'on: the client wallet address named in the environment' : 'off'}`]),
         '',
         `  Open ${article}`,
         `  (the API: ${shop.url}/api/quote?id=1, prices: ${shop.url}/.well-known/tollway.json)`,
@@ -367,6 +444,13 @@ export async function runStart(
         '  To load it: chrome://extensions → turn on Developer mode → Load unpacked → choose dist/.',
         '  Then create a wallet in it, sign in to this hub, take test SOVR from the faucet, and open the article.',
         ...(ln ? ['  With Lightning: Add funds in the popup and pay its invoice at the outside wallet, then open the sats article.'] : []),
+        ...(ilp
+          ? [
+              `  With Interledger: signed in, link your wallet (PUT ${hub.url}/ilp/wallet {"walletAddress":"${ilp.personWallet}"}),`,
+              '  pay the article on rail "ilp" (POST /payments with its tollway entry), open the consent URL the payment',
+              '  answers (interact.redirect) and Approve there: the wallet sends you back to the hub, which completes it.',
+            ]
+          : []),
         '',
         '  Ctrl-C stops everything.',
         '',

@@ -1,7 +1,9 @@
 /**
  * The demo shop on its own:
  *   TOLLWAY_HUB_URL=http://127.0.0.1:8402 DEMO_MERCHANT_ID=m_… DEMO_MERCHANT_API_KEY=… \
- *     [DEMO_WEBHOOK_SECRET=whsec_…] [DEMO_PORT=8403] [DEMO_HOST=127.0.0.1] tsx merchant/demo/main.ts
+ *     [DEMO_WEBHOOK_SECRET=whsec_…] [DEMO_ILP_WALLET_ADDRESS=https://…] [DEMO_PORT=8403] [DEMO_HOST=127.0.0.1] \
+ *     tsx merchant/demo/main.ts
+ * (DEMO_ILP_WALLET_ADDRESS: the merchant's Interledger wallet address, as registered at the hub.)
  * (`npm start` runs it for you, with a merchant it registers at the hub.)
  */
 import { startDemoShop } from './shop.js';
@@ -24,6 +26,7 @@ async function main(): Promise<number> {
     apiKey: env.DEMO_MERCHANT_API_KEY!,
     ...(env.DEMO_WEBHOOK_SECRET ? { webhookSecret: env.DEMO_WEBHOOK_SECRET } : {}),
     ...(env.DEMO_ORIGIN ? { origin: env.DEMO_ORIGIN } : {}),
+    ...(env.DEMO_ILP_WALLET_ADDRESS ? { interledger: { walletAddress: env.DEMO_ILP_WALLET_ADDRESS } } : {}),
     port,
     host: env.DEMO_HOST ?? '127.0.0.1',
     onWebhook: (e) => process.stdout.write(`demo shop: webhook ${e.type} ${e.data.transactionId ?? ''} (signature verified)\n`),

@@ -5,7 +5,8 @@
  *
  * - `GET /articles/:slug` (0.002 SOVR, an access pass for 10 minutes): before payment a browser
  *   gets the 402 page with the article's opening and the `<script src="<hub>/tollway.js">` pay
- *   button; after payment the whole article.
+ *   button; after payment the whole article. With `interledger`, its tollway entry also names the
+ *   hub's `ilp` rail and the shop's wallet address: payable from the person's Interledger wallet.
  * - `GET /api/quote?id=` (0.0005 SOVR, single use, bound to the query): a JSON quote. An unknown
  *   id is a 404 after payment, and `refundOnError` gives the money back. With `exact`, any x402
  *   client can pay it in SOVR on chain too (the standard `exact` entry, settled by a facilitator).
@@ -53,13 +54,25 @@ export interface DemoShopOptions {
   exact?: { payoutAddress: string; chainId: number; tokenAddress: string; facilitator: string };
   /** Also sell the articles for sats at `/lightning/articles/:slug`, with invoices from this node. */
   lightning?: DemoLightning;
+  /**
+   * The shop's Interledger wallet address (the one the merchant registered at the hub): the
+   * articles may then be paid on the hub's `ilp` rail, approved on the person's own wallet.
+   */
+  interledger?: { walletAddress: string };
 }
 
 export interface WebhookEvent {
   id: string;
   type: string;
   timestamp: string;
-  data: { transactionId?: string; status?: string; amount?: string; asset?: string; resource?: { url?: string } | null };
+  data: {
+    transactionId?: string;
+    status?: string;
+    rail?: string;
+    amount?: string;
+    asset?: string;
+    resource?: { url?: string } | null;
+  };
 }
 
 interface Article {
@@ -195,6 +208,10 @@ export function createDemoShop(opts: DemoShopOptions): Express {
 ${list}
 </ul>
 <p>One payment opens an article for ${ARTICLE_PASS_SECONDS / 60} minutes.</p>${
+          opts.interledger
+            ? `\n<p>Or pay them from an Interledger wallet: link it at the hub (<code>PUT /ilp/wallet</code>), pay on the <code>ilp</code> rail and approve on your wallet's own page. The money goes to the shop's wallet, <code>${esc(opts.interledger.walletAddress)}</code>.</p>`
+            : ''
+        }${
           opts.lightning
             ? `\n<h2>Over Lightning</h2>\n<p>The same articles for ${LIGHTNING_ARTICLE_PRICE_MSAT / 1000n} sats: ${Object.keys(ARTICLES)
                 .map((slug) => `<a href="/lightning/articles/${esc(slug)}"><code>/lightning/articles/${esc(slug)}</code></a>`)
@@ -228,6 +245,7 @@ ${opts.webhookSecret ? (recent ? `<ul>\n${recent}\n</ul>` : "<p>None yet: the hu
       description: 'An article from the Tollway demo shop',
       mimeType: 'text/html',
       reuse: { windowSeconds: ARTICLE_PASS_SECONDS },
+      ...(opts.interledger ? { interledger: { walletAddress: opts.interledger.walletAddress } } : {}),
       teaser: (req) =>
         teaserHtml(
           req,

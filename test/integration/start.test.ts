@@ -4,6 +4,8 @@
  * registered once and reused by the next start, and SIGINT stops everything. Lightning runs locally
  * too: the hub's rail on a stand-in node, top-ups paid from the "outside wallet" with `hub dev-pay`,
  * and the demo shop's Lightning article paid by Alby's fetchWithL402 and fetchWithMpp through the hub.
+ * Interledger too: the person links the local Interledger wallet, pays the article on the `ilp` rail,
+ * approves on the wallet's consent page, and the receipt opens the article.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -14,8 +16,10 @@ import { fetchWithL402 } from '@getalby/lightning-tools/402/l402';
 import { fetchWithMpp } from '@getalby/lightning-tools/402';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_MERCHANT_FILE, type DemoMerchant } from '../../scripts/orchestrator.js';
+import { openStore } from '../../server/store/index.js';
+import { expectLedgerBalanced } from '../helpers/invariant.js';
 import { LIGHTNING_DEVNET_FILE } from '../../devnet/local-lightning.js';
-import { bolt11AmountMsat, encodePaymentSignature, readChallenge } from '../../shared/challenge.js';
+import { bolt11AmountMsat, encodePaymentSignature, parsePaymentRequired, readChallenge } from '../../shared/challenge.js';
 import type { Topup } from '../../shared/topups.js';
 import { balances, freePort, pay, signIn } from '../helpers/hub.js';
 
@@ -41,7 +45,13 @@ interface Running {
 }
 
 async function start(env: Record<string, string> = {}): Promise<Running> {
-  const [port, demoPort, chainPort, walletPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [port, demoPort, chainPort, walletPort, ilpPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   let out = '';
   const childEnv: Record<string, string | undefined> = {
     ...process.env,
@@ -49,6 +59,7 @@ async function start(env: Record<string, string> = {}): Promise<Running> {
     DEMO_PORT: String(demoPort),
     CHAIN_PORT: String(chainPort),
     DEV_WALLET_PORT: String(walletPort),
+    ILP_WALLET_PORT: String(ilpPort),
     TOLLWAY_DATA_DIR: dataDir,
     TOLLWAY_SKIP_EXTENSION_BUILD: '1',
     ...env,
@@ -134,7 +145,9 @@ async function until<T>(check: () => Promise<T | undefined>): Promise<T> {
 
 describe('npm start', () => {
   it('runs the hub and the demo shop, seeds a merchant once, and stops on SIGINT', async () => {
-    const first = await start();
+    // The same Interledger wallet port both times: the merchant's wallet address stays the same.
+    const ilpPort = String(await freePort());
+    const first = await start({ ILP_WALLET_PORT: ilpPort });
     expect(await answers(`${first.hub}/readyz`)).toBe(200);
     expect(await answers(`${first.hub}/tollway.js`)).toBe(200);
     const article = await fetch(`${first.shop}/articles/toll-roads`, { headers: { accept: 'text/html' } });
@@ -182,7 +195,7 @@ describe('npm start', () => {
     expect(await chainId(first.chain)).toBe(0);
 
     // Second start, same data directory, other ports, a chosen admin token: the merchant is reused.
-    const second = await start({ TOLLWAY_ADMIN_TOKEN: 'my-own-admin-token-123456' });
+    const second = await start({ TOLLWAY_ADMIN_TOKEN: 'my-own-admin-token-123456', ILP_WALLET_PORT: ilpPort });
     expect(second.output()).toContain(`demo merchant   ${kept.merchantId} (reused`);
     expect(second.output()).toContain('my-own-admin-token-123456   (from TOLLWAY_ADMIN_TOKEN)');
     const again = JSON.parse(await readFile(join(dataDir, DEMO_MERCHANT_FILE), 'utf8')) as DemoMerchant;
@@ -355,6 +368,125 @@ describe('npm start', () => {
     const after = await hub(['dev-pay', 'lnbcrt1']);
     expect(after.code).toBe(1);
     expect(after.stderr).toContain('no local Lightning network found');
+  }, 120_000);
+
+  it('runs the local Interledger wallet: the person links it, pays the article on the ilp rail, approves on its consent page, and the receipt opens the article', async () => {
+    const run = await start();
+    const out = run.output();
+    const ilpOrigin = /Interledger {5}on: a local Open Payments wallet at (http:\/\/\S+)/.exec(out)?.[1];
+    const [, person, opening, shopWallet] =
+      /your ILP wallet (http:\/\/\S+) {3}\((\d+\.\d{9}) SOVR\); the shop's: (http:\/\/\S+)/.exec(out) ?? [];
+    expect(ilpOrigin).toBeDefined();
+    expect(person).toBe(`${ilpOrigin}/person`);
+    expect(opening).toBe('100.000000000');
+    const kept = JSON.parse(await readFile(join(dataDir, DEMO_MERCHANT_FILE), 'utf8')) as DemoMerchant;
+    // Registered with the shop's wallet address (a merchant from another run had none, or another).
+    expect(kept.walletAddress).toBe(shopWallet);
+    expect(out).toContain(`${run.hub}/ilp/wallet {"walletAddress":"${person}"}`);
+    /** The wallets' balances, in units at scale 9, as the orchestrator last printed them after an ilp payment. */
+    const printed = () => {
+      const all = [...run.output().matchAll(/local Interledger wallet: person (\d+)\.(\d{9}) SOVR, demo shop (\d+)\.(\d{9}) SOVR/g)];
+      const m = all.at(-1);
+      return m ? { person: BigInt(m[1]! + m[2]!), shop: BigInt(m[3]! + m[4]!) } : undefined;
+    };
+    let paymentId = '';
+    try {
+      const rails = (await (await fetch(`${run.hub}/rails`)).json()) as { rails: { name: string }[] };
+      expect(rails.rails.map((r) => r.name)).toContain('ilp');
+
+      // A newcomer signs in and links the local wallet.
+      const session = await signIn(run.hub);
+      const auth = { 'content-type': 'application/json', authorization: `Bearer ${session.accessToken}` };
+      const linked = await fetch(`${run.hub}/ilp/wallet`, {
+        method: 'PUT',
+        headers: auth,
+        body: JSON.stringify({ walletAddress: person }),
+      });
+      expect(linked.status).toBe(200);
+      expect(await linked.json()).toMatchObject({ walletAddress: person, assetCode: 'SOVR', assetScale: 9 });
+
+      // The article's tollway entry names the ilp rail and the shop's wallet.
+      const article = `${run.shop}/articles/toll-roads`;
+      const unpaid = await fetch(article, { headers: { accept: 'application/json' } });
+      expect(unpaid.status).toBe(402);
+      const parsed = parsePaymentRequired(unpaid.headers.get('payment-required')!);
+      if (!parsed.ok) throw new Error(parsed.error.message);
+      const entry = parsed.value.accepts.find((a) => a.scheme === 'tollway')!;
+      expect(entry.extra?.interledger).toEqual({ rail: 'ilp', walletAddress: shopWallet });
+      expect(entry).toMatchObject({ payTo: kept.merchantId, asset: 'SOVR', amount: '2000000000000000' });
+
+      const res = await pay(run.hub, session, randomUUID(), {
+        rail: 'ilp',
+        payTo: entry.payTo,
+        amount: entry.amount,
+        asset: entry.asset,
+        requirement: entry,
+        resource: { url: parsed.value.resource!.url, method: 'GET' },
+      });
+      const pending = (await res.json()) as { transactionId: string; status: string; interact?: { redirect: string } };
+      expect(res.status, JSON.stringify(pending)).toBe(200);
+      expect(pending.status).toBe('pending');
+      expect(pending.interact?.redirect.startsWith(`${ilpOrigin}/`)).toBe(true);
+      paymentId = pending.transactionId;
+
+      // The person approves on the wallet's own page: its Approve form, posted as a browser does,
+      // redirects to the hub's /ilp/finish, which completes the payment.
+      const consent = await fetch(pending.interact!.redirect, { headers: { accept: 'text/html' } });
+      expect(consent.status).toBe(200);
+      const html = await consent.text();
+      const action = /<form method="post" action="([^"]+)"><button type="submit"[^>]*value="approve"/.exec(html)?.[1];
+      expect(action).toBeDefined();
+      const finished = await fetch(new URL(action!.replaceAll('&amp;', '&'), pending.interact!.redirect), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'choice=approve',
+      });
+      expect(finished.url.startsWith(`${run.hub}/ilp/finish?`)).toBe(true);
+      expect(finished.status).toBe(200);
+      expect(await finished.text()).toMatch(/close this tab/);
+
+      const done = await until(async () => {
+        const p = (await (await fetch(`${run.hub}/payments/${paymentId}`, { headers: auth })).json()) as {
+          status: string;
+          rail: string;
+          failureReason: string | null;
+          receipt: { token?: string };
+        };
+        if (p.status === 'failed') throw new Error(`the payment failed: ${p.failureReason}`);
+        return p.status === 'completed' ? p : undefined;
+      });
+      expect(done.rail).toBe('ilp');
+      expect(done.receipt.token).toBeTruthy();
+
+      // The demo shop takes the receipt for the article.
+      const proof = encodePaymentSignature({ accepted: entry, payload: { receipt: done.receipt.token! } });
+      const opened = await fetch(article, { headers: { accept: 'text/html', 'PAYMENT-SIGNATURE': proof } });
+      expect(opened.status).toBe(200);
+      expect(await opened.text()).toContain('A short history of toll roads');
+
+      // The webhook reached the shop, and the wallets moved by exactly the price (0.002 SOVR: 2 000 000 units at scale 9).
+      const after = await until(async () => printed());
+      expect(run.output()).toContain(`demo shop: webhook payment.completed for ${paymentId}`);
+      expect(after).toEqual({ person: 100_000_000_000n - 2_000_000n, shop: 2_000_000n });
+    } finally {
+      expect(await run.stop('SIGINT')).toEqual({ code: 0, signal: null });
+    }
+    // Stopped: the local wallet with it (and it broke no Open Payments spec, or stopping would say so).
+    expect(await answers(`${person}`)).toBe(0);
+    expect(run.output()).not.toContain('broke the Open Payments specs');
+    // The hub's books: the payment posted from the mirror of the person's wallet to the payees outside the hub, balanced.
+    const db = openStore({ dataDir });
+    try {
+      const row = await db.get<{ credits_posted: string | number }>('SELECT credits_posted FROM ledger_accounts WHERE id = ?', [
+        'system:ilp-payees:SOVR',
+      ]);
+      expect(String(row?.credits_posted)).toBe('2000000000000000');
+      const paid = await db.get<{ status: string }>('SELECT status FROM payments WHERE id = ?', [paymentId]);
+      expect(paid?.status).toBe('completed');
+      await expectLedgerBalanced(db);
+    } finally {
+      await db.close();
+    }
   }, 120_000);
 
   it('stops with a message that names the variable when the configuration is bad', async () => {
