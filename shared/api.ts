@@ -100,7 +100,7 @@ export const AllowancePayee = z
   .string()
   .min(1)
   .max(1024)
-  .describe("Who may be auto-paid: internal: merchant id; lightning: invoice signer's node key (hex); sovr: payTo");
+  .describe("Who may be auto-paid: internal: merchant id; lightning: invoice signer's node key (hex); sovr and wallet: payTo");
 
 export const PutAllowanceRequest = z.strictObject({
   site: SiteOrigin,

@@ -17,7 +17,7 @@ export interface TokenRef {
 
 /** Signs `value` base units of `token` to `to`, valid from ten minutes back until `validFor` seconds ahead. */
 export async function signTransfer(
-  payer: Wallet,
+  payer: Pick<Wallet, 'address' | 'signTypedData'>,
   token: TokenRef,
   to: string,
   value: bigint,

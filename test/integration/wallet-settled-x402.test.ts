@@ -49,7 +49,7 @@ describe.each(ENGINES)('a USDC payment the wallet settles, recorded at the hub o
   afterAll(async () => t?.stop());
 
   it('is signed, recorded, settled by the reference shop, finished with its transaction, and never settles twice', async () => {
-    const payer = Wallet.createRandom();
+    const payer = Wallet.createRandom() as unknown as Wallet;
     await bed.fund(payer.address, 1_000_000n);
     const session = await signIn(t.url, payer);
     const auth = { 'content-type': 'application/json', authorization: `Bearer ${session.accessToken}` };
