@@ -16,5 +16,9 @@ export function translator(getMessage: GetMessage): T {
   return (key, ...subs) => getMessage(key, subs.map(String)) || key;
 }
 
+// Declared here rather than taken from @types/chrome so that unit tests, compiled without the
+// extension's types, can import the helpers that take a `t`.
+declare const chrome: { i18n: { getMessage(key: string, substitutions?: string[]): string } };
+
 /** The pages' `t(key, ...subs)`, over the browser's own message catalogue. */
 export const t = translator((key, subs) => chrome.i18n.getMessage(key, subs));

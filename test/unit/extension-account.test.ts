@@ -181,12 +181,13 @@ describe('live status', () => {
 describe('balance after payment', () => {
   it('subtracts in bigint and says when it is not enough', async () => {
     const { balanceAfter } = await import('../../extension/common/format.js');
+    const { tEn } = await import('../helpers/i18n-en.js');
     const balances = [{ asset: 'SOVR', available: '1000000000000000000000000000001' }];
-    expect(balanceAfter(balances, { amount: '1', asset: 'SOVR' })).toEqual({ text: '1000000000000 SOVR', short: false });
-    expect(balanceAfter([{ asset: 'SOVR', available: '1000' }], { amount: '1500', asset: 'SOVR' })).toEqual({
-      text: '0.000000000000001 SOVR available: not enough',
+    expect(balanceAfter(balances, { amount: '1', asset: 'SOVR' }, tEn, 'en-US')).toEqual({ text: '1,000,000,000,000 SOVR', short: false });
+    expect(balanceAfter([{ asset: 'SOVR', available: '1000' }], { amount: '1500', asset: 'SOVR' }, tEn, 'en-US')).toEqual({
+      text: '0.000000000000001 SOVR',
       short: true,
     });
-    expect(balanceAfter(balances, { amount: '1', asset: 'BTC' })).toBeNull();
+    expect(balanceAfter(balances, { amount: '1', asset: 'BTC' }, tEn, 'en-US')).toBeNull();
   });
 });
