@@ -19,8 +19,9 @@
  */
 import type { AllowancePeriod, Payment, RailsInfo } from '../../shared/api.js';
 import type { PaymentChallenge } from '../../shared/challenge.js';
-import { allowanceAt, autoPayDecision, PERIOD_LABEL, type Allowance } from '../common/budget.js';
+import { allowanceAt, autoPayDecision, type Allowance } from '../common/budget.js';
 import { displayAmount } from '../common/format.js';
+import type { T } from '../common/i18n.js';
 import { displayText } from '../common/text.js';
 import { authorizationWindow, windowAcceptable } from '../../shared/eip3009.js';
 import {
@@ -97,6 +98,12 @@ export interface Added {
 
 export interface ApprovalsDeps {
   local: StorageArea;
+  /**
+   * The worker's words (chrome.i18n). Reasons and notes are stored as the text, not as a key: the
+   * hub's own problem details (already text) are stored beside them in the same field, and the popup
+   * shows a request as it was when it finished, in the language the browser had then.
+   */
+  t: T;
   hub: HubClient;
   /** The signed-in hub session with a fresh access token, or null. */
   session(): Promise<HubSession | null>;
@@ -147,8 +154,8 @@ export type Approvals = ReturnType<typeof createApprovals>;
 
 /** Hub refusals of an auto-payment that send it to the window (nothing was paid), with the window's note. */
 const ALLOWANCE_REFUSALS = [
-  { type: '/allowance-exceeded', note: "Over this site's budget" },
-  { type: '/allowance-payee-mismatch', note: "Not this site's budget's payee" },
+  { type: '/allowance-exceeded', note: 'worker_over_budget' },
+  { type: '/allowance-payee-mismatch', note: 'worker_not_budget_payee' },
 ] as const;
 
 function originOf(url: string): string | null {
@@ -173,7 +180,7 @@ function withoutProof(r: ApprovalRequest): ApprovalRequest {
 const FINALS_AHEAD_MAX = 100;
 
 export function createApprovals(deps: ApprovalsDeps) {
-  const { local } = deps;
+  const { local, t } = deps;
   const now = deps.now ?? (() => Date.now());
   const newId = deps.newId ?? (() => crypto.randomUUID());
   const serial = createSerial();
@@ -222,12 +229,12 @@ export function createApprovals(deps: ApprovalsDeps) {
       const chainable =
         Boolean(session?.user) && (seen.challenge.x402?.accepts ?? []).some((o) => o.scheme === 'exact' || o.asset === 'SOVR');
       const info = deps.rails && session ? await deps.rails.info({ wait: chainable, hubUrl: session.url }).catch(() => null) : null;
-      const choice = choosePayment(seen.challenge, { url: seen.url, method }, session?.url ?? null, {
+      const choice = choosePayment(seen.challenge, { url: seen.url, method }, session?.url ?? null, t, {
         rails: info?.rails ?? null,
         rail: sovrRailOf(info),
         wallet: session?.user?.address ?? null,
       });
-      const t = now();
+      const at = now();
       // A pass: only a page load can be retried with it here (a proof rule and a reload).
       const windowSeconds = reuseWindow(choice.option);
       if (!seen.afterProof && windowSeconds !== null && deps.passes && seen.frameType === 'main_frame' && method === 'GET') {
@@ -238,12 +245,12 @@ export function createApprovals(deps: ApprovalsDeps) {
       const payee = choice.payment ? payeeOf(choice.payment) : null;
       const budgeted = !seen.afterProof && choice.payment && choice.payment.rail !== 'sovr' && deps.budgets;
       const allowance = budgeted ? await deps.budgets!.lookup(seen.site, payee, choice.payment!.asset).catch(() => null) : null;
-      const auto = budgeted ? autoPayDecision(seen.site, payee, choice.payment, allowance, t).auto : false;
+      const auto = budgeted ? autoPayDecision(seen.site, payee, choice.payment, allowance, at).auto : false;
       const request: ApprovalRequest = {
         id: newId(),
         idempotencyKey: `tollway-${newId()}`,
-        createdAt: t,
-        updatedAt: t,
+        createdAt: at,
+        updatedAt: at,
         site: seen.site,
         tabOrigin,
         payee,
@@ -288,13 +295,13 @@ export function createApprovals(deps: ApprovalsDeps) {
     const { active } = await load();
     const r = active.find((x) => x.id === id && x.status === 'pending');
     if (!r?.payment) return;
-    if (!deps.budgets) throw new Error('budgets are not available');
+    if (!deps.budgets) throw new Error(t('worker_no_budgets'));
     // Without a payee a budget would let the site pay anyone: none is set, nothing is paid.
-    if (!r.payee) throw new Error('who this pays could not be told, so it cannot have a budget; nothing was paid');
+    if (!r.payee) throw new Error(t('worker_budget_no_payee'));
     try {
       await deps.budgets.put({ site: r.site, payee: r.payee, asset: r.payment.asset, amount: budget.amount, period: budget.period });
     } catch (e) {
-      throw new Error(`the budget could not be saved, nothing was paid: ${e instanceof Error ? e.message : String(e)}`);
+      throw new Error(t('worker_budget_not_saved', e instanceof Error ? e.message : String(e)));
     }
     await decideOne(id, true, pay);
   }
@@ -308,14 +315,13 @@ export function createApprovals(deps: ApprovalsDeps) {
     const plan = r.onChain;
     const fromWallet = r.payment?.rail === 'sovr' || pay?.from === 'wallet';
     if (!fromWallet) return plan ? { ...r, paidFrom: 'hub' } : r;
-    if (!plan) throw new Error('this request cannot be paid from the wallet');
-    if (!deps.signAuthorization) throw new Error('this wallet cannot sign on-chain payments');
+    if (!plan) throw new Error(t('worker_not_payable_from_wallet'));
+    if (!deps.signAuthorization) throw new Error(t('worker_wallet_cannot_sign'));
     // Past its expiry `decide` rejects it: nothing is signed for that.
     if (expiryOf(r) <= now()) return r;
     const nowSeconds = Math.floor(now() / 1000);
     const window = pay?.window ?? authorizationWindow(nowSeconds, plan.validitySeconds);
-    if (!windowAcceptable(window, nowSeconds, plan))
-      throw new Error('The validity shown has run out of date: check the times again, then approve.');
+    if (!windowAcceptable(window, nowSeconds, plan)) throw new Error(t('worker_validity_stale_approve'));
     const authorization = await deps.signAuthorization(plan, window);
     return { ...r, payment: { ...plan.payment, authorization }, paidFrom: 'wallet' };
   }
@@ -326,7 +332,7 @@ export function createApprovals(deps: ApprovalsDeps) {
       const target = queued.find((x) => x.id === id && x.status === 'pending');
       // Signed and stored together with `paying`, before anything is sent.
       const active = approve && target?.payment ? replace(queued, await approvedBody(target, pay)) : queued;
-      const d = decide(active, id, approve, now());
+      const d = decide(active, id, approve, now(), t('worker_expired'));
       if (!d.request) return null;
       const left = await save(d.active, history);
       if (!pendingOf(left).length) await deps.window.close();
@@ -353,7 +359,7 @@ export function createApprovals(deps: ApprovalsDeps) {
     await serial(async () => {
       if (!(await deps.window.closedByPerson(windowId))) return;
       const { active, history } = await load();
-      await save(rejectPending(active, now(), 'approval window closed'), history);
+      await save(rejectPending(active, now(), t('worker_window_closed')), history);
     });
   }
 
@@ -377,7 +383,7 @@ export function createApprovals(deps: ApprovalsDeps) {
         ? await deps.hub.pay(session, request.idempotencyKey, request.payment)
         : // The key may already have reached the hub before the session was lost: never call that a
           // failure; ask again once signed in (unlock, or the hub reachable again).
-          { kind: 'retry', message: 'not signed in to the hub; the payment is retried once signed in' };
+          { kind: 'retry', message: t('worker_payment_waits_sign_in') };
       // Over budget, or the budget is for another payee: the person decides.
       const refusedBy = outcome.kind === 'refused' ? ALLOWANCE_REFUSALS.find((x) => outcome.type.endsWith(x.type)) : undefined;
       const overBudget = Boolean(request.auto && refusedBy);
@@ -389,7 +395,7 @@ export function createApprovals(deps: ApprovalsDeps) {
           // Nothing was stored at the hub (a refusal rolls back the key's claim); asking the person
           // is a new payment without the allowance, under a new key.
           const { allowance: _a, ...payment } = r.payment;
-          const note = displayText(`${refusedBy!.note}: ${outcome.message}`, 500);
+          const note = displayText(t(refusedBy!.note, outcome.message), 500);
           const asked: ApprovalRequest = {
             ...r,
             status: 'pending',
@@ -469,14 +475,23 @@ export function createApprovals(deps: ApprovalsDeps) {
     const amount = displayAmount(r.payment.amount, r.payment.asset);
     const budget = await deps.budgets?.lookup(r.site, r.payee ?? null, r.payment.asset).catch(() => null);
     const left = budget
-      ? ` ${displayAmount(allowanceAt(budget, now()).remaining.toString(), budget.asset)} left this ${PERIOD_LABEL[budget.period]}.`
+      ? t(
+          'worker_notify_budget_left',
+          displayAmount(allowanceAt(budget, now()).remaining.toString(), budget.asset),
+          t(`period_${budget.period}`),
+        )
       : '';
     const n =
       r.status === 'failed'
-        ? { title: `Tollway could not pay ${host}`, message: `${amount}: ${displayText(r.error ?? 'the payment failed', 200)}` }
+        ? {
+            title: t('worker_notify_failed_title', host),
+            message: t('worker_notify_failed_message', amount, displayText(r.error ?? t('worker_payment_failed'), 200)),
+          }
         : {
-            title: `Tollway paid ${host}`,
-            message: `${amount} from this site's budget${r.status === 'submitted' ? ' (confirming)' : ''}.${left}`,
+            title: t('worker_notify_paid_title', host),
+            message: [t(r.status === 'submitted' ? 'worker_notify_paid_confirming' : 'worker_notify_paid', amount), left]
+              .filter(Boolean)
+              .join(' '),
           };
     await deps.notify(n).catch((e: unknown) => console.error('tollway: notification', e));
   }
@@ -541,7 +556,7 @@ export function createApprovals(deps: ApprovalsDeps) {
   async function expire(): Promise<number> {
     return serial(async () => {
       const { active, history } = await load();
-      const out = expirePending(active, now());
+      const out = expirePending(active, now(), t('worker_expired'));
       if (!out.expired) return 0;
       const left = await save(out.active, history);
       if (!pendingOf(left).length) await deps.window.close();
@@ -581,7 +596,7 @@ export function createApprovals(deps: ApprovalsDeps) {
   async function browserStarted(): Promise<void> {
     await serial(async () => {
       const { active, history } = await load();
-      await save(rejectPending(active, now(), 'browser restarted'), history);
+      await save(rejectPending(active, now(), t('worker_browser_restarted')), history);
     });
     await resume();
   }

@@ -3,6 +3,7 @@
  * they expire (refresh tokens rotate, so refreshes run one at a time: replaying a rotated token
  * would revoke the whole family), sign-out and lock. Tokens live in `session` storage only.
  */
+import type { T } from '../common/i18n.js';
 import { KEYS, HubSession, type Settings, UnlockedKey } from '../common/state.js';
 import type { StorageArea } from '../common/storage.js';
 import { siweMessage } from '../common/siwe.js';
@@ -14,6 +15,7 @@ export const REFRESH_MARGIN_MS = 60_000;
 
 export interface AuthDeps {
   local: StorageArea;
+  t: T;
   session: StorageArea;
   api: HubApi;
   /** EIP-191 personal_sign of `message` with the key. */
@@ -71,13 +73,13 @@ export function createAuth(deps: AuthDeps) {
 
   async function siwe(hubUrl: string): Promise<HubSession> {
     const key = await unlocked();
-    if (!key) throw new Error('the wallet is locked');
+    if (!key) throw new Error(deps.t('worker_locked'));
     const url = hubOrigin(hubUrl);
     const nonce = await deps.api.nonce(url);
     const message = siweMessage({ hubUrl: url, address: key.address, nonce, issuedAt: new Date(now()) });
     const signature = await deps.sign(key.privateKey, message);
     const tokens = await deps.api.signIn(url, message, signature);
-    if (tokens.user.address.toLowerCase() !== key.address.toLowerCase()) throw new Error('the hub signed in another address');
+    if (tokens.user.address.toLowerCase() !== key.address.toLowerCase()) throw new Error(deps.t('worker_hub_other_address'));
     await deps.local.set({ [KEYS.settings]: { hubUrl: url } satisfies Settings });
     return save(url, tokens);
   }

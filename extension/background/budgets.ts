@@ -6,6 +6,7 @@
  */
 import type { AllowancePeriod } from '../../shared/api.js';
 import { findBudget, type Allowance } from '../common/budget.js';
+import type { T } from '../common/i18n.js';
 import { BudgetsView, KEYS, type HubSession } from '../common/state.js';
 import type { StorageArea } from '../common/storage.js';
 import type { HubApi } from './hub-api.js';
@@ -13,6 +14,7 @@ import { createSerial } from './serial.js';
 
 export interface BudgetsDeps {
   session: StorageArea;
+  t: T;
   api: Pick<HubApi, 'allowances' | 'putAllowance' | 'deleteAllowance'>;
   current(): Promise<HubSession | null>;
   now?: () => number;
@@ -85,7 +87,7 @@ export function createBudgets(deps: BudgetsDeps) {
 
     async put(a: { site: string; payee: string; asset: string; amount: string; period: AllowancePeriod }): Promise<Allowance> {
       const s = await deps.current();
-      if (!s) throw new Error('sign in to the hub first');
+      if (!s) throw new Error(deps.t('worker_sign_in_first'));
       const saved = await deps.api.putAllowance(s, a);
       await serial(async () => {
         const data = (await stored(s))?.data ?? [];
@@ -100,7 +102,7 @@ export function createBudgets(deps: BudgetsDeps) {
     /** `payee` null: a budget kept from before budgets named a payee. */
     async remove(site: string, payee: string | null, asset: string): Promise<void> {
       const s = await deps.current();
-      if (!s) throw new Error('sign in to the hub first');
+      if (!s) throw new Error(deps.t('worker_sign_in_first'));
       await deps.api.deleteAllowance(s, site, payee, asset);
       await serial(async () =>
         write(

@@ -23,6 +23,7 @@
 import { CreatePaymentRequest, type RailsInfo } from '../../shared/api.js';
 import { ASSET_NAMES } from '../../shared/assets.js';
 import type { L402Challenge, PaymentChallenge, PaymentOption, PaymentSchemeChallenge } from '../../shared/challenge.js';
+import type { T } from '../common/i18n.js';
 import type { OnChainPlan } from '../common/state.js';
 import { exactPlan, merchantPlan, sovrRailOf, type SovrRailInfo } from './onchain.js';
 
@@ -72,6 +73,7 @@ interface PlanContext {
   sovr: SovrRailInfo | null;
   wallet: string | null;
   description: string | undefined;
+  t: T;
 }
 
 type Payable = Extract<Choice, { unpayable: null }>;
@@ -101,7 +103,7 @@ const PLANNERS = new Map<string, Planner>(
       needs: (offer) => ({ rail: 'internal', asset: x402Option(offer)?.asset ?? '' }),
       missing(offer, ctx) {
         const option = x402Option(offer);
-        return option && isOptionForHub(option, ctx.hubUrl) ? `this hub keeps no ${option.asset} balances` : null;
+        return option && isOptionForHub(option, ctx.hubUrl) ? ctx.t('worker_hub_no_asset', option.asset) : null;
       },
       plan(offer, ctx) {
         const option = x402Option(offer);
@@ -125,7 +127,7 @@ const PLANNERS = new Map<string, Planner>(
     l402: {
       from: 'hub',
       needs: () => ({ rail: 'lightning', asset: 'BTC' }),
-      missing: (offer) => (offer.kind === 'l402' ? 'this hub cannot pay Lightning invoices' : null),
+      missing: (offer, ctx) => (offer.kind === 'l402' ? ctx.t('worker_hub_no_lightning') : null),
       plan(offer, ctx) {
         if (offer.kind !== 'l402' || !offer.l402.amountMsat) return null;
         // BTC is kept in msat at the hub, so the invoice's msat amount is the base-unit amount.
@@ -144,7 +146,7 @@ const PLANNERS = new Map<string, Planner>(
     payment: {
       from: 'hub',
       needs: () => ({ rail: 'lightning', asset: 'BTC' }),
-      missing: (offer) => (offer.kind === 'payment' ? 'this hub cannot pay Lightning invoices' : null),
+      missing: (offer, ctx) => (offer.kind === 'payment' ? ctx.t('worker_hub_no_lightning') : null),
       plan(offer, ctx) {
         if (offer.kind !== 'payment') return null;
         const body = CreatePaymentRequest.safeParse({
@@ -188,16 +190,17 @@ function assumedRails(sovr: SovrRailInfo | null): HubRails {
   return [{ name: 'internal', assets: [...ASSET_NAMES] }, { name: 'lightning', assets: ['BTC'] }, ...(sovr ? [sovr] : [])];
 }
 
-function offerText(offer: Offer): string {
-  if (offer.kind === 'x402') return `${offer.option.scheme} on ${offer.option.network}`;
-  if (offer.kind === 'payment') return 'Lightning (Payment scheme)';
-  return offer.l402.amountMsat ? 'Lightning (L402)' : 'Lightning (L402) with an invoice that names no amount';
+function offerText(offer: Offer, t: T): string {
+  if (offer.kind === 'x402') return t('worker_offer_x402', offer.option.scheme, offer.option.network);
+  if (offer.kind === 'payment') return t('worker_offer_payment_scheme');
+  return offer.l402.amountMsat ? t('worker_offer_l402') : t('worker_offer_l402_no_amount');
 }
 
 export function choosePayment(
   challenge: PaymentChallenge,
   request: { url: string; method: string },
   hubUrl: string | null,
+  t: T,
   chain: OnChainContext = { rail: null, wallet: null },
 ): Choice {
   const offers: Offer[] = [
@@ -206,9 +209,9 @@ export function choosePayment(
     ...(challenge.payment ? [{ kind: 'payment', payment: challenge.payment } as const] : []),
   ];
   if (!offers.length) {
-    return { payment: null, option: null, unpayable: challenge.problems[0]?.message ?? 'no payment challenge' };
+    return { payment: null, option: null, unpayable: challenge.problems[0]?.message ?? t('worker_no_challenge') };
   }
-  if (!hubUrl) return { payment: null, option: null, unpayable: 'Tollway is not connected to a hub yet' };
+  if (!hubUrl) return { payment: null, option: null, unpayable: t('worker_not_connected') };
   const rails = chain.rails ?? assumedRails(chain.rail);
   const ctx: PlanContext = {
     request,
@@ -216,6 +219,7 @@ export function choosePayment(
     sovr: chain.rails ? sovrRailOf({ rails: chain.rails }) : chain.rail,
     wallet: chain.wallet,
     description: (challenge.x402?.resource?.description ?? challenge.payment?.params.description)?.slice(0, 500),
+    t,
   };
   const candidates: { from: Planner['from']; choice: Payable }[] = [];
   // Per offer, what the window lists when nothing can be paid.
@@ -232,13 +236,13 @@ export function choosePayment(
     }
     const choice = planner && listed ? planner.plan(offer, ctx) : null;
     if (planner && choice) candidates.push({ from: planner.from, choice });
-    else unpaid.push({ text: offerText(offer), missingRail: false });
+    else unpaid.push({ text: offerText(offer, t), missingRail: false });
   }
   // The hub balance before the wallet; otherwise the challenge's order (the sort is stable).
   const best = candidates.sort((a, b) => (a.from === b.from ? 0 : a.from === 'hub' ? -1 : 1))[0];
   if (best) return best.choice;
   const unpayable = unpaid.every((u) => u.missingRail)
     ? [...new Set(unpaid.map((u) => u.text))].join('; ')
-    : `No option this wallet can pay yet: ${unpaid.map((u) => u.text).join(', ')}`;
+    : t('worker_no_payable_option', unpaid.map((u) => u.text).join(', '));
   return { payment: null, option: null, unpayable };
 }

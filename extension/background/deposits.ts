@@ -8,15 +8,18 @@
  */
 import { authorizationWindow, windowAcceptable } from '../../shared/eip3009.js';
 import { DEPOSITS_KEY, isOpenDeposit, readDeposits, trimDeposits, type StoredDeposit } from '../common/deposit.js';
+import type { T } from '../common/i18n.js';
 import type { HubSession, OnChainPlan } from '../common/state.js';
 import type { StorageArea } from '../common/storage.js';
 import { refusalText, type DepositClient, type DepositOutcome } from './deposit-client.js';
 import type { SovrRailInfo } from './onchain.js';
 import { createSerial } from './serial.js';
-import type { SignAuthorization } from './sign.js';
+import { type SignAuthorization, WalletLockedError } from './sign.js';
 
 export interface DepositsDeps {
   local: StorageArea;
+  /** The worker's words; a deposit's `error` is stored as text (see ApprovalsDeps.t for why). */
+  t: T;
   client: DepositClient;
   /** The signed-in hub session with a fresh access token, or null. */
   session(): Promise<HubSession | null>;
@@ -75,7 +78,7 @@ export function createDeposits(deps: DepositsDeps) {
   /** Sends the stored body under the stored key; the answer (or why there is none) is stored. */
   async function send(d: StoredDeposit): Promise<StoredDeposit | null> {
     const session = await sessionFor(d);
-    if (!session) return update(d.id, (x) => ({ ...x, error: 'not signed in to the hub: it is sent once signed in again' }));
+    if (!session) return update(d.id, (x) => ({ ...x, error: deps.t('worker_deposit_waits_sign_in') }));
     return update(d.id, applyOutcome(await deps.client.create(session, d.idempotencyKey, d.body)));
   }
 
@@ -119,13 +122,12 @@ export function createDeposits(deps: DepositsDeps) {
       window?: { validAfter: number; validBefore: number },
     ): Promise<{ deposit: StoredDeposit; settled: Promise<void> }> {
       const session = await deps.session();
-      if (!session?.user) throw new Error('sign in to the hub first');
+      if (!session?.user) throw new Error(deps.t('worker_sign_in_first'));
       const rail = await deps.rails.sovr();
-      if (!rail?.treasury) throw new Error('this hub takes no deposits from the wallet (it has no SOVR rail)');
+      if (!rail?.treasury) throw new Error(deps.t('worker_no_deposit_rail'));
       const nowSeconds = Math.floor(now() / 1000);
       const signWindow = window ?? authorizationWindow(nowSeconds, Math.floor((rail.minValiditySeconds + rail.maxValiditySeconds) / 2));
-      if (!windowAcceptable(signWindow, nowSeconds, rail))
-        throw new Error('The validity shown has run out of date: review the deposit again.');
+      if (!windowAcceptable(signWindow, nowSeconds, rail)) throw new Error(deps.t('worker_validity_stale_deposit'));
       const plan: OnChainPlan = {
         kind: 'merchant',
         payment: { rail: 'sovr', payTo: rail.treasury, amount, asset: 'SOVR' },
@@ -138,10 +140,7 @@ export function createDeposits(deps: DepositsDeps) {
       };
       // A locked wallet throws here: nothing is stored or sent.
       const authorization = await deps.sign(plan, signWindow).catch((e: unknown) => {
-        const message = e instanceof Error ? e.message : String(e);
-        throw new Error(
-          /locked/.test(message) ? 'The wallet is locked: unlock it in Tollway, then move the SOVR again. Nothing was signed.' : message,
-        );
+        throw e instanceof WalletLockedError ? new Error(deps.t('worker_locked_deposit')) : e;
       });
       const t = now();
       const stored: StoredDeposit = {

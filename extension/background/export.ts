@@ -4,6 +4,7 @@
  */
 import type { Payment } from '../../shared/api.js';
 import { paymentsCsv } from '../common/csv.js';
+import type { T } from '../common/i18n.js';
 import type { HubSession } from '../common/state.js';
 import type { HubApi } from './hub-api.js';
 
@@ -11,7 +12,7 @@ export const EXPORT_PAGE = 100;
 /** A hub that keeps answering with cursors is not followed forever (a million rows). */
 export const EXPORT_MAX_PAGES = 10_000;
 
-export async function allPayments(api: Pick<HubApi, 'paymentsPage'>, session: HubSession): Promise<Payment[]> {
+export async function allPayments(api: Pick<HubApi, 'paymentsPage'>, session: HubSession, t: T): Promise<Payment[]> {
   const out: Payment[] = [];
   const seen = new Set<string>();
   let cursor: string | null = null;
@@ -22,9 +23,9 @@ export async function allPayments(api: Pick<HubApi, 'paymentsPage'>, session: Hu
     if (!list.nextCursor || list.nextCursor === cursor || !list.data.length) return out;
     cursor = list.nextCursor;
   }
-  throw new Error('the hub kept listing payments past the export limit');
+  throw new Error(t('worker_export_too_long'));
 }
 
-export async function exportCsv(api: Pick<HubApi, 'paymentsPage'>, session: HubSession): Promise<string> {
-  return paymentsCsv(await allPayments(api, session));
+export async function exportCsv(api: Pick<HubApi, 'paymentsPage'>, session: HubSession, t: T): Promise<string> {
+  return paymentsCsv(await allPayments(api, session, t));
 }

@@ -8,6 +8,7 @@ import { hashMessage, SigningKey } from 'ethers';
 import { io } from 'socket.io-client';
 import browser, { type Runtime } from 'webextension-polyfill';
 import { PageMessage, type Reply } from '../common/messages.js';
+import { t } from '../common/i18n.js';
 import { KEYS } from '../common/state.js';
 import { pageError, ProviderMessage, type ProviderReply } from '../common/provider-messages.js';
 // `.iife.ts` + `?script`: crxjs builds each as one self-contained file and gives its path in dist/.
@@ -45,6 +46,7 @@ const workerFetch: typeof fetch = (input, init) => fetch(input, init);
 const api = createHubApi({ fetch: workerFetch });
 
 const auth = createAuth({
+  t,
   local: browser.storage.local,
   session: browser.storage.session,
   api,
@@ -77,6 +79,7 @@ const live = createLive({
 });
 
 const topups = createTopups({
+  t,
   local: browser.storage.local,
   fetch: workerFetch,
   session: () => auth.current(),
@@ -95,7 +98,7 @@ const proof = createProofRetry({
   scheduleSweep: async (at) => browser.alarms.create(PROOF_SWEEP_ALARM, { when: at + 1000 }),
 });
 
-const budgets = createBudgets({ session: browser.storage.session, api, current: () => auth.current() });
+const budgets = createBudgets({ t, session: browser.storage.session, api, current: () => auth.current() });
 const passes = createPasses({ session: browser.storage.session });
 const rails = createRails({ session: browser.storage.session, api, current: () => auth.current() });
 
@@ -115,12 +118,13 @@ function originOrNull(url: string | undefined): string | null {
 }
 
 const approvals = createApprovals({
+  t,
   local: browser.storage.local,
   budgets,
   tabOrigin,
   passes,
   rails,
-  signAuthorization: createAuthorizationSigner({ session: browser.storage.session }),
+  signAuthorization: createAuthorizationSigner({ session: browser.storage.session, t }),
   reapply: (pass, seen) => proof.reapply(seen.tabId, seen.url, pass.header, pass.transactionId),
   lookupPayment: (s, id) =>
     api.payment(s, id).catch((e: unknown) => (e instanceof HubError && e.status === 404 ? null : Promise.reject(e))),
@@ -144,11 +148,12 @@ const approvals = createApprovals({
 });
 
 const deposits = createDeposits({
+  t,
   local: browser.storage.local,
   client: createDepositClient({ fetch: workerFetch }),
   session: () => auth.current(),
   rails,
-  sign: createAuthorizationSigner({ session: browser.storage.session }),
+  sign: createAuthorizationSigner({ session: browser.storage.session, t }),
   scheduleWake: async () => browser.alarms.create(DEPOSITS_ALARM, { delayInMinutes: 0.5 }),
   // The hub balance changed: the popup shows the account as the worker last read it.
   onCompleted: () => live.sync(),
@@ -213,11 +218,11 @@ browser.permissions.onRemoved.addListener(hostAccessChanged);
 /** 10 SOVR from a dev-mode hub's faucet; a production hub has no such route and says 404. */
 async function testMoney(): Promise<void> {
   const session = await auth.current();
-  if (!session) throw new Error('sign in to the hub first');
+  if (!session) throw new Error(t('worker_sign_in_first'));
   try {
     await api.faucet(session, 'SOVR', (10n * 10n ** 18n).toString());
   } catch (e) {
-    if (e instanceof HubError && e.status === 404) throw new Error('this hub has no faucet (it is not in dev mode)');
+    if (e instanceof HubError && e.status === 404) throw new Error(t('worker_no_faucet'));
     throw e;
   }
   await live.sync();
@@ -225,8 +230,8 @@ async function testMoney(): Promise<void> {
 
 async function exportPayments(): Promise<string> {
   const session = await auth.current();
-  if (!session) throw new Error('sign in to the hub first');
-  return exportCsv(api, session);
+  if (!session) throw new Error(t('worker_sign_in_first'));
+  return exportCsv(api, session, t);
 }
 
 function act(m: PageMessage): Promise<unknown> {
@@ -261,8 +266,8 @@ function act(m: PageMessage): Promise<unknown> {
     case 'deposit.create':
       return deposits.create(m.amount, m.window).then(() => undefined);
     case 'topup.create':
-      return topups.create(m.amount).then((t) => {
-        if (t?.status === 'failed') throw new Error(t.error ?? 'the hub refused');
+      return topups.create(m.amount).then((topup) => {
+        if (topup?.status === 'failed') throw new Error(topup.error ?? t('worker_hub_refused'));
       });
   }
 }

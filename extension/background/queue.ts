@@ -62,20 +62,23 @@ export interface Decided {
 
 /** How long a request waits for a decision when its challenge names no timeout. */
 export const PENDING_TTL_SECONDS = 600;
-export const EXPIRED = 'expired before it was approved';
 
 /** When a pending request stops being payable: the option's maxTimeoutSeconds after it was seen. */
 export function expiryOf(r: Pick<ApprovalRequest, 'createdAt' | 'payment'>): number {
   return r.createdAt + (r.payment?.requirement?.maxTimeoutSeconds ?? PENDING_TTL_SECONDS) * 1000;
 }
 
-/** Rejects every pending request past its expiry. */
-export function expirePending(active: readonly ApprovalRequest[], now: number): { active: ApprovalRequest[]; expired: number } {
+/** Rejects every pending request past its expiry, with `reason` (the worker's words for it) as its error. */
+export function expirePending(
+  active: readonly ApprovalRequest[],
+  now: number,
+  reason: string,
+): { active: ApprovalRequest[]; expired: number } {
   let expired = 0;
   const out = active.map((r) => {
     if (r.status !== 'pending' || expiryOf(r) > now) return r;
     expired++;
-    return withStatus(r, 'rejected', now, EXPIRED);
+    return withStatus(r, 'rejected', now, reason);
   });
   return { active: out, expired };
 }
@@ -89,15 +92,15 @@ export function nextExpiry(active: readonly ApprovalRequest[]): number | null {
 /**
  * Approving moves a payable pending request to `paying`; rejecting moves it to `rejected`.
  * A request that is no longer pending (decided twice, from two clicks) is left alone, and one past
- * its expiry is rejected as expired even when the click said approve.
+ * its expiry is rejected as expired (with `expiredReason`) even when the click said approve.
  */
-export function decide(active: readonly ApprovalRequest[], id: string, approve: boolean, now: number): Decided {
+export function decide(active: readonly ApprovalRequest[], id: string, approve: boolean, now: number, expiredReason: string): Decided {
   const target = active.find((r) => r.id === id);
   if (target?.status !== 'pending') return { active: [...active] };
   if (approve && !target.payment) return { active: [...active] };
   const expired = approve && expiryOf(target) <= now;
   const updated = expired
-    ? withStatus(target, 'rejected', now, EXPIRED)
+    ? withStatus(target, 'rejected', now, expiredReason)
     : approve
       ? withStatus(target, 'paying', now, null)
       : withStatus(target, 'rejected', now);

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { lightningUri, Topup, type TopupStatusUpdate } from '../../shared/topups.js';
+import type { T } from '../common/i18n.js';
 import type { HubSession } from '../common/state.js';
 import type { StorageArea } from '../common/storage.js';
 import { TOPUP_KEY, type StoredTopup } from '../common/topup.js';
@@ -35,6 +36,8 @@ const readTopup = (raw: unknown): StoredTopup | null => {
 
 export interface TopupsDeps {
   local: StorageArea;
+  /** The worker's words; a top-up's `error` is stored as text (see ApprovalsDeps.t for why). */
+  t: T;
   fetch: typeof fetch;
   /** The signed-in hub session with a fresh access token, or null. */
   session(): Promise<HubSession | null>;
@@ -78,7 +81,7 @@ export function createTopups(deps: TopupsDeps) {
 
   async function send(t: StoredTopup): Promise<StoredTopup | null> {
     const s = await sessionFor(t);
-    if (!s) return update(t.idempotencyKey, (x) => ({ ...x, error: 'not signed in to this hub' }));
+    if (!s) return update(t.idempotencyKey, (x) => ({ ...x, error: deps.t('worker_topup_waits_sign_in') }));
     const a = await callHub(
       deps,
       s,
@@ -96,7 +99,7 @@ export function createTopups(deps: TopupsDeps) {
     /** Asks for an invoice of `amount` msat; it replaces the top-up shown before. */
     async create(amount: string): Promise<StoredTopup | null> {
       const s = await deps.session();
-      if (!s?.user) throw new Error('sign in to the hub first');
+      if (!s?.user) throw new Error(deps.t('worker_sign_in_first'));
       const t: StoredTopup = {
         hubUrl: s.url,
         userId: s.user.id,

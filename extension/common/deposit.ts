@@ -9,6 +9,7 @@ import { MAX_AMOUNT } from '../../shared/amount.js';
 import type { RailsInfo } from '../../shared/api.js';
 import { Deposit, DepositStatus } from '../../shared/deposits.js';
 import { SignedAuthorization } from '../../shared/eip3009.js';
+import type { T } from './i18n.js';
 import { RailsView } from './state.js';
 
 export const SOVR_DECIMALS = 18;
@@ -23,18 +24,18 @@ export type AmountParse = { ok: true; value: bigint } | { ok: false; error: stri
  * "2", "0.5", ".25", "1.000" in SOVR → base units, exactly. Refuses anything else with a reason a
  * person can act on: signs, exponents, commas, more decimals than the token has, zero, too much.
  */
-export function parseSovrAmount(text: string, decimals = SOVR_DECIMALS): AmountParse {
-  const t = text.trim();
-  if (!t) return { ok: false, error: 'Enter an amount.' };
-  const m = /^([0-9]*)(?:\.([0-9]*))?$/.exec(t);
-  if (!m || (!m[1] && !m[2])) return { ok: false, error: 'Enter a plain amount like 2 or 0.5 (digits and one dot).' };
+export function parseSovrAmount(text: string, t: T, decimals = SOVR_DECIMALS): AmountParse {
+  const typed = text.trim();
+  if (!typed) return { ok: false, error: t('deposit_amount_missing') };
+  const m = /^([0-9]*)(?:\.([0-9]*))?$/.exec(typed);
+  if (!m || (!m[1] && !m[2])) return { ok: false, error: t('deposit_amount_not_plain') };
   const whole = m[1] ?? '';
   const frac = (m[2] ?? '').replace(/0+$/, '');
-  if (frac.length > decimals) return { ok: false, error: `SOVR has ${decimals} decimals: at most ${decimals} digits after the dot.` };
-  if (whole.length > 78) return { ok: false, error: 'That amount is too large.' };
+  if (frac.length > decimals) return { ok: false, error: t('deposit_amount_too_precise', decimals) };
+  if (whole.length > 78) return { ok: false, error: t('deposit_amount_too_large') };
   const value = BigInt(whole || '0') * 10n ** BigInt(decimals) + BigInt(frac.padEnd(decimals, '0') || '0');
-  if (value === 0n) return { ok: false, error: 'The amount must be more than zero.' };
-  if (value > MAX_AMOUNT) return { ok: false, error: 'That amount is too large.' };
+  if (value === 0n) return { ok: false, error: t('deposit_amount_zero') };
+  if (value > MAX_AMOUNT) return { ok: false, error: t('deposit_amount_too_large') };
   return { ok: true, value };
 }
 

@@ -34,10 +34,10 @@ export interface StoredTopup {
 }
 
 /** "1000" or "0.5" sats → msat, exactly (a sat is 1,000 msat, so at most three decimals). */
-export function parseSats(text: string): AmountParse {
+export function parseSats(text: string, t: T): AmountParse {
   const m = /^0*(\d{0,16})(?:\.(\d{1,3}))?$/.exec(text.trim());
   const value = m ? BigInt(m[1] || 0) * 1000n + BigInt((m[2] ?? '').padEnd(3, '0')) : 0n;
-  return value > 0n ? { ok: true, value } : { ok: false, error: 'Enter an amount in sats, like 1000.' };
+  return value > 0n ? { ok: true, value } : { ok: false, error: t('topup_bad_amount') };
 }
 
 /** The one line the popup shows under the QR code. */

@@ -18,8 +18,8 @@ export function AddFunds({ hubUrl, onBack }: { hubUrl: string; onBack: () => voi
 
   const create = async (e: Event) => {
     e.preventDefault();
-    const parsed = parseSats(text);
-    if (!parsed.ok) return setProblem(t('topup_bad_amount'));
+    const parsed = parseSats(text, t);
+    if (!parsed.ok) return setProblem(parsed.error);
     const r = await send({ type: 'topup.create', amount: String(parsed.value) });
     setProblem(r.ok ? null : r.error);
   };

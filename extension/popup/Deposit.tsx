@@ -28,7 +28,7 @@ export function Deposit({ rail, wallet, hubUrl, onBack }: { rail: SovrRail; wall
 
   const toReview = (e: Event) => {
     e.preventDefault();
-    const parsed = parseSovrAmount(text);
+    const parsed = parseSovrAmount(text, t);
     if (!parsed.ok) return setProblem(parsed.error);
     setProblem(null);
     const validity = clampValidity(VALIDITY_SECONDS, rail);

@@ -6,6 +6,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { Wallet } from 'ethers';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { tEn } from '../helpers/i18n-en.js';
 import { createAuth } from '../../extension/background/auth.js';
 import { createHubApi } from '../../extension/background/hub-api.js';
 import { createLive } from '../../extension/background/live.js';
@@ -103,7 +104,7 @@ describe.each(ENGINES)('signed-in sockets on %s', (engine) => {
       const local = new MemoryStorage();
       const session = new MemoryStorage();
       const api = createHubApi({ fetch });
-      const auth = createAuth({ local, session, api, sign: (pk, message) => new Wallet(pk).signMessage(message) });
+      const auth = createAuth({ t: tEn, local, session, api, sign: (pk, message) => new Wallet(pk).signMessage(message) });
       await session.set({ [KEYS.unlocked]: { address: wallet.address, privateKey: wallet.privateKey } });
       // The extension's own SIWE message (chain id, URI, issuedAt) passes the hub's checks.
       await auth.signIn(t.url);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { tEn } from '../helpers/i18n-en.js';
 import type { CreatePaymentRequest, Payment } from '../../shared/api.js';
 import { createApprovalWindow, type WindowsApi } from '../../extension/background/approval-window.js';
 import { createApprovals, type Seen402 } from '../../extension/background/approvals.js';
@@ -82,6 +83,7 @@ function setup(
   const completed: ApprovalRequest[] = [];
   const expiries: (number | null)[] = [];
   const approvals = createApprovals({
+    t: tEn,
     local,
     hub,
     session: () => loadHubSession(session),

@@ -1,6 +1,7 @@
 import { Wallet } from 'ethers';
 import { SiweMessage } from 'siwe';
 import { describe, expect, it } from 'vitest';
+import { tEn } from '../helpers/i18n-en.js';
 import { createAuth, REFRESH_MARGIN_MS } from '../../extension/background/auth.js';
 import { HubError, type HubApi, type Tokens } from '../../extension/background/hub-api.js';
 import { siweMessage } from '../../extension/common/siwe.js';
@@ -95,6 +96,7 @@ function setup() {
   const alarms: (number | null)[] = [];
   const changes: (HubSession | null)[] = [];
   const auth = createAuth({
+    t: tEn,
     local,
     session,
     api,

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import bolt11 from 'bolt11';
 import { describe, expect, it } from 'vitest';
+import { tEn } from '../helpers/i18n-en.js';
 import type { CreatePaymentRequest, Payment } from '../../shared/api.js';
 import { createApprovalWindow, type WindowsApi } from '../../extension/background/approval-window.js';
 import { createApprovals, type Seen402 } from '../../extension/background/approvals.js';
@@ -114,6 +115,7 @@ function setup(
   };
   let ids = 0;
   const approvals = createApprovals({
+    t: tEn,
     local,
     hub,
     session: () => loadHubSession(session),
@@ -269,6 +271,7 @@ describe('auto-payment from a budget', () => {
     const failing = setup();
     const r = await failing.approvals.add(seen());
     const approvals = createApprovals({
+      t: tEn,
       local: failing.local,
       hub: failing.hub,
       session: async () => ({ url: HUB, accessToken: 'at' }),

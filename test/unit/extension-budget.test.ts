@@ -140,6 +140,7 @@ describe('the budgets mirror in the worker', () => {
     const storage = new MemoryStorage();
     const calls: string[] = [];
     const budgets = createBudgets({
+      t: tEn,
       session: storage,
       current,
       now: () => 1,

@@ -14,6 +14,7 @@
  */
 import { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tEn } from '../helpers/i18n-en.js';
 import { createDepositClient } from '../../extension/background/deposit-client.js';
 import { createDeposits } from '../../extension/background/deposits.js';
 import { createHubApi } from '../../extension/background/hub-api.js';
@@ -33,7 +34,7 @@ const SOVR = 10n ** 18n;
 
 describe('the amount typed in SOVR', () => {
   const value = (t: string) => {
-    const r = parseSovrAmount(t);
+    const r = parseSovrAmount(t, tEn);
     return r.ok ? r.value : r.error;
   };
 
@@ -55,7 +56,7 @@ describe('the amount typed in SOVR', () => {
 
   it('refuses garbage, zero, too many decimals and too much, saying why', () => {
     for (const bad of ['', '   ', '.', 'abc', '1e18', '-1', '+1', '1,5', '1.2.3', '0x10', 'Infinity', 'NaN', '١']) {
-      expect(parseSovrAmount(bad).ok, bad).toBe(false);
+      expect(parseSovrAmount(bad, tEn).ok, bad).toBe(false);
     }
     expect(value('0')).toBe('The amount must be more than zero.');
     expect(value('0.000')).toBe('The amount must be more than zero.');
@@ -140,11 +141,12 @@ function worker(p: { session: MemoryStorage; hubSession: HubSession }, local: Me
     return res;
   };
   const deposits = createDeposits({
+    t: tEn,
     local,
     client: createDepositClient({ fetch: recording, timeoutMs: opts.timeoutMs }),
     session: async () => p.hubSession,
     rails: createRails({ session: p.session, api: createHubApi({ fetch }), current: async () => p.hubSession }),
-    sign: createAuthorizationSigner({ session: p.session }),
+    sign: createAuthorizationSigner({ session: p.session, t: tEn }),
     backoff: { firstMs: 50, maxMs: 400 },
     onCompleted: async (d) => void refreshed.push(d),
   });

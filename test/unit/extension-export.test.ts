@@ -4,6 +4,7 @@
  * client with real HTTP.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tEn } from '../helpers/i18n-en.js';
 import { allPayments, EXPORT_PAGE, exportCsv } from '../../extension/background/export.js';
 import { createHubApi } from '../../extension/background/hub-api.js';
 import { CSV_COLUMNS } from '../../extension/common/csv.js';
@@ -50,13 +51,13 @@ describe('CSV export of every payment', () => {
         calls.push(cursor ?? 'first'), api.paymentsPage(x, cursor, limit)
       ),
     };
-    const list = await allPayments(counting, session);
+    const list = await allPayments(counting, session, tEn);
     expect(list).toHaveLength(COUNT);
     expect(new Set(list.map((p) => p.transactionId)).size).toBe(COUNT);
     expect(list.map((p) => p.amount)).toEqual(Array.from({ length: COUNT }, (_, i) => String(COUNT - i)));
     expect(calls).toHaveLength(Math.ceil(COUNT / EXPORT_PAGE));
 
-    const csv = await exportCsv(api, session);
+    const csv = await exportCsv(api, session, tEn);
     const lines = csv.split('\r\n');
     expect(lines[0]).toBe(CSV_COLUMNS.join(','));
     expect(lines.at(-1)).toBe('');
@@ -67,10 +68,14 @@ describe('CSV export of every payment', () => {
   it('stops on a hub that repeats its cursor instead of looping', async () => {
     let n = 0;
     const p = (
-      await allPayments({ paymentsPage: async () => (n++, { data: [], nextCursor: 'same' }) }, { url: hub.url, accessToken: s.accessToken })
+      await allPayments(
+        { paymentsPage: async () => (n++, { data: [], nextCursor: 'same' }) },
+        { url: hub.url, accessToken: s.accessToken },
+        tEn,
+      )
     ).length;
     expect([p, n]).toEqual([0, 1]);
     const loop = { paymentsPage: async (_s: unknown, cursor: string | null) => ({ data: [], nextCursor: cursor ?? 'c1' }) };
-    expect(await allPayments(loop, { url: hub.url, accessToken: 'x' })).toEqual([]);
+    expect(await allPayments(loop, { url: hub.url, accessToken: 'x' }, tEn)).toEqual([]);
   });
 });

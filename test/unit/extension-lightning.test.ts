@@ -22,7 +22,7 @@ function l402Only(): PaymentChallenge {
 
 describe('Lightning (L402) paying', () => {
   it('an L402-only 402 is paid on the lightning rail: the invoice as payTo, its msat amount in BTC base units', () => {
-    const c = choosePayment(l402Only(), { url: 'https://shop.example/a', method: 'get' }, HUB);
+    const c = choosePayment(l402Only(), { url: 'https://shop.example/a', method: 'get' }, HUB, tEn);
     expect(c).toMatchObject({ unpayable: null, option: null });
     expect(c.payment).toEqual({
       rail: 'lightning',
@@ -35,7 +35,7 @@ describe('Lightning (L402) paying', () => {
 
   it('prefers the tollway entry when a response offers both', () => {
     const both: PaymentChallenge = { ...x402Challenge([tollwayOption()]), l402: l402Only().l402 };
-    expect(choosePayment(both, { url: 'https://shop.example/a', method: 'GET' }, HUB).payment).toMatchObject({
+    expect(choosePayment(both, { url: 'https://shop.example/a', method: 'GET' }, HUB, tEn).payment).toMatchObject({
       rail: 'internal',
       payTo: 'm_shop',
     });
@@ -44,13 +44,15 @@ describe('Lightning (L402) paying', () => {
       ...x402Challenge([tollwayOption({ network: 'tollway:https://elsewhere.example' })]),
       l402: l402Only().l402,
     };
-    expect(choosePayment(otherHub, { url: 'https://shop.example/a', method: 'GET' }, HUB).payment).toMatchObject({ rail: 'lightning' });
+    expect(choosePayment(otherHub, { url: 'https://shop.example/a', method: 'GET' }, HUB, tEn).payment).toMatchObject({
+      rail: 'lightning',
+    });
   });
 
   it('an invoice without an amount cannot be paid (nothing to approve)', () => {
     const c = l402Only();
     const noAmount: PaymentChallenge = { ...c, l402: { ...c.l402!, amountMsat: null } };
-    expect(choosePayment(noAmount, { url: 'https://shop.example/a', method: 'GET' }, HUB)).toMatchObject({
+    expect(choosePayment(noAmount, { url: 'https://shop.example/a', method: 'GET' }, HUB, tEn)).toMatchObject({
       payment: null,
       unpayable: expect.stringMatching(/names no amount/),
     });
@@ -58,7 +60,7 @@ describe('Lightning (L402) paying', () => {
 
   it('the window shows the amount in sats and BTC, rail Lightning', () => {
     const challenge = l402Only();
-    const payment = choosePayment(challenge, { url: 'https://shop.example/a', method: 'GET' }, HUB).payment;
+    const payment = choosePayment(challenge, { url: 'https://shop.example/a', method: 'GET' }, HUB, tEn).payment;
     expect(describeRequest(request({ challenge, payment }), tEn)).toEqual({
       amount: '1,500 sats (0.000015 BTC)',
       rail: 'Lightning',
@@ -70,7 +72,7 @@ describe('Lightning (L402) paying', () => {
 
   it('the proof is Authorization: L402 <macaroon>:<preimage hex>, once the preimage is known', () => {
     const challenge = l402Only();
-    const payment = choosePayment(challenge, { url: 'https://shop.example/a', method: 'GET' }, HUB).payment!;
+    const payment = choosePayment(challenge, { url: 'https://shop.example/a', method: 'GET' }, HUB, tEn).payment!;
     const result = (preimage?: string) => ({
       transactionId: 'pay_ln',
       status: 'completed' as const,

@@ -60,7 +60,7 @@ const completed = (payTo: string) => ({
 describe('the Payment scheme in the extension', () => {
   it('a Payment-only 402 is paid on the lightning rail with its invoice, shown in sats', () => {
     const c = challenge(PAYMENT);
-    const choice = choosePayment(c, GET, HUB);
+    const choice = choosePayment(c, GET, HUB, tEn);
     expect(choice.payment).toEqual({ rail: 'lightning', payTo: INVOICE, amount: '1500000', asset: 'BTC', resource: GET });
     expect(describeRequest(request({ challenge: c, payment: choice.payment }), tEn)).toEqual({
       amount: '1,500 sats (0.000015 BTC)',
@@ -69,7 +69,7 @@ describe('the Payment scheme in the extension', () => {
       expiresAt: null,
     });
     // On a hub without the Lightning rail it is not sent, and the window says why.
-    const noLightning = choosePayment(c, GET, HUB, { rail: null, wallet: null, rails: [{ name: 'internal', assets: ['SOVR'] }] });
+    const noLightning = choosePayment(c, GET, HUB, tEn, { rail: null, wallet: null, rails: [{ name: 'internal', assets: ['SOVR'] }] });
     expect(noLightning).toMatchObject({ payment: null, unpayable: 'this hub cannot pay Lightning invoices' });
   });
 
@@ -92,7 +92,7 @@ describe('the Payment scheme in the extension', () => {
       value: `L402 ${MACAROON}:${PREIMAGE}`,
     });
     // L402 is offered first, so a 402 with both is paid with L402.
-    expect(choosePayment(both, GET, HUB).payment?.payTo).toBe(OTHER_INVOICE);
+    expect(choosePayment(both, GET, HUB, tEn).payment?.payTo).toBe(OTHER_INVOICE);
   });
 
   it("window.tollway.fetch's WWW-Authenticate is read by the worker, and the page gets the Authorization proof", async () => {
@@ -116,7 +116,7 @@ describe('the Payment scheme in the extension', () => {
     await new Promise((r) => setTimeout(r, 0));
     expect(added?.challenge.payment?.invoice).toBe(INVOICE);
     const c = added!.challenge;
-    const payment = choosePayment(c, GET, HUB).payment;
+    const payment = choosePayment(c, GET, HUB, tEn).payment;
     provider.finished([
       request({ id: 'r1', challenge: c, payment, status: 'completed', result: completed(INVOICE), frameType: 'xmlhttprequest' }),
     ]);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { tEn } from '../helpers/i18n-en.js';
 import type { CreatePaymentRequest, Payment } from '../../shared/api.js';
 import { encodePaymentRequired, parsePaymentSignature } from '../../shared/challenge.js';
 import { createApprovalWindow, type WindowsApi } from '../../extension/background/approval-window.js';
@@ -144,6 +145,7 @@ function setup(signedIn = true) {
   let ids = 0;
   let provider: ReturnType<typeof createProvider>;
   const approvals = createApprovals({
+    t: tEn,
     local,
     hub,
     session: () => loadHubSession(session),

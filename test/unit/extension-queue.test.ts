@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { tEn } from '../helpers/i18n-en.js';
 import { choosePayment } from '../../extension/background/choose.js';
 import { challengeOf, notice, type HeadersReceived } from '../../extension/background/detect.js';
 import { badgeText, decide, dedupeKey, enqueue, pendingOf, rejectPending, splitFinished } from '../../extension/background/queue.js';
 import { countdown, displayAmount } from '../../extension/common/format.js';
 import { HUB, request, tollwayOption, x402Challenge } from '../helpers/extension-fixtures.js';
+
+const EXPIRED = tEn('worker_expired');
 
 describe('approval queue', () => {
   it('keeps one active request per site and resource', () => {
@@ -36,13 +39,13 @@ describe('approval queue', () => {
   });
   it('decides a pending request once; approving needs a payable request', () => {
     const q = [request({ id: 'a' }), request({ id: 'u', url: 'https://shop.example/u', payment: null, unpayable: 'no' })];
-    const approved = decide(q, 'a', true, 5);
+    const approved = decide(q, 'a', true, 5, EXPIRED);
     expect(approved.request?.status).toBe('paying');
     expect(approved.request?.updatedAt).toBe(5);
-    expect(decide(approved.active, 'a', false, 6).request).toBeUndefined();
-    expect(decide(q, 'u', true, 5).request).toBeUndefined();
-    expect(decide(q, 'u', false, 5).request?.status).toBe('rejected');
-    expect(decide(q, 'missing', false, 5).request).toBeUndefined();
+    expect(decide(approved.active, 'a', false, 6, EXPIRED).request).toBeUndefined();
+    expect(decide(q, 'u', true, 5, EXPIRED).request).toBeUndefined();
+    expect(decide(q, 'u', false, 5, EXPIRED).request?.status).toBe('rejected');
+    expect(decide(q, 'missing', false, 5, EXPIRED).request).toBeUndefined();
   });
   it('reject all leaves payments in flight alone, and finished requests split off', () => {
     const q = rejectPending([request({ id: 'a' }), request({ id: 'p', status: 'paying', url: 'https://shop.example/p' })], 9, 'closed');
@@ -65,7 +68,7 @@ describe('choosing what to pay', () => {
   const req = { url: 'https://shop.example/a?x=1', method: 'GET' };
   it('pays the tollway option of the hub it is connected to, on the internal rail', () => {
     const exact = { scheme: 'exact', network: 'eip155:1', amount: '5', asset: '0xabc', payTo: '0xdef' };
-    const choice = choosePayment(x402Challenge([exact, tollwayOption()]), req, `${HUB}/`);
+    const choice = choosePayment(x402Challenge([exact, tollwayOption()]), req, `${HUB}/`, tEn);
     expect(choice.unpayable).toBeNull();
     expect(choice.payment).toEqual({
       rail: 'internal',
@@ -83,7 +86,7 @@ describe('choosing what to pay', () => {
       [tollwayOption({ asset: 'USDC' })],
       [{ scheme: 'exact', network: 'eip155:1', amount: '5', asset: '0xabc', payTo: '0xdef' }],
     ]) {
-      const c = choosePayment(x402Challenge(options), req, HUB);
+      const c = choosePayment(x402Challenge(options), req, HUB, tEn);
       expect(c.payment).toBeNull();
       expect(c.unpayable).toMatch(/No option this wallet can pay yet/);
     }
@@ -95,12 +98,13 @@ describe('choosing what to pay', () => {
       },
       req,
       HUB,
+      tEn,
     );
     expect(l402.unpayable).toMatch(/Lightning/);
   });
   it('cannot pay before a hub is connected, and says why garbage cannot be paid', () => {
-    expect(choosePayment(x402Challenge(), req, null).unpayable).toMatch(/not connected/);
-    expect(choosePayment({ x402: null, l402: null, problems: [{ code: 'bad-json', message: 'not JSON' }] }, req, HUB).unpayable).toBe(
+    expect(choosePayment(x402Challenge(), req, null, tEn).unpayable).toMatch(/not connected/);
+    expect(choosePayment({ x402: null, l402: null, problems: [{ code: 'bad-json', message: 'not JSON' }] }, req, HUB, tEn).unpayable).toBe(
       'not JSON',
     );
   });
@@ -166,9 +170,7 @@ describe('showing amounts', () => {
 
 describe('expiry of pending requests', () => {
   it('expires after the option’s maxTimeoutSeconds (or the default), and refuses a late approve', async () => {
-    const { expirePending, expiryOf, nextExpiry, decide, PENDING_TTL_SECONDS, EXPIRED } = await import(
-      '../../extension/background/queue.js'
-    );
+    const { expirePending, expiryOf, nextExpiry, decide, PENDING_TTL_SECONDS } = await import('../../extension/background/queue.js');
     const { tollwayOption } = await import('../helpers/extension-fixtures.js');
     const withTimeout = request({
       id: 't',
@@ -179,14 +181,14 @@ describe('expiry of pending requests', () => {
     expect(expiryOf(withTimeout)).toBe(61_000);
     expect(expiryOf(noTimeout)).toBe(2000 + PENDING_TTL_SECONDS * 1000);
     expect(nextExpiry([noTimeout, withTimeout, request({ id: 'p', status: 'paying', createdAt: 0 })])).toBe(61_000);
-    const out = expirePending([withTimeout, noTimeout], 61_000);
+    const out = expirePending([withTimeout, noTimeout], 61_000, EXPIRED);
     expect(out.expired).toBe(1);
     expect(out.active.map((r) => [r.id, r.status, r.error])).toEqual([
       ['t', 'rejected', EXPIRED],
       ['n', 'pending', null],
     ]);
-    expect(decide([withTimeout], 't', true, 61_000).request).toMatchObject({ status: 'rejected', error: EXPIRED });
-    expect(decide([withTimeout], 't', true, 60_999).request).toMatchObject({ status: 'paying' });
+    expect(decide([withTimeout], 't', true, 61_000, EXPIRED).request).toMatchObject({ status: 'rejected', error: EXPIRED });
+    expect(decide([withTimeout], 't', true, 60_999, EXPIRED).request).toMatchObject({ status: 'paying' });
     expect(nextExpiry([])).toBeNull();
   });
 });

@@ -7,6 +7,7 @@
  * on chain.
  */
 import { describe, expect, it } from 'vitest';
+import { tEn } from '../helpers/i18n-en.js';
 import type { CreatePaymentRequest, Payment, RailsInfo } from '../../shared/api.js';
 import type { PaymentChallenge, PaymentOption } from '../../shared/challenge.js';
 import { createApprovalWindow, type WindowsApi } from '../../extension/background/approval-window.js';
@@ -67,59 +68,59 @@ const withL402 = (options: PaymentOption[]): PaymentChallenge => ({ ...x402Chall
 
 describe('choosing by the hub’s rails', () => {
   it('L402: paid on a hub with the lightning rail; on one without, not payable and it says why', () => {
-    expect(choosePayment(l402Only, PAGE, HUB, on(rails(INTERNAL, LIGHTNING))).payment).toMatchObject({
+    expect(choosePayment(l402Only, PAGE, HUB, tEn, on(rails(INTERNAL, LIGHTNING))).payment).toMatchObject({
       rail: 'lightning',
       asset: 'BTC',
       amount: '1500000',
     });
-    expect(choosePayment(l402Only, PAGE, HUB, on(rails(INTERNAL, SOVR)))).toEqual({
+    expect(choosePayment(l402Only, PAGE, HUB, tEn, on(rails(INTERNAL, SOVR)))).toEqual({
       payment: null,
       option: null,
       unpayable: 'this hub cannot pay Lightning invoices',
     });
     // A lightning rail that keeps no BTC is no Lightning rail for this.
-    expect(choosePayment(l402Only, PAGE, HUB, on(rails(INTERNAL, { name: 'lightning', assets: [] }))).unpayable).toBe(
+    expect(choosePayment(l402Only, PAGE, HUB, tEn, on(rails(INTERNAL, { name: 'lightning', assets: [] }))).unpayable).toBe(
       'this hub cannot pay Lightning invoices',
     );
   });
 
   it('the same exact + L402 challenge: Lightning from the hub balance where the hub has it, else the wallet on chain', () => {
     const challenge = withL402([exactOption()]);
-    expect(choosePayment(challenge, PAGE, HUB, on(rails(INTERNAL, LIGHTNING, SOVR))).payment).toMatchObject({ rail: 'lightning' });
-    const noLightning = choosePayment(challenge, PAGE, HUB, on(rails(INTERNAL, SOVR)));
+    expect(choosePayment(challenge, PAGE, HUB, tEn, on(rails(INTERNAL, LIGHTNING, SOVR))).payment).toMatchObject({ rail: 'lightning' });
+    const noLightning = choosePayment(challenge, PAGE, HUB, tEn, on(rails(INTERNAL, SOVR)));
     expect(noLightning.payment).toMatchObject({ rail: 'sovr', payTo: PAYOUT, amount: '2500' });
     expect(noLightning.onChain?.kind).toBe('exact');
     // Neither: both reasons listed.
-    expect(choosePayment(challenge, PAGE, HUB, on(rails(INTERNAL))).unpayable).toBe(
+    expect(choosePayment(challenge, PAGE, HUB, tEn, on(rails(INTERNAL))).unpayable).toBe(
       'No option this wallet can pay yet: exact on eip155:31337, this hub cannot pay Lightning invoices',
     );
   });
 
   it('exact: paid from the wallet on a hub with the sovr rail, not payable on one without', () => {
     const challenge = x402Challenge([exactOption()]);
-    const withSovr = choosePayment(challenge, PAGE, HUB, on(rails(INTERNAL, SOVR)));
+    const withSovr = choosePayment(challenge, PAGE, HUB, tEn, on(rails(INTERNAL, SOVR)));
     expect(withSovr.payment).toMatchObject({ rail: 'sovr', payTo: PAYOUT, requirement: exactOption() });
     expect(withSovr.onChain).toMatchObject({ kind: 'exact', from: WALLET, to: PAYOUT });
-    expect(choosePayment(challenge, PAGE, HUB, on(rails(INTERNAL, LIGHTNING)))).toMatchObject({
+    expect(choosePayment(challenge, PAGE, HUB, tEn, on(rails(INTERNAL, LIGHTNING)))).toMatchObject({
       payment: null,
       unpayable: 'No option this wallet can pay yet: exact on eip155:31337',
     });
     // The sovr rail's details from GET /rails are what counts, not a stale rail passed beside them.
-    expect(choosePayment(challenge, PAGE, HUB, { rails: rails(INTERNAL), rail: SOVR, wallet: WALLET }).payment).toBeNull();
+    expect(choosePayment(challenge, PAGE, HUB, tEn, { rails: rails(INTERNAL), rail: SOVR, wallet: WALLET }).payment).toBeNull();
   });
 
   it('a hub merchant’s SOVR entry: the hub balance, with the wallet offered beside it only on a hub with the sovr rail', () => {
     const challenge = x402Challenge([tollwayOption()]);
-    const withSovr = choosePayment(challenge, PAGE, HUB, on(rails(INTERNAL, SOVR)));
+    const withSovr = choosePayment(challenge, PAGE, HUB, tEn, on(rails(INTERNAL, SOVR)));
     expect(withSovr.payment).toMatchObject({ rail: 'internal', payTo: 'm_shop' });
     expect(withSovr.onChain).toMatchObject({ kind: 'merchant', to: TREASURY });
-    const without = choosePayment(challenge, PAGE, HUB, on(rails(INTERNAL, LIGHTNING)));
+    const without = choosePayment(challenge, PAGE, HUB, tEn, on(rails(INTERNAL, LIGHTNING)));
     expect(without.payment).toMatchObject({ rail: 'internal', payTo: 'm_shop' });
     expect(without.onChain).toBeUndefined();
   });
 
   it('an exact entry first and a tollway entry second: the hub balance still comes first', () => {
-    const c = choosePayment(x402Challenge([exactOption(), tollwayOption()]), PAGE, HUB, on(rails(SOVR, LIGHTNING, INTERNAL)));
+    const c = choosePayment(x402Challenge([exactOption(), tollwayOption()]), PAGE, HUB, tEn, on(rails(SOVR, LIGHTNING, INTERNAL)));
     expect(c.payment).toMatchObject({ rail: 'internal', payTo: 'm_shop' });
     expect(c.option).toEqual(tollwayOption());
     expect(c.onChain?.kind).toBe('merchant');
@@ -128,31 +129,35 @@ describe('choosing by the hub’s rails', () => {
   it('among what the hub balance pays, the challenge’s order, whatever order the hub lists its rails in', () => {
     const btcFirst = x402Challenge([tollwayOption({ asset: 'BTC', amount: '7' }), tollwayOption()]);
     for (const list of [rails(INTERNAL, LIGHTNING), rails(LIGHTNING, INTERNAL)]) {
-      expect(choosePayment(btcFirst, PAGE, HUB, on(list)).payment).toMatchObject({ rail: 'internal', asset: 'BTC', amount: '7' });
+      expect(choosePayment(btcFirst, PAGE, HUB, tEn, on(list)).payment).toMatchObject({ rail: 'internal', asset: 'BTC', amount: '7' });
       // x402 entries come before the WWW-Authenticate dialects.
-      expect(choosePayment(withL402([tollwayOption()]), PAGE, HUB, on(list)).payment).toMatchObject({ rail: 'internal' });
+      expect(choosePayment(withL402([tollwayOption()]), PAGE, HUB, tEn, on(list)).payment).toMatchObject({ rail: 'internal' });
     }
   });
 
   it('an asset the hub’s internal rail does not list is skipped, and said so when nothing else pays', () => {
     const hub = rails({ name: 'internal', assets: ['SOVR'] }, LIGHTNING);
-    expect(choosePayment(x402Challenge([tollwayOption({ asset: 'BTC' }), tollwayOption()]), PAGE, HUB, on(hub)).payment).toMatchObject({
-      asset: 'SOVR',
+    expect(choosePayment(x402Challenge([tollwayOption({ asset: 'BTC' }), tollwayOption()]), PAGE, HUB, tEn, on(hub)).payment).toMatchObject(
+      {
+        asset: 'SOVR',
+      },
+    );
+    expect(choosePayment(withL402([tollwayOption({ asset: 'BTC' })]), PAGE, HUB, tEn, on(hub)).payment).toMatchObject({
+      rail: 'lightning',
     });
-    expect(choosePayment(withL402([tollwayOption({ asset: 'BTC' })]), PAGE, HUB, on(hub)).payment).toMatchObject({ rail: 'lightning' });
-    expect(choosePayment(x402Challenge([tollwayOption({ asset: 'BTC' })]), PAGE, HUB, on(hub)).unpayable).toBe(
+    expect(choosePayment(x402Challenge([tollwayOption({ asset: 'BTC' })]), PAGE, HUB, tEn, on(hub)).unpayable).toBe(
       'this hub keeps no BTC balances',
     );
     // Another hub's entry is just listed: this hub's rails have nothing to say about it.
     const elsewhere = tollwayOption({ network: 'tollway:https://elsewhere.example', asset: 'BTC' });
-    expect(choosePayment(x402Challenge([elsewhere]), PAGE, HUB, on(hub)).unpayable).toBe(
+    expect(choosePayment(x402Challenge([elsewhere]), PAGE, HUB, tEn, on(hub)).unpayable).toBe(
       'No option this wallet can pay yet: tollway on tollway:https://elsewhere.example',
     );
   });
 
   it('schemes no planner knows are listed, not tripped over (even ones named like Object members)', () => {
     const odd = [exactOption({ scheme: 'upto' }), exactOption({ scheme: 'constructor' }), exactOption({ scheme: '__proto__' })];
-    expect(choosePayment(x402Challenge(odd), PAGE, HUB, on(rails(INTERNAL, LIGHTNING, SOVR))).unpayable).toBe(
+    expect(choosePayment(x402Challenge(odd), PAGE, HUB, tEn, on(rails(INTERNAL, LIGHTNING, SOVR))).unpayable).toBe(
       'No option this wallet can pay yet: upto on eip155:31337, constructor on eip155:31337, __proto__ on eip155:31337',
     );
   });
@@ -163,12 +168,12 @@ describe('choosing by the hub’s rails', () => {
       { rails: null, rail: SOVR, wallet: WALLET },
     ];
     for (const chain of unknown) {
-      expect(choosePayment(withL402([exactOption(), tollwayOption()]), PAGE, HUB, chain).payment).toMatchObject({ rail: 'internal' });
-      expect(choosePayment(withL402([exactOption()]), PAGE, HUB, chain).payment).toMatchObject({ rail: 'lightning' });
-      expect(choosePayment(x402Challenge([exactOption()]), PAGE, HUB, chain).payment).toMatchObject({ rail: 'sovr' });
-      expect(choosePayment(l402Only, PAGE, HUB, chain).payment).toMatchObject({ rail: 'lightning' });
+      expect(choosePayment(withL402([exactOption(), tollwayOption()]), PAGE, HUB, tEn, chain).payment).toMatchObject({ rail: 'internal' });
+      expect(choosePayment(withL402([exactOption()]), PAGE, HUB, tEn, chain).payment).toMatchObject({ rail: 'lightning' });
+      expect(choosePayment(x402Challenge([exactOption()]), PAGE, HUB, tEn, chain).payment).toMatchObject({ rail: 'sovr' });
+      expect(choosePayment(l402Only, PAGE, HUB, tEn, chain).payment).toMatchObject({ rail: 'lightning' });
     }
-    expect(choosePayment(x402Challenge([exactOption()]), PAGE, HUB, { rails: null, rail: null, wallet: WALLET }).unpayable).toBe(
+    expect(choosePayment(x402Challenge([exactOption()]), PAGE, HUB, tEn, { rails: null, rail: null, wallet: WALLET }).unpayable).toBe(
       'No option this wallet can pay yet: exact on eip155:31337',
     );
   });
@@ -227,6 +232,7 @@ function setup(opts: { cached?: HubRails; user?: boolean } = {}) {
   });
   let ids = 0;
   const approvals = createApprovals({
+    t: tEn,
     local,
     hub: new FakeHub(),
     session: () => loadHubSession(session),

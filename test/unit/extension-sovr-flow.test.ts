@@ -18,6 +18,7 @@
  */
 import { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tEn } from '../helpers/i18n-en.js';
 import { createApprovalWindow, type WindowsApi } from '../../extension/background/approval-window.js';
 import { createApprovals, type Seen402 } from '../../extension/background/approvals.js';
 import { createHubApi } from '../../extension/background/hub-api.js';
@@ -117,13 +118,14 @@ function worker(p: { session: MemoryStorage; hubSession: HubSession }, local: Me
   };
   const api = createHubApi({ fetch });
   const approvals = createApprovals({
+    t: tEn,
     local,
     hub: createHubClient({ fetch: recording, timeoutMs: opts.timeoutMs }),
     session: async () => p.hubSession,
     window: createApprovalWindow({ windows: new Windows(), session: p.session, url: 'chrome-extension://x/approve.html' }),
     setBadge: async () => undefined,
     rails: createRails({ session: p.session, api, current: async () => p.hubSession }),
-    signAuthorization: createAuthorizationSigner({ session: p.session }),
+    signAuthorization: createAuthorizationSigner({ session: p.session, t: tEn }),
     onCompleted: async (r) => void completed.push(r),
     lookupPayment: (s, id) => api.payment(s, id),
   });

@@ -70,7 +70,7 @@ const l402 = (): PaymentChallenge['l402'] => ({
 
 describe('choosing the entry and the rail', () => {
   it('a hub merchant’s SOVR entry on a hub with the sovr rail: the hub balance, with paying from the wallet offered beside it', () => {
-    const c = choosePayment(x402Challenge([tollwayOption()]), PAGE, HUB, chain);
+    const c = choosePayment(x402Challenge([tollwayOption()]), PAGE, HUB, tEn, chain);
     expect(c.payment).toMatchObject({ rail: 'internal', payTo: 'm_shop', amount: '1500', asset: 'SOVR' });
     expect(c.onChain).toEqual({
       kind: 'merchant',
@@ -93,18 +93,18 @@ describe('choosing the entry and the rail', () => {
   });
 
   it('offers nothing on chain without the rail, without a known treasury, without a wallet address, or for another asset', () => {
-    expect(choosePayment(x402Challenge([tollwayOption()]), PAGE, HUB).onChain).toBeUndefined();
+    expect(choosePayment(x402Challenge([tollwayOption()]), PAGE, HUB, tEn).onChain).toBeUndefined();
     expect(
-      choosePayment(x402Challenge([tollwayOption()]), PAGE, HUB, { rail: { ...RAIL, treasury: null }, wallet: WALLET }).onChain,
+      choosePayment(x402Challenge([tollwayOption()]), PAGE, HUB, tEn, { rail: { ...RAIL, treasury: null }, wallet: WALLET }).onChain,
     ).toBeUndefined();
-    expect(choosePayment(x402Challenge([tollwayOption()]), PAGE, HUB, { rail: RAIL, wallet: null }).onChain).toBeUndefined();
-    const btc = choosePayment(x402Challenge([tollwayOption({ asset: 'BTC' })]), PAGE, HUB, chain);
+    expect(choosePayment(x402Challenge([tollwayOption()]), PAGE, HUB, tEn, { rail: RAIL, wallet: null }).onChain).toBeUndefined();
+    const btc = choosePayment(x402Challenge([tollwayOption({ asset: 'BTC' })]), PAGE, HUB, tEn, chain);
     expect(btc.payment).toMatchObject({ rail: 'internal', asset: 'BTC' });
     expect(btc.onChain).toBeUndefined();
   });
 
   it('an exact-only 402 for the hub’s token on the hub’s chain: the wallet, to the entry’s payTo, body unsigned until approval', () => {
-    const c = choosePayment(x402Challenge([exactOption()]), PAGE, HUB, chain);
+    const c = choosePayment(x402Challenge([exactOption()]), PAGE, HUB, tEn, chain);
     expect(c.payment).toEqual({
       rail: 'sovr',
       payTo: PAYOUT,
@@ -132,41 +132,42 @@ describe('choosing the entry and the rail', () => {
   it('an exact entry it cannot pay is listed as such: another chain, another token, a payee that is not an address, or no rail', () => {
     for (const option of [exactOption({ network: 'eip155:8453' }), exactOption({ asset: PAYOUT }), exactOption({ payTo: 'm_shop' })]) {
       expect(isExactForRail(option, RAIL)).toBe(false);
-      expect(choosePayment(x402Challenge([option]), PAGE, HUB, chain)).toMatchObject({
+      expect(choosePayment(x402Challenge([option]), PAGE, HUB, tEn, chain)).toMatchObject({
         payment: null,
         unpayable: expect.stringContaining('exact on eip155:'),
       });
     }
-    expect(choosePayment(x402Challenge([exactOption()]), PAGE, HUB)).toMatchObject({
+    expect(choosePayment(x402Challenge([exactOption()]), PAGE, HUB, tEn)).toMatchObject({
       payment: null,
       unpayable: 'No option this wallet can pay yet: exact on eip155:31337',
     });
   });
 
   it('prefers what is paid from the hub balance: tollway, then Lightning, then exact from the wallet', () => {
-    const both = choosePayment(x402Challenge([exactOption(), tollwayOption()]), PAGE, HUB, chain);
+    const both = choosePayment(x402Challenge([exactOption(), tollwayOption()]), PAGE, HUB, tEn, chain);
     expect(both.payment).toMatchObject({ rail: 'internal', payTo: 'm_shop' });
     expect(both.onChain?.kind).toBe('merchant');
     const withLightning: PaymentChallenge = { ...x402Challenge([exactOption()]), l402: l402() };
-    expect(choosePayment(withLightning, PAGE, HUB, chain).payment).toMatchObject({ rail: 'lightning' });
+    expect(choosePayment(withLightning, PAGE, HUB, tEn, chain).payment).toMatchObject({ rail: 'lightning' });
     // A tollway entry naming another hub is no use here; the exact entry is.
     const otherHub = choosePayment(
       x402Challenge([tollwayOption({ network: 'tollway:https://elsewhere.example' }), exactOption()]),
       PAGE,
       HUB,
+      tEn,
       chain,
     );
     expect(otherHub.payment).toMatchObject({ rail: 'sovr', payTo: PAYOUT });
   });
 
   it('the window’s default source: the hub balance when it covers the amount (or is unknown), else the wallet; the wallet when it is the only way', () => {
-    const merchant = choosePayment(x402Challenge([tollwayOption()]), PAGE, HUB, chain);
+    const merchant = choosePayment(x402Challenge([tollwayOption()]), PAGE, HUB, tEn, chain);
     const r = { payment: merchant.payment, onChain: merchant.onChain };
     expect(defaultPayFrom(r, [{ asset: 'SOVR', available: '1500' }])).toBe('hub');
     expect(defaultPayFrom(r, [{ asset: 'SOVR', available: '1499' }])).toBe('wallet');
     expect(defaultPayFrom(r, [])).toBe('wallet');
     expect(defaultPayFrom(r, null)).toBe('hub');
-    const exact = choosePayment(x402Challenge([exactOption()]), PAGE, HUB, chain);
+    const exact = choosePayment(x402Challenge([exactOption()]), PAGE, HUB, tEn, chain);
     expect(defaultPayFrom({ payment: exact.payment, onChain: exact.onChain }, [{ asset: 'SOVR', available: '10000' }])).toBe('wallet');
     expect(defaultPayFrom({ payment: merchant.payment, onChain: undefined }, [])).toBe('hub');
   });
@@ -174,7 +175,7 @@ describe('choosing the entry and the rail', () => {
 
 describe('the typed data and its signature (golden values)', () => {
   it('hub merchant: TransferWithAuthorization from the wallet to the treasury, domain from GET /rails', async () => {
-    const plan = merchantPlan(choosePayment(x402Challenge([tollwayOption()]), PAGE, HUB).payment!, RAIL, WALLET)!;
+    const plan = merchantPlan(choosePayment(x402Challenge([tollwayOption()]), PAGE, HUB, tEn).payment!, RAIL, WALLET)!;
     const window = authorizationWindow(NOW, plan.validitySeconds);
     expect(window).toEqual({ validAfter: NOW - 600, validBefore: NOW + 600 });
     const nonce = `0x${'11'.repeat(32)}`;
@@ -194,7 +195,7 @@ describe('the typed data and its signature (golden values)', () => {
       primaryType: 'TransferWithAuthorization',
       message: { from: WALLET, to: TREASURY, value: '1500', validAfter: '1767225000', validBefore: '1767226200', nonce },
     });
-    const signed = await signAuthorization(KEY, plan, window, nonce);
+    const signed = await signAuthorization(KEY, plan, window, tEn, nonce);
     expect(signed).toEqual({
       ...typed.message,
       signature:
@@ -230,7 +231,7 @@ describe('the typed data and its signature (golden values)', () => {
     const plan = exactPlan(exactOption(), RAIL, WALLET, { url: PAGE.url, method: 'GET' })!;
     const window = authorizationWindow(NOW, plan.validitySeconds);
     const nonce = `0x${'22'.repeat(32)}`;
-    const signed = await signAuthorization(KEY, plan, window, nonce);
+    const signed = await signAuthorization(KEY, plan, window, tEn, nonce);
     expect(signed).toEqual({
       from: WALLET,
       to: PAYOUT,
@@ -266,7 +267,7 @@ describe('the typed data and its signature (golden values)', () => {
     // A token whose domain the entry names differently is signed under that name (and only that name recovers it).
     const other = exactPlan(exactOption({ extra: { name: 'Sovereign', version: '2' } }), RAIL, WALLET, undefined)!;
     expect(other.domain).toEqual({ name: 'Sovereign', version: '2', chainId: 31337, verifyingContract: TOKEN.toLowerCase() });
-    const s2 = await signAuthorization(KEY, other, window, nonce);
+    const s2 = await signAuthorization(KEY, other, window, tEn, nonce);
     const { signature: sig2, ...m2 } = s2;
     expect(
       ethersVerify(
@@ -291,10 +292,10 @@ describe('the typed data and its signature (golden values)', () => {
   it('refuses to sign with a key that is not the signed-in wallet, or to a payee with a wrong checksum', async () => {
     const plan = exactPlan(exactOption(), RAIL, WALLET, undefined)!;
     const window = authorizationWindow(NOW, plan.validitySeconds);
-    await expect(signAuthorization(Wallet.createRandom().privateKey, plan, window)).rejects.toThrow(/not the one signed in/);
-    await expect(signAuthorization(KEY, { ...plan, to: PAYOUT.replace('F79', 'f79') }, window)).rejects.toThrow(/not a valid address/);
+    await expect(signAuthorization(Wallet.createRandom().privateKey, plan, window, tEn)).rejects.toThrow(/not the one signed in/);
+    await expect(signAuthorization(KEY, { ...plan, to: PAYOUT.replace('F79', 'f79') }, window, tEn)).rejects.toThrow(/not a valid address/);
     // A fresh random nonce every time.
-    const [a, b] = await Promise.all([signAuthorization(KEY, plan, window), signAuthorization(KEY, plan, window)]);
+    const [a, b] = await Promise.all([signAuthorization(KEY, plan, window, tEn), signAuthorization(KEY, plan, window, tEn)]);
     expect(a.nonce).toMatch(/^0x[0-9a-f]{64}$/);
     expect(a.nonce).not.toBe(b.nonce);
   });
@@ -354,8 +355,8 @@ describe('the PAYMENT-SIGNATURE of an exact payment', () => {
 
   async function signedRequest(status: ApprovalRequest['status']): Promise<ApprovalRequest> {
     const challenge = x402Challenge([exactOption()]);
-    const plan = choosePayment(challenge, PAGE, HUB, chain).onChain!;
-    const authorization = await signAuthorization(KEY, plan, authorizationWindow(NOW, plan.validitySeconds), `0x${'22'.repeat(32)}`);
+    const plan = choosePayment(challenge, PAGE, HUB, tEn, chain).onChain!;
+    const authorization = await signAuthorization(KEY, plan, authorizationWindow(NOW, plan.validitySeconds), tEn, `0x${'22'.repeat(32)}`);
     return request({
       challenge,
       onChain: plan,
@@ -402,7 +403,7 @@ describe('the PAYMENT-SIGNATURE of an exact payment', () => {
 
   it('a hub merchant paid from the wallet proves with the hub’s receipt, once completed, as any tollway payment', () => {
     const challenge = x402Challenge([tollwayOption()]);
-    const c = choosePayment(challenge, PAGE, HUB, chain);
+    const c = choosePayment(challenge, PAGE, HUB, tEn, chain);
     const payment = { ...c.onChain!.payment, authorization: { signed: 'elsewhere' } };
     const result = { ...hubPayment('completed'), payTo: 'm_shop', receipt: { token: 'eyJ.receipt', transactionHash: '0xabc' } };
     expect(

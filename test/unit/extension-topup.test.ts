@@ -16,16 +16,16 @@ import { MemoryStorage } from '../helpers/memory-storage.js';
 
 describe('parseSats', () => {
   it('turns sats into msat exactly', () => {
-    expect(parseSats('1000')).toEqual({ ok: true, value: 1_000_000n });
-    expect(parseSats(' 21 ')).toEqual({ ok: true, value: 21_000n });
-    expect(parseSats('0.5')).toEqual({ ok: true, value: 500n });
-    expect(parseSats('.001')).toEqual({ ok: true, value: 1n });
-    expect(parseSats('007')).toEqual({ ok: true, value: 7000n });
-    expect(parseSats('2100000000000000')).toEqual({ ok: true, value: 2_100_000_000_000_000_000n });
+    expect(parseSats('1000', tEn)).toEqual({ ok: true, value: 1_000_000n });
+    expect(parseSats(' 21 ', tEn)).toEqual({ ok: true, value: 21_000n });
+    expect(parseSats('0.5', tEn)).toEqual({ ok: true, value: 500n });
+    expect(parseSats('.001', tEn)).toEqual({ ok: true, value: 1n });
+    expect(parseSats('007', tEn)).toEqual({ ok: true, value: 7000n });
+    expect(parseSats('2100000000000000', tEn)).toEqual({ ok: true, value: 2_100_000_000_000_000_000n });
   });
   it('refuses what is not an amount of sats', () => {
     for (const bad of ['', '0', '0.000', '0.0001', '-5', '1e3', '1,5', 'abc', '12345678901234567', '1.2.3', '0x10']) {
-      const r = parseSats(bad);
+      const r = parseSats(bad, tEn);
       expect(r.ok, bad).toBe(false);
     }
   });
@@ -125,6 +125,7 @@ describe('the worker following a top-up', () => {
       return answer(req);
     }) as typeof fetch;
     const topups = createTopups({
+      t: tEn,
       local,
       fetch: fetchFn,
       session: async () => session,
