@@ -4,6 +4,7 @@
  * (network, 409 in flight, 429, 5xx: the same body is sent again under the same key).
  */
 import { Deposit } from '../../shared/deposits.js';
+import type { T } from '../common/i18n.js';
 import type { HubSession } from '../common/state.js';
 import { callHub } from './hub-client.js';
 
@@ -23,7 +24,7 @@ export function refusalText(o: { type: string; message: string }): string {
   return slug && slug !== 'about:blank' ? `${slug}: ${o.message}` : o.message;
 }
 
-export function createDepositClient(deps: { fetch: typeof fetch; timeoutMs?: number }): DepositClient {
+export function createDepositClient(deps: { fetch: typeof fetch; t: T; timeoutMs?: number }): DepositClient {
   // 401 too: the access token is refreshed by its own alarm, and the key may already be at the hub.
   const call = async (
     session: HubSession,

@@ -15,6 +15,7 @@ import {
   TokenResponse,
   type AllowancePeriod,
 } from '../../shared/api.js';
+import type { T as Translate } from '../common/i18n.js';
 import type { HubSession } from '../common/state.js';
 
 export class HubError extends Error {
@@ -59,7 +60,7 @@ export interface RailsApi {
   rails(hubUrl: string): Promise<RailsInfo>;
 }
 
-export function createHubApi(deps: { fetch: typeof fetch; timeoutMs?: number }): HubApi & RailsApi {
+export function createHubApi(deps: { fetch: typeof fetch; t: Translate; timeoutMs?: number }): HubApi & RailsApi {
   async function call<T>(
     schema: z.ZodType<T> | null,
     hubUrl: string,
@@ -79,7 +80,7 @@ export function createHubApi(deps: { fetch: typeof fetch; timeoutMs?: number }):
         cache: 'no-store',
       });
     } catch (e) {
-      throw new HubError(0, 'about:blank', `hub unreachable: ${(e as Error).message}`);
+      throw new HubError(0, 'about:blank', deps.t('worker_hub_unreachable', (e as Error).message));
     }
     const json: unknown = res.status === 204 ? undefined : await res.json().catch(() => undefined);
     if (!res.ok) {
@@ -87,12 +88,12 @@ export function createHubApi(deps: { fetch: typeof fetch; timeoutMs?: number }):
       throw new HubError(
         res.status,
         problem.success ? problem.data.type : 'about:blank',
-        problem.success ? (problem.data.detail ?? problem.data.title) : `hub answered ${res.status}`,
+        problem.success ? (problem.data.detail ?? problem.data.title) : deps.t('worker_hub_answered', res.status),
       );
     }
     if (!schema) return undefined as T;
     const parsed = schema.safeParse(json);
-    if (!parsed.success) throw new HubError(res.status, 'about:blank', `unexpected answer from ${path}`);
+    if (!parsed.success) throw new HubError(res.status, 'about:blank', deps.t('worker_hub_unexpected_answer_from', path));
     return parsed.data;
   }
 

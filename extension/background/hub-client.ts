@@ -3,6 +3,7 @@
  * apart from what may be retried safely with the same Idempotency-Key.
  */
 import { type CreatePaymentRequest, Payment, ProblemDetails } from '../../shared/api.js';
+import type { T } from '../common/i18n.js';
 import type { HubSession } from '../common/state.js';
 
 export type PayOutcome =
@@ -18,8 +19,8 @@ export interface HubClient {
 }
 
 /** What one call to the hub came to: its validated answer, a refusal, or an outcome to replay. */
-export type HubAnswer<T> =
-  | { kind: 'answered'; value: T }
+export type HubAnswer<V> =
+  | { kind: 'answered'; value: V }
   | { kind: 'refused'; status: number; type: string; message: string }
   | { kind: 'retry'; message: string };
 
@@ -27,14 +28,14 @@ export type HubAnswer<T> =
  * One authenticated call with a 200 answer checked against `schema`. 409 (the same key still
  * running), 429 and 5xx are replayable; `retryStatuses` adds more. Anything else is a refusal.
  */
-export async function callHub<T>(
-  deps: { fetch: typeof fetch; timeoutMs?: number },
+export async function callHub<V>(
+  deps: { fetch: typeof fetch; t: T; timeoutMs?: number },
   session: HubSession,
   path: string,
   init: { method: string; key?: string; body?: unknown; cache?: RequestCache },
-  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } },
+  schema: { safeParse(v: unknown): { success: true; data: V } | { success: false } },
   retryStatuses: readonly number[] = [],
-): Promise<HubAnswer<T>> {
+): Promise<HubAnswer<V>> {
   let res: Response;
   try {
     res = await deps.fetch(new URL(path, session.url), {
@@ -48,26 +49,26 @@ export async function callHub<T>(
       signal: AbortSignal.timeout(deps.timeoutMs ?? 30_000),
     });
   } catch (e) {
-    return { kind: 'retry', message: `hub unreachable: ${(e as Error).message}` };
+    return { kind: 'retry', message: deps.t('worker_hub_unreachable', (e as Error).message) };
   }
   const json: unknown = await res.json().catch(() => undefined);
   if (res.status === 200) {
     const parsed = schema.safeParse(json);
-    return parsed.success ? { kind: 'answered', value: parsed.data } : { kind: 'retry', message: 'the hub answered something unexpected' };
+    return parsed.success ? { kind: 'answered', value: parsed.data } : { kind: 'retry', message: deps.t('worker_hub_unexpected_answer') };
   }
   // 409: the same key is still running at the hub; 5xx: unknown. Both are safe to replay.
   if (res.status === 409 || res.status === 429 || res.status >= 500 || retryStatuses.includes(res.status))
-    return { kind: 'retry', message: `hub answered ${res.status}` };
+    return { kind: 'retry', message: deps.t('worker_hub_answered', res.status) };
   const problem = ProblemDetails.safeParse(json);
   return {
     kind: 'refused',
     status: res.status,
     type: problem.success ? problem.data.type : 'about:blank',
-    message: problem.success ? (problem.data.detail ?? problem.data.title) : `hub answered ${res.status}`,
+    message: problem.success ? (problem.data.detail ?? problem.data.title) : deps.t('worker_hub_answered', res.status),
   };
 }
 
-export function createHubClient(deps: { fetch: typeof fetch; timeoutMs?: number }): HubClient {
+export function createHubClient(deps: { fetch: typeof fetch; t: T; timeoutMs?: number }): HubClient {
   return {
     async pay(session, idempotencyKey, body) {
       const a = await callHub(deps, session, '/payments', { method: 'POST', key: idempotencyKey, body }, Payment);

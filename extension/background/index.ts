@@ -43,7 +43,7 @@ const APPROVE_PAGE = 'extension/approve/index.html';
 const ICON = 'extension/icons/icon-128.png';
 
 const workerFetch: typeof fetch = (input, init) => fetch(input, init);
-const api = createHubApi({ fetch: workerFetch });
+const api = createHubApi({ fetch: workerFetch, t });
 
 const auth = createAuth({
   t,
@@ -130,7 +130,7 @@ const approvals = createApprovals({
     api.payment(s, id).catch((e: unknown) => (e instanceof HubError && e.status === 404 ? null : Promise.reject(e))),
   notify: async ({ title, message }) =>
     void (await chrome.notifications.create({ type: 'basic', iconUrl: browser.runtime.getURL(ICON), title, message, priority: 0 })),
-  hub: createHubClient({ fetch: workerFetch }),
+  hub: createHubClient({ fetch: workerFetch, t }),
   session: () => auth.current(),
   onCompleted: async (r) => void (await proof.retry(r)),
   onFinished: (requests) => provider.finished(requests),
@@ -150,7 +150,7 @@ const approvals = createApprovals({
 const deposits = createDeposits({
   t,
   local: browser.storage.local,
-  client: createDepositClient({ fetch: workerFetch }),
+  client: createDepositClient({ fetch: workerFetch, t }),
   session: () => auth.current(),
   rails,
   sign: createAuthorizationSigner({ session: browser.storage.session, t }),

@@ -103,7 +103,7 @@ describe.each(ENGINES)('signed-in sockets on %s', (engine) => {
       const wallet = Wallet.createRandom();
       const local = new MemoryStorage();
       const session = new MemoryStorage();
-      const api = createHubApi({ fetch });
+      const api = createHubApi({ t: tEn, fetch });
       const auth = createAuth({ t: tEn, local, session, api, sign: (pk, message) => new Wallet(pk).signMessage(message) });
       await session.set({ [KEYS.unlocked]: { address: wallet.address, privateKey: wallet.privateKey } });
       // The extension's own SIWE message (chain id, URI, issuedAt) passes the hub's checks.

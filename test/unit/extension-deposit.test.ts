@@ -143,9 +143,9 @@ function worker(p: { session: MemoryStorage; hubSession: HubSession }, local: Me
   const deposits = createDeposits({
     t: tEn,
     local,
-    client: createDepositClient({ fetch: recording, timeoutMs: opts.timeoutMs }),
+    client: createDepositClient({ t: tEn, fetch: recording, timeoutMs: opts.timeoutMs }),
     session: async () => p.hubSession,
-    rails: createRails({ session: p.session, api: createHubApi({ fetch }), current: async () => p.hubSession }),
+    rails: createRails({ session: p.session, api: createHubApi({ t: tEn, fetch }), current: async () => p.hubSession }),
     sign: createAuthorizationSigner({ session: p.session, t: tEn }),
     backoff: { firstMs: 50, maxMs: 400 },
     onCompleted: async (d) => void refreshed.push(d),

@@ -43,7 +43,7 @@ describe('CSV export of every payment', () => {
   });
 
   it(`pages through all ${COUNT} payments (more than the ${PAYMENTS_SHOWN} the popup keeps), each once, newest first`, async () => {
-    const api = createHubApi({ fetch });
+    const api = createHubApi({ t: tEn, fetch });
     const session = { url: hub.url, accessToken: s.accessToken };
     const calls: string[] = [];
     const counting = {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { tEn } from '../helpers/i18n-en.js';
 import { createHubClient } from '../../extension/background/hub-client.js';
 
 const session = { url: 'http://127.0.0.1:8402', accessToken: 'at_1' };
@@ -23,7 +24,10 @@ const paymentJson = {
 describe('hub client', () => {
   it('posts the payment with the bearer token and the Idempotency-Key', async () => {
     const seen: { url: string; init: RequestInit }[] = [];
-    const client = createHubClient({ fetch: async (url, init) => (seen.push({ url: String(url), init: init! }), json(200, paymentJson)) });
+    const client = createHubClient({
+      t: tEn,
+      fetch: async (url, init) => (seen.push({ url: String(url), init: init! }), json(200, paymentJson)),
+    });
     const out = await client.pay(session, 'tollway-k', body);
     expect(out).toEqual({ kind: 'answered', payment: paymentJson });
     expect(seen[0]!.url).toBe('http://127.0.0.1:8402/payments');
@@ -32,7 +36,7 @@ describe('hub client', () => {
   });
   it('tells refusals (nothing paid) from unknown outcomes (replay the key)', async () => {
     const answer = (res: Response | Error) =>
-      createHubClient({ fetch: async () => (res instanceof Error ? Promise.reject(res) : res) }).pay(session, 'k', body);
+      createHubClient({ t: tEn, fetch: async () => (res instanceof Error ? Promise.reject(res) : res) }).pay(session, 'k', body);
     expect(
       await answer(
         json(400, {

@@ -116,11 +116,11 @@ function worker(p: { session: MemoryStorage; hubSession: HubSession }, local: Me
     entry.replayed = res.headers.get('idempotent-replayed');
     return res;
   };
-  const api = createHubApi({ fetch });
+  const api = createHubApi({ t: tEn, fetch });
   const approvals = createApprovals({
     t: tEn,
     local,
-    hub: createHubClient({ fetch: recording, timeoutMs: opts.timeoutMs }),
+    hub: createHubClient({ t: tEn, fetch: recording, timeoutMs: opts.timeoutMs }),
     session: async () => p.hubSession,
     window: createApprovalWindow({ windows: new Windows(), session: p.session, url: 'chrome-extension://x/approve.html' }),
     setBadge: async () => undefined,
@@ -370,7 +370,7 @@ describe('the GET /rails cache', () => {
     let current: HubSession | null = { url: hubUrl, accessToken: 'unused' };
     const rails = createRails({
       session,
-      api: createHubApi({ fetch: (input, init) => (reads.push(String(input)), fetch(input, init)), timeoutMs: 3000 }),
+      api: createHubApi({ t: tEn, fetch: (input, init) => (reads.push(String(input)), fetch(input, init)), timeoutMs: 3000 }),
       current: async () => current,
       now: () => t,
     });

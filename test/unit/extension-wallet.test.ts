@@ -1,5 +1,6 @@
 import { Wallet } from 'ethers';
 import { describe, expect, it } from 'vitest';
+import { tEn } from '../helpers/i18n-en.js';
 import { createHubApi, HubError } from '../../extension/background/hub-api.js';
 import { StoredKeystore, UnlockedKey } from '../../extension/common/state.js';
 import { encryptWallet, importWallet, newWallet, unlockKeystore } from '../../extension/common/wallet.js';
@@ -35,6 +36,7 @@ describe('hub api', () => {
   it('validates answers and turns problems into HubErrors', async () => {
     const seen: string[] = [];
     const api = createHubApi({
+      t: tEn,
       fetch: async (url, init) => (
         seen.push(`${init?.method} ${String(url)} ${JSON.stringify(init?.headers)}`), json(200, { nonce: 'abc123abc123' })
       ),
@@ -42,6 +44,7 @@ describe('hub api', () => {
     expect(await api.nonce('http://127.0.0.1:8402')).toBe('abc123abc123');
     expect(seen[0]).toBe('GET http://127.0.0.1:8402/auth/nonce {}');
     const refused = createHubApi({
+      t: tEn,
       fetch: async () =>
         json(401, { type: 'https://tollway.dev/problems/unauthorized', title: 'Unauthorized', status: 401, detail: 'token revoked' }),
     });
@@ -50,11 +53,11 @@ describe('hub api', () => {
       type: 'https://tollway.dev/problems/unauthorized',
       message: 'token revoked',
     });
-    const odd = createHubApi({ fetch: async () => json(200, { accessToken: 1 }) });
+    const odd = createHubApi({ t: tEn, fetch: async () => json(200, { accessToken: 1 }) });
     await expect(odd.refresh('http://h', 'rt')).rejects.toBeInstanceOf(HubError);
-    const down = createHubApi({ fetch: async () => Promise.reject(new Error('ECONNREFUSED')) });
+    const down = createHubApi({ t: tEn, fetch: async () => Promise.reject(new Error('ECONNREFUSED')) });
     await expect(down.nonce('http://h')).rejects.toMatchObject({ status: 0 });
-    const logout = createHubApi({ fetch: async () => new Response(null, { status: 204 }) });
+    const logout = createHubApi({ t: tEn, fetch: async () => new Response(null, { status: 204 }) });
     await expect(logout.logout('http://h', 'rt')).resolves.toBeUndefined();
   });
 });
