@@ -256,7 +256,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
       })
     : undefined;
   const publisher = broker
-    ? createOutboxDispatcher({ db, clock, sinks: [broker], doneColumn: 'published_at', advisoryLock: 84020017, logger })
+    ? createOutboxDispatcher({ db, clock, sinks: [broker], doneColumn: 'published_at', unlocked: true, logger })
     : undefined;
   poke = () => {
     dispatcher.poke();

@@ -36,7 +36,9 @@ interface Connected {
  * had it: `duplicate`); anything else throws and the dispatcher tries the batch again later. A
  * user's events are published one after another, each after the previous one's PubAck, so a
  * failure can never leave a later event of a payment in the stream ahead of an earlier one;
- * different users' events go in parallel. The connection is opened on first use, not at start:
+ * different users' events go in parallel. Several hub processes on one PostgreSQL may publish the
+ * same event; the server keeps one, and the order still holds, since a PubAck (new or duplicate)
+ * means the stream has that event before the next is sent. The connection is opened on first use, not at start:
  * a hub whose broker is down starts and takes payments as usual, and its events wait.
  */
 export function createBrokerSink(opts: BrokerSinkOptions): BrokerSink {

@@ -22,11 +22,12 @@ export interface OutboxDispatcherOptions {
    */
   doneColumn?: 'dispatched_at' | 'published_at';
   /**
-   * PostgreSQL: runs hold this advisory lock (one process at a time) and read rows without row
-   * locks, instead of locking each user's head row. For a sink that may wait long (a broker that
-   * is down): with row locks it would hold rows the other dispatcher needs for as long.
+   * Read, deliver, then mark in a short transaction on PostgreSQL too (SQLite always does): for a
+   * sink that may wait long (a broker that is down), which must hold neither rows nor the writer
+   * meanwhile. Only for a sink whose deliveries are idempotent and that orders a user's events by
+   * its own acknowledgements (broker.ts): several processes may then deliver the same rows.
    */
-  advisoryLock?: number;
+  unlocked?: boolean;
   /** Once per delivered event, with its age (now − created_at) in ms. */
   onDelivered?(lagMs: number): void;
   logger?: Pick<Logger, 'warn' | 'error'>;
@@ -63,7 +64,7 @@ const MARK_CHUNK = 500;
  * then marked in a short transaction; runs never overlap, so nothing is taken twice.
  */
 export function createOutboxDispatcher(opts: OutboxDispatcherOptions): OutboxDispatcher {
-  const { db, clock, sinks, logger, advisoryLock } = opts;
+  const { db, clock, sinks, logger, unlocked } = opts;
   const done = opts.doneColumn ?? 'dispatched_at';
   const batchSize = Math.max(1, opts.batchSize ?? 200);
   const pollIntervalMs = opts.pollIntervalMs ?? 250;
@@ -75,10 +76,10 @@ export function createOutboxDispatcher(opts: OutboxDispatcherOptions): OutboxDis
   async function claim(q: Queryable): Promise<OutboxRecord[]> {
     // SQLite: one dispatcher per file and one writer, so id order is commit order and so seq order
     // per user; the plain scan of the undispatched index is all the ordering needed.
-    // PostgreSQL under the advisory lock: nobody else takes rows, and a user's events commit in seq
-    // order (appendEvent holds the user's row until commit), so the rows of a user that a reader
-    // sees undispatched are always its earliest ones, in id order: the same scan keeps the order.
-    if (q.dialect === 'sqlite' || advisoryLock !== undefined) {
+    // PostgreSQL unlocked: a user's events commit in seq order (appendEvent holds the user's row
+    // until commit), so the rows of a user that a reader sees undone are always its earliest ones,
+    // in id order: the same scan keeps each user's order.
+    if (q.dialect === 'sqlite' || unlocked) {
       return (
         await q.all<Parameters<typeof toRecord>[0]>(`SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE ${done} IS NULL ORDER BY id LIMIT ?`, [
           batchSize,
@@ -147,12 +148,8 @@ export function createOutboxDispatcher(opts: OutboxDispatcherOptions): OutboxDis
   }
 
   async function runBatch(): Promise<OutboxRecord[]> {
-    if (db.dialect === 'postgres') {
+    if (db.dialect === 'postgres' && !unlocked) {
       return db.transaction(async (tx) => {
-        if (advisoryLock !== undefined) {
-          const lock = await tx.get<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock(${Math.trunc(advisoryLock)}) AS ok`);
-          if (!lock?.ok) return []; // another process is running this dispatcher
-        }
         const events = await claim(tx);
         if (events.length === 0) return events;
         await deliver(events);
