@@ -8,7 +8,7 @@ import { useState } from 'preact/hooks';
 import { t } from '../common/i18n.js';
 import { send, useStoredEntry, useStoredValue } from '../common/page.js';
 import { HubSession, KEYS, Settings, StoredKeystore, UnlockedKey } from '../common/state.js';
-import { type AnyWallet, encryptWallet, unlockedOf, unlockKeystore } from '../common/wallet.js';
+import { type AnyWallet, encryptWallet, unlockedOf, unlockKeystore, WrongPasswordError } from '../common/wallet.js';
 import { SignedIn, SignInForm, UnlockForm } from './Account.js';
 import { Setup } from './Setup.js';
 
@@ -55,7 +55,7 @@ export function Onboarding() {
   const finish = (hubUrl: string, wallet: AnyWallet, password: string) => {
     setFinishing(true);
     void run(t('onboarding_busy_encrypting'), async () => {
-      const ks = await encryptWallet(wallet, password, (p) => setBusy({ text: t('onboarding_busy_encrypting'), progress: p }));
+      const ks = await encryptWallet(wallet, password, t, (p) => setBusy({ text: t('onboarding_busy_encrypting'), progress: p }));
       await chrome.storage.local.set({ [KEYS.keystore]: ks, [KEYS.settings]: { hubUrl } });
       await chrome.storage.session.set({ [KEYS.unlocked]: unlockedOf(wallet) });
       setBusy({ text: t('onboarding_busy_signing_in') });
@@ -96,12 +96,10 @@ export function Onboarding() {
           run(t('onboarding_busy_unlocking'), async () => {
             let key: UnlockedKey;
             try {
-              key = await unlockKeystore(keystore.data, password, (p) => setBusy({ text: t('onboarding_busy_unlocking'), progress: p }));
+              key = await unlockKeystore(keystore.data, password, t, (p) => setBusy({ text: t('onboarding_busy_unlocking'), progress: p }));
             } catch (e) {
-              // wallet.ts says "Wrong password" for a keystore that would not decrypt; anything else is shown as a failure to unlock.
-              throw new Error(
-                e instanceof Error && e.message === 'Wrong password' ? t('onboarding_wrong_password') : t('onboarding_unlock_failed'),
-              );
+              // A keystore that would not decrypt is a wrong password; anything else is shown as a failure to unlock.
+              throw new Error(e instanceof WrongPasswordError ? e.message : t('onboarding_unlock_failed'));
             }
             await chrome.storage.session.set({ [KEYS.unlocked]: key });
             if (settings.success) await signIn(settings.data.hubUrl);

@@ -82,7 +82,7 @@ export function WalletStep(props: {
     let imported: AnyWallet | null = null;
     if (mode === 'import') {
       try {
-        imported = importWallet(secret);
+        imported = importWallet(secret, t);
       } catch {
         return setError({ text: t('onboarding_wallet_bad_secret'), field: 'secret' });
       }

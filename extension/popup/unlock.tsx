@@ -23,7 +23,7 @@ function Unlock() {
     setProblem(null);
     try {
       const got = await chrome.storage.local.get(KEYS.keystore);
-      const key = await unlockKeystore(StoredKeystore.parse(got[KEYS.keystore]), password);
+      const key = await unlockKeystore(StoredKeystore.parse(got[KEYS.keystore]), password, t);
       setPassword('');
       // Told first (this frame is gone once the key is stored): the popup signs in when it sees the key.
       window.parent.postMessage({ type: UNLOCKED }, location.origin);

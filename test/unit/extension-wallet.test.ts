@@ -3,30 +3,33 @@ import { describe, expect, it } from 'vitest';
 import { tEn } from '../helpers/i18n-en.js';
 import { createHubApi, HubError } from '../../extension/background/hub-api.js';
 import { StoredKeystore, UnlockedKey } from '../../extension/common/state.js';
-import { encryptWallet, importWallet, newWallet, unlockKeystore } from '../../extension/common/wallet.js';
+import { encryptWallet, importWallet, newWallet, unlockKeystore, WrongPasswordError } from '../../extension/common/wallet.js';
 
 describe('wallet keystore', () => {
   it('stores only ethers scrypt keystore JSON at the default cost, and unlocks with the password only', async () => {
     const w = newWallet();
-    const ks = await encryptWallet(w, 'a long password');
+    const ks = await encryptWallet(w, 'a long password', tEn);
     expect(StoredKeystore.parse(ks)).toEqual(ks);
     expect(ks.json).not.toContain(w.privateKey.slice(2));
     const doc = JSON.parse(ks.json) as { Crypto: { kdf: string; kdfparams: { n: number; r: number; p: number } } };
     expect(doc.Crypto.kdf).toBe('scrypt');
     expect(doc.Crypto.kdfparams).toMatchObject({ n: 131072, r: 8, p: 1 });
-    const key = await unlockKeystore(ks, 'a long password');
+    const key = await unlockKeystore(ks, 'a long password', tEn);
     expect(UnlockedKey.parse(key)).toEqual({ address: w.address, privateKey: w.privateKey });
-    await expect(unlockKeystore(ks, 'wrong password!')).rejects.toThrow('Wrong password');
-    await expect(encryptWallet(w, 'short')).rejects.toThrow(/at least 8/);
+    // Its own class, so that onboarding tells a wrong password apart in any language.
+    const wrong = await unlockKeystore(ks, 'wrong password!', tEn).catch((e: unknown) => e);
+    expect(wrong).toBeInstanceOf(WrongPasswordError);
+    expect((wrong as Error).message).toBe('Wrong password');
+    await expect(encryptWallet(w, 'short', tEn)).rejects.toThrow(/at least 8/);
   }, 20_000);
 
   it('imports a private key (with or without 0x) or a recovery phrase, and refuses anything else', () => {
     const w = Wallet.createRandom();
-    expect(importWallet(w.privateKey).address).toBe(w.address);
-    expect(importWallet(`  ${w.privateKey.slice(2)}\n`).address).toBe(w.address);
-    expect(importWallet(`  ${w.mnemonic!.phrase.toUpperCase().replace(/ /g, '   ')} `).address).toBe(w.address);
-    expect(() => importWallet('not a key')).toThrow(/recovery phrase/);
-    expect(() => importWallet('abandon abandon abandon')).toThrow(/recovery phrase/);
+    expect(importWallet(w.privateKey, tEn).address).toBe(w.address);
+    expect(importWallet(`  ${w.privateKey.slice(2)}\n`, tEn).address).toBe(w.address);
+    expect(importWallet(`  ${w.mnemonic!.phrase.toUpperCase().replace(/ /g, '   ')} `, tEn).address).toBe(w.address);
+    expect(() => importWallet('not a key', tEn)).toThrow(/recovery phrase/);
+    expect(() => importWallet('abandon abandon abandon', tEn)).toThrow(/recovery phrase/);
   });
 });
 
