@@ -97,7 +97,7 @@ export async function appendEvent(tx: Queryable, ev: OutboxEvent, now: number): 
 /**
  * appendEvent in one round trip on PostgreSQL: the seq bump and the insert as one statement, the
  * payload finished in SQL with the seq (the same text as below). Saves a round trip per payment,
- * which the writer connection of a group commit pays one after another.
+ * during which the payment's transaction holds its rows locked.
  */
 async function appendEventPg(tx: Queryable, ev: OutboxEvent, paymentJson: string, now: number): Promise<PaymentStatusUpdate> {
   const head = `${paymentJson.slice(0, -1)},"previousStatus":${JSON.stringify(ev.previousStatus)},"seq":`;

@@ -1,5 +1,4 @@
 import pg from 'pg';
-import { createGroupCommit } from './pg-group-commit.js';
 import type { Db, Queryable } from './types.js';
 
 // int8 (timestamps in ms, sequence numbers) fit a JS number; NUMERIC amounts stay strings.
@@ -25,23 +24,17 @@ function toPg(sql: string): string {
 const bind = (params: readonly unknown[] | undefined): unknown[] =>
   (params ?? []).map((p) => (typeof p === 'bigint' ? p.toString() : typeof p === 'boolean' ? (p ? 1 : 0) : p));
 
-const OVER = { closed: false };
-/** With `state`, statements after the transaction ended are refused (they would land in the next one). */
-function wrap(client: pg.Pool | pg.PoolClient, state: { closed: boolean } = OVER): Queryable {
-  const query = (sql: string, params: readonly unknown[] | undefined) => {
-    if (state.closed) return Promise.reject(new Error('transaction is over'));
-    return client.query(toPg(sql), bind(params));
-  };
+function wrap(client: pg.Pool | pg.PoolClient): Queryable {
   return {
     dialect: 'postgres',
     async all<T>(sql: string, params?: readonly unknown[]) {
-      return (await query(sql, params)).rows as T[];
+      return (await client.query(toPg(sql), bind(params))).rows as T[];
     },
     async get<T>(sql: string, params?: readonly unknown[]) {
-      return (await query(sql, params)).rows[0] as T | undefined;
+      return (await client.query(toPg(sql), bind(params))).rows[0] as T | undefined;
     },
     async run(sql: string, params?: readonly unknown[]) {
-      return { changes: (await query(sql, params)).rowCount ?? 0 };
+      return { changes: (await client.query(toPg(sql), bind(params))).rowCount ?? 0 };
     },
   };
 }
@@ -49,31 +42,20 @@ function wrap(client: pg.Pool | pg.PoolClient, state: { closed: boolean } = OVER
 export interface PostgresOptions {
   connectionString: string;
   max?: number;
-  /** Transactions per group commit (pg-group-commit.ts); 1 runs each in a transaction of its own. */
-  maxGroup?: number;
   /** Schema to use (created if missing); lets tests run side by side in one database. */
   schema?: string;
 }
 
-/**
- * Reads (outside transactions, and snapshots) use a pool; every transaction goes through one
- * writer connection that commits them in groups (pg-group-commit.ts), as SQLite's single writer does.
- */
 export function openPostgres(opts: PostgresOptions): Db {
-  const connection = {
+  const pool = new pg.Pool({
     connectionString: opts.connectionString,
+    max: opts.max ?? 10,
     types,
     ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
-  };
-  const pool = new pg.Pool({ ...connection, max: opts.max ?? 10 });
-  // A pool of one: it reconnects by itself after the writer's connection was lost.
-  const writer = new pg.Pool({ ...connection, max: 1 });
+  });
   // An idle client that errors (server restart) must not crash the process.
   pool.on('error', () => undefined);
-  writer.on('error', () => undefined);
   const base = wrap(pool);
-  const groups = createGroupCommit(writer, (client, state) => wrap(client, state), { maxGroup: opts.maxGroup });
-  let closed = false;
   let schemaReady: Promise<void> | undefined;
   const ensureSchema = () => {
     if (!opts.schema) return Promise.resolve();
@@ -81,20 +63,26 @@ export function openPostgres(opts: PostgresOptions): Db {
     return schemaReady;
   };
 
-  async function transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    if (closed) throw new Error('the store is closed');
-    await ensureSchema();
-    return groups.transaction(fn);
-  }
-
   return {
     dialect: 'postgres',
     all: async (sql, params) => (await ensureSchema(), base.all(sql, params)),
     get: async (sql, params) => (await ensureSchema(), base.get(sql, params)),
-    // A lone write is a transaction of its own, queued behind the open group: a write beside the
-    // writer could wait for a row the group holds while the group waits for it.
-    run: (sql, params) => transaction((tx) => tx.run(sql, params)),
-    transaction,
+    run: async (sql, params) => (await ensureSchema(), base.run(sql, params)),
+    async transaction(fn) {
+      await ensureSchema();
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const value = await fn(wrap(client));
+        await client.query('COMMIT');
+        return value;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
     async snapshot(fn) {
       await ensureSchema();
       const client = await pool.connect();
@@ -111,11 +99,7 @@ export function openPostgres(opts: PostgresOptions): Db {
       await pool.query('SELECT 1');
     },
     async close() {
-      if (closed) return;
-      closed = true;
-      // Transactions queued before close still run.
-      await groups.drain();
-      await Promise.all([pool.end(), writer.end()]);
+      await pool.end();
     },
   };
 }
