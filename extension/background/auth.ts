@@ -76,7 +76,7 @@ export function createAuth(deps: AuthDeps) {
     if (!key) throw new Error(deps.t('worker_locked'));
     const url = hubOrigin(hubUrl);
     const nonce = await deps.api.nonce(url);
-    const message = siweMessage({ hubUrl: url, address: key.address, nonce, issuedAt: new Date(now()) });
+    const message = siweMessage({ hubUrl: url, address: key.address, nonce, issuedAt: new Date(now()) }, deps.t);
     const signature = await deps.sign(key.privateKey, message);
     const tokens = await deps.api.signIn(url, message, signature);
     if (tokens.user.address.toLowerCase() !== key.address.toLowerCase()) throw new Error(deps.t('worker_hub_other_address'));

@@ -4,6 +4,7 @@
  * ~2.7 KB gzipped to the popup for nothing (the worker keeps it).
  */
 import { useEffect, useState } from 'preact/hooks';
+import { t } from './i18n.js';
 import { Reply, type PageMessage } from './messages.js';
 
 /** The value under a storage key, kept current through storage.onChanged. */
@@ -32,7 +33,7 @@ export function useStoredEntry(key: string, area: 'local' | 'session' = 'local')
 export async function send(message: PageMessage): Promise<Reply> {
   try {
     const parsed = Reply.safeParse(await chrome.runtime.sendMessage(message));
-    return parsed.success ? parsed.data : { ok: false, error: 'unexpected reply' };
+    return parsed.success ? parsed.data : { ok: false, error: t('page_unexpected_reply') };
   } catch (e) {
     return { ok: false, error: e instanceof Error ? e.message : String(e) };
   }

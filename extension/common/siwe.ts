@@ -1,8 +1,11 @@
 /**
  * The EIP-4361 (Sign-In with Ethereum) message the extension signs, built by hand in the exact
  * layout of the `siwe` package's `prepareMessage()` (a unit test holds the two equal), so that the
- * worker does not bundle a parser it never needs.
+ * worker does not bundle a parser it never needs. The message itself stays English whatever the
+ * browser's language: the hub checks it byte for byte. Only the errors are the person's words.
  */
+import type { T } from './i18n.js';
+
 export const SIWE_STATEMENT = 'Sign in to Tollway';
 
 export interface SiweFields {
@@ -15,10 +18,10 @@ export interface SiweFields {
   chainId?: number;
 }
 
-export function siweMessage(f: SiweFields): string {
+export function siweMessage(f: SiweFields, t: T): string {
   const hub = new URL(f.hubUrl);
-  if (!/^[A-Za-z0-9]{8,}$/.test(f.nonce)) throw new Error('the hub sent an invalid nonce');
-  if (!/^0x[0-9a-fA-F]{40}$/.test(f.address)) throw new Error('not an address');
+  if (!/^[A-Za-z0-9]{8,}$/.test(f.nonce)) throw new Error(t('worker_siwe_bad_nonce'));
+  if (!/^0x[0-9a-fA-F]{40}$/.test(f.address)) throw new Error(t('worker_siwe_bad_address'));
   return [
     `${hub.host} wants you to sign in with your Ethereum account:`,
     f.address,

@@ -15,7 +15,7 @@ describe('SIWE message', () => {
     const wallet = Wallet.createRandom();
     const issuedAt = new Date('2026-01-02T03:04:05.678Z');
     for (const hubUrl of ['http://127.0.0.1:8402', 'https://hub.example']) {
-      const mine = siweMessage({ hubUrl, address: wallet.address, nonce: 'abcdef0123456789', issuedAt });
+      const mine = siweMessage({ hubUrl, address: wallet.address, nonce: 'abcdef0123456789', issuedAt }, tEn);
       const u = new URL(hubUrl);
       const theirs = new SiweMessage({
         domain: u.host,
@@ -33,7 +33,7 @@ describe('SIWE message', () => {
   });
   it('refuses a nonce that could smuggle lines into the message', () => {
     expect(() =>
-      siweMessage({ hubUrl: HUB, address: Wallet.createRandom().address, nonce: 'abc\nURI: evil', issuedAt: new Date() }),
+      siweMessage({ hubUrl: HUB, address: Wallet.createRandom().address, nonce: 'abc\nURI: evil', issuedAt: new Date() }, tEn),
     ).toThrow(/nonce/);
   });
 });
