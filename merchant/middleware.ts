@@ -49,14 +49,8 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { rawBody } from './body.js';
 import { KIT_CORE } from './core-contract.js';
-import {
-  LIST_HEADERS,
-  paywallCore,
-  type PaywallChallenge,
-  type PaywallCoreOptions,
-  type PaywallHeaders,
-  type PaywallInfo,
-} from './paywall-core.js';
+import { sendCoreChallenge, setCoreHeaders } from './express-answer.js';
+import { paywallCore, type PaywallCoreOptions, type PaywallInfo } from './paywall-core.js';
 
 export { paywallCore, prefersHtml, LIST_HEADERS } from './paywall-core.js';
 export type {
@@ -99,9 +93,9 @@ export function paywall(opts: PaywallOptions): Paywall {
       prefersHtml: req.accepts(['json', 'html']) === 'html',
       native: req,
     });
-    if (answer.kind === 'challenge') return send(res, answer);
+    if (answer.kind === 'challenge') return sendCoreChallenge(res, answer);
 
-    setHeaders(res, answer.responseHeaders);
+    setCoreHeaders(res, answer.responseHeaders);
     res.locals.tollway = answer.locals;
     const { settle, finished } = answer;
     if (finished) res.once('finish', () => finished(res.statusCode));
@@ -122,9 +116,9 @@ export function paywall(opts: PaywallOptions): Paywall {
     if (settled.kind === 'challenge') {
       held.discard();
       restoreHeaders(res, before); // the route's cookies must not reach a 402
-      return send(res, settled);
+      return sendCoreChallenge(res, settled);
     }
-    setHeaders(res, settled.headers);
+    setCoreHeaders(res, settled.headers);
     held.flush();
   }
 
@@ -135,25 +129,6 @@ export function paywall(opts: PaywallOptions): Paywall {
   Object.defineProperty(middleware, PAYWALL_INFO, { value: core.info, enumerable: true });
   Object.defineProperty(middleware, KIT_CORE, { value: core }); // for offer()
   return middleware;
-}
-
-function setHeaders(res: Response, headers: PaywallHeaders): void {
-  for (const [name, value] of Object.entries(headers)) {
-    const lower = name.toLowerCase();
-    if (lower === 'vary') res.vary(value);
-    else if (LIST_HEADERS.has(lower)) {
-      const current = res.getHeader(name);
-      res.setHeader(name, current ? `${String(current)}, ${value}` : value);
-    } else res.setHeader(name, value);
-  }
-}
-
-function send(res: Response, answer: PaywallChallenge): void {
-  res.status(answer.status);
-  setHeaders(res, answer.headers);
-  if (answer.html !== undefined) res.type('html').send(answer.html);
-  else if (answer.contentType === 'application/json') res.json(answer.body);
-  else res.type(answer.contentType).send(JSON.stringify(answer.body));
 }
 
 type HeaderSnapshot = Record<string, number | string | string[] | undefined>;
