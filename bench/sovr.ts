@@ -13,7 +13,6 @@
  * `npx tsx bench/sovr.ts [blockTimeMs]` prints the figures.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -25,6 +24,7 @@ import { encodeTransferWithAuthorization } from '../server/rails/sovr/abi.js';
 import type { Authorization } from '../server/rails/sovr/authorization.js';
 import { createGateway, type SignedTx } from '../server/chain/evm/gateway.js';
 import { openSqlite } from '../server/store/sqlite.js';
+import { freePort } from '../test/helpers/hub.js';
 
 export interface SovrBenchResult {
   blockTimeMs: number;
@@ -32,17 +32,6 @@ export interface SovrBenchResult {
   oneAtATime: { payments: number; seconds: number; perSecond: number; blocks: number };
   /** gateway.perSecond / oneAtATime.perSecond */
   ratio: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
