@@ -97,7 +97,7 @@ describe.skipIf(!hasChromium)(title, () => {
 
     // Step 1: the heading has the focus; the check tells a closed port and a server that is no hub from a hub.
     await stepShown(page, 'Step 1 of 4');
-    expect(await focused(page)).toBe('H2: Step 1 of 4 Which hub pays for you?');
+    await expect.poll(() => focused(page)).toBe('H2: Step 1 of 4 Which hub pays for you?');
     const closed = `http://127.0.0.1:${await freePort()}`;
     await page.getByLabel('Hub URL').fill(closed);
     await expect
@@ -123,7 +123,7 @@ describe.skipIf(!hasChromium)(title, () => {
 
     // Step 2: all sites, asked from Chrome in the click.
     await stepShown(page, 'Step 2 of 4');
-    expect(await focused(page)).toBe('H2: Step 2 of 4 Where may Tollway work?');
+    await expect.poll(() => focused(page)).toBe('H2: Step 2 of 4 Where may Tollway work?');
     expect(await page.locator('.progress [aria-current=step]').textContent()).toBe('Site access');
     await scanAndShoot(page, '2-access');
     await accessStep(page);
@@ -149,7 +149,7 @@ describe.skipIf(!hasChromium)(title, () => {
 
     // Step 4: twelve words, and nothing saved yet.
     await stepShown(page, 'Step 4 of 4');
-    expect(await focused(page)).toBe('H2: Step 4 of 4 Write down your recovery phrase');
+    await expect.poll(() => focused(page)).toBe('H2: Step 4 of 4 Write down your recovery phrase');
     const phrase = await shownPhrase(page);
     expect(phrase).toHaveLength(12);
     await scanAndShoot(page, '4-phrase');
@@ -157,7 +157,7 @@ describe.skipIf(!hasChromium)(title, () => {
     await page.getByRole('button', { name: 'I wrote them down' }).click();
 
     // The check: three distinct positions; a wrong word is refused and named, and still nothing is saved.
-    expect(await focused(page)).toBe('H2: Step 4 of 4 Check your recovery phrase');
+    await expect.poll(() => focused(page)).toBe('H2: Step 4 of 4 Check your recovery phrase');
     const asked = await askedPositions(page);
     expect(new Set(asked).size).toBe(3);
     expect(asked.every((p) => p >= 1 && p <= 12)).toBe(true);
@@ -169,7 +169,7 @@ describe.skipIf(!hasChromium)(title, () => {
     await page.getByRole('button', { name: 'Confirm and finish' }).click();
     await expect.poll(() => page.getByTestId('step-error').textContent()).toBe(`Word ${second} is not right. Check what you wrote down.`);
     expect(await page.getByLabel(`Word ${second}`, { exact: true }).getAttribute('aria-invalid')).toBe('true');
-    expect(await focused(page)).toBe('INPUT: ');
+    await expect.poll(() => focused(page)).toBe('INPUT: ');
     await scanAndShoot(page, '4-check');
     expect(await localKeystore(b)).toBeUndefined();
     expect(await storedSession(b)).toBeUndefined();
@@ -184,7 +184,7 @@ describe.skipIf(!hasChromium)(title, () => {
     expect(session.url).toBe(hub.url);
     expect(session.user?.address.toLowerCase()).toBe(address.toLowerCase());
     expect(await page.getByRole('heading', { name: 'Tollway is ready' }).isVisible()).toBe(true);
-    expect(await focused(page)).toBe('H2: Tollway is ready');
+    await expect.poll(() => focused(page)).toBe('H2: Tollway is ready');
     // Shown once: the phrase is nowhere on the page any more.
     expect(await page.getByTestId('phrase').count()).toBe(0);
     expect(await page.content()).not.toContain(phrase.join(' '));
@@ -196,7 +196,7 @@ describe.skipIf(!hasChromium)(title, () => {
       .getByTestId('state')
       .filter({ hasText: /^Locked: / })
       .waitFor();
-    expect(await focused(page)).toBe('H2: Unlock your wallet');
+    await expect.poll(() => focused(page)).toBe('H2: Unlock your wallet');
     await scanAndShoot(page, '6-locked');
   });
 
@@ -285,7 +285,7 @@ describe.skipIf(!hasChromium)(title, () => {
 
     await stepShown(page, 'Step 1 of 4');
     await press('Tab');
-    expect(await focused(page)).toBe('INPUT: ');
+    await expect.poll(() => focused(page)).toBe('INPUT: ');
     await press('ControlOrMeta+A');
     await page.keyboard.type(hub.url);
     await page
@@ -295,7 +295,7 @@ describe.skipIf(!hasChromium)(title, () => {
     await press('Enter');
 
     await stepShown(page, 'Step 2 of 4');
-    expect(await focused(page)).toBe('H2: Step 2 of 4 Where may Tollway work?');
+    await expect.poll(() => focused(page)).toBe('H2: Step 2 of 4 Where may Tollway work?');
     // Back by keyboard, and on again.
     await tabTo('Back');
     await press('Enter');
