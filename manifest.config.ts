@@ -16,14 +16,14 @@ const icons = { 16: 'extension/icons/icon-16.png', 48: 'extension/icons/icon-48.
 export default defineManifest({
   manifest_version: 3,
   // Every string the pages show is in extension/_locales/<lang>/messages.json (copied to the
-  // build's _locales by vite.config.ts); the manifest's own name and description stay literal.
+  // build's _locales by vite.config.ts), the manifest's name, description and title included.
   default_locale: 'en',
-  name: 'Tollway',
-  description: 'Pay for what the web asks money for, in one click.',
+  name: '__MSG_app_name__',
+  description: '__MSG_app_description__',
   version: pkg.version,
   minimum_chrome_version: '116',
   icons,
-  action: { default_title: 'Tollway', default_popup: 'extension/popup/index.html', default_icon: icons },
+  action: { default_title: '__MSG_app_name__', default_popup: 'extension/popup/index.html', default_icon: icons },
   background: { service_worker: 'extension/background/index.ts', type: 'module' },
   // Onboarding doubles as the settings page: opened on install and from the popup.
   options_ui: { page: 'extension/onboarding/index.html', open_in_tab: true },

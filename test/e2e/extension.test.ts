@@ -85,7 +85,9 @@ describe.skipIf(!hasChromium)(title, () => {
   it('loads: the service worker runs the built manifest', async () => {
     expect(browser.worker.url()).toMatch(/^chrome-extension:\/\/[a-p]{32}\//);
     const manifest = await browser.worker.evaluate(() => chrome.runtime.getManifest());
-    expect(manifest).toMatchObject({ name: 'Tollway', manifest_version: 3 });
+    // The name is the locale's (messages.json), as Chrome shows it.
+    expect(manifest).toMatchObject({ name: '__MSG_app_name__', default_locale: 'en', manifest_version: 3 });
+    expect(await browser.worker.evaluate(() => chrome.i18n.getMessage('app_name'))).toBe('Tollway');
   });
 
   it('a 402 page load opens exactly one approval window showing 1 of 1', async () => {

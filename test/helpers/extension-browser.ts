@@ -139,6 +139,7 @@ export interface WorkerChrome {
   };
   permissions: { getAll(): Promise<{ origins?: string[]; permissions?: string[] }>; remove(p: { origins: string[] }): Promise<boolean> };
   notifications: { getAll(): Promise<Record<string, boolean>> };
+  i18n: { getMessage(key: string): string };
   scripting: { getRegisteredContentScripts(): Promise<{ id: string; matches?: string[] }[]> };
 }
 

@@ -24,30 +24,6 @@ function sources(dir: string): { path: string; text: string }[] {
 // The manifest is built from the repository root; its `__MSG_…__` names count as asked for.
 const files = [...sources(ROOT), { path: 'manifest.config.ts', text: readFileSync(resolve(ROOT, '../manifest.config.ts'), 'utf8') }];
 
-/**
- * Messages the pages' authors added and no page uses today: left in place (they are theirs to use or
- * drop), listed here so that no new dead message slips in, and checked to still be unused so that
- * this list only shrinks.
- */
-const KNOWN_UNUSED = [
-  'app_name',
-  'common_copy',
-  'common_retry',
-  'common_details',
-  'approve_pays_to',
-  'popup_account',
-  'popup_hub',
-  'popup_review',
-  'popup_open_receipt',
-  'popup_more',
-  'receipt_site',
-  'receipt_amount',
-  'receipt_status',
-  'receipt_why',
-  'receipt_explorer',
-  'receipt_copy_token',
-];
-
 /** `t('key'`, `deps.t("key"`, and `__MSG_key__` (manifest, HTML): the keys asked for by name. */
 function keysAsked(text: string): string[] {
   return [...text.matchAll(/\bt\(\s*['"]([A-Za-z0-9_@]+)['"]|__MSG_([A-Za-z0-9_@]+)__/g)].map((m) => (m[1] ?? m[2])!);
@@ -78,9 +54,7 @@ describe('messages.json', () => {
     const all = files.map((f) => f.text).join('\n');
     const prefixes = files.flatMap((f) => prefixesAsked(f.text));
     const unused = keys.filter((k) => !new RegExp(`['"\`]${k}['"\`]|__MSG_${k}__`).test(all) && !prefixes.some((p) => k.startsWith(p)));
-    expect(unused.filter((k) => !KNOWN_UNUSED.includes(k))).toEqual([]);
-    // Used (or removed) since: take it off the list.
-    expect(KNOWN_UNUSED.filter((k) => !unused.includes(k))).toEqual([]);
+    expect(unused).toEqual([]);
   });
 
   it('has no empty message, and no $0 or $10 (chrome.i18n fills $1…$9 only)', () => {
