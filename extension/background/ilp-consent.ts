@@ -1,0 +1,96 @@
+/**
+ * The wallet's own consent page, for a payment the hub answered `pending` on the ilp rail. It is
+ * opened as a window of its own, right where the approval window was (a real wallet's page refuses
+ * to be framed, and must show its own address bar origin to be trusted): the person approves or
+ * rejects there, the wallet sends that window to the hub's `/ilp/finish`, and the payment's outcome
+ * reaches the worker on the live socket like any other. Once the payment is final the window is
+ * closed, if the person has not closed it already. A payment charged to a budget grant completes
+ * without a consent page: nothing is opened for it, and nothing waits for one.
+ */
+import { ConsentWindows, ILP_CONSENT_KEY } from '../common/ilp.js';
+import type { T } from '../common/i18n.js';
+import type { ApprovalRequest } from '../common/state.js';
+import type { StorageArea } from '../common/storage.js';
+import { displayText } from '../common/text.js';
+import { consentUrlOf } from './ilp-plan.js';
+import { createSerial } from './serial.js';
+
+/** The slice of chrome.windows used here. */
+export interface ConsentWindowsApi {
+  create(opts: { url: string; type: 'popup'; width: number; height: number; focused: boolean }): Promise<{ id?: number }>;
+  remove(id: number): Promise<void>;
+}
+
+export type IlpConsent = ReturnType<typeof createIlpConsent>;
+
+/** Kept at most: older entries belong to windows long closed. */
+const KEEP = 20;
+
+export interface IlpConsentDeps {
+  windows: ConsentWindowsApi;
+  session: StorageArea;
+  t: T;
+  /** A system notification: why a payment from the wallet was not made, once its window is gone. */
+  notify?(n: { title: string; message: string }): Promise<void>;
+  width?: number;
+  height?: number;
+}
+
+export function createIlpConsent(deps: IlpConsentDeps) {
+  const serial = createSerial();
+
+  async function load(): Promise<ConsentWindows> {
+    const parsed = ConsentWindows.safeParse((await deps.session.get(ILP_CONSENT_KEY))[ILP_CONSENT_KEY]);
+    return parsed.success ? parsed.data : [];
+  }
+
+  const save = (list: ConsentWindows) => deps.session.set({ [ILP_CONSENT_KEY]: list.slice(-KEEP) });
+
+  async function open(transactionId: string, url: string): Promise<void> {
+    const list = await load();
+    if (list.some((w) => w.transactionId === transactionId)) return;
+    const w = await deps.windows.create({ url, type: 'popup', width: deps.width ?? 480, height: deps.height ?? 720, focused: true });
+    if (w.id !== undefined) await save([...list, { transactionId, windowId: w.id }]);
+  }
+
+  /** Closes the payment's consent window; true if there was one. */
+  async function close(transactionId: string): Promise<boolean> {
+    const list = await load();
+    const w = list.find((x) => x.transactionId === transactionId);
+    if (!w) return false;
+    await save(list.filter((x) => x !== w));
+    await deps.windows.remove(w.windowId).catch(() => undefined);
+    return true;
+  }
+
+  function hostOf(r: ApprovalRequest): string {
+    try {
+      return new URL(r.tabOrigin ?? r.site).host;
+    } catch {
+      return r.site;
+    }
+  }
+
+  return {
+    /**
+     * Requests that left the queue or learnt their outcome (the approval flow's `onFinished`): a
+     * consent page to show, or a consent window whose payment is final.
+     */
+    finished(requests: readonly ApprovalRequest[]): Promise<void> {
+      return serial(async () => {
+        for (const r of requests) {
+          const p = r.result;
+          if (p?.rail !== 'ilp') continue;
+          const url = r.status === 'submitted' ? consentUrlOf(p) : null;
+          if (url) await open(p.transactionId, url);
+          else if (r.status === 'completed') await close(p.transactionId);
+          else if (r.status === 'failed' && (await close(p.transactionId))) {
+            // Rejected on the wallet, or not answered in time: the window that said so is gone.
+            const message = displayText(r.error ?? deps.t('worker_payment_failed'), 200);
+            await deps.notify?.({ title: deps.t('worker_ilp_failed_title', hostOf(r)), message }).catch(() => undefined);
+          }
+        }
+      });
+    },
+  };
+}
