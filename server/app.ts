@@ -232,7 +232,10 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     allowPrivateTargets: config.webhookAllowPrivate,
     timeoutMs: webhookOverrides.timeoutMs ?? config.webhookTimeout * 1000,
     schedule: webhookOverrides.schedule ?? DEFAULT_WEBHOOK_SCHEDULE_MS,
-    onOutcome: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
+    onOutcome: (outcome) => {
+      metrics.webhookDeliveries.inc({ outcome });
+      if (outcome === 'disabled') poke(); // its webhook.disabled event is in the outbox
+    },
   });
   pokeWebhooks = () => webhookWorker.poke();
   const webhookSink = createWebhookSink({ db, clock, onRecorded: () => webhookWorker.poke() });

@@ -37,4 +37,14 @@ export const Deposit = z.object({
 });
 export type Deposit = z.infer<typeof Deposit>;
 
+/**
+ * A deposit's status change as sockets and the event broker carry it (`deposit.<status>`): the
+ * deposit as it now stands, with the per-user sequence number payments and top-ups share.
+ */
+export const DepositStatusUpdate = Deposit.extend({
+  previousStatus: DepositStatus.nullable(),
+  seq: z.number().int().positive().describe('Per-user, strictly increasing (shared with paymentStatusUpdate)'),
+});
+export type DepositStatusUpdate = z.infer<typeof DepositStatusUpdate>;
+
 export const DEPOSIT_ID_PATTERN = /^dep_[A-Za-z0-9_-]{16}$/;

@@ -27,6 +27,7 @@ import { challengeOf, fetchReask, notice, WATCHED_TYPES, type HeadersReceived } 
 import { createHubApi, HubError } from './hub-api.js';
 import { createHubClient } from './hub-client.js';
 import { createLive } from './live.js';
+import { createNetworks } from './networks.js';
 import { createProofRetry, type DnrApi } from './proof.js';
 import { createProvider, registerProviderScripts, type ScriptingApi } from './provider.js';
 import { createRails } from './rails.js';
@@ -100,6 +101,7 @@ const proof = createProofRetry({
 
 const budgets = createBudgets({ t, session: browser.storage.session, api, current: () => auth.current() });
 const passes = createPasses({ session: browser.storage.session });
+const networkSettings = createNetworks({ t, local: browser.storage.local, session: browser.storage.session, fetch: workerFetch });
 const rails = createRails({ session: browser.storage.session, api, current: () => auth.current() });
 
 /** The origin a tab shows, as the browser says (only for sites Tollway may access; else null). */
@@ -265,6 +267,10 @@ function act(m: PageMessage): Promise<unknown> {
       return Promise.resolve(hostAccessChanged());
     case 'deposit.create':
       return deposits.create(m.amount, m.window).then(() => undefined);
+    case 'networks.enable':
+      return networkSettings.enable(m.chainId, m.token);
+    case 'evm.balance':
+      return networkSettings.balance(m.chainId, m.token).then((balance) => ({ balance }));
     case 'topup.create':
       return topups.create(m.amount).then((topup) => {
         if (topup?.status === 'failed') throw new Error(topup.error ?? t('worker_hub_refused'));
@@ -278,7 +284,11 @@ browser.runtime.onMessage.addListener((message: unknown, sender: Runtime.Message
   const parsed = PageMessage.safeParse(message);
   if (!parsed.success) return Promise.resolve({ ok: false, error: 'unknown message' });
   return act(parsed.data).then(
-    (v): Reply => ({ ok: true, ...(v && typeof v === 'object' && 'csv' in v && typeof v.csv === 'string' ? { csv: v.csv } : {}) }),
+    (v): Reply => ({
+      ok: true,
+      ...(v && typeof v === 'object' && 'csv' in v && typeof v.csv === 'string' ? { csv: v.csv } : {}),
+      ...(v && typeof v === 'object' && 'balance' in v && typeof v.balance === 'string' ? { balance: v.balance } : {}),
+    }),
     (e: unknown): Reply => ({ ok: false, error: e instanceof Error ? e.message : String(e) }),
   );
 });

@@ -6,7 +6,8 @@
  */
 import { z } from 'zod';
 import { AllowancePayee, AllowancePeriod, Asset, SiteOrigin } from '../../shared/api.js';
-import { PositiveAmountString } from '../../shared/amount.js';
+import { AmountString, PositiveAmountString } from '../../shared/amount.js';
+import { EvmAddress } from '../../shared/eip3009.js';
 import { ServiceUrl as HubUrl } from '../../shared/url.js';
 import { PayFrom } from './state.js';
 
@@ -61,11 +62,20 @@ export const PageMessage = z.discriminatedUnion('type', [
   }),
   /** Add funds: ask the hub for a Lightning invoice of `amount` msat (it replaces the one shown). */
   z.object({ type: z.literal('topup.create'), amount: PositiveAmountString }),
+  /** Switch one listed token (and its network) on: the window's "Enable USDC on Base", confirmed there. */
+  z.object({ type: z.literal('networks.enable'), chainId: z.number().int().positive(), token: EvmAddress }),
+  /** The unlocked wallet's balance of a listed token from its network's RPC URL (the reply's `balance`). */
+  z.object({ type: z.literal('evm.balance'), chainId: z.number().int().positive(), token: EvmAddress }),
 ]);
 export type PageMessage = z.infer<typeof PageMessage>;
 
 export const Reply = z.union([
-  z.object({ ok: z.literal(true), csv: z.string().optional() }),
+  z.object({
+    ok: z.literal(true),
+    csv: z.string().optional(),
+    /** `evm.balance`: base units. */
+    balance: AmountString.optional(),
+  }),
   z.object({ ok: z.literal(false), error: z.string() }),
 ]);
 export type Reply = z.infer<typeof Reply>;

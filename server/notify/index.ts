@@ -1,9 +1,12 @@
 export {
   appendEvent,
+  appendOutboxEvent,
   appendTopupEvent,
   eventsSince,
+  isDepositEvent,
   isPaymentEvent,
   isTopupEvent,
+  isWebhookEvent,
   purgeDispatched,
   type OutboxEvent,
   type OutboxRecord,

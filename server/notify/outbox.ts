@@ -1,10 +1,12 @@
 import type { Payment, PaymentStatus, PaymentStatusUpdate } from '../../shared/api.js';
+import type { DepositStatusUpdate } from '../../shared/deposits.js';
 import type { Topup, TopupStatus, TopupStatusUpdate } from '../../shared/topups.js';
 import type { Queryable } from '../store/types.js';
+import type { NewOutboxEvent, WebhookDisabledUpdate } from './events.js';
 
 /**
- * The transactional outbox: every payment status change writes one row here in the same
- * transaction as the change itself, so an event exists if and only if the change committed.
+ * The transactional outbox: every payment status change (and a top-up's, a deposit's, a webhook
+ * endpoint switched off) writes one row here in the same transaction as the change itself, so an event exists if and only if the change committed.
  * The dispatcher delivers rows afterwards; the socket notifier replays them to reconnecting
  * clients. Rows are kept after dispatch (until `purgeDispatched`) because they are the replay log.
  */
@@ -24,13 +26,13 @@ export interface OutboxRecord {
   id: number;
   userId: string;
   merchantId: string | null;
-  /** The payment's id; for a `topup.*` event, the top-up's. */
+  /** The payment's id; for a `topup.*` event the top-up's, `deposit.*` the deposit's, `webhook.*` the merchant's. */
   paymentId: string;
   type: string;
   /** Per-user, strictly increasing and gap-free (it comes from users.last_seq). */
   seq: number;
-  /** A payment's update; a top-up's for `topup.*` events (see isTopupEvent). */
-  payload: PaymentStatusUpdate | TopupStatusUpdate;
+  /** A payment's update; a top-up's for `topup.*` events, and so on (see isTopupEvent and its siblings). */
+  payload: OutboxPayload;
   createdAt: number;
   dispatchedAt: number | null;
 }
@@ -57,7 +59,7 @@ export function toRecord(r: OutboxRow): OutboxRecord {
     paymentId: r.payment_id,
     type: r.type,
     seq: Number(r.seq),
-    payload: JSON.parse(r.payload) as PaymentStatusUpdate | TopupStatusUpdate,
+    payload: JSON.parse(r.payload) as OutboxPayload,
     createdAt: Number(r.created_at),
     dispatchedAt: r.dispatched_at === null ? null : Number(r.dispatched_at),
   };
@@ -111,38 +113,59 @@ async function appendEventPg(tx: Queryable, ev: OutboxEvent, paymentJson: string
   return { ...ev.payment, previousStatus: ev.previousStatus, seq: Number(row.seq) };
 }
 
+export type OutboxPayload = PaymentStatusUpdate | TopupStatusUpdate | DepositStatusUpdate | WebhookDisabledUpdate;
 export type PaymentRecord = OutboxRecord & { payload: PaymentStatusUpdate };
 export type TopupRecord = OutboxRecord & { payload: TopupStatusUpdate };
+export type DepositRecord = OutboxRecord & { payload: DepositStatusUpdate };
+export type WebhookRecord = OutboxRecord & { payload: WebhookDisabledUpdate };
 
-/** Top-up events share the user's seq (clients replay one stream) but are not payments. */
+/** Top-up and deposit events share the user's seq (clients replay one stream) but are not payments. */
 export const isTopupEvent = (e: OutboxRecord): e is TopupRecord => e.type.startsWith('topup.');
-export const isPaymentEvent = (e: OutboxRecord): e is PaymentRecord => !isTopupEvent(e);
+export const isDepositEvent = (e: OutboxRecord): e is DepositRecord => e.type.startsWith('deposit.');
+/** A merchant's webhook endpoint changed (`webhook.disabled`): for the broker only. */
+export const isWebhookEvent = (e: OutboxRecord): e is WebhookRecord => e.type.startsWith('webhook.');
+export const isPaymentEvent = (e: OutboxRecord): e is PaymentRecord => e.type.startsWith('payment.');
 
 /**
- * Records a top-up's status event (`topup.<status>`), inside the transaction that changes it. The
- * seq is the user's, as for payments: one ordered stream per user, one replay cursor. No merchant
- * is named, so webhooks never carry it.
+ * Records an event that is not a payment's (events.ts builds them), inside the transaction that
+ * makes the change it reports. The seq is the user's, as for payments: one ordered stream per
+ * user, one replay cursor. The payload is stored with its seq added last.
  */
-export async function appendTopupEvent(
-  tx: Queryable,
-  ev: { userId: string; topup: Topup; previousStatus: TopupStatus | null },
-  now: number,
-): Promise<TopupStatusUpdate> {
+export async function appendOutboxEvent<P extends object>(tx: Queryable, ev: NewOutboxEvent<P>, now: number): Promise<P & { seq: number }> {
   const bumped = await tx.get<{ last_seq: number | string }>('UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq', [
     ev.userId,
   ]);
-  if (!bumped) throw new Error(`appendTopupEvent: no user ${ev.userId}`);
-  const update: TopupStatusUpdate = { ...ev.topup, previousStatus: ev.previousStatus, seq: Number(bumped.last_seq) };
+  if (!bumped) throw new Error(`appendOutboxEvent: no user ${ev.userId}`);
+  const update = { ...ev.payload, seq: Number(bumped.last_seq) };
   await tx.run('INSERT INTO outbox (user_id, merchant_id, payment_id, type, seq, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [
     ev.userId,
-    null,
-    ev.topup.topupId,
-    `topup.${ev.topup.status}`,
+    ev.merchantId,
+    ev.subjectId,
+    ev.type,
     update.seq,
     JSON.stringify(update),
     now,
   ]);
   return update;
+}
+
+/** Records a top-up's status event (`topup.<status>`), inside the transaction that changes it. No merchant is named, so webhooks never carry it. */
+export async function appendTopupEvent(
+  tx: Queryable,
+  ev: { userId: string; topup: Topup; previousStatus: TopupStatus | null },
+  now: number,
+): Promise<TopupStatusUpdate> {
+  return appendOutboxEvent(
+    tx,
+    {
+      userId: ev.userId,
+      merchantId: null,
+      subjectId: ev.topup.topupId,
+      type: `topup.${ev.topup.status}`,
+      payload: { ...ev.topup, previousStatus: ev.previousStatus },
+    },
+    now,
+  );
 }
 
 /** The user's events with seq > lastSeq, oldest first, at most `limit` of them (page by the last seq). */

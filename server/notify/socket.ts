@@ -3,21 +3,31 @@ import { createAdapter, type RedisStreamsAdapterOptions } from '@socket.io/redis
 import { createClient } from 'redis';
 import { type Namespace, Server, type Socket } from 'socket.io';
 import type { PaymentStatus, PaymentStatusUpdate } from '../../shared/api.js';
+import type { DepositStatusUpdate } from '../../shared/deposits.js';
 import type { TopupStatusUpdate } from '../../shared/topups.js';
 import { CHALLENGE_ID_PATTERN, MERCHANT_ID_PATTERN } from '../../shared/challenge.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Queryable } from '../store/types.js';
 import type { OutboxSink } from './dispatcher.js';
-import { eventsSince, isPaymentEvent, isTopupEvent, type OutboxRecord } from './outbox.js';
+import { eventsSince, isDepositEvent, isPaymentEvent, isTopupEvent, type OutboxRecord } from './outbox.js';
 import { followSession, sessionRoom } from './socket-session.js';
 
 export interface ServerToClientEvents {
   paymentStatusUpdate(update: PaymentStatusUpdate): void;
   topupStatusUpdate(update: TopupStatusUpdate): void;
+  depositStatusUpdate(update: DepositStatusUpdate): void;
 }
-/** The socket event an outbox row becomes: top-ups have their own, payments theirs. */
-const eventName = (e: OutboxRecord) => (isTopupEvent(e) ? 'topupStatusUpdate' : 'paymentStatusUpdate');
+/**
+ * The socket event an outbox row becomes: payments, top-ups and deposits each have their own;
+ * a merchant's events (`webhook.*`) have none, as no person's socket is theirs to hear.
+ */
+function eventName(e: OutboxRecord): keyof ServerToClientEvents | undefined {
+  if (isPaymentEvent(e)) return 'paymentStatusUpdate';
+  if (isTopupEvent(e)) return 'topupStatusUpdate';
+  if (isDepositEvent(e)) return 'depositStatusUpdate';
+  return undefined;
+}
 /** What a page holding a challenge hears: only that it was paid (or failed), nothing about who. */
 export interface ChallengeStatus {
   challengeId: string;
@@ -238,8 +248,9 @@ export function createSocketNotifier(opts: SocketNotifierOptions): SocketNotifie
       const page = await eventsSince(db, userId, cursor, pageSize);
       if (!socket.connected) return;
       for (const e of page) {
-        if (isTopupEvent(e)) socket.emit('topupStatusUpdate', e.payload);
-        else socket.emit('paymentStatusUpdate', e.payload as PaymentStatusUpdate);
+        if (isPaymentEvent(e)) socket.emit('paymentStatusUpdate', e.payload);
+        else if (isTopupEvent(e)) socket.emit('topupStatusUpdate', e.payload);
+        else if (isDepositEvent(e)) socket.emit('depositStatusUpdate', e.payload);
       }
       const last = page[page.length - 1];
       if (!last || page.length < pageSize) return;
@@ -257,13 +268,16 @@ export function createSocketNotifier(opts: SocketNotifierOptions): SocketNotifie
       // the Redis stream before the dispatcher marks it dispatched, so the next event of the same
       // user, maybe delivered by another process, cannot overtake it. Publishing them all before
       // awaiting keeps the order: one connection, commands in order.
-      const published = events.map(
-        (e) =>
+      const published = events.flatMap((e) => {
+        const name = eventName(e);
+        if (!name) return [];
+        return [
           adapter.broadcast(
-            { type: EVENT_PACKET, data: [eventName(e), e.payload], nsp: '/' },
+            { type: EVENT_PACKET, data: [name, e.payload], nsp: '/' },
             { rooms: new Set([userRoom(e.userId)]), except: new Set() },
           ) as unknown,
-      );
+        ];
+      });
       published.push(...(await challengePackets(events)));
       await Promise.all(published);
     },

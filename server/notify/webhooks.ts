@@ -7,7 +7,8 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import { forUpdate, type Db, type Queryable } from '../store/types.js';
 import type { OutboxSink } from './dispatcher.js';
-import type { OutboxRecord } from './outbox.js';
+import { webhookDisabledEvent } from './events.js';
+import { appendOutboxEvent, type OutboxRecord } from './outbox.js';
 import { checkWebhookTarget, guardedLookup, type ResolveAll } from './webhooks-target.js';
 
 /**
@@ -51,10 +52,15 @@ export type WebhookOutcome = 'delivered' | 'retrying' | 'failed' | 'disabled';
 
 export const newDeliveryId = () => `msg_${randomBytes(16).toString('base64url')}`;
 
-/** The body merchants receive: `{type, timestamp, data: <payment resource>}`. */
+/**
+ * The body merchants receive, and the broker carries for every kind: `{type, timestamp, data}`,
+ * `data` being the resource (a payment, a top-up, a deposit, a webhook endpoint) without the
+ * socket's `previousStatus` and `seq`.
+ */
 export function webhookBody(ev: OutboxRecord): string {
-  const { previousStatus: _previous, seq: _seq, ...payment } = ev.payload;
-  return JSON.stringify({ type: ev.type, timestamp: new Date(ev.createdAt).toISOString(), data: payment });
+  const { seq: _seq, ...rest } = ev.payload;
+  const { previousStatus: _previous, ...data } = rest as typeof rest & { previousStatus?: unknown };
+  return JSON.stringify({ type: ev.type, timestamp: new Date(ev.createdAt).toISOString(), data });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -363,14 +369,20 @@ export function createWebhookWorker(opts: WebhookWorkerOptions): WebhookWorker {
     else logger.info(log, 'webhook attempt failed');
   }
 
-  /** 410 Gone: the endpoint is switched off and the deliveries waiting for it stop. */
+  /**
+   * 410 Gone: the endpoint is switched off and the deliveries waiting for it stop. Its
+   * `webhook.disabled` event commits with the switch (for the broker; webhookDisabledEvent says why
+   * no webhook carries it).
+   */
   async function disableEndpoint(tx: Queryable, merchantId: string, url: string, now: number): Promise<void> {
+    const reason = 'the endpoint answered 410 Gone';
     const { changes } = await tx.run(
       `UPDATE merchants SET webhook_disabled_at = ?, webhook_disabled_reason = ?
         WHERE id = ? AND webhook_url = ? AND webhook_disabled_at IS NULL`,
-      [now, 'the endpoint answered 410 Gone', merchantId, url],
+      [now, reason, merchantId, url],
     );
     if (changes === 0) return; // the URL changed meanwhile: the new endpoint is not the one that is gone
+    await appendOutboxEvent(tx, webhookDisabledEvent(merchantId, url, reason, now), now);
     await tx.run(
       `UPDATE webhook_deliveries SET state = 'failed', next_attempt_at = NULL, last_error = ?, updated_at = ?
         WHERE merchant_id = ? AND state = 'pending' AND claim IS NULL`,

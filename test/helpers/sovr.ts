@@ -116,6 +116,8 @@ export interface SovrHubOptions {
   treasury?: string;
   /** Over the rail's test options (this chain, confirmations 1, a 25 ms poll). */
   options?: Partial<SovrRailOptions>;
+  /** Over the test hub's environment (an event broker, say). */
+  env?: Record<string, string>;
 }
 
 export interface SovrTestbed {
@@ -193,6 +195,7 @@ export function useSovrChain(): SovrTestbed {
       const t = await startTestHub(engine, {
         store,
         keepStore: opts.keepStore,
+        ...(opts.env ? { env: opts.env } : {}),
         rails: (parts) => ({
           sovr: (rail = createSovrRail({
             ...parts,

@@ -6,9 +6,10 @@
  * submits it; once the transfer is `confirmations` deep the reservation is posted (the hub balance
  * is credited, exactly once), and a revert voids it.
  *
- * Deposits write no outbox events: they are not payments, and the socket and webhook events are
- * payment-shaped. The person's balance (GET /accounts/me) shows the credit at once; a client that
- * waits for one deposit reads GET /deposits/:id.
+ * Every status change after creation writes its outbox event (`deposit.submitted`,
+ * `deposit.completed`, `deposit.failed`) in the transaction that makes it, as top-ups do: the
+ * owner's sockets hear `depositStatusUpdate` and the event broker publishes it; no webhook
+ * carries it, since no merchant is party to a deposit.
  */
 import { randomBytes } from 'node:crypto';
 import { ProblemError } from '../../../shared/problem.js';
@@ -16,6 +17,8 @@ import { FINAL_DEPOSIT_STATUSES, type CreateDepositRequest, type Deposit } from 
 import type { Clock } from '../../clock.js';
 import type { Ledger } from '../../ledger/types.js';
 import type { Logger } from '../../logger.js';
+import { depositEvent } from '../../notify/events.js';
+import { appendOutboxEvent } from '../../notify/outbox.js';
 import type { AccountDirectory } from '../../core/accounts.js';
 import { claimKey, fingerprint, keyKnown, keyScope, storeResponse } from '../../core/idempotency.js';
 import { expectCreated } from '../../core/ledger-refusal.js';
@@ -57,6 +60,8 @@ export interface DepositsDeps {
   /** Builds the runner that sends deposits, given where it records them. */
   runner(sink: JobSink): Runner;
   spawn(name: string, work: (signal: AbortSignal) => Promise<void>): void;
+  /** A deposit's outbox event was committed: deliver it now rather than at the next poll. */
+  eventWritten?(): void;
 }
 
 export interface SovrDeposits extends DepositsApi {
@@ -162,7 +167,9 @@ export function createDeposits(deps: DepositsDeps): SovrDeposits {
    * either way once, since the deposit turns final in the same transaction.
    */
   async function apply(id: string, outcome: RailOutcome): Promise<Deposit> {
-    return db.transaction(async (tx) => {
+    let changed = false;
+    const deposit = await db.transaction(async (tx) => {
+      changed = false; // a transaction retried after a conflict starts over
       const row = await loadDeposit(tx, id, true);
       if (!row) throw new Error(`deposit ${id} vanished`);
       if (FINAL_DEPOSIT_STATUSES.includes(row.status) || row.status === outcome.status) return toDeposit(row);
@@ -205,9 +212,13 @@ export function createDeposits(deps: DepositsDeps): SovrDeposits {
       }
       await updateDepositState(tx, next);
       const deposit = toDeposit(next);
+      await appendOutboxEvent(tx, depositEvent(row.userId, deposit, row.status), next.updatedAt);
       await storeResponse(tx, id, { status: 200, body: deposit });
+      changed = true;
       return deposit;
     });
+    if (changed) deps.eventWritten?.();
+    return deposit;
   }
 
   async function get(userId: string, id: string): Promise<Deposit | undefined> {

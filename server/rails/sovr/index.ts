@@ -108,6 +108,8 @@ export interface SovrRailDeps {
   /** Records an outcome learnt after execute or resume returned (the payments service's applyOutcome). */
   report(paymentId: string, outcome: RailOutcome): Promise<Payment>;
   spawn(name: string, work: (signal: AbortSignal) => Promise<void>): void;
+  /** A deposit's outbox event was committed (RailParts gives it): deliver it now. */
+  eventWritten?(): void;
   signal: AbortSignal;
   signer: ServiceSigner;
   options: Pick<SovrRailOptions, 'rpcUrl' | 'chainId' | 'token'> & Partial<SovrRailOptions>;
@@ -272,6 +274,7 @@ export function createSovrRail(deps: SovrRailDeps): SovrRail {
     chainWalletAccount,
     runner: (sink) => createRunner(runnerDeps, sink),
     spawn: deps.spawn,
+    eventWritten: deps.eventWritten,
   });
 
   const facilitator = createFacilitator({

@@ -17,6 +17,8 @@ import { ilp } from './016_ilp.js';
 import { outboxPublished } from './017_outbox_published.js';
 import { challengeInvoiceNode } from './018_challenge_invoice_node.js';
 import { walletPayments } from './019_wallet_payments.js';
+import { merchantEvents } from './020_merchant_events.js';
+import { idempotentAnswerEvent } from './022_idempotent_answer_event.js';
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -38,4 +40,6 @@ export const MIGRATIONS: readonly Migration[] = [
   outboxPublished,
   challengeInvoiceNode,
   walletPayments,
+  merchantEvents,
+  idempotentAnswerEvent,
 ];
