@@ -23,6 +23,8 @@ import { send, useStoredValue } from '../common/page.js';
 import { AccountView, BudgetsView, KEYS, type ApprovalRequest, type OnChainPlan, type PayFrom } from '../common/state.js';
 import { readRequestList } from '../common/storage.js';
 import { displayText } from '../common/text.js';
+import { EvmEntry } from './EvmEntry.js';
+import { evmAmountOn } from './evm-text.js';
 import { defaultPayFrom, timeText } from './pay-from.js';
 import { payeeText } from './payee-text.js';
 
@@ -87,7 +89,9 @@ export function ApprovalQueue() {
   useEffect(() => {
     setBudget({
       on: false,
-      amount: current?.payment ? suggestedBudget(current.payment.amount, current.payment.asset) : '',
+      amount: current?.payment
+        ? suggestedBudget(current.payment.amount, current.evm?.token.decimals ?? decimalsOf(current.payment.asset))
+        : '',
       period: 'day',
     });
     setError(null);
@@ -101,6 +105,10 @@ export function ApprovalQueue() {
   const plan = current?.onChain && from === 'wallet' ? current.onChain : null;
   // The window shown is the window signed: it is sent back with the approval.
   const signWindow = plan ? authorizationWindow(Math.floor(now / 1000), plan.validitySeconds) : null;
+  // An `exact` entry on another EVM network: paid only once the person's list has it enabled.
+  const evm = current?.evm;
+  const evmWindow = evm?.state === 'enabled' ? authorizationWindow(Math.floor(now / 1000), evm.validitySeconds) : null;
+  const payable = Boolean(current?.payment) && (!evm || evm.state === 'enabled');
 
   const act = async (message: Parameters<typeof send>[0]) => {
     setBusy(true);
@@ -109,11 +117,17 @@ export function ApprovalQueue() {
     setError(reply.ok ? null : reply.error);
   };
   const approve = () => {
-    if (!current?.payment || busy) return;
-    const how = current.onChain ? { payFrom: from, ...(signWindow ? { window: signWindow } : {}) } : {};
-    if (!budget.on || current.payment.rail === 'sovr' || !current.payee)
+    if (!current?.payment || busy || !payable) return;
+    const how =
+      current.onChain || current.ilp
+        ? { payFrom: from, ...(signWindow ? { window: signWindow } : {}) }
+        : evmWindow
+          ? { window: evmWindow }
+          : {};
+    // From the Interledger wallet the budget is a grant on that wallet: no hub payee needed.
+    if (!budget.on || (from !== 'ilp' && (current.payment.rail === 'sovr' || !current.payee)))
       return void act({ type: 'approval.decide', id: current.id, approve: true, ...how });
-    const base = parseUnits(budget.amount, decimalsOf(current.payment.asset) ?? 0);
+    const base = parseUnits(budget.amount, current.evm?.token.decimals ?? decimalsOf(current.payment.asset) ?? 0);
     if (base === null || base <= 0n) return setError(t('approve_budget_invalid'));
     void act({
       type: 'approval.decide',
@@ -193,7 +207,7 @@ export function ApprovalQueue() {
         </span>
       </header>
       <Request request={current} now={now} from={from} balances={balances} />
-      {current.onChain && current.payment?.rail !== 'sovr' && (
+      {choosesFrom(current) && (
         <PayFromChoice
           request={current}
           from={from}
@@ -202,8 +216,9 @@ export function ApprovalQueue() {
         />
       )}
       {plan && signWindow && <WhatIsSigned request={current} plan={plan} window={signWindow} />}
-      {current.payment && current.payment.rail !== 'sovr' && current.payee && (
-        <BudgetOption request={current} value={budget} onChange={setBudget} />
+      {evm && <EvmEntry plan={evm} window={evmWindow} />}
+      {payable && current.payment && (from === 'ilp' || (current.payment.rail !== 'sovr' && current.payee)) && (
+        <BudgetOption request={current} value={budget} onChange={setBudget} ilp={from === 'ilp'} />
       )}
       <Details request={current} from={from} />
       {error && (
@@ -212,7 +227,7 @@ export function ApprovalQueue() {
         </p>
       )}
       <div class="actions">
-        <button type="button" class="primary" disabled={busy || !current.payment} onClick={approve}>
+        <button type="button" class="primary" disabled={busy || !payable} onClick={approve}>
           {t('approve_approve')}
         </button>
         <button type="button" disabled={busy} onClick={reject}>
@@ -237,9 +252,8 @@ interface BudgetChoice {
   period: AllowancePeriod;
 }
 
-function suggestedBudget(amount: string, asset: string): string {
-  const decimals = decimalsOf(asset);
-  return decimals === null || !/^[0-9]{1,70}$/.test(amount) ? '' : formatUnits(BigInt(amount) * 10n, decimals);
+function suggestedBudget(amount: string, decimals: number | null | undefined): string {
+  return decimals === null || decimals === undefined || !/^[0-9]{1,70}$/.test(amount) ? '' : formatUnits(BigInt(amount) * 10n, decimals);
 }
 
 /** The site, who is paid, the amount, what for, and where it is paid from: what the decision rests on. */
@@ -282,16 +296,22 @@ function Request({
           {t('approve_asked_by')}: <span data-testid="asked-by">{t('approve_asked_by_frame', displayText(request.site, 200))}</span>
         </p>
       )}
-      {d.amount && (
-        <p class={(big?.value ?? d.amount).length > 14 ? 'amount-lg' : 'amount-xl'} data-testid="amount">
-          {big ? (
-            <>
-              {big.value} <span class="muted">{big.unit}</span>
-            </>
-          ) : (
-            d.amount
-          )}
+      {request.evm ? (
+        <p class={evmAmountOn(request.evm, t).length > 14 ? 'amount-lg' : 'amount-xl'} data-testid="amount">
+          {evmAmountOn(request.evm, t)}
         </p>
+      ) : (
+        d.amount && (
+          <p class={(big?.value ?? d.amount).length > 14 ? 'amount-lg' : 'amount-xl'} data-testid="amount">
+            {big ? (
+              <>
+                {big.value} <span class="muted">{big.unit}</span>
+              </>
+            ) : (
+              d.amount
+            )}
+          </p>
+        )
       )}
       {description && (
         <p>
@@ -306,7 +326,7 @@ function Request({
         </span>
         {originOf(request.url) !== page && <span data-testid="resource-elsewhere"> {t('approve_resource_elsewhere')}</span>}
       </p>
-      {!(request.onChain && request.payment?.rail !== 'sovr') && <PayFromLine request={request} from={from} balances={balances} />}
+      {!choosesFrom(request) && !request.evm && <PayFromLine request={request} from={from} balances={balances} />}
       {budget && (
         <p class="small">
           {t('approve_budget_remaining')}:{' '}
@@ -320,7 +340,7 @@ function Request({
           {displayText(request.note, 500)}
         </p>
       )}
-      {request.unpayable && (
+      {request.unpayable && !(request.evm && request.evm.state !== 'enabled') && (
         <p class="callout callout-warn" data-testid="unpayable">
           {t('approve_cannot_pay', displayText(request.unpayable, 300))}
         </p>
@@ -376,7 +396,12 @@ function Details({ request, from }: { request: ApprovalRequest; from: PayFrom })
         {option && !lightning
           ? [row(t('approve_scheme'), displayText(option.scheme, 64)), row(t('approve_network'), displayText(option.network, 200))]
           : d.scheme && row(t('approve_scheme'), displayText(d.scheme, 300))}
-        {d.rail && row(t('approve_rail'), from === 'wallet' && request.onChain ? t('rail_sovr_wallet') : d.rail, 'rail')}
+        {d.rail &&
+          row(
+            t('approve_rail'),
+            from === 'wallet' && request.onChain ? t('rail_sovr_wallet') : from === 'ilp' && request.ilp ? t('rail_ilp_wallet') : d.rail,
+            'rail',
+          )}
         {typeof challengeId === 'string' && row(t('approve_challenge_id'), <code>{displayText(challengeId, 200)}</code>)}
       </dl>
     </details>
@@ -391,10 +416,13 @@ function BudgetOption({
   request,
   value,
   onChange,
+  ilp,
 }: {
   request: ApprovalRequest;
   value: BudgetChoice;
   onChange: (v: BudgetChoice) => void;
+  /** Paid from the Interledger wallet: the budget is a grant approved on the wallet's own page. */
+  ilp: boolean;
 }) {
   const asset = request.payment!.asset;
   return (
@@ -433,13 +461,21 @@ function BudgetOption({
         </select>
       </span>
       <p class="hint" data-testid="budget-payee">
-        {t('approve_budget_explain', displayText(request.site, 120), payeeText(request, t), t(`period_${value.period}`))}
+        {ilp && request.ilp
+          ? t('approve_budget_explain_ilp', displayText(request.ilp.walletAddress, 200), t(`period_${value.period}`))
+          : t('approve_budget_explain', displayText(request.site, 120), payeeText(request, t), t(`period_${value.period}`))}
       </p>
     </fieldset>
   );
 }
 
-/** Hub balance or own wallet, for a hub merchant's SOVR entry on a hub with the sovr rail. */
+/** More than one place to pay from: the window asks which. */
+const choosesFrom = (r: ApprovalRequest) => Boolean((r.onChain && r.payment?.rail !== 'sovr') || r.ilp);
+
+/**
+ * Hub balance or own wallet, for a hub merchant's SOVR entry on a hub with the sovr rail, and/or
+ * the person's Interledger wallet, for an entry naming the ilp rail.
+ */
 function PayFromChoice({
   request,
   from,
@@ -476,17 +512,32 @@ function PayFromChoice({
         />{' '}
         {hubText}
       </label>
-      <label>
-        <input
-          type="radio"
-          name="pay-from"
-          value="wallet"
-          data-testid="pay-from-wallet"
-          checked={from === 'wallet'}
-          onChange={() => onChange('wallet')}
-        />{' '}
-        {t('approve_from_wallet')} <span class="muted small mono">{request.onChain!.from}</span>
-      </label>
+      {request.onChain && (
+        <label>
+          <input
+            type="radio"
+            name="pay-from"
+            value="wallet"
+            data-testid="pay-from-wallet"
+            checked={from === 'wallet'}
+            onChange={() => onChange('wallet')}
+          />{' '}
+          {t('approve_from_wallet')} <span class="muted small mono">{request.onChain.from}</span>
+        </label>
+      )}
+      {request.ilp && (
+        <label>
+          <input
+            type="radio"
+            name="pay-from"
+            value="ilp"
+            data-testid="pay-from-ilp"
+            checked={from === 'ilp'}
+            onChange={() => onChange('ilp')}
+          />{' '}
+          {t('approve_from_ilp', displayText(request.ilp.walletAddress, 200))}
+        </label>
+      )}
     </fieldset>
   );
 }

@@ -6,7 +6,9 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { t } from '../common/i18n.js';
 import type { HubSession } from '../common/state.js';
+import { Networks } from './Networks.js';
 import { SiteAccess } from './SiteAccess.js';
+import { IlpWallet } from './IlpWallet.js';
 
 function FocusedHeading({ id, text }: { id: string; text: string }) {
   const ref = useRef<HTMLHeadingElement>(null);
@@ -119,6 +121,10 @@ export function SignedIn(props: { session: HubSession; busy: boolean; justSetUp:
       <div class="card">
         <SiteAccess />
       </div>
+      <div class="card">
+        <Networks />
+      </div>
+      <IlpWallet hubUrl={props.session.url} />
     </section>
   );
 }
