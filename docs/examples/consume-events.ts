@@ -12,9 +12,17 @@ import { AckPolicy, connect, type NatsError } from 'nats';
 
 /** The body of every event: the same as a webhook's. */
 interface TollwayEvent {
-  type: string; // 'payment.completed', 'payment.refunded', 'topup.credited', …
+  type: string; // 'payment.completed', 'payment.refunded', 'topup.credited', 'deposit.completed', 'webhook.disabled', …
   timestamp: string; // when the hub recorded it (ISO 8601)
-  data: { status: string; transactionId?: string; topupId?: string; amount?: string; asset?: string } & Record<string, unknown>;
+  data: {
+    status: string;
+    transactionId?: string; // payment.*
+    topupId?: string; // topup.*
+    depositId?: string; // deposit.*
+    merchantId?: string; // webhook.* (and a payment's payee, as payTo)
+    amount?: string;
+    asset?: string;
+  } & Record<string, unknown>;
 }
 
 const servers = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -51,7 +59,7 @@ for await (const m of messages) {
   const id = m.headers?.get('Nats-Msg-Id') ?? '';
   if (!handled.has(id)) {
     const event = m.json<TollwayEvent>();
-    const what = event.data.transactionId ?? event.data.topupId;
+    const what = event.data.transactionId ?? event.data.topupId ?? event.data.depositId ?? event.data.merchantId;
     console.log(`${event.timestamp} ${event.type} ${what} ${event.data.amount ?? ''} ${event.data.asset ?? ''}`.trim());
     handled.add(id);
   }
