@@ -23,11 +23,12 @@ import { newestFirst } from '../store/pages.js';
 import { forUpdate, type Db, type Queryable } from '../store/types.js';
 import type { AccountDirectory } from '../core/accounts.js';
 import { spendAllowance } from './allowances.js';
-import { claimKey, fingerprint, keyKnown, keyScope, storeKeyResponse, storeResponse } from '../core/idempotency.js';
+import { claimKey, fingerprint, keyKnown, keyScope, storeKeyResponse, storeResponse, type StoredResponse } from '../core/idempotency.js';
 import { expectCreated } from '../core/ledger-refusal.js';
 import type { ReceiptIssuer } from './receipts.js';
 import { OUTSIDE_PAYER_ID, type ChallengeInvoices } from './challenge-invoices.js';
 import { PAYMENT_COLUMNS, PAYMENT_FIELDS, PAYMENT_PLACEHOLDERS, toPayment, type PaymentRow } from './resource.js';
+import { createSettleBatch, type SettleBatchOptions } from './settle-batch.js';
 
 export interface PaymentsDeps {
   db: Db;
@@ -44,6 +45,8 @@ export interface PaymentsDeps {
   onStatus?: (status: PaymentStatus) => void;
   /** Challenge invoices of the hub's own node: paid inside the ledger, never routed (challenge-invoices.ts). */
   ownInvoices?: Pick<ChallengeInvoices, 'payInternally'>;
+  /** PostgreSQL: ledger-settled payments that arrive together settle in one transaction (settle-batch.ts); `false` turns it off. */
+  settleBatch?: false | Omit<SettleBatchOptions, 'db' | 'ledger' | 'accounts'>;
 }
 
 export interface CreateResult {
@@ -105,6 +108,9 @@ const railPayment = (r: PaymentRow): RailPayment => ({
 export function createPaymentsService(deps: PaymentsDeps) {
   const { db, ledger, accounts, clock, rails } = deps;
   const newPaymentId = createPaymentIds();
+  // PostgreSQL only: SQLite's store already commits the transactions that arrive together as one.
+  const settleBatch =
+    deps.settleBatch !== false && db.dialect === 'postgres' ? createSettleBatch({ db, ledger, accounts, ...deps.settleBatch }) : undefined;
 
   async function loadForUpdate(tx: Queryable, id: string): Promise<PaymentRow | undefined> {
     return tx.get<PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ?${forUpdate(tx)}`, [id]);
@@ -265,7 +271,30 @@ export function createPaymentsService(deps: PaymentsDeps) {
     const payment = toPayment(row);
     // Serialised once: the stored answer, the outbox event and the HTTP response all carry it.
     const paymentJson = JSON.stringify(payment);
-    const replay = await db
+    const alone = () => settleAlone(p, row, payment, paymentJson);
+    // Nothing to prepare or charge beside the transfer: the payments that arrive together share a transaction.
+    const batchable = settleBatch && !p.rail.prepare && !p.prepared && !p.body.allowance;
+    const replay = batchable
+      ? await settleBatch.settle({
+          scope: keyScope('payment', p.user.id),
+          key: p.key,
+          fingerprint: p.fingerprint,
+          row,
+          payment,
+          paymentJson,
+          rail: p.rail,
+          alone,
+        })
+      : await alone();
+    if (replay) return { status: replay.status, body: replay.body, replayed: true };
+    deps.onEvent?.();
+    deps.onStatus?.('completed');
+    return { status: 200, body: payment, replayed: false, json: paymentJson };
+  }
+
+  /** One ledger-settled payment in a transaction of its own: the stored answer to replay, or null once it settled. */
+  async function settleAlone(p: NewPayment, row: PaymentRow, payment: Payment, paymentJson: string): Promise<StoredResponse | null> {
+    return db
       .transaction(async (tx) => {
         const claim = await claimKey(tx, {
           scope: keyScope('payment', p.user.id),
@@ -291,10 +320,6 @@ export function createPaymentsService(deps: PaymentsDeps) {
         return null;
       })
       .finally(p.release);
-    if (replay) return { status: replay.status, body: replay.body, replayed: true };
-    deps.onEvent?.();
-    deps.onStatus?.('completed');
-    return { status: 200, body: payment, replayed: false, json: paymentJson };
   }
 
   /**

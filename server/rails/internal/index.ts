@@ -7,13 +7,18 @@ import type { Rail } from '../types.js';
  * the whole payment: it settles in the transaction that creates it.
  */
 export function createInternalRail({ accounts }: { accounts: AccountDirectory }): Rail {
+  // Merchants are never deleted, so one seen once needs no look-up again (a query a payment).
+  const known = new Set<string>();
   return {
     name: 'internal',
     settlement: 'ledger',
     async resolvePayee(tx, payTo, asset) {
-      const m = await tx.get<{ id: string }>('SELECT id FROM merchants WHERE id = ?', [payTo]);
-      if (!m) throw new ProblemError('unknown-merchant', `no merchant ${JSON.stringify(payTo)} on this hub`);
-      return { creditAccountId: await accounts.merchant(tx, m.id, asset), merchantId: m.id };
+      if (!known.has(payTo)) {
+        const m = await tx.get<{ id: string }>('SELECT id FROM merchants WHERE id = ?', [payTo]);
+        if (!m) throw new ProblemError('unknown-merchant', `no merchant ${JSON.stringify(payTo)} on this hub`);
+        known.add(m.id);
+      }
+      return { creditAccountId: await accounts.merchant(tx, payTo, asset), merchantId: payTo };
     },
     // Never pending, so there is nothing to execute or resume; kept total for the interface.
     async execute() {
