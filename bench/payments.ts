@@ -1,7 +1,7 @@
 /**
  * POST /payments on the internal rail, 64 connections, SQLite, beside a bare Express endpoint
- * in the same run. Both servers run in child processes so that the load generator (autocannon,
- * in this process) does not share their event loop.
+ * in the same run, loaded in alternating rounds. Both servers run in child processes so that the
+ * load generator (autocannon, in this process) does not share their event loop.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -42,7 +42,8 @@ async function load(
       },
     ],
   });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+  // Over the round's actual length: a 2-second round has too few per-second samples to average.
+  return { rps: r.requests.total / r.duration, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
 }
 
 function startBare(port: number): Promise<{ proc: ChildProcess; url: string }> {
@@ -56,9 +57,30 @@ function startBare(port: number): Promise<{ proc: ChildProcess; url: string }> {
   });
 }
 
-export async function benchPayments(opts: { seconds?: number; connections?: number } = {}) {
+export interface PaymentsBenchResult {
+  payments: HttpFigures;
+  baseline: HttpFigures;
+  /** All hub requests over all bare requests, each per second of its own rounds. */
+  ratio: number;
+  /** The median of each pair's ratio (a hub round over the bare round next to it). */
+  pairRatio: number;
+  /** The median of the rounds' p99, hub and bare (the worst round's is in `payments.p99`). */
+  medianP99: { payments: number; baseline: number };
+  connections: number;
+  seconds: number;
+  round: number;
+  rounds: number;
+}
+
+/**
+ * Rounds of `round` seconds, hub and bare in turn, the order flipping every pair (hub-bare,
+ * bare-hub, …), until each has had `seconds`: the machine's other load falls on both alike, which
+ * one long run of each did not promise (a busy minute would land on one side only).
+ */
+export async function benchPayments(opts: { seconds?: number; connections?: number; round?: number } = {}): Promise<PaymentsBenchResult> {
   const seconds = opts.seconds ?? 10;
   const connections = opts.connections ?? 64;
+  const round = Math.min(opts.round ?? 2, seconds);
   const dir = mkdtempSync(join(tmpdir(), 'tollway-bench-'));
   const hub = await spawnHub(await freePort(), { TOLLWAY_DATA_DIR: dir, TOLLWAY_LOG_LEVEL: 'warn' });
   const bare = await startBare(await freePort());
@@ -77,13 +99,50 @@ export async function benchPayments(opts: { seconds?: number; connections?: numb
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${s.accessToken}` };
     // Warm both up (JIT, SQLite page cache), then measure.
     await load(hub.url, headers, body, 2, connections);
-    const payments = await load(hub.url, headers, body, seconds, connections);
     await load(bare.url, headers, body, 2, connections);
-    const baseline = await load(bare.url, headers, body, seconds, connections);
-    return { payments, baseline, ratio: payments.rps / baseline.rps, connections, seconds };
+    const hubRounds: HttpFigures[] = [];
+    const bareRounds: HttpFigures[] = [];
+    for (let pair = 0; pair * round < seconds; pair++) {
+      const order = pair % 2 === 0 ? (['hub', 'bare'] as const) : (['bare', 'hub'] as const);
+      for (const side of order) {
+        if (side === 'hub') hubRounds.push(await load(hub.url, headers, body, round, connections));
+        else bareRounds.push(await load(bare.url, headers, body, round, connections));
+      }
+    }
+    const payments = combine(hubRounds);
+    const baseline = combine(bareRounds);
+    return {
+      payments,
+      baseline,
+      ratio: payments.rps / baseline.rps,
+      pairRatio: median(hubRounds.map((h, i) => h.rps / bareRounds[i]!.rps)),
+      medianP99: { payments: median(hubRounds.map((r) => r.p99)), baseline: median(bareRounds.map((r) => r.p99)) },
+      connections,
+      seconds: hubRounds.length * round,
+      round,
+      rounds: hubRounds.length,
+    };
   } finally {
     await hub.kill('SIGTERM');
     bare.proc.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Rounds of equal length: the mean rate, the median p50, the worst p99 (a round's tail is not averaged away). */
+function combine(rounds: HttpFigures[]): HttpFigures {
+  return {
+    rps: rounds.reduce((a, r) => a + r.rps, 0) / rounds.length,
+    p50: median(rounds.map((r) => r.p50)),
+    p99: Math.max(...rounds.map((r) => r.p99)),
+    errors: rounds.reduce((a, r) => a + r.errors, 0),
+    non2xx: rounds.reduce((a, r) => a + r.non2xx, 0),
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }

@@ -39,6 +39,8 @@ import type { ApprovalWindow } from './approval-window.js';
 import { choosePayment } from './choose.js';
 import type { HubClient, PayOutcome } from './hub-client.js';
 import { isExactRequest, sovrRailOf } from './onchain.js';
+import { unsigned as unsignedBody, type EvmPayer } from './evm-pay.js';
+import { planAmountText } from './evm-plan.js';
 import { payeeOf } from './payee.js';
 import { reuseWindow, type PassStore } from './passes.js';
 import {
@@ -142,6 +144,8 @@ export interface ApprovalsDeps {
   rails?: { info(o: { wait: boolean; hubUrl?: string }): Promise<RailsInfo | null> };
   /** Signs an on-chain plan with the unlocked key (the person approved paying from the wallet). */
   signAuthorization?: SignAuthorization;
+  /** x402 `exact` entries on any EVM network the person enabled (evm-pay.ts); without it they are not paid. */
+  evm?: EvmPayer;
 }
 
 /** How the person approved: from where, and (on chain) the validity window the window showed. */
@@ -234,6 +238,15 @@ export function createApprovals(deps: ApprovalsDeps) {
         rail: sovrRailOf(info),
         wallet: session?.user?.address ?? null,
       });
+      // An x402 `exact` entry on some other EVM network, when nothing else here is payable (evm-pay.ts).
+      const evm =
+        !choice.payment && deps.evm
+          ? await deps.evm.plan(seen.challenge, { url: seen.url, method }, sovrRailOf(info)).catch((e: unknown) => {
+              console.error('tollway: could not plan an EVM entry', e);
+              return null;
+            })
+          : null;
+      const payment = choice.payment ?? evm?.payment ?? null;
       const at = now();
       // A pass: only a page load can be retried with it here (a proof rule and a reload).
       const windowSeconds = reuseWindow(choice.option);
@@ -242,10 +255,10 @@ export function createApprovals(deps: ApprovalsDeps) {
         if (pass) return { id: pass.transactionId, added: false, reused: pass };
       }
       // Paying from the wallet needs a signature the person gives in the window: never automatic.
-      const payee = choice.payment ? payeeOf(choice.payment) : null;
-      const budgeted = !seen.afterProof && choice.payment && choice.payment.rail !== 'sovr' && deps.budgets;
-      const allowance = budgeted ? await deps.budgets!.lookup(seen.site, payee, choice.payment!.asset).catch(() => null) : null;
-      const auto = budgeted ? autoPayDecision(seen.site, payee, choice.payment, allowance, at).auto : false;
+      const payee = payment ? payeeOf(payment) : null;
+      const budgeted = !seen.afterProof && payment && payment.rail !== 'sovr' && deps.budgets;
+      const allowance = budgeted ? await deps.budgets!.lookup(seen.site, payee, payment!.asset).catch(() => null) : null;
+      const auto = budgeted ? autoPayDecision(seen.site, payee, payment, allowance, at).auto : false;
       const request: ApprovalRequest = {
         id: newId(),
         idempotencyKey: `tollway-${newId()}`,
@@ -260,19 +273,25 @@ export function createApprovals(deps: ApprovalsDeps) {
         url: seen.url,
         challenge: seen.challenge,
         // Fixed now, with the allowance, so that a replay after a restart sends the same body.
-        payment: auto && choice.payment ? { ...choice.payment, allowance: { site: seen.site } } : choice.payment,
-        unpayable: choice.unpayable,
+        payment: auto && payment ? { ...payment, allowance: { site: seen.site } } : payment,
+        unpayable: choice.payment ? choice.unpayable : evm ? evm.unpayable : choice.unpayable,
         status: auto ? 'paying' : 'pending',
         result: null,
         error: null,
         ...(auto ? { auto: true } : {}),
         ...(choice.onChain ? { onChain: choice.onChain } : {}),
+        ...(evm ? { evm: evm.evm } : {}),
       };
       const q = enqueue(active, request);
+      // A budget paying an EVM entry: signed now, and stored signed before anything is sent.
+      if (q.added && auto && request.evm) {
+        q.request = await signedByBudget(request, sovrRailOf(info));
+        q.active = replace(q.active, q.request);
+      }
       // Stored before any window opens or any call is made: if the worker dies now, the request is still there.
       if (q.added) await save(q.active, history);
       if (q.request.status === 'pending') await deps.window.open();
-      return { id: q.request.id, added: q.added, auto: q.added && auto };
+      return { id: q.request.id, added: q.added, auto: q.added && q.request.status === 'paying' };
     });
     if (out.reused) {
       await deps.reapply?.(out.reused, seen).catch((e: unknown) => console.error('tollway: could not show the pass again', e));
@@ -284,6 +303,20 @@ export function createApprovals(deps: ApprovalsDeps) {
       return { id: out.id, added: out.added, settled };
     }
     return { id: out.id, added: out.added };
+  }
+
+  /**
+   * An auto-payment of an EVM entry, signed (with the allowance, as any auto-payment); when it
+   * cannot be signed (locked, the daily limit, the token switched off) the person is asked, with why.
+   */
+  async function signedByBudget(r: ApprovalRequest, sovr: ReturnType<typeof sovrRailOf>): Promise<ApprovalRequest> {
+    try {
+      const body = await deps.evm!.sign(r, sovr);
+      return { ...r, payment: { ...body, allowance: r.payment!.allowance! }, paidFrom: 'wallet' };
+    } catch (e) {
+      const note = displayText(e instanceof Error ? e.message : String(e), 500);
+      return { ...r, status: 'pending', auto: false, payment: unsignedBody(r.payment!), note };
+    }
   }
 
   /**
@@ -312,6 +345,13 @@ export function createApprovals(deps: ApprovalsDeps) {
    * left open for minutes is refused, not quietly re-timed) and put into the body.
    */
   async function approvedBody(r: ApprovalRequest, pay: PayChoice | undefined): Promise<ApprovalRequest> {
+    // An EVM entry: signed from the wallet over the list as it is now (evm-pay.ts), counted against its daily limit.
+    if (r.evm && r.payment?.rail === 'wallet') {
+      if (!deps.evm) throw new Error(t('worker_wallet_cannot_sign'));
+      if (expiryOf(r) <= now()) return r;
+      const info = deps.rails ? await deps.rails.info({ wait: false }).catch(() => null) : null;
+      return { ...r, payment: await deps.evm.sign(r, sovrRailOf(info), pay?.window), paidFrom: 'wallet' };
+    }
     const plan = r.onChain;
     const fromWallet = r.payment?.rail === 'sovr' || pay?.from === 'wallet';
     if (!fromWallet) return plan ? { ...r, paidFrom: 'hub' } : r;
@@ -394,7 +434,10 @@ export function createApprovals(deps: ApprovalsDeps) {
         if (overBudget && r.payment && outcome.kind === 'refused') {
           // Nothing was stored at the hub (a refusal rolls back the key's claim); asking the person
           // is a new payment without the allowance, under a new key.
-          const { allowance: _a, ...payment } = r.payment;
+          const { allowance: _a, ...kept } = r.payment;
+          // A signed EVM authorization never went anywhere: it is dropped, and signed anew on approval.
+          const payment = r.evm ? unsignedBody(r.payment) : kept;
+          if (r.evm) await deps.evm?.release(r.id);
           const note = displayText(t(refusedBy!.note, outcome.message), 500);
           const asked: ApprovalRequest = {
             ...r,
@@ -422,6 +465,8 @@ export function createApprovals(deps: ApprovalsDeps) {
         await save(replace(current, updated), history);
         return updated;
       });
+      // Refused by the hub: the signed authorization went nowhere, so it no longer counts against the daily limit.
+      if (outcome.kind === 'refused' && !overBudget && request.evm) await deps.evm?.release(id);
       if (outcome.kind === 'retry') await deps.scheduleResume?.();
       if (request.auto && (outcome.kind !== 'retry' || overBudget)) await deps.budgets?.sync().catch(() => undefined);
       if (done?.auto) await tellAuto(done);
@@ -472,7 +517,8 @@ export function createApprovals(deps: ApprovalsDeps) {
     } catch {
       // keep the origin as it is
     }
-    const amount = displayAmount(r.payment.amount, r.payment.asset);
+    // A token on another network in its own units, from the person's list ("0.01 USDC on Base").
+    const amount = r.evm ? planAmountText(r.evm, t) : displayAmount(r.payment.amount, r.payment.asset);
     const budget = await deps.budgets?.lookup(r.site, r.payee ?? null, r.payment.asset).catch(() => null);
     const left = budget
       ? t(
@@ -579,6 +625,44 @@ export function createApprovals(deps: ApprovalsDeps) {
     }
   }
 
+  /**
+   * The networks list changed (a token enabled, a daily limit raised): every pending request with
+   * an EVM entry is planned again, so the window shows what is payable now.
+   */
+  async function replanEvm(): Promise<void> {
+    if (!deps.evm) return;
+    const evm = deps.evm;
+    const session = await deps.session();
+    const info = deps.rails && session ? await deps.rails.info({ wait: false, hubUrl: session.url }).catch(() => null) : null;
+    await serial(async () => {
+      const { active, history } = await load();
+      let changed = false;
+      const next: ApprovalRequest[] = [];
+      for (const r of active) {
+        if (r.status !== 'pending' || !r.evm) {
+          next.push(r);
+          continue;
+        }
+        const planned = await evm.plan(r.challenge, { url: r.url, method: r.method }, sovrRailOf(info)).catch(() => null);
+        if (!planned || JSON.stringify([planned.evm, planned.unpayable]) === JSON.stringify([r.evm, r.unpayable])) {
+          next.push(r);
+          continue;
+        }
+        changed = true;
+        const payment = planned.payment;
+        next.push({
+          ...r,
+          evm: planned.evm,
+          payment,
+          unpayable: planned.unpayable,
+          payee: payment ? payeeOf(payment) : null,
+          updatedAt: now(),
+        });
+      }
+      if (changed) await save(next, history);
+    });
+  }
+
   /** After a worker restart: replays every payment whose outcome was not stored. */
   async function resume(): Promise<void> {
     const { active } = await load();
@@ -612,5 +696,6 @@ export function createApprovals(deps: ApprovalsDeps) {
     browserStarted,
     expire,
     paymentUpdated,
+    replanEvm,
   };
 }

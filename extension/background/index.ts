@@ -19,6 +19,11 @@ import { createApprovals } from './approvals.js';
 import { createAuth } from './auth.js';
 import { createBudgets } from './budgets.js';
 import { createDepositClient } from './deposit-client.js';
+import { createDailyLimits } from './evm-limit.js';
+import { createEvmPayer } from './evm-pay.js';
+import { createEvmSettlement, paymentResponseOf } from './evm-settle.js';
+import { createEvmSigner } from './evm-sign.js';
+import { NETWORKS_KEY, readNetworks } from '../common/networks.js';
 import { createDeposits } from './deposits.js';
 import { exportCsv } from './export.js';
 import { providerMatches } from './host-access.js';
@@ -119,8 +124,18 @@ function originOrNull(url: string | undefined): string | null {
   }
 }
 
+// x402 `exact` entries on any EVM network the person enabled, signed from the wallet (evm-pay.ts).
+const evmPayer = createEvmPayer({
+  t,
+  networks: async () => readNetworks((await browser.storage.local.get(NETWORKS_KEY))[NETWORKS_KEY]),
+  limits: createDailyLimits({ local: browser.storage.local }),
+  sign: createEvmSigner({ session: browser.storage.session, t }),
+  wallet: async () => (await auth.current())?.user?.address ?? null,
+});
+
 const approvals = createApprovals({
   t,
+  evm: evmPayer,
   local: browser.storage.local,
   budgets,
   tabOrigin,
@@ -161,6 +176,14 @@ const deposits = createDeposits({
   onCompleted: () => live.sync(),
 });
 
+// The site's PAYMENT-RESPONSE for a wallet-rail payment, reported to the hub (evm-settle.ts).
+const evmSettlement = createEvmSettlement({
+  local: browser.storage.local,
+  fetch: workerFetch,
+  session: () => auth.current(),
+  onPayment: (p) => approvals.paymentUpdated(p),
+});
+
 const provider = createProvider({ session: () => auth.current(), add: (seen) => approvals.add(seen) });
 
 const reask = fetchReask(workerFetch);
@@ -168,6 +191,8 @@ const reask = fetchReask(workerFetch);
 type HeadersDetails = Parameters<Parameters<typeof browser.webRequest.onHeadersReceived.addListener>[0]>[0];
 
 function onHeaders(details: HeadersDetails): void {
+  if (details.tabId >= 0 && paymentResponseOf(details.responseHeaders))
+    void evmSettlement.observed(details).catch((e: unknown) => console.error('tollway: settlement', e));
   // The reload carried a proof (whatever the answer): the rule has done its work. Which rules went
   // tells whether a 402 now answers a proof, so that it is asked about, never paid or reused again.
   const used = details.type === 'main_frame' && details.tabId >= 0 ? proof.used(details.tabId, details.url) : Promise.resolve([]);
@@ -318,6 +343,10 @@ browser.runtime.onMessage.addListener(
 );
 
 browser.windows.onRemoved.addListener((windowId) => void approvals.windowRemoved(windowId));
+// A token enabled (the window's button, settings) or a daily limit changed: waiting requests are planned again.
+browser.storage.onChanged.addListener((changes, area) => {
+  if (area === 'local' && NETWORKS_KEY in changes) void approvals.replanEvm().catch((e: unknown) => console.error('tollway: networks', e));
+});
 browser.tabs.onRemoved.addListener((tabId) => void proof.sweep(tabId));
 browser.alarms.onAlarm.addListener((alarm) => {
   if (alarm.name === RESUME_ALARM) void approvals.resume();

@@ -14,6 +14,7 @@ import {
   type AuthorizationMessage,
   type Eip712Domain,
 } from '../../shared/eip3009.js';
+import { WalletAuthorization } from '../../shared/wallet-payments.js';
 import type { ApprovalRequest, OnChainPlan } from '../common/state.js';
 
 export type SovrRailInfo = Extract<RailsInfo['rails'][number], { name: 'sovr' }>;
@@ -114,12 +115,22 @@ export function typedDataOf(plan: OnChainPlan, window: { validAfter: number; val
   return { domain: plan.domain, types: TRANSFER_WITH_AUTHORIZATION_TYPES, primaryType: 'TransferWithAuthorization' as const, message };
 }
 
-/** A request paying a plain x402 `exact` entry (the site, not the hub, submits the authorization). */
+/**
+ * A request paying a plain x402 `exact` entry (the site, not the hub, submits the authorization):
+ * SOVR on the hub's rail, or any token on the `wallet` rail (which only keeps the books).
+ */
 export const isExactRequest = (r: Pick<ApprovalRequest, 'payment'>): boolean =>
-  r.payment?.rail === 'sovr' && r.payment.requirement?.scheme === 'exact';
+  (r.payment?.rail === 'sovr' || r.payment?.rail === 'wallet') && r.payment.requirement?.scheme === 'exact';
 
 /** The signed authorization a request carries, or null (not signed yet, or not on chain). */
 export function signedAuthorizationOf(r: Pick<ApprovalRequest, 'payment'>): SignedAuthorization | null {
+  if (r.payment?.rail === 'wallet') {
+    // The wallet rail's authorization also names the EIP-712 name and version, for the hub only.
+    const parsed = WalletAuthorization.safeParse(r.payment.authorization);
+    if (!parsed.success) return null;
+    const { eip712: _d, ...signed } = parsed.data;
+    return signed;
+  }
   if (r.payment?.rail !== 'sovr') return null;
   const parsed = SignedAuthorization.safeParse(r.payment.authorization);
   return parsed.success ? parsed.data : null;

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { Allowance, Balance, CreatePaymentRequest, Payment, RailsInfo } from '../../shared/api.js';
 import { PaymentOption, X402Resource } from '../../shared/challenge/option.js';
 import { Eip712Domain, EvmAddress } from '../../shared/eip3009.js';
+import { EvmExactPlan } from './networks.js';
 
 /** chrome.storage keys. `local` survives browser restarts; `session` lives until the browser closes. */
 export const KEYS = {
@@ -34,6 +35,8 @@ export const KEYS = {
   passes: 'tollway.passes',
   /** session: the hub's `GET /rails` (which rails it has, what to sign for SOVR), as last read. */
   rails: 'tollway.rails',
+  /** local: what this wallet signed per token and UTC day, for the networks list's daily limits (evm-limit.ts). */
+  evmSpent: 'tollway.evmSpent',
 } as const;
 
 export const HISTORY_LIMIT = 200;
@@ -214,6 +217,12 @@ export const ApprovalRequest = z.object({
   onChain: OnChainPlan.optional(),
   /** Set on approval: where the money came from (the signed body then replaces `payment`). */
   paidFrom: PayFrom.optional(),
+  /**
+   * An x402 `exact` entry for a token outside the hub (any EVM network), as planned against the
+   * person's networks and tokens, and planned again while pending when that list changes. Enabled,
+   * it is paid from the wallet on the hub's `wallet` rail (`payment`); otherwise `payment` is null.
+   */
+  evm: EvmExactPlan.optional(),
 });
 export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
 
