@@ -83,27 +83,41 @@ export async function claimKey(
     response?: StoredResponse;
     /** `JSON.stringify(response.body)`, when the caller has it already. */
     responseJson?: string;
+    /**
+     * The transaction appends the resource's first outbox event for the scope's owner, and that
+     * event's payment is `responseJson` exactly (appendEvent with `paymentJson`, previousStatus
+     * null). The key then refers to the event instead of storing the answer a second time (a
+     * payment with its signed receipt, ~1 KB); a replay reads it back byte for byte.
+     */
+    answerIsEvent?: boolean;
   },
 ): Promise<{ claimed: true } | { claimed: false; replay: StoredResponse }> {
   const expires = a.now + IDEMPOTENCY_TTL_MS;
   const state = a.response ? 'done' : 'in_flight';
   const status = a.response?.status ?? null;
-  const body = a.response ? (a.responseJson ?? JSON.stringify(a.response.body)) : null;
+  const byEvent = a.response !== undefined && a.answerIsEvent === true;
+  const body = a.response && !byEvent ? (a.responseJson ?? JSON.stringify(a.response.body)) : null;
+  const owner = byEvent ? eventOwner(a.scope) : null;
+  // The owner's event seq now: the event this transaction appends comes after it, whatever
+  // commits meanwhile (a seq only grows, and this resource's events are this transaction's).
+  const afterSeq = byEvent ? '(SELECT last_seq FROM users WHERE id = ?)' : '?';
   const ins = await tx.run(
-    `INSERT INTO idempotency_keys (scope, key, fingerprint, resource_id, state, response_status, response_body, created_at, expires_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING`,
-    [a.scope, a.key, a.fingerprint, a.resourceId, state, status, body, a.now, expires],
+    `INSERT INTO idempotency_keys (scope, key, fingerprint, resource_id, state, response_status, response_body, answer_after_seq, created_at, expires_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ${afterSeq}, ?, ?) ON CONFLICT (scope, key) DO NOTHING`,
+    [a.scope, a.key, a.fingerprint, a.resourceId, state, status, body, owner, a.now, expires],
   );
   if (ins.changes === 1) return { claimed: true };
 
   const row = await tx.get<{
     fingerprint: string;
     state: string;
+    resource_id: string;
     response_status: number | null;
     response_body: string | null;
+    answer_after_seq: number | string | null;
     expires_at: number;
   }>(
-    `SELECT fingerprint, state, response_status, response_body, expires_at FROM idempotency_keys
+    `SELECT fingerprint, state, resource_id, response_status, response_body, answer_after_seq, expires_at FROM idempotency_keys
      WHERE scope = ? AND key = ?${forUpdate(tx)}`,
     [a.scope, a.key],
   );
@@ -112,8 +126,8 @@ export async function claimKey(
     // A key past its retention is free again; the old record goes.
     await tx.run(
       `UPDATE idempotency_keys SET fingerprint = ?, state = ?, resource_id = ?, response_status = ?,
-       response_body = ?, created_at = ?, expires_at = ? WHERE scope = ? AND key = ?`,
-      [a.fingerprint, state, a.resourceId, status, body, a.now, expires, a.scope, a.key],
+       response_body = ?, answer_after_seq = ${afterSeq}, created_at = ?, expires_at = ? WHERE scope = ? AND key = ?`,
+      [a.fingerprint, state, a.resourceId, status, body, owner, a.now, expires, a.scope, a.key],
     );
     return { claimed: true };
   }
@@ -123,7 +137,31 @@ export async function claimKey(
   if (row.state !== 'done' || row.response_status === null) {
     throw new ProblemError('idempotency-key-in-flight', 'the first request with this Idempotency-Key is still running; retry shortly');
   }
-  return { claimed: false, replay: { status: Number(row.response_status), body: JSON.parse(row.response_body ?? 'null') } };
+  const text =
+    row.response_body === null && row.answer_after_seq !== null
+      ? await answerFromEvent(tx, eventOwner(a.scope), row.resource_id, Number(row.answer_after_seq))
+      : row.response_body;
+  return { claimed: false, replay: { status: Number(row.response_status), body: JSON.parse(text ?? 'null') } };
+}
+
+/** Whose events a key's answer is among: a payment key's scope names the paying user. */
+function eventOwner(scope: KeyScope): string {
+  if (!scope.startsWith('payment:')) throw new TypeError(`claimKey: answerIsEvent is for payment keys, not ${scope}`);
+  return scope.slice('payment:'.length);
+}
+
+/**
+ * The answer a key refers to: the resource's first event after `afterSeq` (the outbox keeps
+ * events 7 days past delivery, keys 24 hours), its payload minus what appendEvent added.
+ */
+async function answerFromEvent(q: Queryable, userId: string, resourceId: string, afterSeq: number): Promise<string> {
+  const ev = await q.get<{ payload: string; seq: number | string }>(
+    'SELECT payload, seq FROM outbox WHERE user_id = ? AND seq > ? AND payment_id = ? ORDER BY seq LIMIT 1',
+    [userId, afterSeq, resourceId],
+  );
+  const tail = ev ? `,"previousStatus":null,"seq":${Number(ev.seq)}}` : '';
+  if (!ev?.payload.endsWith(tail)) throw new Error(`the stored answer of ${resourceId} (its first event) is gone`);
+  return `${ev.payload.slice(0, -tail.length)}}`;
 }
 
 /**

@@ -304,6 +304,8 @@ export function createPaymentsService(deps: PaymentsDeps) {
           now: row.created_at,
           response: { status: 200, body: payment },
           responseJson: paymentJson,
+          // Its event below carries this very text: the key refers to it rather than storing it again.
+          answerIsEvent: true,
         });
         if (!claim.claimed) return claim.replay;
         requirePrepared(p);
@@ -341,6 +343,8 @@ export function createPaymentsService(deps: PaymentsDeps) {
           now: p.row.created_at,
           response: { status: 200, body: payment },
           responseJson: paymentJson,
+          // Its event below carries this very text: the key refers to it rather than storing it again.
+          answerIsEvent: true,
         });
         if (!claim.claimed) return claim.replay;
         requirePrepared(p);
