@@ -37,6 +37,7 @@ import {
 import { loadRequests, writeRequestList, type StorageArea } from '../common/storage.js';
 import type { ApprovalWindow } from './approval-window.js';
 import { choosePayment } from './choose.js';
+import { ilpBody, ilpPlanOf, offersIlp } from './ilp-plan.js';
 import type { HubClient, PayOutcome } from './hub-client.js';
 import { isExactRequest, sovrRailOf } from './onchain.js';
 import { unsigned as unsignedBody, type EvmPayer } from './evm-pay.js';
@@ -146,12 +147,16 @@ export interface ApprovalsDeps {
   signAuthorization?: SignAuthorization;
   /** x402 `exact` entries on any EVM network the person enabled (evm-pay.ts); without it they are not paid. */
   evm?: EvmPayer;
+  /** The person's linked Interledger wallet (ilp.ts), or null: without it nothing is offered from one. */
+  ilpWallet?(): Promise<{ walletAddress: string } | null>;
 }
 
 /** How the person approved: from where, and (on chain) the validity window the window showed. */
 export interface PayChoice {
   from?: PayFrom;
   window?: { validAfter: number; validBefore: number };
+  /** From the Interledger wallet: a budget to ask the wallet for instead of this one payment. */
+  budget?: { amount: string; period: AllowancePeriod };
 }
 
 export type Approvals = ReturnType<typeof createApprovals>;
@@ -247,6 +252,8 @@ export function createApprovals(deps: ApprovalsDeps) {
             })
           : null;
       const payment = choice.payment ?? evm?.payment ?? null;
+      const ilpWallet = offersIlp(choice.option) && deps.ilpWallet ? await deps.ilpWallet().catch(() => null) : null;
+      const ilp = ilpPlanOf(choice, info?.rails ?? null, ilpWallet);
       const at = now();
       // A pass: only a page load can be retried with it here (a proof rule and a reload).
       const windowSeconds = reuseWindow(choice.option);
@@ -280,6 +287,7 @@ export function createApprovals(deps: ApprovalsDeps) {
         error: null,
         ...(auto ? { auto: true } : {}),
         ...(choice.onChain ? { onChain: choice.onChain } : {}),
+        ...(ilp ? { ilp } : {}),
         ...(evm ? { evm: evm.evm } : {}),
       };
       const q = enqueue(active, request);
@@ -345,6 +353,11 @@ export function createApprovals(deps: ApprovalsDeps) {
    * left open for minutes is refused, not quietly re-timed) and put into the body.
    */
   async function approvedBody(r: ApprovalRequest, pay: PayChoice | undefined): Promise<ApprovalRequest> {
+    // The wallet's consent page comes after the hub's answer (ilp-consent.ts); the body is fixed now.
+    if (pay?.from === 'ilp') {
+      if (!r.ilp) throw new Error(t('worker_not_payable_from_ilp'));
+      return { ...r, payment: ilpBody(r.ilp, pay.budget, now()), paidFrom: 'ilp' };
+    }
     // An EVM entry: signed from the wallet over the list as it is now (evm-pay.ts), counted against its daily limit.
     if (r.evm && r.payment?.rail === 'wallet') {
       if (!deps.evm) throw new Error(t('worker_wallet_cannot_sign'));
@@ -688,7 +701,12 @@ export function createApprovals(deps: ApprovalsDeps) {
   return {
     add,
     decide: (id: string, approve: boolean, budget?: { amount: string; period: AllowancePeriod }, pay?: PayChoice) =>
-      approve && budget ? decideWithBudget(id, budget, pay) : decideOne(id, approve, pay),
+      // From the Interledger wallet a budget is a grant the wallet is asked for, not a hub allowance.
+      pay?.from === 'ilp'
+        ? decideOne(id, approve, budget ? { ...pay, budget } : pay)
+        : approve && budget
+          ? decideWithBudget(id, budget, pay)
+          : decideOne(id, approve, pay),
     rejectAll,
     windowRemoved,
     settle,

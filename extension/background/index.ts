@@ -10,6 +10,7 @@ import browser, { type Runtime } from 'webextension-polyfill';
 import { PageMessage, type Reply } from '../common/messages.js';
 import { t } from '../common/i18n.js';
 import { KEYS } from '../common/state.js';
+import { ILP_KEY } from '../common/ilp.js';
 import { pageError, ProviderMessage, type ProviderReply } from '../common/provider-messages.js';
 // `.iife.ts` + `?script`: crxjs builds each as one self-contained file and gives its path in dist/.
 import bridgeScript from '../content/bridge.iife.ts?script';
@@ -31,6 +32,12 @@ import { createPasses } from './passes.js';
 import { challengeOf, fetchReask, notice, WATCHED_TYPES, type HeadersReceived } from './detect.js';
 import { createHubApi, HubError } from './hub-api.js';
 import { createHubClient } from './hub-client.js';
+import { createHoldings } from './holdings.js';
+import { createReminders, REMINDER_PREFIX } from './reminders.js';
+import { absoluteTime, relativeTime } from '../common/holdings.js';
+import { createIlp } from './ilp.js';
+import { createIlpApi } from './ilp-api.js';
+import { createIlpConsent, type ConsentWindowsApi } from './ilp-consent.js';
 import { createLive } from './live.js';
 import { createNetworks } from './networks.js';
 import { createProofRetry, type DnrApi } from './proof.js';
@@ -45,6 +52,7 @@ const REFRESH_ALARM = 'tollway.refresh';
 const PROOF_SWEEP_ALARM = 'tollway.proofSweep';
 const EXPIRY_ALARM = 'tollway.expiry';
 const DEPOSITS_ALARM = 'tollway.deposits';
+const SLOT_REMINDER_ALARM = 'tollway.slotReminder';
 const APPROVE_PAGE = 'extension/approve/index.html';
 const ICON = 'extension/icons/icon-128.png';
 
@@ -69,9 +77,10 @@ const auth = createAuth({
     if (s) void budgets.sync().catch((e: unknown) => console.error('tollway: budgets', e));
     // What the hub can pay with (the SOVR rail and what to sign for it), read afresh at every sign-in.
     if (s) void rails.sync().catch((e: unknown) => console.error('tollway: rails', e));
+    if (s) void ilp.sync().catch((e: unknown) => console.error('tollway: interledger wallet', e));
     // Signed out or locked: the budgets shown and the passes kept (bearer proofs) go too, and the
     // hub's rails (read again at the next sign-in): a locked wallet keeps nothing in session.
-    else void browser.storage.session.remove([KEYS.budgets, KEYS.passes, KEYS.rails]);
+    else void browser.storage.session.remove([KEYS.budgets, KEYS.passes, KEYS.rails, ILP_KEY, KEYS.slotTokens]);
   },
 });
 
@@ -108,6 +117,15 @@ const budgets = createBudgets({ t, session: browser.storage.session, api, curren
 const passes = createPasses({ session: browser.storage.session });
 const networkSettings = createNetworks({ t, local: browser.storage.local, session: browser.storage.session, fetch: workerFetch });
 const rails = createRails({ session: browser.storage.session, api, current: () => auth.current() });
+const ilp = createIlp({ t, session: browser.storage.session, api: createIlpApi({ fetch: workerFetch, t }), current: () => auth.current() });
+const notifyPerson = async ({ title, message }: { title: string; message: string }) =>
+  void (await chrome.notifications.create({ type: 'basic', iconUrl: browser.runtime.getURL(ICON), title, message, priority: 0 }));
+const ilpConsent = createIlpConsent({
+  t,
+  windows: browser.windows as unknown as ConsentWindowsApi,
+  session: browser.storage.session,
+  notify: notifyPerson,
+});
 
 /** The origin a tab shows, as the browser says (only for sites Tollway may access; else null). */
 async function tabOrigin(tabId: number): Promise<string | null> {
@@ -150,7 +168,12 @@ const approvals = createApprovals({
   hub: createHubClient({ fetch: workerFetch, t }),
   session: () => auth.current(),
   onCompleted: async (r) => void (await proof.retry(r)),
-  onFinished: (requests) => provider.finished(requests),
+  onFinished: (requests) => {
+    provider.finished(requests);
+    holdings.finished(requests);
+    void ilpConsent.finished(requests).catch((e: unknown) => console.error('tollway: consent page', e));
+  },
+  ilpWallet: () => ilp.wallet(),
   window: createApprovalWindow({
     windows: browser.windows as unknown as WindowsApi,
     session: browser.storage.session,
@@ -185,6 +208,30 @@ const evmSettlement = createEvmSettlement({
 });
 
 const provider = createProvider({ session: () => auth.current(), add: (seen) => approvals.add(seen) });
+
+// Slots held at sites' slots APIs, their renewal through the queue, and the reminder a day before expiry.
+const holdings = createHoldings({
+  t,
+  local: browser.storage.local,
+  session: browser.storage.session,
+  fetch: workerFetch,
+  add: (seen) => approvals.add(seen),
+  hubSession: () => auth.current(),
+  lookupPayment: (s, id) =>
+    api.payment(s, id).catch((e: unknown) => (e instanceof HubError && e.status === 404 ? null : Promise.reject(e))),
+  onChange: () => reminders.run(),
+});
+const reminders = createReminders({
+  t,
+  update: (change) => holdings.update(change),
+  notify: async (id, { title, message }) =>
+    void (await chrome.notifications.create(id, { type: 'basic', iconUrl: browser.runtime.getURL(ICON), title, message, priority: 1 })),
+  schedule: async (at) => {
+    if (at === null) await browser.alarms.clear(SLOT_REMINDER_ALARM);
+    else await browser.alarms.create(SLOT_REMINDER_ALARM, { when: at });
+  },
+  when: (at, now) => `${relativeTime(at, now, browser.i18n.getUILanguage())} (${absoluteTime(at, browser.i18n.getUILanguage())})`,
+});
 
 const reask = fetchReask(workerFetch);
 
@@ -292,10 +339,22 @@ function act(m: PageMessage): Promise<unknown> {
       return Promise.resolve(hostAccessChanged());
     case 'deposit.create':
       return deposits.create(m.amount, m.window).then(() => undefined);
+    case 'ilp.sync':
+      return ilp.sync();
+    case 'ilp.link':
+      return ilp.link(m.walletAddress).then(() => undefined);
+    case 'ilp.unlink':
+      return ilp.unlink();
+    case 'ilp.revoke':
+      return ilp.revoke(m.grantId);
     case 'networks.enable':
       return networkSettings.enable(m.chainId, m.token);
     case 'evm.balance':
       return networkSettings.balance(m.chainId, m.token).then((balance) => ({ balance }));
+    case 'holdings.refresh':
+      return holdings.refresh();
+    case 'holdings.renew':
+      return holdings.renew(m.key);
     case 'topup.create':
       return topups.create(m.amount).then((topup) => {
         if (topup?.status === 'failed') throw new Error(topup.error ?? t('worker_hub_refused'));
@@ -328,6 +387,18 @@ browser.runtime.onMessage.addListener(
     const parsed = ProviderMessage.safeParse(message);
     if (!parsed.success) return undefined;
     if (parsed.data.type === 'provider.ping') return Promise.resolve({ ok: true });
+    if (parsed.data.type === 'provider.slot') {
+      const origin = (sender as { origin?: string }).origin ?? originOrNull(sender.url);
+      if (!origin) return Promise.resolve({ ok: true });
+      const { tokenId, slotId, title } = parsed.data;
+      return holdings.reported({ origin, url: sender.url, title: sender.tab?.title ?? title }, { tokenId, slotId }).then(
+        () => ({ ok: true }) as const,
+        (e: unknown) => {
+          console.error('tollway: slot', e);
+          return { ok: true } as const;
+        },
+      );
+    }
     let origin: string;
     try {
       origin = (sender as { origin?: string }).origin ?? new URL(sender.url).origin;
@@ -354,6 +425,20 @@ browser.alarms.onAlarm.addListener((alarm) => {
   else if (alarm.name === PROOF_SWEEP_ALARM) void proof.sweep();
   else if (alarm.name === EXPIRY_ALARM) void approvals.expire();
   else if (alarm.name === DEPOSITS_ALARM) void deposits.resume();
+  else if (alarm.name === SLOT_REMINDER_ALARM) void reminders.run();
+});
+// A slot's reminder opens the page the slot was bought on.
+chrome.notifications.onClicked.addListener((id) => {
+  if (!id.startsWith(REMINDER_PREFIX)) return;
+  const key = id.slice(REMINDER_PREFIX.length);
+  void holdings
+    .load()
+    .then(async (list) => {
+      const h = list.find((x) => x.key === key);
+      if (h) await browser.tabs.create({ url: h.page });
+      await chrome.notifications.clear(id);
+    })
+    .catch((e: unknown) => console.error('tollway: slot reminder', e));
 });
 browser.runtime.onStartup.addListener(() => void approvals.browserStarted());
 browser.runtime.onInstalled.addListener((details) => {
@@ -365,6 +450,10 @@ void browser.action.setBadgeBackgroundColor({ color: '#b45309' });
 // proof rules, and listen to the hub again.
 void approvals.resume();
 void deposits.resume();
+void holdings
+  .resume()
+  .then(() => reminders.run())
+  .catch((e: unknown) => console.error('tollway: slots held', e));
 void proof.sweep();
 void followHostAccess().catch((e: unknown) => console.error('tollway: could not register the in-page provider', e));
 void live.start().catch((e: unknown) => console.error('tollway: live status', e));

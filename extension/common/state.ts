@@ -8,6 +8,7 @@ import { Allowance, Balance, CreatePaymentRequest, Payment, RailsInfo } from '..
 import { PaymentOption, X402Resource } from '../../shared/challenge/option.js';
 import { Eip712Domain, EvmAddress } from '../../shared/eip3009.js';
 import { EvmExactPlan } from './networks.js';
+import { IlpPlan } from './ilp.js';
 
 /** chrome.storage keys. `local` survives browser restarts; `session` lives until the browser closes. */
 export const KEYS = {
@@ -35,6 +36,10 @@ export const KEYS = {
   passes: 'tollway.passes',
   /** session: the hub's `GET /rails` (which rails it has, what to sign for SOVR), as last read. */
   rails: 'tollway.rails',
+  /** local: slots the person holds at sites' slots APIs (public: a number and a date; common/holdings.ts). */
+  holdings: 'tollway.holdings',
+  /** session: token ids spent on those slots (bearer secrets: never in `local`). */
+  slotTokens: 'tollway.slotTokens',
   /** local: what this wallet signed per token and UTC day, for the networks list's daily limits (evm-limit.ts). */
   evmSpent: 'tollway.evmSpent',
 } as const;
@@ -161,7 +166,8 @@ export const OnChainPlan = z.object({
 });
 export type OnChainPlan = z.infer<typeof OnChainPlan>;
 
-export const PayFrom = z.enum(['hub', 'wallet']);
+/** ilp: the person's own Interledger wallet, approved on that wallet's consent page. */
+export const PayFrom = z.enum(['hub', 'wallet', 'ilp']);
 export type PayFrom = z.infer<typeof PayFrom>;
 
 export const ApprovalRequest = z.object({
@@ -217,6 +223,8 @@ export const ApprovalRequest = z.object({
   onChain: OnChainPlan.optional(),
   /** Set on approval: where the money came from (the signed body then replaces `payment`). */
   paidFrom: PayFrom.optional(),
+  /** Also payable from the person's linked Interledger wallet (a tollway entry naming the ilp rail). */
+  ilp: IlpPlan.optional(),
   /**
    * An x402 `exact` entry for a token outside the hub (any EVM network), as planned against the
    * person's networks and tokens, and planned again while pending when that list changes. Enabled,
