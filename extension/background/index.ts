@@ -201,6 +201,7 @@ const deposits = createDeposits({
 
 // The site's PAYMENT-RESPONSE for a wallet-rail payment, reported to the hub (evm-settle.ts).
 const evmSettlement = createEvmSettlement({
+  t,
   local: browser.storage.local,
   fetch: workerFetch,
   session: () => auth.current(),
@@ -252,6 +253,9 @@ function onHeaders(details: HeadersDetails): void {
     .then(async ([rules, seen]) => {
       if (!seen) return;
       for (const r of rules) if (r.passId) await passes.spend(r.passId);
+      // A signed authorization the site refused (no settlement in its answer): the hub records the failure first.
+      if (rules.some((r) => !r.passId) && !paymentResponseOf(details.responseHeaders))
+        await evmSettlement.refused({ tabId: seen.tabId, url: seen.url, serverError: seen.challenge.x402?.serverError });
       await approvals.add(rules.length ? { ...seen, afterProof: true } : seen);
     })
     .catch((e: unknown) => console.error('tollway: could not queue a 402', e));

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { AllowancePayee, AllowancePeriod, Asset, SiteOrigin } from '../../shared/api.js';
 import { AmountString, PositiveAmountString } from '../../shared/amount.js';
 import { EvmAddress } from '../../shared/eip3009.js';
-import { ServiceUrl as HubUrl } from '../../shared/url.js';
+import { HttpUrl, ServiceUrl as HubUrl } from '../../shared/url.js';
 import { PayFrom } from './state.js';
 
 export const PageMessage = z.discriminatedUnion('type', [
@@ -62,6 +62,17 @@ export const PageMessage = z.discriminatedUnion('type', [
   }),
   /** Add funds: ask the hub for a Lightning invoice of `amount` msat (it replaces the one shown). */
   z.object({ type: z.literal('topup.create'), amount: PositiveAmountString }),
+  /** Read the expiry of every slot held again from its site (the holdings view opened). */
+  z.object({ type: z.literal('holdings.refresh') }),
+  /** Renew a held slot: pay for a token (the approval window or a budget), then spend it on the slot. */
+  z.object({ type: z.literal('holdings.renew'), key: z.string().min(1).max(5000) }),
+  /** Read the linked Interledger wallet and its grants from the hub into session storage. */
+  z.object({ type: z.literal('ilp.sync') }),
+  /** Link an Interledger wallet address at the hub (the hub checks it can pay from it). */
+  z.object({ type: z.literal('ilp.link'), walletAddress: HttpUrl }),
+  z.object({ type: z.literal('ilp.unlink') }),
+  /** Revoke a budget grant on the Interledger wallet (deleted at the wallet's auth server). */
+  z.object({ type: z.literal('ilp.revoke'), grantId: z.string().min(1).max(100) }),
   /** Switch one listed token (and its network) on: the window's "Enable USDC on Base", confirmed there. */
   z.object({ type: z.literal('networks.enable'), chainId: z.number().int().positive(), token: EvmAddress }),
   /** The unlocked wallet's balance of a listed token from its network's RPC URL (the reply's `balance`). */

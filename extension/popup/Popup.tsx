@@ -8,6 +8,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { pendingOf } from '../background/queue.js';
 import { depositRailOf } from '../common/deposit.js';
+import { ILP_KEY, IlpView } from '../common/ilp.js';
 import { localAmount } from '../common/format.js';
 import { t } from '../common/i18n.js';
 import { Icon, Identicon } from '../common/icons.js';
@@ -18,6 +19,7 @@ import { displayText } from '../common/text.js';
 import { Activity } from './Activity.js';
 import { AddFunds } from './AddFunds.js';
 import { Budgets } from './Budgets.js';
+import { Grants } from './Grants.js';
 import { CopyButton } from './Copy.js';
 import { Deposit, DepositList } from './Deposit.js';
 import { Receipt } from './Receipt.js';
@@ -28,7 +30,7 @@ const openSettings = () => void chrome.runtime.openOptionsPage();
 /** "0x1234…abcd": enough to recognise, short enough for the header. */
 export const shortAddress = (a: string) => (a.length > 12 ? `${a.slice(0, 6)}…${a.slice(-4)}` : a);
 
-type View = 'home' | 'budgets' | 'deposit' | 'addFunds';
+type View = 'home' | 'budgets' | 'deposit' | 'addFunds' | 'grants';
 
 export function Popup() {
   const hubEntry = useStoredEntry(KEYS.hub, 'session');
@@ -39,8 +41,12 @@ export function Popup() {
   const [selected, setSelected] = useState<string | null>(null);
   const [shown, setShown] = useState<View>('home');
   const railsRaw = useStoredValue(KEYS.rails, 'session');
+  const ilpRaw = useStoredValue(ILP_KEY, 'session');
   const [notice, setNotice] = useState<string | null>(null);
   const [noAccess, setNoAccess] = useState(false);
+  // Slots and passes held: loaded on first use, so the popup's first paint does not carry it.
+  const [HoldingsView, setHoldingsView] = useState<typeof import('./Holdings.js').Holdings | null>(null);
+  const openHoldings = () => void import('./Holdings.js').then((m) => setHoldingsView(() => m.Holdings));
   const testMoney = async () => {
     const r = await send({ type: 'dev.faucet' });
     setNotice(r.ok ? t('popup_test_money_added') : r.error);
@@ -65,6 +71,11 @@ export function Popup() {
   const detail = selected ? payments.find((p) => p.transactionId === selected) : undefined;
   if (detail) return <Receipt payment={detail} onBack={() => setSelected(null)} />;
   if (shown === 'budgets') return <Budgets hubUrl={hub.data.url} onBack={() => setShown('home')} />;
+  if (HoldingsView) return <HoldingsView onBack={() => setHoldingsView(null)} />;
+  if (shown === 'grants') return <Grants hubUrl={hub.data.url} onBack={() => setShown('home')} />;
+  // Interledger grants: offered once the person has linked a wallet (the worker's mirror of the hub).
+  const ilpView = IlpView.safeParse(ilpRaw);
+  const ilpLinked = ilpView.success && ilpView.data.hubUrl === hub.data.url && ilpView.data.wallet !== null;
   // Offered only when the hub has the SOVR rail (GET /rails, as the worker cached it).
   const depositRail = hub.data.user ? depositRailOf(railsRaw, hub.data.url) : null;
   if (shown === 'deposit' && depositRail && hub.data.user)
@@ -206,6 +217,14 @@ export function Popup() {
         <button type="button" class="btn-sm" onClick={() => setShown('budgets')}>
           <Icon name="budget" /> {t('popup_budgets')}
         </button>
+        <button type="button" class="btn-sm" onClick={openHoldings}>
+          {t('popup_holdings')}
+        </button>
+        {ilpLinked && (
+          <button type="button" class="btn-sm" onClick={() => setShown('grants')}>
+            <Icon name="wallet" /> {t('popup_grants')}
+          </button>
+        )}
         <button type="button" class="btn-sm" disabled={!payments.length} onClick={() => void exportAll()} title={t('popup_export_title')}>
           <Icon name="download" /> {t('popup_export')}
         </button>
