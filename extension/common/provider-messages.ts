@@ -96,6 +96,16 @@ export const ProviderMessage = z.discriminatedUnion('type', [
     .refine((m) => m.challenge !== undefined || m.authenticate !== undefined, 'a challenge or WWW-Authenticate is required'),
   /** Sent while a payment waits for the person, so the worker is not stopped as idle. */
   z.strictObject({ type: z.literal('provider.ping') }),
+  /**
+   * The page's join dialog spent a token on a slot (its `tollway:slot` event): the worker keeps the
+   * slot only if this person's own token purchase from the site stands behind it (background/holdings.ts).
+   */
+  z.strictObject({
+    type: z.literal('provider.slot'),
+    tokenId: z.string().min(1).max(200),
+    slotId: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    title: z.string().max(200),
+  }),
 ]);
 export type ProviderMessage = z.infer<typeof ProviderMessage>;
 

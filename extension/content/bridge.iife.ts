@@ -50,3 +50,15 @@ window.addEventListener('message', (event: MessageEvent) => {
     .catch((e: unknown) => reply({ channel: CHANNEL, dir: 'response', id: request.id, ok: false, error: pageError(e) }))
     .finally(() => clearInterval(ping));
 });
+
+/**
+ * The slots join dialog (merchant/snippet/slots.ts) says which slot a token bought through Tollway
+ * went to: the worker keeps it among the slots the person holds once it has checked that purchase
+ * against its own payments and the slot against the site (background/holdings.ts). The event
+ * bubbles from the snippet's script element; its detail crosses into this world as a copy.
+ */
+document.addEventListener('tollway:slot', (event: Event) => {
+  const d = (event as CustomEvent<unknown>).detail as { tokenId?: unknown; slotId?: unknown } | null;
+  if (!d || typeof d.tokenId !== 'string' || typeof d.slotId !== 'number') return;
+  void ask({ type: 'provider.slot', tokenId: d.tokenId, slotId: d.slotId, title: document.title.slice(0, 200) }).catch(() => undefined);
+});
