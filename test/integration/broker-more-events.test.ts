@@ -191,7 +191,7 @@ describe.each(ENGINES)('webhook.disabled on the broker, %s', (engine) => {
         [MERCHANT_EVENTS_USER_ID, null, shops[0], 1],
         [MERCHANT_EVENTS_USER_ID, null, shops[1], 2],
       ]);
-      const body = JSON.parse(webhookBody(disabled[0]!)) as { type: string; data: Record<string, unknown> };
+      const body = JSON.parse(webhookBody(disabled[0]!)) as { type: string; timestamp: string; data: Record<string, unknown> };
       expect(body).toEqual({
         type: 'webhook.disabled',
         timestamp: expect.any(String),
