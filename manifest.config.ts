@@ -33,7 +33,8 @@ export default defineManifest({
   // favicon: the site's icon in the approval window, from Chrome's own cache.
   // declarativeNetRequestWithHostAccess: session rules that add the proof header to a reload.
   // scripting: the worker registers the in-page provider (MAIN world) and its bridge.
-  // notifications: says what was paid from a site's budget without the approval window.
+  // notifications: says what was paid from a site's budget without the approval window, and that a
+  // slot the person holds expires within a day (alarms wake the worker for that too).
   permissions: ['storage', 'webRequest', 'alarms', 'favicon', 'declarativeNetRequestWithHostAccess', 'scripting', 'notifications'],
   optional_host_permissions: ['<all_urls>'],
 });
