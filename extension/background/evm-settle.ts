@@ -5,13 +5,17 @@
  * The worker sees that answer's headers (webRequest), finds the request it paid for that tab and
  * URL, and reports the outcome to the hub (`POST /payments/:id/settlement`), which completes the
  * payment with the transaction hash (and the explorer link from the person's networks list). The
- * hub's answer goes to the request as a live update would.
+ * hub's answer goes to the request as a live update would. A report is kept in `local` storage
+ * until the hub has it, so an unreachable hub or a stopped worker delays it, never loses it.
  */
+import { z } from 'zod';
 import { Payment } from '../../shared/api.js';
 import { parsePaymentResponse } from '../../shared/challenge.js';
-import { WalletAuthorization, type SettlementReport } from '../../shared/wallet-payments.js';
-import type { ApprovalRequest, HubSession } from '../common/state.js';
+import { SettlementReport, WalletAuthorization } from '../../shared/wallet-payments.js';
+import type { T } from '../common/i18n.js';
+import { type ApprovalRequest, type HubSession, KEYS } from '../common/state.js';
 import { loadRequests, type StorageArea } from '../common/storage.js';
+import { createSerial } from './serial.js';
 
 const TX_HASH = /^0x[0-9a-fA-F]{64}$/;
 
@@ -62,29 +66,78 @@ export function awaitingSettlement(requests: readonly ApprovalRequest[], tabId: 
 
 export interface EvmSettlementDeps {
   local: StorageArea;
+  t: T;
   fetch: typeof fetch;
   session(): Promise<HubSession | null>;
   /** The hub's answer, applied to the request as a live update (approvals.paymentUpdated). */
   onPayment(p: Payment): Promise<void>;
 }
 
+/** A report the hub has not taken yet, kept until it does (or refuses it for good). */
+const Unsent = z.object({ paymentId: z.string().min(1), report: SettlementReport });
+type Unsent = z.infer<typeof Unsent>;
+
 export function createEvmSettlement(deps: EvmSettlementDeps) {
-  /** `POST /payments/:id/settlement`; the payment as the hub now has it, or null (logged) when it did not take it. */
-  async function sendReport(session: HubSession, id: string, report: SettlementReport): Promise<Payment | null> {
+  const serial = createSerial();
+
+  async function unsent(): Promise<Unsent[]> {
+    const raw = (await deps.local.get(KEYS.evmReports))[KEYS.evmReports];
+    return (Array.isArray(raw) ? raw : []).flatMap((x) => {
+      const p = Unsent.safeParse(x);
+      return p.success ? [p.data] : [];
+    });
+  }
+  const keep = (u: Unsent) =>
+    serial(async () => deps.local.set({ [KEYS.evmReports]: [...(await unsent()).filter((x) => x.paymentId !== u.paymentId), u] }));
+  const drop = (paymentId: string) =>
+    serial(async () => deps.local.set({ [KEYS.evmReports]: (await unsent()).filter((x) => x.paymentId !== paymentId) }));
+
+  /**
+   * `POST /payments/:id/settlement`: the payment as the hub now has it; `retry` when the hub could
+   * not be asked (unreachable, 5xx, signed out); `refused` when it will never take this report.
+   */
+  async function sendReport(u: Unsent): Promise<Payment | 'retry' | 'refused'> {
+    const session = await deps.session();
+    if (!session) return 'retry';
     try {
-      const res = await deps.fetch(new URL(`/payments/${encodeURIComponent(id)}/settlement`, session.url), {
+      const res = await deps.fetch(new URL(`/payments/${encodeURIComponent(u.paymentId)}/settlement`, session.url), {
         method: 'POST',
         headers: { authorization: `Bearer ${session.accessToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify(report),
+        body: JSON.stringify(u.report),
         signal: AbortSignal.timeout(15_000),
       });
       const parsed = Payment.safeParse(await res.json().catch(() => undefined));
       if (res.ok && parsed.success) return parsed.data;
       console.error('tollway: the hub did not take the settlement', res.status);
+      return res.status >= 500 || res.status === 401 || res.status === 429 ? 'retry' : 'refused';
     } catch (e) {
       console.error('tollway: could not report the settlement', e);
+      return 'retry';
     }
-    return null;
+  }
+
+  /** Sends a kept report; the hub's answer goes to the request. */
+  async function deliver(u: Unsent): Promise<boolean> {
+    const answer = await sendReport(u);
+    if (answer === 'retry') return false;
+    await drop(u.paymentId);
+    if (answer === 'refused') return false;
+    await deps.onPayment(answer);
+    return true;
+  }
+
+  /**
+   * Reports for the request this wallet paid in `tabId` for `url`, if one waits: kept first, so a
+   * worker stopped (or a hub unreachable) before the hub has it sends it on its next start.
+   */
+  async function reportFor(tabId: number, url: string, reportOfRequest: (r: ApprovalRequest) => SettlementReport | null): Promise<boolean> {
+    const { history } = await loadRequests(deps.local);
+    const r = awaitingSettlement(history.requests, tabId, url);
+    const report = r ? reportOfRequest(r) : null;
+    if (!r || !report) return false;
+    const u = { paymentId: r.result!.transactionId, report };
+    await keep(u);
+    return deliver(u);
   }
 
   return {
@@ -94,17 +147,27 @@ export function createEvmSettlement(deps: EvmSettlementDeps) {
      */
     async observed(d: { tabId: number; url: string; responseHeaders?: { name: string; value?: string }[] }): Promise<boolean> {
       const header = paymentResponseOf(d.responseHeaders);
-      if (!header) return false;
-      const { history } = await loadRequests(deps.local);
-      const r = awaitingSettlement(history.requests, d.tabId, d.url);
-      const report = r ? reportOf(r, header) : null;
-      if (!r || !report) return false;
-      const session = await deps.session();
-      if (!session) return false;
-      const answer = await sendReport(session, r.result!.transactionId, report);
-      if (!answer) return false;
-      await deps.onPayment(answer);
-      return true;
+      return header ? reportFor(d.tabId, d.url, (r) => reportOf(r, header)) : false;
+    },
+
+    /**
+     * The page reload that carried the signed authorization was answered 402 without a settlement:
+     * the site refused it (its facilitator would not verify it), so the hub records it as failed,
+     * with the site's own words when it gave any. It still counts against the budget and the daily
+     * limit: the site has seen the authorization.
+     */
+    refused: (d: { tabId: number; url: string; serverError?: string }): Promise<boolean> =>
+      reportFor(d.tabId, d.url, () => ({
+        status: 'failed',
+        reason: (d.serverError ? deps.t('worker_evm_site_refused_because', d.serverError) : deps.t('worker_evm_site_refused')).slice(
+          0,
+          500,
+        ),
+      })),
+
+    /** Sends the reports the hub has not taken yet (worker start, sign-in, the resume alarm). */
+    async resume(): Promise<void> {
+      for (const u of await unsent()) await deliver(u);
     },
   };
 }

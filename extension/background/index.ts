@@ -11,6 +11,7 @@ import { PageMessage, type Reply } from '../common/messages.js';
 import { t } from '../common/i18n.js';
 import { KEYS } from '../common/state.js';
 import { ILP_KEY } from '../common/ilp.js';
+import { loadRequests } from '../common/storage.js';
 import { pageError, ProviderMessage, type ProviderReply } from '../common/provider-messages.js';
 // `.iife.ts` + `?script`: crxjs builds each as one self-contained file and gives its path in dist/.
 import bridgeScript from '../content/bridge.iife.ts?script';
@@ -77,6 +78,7 @@ const auth = createAuth({
     if (s) void budgets.sync().catch((e: unknown) => console.error('tollway: budgets', e));
     // What the hub can pay with (the SOVR rail and what to sign for it), read afresh at every sign-in.
     if (s) void rails.sync().catch((e: unknown) => console.error('tollway: rails', e));
+    if (s) void evmSettlement.resume().catch((e: unknown) => console.error('tollway: settlements', e));
     if (s) void ilp.sync().catch((e: unknown) => console.error('tollway: interledger wallet', e));
     // Signed out or locked: the budgets shown and the passes kept (bearer proofs) go too, and the
     // hub's rails (read again at the next sign-in): a locked wallet keeps nothing in session.
@@ -424,7 +426,7 @@ browser.storage.onChanged.addListener((changes, area) => {
 });
 browser.tabs.onRemoved.addListener((tabId) => void proof.sweep(tabId));
 browser.alarms.onAlarm.addListener((alarm) => {
-  if (alarm.name === RESUME_ALARM) void approvals.resume();
+  if (alarm.name === RESUME_ALARM) void approvals.resume().then(() => evmSettlement.resume());
   else if (alarm.name === REFRESH_ALARM) void auth.refresh();
   else if (alarm.name === PROOF_SWEEP_ALARM) void proof.sweep();
   else if (alarm.name === EXPIRY_ALARM) void approvals.expire();
@@ -452,8 +454,11 @@ browser.runtime.onInstalled.addListener((details) => {
 void browser.action.setBadgeBackgroundColor({ color: '#b45309' });
 // Every start of the worker (install, update, wake-up): replay payments left in flight, drop stale
 // proof rules, and listen to the hub again.
-void approvals.resume();
+void approvals.resume().then(() => evmSettlement.resume());
 void deposits.resume();
+void loadRequests(browser.storage.local)
+  .then(({ history }) => ilpConsent.resume(history.requests, Date.now()))
+  .catch((e: unknown) => console.error('tollway: consent page', e));
 void holdings
   .resume()
   .then(() => reminders.run())

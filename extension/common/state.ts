@@ -42,6 +42,8 @@ export const KEYS = {
   slotTokens: 'tollway.slotTokens',
   /** local: what this wallet signed per token and UTC day, for the networks list's daily limits (evm-limit.ts). */
   evmSpent: 'tollway.evmSpent',
+  /** local: settlements of wallet-rail payments the hub has not taken yet (evm-settle.ts). */
+  evmReports: 'tollway.evmReports',
 } as const;
 
 export const HISTORY_LIMIT = 200;

@@ -238,9 +238,13 @@ describe.skipIf(!hasChromium)(title, () => {
       .toEqual([['completed', paid.receipt.transactionHash]]);
     expect((await spentEntries()).map((e) => e.amount)).toEqual([PRICE.toString()]);
 
-    // The popup's CSV export has the payment with its transaction and explorer link.
+    // The popup's receipt shows the transaction, linked to the explorer from the networks list.
     const popup = await b.context.newPage();
     await popup.goto(`chrome-extension://${b.extensionId}/extension/popup/index.html`);
+    await popup.locator(`[data-testid="payment"][data-id="${paid.transactionId}"] button`).click();
+    const link = popup.getByRole('link', { name: paid.receipt.transactionHash! });
+    expect(await link.getAttribute('href')).toBe(`${EXPLORER}/tx/${paid.receipt.transactionHash}`);
+    // … and its CSV export has the payment with its transaction and explorer link.
     const reply = (await popup.evaluate(() =>
       (globalThis as unknown as { chrome: { runtime: { sendMessage(m: unknown): Promise<unknown> } } }).chrome.runtime.sendMessage({
         type: 'payments.export',

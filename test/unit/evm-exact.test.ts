@@ -14,11 +14,19 @@ import { WalletAuthorization } from '../../shared/wallet-payments.js';
 import { createDailyLimits, prune, spentToday, utcDay, withinLimit } from '../../extension/background/evm-limit.js';
 import { createEvmPayer } from '../../extension/background/evm-pay.js';
 import { planEntry, planEvm, planRefusal, validityOf, walletBody } from '../../extension/background/evm-plan.js';
-import { awaitingSettlement, explorerTxUrl, paymentResponseOf, reportOf } from '../../extension/background/evm-settle.js';
+import {
+  awaitingSettlement,
+  createEvmSettlement,
+  explorerTxUrl,
+  paymentResponseOf,
+  reportOf,
+} from '../../extension/background/evm-settle.js';
 import { signEvmTransfer } from '../../extension/background/evm-sign.js';
 import type { SovrRailInfo } from '../../extension/background/onchain.js';
 import { enableToken, withHubChain, type NetworkSettings } from '../../extension/common/networks.js';
 import { KEYS } from '../../extension/common/state.js';
+import { writeRequestList } from '../../extension/common/storage.js';
+import type { Payment } from '../../shared/api.js';
 import { request, x402Challenge } from '../helpers/extension-fixtures.js';
 import { tEn } from '../helpers/i18n-en.js';
 import { MemoryStorage } from '../helpers/memory-storage.js';
@@ -329,5 +337,85 @@ describe('the payer', () => {
     expect((await payer.plan(changed, req, null))?.evm.state).toBe('mismatch');
     await expect(payer.sign({ ...r, id: 'r4', challenge: changed }, null)).rejects.toThrow(/another token name or version/);
     expect(state.signed).toBe(1);
+  });
+});
+
+describe('reporting the settlement to the hub', () => {
+  const tx = `0x${'34'.repeat(32)}`;
+  const session = { url: 'https://hub.example', accessToken: 'at' };
+  const wallet = { rail: 'wallet' as const, payTo: PAY_TO, amount: '10000', asset: ASSET };
+  const hubPayment = (status: Payment['status'], receipt: Payment['receipt'] = {}): Payment => ({
+    transactionId: 'p1',
+    status,
+    rail: 'wallet',
+    payTo: PAY_TO,
+    amount: '10000',
+    asset: ASSET,
+    resource: null,
+    description: null,
+    failureReason: null,
+    receipt,
+    createdAt: '2026-12-07T12:00:00.000Z',
+    updatedAt: '2026-12-07T12:00:00.000Z',
+  });
+
+  function setup(answers: (number | 'down')[]) {
+    const local = new MemoryStorage();
+    const sent: { url: string; body: unknown }[] = [];
+    const applied: Payment[] = [];
+    const fetch = (async (url: URL, init: RequestInit) => {
+      sent.push({ url: String(url), body: JSON.parse(String(init.body)) });
+      const status = answers.shift() ?? 200;
+      if (status === 'down') throw new TypeError('fetch failed');
+      const body = status === 200 ? hubPayment('completed', { transactionHash: tx }) : { type: 'x', title: 'no' };
+      return new Response(JSON.stringify(body), { status });
+    }) as unknown as typeof globalThis.fetch;
+    const settlement = createEvmSettlement({
+      local,
+      t: tEn,
+      fetch,
+      session: async () => session,
+      onPayment: async (p) => void applied.push(p),
+    });
+    return { local, sent, applied, settlement };
+  }
+  const history = (local: MemoryStorage) =>
+    local.set({
+      [KEYS.history]: writeRequestList([request({ status: 'submitted', payment: wallet, result: hubPayment('pending') })]),
+    });
+  const header = encodePaymentResponse({ success: true, transaction: tx, network: 'eip155:31338' });
+
+  it('keeps a report the hub could not take and sends it on the next start', async () => {
+    const { local, sent, applied, settlement } = setup(['down', 503]);
+    await history(local);
+    const seen = { tabId: 1, url: 'https://shop.example/a', responseHeaders: [{ name: 'PAYMENT-RESPONSE', value: header }] };
+    expect(await settlement.observed(seen)).toBe(false);
+    expect(local.peek(KEYS.evmReports)).toEqual([{ paymentId: 'p1', report: { status: 'completed', transaction: tx } }]);
+    await settlement.resume();
+    expect(local.peek(KEYS.evmReports)).toHaveLength(1);
+    await settlement.resume();
+    expect(local.peek(KEYS.evmReports)).toEqual([]);
+    expect(sent.map((s) => s.url)).toEqual(Array(3).fill('https://hub.example/payments/p1/settlement'));
+    expect(applied).toEqual([expect.objectContaining({ status: 'completed', receipt: { transactionHash: tx } })]);
+    // Another tab, or no settlement header: nothing to report.
+    expect(await settlement.observed({ ...seen, tabId: 2 })).toBe(false);
+    expect(await settlement.observed({ ...seen, responseHeaders: [] })).toBe(false);
+    expect(sent).toHaveLength(3);
+  });
+
+  it('drops a report the hub refuses for good, and records a refused proof as failed', async () => {
+    const { local, sent, applied, settlement } = setup([409, 200]);
+    await history(local);
+    expect(
+      await settlement.observed({
+        tabId: 1,
+        url: 'https://shop.example/a',
+        responseHeaders: [{ name: 'payment-response', value: header }],
+      }),
+    ).toBe(false);
+    expect(local.peek(KEYS.evmReports)).toEqual([]);
+    expect(await settlement.refused({ tabId: 1, url: 'https://shop.example/a', serverError: 'invalid_signature' })).toBe(true);
+    expect(sent[1]!.body).toEqual({ status: 'failed', reason: 'the site answered 402 to the signed authorization: invalid_signature' });
+    expect(applied).toHaveLength(1);
   });
 });
