@@ -89,7 +89,9 @@ export function buildOpenApi(serverUrl: string, dev: boolean) {
       post: {
         summary:
           'Move SOVR from your wallet into your hub balance: an EIP-3009 authorization to the treasury, credited once after the confirmations',
-        description: 'Needs an Idempotency-Key, like POST /payments. 400 unsupported-rail when the SOVR rail is off.',
+        description:
+          'Needs an Idempotency-Key, like POST /payments. Each later change of its status reaches your sockets as ' +
+          'depositStatusUpdate. 400 unsupported-rail when the SOVR rail is off.',
         security: bearer,
         requestBody: body('CreateDepositRequest'),
         responses: { 200: ok('Deposit'), ...errors },
