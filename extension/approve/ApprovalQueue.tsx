@@ -424,7 +424,8 @@ function BudgetOption({
   /** Paid from the Interledger wallet: the budget is a grant approved on the wallet's own page. */
   ilp: boolean;
 }) {
-  const asset = request.payment!.asset;
+  // A token on another network is named by its listed symbol, not its CAIP-19 id.
+  const asset = request.evm?.token.symbol ?? request.payment!.asset;
   return (
     <fieldset class="budget">
       <legend>{t('approve_budget_legend')}</legend>

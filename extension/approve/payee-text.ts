@@ -13,6 +13,8 @@ export function payeeText(r: ApprovalRequest, t: T): string {
   const text = (() => {
     if (p?.rail === 'lightning') return r.payee ? t('approve_payee_lightning', r.payee) : t('approve_payee_lightning_unknown');
     if (p?.rail === 'sovr' && r.onChain?.kind === 'exact') return t('approve_payee_exact', p.payTo);
+    // An EVM `exact` entry pays its own address, whether or not it can be paid here.
+    if (r.evm) return t('approve_payee_exact', r.evm.payTo);
     if (p) return t('approve_payee_merchant', p.payTo);
     const first = r.challenge.x402?.accepts[0];
     if (first) return first.payTo;

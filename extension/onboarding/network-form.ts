@@ -76,9 +76,12 @@ function fieldErrors<F extends string>(error: z.ZodError, t: T): Partial<Record<
 /** A new network: off, with no tokens yet. Its chain id must not be listed already. */
 export function readNetworkForm(input: NetworkInput, existing: NetworkSettings, t: T): Result<NetworkSetting, NetworkFields> {
   const parsed = NetworkInput.safeParse(input);
-  if (!parsed.success) return { ok: false, errors: fieldErrors(parsed.error, t) };
+  // A chain already listed is said together with whatever else is wrong, not after it is fixed.
+  const listed = existing.find((n) => String(n.chainId) === input.chainId.trim());
+  const dup = listed ? { chainId: t('networks_error_chain_listed', listed.chainId) } : {};
+  if (!parsed.success) return { ok: false, errors: { ...fieldErrors<NetworkFields>(parsed.error, t), ...dup } };
+  if (listed) return { ok: false, errors: dup };
   const { chainId, name, explorer, rpcUrl } = parsed.data;
-  if (existing.some((n) => n.chainId === chainId)) return { ok: false, errors: { chainId: t('networks_error_chain_listed', chainId) } };
   const value = NetworkSetting.parse({
     chainId,
     name,
@@ -94,10 +97,11 @@ export function readNetworkForm(input: NetworkInput, existing: NetworkSettings, 
 /** A new token on one network: off, no daily limit. Its address must not be listed on that network. */
 export function readTokenForm(input: TokenInput, network: NetworkSetting, t: T): Result<TokenSetting, TokenFields> {
   const parsed = TokenInput.safeParse(input);
-  if (!parsed.success) return { ok: false, errors: fieldErrors(parsed.error, t) };
+  const listed = network.tokens.some((x) => x.address.toLowerCase() === input.address.trim().toLowerCase());
+  const dup = listed ? { address: t('networks_error_token_listed', network.name) } : {};
+  if (!parsed.success) return { ok: false, errors: { ...fieldErrors<TokenFields>(parsed.error, t), ...dup } };
+  if (listed) return { ok: false, errors: dup };
   const d = parsed.data;
-  if (network.tokens.some((x) => x.address.toLowerCase() === d.address.toLowerCase()))
-    return { ok: false, errors: { address: t('networks_error_token_listed', network.name) } };
   if (network.tokens.length >= 32) return { ok: false, errors: { address: t('networks_error_too_many_tokens') } };
   const value = TokenSetting.parse({
     address: d.address,

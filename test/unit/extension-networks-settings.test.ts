@@ -85,10 +85,14 @@ describe('the add-network form', () => {
     for (const chainId of ['0', '-1', '1.5', '99999999999999999']) expect(readNetworkForm({ ...form, chainId }, [], tEn).ok).toBe(false);
   });
 
-  it('refuses a chain already listed', () => {
+  it('refuses a chain already listed, together with what else is wrong', () => {
     expect(readNetworkForm({ ...form, chainId: '8453' }, DEFAULT_NETWORKS, tEn)).toEqual({
       ok: false,
       errors: { chainId: 'Chain 8453 is already in your list.' },
+    });
+    expect(readNetworkForm({ ...form, chainId: ' 8453', rpcUrl: 'not a url' }, DEFAULT_NETWORKS, tEn)).toEqual({
+      ok: false,
+      errors: { chainId: 'Chain 8453 is already in your list.', rpcUrl: 'Give the RPC URL as an http or https URL, or leave it empty.' },
     });
   });
 
