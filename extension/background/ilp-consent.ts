@@ -39,10 +39,12 @@ export interface IlpConsentDeps {
 export function createIlpConsent(deps: IlpConsentDeps) {
   const serial = createSerial();
 
-  async function load(): Promise<ConsentWindows> {
+  /** The windows opened in this browser session; null before the first worker start of the session wrote the list. */
+  async function stored(): Promise<ConsentWindows | null> {
     const parsed = ConsentWindows.safeParse((await deps.session.get(ILP_CONSENT_KEY))[ILP_CONSENT_KEY]);
-    return parsed.success ? parsed.data : [];
+    return parsed.success ? parsed.data : null;
   }
+  const load = async () => (await stored()) ?? [];
 
   const save = (list: ConsentWindows) => deps.session.set({ [ILP_CONSENT_KEY]: list.slice(-KEEP) });
 
@@ -72,6 +74,27 @@ export function createIlpConsent(deps: IlpConsentDeps) {
   }
 
   return {
+    /**
+     * At every worker start, with the history: a worker stopped after it stored the hub's `pending`
+     * answer but before it opened the page leaves a consent nobody can see, so each one still open
+     * (not past `expiresAt`) and never shown gets its window now. Only within a browser session
+     * that already had a worker: after a browser restart the tab that asked is gone, and a wallet
+     * page popping up at start-up would come from nowhere.
+     */
+    resume(history: readonly ApprovalRequest[], now: number): Promise<void> {
+      return serial(async () => {
+        const list = await stored();
+        if (list === null) return void (await save([]));
+        for (const r of history) {
+          const p = r.result;
+          const url = r.status === 'submitted' && p ? consentUrlOf(p) : null;
+          if (!url || list.some((w) => w.transactionId === p!.transactionId)) continue;
+          const expires = Date.parse(p!.interact?.expiresAt ?? '');
+          if (Number.isFinite(expires) && expires > now) await open(p!.transactionId, url);
+        }
+      });
+    },
+
     /**
      * Requests that left the queue or learnt their outcome (the approval flow's `onFinished`): a
      * consent page to show, or a consent window whose payment is final.
