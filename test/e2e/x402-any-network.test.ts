@@ -4,8 +4,8 @@
  * EIP-3009, "USD Coin" version "2"), an `@x402/express` shop with the reference facilitator, and a
  * real hub whose `wallet` rail keeps the books. Nothing of Tollway's runs on the shop's side.
  *
- * - Listed but off: the 402 is not paid and the window says so; enabled (the networks list in
- *   storage, as settings and the window's "Enable" write it), the waiting request becomes payable,
+ * - Listed but off: the 402 is not paid and the window says so; enabled with the window's "Enable"
+ *   (asked first), the waiting request is planned again and becomes payable,
  *   one approval pays it, the page gets the article, and the hub's history and the CSV export show
  *   the payment with the settlement transaction.
  * - A shop whose entry names another EIP-712 name: refused, nothing signed.
@@ -219,8 +219,24 @@ describe.skipIf(!hasChromium)(title, () => {
     expect(await payments()).toEqual([]);
     expect(await spentEntries()).toEqual([]);
 
-    // Enabled (what settings and the window's "Enable USDC on Test chain" write): the waiting request is planned again.
-    await setNetworks(networks(true));
+    // "Enable USDC on Test chain" in the window, asked first: the list is switched on, and the
+    // waiting request is planned again.
+    await win.getByTestId('evm-enable').click();
+    await win
+      .getByTestId('evm-confirm')
+      .getByRole('button', { name: /^Yes, enable / })
+      .click();
+    await expect
+      .poll(
+        async () =>
+          (await (
+            await worker()
+          ).evaluate(() => chrome.storage.local.get('tollway.networks').then((v) => v['tollway.networks']))) as unknown,
+        {
+          timeout: 10_000,
+        },
+      )
+      .toEqual(networks(true));
     await expect
       .poll(pendingOne, { timeout: 10_000 })
       .toMatchObject({ evm: { state: 'enabled' }, payment: { rail: 'wallet' }, unpayable: null });
