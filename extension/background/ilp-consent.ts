@@ -75,6 +75,22 @@ export function createIlpConsent(deps: IlpConsentDeps) {
 
   return {
     /**
+     * The person asks for the page again (from the popup): a window closed without answering is
+     * opened anew, one still open is replaced, so there is one window per payment. Only a payment
+     * still waiting for consent; false otherwise.
+     */
+    show(r: ApprovalRequest, now: number): Promise<boolean> {
+      return serial(async () => {
+        const p = r.result;
+        const url = r.status === 'submitted' && p ? consentUrlOf(p) : null;
+        if (!url || !(Date.parse(p!.interact?.expiresAt ?? '') > now)) return false;
+        await close(p!.transactionId);
+        await open(p!.transactionId, url);
+        return true;
+      });
+    },
+
+    /**
      * At every worker start, with the history: a worker stopped after it stored the hub's `pending`
      * answer but before it opened the page leaves a consent nobody can see, so each one still open
      * (not past `expiresAt`) and never shown gets its window now. Only within a browser session

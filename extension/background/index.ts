@@ -23,6 +23,7 @@ import { createBudgets } from './budgets.js';
 import { createDepositClient } from './deposit-client.js';
 import { createDailyLimits } from './evm-limit.js';
 import { createEvmPayer } from './evm-pay.js';
+import { createEvmRecovery } from './evm-recover.js';
 import { createEvmSettlement, paymentResponseOf } from './evm-settle.js';
 import { createEvmSigner } from './evm-sign.js';
 import { NETWORKS_KEY, readNetworks } from '../common/networks.js';
@@ -210,6 +211,17 @@ const evmSettlement = createEvmSettlement({
   onPayment: (p) => approvals.paymentUpdated(p),
 });
 
+// Settlements the worker missed, asked of the chain when the person gave the network an RPC URL.
+const evmRecovery = createEvmRecovery({
+  t,
+  local: browser.storage.local,
+  fetch: workerFetch,
+  networks: async () => readNetworks((await browser.storage.local.get(NETWORKS_KEY))[NETWORKS_KEY]),
+  report: (paymentId, report) => evmSettlement.report(paymentId, report),
+});
+/** After the worker starts or wakes: unsent settlement reports first, then the chain for those never seen. */
+const settleMissed = () => evmSettlement.resume().then(() => evmRecovery.run());
+
 const provider = createProvider({ session: () => auth.current(), add: (seen) => approvals.add(seen) });
 
 // Slots held at sites' slots APIs, their renewal through the queue, and the reminder a day before expiry.
@@ -308,6 +320,13 @@ async function testMoney(): Promise<void> {
   await live.sync();
 }
 
+/** The consent page of a payment from the Interledger wallet that still waits for the person's answer. */
+async function showConsent(transactionId: string): Promise<void> {
+  const { history } = await loadRequests(browser.storage.local);
+  const r = history.requests.find((x) => x.result?.transactionId === transactionId);
+  if (!r || !(await ilpConsent.show(r, Date.now()))) throw new Error(t('worker_ilp_no_consent'));
+}
+
 async function exportPayments(): Promise<string> {
   const session = await auth.current();
   if (!session) throw new Error(t('worker_sign_in_first'));
@@ -353,6 +372,8 @@ function act(m: PageMessage): Promise<unknown> {
       return ilp.unlink();
     case 'ilp.revoke':
       return ilp.revoke(m.grantId);
+    case 'ilp.consent':
+      return showConsent(m.transactionId);
     case 'networks.enable':
       return networkSettings.enable(m.chainId, m.token);
     case 'evm.balance':
@@ -426,7 +447,7 @@ browser.storage.onChanged.addListener((changes, area) => {
 });
 browser.tabs.onRemoved.addListener((tabId) => void proof.sweep(tabId));
 browser.alarms.onAlarm.addListener((alarm) => {
-  if (alarm.name === RESUME_ALARM) void approvals.resume().then(() => evmSettlement.resume());
+  if (alarm.name === RESUME_ALARM) void approvals.resume().then(settleMissed);
   else if (alarm.name === REFRESH_ALARM) void auth.refresh();
   else if (alarm.name === PROOF_SWEEP_ALARM) void proof.sweep();
   else if (alarm.name === EXPIRY_ALARM) void approvals.expire();
@@ -454,7 +475,10 @@ browser.runtime.onInstalled.addListener((details) => {
 void browser.action.setBadgeBackgroundColor({ color: '#b45309' });
 // Every start of the worker (install, update, wake-up): replay payments left in flight, drop stale
 // proof rules, and listen to the hub again.
-void approvals.resume().then(() => evmSettlement.resume());
+void approvals
+  .resume()
+  .then(settleMissed)
+  .catch((e: unknown) => console.error('tollway: settlements', e));
 void deposits.resume();
 void loadRequests(browser.storage.local)
   .then(({ history }) => ilpConsent.resume(history.requests, Date.now()))

@@ -73,6 +73,8 @@ export const PageMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ilp.unlink') }),
   /** Revoke a budget grant on the Interledger wallet (deleted at the wallet's auth server). */
   z.object({ type: z.literal('ilp.revoke'), grantId: z.string().min(1).max(100) }),
+  /** Open the wallet's consent page of a payment still waiting for it (its window was closed). */
+  z.object({ type: z.literal('ilp.consent'), transactionId: z.string().min(1).max(100) }),
   /** Switch one listed token (and its network) on: the window's "Enable USDC on Base", confirmed there. */
   z.object({ type: z.literal('networks.enable'), chainId: z.number().int().positive(), token: EvmAddress }),
   /** The unlocked wallet's balance of a listed token from its network's RPC URL (the reply's `balance`). */

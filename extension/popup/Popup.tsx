@@ -20,6 +20,7 @@ import { Activity } from './Activity.js';
 import { AddFunds } from './AddFunds.js';
 import { Budgets } from './Budgets.js';
 import { Grants } from './Grants.js';
+import { IlpWaiting } from './IlpWaiting.js';
 import { CopyButton } from './Copy.js';
 import { Deposit, DepositList } from './Deposit.js';
 import { Receipt } from './Receipt.js';
@@ -183,6 +184,7 @@ export function Popup() {
           {waiting === 1 ? t('popup_waiting_one') : t('popup_waiting_many', waiting)}
         </p>
       )}
+      <IlpWaiting history={history} now={Date.now()} />
       {noAccess && (
         <p class="callout callout-warn small" data-testid="no-access">
           {t('popup_no_access')}

@@ -240,8 +240,14 @@ describe.skipIf(!hasChromium)(title, () => {
     await expectLedgerBalanced(hub.store.db);
   });
 
-  it('no answer within the consent time: failed, the consent page is gone, nothing paid', async () => {
+  it('no answer within the consent time: failed, the consent page is gone, nothing paid; a closed page opens again from the popup meanwhile', async () => {
     const tab = await payFromWallet('/articles/lapsed');
+    // Closed without an answer: the popup says the payment waits, and opens the wallet's page again.
+    await (await consentPage()).close();
+    const popup = await b.context.newPage();
+    await popup.goto(`chrome-extension://${b.extensionId}/extension/popup/index.html`);
+    const waiting = popup.getByTestId('ilp-waiting');
+    await waiting.getByRole('button', { name: "Open the wallet's page" }).click({ timeout: 15_000 });
     await consentPage();
     await expect
       .poll(async () => (await entryFor('/articles/lapsed'))?.status, { timeout: (CONSENT_SECONDS + 20) * 1000, interval: 500 })
@@ -249,6 +255,8 @@ describe.skipIf(!hasChromium)(title, () => {
     const failed = (await entryFor('/articles/lapsed'))!;
     expect(failed.error).toMatch(/within/);
     await expect.poll(() => consentPages().length, { timeout: 15_000 }).toBe(0);
+    await expect.poll(() => waiting.count(), { timeout: 15_000 }).toBe(0);
+    await popup.close();
     expect(await tab.locator('#paid').count()).toBe(0);
     expect(wallet.balanceOf(person)).toBe(START - PRICE_WALLET);
     const [last] = await hubPayments();

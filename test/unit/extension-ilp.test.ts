@@ -173,6 +173,18 @@ describe('the consent window', () => {
     ]);
   });
 
+  it('opens the page again when asked, one window per payment, only while the consent is open', async () => {
+    const windows = new Windows();
+    const consent = createIlpConsent({ t: tEn, windows, session: new MemoryStorage() });
+    const pending = request('submitted', { interact: { redirect: page, expiresAt: '2999-01-01T00:00:00Z' } });
+    await consent.finished([pending]);
+    expect(await consent.show(pending, Date.now())).toBe(true);
+    expect([...windows.open.values()]).toEqual([page]);
+    expect(await consent.show(pending, Date.parse('2999-01-01T00:00:01Z'))).toBe(false);
+    expect(await consent.show(request('completed', { status: 'completed' }), Date.now())).toBe(false);
+    expect(windows.open.size).toBe(1);
+  });
+
   it('opens nothing for a payment a budget grant paid at once, nor for another rail', async () => {
     const windows = new Windows();
     const consent = createIlpConsent({ t: tEn, windows, session: new MemoryStorage() });
