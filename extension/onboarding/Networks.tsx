@@ -7,8 +7,7 @@
  * read-only: it is not in the list and cannot be removed here.
  */
 import { useState } from 'preact/hooks';
-import { RailsView } from '../common/state.js';
-import { KEYS } from '../common/state.js';
+import { KEYS, RailsView } from '../common/state.js';
 import { t } from '../common/i18n.js';
 import {
   DEFAULT_NETWORKS,
@@ -83,7 +82,8 @@ export function Networks() {
           </li>
         )}
         {networks.map((n) => (
-          <NetworkItem key={n.chainId} network={n} apply={apply} />
+          // Keyed by what its fields start from, so a reset or another page's change shows in them.
+          <NetworkItem key={`${n.chainId}:${n.rpcUrl ?? ''}`} network={n} apply={apply} />
         ))}
       </ul>
       {!networks.length && <p class="callout callout-info">{t('networks_none')}</p>}
@@ -189,7 +189,7 @@ function NetworkItem({ network: n, apply }: { network: NetworkSetting; apply: Ap
       {n.tokens.length ? (
         <ul class="list tokens">
           {n.tokens.map((x) => (
-            <TokenItem key={x.address} network={n} token={x} apply={apply} />
+            <TokenItem key={`${x.address}:${x.dailyLimit ?? ''}`} network={n} token={x} apply={apply} />
           ))}
         </ul>
       ) : (

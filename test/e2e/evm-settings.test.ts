@@ -125,7 +125,34 @@ describe.skipIf(!hasChromium)(title, () => {
       }
       // Nothing stored yet: the defaults are shown, not written.
       expect(await storedNetworks()).toBeUndefined();
+
+      // A hub with a SOVR rail: its chain is shown first, from the hub, and cannot be changed here.
+      const rails = await b.worker.evaluate(() => chrome.storage.session.get('tollway.rails').then((v) => v['tollway.rails']));
+      const sovr = {
+        name: 'sovr',
+        assets: ['SOVR'],
+        network: 'eip155:31337',
+        chainId: 31337,
+        token: '0x5FbDB2315678afecb367f032d93F642f64180aa3',
+        treasury: null,
+        eip712: { name: 'SOVR', version: '1' },
+        confirmations: 1,
+        minValiditySeconds: 60,
+        maxValiditySeconds: 3600,
+      };
+      await b.worker.evaluate((v) => chrome.storage.session.set({ 'tollway.rails': v }), {
+        hubUrl: hub.url,
+        info: { rails: [sovr] },
+        fetchedAt: Date.now(),
+      });
+      const fromHub = settings.getByTestId('network-hub');
+      await fromHub.waitFor();
+      expect(await fromHub.getByRole('heading').textContent()).toBe('SOVR on chain 31337 from your hub');
+      expect(await fromHub.getByRole('button').count()).toBe(0);
+      expect(await fromHub.getByRole('checkbox').count()).toBe(0);
       await shoot(settings, 'settings-networks');
+      await b.worker.evaluate((v) => chrome.storage.session.set({ 'tollway.rails': v }), rails ?? null);
+      await fromHub.waitFor({ state: 'detached' });
     },
     STEP_MS,
   );
