@@ -132,8 +132,13 @@ function NotEnabled({ plan }: { plan: EvmExactPlan }) {
   const [asking, setAsking] = useState(false);
   const [state, setState] = useState<{ busy: boolean; error: string | null }>({ busy: false, error: null });
   const question = useRef<HTMLParagraphElement>(null);
+  const enableButton = useRef<HTMLButtonElement>(null);
+  // The focus follows the step: to the question when it opens, back to Enable when it is cancelled.
+  const opened = useRef(false);
   useEffect(() => {
     if (asking) question.current?.focus();
+    else if (opened.current) enableButton.current?.focus();
+    opened.current = asking;
   }, [asking]);
   const what = tokenOn(plan, t);
   const enable = async () => {
@@ -148,7 +153,18 @@ function NotEnabled({ plan }: { plan: EvmExactPlan }) {
       <h2 id="evm-heading">{t('evm_disabled_title', what)}</h2>
       <p>{t('evm_disabled_text', evmAmountOn(plan, t))}</p>
       {asking ? (
-        <div class="callout callout-info stack-sm" data-testid="evm-confirm">
+        <fieldset
+          class="callout callout-info stack-sm"
+          data-testid="evm-confirm"
+          aria-labelledby="evm-enable-question"
+          // Escape here takes back the question; everywhere else in the window it rejects the request.
+          onKeyDown={(e) => {
+            if (e.key !== 'Escape') return;
+            e.preventDefault();
+            e.stopPropagation();
+            setAsking(false);
+          }}
+        >
           <p id="evm-enable-question" ref={question} tabIndex={-1}>
             {t('evm_enable_question', what)}
           </p>
@@ -160,10 +176,10 @@ function NotEnabled({ plan }: { plan: EvmExactPlan }) {
               {t('networks_cancel')}
             </button>
           </div>
-        </div>
+        </fieldset>
       ) : (
         <div>
-          <button type="button" data-testid="evm-enable" onClick={() => setAsking(true)}>
+          <button type="button" data-testid="evm-enable" ref={enableButton} onClick={() => setAsking(true)}>
             {t('evm_enable', what)}
           </button>
         </div>

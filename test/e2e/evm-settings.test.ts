@@ -273,6 +273,13 @@ describe.skipIf(!hasChromium)(title, () => {
       await expect.poll(() => win.evaluate(() => document.activeElement?.id)).toBe('evm-enable-question');
       expect((await storedNetworks())?.[2]?.tokens[0]?.enabled).toBe(false);
       await shoot(win, 'approval-evm-confirm');
+      // Escape in the question takes it back (the request stays), and the focus returns to Enable.
+      await win.keyboard.press('Escape');
+      await confirm.waitFor({ state: 'detached' });
+      expect(b.approvalPages()).toHaveLength(1);
+      await expect.poll(() => win.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('evm-enable');
+      await win.keyboard.press('Enter');
+      await confirm.waitFor();
       await confirm.getByRole('button', { name: 'Yes, enable USDC on Test chain' }).click();
 
       await expect
