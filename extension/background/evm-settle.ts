@@ -165,6 +165,13 @@ export function createEvmSettlement(deps: EvmSettlementDeps) {
         ),
       })),
 
+    /** Keeps and sends a report learnt some other way (the chain, evm-recover.ts). True when the hub took it. */
+    async report(paymentId: string, report: SettlementReport): Promise<boolean> {
+      const u = { paymentId, report };
+      await keep(u);
+      return deliver(u);
+    },
+
     /** Sends the reports the hub has not taken yet (worker start, sign-in, the resume alarm). */
     async resume(): Promise<void> {
       for (const u of await unsent()) await deliver(u);
