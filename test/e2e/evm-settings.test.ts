@@ -370,4 +370,28 @@ describe.skipIf(!hasChromium)(title, () => {
     },
     STEP_MS,
   );
+
+  it(
+    'Reset to defaults asks first, then puts back Base and Base Sepolia, off, without limits or RPC URLs',
+    async () => {
+      const base = settings.getByTestId('network-8453');
+      await base.getByRole('checkbox', { name: 'Allow USDC on Base' }).check();
+      await base.getByRole('textbox', { name: 'RPC URL' }).fill('https://rpc.example/base');
+      await base.getByRole('form', { name: 'RPC URL for Base' }).getByRole('button', { name: 'Save' }).click();
+      await expect.poll(async () => (await storedNetworks())?.[0]).toMatchObject({ enabled: true, rpcUrl: 'https://rpc.example/base' });
+
+      await settings.getByRole('button', { name: 'Reset to defaults' }).click();
+      expect((await storedNetworks())?.[0]?.enabled).toBe(true);
+      await settings.getByRole('button', { name: 'Reset', exact: true }).click();
+      await expect
+        .poll(async () => (await storedNetworks())?.map((n) => [n.chainId, n.enabled, n.rpcUrl, n.tokens.map((x) => x.enabled)]))
+        .toEqual([
+          [8453, false, undefined, [false]],
+          [84532, false, undefined, [false]],
+        ]);
+      // The field shows the stored list again, not what was typed before.
+      await expect.poll(() => settings.getByTestId('network-8453').getByRole('textbox', { name: 'RPC URL' }).inputValue()).toBe('');
+    },
+    STEP_MS,
+  );
 });
