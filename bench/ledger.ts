@@ -23,6 +23,7 @@ import { migrate } from '../server/store/migrate.js';
 import { ledger as ledgerMigration } from '../server/store/migrations/001_ledger.js';
 import { MIGRATIONS } from '../server/store/migrations/index.js';
 import { openSqlite } from '../server/store/sqlite.js';
+import { mainThreadCpuMs } from './machine.js';
 
 export interface LedgerBenchResult {
   /** Ledger transfers per second (createTransfers + commit). */
@@ -33,6 +34,11 @@ export interface LedgerBenchResult {
   ratio: number;
   /** The median over batches of (plain insert time / ledger time): a batch and its baseline ran back to back. */
   medianBatchRatio: number;
+  /**
+   * Main-thread CPU time of the plain inserts over the ledger's (10 ms ticks summed over all
+   * batches): the ratio with the machine's other load taken out, as far as it can be.
+   */
+  cpuRatio: number;
   /** Reference: the same rows through 100-row INSERT statements. */
   rawMultiRowInsertTps: number;
   ratioToMultiRow: number;
@@ -139,6 +145,8 @@ export async function benchLedger(opts: { batches?: number; batchSize?: number; 
     let plainMs = 0;
     let multiMs = 0;
     const batchRatios: number[] = [];
+    let ledgerCpu = 0;
+    let plainCpu = 0;
     for (let b = -1; b < batches; b++) {
       const batch = makeBatch(b);
       const rows = rowsOf(batch, Date.now());
@@ -146,11 +154,14 @@ export async function benchLedger(opts: { batches?: number; batchSize?: number; 
       const multiParams: unknown[][] = [];
       for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) multiParams.push(rows.slice(i, i + ROWS_PER_INSERT).flat());
 
+      const c0 = mainThreadCpuMs();
       const t0 = performance.now();
       const results = await db.transaction((tx) => ledger.createTransfers(tx, batch));
       const t1 = performance.now();
+      const c1 = mainThreadCpuMs();
       plainBatch(rows);
       const t2 = performance.now();
+      const c2 = mainThreadCpuMs();
       multiBatch(multiParams);
       const t3 = performance.now();
 
@@ -161,6 +172,8 @@ export async function benchLedger(opts: { batches?: number; batchSize?: number; 
       plainMs += t2 - t1;
       multiMs += t3 - t2;
       batchRatios.push((t2 - t1) / (t1 - t0));
+      ledgerCpu += c1 - c0;
+      plainCpu += c2 - c1;
     }
 
     const invariant = await db.transaction((tx) => ledger.checkInvariant(tx));
@@ -172,6 +185,7 @@ export async function benchLedger(opts: { batches?: number; batchSize?: number; 
       ledgerTps,
       rawInsertTps,
       ratio: ledgerTps / rawInsertTps,
+      cpuRatio: plainCpu / ledgerCpu,
       medianBatchRatio: batchRatios.sort((a, b) => a - b)[batchRatios.length >> 1]!,
       rawMultiRowInsertTps,
       ratioToMultiRow: ledgerTps / rawMultiRowInsertTps,
@@ -196,7 +210,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
         [
           `Ledger createTransfers: ${r.batches} batches of ${fmt(r.batchSize)} between ${fmt(r.accounts)} accounts, SQLite (WAL)`,
           `  ledger                     ${fmt(r.ledgerTps)} transfers/s`,
-          `  plain inserts (row by row) ${fmt(r.rawInsertTps)} rows/s    ledger = ${(r.ratio * 100).toFixed(1)}% (median batch ${(r.medianBatchRatio * 100).toFixed(1)}%)`,
+          `  plain inserts (row by row) ${fmt(r.rawInsertTps)} rows/s    ledger = ${(r.ratio * 100).toFixed(1)}% (median batch ${(r.medianBatchRatio * 100).toFixed(1)}%, main-thread CPU ${(r.cpuRatio * 100).toFixed(1)}%)`,
           `  plain inserts (100 a row)  ${fmt(r.rawMultiRowInsertTps)} rows/s    ledger = ${(r.ratioToMultiRow * 100).toFixed(1)}%`,
           `  invariant                  ${r.invariantOk ? 'ok' : 'BROKEN'}`,
           '',

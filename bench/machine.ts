@@ -3,6 +3,8 @@
  * average before the run, with a warning above 0.5 per core (on a busy machine the rates mostly
  * measure the other work; read the ratios, which compare servers loaded in alternation).
  */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 
 export interface MachineState {
@@ -28,4 +30,34 @@ export function formatMachine(m: MachineState, when = 'before the run'): string 
     ? `   WARNING: above ${BUSY_LOAD_PER_CORE} per core (${(m.load[0] / m.cpus).toFixed(2)}): other work shares the CPUs, read the ratios, not the rates`
     : '';
   return `  machine        ${m.cpus} × ${m.model}; load average ${when} ${load}${warning}`;
+}
+
+let ticks: number | undefined;
+/** Clock ticks per second, for /proc's CPU times. */
+function clockTicks(): number {
+  ticks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+  return ticks;
+}
+
+/**
+ * User + system CPU time a process has used so far, in ms (Linux /proc; NaN elsewhere). CPU per
+ * request is what a server's work costs whatever else the machine runs, which moves rates far more.
+ */
+export function processCpuMs(pid: number | undefined, stat = `/proc/${pid}/stat`): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    const rest = readFileSync(stat, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(rest[11]) + Number(rest[12])) * 1000) / clockTicks();
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * CPU time this process's main thread has used so far, in ms (Linux /proc, 10 ms ticks; NaN
+ * elsewhere): the work of code that runs synchronously on it, without its worker threads.
+ */
+export function mainThreadCpuMs(): number {
+  return processCpuMs(process.pid, `/proc/${process.pid}/task/${process.pid}/stat`);
 }

@@ -10,9 +10,11 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { spawnHub } from '../test/helpers/child-hub.js';
 import { createMerchant, freePort, fund, signIn } from '../test/helpers/hub.js';
+import { processCpuMs } from './machine.js';
 
 export interface HttpFigures {
   rps: number;
+  requests: number;
   p50: number;
   p99: number;
   errors: number;
@@ -43,7 +45,14 @@ async function load(
     ],
   });
   // Over the round's actual length: a 2-second round has too few per-second samples to average.
-  return { rps: r.requests.total / r.duration, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+  return {
+    rps: r.requests.total / r.duration,
+    requests: r.requests.total,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+  };
 }
 
 function startBare(port: number): Promise<{ proc: ChildProcess; url: string }> {
@@ -64,6 +73,13 @@ export interface PaymentsBenchResult {
   ratio: number;
   /** The median of each pair's ratio (a hub round over the bare round next to it). */
   pairRatio: number;
+  /**
+   * Server CPU time (user + system, the hub's checkpoint worker included) per request answered, in
+   * the measured rounds, and bare's over the hub's: what the throughput ratio would be if each
+   * server had a core to itself, a figure the machine's other load moves less than the rates (it
+   * still moves it: CPU time stretches when two busy cores share caches).
+   */
+  cpu: { hubMsPerPayment: number; bareMsPerRequest: number; ratio: number };
   /** The median of the rounds' p99, hub and bare (the worst round's is in `payments.p99`). */
   medianP99: { payments: number; baseline: number };
   connections: number;
@@ -102,20 +118,29 @@ export async function benchPayments(opts: { seconds?: number; connections?: numb
     await load(bare.url, headers, body, 2, connections);
     const hubRounds: HttpFigures[] = [];
     const bareRounds: HttpFigures[] = [];
+    let hubCpu = 0;
+    let bareCpu = 0;
     for (let pair = 0; pair * round < seconds; pair++) {
       const order = pair % 2 === 0 ? (['hub', 'bare'] as const) : (['bare', 'hub'] as const);
       for (const side of order) {
+        const pid = side === 'hub' ? hub.proc.pid : bare.proc.pid;
+        const before = processCpuMs(pid);
         if (side === 'hub') hubRounds.push(await load(hub.url, headers, body, round, connections));
         else bareRounds.push(await load(bare.url, headers, body, round, connections));
+        if (side === 'hub') hubCpu += processCpuMs(pid) - before;
+        else bareCpu += processCpuMs(pid) - before;
       }
     }
     const payments = combine(hubRounds);
     const baseline = combine(bareRounds);
+    const hubMsPerPayment = hubCpu / hubRounds.reduce((a, r) => a + r.requests, 0);
+    const bareMsPerRequest = bareCpu / bareRounds.reduce((a, r) => a + r.requests, 0);
     return {
       payments,
       baseline,
       ratio: payments.rps / baseline.rps,
       pairRatio: median(hubRounds.map((h, i) => h.rps / bareRounds[i]!.rps)),
+      cpu: { hubMsPerPayment, bareMsPerRequest, ratio: bareMsPerRequest / hubMsPerPayment },
       medianP99: { payments: median(hubRounds.map((r) => r.p99)), baseline: median(bareRounds.map((r) => r.p99)) },
       connections,
       seconds: hubRounds.length * round,
@@ -133,6 +158,7 @@ export async function benchPayments(opts: { seconds?: number; connections?: numb
 function combine(rounds: HttpFigures[]): HttpFigures {
   return {
     rps: rounds.reduce((a, r) => a + r.rps, 0) / rounds.length,
+    requests: rounds.reduce((a, r) => a + r.requests, 0),
     p50: median(rounds.map((r) => r.p50)),
     p99: Math.max(...rounds.map((r) => r.p99)),
     errors: rounds.reduce((a, r) => a + r.errors, 0),
