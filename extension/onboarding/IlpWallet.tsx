@@ -2,7 +2,7 @@
  * Settings: the person's Interledger wallet. They type its wallet address; the worker asks the hub
  * to link it (`PUT /ilp/wallet`), and the hub fetches it and says whether it can pay from it. The
  * linked wallet is shown with its asset and scale, as the hub read it; a refusal is shown in the
- * hub's own words. Shown only when the hub has the ilp rail (or its rails are not known yet).
+ * hub's own words. Shown only when the hub's GET /rails (as the worker cached it) lists the ilp rail.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { ILP_KEY, IlpView } from '../common/ilp.js';
@@ -20,8 +20,8 @@ export function IlpWallet({ hubUrl }: { hubUrl: string }) {
 
   useEffect(() => void send({ type: 'ilp.sync' }), []);
 
-  const known = rails.success && rails.data.hubUrl === hubUrl;
-  if (known && !rails.data.info.rails.some((r) => r.name === 'ilp')) return null;
+  // Only on a hub known to have the rail: other hubs' settings stay as they were.
+  if (!rails.success || rails.data.hubUrl !== hubUrl || !rails.data.info.rails.some((r) => r.name === 'ilp')) return null;
   const wallet = view.success && view.data.hubUrl === hubUrl ? view.data.wallet : null;
 
   const run = async (message: Parameters<typeof send>[0], done: string) => {
