@@ -29,7 +29,10 @@ export const NetworkSetting = z.object({
   /** x402 v1 network names that mean this chain (v2 entries use CAIP-2 `eip155:<chainId>`). */
   aliases: z.array(z.string().min(1).max(60)).max(8).default([]),
   explorer: z.string().url().optional(),
-  /** A JSON-RPC URL the person gave; only then is their balance shown. Never a default. */
+  /**
+   * A JSON-RPC URL the person gave; only then is their balance shown, and a settlement the worker
+   * missed looked up on chain (evm-recover.ts). Never a default.
+   */
   rpcUrl: z.string().url().optional(),
   enabled: z.boolean(),
   tokens: z.array(TokenSetting).max(32),
