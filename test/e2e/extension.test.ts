@@ -85,8 +85,8 @@ describe.skipIf(!hasChromium)(title, () => {
   it('loads: the service worker runs the built manifest', async () => {
     expect(browser.worker.url()).toMatch(/^chrome-extension:\/\/[a-p]{32}\//);
     const manifest = await browser.worker.evaluate(() => chrome.runtime.getManifest());
-    // The name is the locale's (messages.json), as Chrome shows it.
-    expect(manifest).toMatchObject({ name: '__MSG_app_name__', default_locale: 'en', manifest_version: 3 });
+    // The manifest names `__MSG_app_name__`; Chrome hands back the English message in its place.
+    expect(manifest).toMatchObject({ name: 'Tollway', default_locale: 'en', manifest_version: 3 });
     expect(await browser.worker.evaluate(() => chrome.i18n.getMessage('app_name'))).toBe('Tollway');
   });
 
