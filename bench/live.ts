@@ -31,6 +31,7 @@ import { io, type Socket } from 'socket.io-client';
 import type { PaymentStatusUpdate } from '../shared/api.js';
 import { spawnHub } from '../test/helpers/child-hub.js';
 import { createMerchant, freePort, fund, pay, signIn, type Session } from '../test/helpers/hub.js';
+import { formatMachine, machineState } from './machine.js';
 
 export interface LatencyFigures {
   /** Connected clients during the measurement. */
@@ -286,9 +287,10 @@ export function formatLiveBench(r: LiveBenchResult, machine = ''): string {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const sizes = process.env.BENCH_LIVE_SIZES?.split(',').map(Number);
+  const before = formatMachine(machineState());
   benchLive(sizes ? { sizes } : {}).then(
     (r) => {
-      process.stdout.write(formatLiveBench(r));
+      process.stdout.write(`${formatLiveBench(r, before)}${formatMachine(machineState(), 'after')}\n`);
       process.exit(0);
     },
     (err) => {

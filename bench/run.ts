@@ -12,6 +12,7 @@ import { formatPaymentEngines } from './payments-engines-format.js';
 import { benchPaymentEngines } from './payments-engines.js';
 import { benchScale, formatScaleBench } from './scale.js';
 import { benchSovr, formatSovrBench } from './sovr.js';
+import { benchStorage, formatStorageBench } from './storage.js';
 import { benchTopups, formatTopupBench } from './topups.js';
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -43,6 +44,8 @@ async function main() {
       ].join('\n') + '\n',
     );
   }
+  // What a payment stores: a figure the machine's load does not move.
+  if (!only || only === 'payments' || only === 'storage') process.stdout.write(`${formatStorageBench(await benchStorage())}\n`);
   // SQLite beside PostgreSQL, spread and one hot merchant (needs the PostgreSQL the tests use; TOLLWAY_BENCH_PG=0 skips it).
   if ((!only || only === 'payments') && process.env.TOLLWAY_BENCH_PG !== '0') {
     process.stdout.write(`${formatPaymentEngines(await benchPaymentEngines({ seconds, connections: 64 }))}\n`);
