@@ -65,6 +65,7 @@ export function passOf(r: ApprovalRequest): Pass | null {
     method: r.method.toUpperCase(),
     createdAt,
     exp,
+    windowSeconds: reuseWindow(option)!,
     header: { name: header.header, value: header.value },
     spent: false,
   };

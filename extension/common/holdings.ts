@@ -64,6 +64,15 @@ export type SlotToken = z.infer<typeof SlotToken>;
 
 export const holdingKey = (api: string, slotId: number) => `${api}#${slotId}`;
 
+/**
+ * When a pass stops opening its page: the earlier of the receipt's `exp` and the end of the window
+ * the merchant advertised when it was paid (ms since the epoch).
+ */
+export function passEnds(p: { createdAt: number; exp: number; windowSeconds?: number | undefined }): number {
+  const exp = p.exp * 1000;
+  return p.windowSeconds === undefined ? exp : Math.min(exp, p.createdAt + p.windowSeconds * 1000);
+}
+
 export type ExpiryState = 'active' | 'soon' | 'expired';
 
 export function expiryState(expiresAt: number, now: number): ExpiryState {

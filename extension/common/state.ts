@@ -300,6 +300,8 @@ export const Pass = z.object({
   createdAt: z.number(),
   /** seconds since the epoch: the receipt's `exp`. */
   exp: z.number(),
+  /** The pass window the merchant advertised when it was paid (absent: kept before it was recorded). */
+  windowSeconds: z.number().int().positive().optional(),
   header: z.object({ name: z.string(), value: z.string() }),
   /** A retry with it was answered 402 again: never shown again. */
   spent: z.boolean(),

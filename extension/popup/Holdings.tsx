@@ -7,7 +7,7 @@
  * shows here. Loaded only when opened, so the popup's first paint does not carry it.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { absoluteTime, expiryState, readHoldings, relativeTime, type ExpiryState, type Holding } from '../common/holdings.js';
+import { absoluteTime, expiryState, passEnds, readHoldings, relativeTime, type ExpiryState, type Holding } from '../common/holdings.js';
 import { lightningAmount } from '../common/format.js';
 import { t } from '../common/i18n.js';
 import { send, useStoredValue } from '../common/page.js';
@@ -118,14 +118,32 @@ export function Holdings({ onBack }: { onBack: () => void }) {
           <p class="small muted">{t('holdings_passes_none')}</p>
         ) : (
           <ul class="list card">
-            {passes.map((p: Pass) => (
-              <li key={p.transactionId} class="stack-sm" data-testid="pass">
-                <span class="small ellipsis" title={p.url}>
-                  {p.method} {displayText(pathOf(p.url), 120)}
-                </span>
-                <Expiry at={p.exp * 1000} now={now} locale={locale} />
-              </li>
-            ))}
+            {passes.map((p: Pass) => {
+              const ends = passEnds(p);
+              // An ended pass is renewed by opening its page: the site asks again, through the
+              // approval window or its budget, like any other payment.
+              const renewable = ends <= now && p.method === 'GET';
+              return (
+                <li key={p.transactionId} class="stack-sm" data-testid="pass">
+                  <span class="spread">
+                    <span class="small ellipsis" title={p.url}>
+                      {p.method} {displayText(pathOf(p.url), 120)}
+                    </span>
+                    {renewable && (
+                      <button
+                        type="button"
+                        class="btn-sm"
+                        aria-label={t('holdings_pass_renew_label', pathOf(p.url))}
+                        onClick={() => void chrome.tabs.create({ url: p.url })}
+                      >
+                        {t('holdings_renew')}
+                      </button>
+                    )}
+                  </span>
+                  <Expiry at={ends} now={now} locale={locale} />
+                </li>
+              );
+            })}
           </ul>
         )}
         <p class="tiny muted">{t('holdings_passes_note')}</p>

@@ -30,7 +30,10 @@ const title = hasChromium ? 'slots and passes held, Renew and the reminder' : `s
 
 /** The worker's `chrome`, as far as this test uses it. */
 declare const chrome: {
-  storage: { local: { get(k: string): Promise<Record<string, unknown>> } };
+  storage: {
+    local: { get(k: string): Promise<Record<string, unknown>> };
+    session: { set(v: Record<string, unknown>): Promise<void>; remove(k: string): Promise<void> };
+  };
   notifications: { getAll(): Promise<Record<string, boolean>>; clear(id: string): Promise<boolean> };
   alarms: {
     get(name: string): Promise<{ scheduledTime: number } | undefined>;
@@ -193,4 +196,31 @@ describe.skipIf(!hasChromium)(title, () => {
     expect(await b.worker.evaluate(() => chrome.notifications.getAll())).not.toHaveProperty([id]);
     expect((await held())[0]!.remindedFor).toBe(expiry);
   }, 120_000);
+
+  it('a pass whose window has ended reads expired and Renew opens its page, where the site asks again', async () => {
+    // A pass paid 11 minutes ago with a 10-minute window; its receipt would last another hour.
+    const now = Date.now();
+    const url = `${shop.url}/publication`;
+    const pass = {
+      transactionId: 'tx_pass_ended',
+      payTo: 'm_pass',
+      url,
+      method: 'GET',
+      createdAt: now - 660_000,
+      exp: Math.floor(now / 1000) + 3600,
+      windowSeconds: 600,
+      header: { name: 'Authorization', value: 'Tollway x' },
+      spent: false,
+    };
+    await b.worker.evaluate((p) => chrome.storage.session.set({ 'tollway.passes': [p] }), pass);
+    await popup?.close();
+    await openHoldings();
+    const item = popup.getByTestId('pass');
+    expect(await item.getByTestId('holding-state').getAttribute('data-state')).toBe('expired');
+    expect(await item.getByTestId('holding-expiry').getAttribute('datetime')).toBe(new Date(now - 60_000).toISOString());
+    const opened = b.context.waitForEvent('page');
+    await item.getByRole('button', { name: 'Renew' }).click();
+    expect((await opened).url()).toBe(url);
+    await b.worker.evaluate(() => chrome.storage.session.remove('tollway.passes'));
+  }, 60_000);
 });

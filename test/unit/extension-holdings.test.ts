@@ -7,6 +7,7 @@ import {
   absoluteTime,
   DAY_MS,
   expiryState,
+  passEnds,
   readHoldings,
   relativeTime,
   slotsApiOf,
@@ -31,6 +32,15 @@ describe('holdings: how an expiry reads', () => {
     expect(expiryState(NOW + 1, NOW)).toBe('soon');
     expect(expiryState(NOW, NOW)).toBe('expired');
     expect(expiryState(NOW - DAY_MS, NOW)).toBe('expired');
+  });
+
+  it("ends a pass at the earlier of the receipt's exp and the merchant's pass window", () => {
+    // Receipt valid an hour, window ten minutes: the window ends it.
+    expect(passEnds({ createdAt: NOW, exp: NOW / 1000 + 3600, windowSeconds: 600 })).toBe(NOW + 600_000);
+    // Window a day, receipt an hour: the receipt ends it.
+    expect(passEnds({ createdAt: NOW, exp: NOW / 1000 + 3600, windowSeconds: 86_400 })).toBe(NOW + 3_600_000);
+    // Kept before the window was recorded: only the receipt is known.
+    expect(passEnds({ createdAt: NOW, exp: NOW / 1000 + 3600 })).toBe(NOW + 3_600_000);
   });
 
   it('says the time left in the largest whole unit, in the locale, and the date in the locale', () => {
