@@ -53,7 +53,7 @@ export interface ScaleResult {
 }
 
 /** User + system CPU time of a process so far, in ms (/proc; 0 where there is none). */
-function cpuMs(pid: number | undefined, ticksPerSecond: number): number {
+export function cpuMs(pid: number | undefined, ticksPerSecond: number): number {
   if (pid === undefined) return 0;
   try {
     // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
@@ -64,7 +64,7 @@ function cpuMs(pid: number | undefined, ticksPerSecond: number): number {
   }
 }
 
-function clockTicks(): number {
+export function clockTicks(): number {
   const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
   return Number(r.stdout?.trim()) || 100;
 }

@@ -14,9 +14,15 @@ export interface ChildHub {
  * start compiles the sources with tsx, which a busy machine can stretch; past it the process is
  * killed, so that a retry finds the port free.
  */
-export async function spawnHub(port: number, env: Record<string, string>, opts: { startTimeoutMs?: number } = {}): Promise<ChildHub> {
+export async function spawnHub(
+  port: number,
+  env: Record<string, string>,
+  /** `cwd`: the checkout whose hub to run (a benchmark's baseline); this one by default. */
+  opts: { startTimeoutMs?: number; cwd?: string } = {},
+): Promise<ChildHub> {
   let out = '';
   const proc = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
     env: {
       ...process.env,
       PORT: String(port),
