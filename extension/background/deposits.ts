@@ -46,6 +46,8 @@ export function createDeposits(deps: DepositsDeps) {
   const serial = createSerial();
   // Deposits this worker instance is sending or following now: one loop per deposit.
   const busy = new Set<string>();
+  // A follow loop's wait, cut short when the hub says on the socket that the deposit moved.
+  const wakers = new Map<string, () => void>();
 
   const load = async () => readDeposits((await deps.local.get(DEPOSITS_KEY))[DEPOSITS_KEY]);
   const find = async (id: string) => (await load()).find((d) => d.id === id) ?? null;
@@ -87,7 +89,9 @@ export function createDeposits(deps: DepositsDeps) {
     let wait = backoff.firstMs;
     let current: StoredDeposit | null = d;
     while (current && isOpenDeposit(current) && current.deposit) {
-      await sleep(wait);
+      const hubId = current.deposit.depositId;
+      await Promise.race([sleep(wait), new Promise<void>((r) => wakers.set(hubId, r))]);
+      wakers.delete(hubId);
       wait = Math.min(wait * 2, backoff.maxMs);
       const session = await sessionFor(current);
       if (!session) return;
@@ -170,6 +174,16 @@ export function createDeposits(deps: DepositsDeps) {
     },
 
     /** Every worker start, sign-in and wake-up: open deposits are sent (same key, same body) or followed. */
+    /**
+     * The hub said on the socket that a deposit moved: read it back now rather than at the next
+     * poll (the socket's word alone changes nothing stored). A deposit not followed here is resumed.
+     */
+    async heard(depositId: string): Promise<void> {
+      const wake = wakers.get(depositId);
+      if (wake) return wake();
+      const d = (await load()).find((x) => x.deposit?.depositId === depositId);
+      if (d && isOpenDeposit(d)) await run(d.id);
+    },
     async resume(): Promise<void> {
       const open = (await load()).filter(isOpenDeposit);
       await Promise.all(open.map((d) => run(d.id).catch((e: unknown) => console.error('tollway: deposit', e))));

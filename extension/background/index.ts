@@ -94,6 +94,8 @@ const live = createLive({
   open: (url, authFn) => io(url, { transports: ['websocket'], auth: authFn, reconnectionDelayMax: 30_000 }),
   onUpdate: (u) => void approvals.paymentUpdated(u).catch((e: unknown) => console.error('tollway: payment update', e)),
   onTopup: (u) => void topups.applyUpdate(u).catch((e: unknown) => console.error('tollway: top-up', e)),
+  // The hub's word is a hint: the deposit list reads the deposit back (GET /deposits/:id) now.
+  onDeposit: (u) => void deposits.heard(u.depositId).catch((e: unknown) => console.error('tollway: deposits', e)),
 });
 
 const topups = createTopups({

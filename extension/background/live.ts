@@ -5,6 +5,7 @@
  * storage, which the popup renders.
  */
 import { PaymentStatusUpdate, type Payment } from '../../shared/api.js';
+import { DepositStatusUpdate } from '../../shared/deposits.js';
 import { TopupStatusUpdate } from '../../shared/topups.js';
 import { AccountView, KEYS, PAYMENTS_SHOWN, type HubSession } from '../common/state.js';
 import type { StorageArea } from '../common/storage.js';
@@ -21,6 +22,7 @@ export interface LiveSocket {
   on(event: 'connect_error', fn: (err: Error) => void): unknown;
   on(event: 'paymentStatusUpdate', fn: (u: unknown) => void): unknown;
   on(event: 'topupStatusUpdate', fn: (u: unknown) => void): unknown;
+  on(event: 'depositStatusUpdate', fn: (u: unknown) => void): unknown;
   connect(): unknown;
   disconnect(): unknown;
 }
@@ -39,6 +41,8 @@ export interface LiveDeps {
   onUpdate?(p: Payment): void;
   /** Told of every top-up update heard live (Add funds follows its invoice). */
   onTopup?(u: TopupStatusUpdate): void;
+  /** Told of every deposit update heard live (the deposit list follows it at once instead of at its next poll). */
+  onDeposit?(u: DepositStatusUpdate): void;
 }
 
 export function createLive(deps: LiveDeps) {
@@ -165,24 +169,32 @@ export function createLive(deps: LiveDeps) {
         return refreshBalances();
       });
     });
-    // Top-ups share the user's seq: applied once, and the cursor moves past them too.
-    sock.on('topupStatusUpdate', (raw) => {
-      const u = TopupStatusUpdate.safeParse(raw);
-      if (!u.success) return;
-      void update(
-        s,
-        (v) => {
-          if (seen.has(u.data.seq)) return null;
-          seen.add(u.data.seq);
-          return { ...v, lastSeq: Math.max(v.lastSeq ?? 0, u.data.seq) };
-        },
-        gen,
-      ).then((applied) => {
-        if (!applied) return;
-        deps.onTopup?.(u.data);
-        return refreshBalances();
-      });
-    });
+    // Top-ups and deposits share the user's seq: each applied once, and the cursor moves past them
+    // too (else the hub would replay them at every reconnect until the next payment).
+    const sideEvent =
+      <U extends { seq: number }>(
+        schema: { safeParse(raw: unknown): { success: true; data: U } | { success: false } },
+        tell?: (u: U) => void,
+      ) =>
+      (raw: unknown) => {
+        const u = schema.safeParse(raw);
+        if (!u.success) return;
+        void update(
+          s,
+          (v) => {
+            if (seen.has(u.data.seq)) return null;
+            seen.add(u.data.seq);
+            return { ...v, lastSeq: Math.max(v.lastSeq ?? 0, u.data.seq) };
+          },
+          gen,
+        ).then((applied) => {
+          if (!applied) return;
+          tell?.(u.data);
+          return refreshBalances();
+        });
+      };
+    sock.on('topupStatusUpdate', sideEvent(TopupStatusUpdate, deps.onTopup));
+    sock.on('depositStatusUpdate', sideEvent(DepositStatusUpdate, deps.onDeposit));
   }
 
   return {

@@ -112,12 +112,14 @@ describe('live status', () => {
     } as unknown as HubApi;
     const sockets: FakeSocket[] = [];
     const followed: string[] = [];
+    const deposits: string[] = [];
     const live = createLive({
       session,
       api,
       current: async () => hubSession,
       open: (_url, auth) => (sockets.push(new FakeSocket(auth)), sockets.at(-1)!),
       onUpdate: (p) => void followed.push(`${p.transactionId}:${p.status}`),
+      onDeposit: (d) => void deposits.push(`${d.depositId}:${d.status}`),
     });
     return {
       session,
@@ -125,6 +127,7 @@ describe('live status', () => {
       sockets,
       calls,
       followed,
+      deposits,
       setList: (l: Payment[]) => void (restList = l),
       view: () => AccountView.parse(session.peek(KEYS.account)),
     };
@@ -163,6 +166,34 @@ describe('live status', () => {
     // Followed: what the first reconcile found and each live update applied; the later reconcile's
     // copy is older than what the socket told, so it is not followed.
     expect(t.followed).toEqual(['pay_1:pending', 'pay_1:completed']);
+  });
+
+  it('a deposit update moves the cursor past its seq and is told once', async () => {
+    const t = setup();
+    await t.live.start();
+    const sock = t.sockets[0]!;
+    sock.emit('connect');
+    await settle();
+    const dep = {
+      depositId: 'dep_AAAAAAAAAAAAAAAA',
+      status: 'completed',
+      asset: 'SOVR',
+      amount: '5',
+      from: '0x0000000000000000000000000000000000000001',
+      transactionHash: `0x${'1'.repeat(64)}`,
+      failureReason: null,
+      createdAt: '2026-01-01T00:00:00.000Z',
+      updatedAt: '2026-01-01T00:00:01.000Z',
+      previousStatus: 'submitted',
+      seq: 9,
+    };
+    sock.emit('depositStatusUpdate', dep);
+    sock.emit('depositStatusUpdate', dep);
+    sock.emit('depositStatusUpdate', { ...dep, seq: 'x' });
+    await settle();
+    expect(t.deposits).toEqual(['dep_AAAAAAAAAAAAAAAA:completed']);
+    expect(t.view().lastSeq).toBe(9);
+    expect(await sock.handshake()).toEqual({ token: 'at_1', lastSeq: 9 });
   });
 
   it('retries by itself after the hub refused the handshake, and forgets everything on sign-out', async () => {

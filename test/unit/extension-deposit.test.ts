@@ -116,7 +116,11 @@ async function person(tokens: bigint) {
 }
 
 /** One service-worker instance over the given storage areas; records every POST /deposits. */
-function worker(p: { session: MemoryStorage; hubSession: HubSession }, local: MemoryStorage, opts: { timeoutMs?: number } = {}) {
+function worker(
+  p: { session: MemoryStorage; hubSession: HubSession },
+  local: MemoryStorage,
+  opts: { timeoutMs?: number; backoff?: { firstMs: number; maxMs: number } } = {},
+) {
   const posts: { body: string; key: string | null; stored: unknown; status: number; replayed: string | null }[] = [];
   const gets: string[] = [];
   const refreshed: StoredDeposit[] = [];
@@ -147,7 +151,7 @@ function worker(p: { session: MemoryStorage; hubSession: HubSession }, local: Me
     session: async () => p.hubSession,
     rails: createRails({ session: p.session, api: createHubApi({ t: tEn, fetch }), current: async () => p.hubSession }),
     sign: createAuthorizationSigner({ session: p.session, t: tEn }),
-    backoff: { firstMs: 50, maxMs: 400 },
+    backoff: opts.backoff ?? { firstMs: 50, maxMs: 400 },
     onCompleted: async (d) => void refreshed.push(d),
   });
   return { deposits, posts, gets, refreshed };
@@ -272,6 +276,32 @@ describe('a worker stopped while its POST /deposits was in flight', () => {
     expect(await depositsAtHub(p.s.user.id)).toEqual([taken.depositId]);
     expect(await hubAvailable(p.s)).toBe(SOVR);
     expect(await sovr.contract.balanceOf(treasury)).toBe(before + SOVR);
+    await expectLedgerBalanced(hub.store.db);
+  });
+
+  it('the hub saying on the socket that a deposit moved cuts the poll short: it is read back at once', async () => {
+    const p = await person(SOVR);
+    const local = new MemoryStorage();
+    // Polls an hour apart: only heard() can finish this within the test.
+    const w = worker(p, local, { backoff: { firstMs: 3_600_000, maxMs: 3_600_000 } });
+    const { deposit, settled } = await w.deposits.create(SOVR.toString(), authorizationWindow(nowSeconds(), 600));
+    const depositId = deposit.deposit!.depositId;
+    const atHub = async () =>
+      (
+        (await (await fetch(`${hub.url}/deposits/${depositId}`, { headers: { authorization: `Bearer ${p.s.accessToken}` } })).json()) as {
+          status: string;
+        }
+      ).status;
+    await expect.poll(atHub, { timeout: 20_000 }).toBe('completed');
+    expect(stored(local)[0]).toMatchObject({ status: 'submitted' });
+    // A deposit of someone else's (or unknown) changes nothing.
+    await w.deposits.heard('dep_0000000000000000');
+    expect(w.gets).toHaveLength(0);
+    await w.deposits.heard(depositId);
+    await settled;
+    expect(stored(local)).toEqual([expect.objectContaining({ id: deposit.id, status: 'completed' })]);
+    expect(w.gets).toHaveLength(1);
+    expect(w.refreshed).toHaveLength(1);
     await expectLedgerBalanced(hub.store.db);
   });
 });
