@@ -170,23 +170,29 @@ export function createSettleBatch(opts: SettleBatchOptions) {
 
 /**
  * Claims every member's key with its final answer, in one insert. Keys go in (scope, key) order,
- * so two batches that share keys wait for each other in one order. Returns the resource ids whose
- * key this transaction claimed; a key taken already (committed, or in flight elsewhere and then
- * committed) is left to the member's own transaction.
+ * so two batches that share keys wait for each other in one order. As on the one-payment path
+ * (claimKey with `answerIsEvent`), the answer is not stored again: the key keeps the payer's event
+ * seq at the claim, and a replay reads the payment's first event after it, which this batch writes
+ * with the very same text. Returns the resource ids whose key this transaction claimed; a key taken
+ * already (committed, or in flight elsewhere and then committed) is left to the member's own
+ * transaction.
  */
 async function claimKeys(tx: Queryable, list: SettleMember[]): Promise<Set<string>> {
   const sorted = [...list].sort((a, b) => (a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const rows = await tx.all<{ resource_id: string }>(
-    `INSERT INTO idempotency_keys (scope, key, fingerprint, resource_id, state, response_status, response_body, created_at, expires_at)
-     SELECT s, k, f, r, 'done', 200, b, ca, ca + ${IDEMPOTENCY_TTL_MS}
-       FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[]) AS v(s, k, f, r, b, ca)
+    `INSERT INTO idempotency_keys
+       (scope, key, fingerprint, resource_id, state, response_status, response_body, answer_after_seq, created_at, expires_at)
+     SELECT v.s, v.k, v.f, v.r, 'done', 200, NULL, u.last_seq, v.ca, v.ca + ${IDEMPOTENCY_TTL_MS}
+       FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[]) WITH ORDINALITY AS v(s, k, f, r, o, ca, n)
+       JOIN users u ON u.id = v.o
+      ORDER BY v.n
      ON CONFLICT (scope, key) DO NOTHING RETURNING resource_id`,
     [
       sorted.map((m) => m.scope),
       sorted.map((m) => m.key),
       sorted.map((m) => m.fingerprint),
       sorted.map((m) => m.row.id),
-      sorted.map((m) => m.paymentJson),
+      sorted.map((m) => m.row.user_id),
       sorted.map((m) => m.row.created_at),
     ],
   );
