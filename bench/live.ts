@@ -4,7 +4,9 @@
  * connect and after they have gone), in one run on one hub.
  *
  * The hub runs in a child process (SQLite, temp data dir), as in bench/payments.ts, so that the
- * client sockets in this process do not share its event loop. Every socket is a user of its own
+ * client sockets do not share its event loop. The payers' sockets (500) are in this process, which
+ * timestamps their events; the idle ones are in another child (live-idle.ts), so that 9,500
+ * sockets' heartbeats and timers do not delay those timestamps. Every socket is a user of its own
  * (SIWE sign-in, websocket transport, as the extension connects). Each socket takes a file
  * descriptor here and one in the hub: a size the open-file limit cannot hold is skipped with a
  * note. 10,000 connections from 127.0.0.1 to one port use 10,000 of the ~28,000 local ports Linux
@@ -21,11 +23,13 @@
  *
  * `npx tsx bench/live.ts` prints the figures.
  */
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { Wallet } from 'ethers';
 import { io, type Socket } from 'socket.io-client';
 import type { PaymentStatusUpdate } from '../shared/api.js';
@@ -216,6 +220,7 @@ export async function benchLive(
     TOLLWAY_SIWE_NONCES_PER_CLIENT: '1000',
   });
   const open: Client[] = [];
+  let idle: IdleClients | undefined;
   try {
     const merchant = (await createMerchant(hub.url, 'Bench shop')).merchant.id;
     // A raw random key, not Wallet.createRandom(): no mnemonic derivation for 10,000 users.
@@ -230,25 +235,80 @@ export async function benchLive(
     await measure(hub.url, merchant, [solo], 50, concurrency); // warm-up (JIT, SQLite cache)
     const baseline = figures(1, await measure(hub.url, merchant, [solo], payments, concurrency));
 
-    // Then everybody, size by size: payments spread over the first `payerCount` users.
+    // Then everybody, size by size: payments spread over the first `payerCount` users, whose
+    // sockets are here; the others idle in a child process (live-idle.ts), so that their heartbeats
+    // and timers do not delay the timestamps taken here.
+    idle = await startIdleClients();
+    let idleCount = 0;
     const live: LatencyFigures[] = [];
     for (const size of sizes) {
-      open.push(...(await pool(sessions.slice(open.length, size), 32, (s) => connect(hub.url, s))));
+      const payersNow = Math.min(size, payerCount);
+      open.push(...(await pool(sessions.slice(open.length, payersNow), 32, (s) => connect(hub.url, s))));
+      const from = payerCount + idleCount;
+      if (size > from)
+        idleCount += await idle.connect(
+          hub.url,
+          sessions.slice(from, size).map((s) => s.accessToken),
+        );
       const payers = open.slice(0, payerCount);
       await measure(hub.url, merchant, payers, 50, concurrency);
-      live.push(figures(open.length, await measure(hub.url, merchant, payers, payments, concurrency)));
+      live.push(figures(open.length + idleCount, await measure(hub.url, merchant, payers, payments, concurrency)));
     }
 
     // The baseline again once the others have gone: the two bracket whatever else the machine did meanwhile.
+    await idle.disconnect();
     await Promise.all(open.splice(1).map((c) => disconnect(c)));
     await measure(hub.url, merchant, [solo], 50, concurrency);
     const baselineAfter = figures(1, await measure(hub.url, merchant, [solo], payments, concurrency));
     return { live, baseline, baselineAfter, concurrency, skipped };
   } finally {
     for (const c of open) c.socket.disconnect();
+    idle?.stop();
     await hub.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+interface IdleClients {
+  /** Connects a socket for each token; resolves with how many are up. */
+  connect(url: string, tokens: string[]): Promise<number>;
+  disconnect(): Promise<void>;
+  stop(): void;
+}
+
+function startIdleClients(): Promise<IdleClients> {
+  const child = fork(fileURLToPath(new URL('./live-idle.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const next = <T>(key: string): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const onMessage = (m: Record<string, unknown>) => {
+        if (m.error !== undefined) reject(new Error(`idle clients: ${String(m.error)}`));
+        else if (key in m) resolve(m[key] as T);
+        else return;
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+      };
+      const onExit = (code: number | null) => reject(new Error(`idle clients exited with ${code}`));
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    });
+  return next<boolean>('ready').then(() => ({
+    async connect(url, tokens) {
+      const done = next<number>('connected');
+      child.send({ connect: { url, tokens } });
+      return done;
+    },
+    async disconnect() {
+      const done = next<boolean>('disconnected');
+      child.send({ disconnect: true });
+      await done;
+    },
+    stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+    },
+  }));
 }
 
 function disconnect(c: Client): Promise<void> {
