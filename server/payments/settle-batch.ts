@@ -104,7 +104,12 @@ export function createSettleBatch(opts: SettleBatchOptions) {
     }
     for (const i of todo) alone.add(i);
     // After the batch's COMMIT, so a repeated key finds the first one's answer stored.
-    for (const i of alone) answers[i] = members[i]!.alone();
+    for (const i of alone) {
+      const answer = members[i]!.alone();
+      // Its caller awaits it through the batcher; this only keeps a fast failure from counting as unhandled meanwhile.
+      answer.catch(() => undefined);
+      answers[i] = answer;
+    }
     return answers;
   }
 
