@@ -10,7 +10,7 @@ import { ENGINES, freshStore, type TestStore } from '../helpers/stores.js';
 /**
  * A payment settled at once keeps its idempotent answer once: the key refers to the payment's
  * first outbox event instead of storing the payment and its receipt again (migration 022; on
- * PostgreSQL for payments settled one to a transaction, the batches store their answers). A
+ * PostgreSQL both for payments settled one to a transaction and for those settled in a batch). A
  * replay must still answer the first answer byte for byte, whatever happened to the payment or
  * the user's event stream since.
  */
@@ -51,11 +51,9 @@ describe.each(ENGINES)('idempotent answers kept in the outbox event (%s)', (engi
 
     const row = await stored(k1);
     expect(Number(row?.response_status)).toBe(200);
-    // PostgreSQL settles payments that arrive together in batches (settle-batch.ts), which store the answer itself.
-    if (engine === 'sqlite') {
-      expect(row?.response_body).toBeNull();
-      expect(row?.answer_after_seq).not.toBeNull();
-    }
+    // On PostgreSQL this payment settles through a batch (settle-batch.ts), which refers to the event too.
+    expect(row?.response_body).toBeNull();
+    expect(row?.answer_after_seq).not.toBeNull();
 
     const again = await pay(t.url, alice, k1, body('100'));
     expect(again.status).toBe(200);
