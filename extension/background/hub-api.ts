@@ -60,42 +60,60 @@ export interface RailsApi {
   rails(hubUrl: string): Promise<RailsInfo>;
 }
 
-export function createHubApi(deps: { fetch: typeof fetch; t: Translate; timeoutMs?: number }): HubApi & RailsApi {
-  async function call<T>(
+export interface HubCallDeps {
+  fetch: typeof fetch;
+  t: Translate;
+  timeoutMs?: number;
+}
+
+/**
+ * One call to the hub: JSON in and out, the answer checked with `schema` (null: no body expected),
+ * a refusal thrown as a HubError with the hub's own words, an unreachable hub as status 0.
+ */
+export async function hubCall<T>(
+  deps: HubCallDeps,
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } } | null,
+  hubUrl: string,
+  path: string,
+  init: { method?: string; token?: string; body?: unknown } = {},
+): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (init.token) headers.authorization = `Bearer ${init.token}`;
+  if (init.body !== undefined) headers['content-type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await deps.fetch(new URL(path, hubUrl), {
+      method: init.method ?? 'GET',
+      headers,
+      ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+      signal: AbortSignal.timeout(deps.timeoutMs ?? 15_000),
+      cache: 'no-store',
+    });
+  } catch (e) {
+    throw new HubError(0, 'about:blank', deps.t('worker_hub_unreachable', (e as Error).message));
+  }
+  const json: unknown = res.status === 204 ? undefined : await res.json().catch(() => undefined);
+  if (!res.ok) {
+    const problem = ProblemDetails.safeParse(json);
+    throw new HubError(
+      res.status,
+      problem.success ? problem.data.type : 'about:blank',
+      problem.success ? (problem.data.detail ?? problem.data.title) : deps.t('worker_hub_answered', res.status),
+    );
+  }
+  if (!schema) return undefined as T;
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new HubError(res.status, 'about:blank', deps.t('worker_hub_unexpected_answer_from', path));
+  return parsed.data;
+}
+
+export function createHubApi(deps: HubCallDeps): HubApi & RailsApi {
+  const call = <T>(
     schema: z.ZodType<T> | null,
     hubUrl: string,
     path: string,
     init: { method?: string; token?: string; body?: unknown } = {},
-  ): Promise<T> {
-    const headers: Record<string, string> = {};
-    if (init.token) headers.authorization = `Bearer ${init.token}`;
-    if (init.body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
-    try {
-      res = await deps.fetch(new URL(path, hubUrl), {
-        method: init.method ?? 'GET',
-        headers,
-        ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
-        signal: AbortSignal.timeout(deps.timeoutMs ?? 15_000),
-        cache: 'no-store',
-      });
-    } catch (e) {
-      throw new HubError(0, 'about:blank', deps.t('worker_hub_unreachable', (e as Error).message));
-    }
-    const json: unknown = res.status === 204 ? undefined : await res.json().catch(() => undefined);
-    if (!res.ok) {
-      const problem = ProblemDetails.safeParse(json);
-      throw new HubError(
-        res.status,
-        problem.success ? problem.data.type : 'about:blank',
-        problem.success ? (problem.data.detail ?? problem.data.title) : deps.t('worker_hub_answered', res.status),
-      );
-    }
-    if (!schema) return undefined as T;
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) throw new HubError(res.status, 'about:blank', deps.t('worker_hub_unexpected_answer_from', path));
-    return parsed.data;
-  }
+  ) => hubCall(deps, schema, hubUrl, path, init);
 
   return {
     nonce: async (hubUrl) => (await call(NonceResponse, hubUrl, '/auth/nonce')).nonce,
