@@ -140,13 +140,20 @@ export function createSettleBatch(opts: SettleBatchOptions) {
     }
     if (refused.size > 0) throw new LeaveOut(refused);
 
+    // Each payer's account asked for once: asked twice in one transaction, a new account would be
+    // `exists` the second time (this transaction's own row), which the directory remembers even
+    // if the batch then rolls back.
+    const debits = new Map<string, string>();
     const transfers = [];
     for (const j of idx) {
       const m = list[j]!;
       const payee = payees.get(`${m.rail.name}\n${m.row.pay_to}\n${m.row.asset}`)!;
+      const payer = `${m.row.user_id}\n${m.row.asset}`;
+      let debit = debits.get(payer);
+      if (debit === undefined) debits.set(payer, (debit = await accounts.user(tx, m.row.user_id, m.row.asset)));
       transfers.push({
         id: m.row.id,
-        debitAccountId: await accounts.user(tx, m.row.user_id, m.row.asset),
+        debitAccountId: debit,
         creditAccountId: payee.creditAccountId,
         amount: BigInt(m.row.amount),
         asset: m.row.asset,

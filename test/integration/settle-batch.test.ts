@@ -115,6 +115,18 @@ describe.each(ENGINES)('payments that arrive together on %s', (engine) => {
     expect((await pay(t.url, poor, poorKey, body('10'))).status).toBe(200);
   });
 
+  it('refuses two payments at once from a payer who has no account yet, and creates none', async () => {
+    const fresh = await signIn(t.url);
+    const before = await rowCounts(t.store.db);
+    const res = await Promise.all([pay(t.url, fresh, key(), body('1')), pay(t.url, fresh, key(), body('1'))]);
+    expect(res.map((r) => r.status)).toEqual([400, 400]);
+    expect(await rowCounts(t.store.db)).toEqual(before);
+    // Nothing remembers the account that was never committed: once funded, the payer pays.
+    await fund(t.url, fresh, '2');
+    const after = await Promise.all([pay(t.url, fresh, key(), body('1')), pay(t.url, fresh, key(), body('1'))]);
+    expect(after.map((r) => r.status)).toEqual([200, 200]);
+  });
+
   it('makes one payment of a key sent twice at once, and answers both with it', async () => {
     const before = await rowCounts(t.store.db);
     const twice = key();
