@@ -502,44 +502,46 @@ function PayFromChoice({
   return (
     <fieldset class="pay-from" data-testid="pay-from">
       <legend>{t('approve_pay_from')}</legend>
-      <label>
-        <input
-          type="radio"
-          name="pay-from"
-          value="hub"
-          data-testid="pay-from-hub"
-          checked={from === 'hub'}
-          onChange={() => onChange('hub')}
-        />{' '}
+      <FromChoice value="hub" from={from} onChange={onChange}>
         {hubText}
-      </label>
+      </FromChoice>
       {request.onChain && (
-        <label>
-          <input
-            type="radio"
-            name="pay-from"
-            value="wallet"
-            data-testid="pay-from-wallet"
-            checked={from === 'wallet'}
-            onChange={() => onChange('wallet')}
-          />{' '}
+        <FromChoice value="wallet" from={from} onChange={onChange}>
           {t('approve_from_wallet')} <span class="muted small mono">{request.onChain.from}</span>
-        </label>
+        </FromChoice>
       )}
       {request.ilp && (
-        <label>
-          <input
-            type="radio"
-            name="pay-from"
-            value="ilp"
-            data-testid="pay-from-ilp"
-            checked={from === 'ilp'}
-            onChange={() => onChange('ilp')}
-          />{' '}
+        <FromChoice value="ilp" from={from} onChange={onChange}>
           {t('approve_from_ilp', displayText(request.ilp.walletAddress, 200))}
-        </label>
+        </FromChoice>
       )}
     </fieldset>
+  );
+}
+
+function FromChoice({
+  value,
+  from,
+  onChange,
+  children,
+}: {
+  value: PayFrom;
+  from: PayFrom;
+  onChange: (f: PayFrom) => void;
+  children: ComponentChildren;
+}) {
+  return (
+    <label>
+      <input
+        type="radio"
+        name="pay-from"
+        value={value}
+        data-testid={`pay-from-${value}`}
+        checked={from === value}
+        onChange={() => onChange(value)}
+      />{' '}
+      {children}
+    </label>
   );
 }
 
