@@ -12,17 +12,24 @@ export const lightningInboundAccountId = (asset: string) => `system:lightning-in
 /**
  * Makes sure ledger accounts exist before a transfer names them. Accounts are never deleted, so
  * one seen as `exists` (committed by an earlier transaction) is remembered and not asked about
- * again; one this transaction `created` is not, since the transaction may still roll back.
+ * again; one this transaction `created` is not, since the transaction may still roll back. Nor is
+ * one the same transaction created and then asks about again: to it the account `exists` already,
+ * though nothing is committed yet.
  */
 export function createAccountDirectory(ledger: Ledger) {
   const known = new Set<string>();
+  const createdBy = new WeakMap<Queryable, Set<string>>();
   async function ensure(tx: Queryable, id: string, asset: string, owner: string, userWallet: boolean): Promise<string> {
     if (known.has(id)) return id;
     const [r] = await ledger.createAccounts(tx, [
       { id, asset, owner, ...(userWallet ? { flags: { debitsMustNotExceedCredits: true } } : {}) },
     ]);
-    if (r === 'exists') known.add(id);
-    else if (r !== 'created') throw new Error(`ledger refused account ${id}: ${r}`);
+    if (r === 'created') {
+      const mine = createdBy.get(tx) ?? new Set<string>();
+      createdBy.set(tx, mine.add(id));
+    } else if (r === 'exists') {
+      if (!createdBy.get(tx)?.has(id)) known.add(id);
+    } else throw new Error(`ledger refused account ${id}: ${r}`);
     return id;
   }
   return {
