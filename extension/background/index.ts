@@ -10,7 +10,7 @@ import browser, { type Runtime } from 'webextension-polyfill';
 import { PageMessage, type Reply } from '../common/messages.js';
 import { t } from '../common/i18n.js';
 import { KEYS } from '../common/state.js';
-import { ILP_KEY } from '../common/ilp.js';
+import { ILP_CONSENT_KEY, ILP_KEY } from '../common/ilp.js';
 import { loadRequests } from '../common/storage.js';
 import { pageError, ProviderMessage, type ProviderReply } from '../common/provider-messages.js';
 // `.iife.ts` + `?script`: crxjs builds each as one self-contained file and gives its path in dist/.
@@ -82,8 +82,9 @@ const auth = createAuth({
     if (s) void evmSettlement.resume().catch((e: unknown) => console.error('tollway: settlements', e));
     if (s) void ilp.sync().catch((e: unknown) => console.error('tollway: interledger wallet', e));
     // Signed out or locked: the budgets shown and the passes kept (bearer proofs) go too, and the
-    // hub's rails (read again at the next sign-in): a locked wallet keeps nothing in session.
-    else void browser.storage.session.remove([KEYS.budgets, KEYS.passes, KEYS.rails, ILP_KEY, KEYS.slotTokens]);
+    // hub's rails (read again at the next sign-in): a locked wallet keeps nothing in session, not
+    // even the list of Interledger consent pages opened (a page left open is not reopened later).
+    else void browser.storage.session.remove([KEYS.budgets, KEYS.passes, KEYS.rails, ILP_KEY, ILP_CONSENT_KEY, KEYS.slotTokens]);
   },
 });
 
