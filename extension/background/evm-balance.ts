@@ -29,31 +29,48 @@ export function decodeUint256(result: unknown): bigint {
   return BigInt(result);
 }
 
-const RpcAnswer = z.union([z.object({ result: z.string() }), z.object({ error: z.object({ message: z.string().max(500) }) })]);
+const RpcAnswer = z.union([z.object({ result: z.unknown() }), z.object({ error: z.object({ message: z.string().max(500) }) })]);
+
+/**
+ * One JSON-RPC call to the RPC URL the person gave: its `result`, or an error in the person's words
+ * (the URL answered with an HTTP error, not in JSON-RPC, or with a JSON-RPC error).
+ */
+export async function jsonRpc(
+  fetchFn: typeof fetch,
+  t: T,
+  rpcUrl: string,
+  method: string,
+  params: unknown[],
+  timeoutMs = TIMEOUT_MS,
+): Promise<unknown> {
+  const res = await fetchFn(rpcUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  if (!res.ok) throw new Error(t('worker_rpc_status', res.status));
+  const answer = RpcAnswer.safeParse(await res.json().catch(() => null));
+  if (!answer.success) throw new Error(t('worker_rpc_not_json_rpc'));
+  if ('error' in answer.data) throw new Error(t('worker_rpc_refused', answer.data.error.message));
+  return answer.data.result;
+}
 
 export async function tokenBalance(
   fetchFn: typeof fetch,
   t: T,
   opts: { rpcUrl: string; token: string; owner: string; timeoutMs?: number },
 ): Promise<bigint> {
-  const body = {
-    jsonrpc: '2.0',
-    id: 1,
-    method: 'eth_call',
-    params: [{ to: opts.token, data: balanceOfData(opts.owner) }, 'latest'],
-  };
-  const res = await fetchFn(opts.rpcUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(opts.timeoutMs ?? TIMEOUT_MS),
-  });
-  if (!res.ok) throw new Error(t('worker_rpc_status', res.status));
-  const answer = RpcAnswer.safeParse(await res.json().catch(() => null));
-  if (!answer.success) throw new Error(t('worker_rpc_not_json_rpc'));
-  if ('error' in answer.data) throw new Error(t('worker_rpc_refused', answer.data.error.message));
+  const result = await jsonRpc(
+    fetchFn,
+    t,
+    opts.rpcUrl,
+    'eth_call',
+    [{ to: opts.token, data: balanceOfData(opts.owner) }, 'latest'],
+    opts.timeoutMs,
+  );
   try {
-    return decodeUint256(answer.data.result);
+    return decodeUint256(result);
   } catch {
     throw new Error(t('worker_rpc_not_balance'));
   }

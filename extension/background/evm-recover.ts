@@ -20,6 +20,7 @@ import type { T } from '../common/i18n.js';
 import type { NetworkSettings } from '../common/networks.js';
 import type { ApprovalRequest } from '../common/state.js';
 import { loadRequests, type StorageArea } from '../common/storage.js';
+import { jsonRpc } from './evm-balance.js';
 import { explorerTxUrl } from './evm-settle.js';
 
 export const AUTHORIZATION_USED = id('AuthorizationUsed(address,bytes32)');
@@ -31,24 +32,10 @@ export const RECOVER_AFTER_MS = 60_000;
 export const MAX_BLOCKS = 10_000;
 /** After `validBefore`, this long for a last block to be mined before it is called expired. */
 export const EXPIRY_MARGIN_SECONDS = 60;
-const TIMEOUT_MS = 8000;
 
 const word = (hex: string) => `0x${hex.replace(/^0x/, '').toLowerCase().padStart(64, '0')}`;
 
-const RpcAnswer = z.union([z.object({ result: z.unknown() }), z.object({ error: z.object({ message: z.string().max(500) }) })]);
 const Logs = z.array(z.object({ transactionHash: z.string().regex(/^0x[0-9a-fA-F]{64}$/), removed: z.boolean().optional() }));
-
-async function rpc(fetchFn: typeof fetch, url: string, method: string, params: unknown[]): Promise<unknown> {
-  const res = await fetchFn(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
-    signal: AbortSignal.timeout(TIMEOUT_MS),
-  });
-  const answer = RpcAnswer.safeParse(await res.json().catch(() => null));
-  if (!res.ok || !answer.success || 'error' in answer.data) throw new Error(`${method}: the RPC did not answer`);
-  return answer.data.result;
-}
 
 /** Requests worth looking up at `now`: wallet rail, the hub has them pending, retried a while ago. */
 export function unsettled(requests: readonly ApprovalRequest[], now: number): ApprovalRequest[] {
@@ -74,6 +61,7 @@ export interface EvmRecoveryDeps {
 
 export function createEvmRecovery(deps: EvmRecoveryDeps) {
   const now = deps.now ?? (() => Date.now());
+  const rpc = (url: string, method: string, params: unknown[]) => jsonRpc(deps.fetch, deps.t, url, method, params);
 
   /** What the chain says of one request's authorization; null when it cannot tell yet. */
   async function lookUp(r: ApprovalRequest, rpcUrl: string, explorer: string | undefined): Promise<SettlementReport | null> {
@@ -81,11 +69,11 @@ export function createEvmRecovery(deps: EvmRecoveryDeps) {
     if (!signed.success || !r.evm) return null;
     const { from, nonce, validAfter, validBefore } = signed.data;
     const token = r.evm.token.address;
-    const latest = Number(BigInt(String(await rpc(deps.fetch, rpcUrl, 'eth_blockNumber', []))));
+    const latest = Number(BigInt(String(await rpc(rpcUrl, 'eth_blockNumber', []))));
     const signedAt = Number(validAfter) + VALID_AFTER_BACKDATE_SECONDS;
     const span = Math.min(MAX_BLOCKS, Math.max(0, Math.floor(now() / 1000) - signedAt) + 100);
     const logs = Logs.parse(
-      await rpc(deps.fetch, rpcUrl, 'eth_getLogs', [
+      await rpc(rpcUrl, 'eth_getLogs', [
         {
           address: token,
           topics: [AUTHORIZATION_USED, word(from), word(nonce)],
@@ -99,7 +87,7 @@ export function createEvmRecovery(deps: EvmRecoveryDeps) {
       return { status: 'completed', transaction: logs[0]!.transactionHash, ...(link ? { blockExplorerUrl: link } : {}) };
     }
     if (Math.floor(now() / 1000) < Number(validBefore) + EXPIRY_MARGIN_SECONDS) return null;
-    const used = await rpc(deps.fetch, rpcUrl, 'eth_call', [
+    const used = await rpc(rpcUrl, 'eth_call', [
       { to: token, data: `${AUTHORIZATION_STATE}${word(from).slice(2)}${word(nonce).slice(2)}` },
       'latest',
     ]);
