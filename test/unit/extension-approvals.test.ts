@@ -1,39 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { tEn } from '../helpers/i18n-en.js';
 import type { CreatePaymentRequest, Payment } from '../../shared/api.js';
-import { createApprovalWindow, type WindowsApi } from '../../extension/background/approval-window.js';
+import { createApprovalWindow } from '../../extension/background/approval-window.js';
 import { createApprovals, type Seen402 } from '../../extension/background/approvals.js';
 import type { HubClient, PayOutcome } from '../../extension/background/hub-client.js';
 import { type ApprovalRequest, KEYS, type HubSession } from '../../extension/common/state.js';
 import { loadHubSession, readRequestList } from '../../extension/common/storage.js';
 import { HUB, request, x402Challenge } from '../helpers/extension-fixtures.js';
 import { MemoryStorage } from '../helpers/memory-storage.js';
-
-class FakeWindows implements WindowsApi {
-  open = new Set<number>();
-  created = 0;
-  focused = 0;
-  private next = 1;
-  onCreate?: () => void;
-  async create() {
-    this.onCreate?.();
-    this.created++;
-    const id = this.next++;
-    this.open.add(id);
-    return { id };
-  }
-  async update(id: number) {
-    if (!this.open.has(id)) throw new Error('no window');
-    this.focused++;
-  }
-  async get(id: number) {
-    if (!this.open.has(id)) throw new Error('no window');
-    return {};
-  }
-  async remove(id: number) {
-    this.open.delete(id);
-  }
-}
+import { FakeWindows } from '../helpers/fake-windows.js';
 
 const payment = (body: CreatePaymentRequest, status: Payment['status'] = 'completed'): Payment => ({
   transactionId: 'pay_1',
@@ -178,7 +153,7 @@ describe('approvals', () => {
     const t = setup();
     await t.approvals.add(seen('https://shop.example/a'));
     await t.approvals.add(seen('https://shop.example/b'));
-    const [windowId] = [...t.windows.open];
+    const [windowId] = [...t.windows.open.keys()];
     await t.windows.remove(windowId!);
     await t.approvals.windowRemoved(windowId!);
     expect(active(t.local)).toEqual([]);

@@ -12,7 +12,7 @@ import bolt11 from 'bolt11';
 import { describe, expect, it } from 'vitest';
 import { tEn } from '../helpers/i18n-en.js';
 import type { CreatePaymentRequest, Payment } from '../../shared/api.js';
-import { createApprovalWindow, type WindowsApi } from '../../extension/background/approval-window.js';
+import { createApprovalWindow } from '../../extension/background/approval-window.js';
 import { createApprovals, type Seen402 } from '../../extension/background/approvals.js';
 import type { HubClient, PayOutcome } from '../../extension/background/hub-client.js';
 import type { PassStore } from '../../extension/background/passes.js';
@@ -22,31 +22,10 @@ import { loadHubSession, readRequestList } from '../../extension/common/storage.
 import { HUB, request, tollwayOption, x402Challenge } from '../helpers/extension-fixtures.js';
 import { makeInvoice } from '../../devnet/lnd.js';
 import { MemoryStorage } from '../helpers/memory-storage.js';
+import { FakeWindows } from '../helpers/fake-windows.js';
 
 const SITE = 'https://shop.example';
 const NOW = Date.parse('2025-03-10T12:00:00Z');
-
-class Windows implements WindowsApi {
-  open = new Set<number>();
-  created = 0;
-  private next = 1;
-  async create() {
-    this.created++;
-    const id = this.next++;
-    this.open.add(id);
-    return { id };
-  }
-  async update(id: number) {
-    if (!this.open.has(id)) throw new Error('no window');
-  }
-  async get(id: number) {
-    if (!this.open.has(id)) throw new Error('no window');
-    return {};
-  }
-  async remove(id: number) {
-    this.open.delete(id);
-  }
-}
 
 const paid = (body: CreatePaymentRequest, status: Payment['status'] = 'completed'): Payment => ({
   transactionId: 'pay_1',
@@ -97,7 +76,7 @@ function setup(
   const local = opts.local ?? new MemoryStorage();
   const session = new MemoryStorage();
   void session.set({ [KEYS.hub]: { url: HUB, accessToken: 'at_1' } });
-  const windows = new Windows();
+  const windows = new FakeWindows();
   const hub = new Hub();
   let budgets = opts.budgets ?? [];
   const syncs: number[] = [];

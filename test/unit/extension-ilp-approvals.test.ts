@@ -9,15 +9,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CreatePaymentRequest, Payment, RailsInfo } from '../../shared/api.js';
-import { createApprovalWindow, type WindowsApi } from '../../extension/background/approval-window.js';
+import { createApprovalWindow } from '../../extension/background/approval-window.js';
 import { createApprovals } from '../../extension/background/approvals.js';
 import type { HubClient, PayOutcome } from '../../extension/background/hub-client.js';
-import { createIlpConsent, type ConsentWindowsApi } from '../../extension/background/ilp-consent.js';
+import { createIlpConsent } from '../../extension/background/ilp-consent.js';
 import { type ApprovalRequest, type HubSession, KEYS } from '../../extension/common/state.js';
 import { loadHubSession, readRequestList } from '../../extension/common/storage.js';
 import { HUB, tollwayOption, x402Challenge } from '../helpers/extension-fixtures.js';
 import { tEn } from '../helpers/i18n-en.js';
 import { MemoryStorage } from '../helpers/memory-storage.js';
+import { FakeWindows } from '../helpers/fake-windows.js';
 
 const WALLET = 'http://127.0.0.1:8405/person';
 const PAGE = 'http://127.0.0.1:8405/auth/interact/g1/n1';
@@ -28,26 +29,6 @@ const RAILS: RailsInfo = {
   ],
 };
 const ilpEntry = () => tollwayOption({ extra: { hub: HUB, challengeId: 'ch_1', interledger: { rail: 'ilp', walletAddress: 'x' } } });
-
-class Windows implements WindowsApi, ConsentWindowsApi {
-  private next = 1;
-  readonly open = new Map<number, string>();
-  async create(o: { url: string }) {
-    const id = this.next++;
-    this.open.set(id, o.url);
-    return { id };
-  }
-  async update(id: number) {
-    if (!this.open.has(id)) throw new Error('no window');
-  }
-  async get(id: number) {
-    if (!this.open.has(id)) throw new Error('no window');
-    return {};
-  }
-  async remove(id: number) {
-    this.open.delete(id);
-  }
-}
 
 const answer = (body: CreatePaymentRequest, over: Partial<Payment>): Payment => ({
   transactionId: 'pay_ilp',
@@ -69,7 +50,7 @@ function setup(opts: { wallet?: boolean; rails?: RailsInfo; answer?: (b: CreateP
   const local = new MemoryStorage();
   const session = new MemoryStorage();
   void session.set({ [KEYS.hub]: { url: HUB, accessToken: 'at_1', user: { id: 'usr_1', address: '0xabc' } } });
-  const windows = new Windows();
+  const windows = new FakeWindows();
   const sent: { key: string; body: CreatePaymentRequest; stored: ApprovalRequest | undefined }[] = [];
   const hub: HubClient = {
     async pay(_s: HubSession, key: string, body: CreatePaymentRequest): Promise<PayOutcome> {
@@ -211,7 +192,7 @@ describe('the consent window after a restart', () => {
     expect(t.consentPages()).toEqual([PAGE]);
 
     // A new browser session: nothing in session storage, so nothing pops up.
-    const browserStart = new Windows();
+    const browserStart = new FakeWindows();
     const fresh = new MemoryStorage();
     await createIlpConsent({ t: tEn, windows: browserStart, session: fresh }).resume(history, Date.now());
     expect(browserStart.open.size).toBe(0);
@@ -222,7 +203,7 @@ describe('the consent window after a restart', () => {
     await restarted.resume(history, Date.now());
     expect([...browserStart.open.values()]).toEqual([PAGE]);
     // Past its expiry it is not opened.
-    const late = new Windows();
+    const late = new FakeWindows();
     const lateSession = new MemoryStorage();
     await lateSession.set({ 'tollway.ilpConsent': [] });
     await createIlpConsent({ t: tEn, windows: late, session: lateSession }).resume(history, Date.parse('2999-01-01T00:00:01Z'));

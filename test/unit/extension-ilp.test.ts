@@ -9,7 +9,7 @@ import { tEn } from '../helpers/i18n-en.js';
 import { MemoryStorage } from '../helpers/memory-storage.js';
 import { createIlp } from '../../extension/background/ilp.js';
 import type { IlpApi } from '../../extension/background/ilp-api.js';
-import { createIlpConsent, type ConsentWindowsApi } from '../../extension/background/ilp-consent.js';
+import { createIlpConsent } from '../../extension/background/ilp-consent.js';
 import { consentUrlOf, ilpBody, ilpInterval, ilpPlanOf, offersIlp } from '../../extension/background/ilp-plan.js';
 import { HubError } from '../../extension/background/hub-api.js';
 import { ILP_KEY, IlpView } from '../../extension/common/ilp.js';
@@ -18,6 +18,7 @@ import { grantText, intervalText, walletAmountText } from '../../extension/popup
 import { CreatePaymentRequest, type Payment } from '../../shared/api.js';
 import type { PaymentOption } from '../../shared/challenge.js';
 import { IlpInterval, type IlpWallet } from '../../shared/ilp.js';
+import { FakeWindows } from '../helpers/fake-windows.js';
 
 const HUB = 'https://hub.example';
 const WALLET = 'https://wallet.example/alice';
@@ -112,19 +113,6 @@ describe('consentUrlOf', () => {
   });
 });
 
-class Windows implements ConsentWindowsApi {
-  private next = 1;
-  readonly open = new Map<number, string>();
-  async create(o: { url: string }) {
-    const id = this.next++;
-    this.open.set(id, o.url);
-    return { id };
-  }
-  async remove(id: number) {
-    this.open.delete(id);
-  }
-}
-
 function request(status: ApprovalRequest['status'], result: Partial<Payment> | null, error: string | null = null): ApprovalRequest {
   return {
     id: 'r1',
@@ -149,7 +137,7 @@ function request(status: ApprovalRequest['status'], result: Partial<Payment> | n
 describe('the consent window', () => {
   const page = 'https://wallet.example/auth/interact/1/n';
   it('opens the wallet page once for a pending payment and closes it when the payment completes', async () => {
-    const windows = new Windows();
+    const windows = new FakeWindows();
     const notes: { title: string; message: string }[] = [];
     const consent = createIlpConsent({ t: tEn, windows, session: new MemoryStorage(), notify: async (n) => void notes.push(n) });
     const pending = request('submitted', { interact: { redirect: page, expiresAt: '2026-12-07T05:16:07Z' } });
@@ -162,7 +150,7 @@ describe('the consent window', () => {
   });
 
   it('closes it on failure and tells the reason', async () => {
-    const windows = new Windows();
+    const windows = new FakeWindows();
     const notes: { title: string; message: string }[] = [];
     const consent = createIlpConsent({ t: tEn, windows, session: new MemoryStorage(), notify: async (n) => void notes.push(n) });
     await consent.finished([request('submitted', { interact: { redirect: page, expiresAt: '2026-12-07T05:16:07Z' } })]);
@@ -174,7 +162,7 @@ describe('the consent window', () => {
   });
 
   it('opens the page again when asked, one window per payment, only while the consent is open', async () => {
-    const windows = new Windows();
+    const windows = new FakeWindows();
     const consent = createIlpConsent({ t: tEn, windows, session: new MemoryStorage() });
     const pending = request('submitted', { interact: { redirect: page, expiresAt: '2999-01-01T00:00:00Z' } });
     await consent.finished([pending]);
@@ -186,7 +174,7 @@ describe('the consent window', () => {
   });
 
   it('opens nothing for a payment a budget grant paid at once, nor for another rail', async () => {
-    const windows = new Windows();
+    const windows = new FakeWindows();
     const consent = createIlpConsent({ t: tEn, windows, session: new MemoryStorage() });
     await consent.finished([request('completed', { status: 'completed' }), request('submitted', { status: 'submitted' })]);
     await consent.finished([request('submitted', { rail: 'internal', interact: { redirect: page, expiresAt: 'x' } })]);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { tEn } from '../helpers/i18n-en.js';
 import type { CreatePaymentRequest, Payment } from '../../shared/api.js';
 import { encodePaymentRequired, parsePaymentSignature } from '../../shared/challenge.js';
-import { createApprovalWindow, type WindowsApi } from '../../extension/background/approval-window.js';
+import { createApprovalWindow } from '../../extension/background/approval-window.js';
 import { createApprovals } from '../../extension/background/approvals.js';
 import type { HubClient, PayOutcome } from '../../extension/background/hub-client.js';
 import { createProvider, registerProviderScripts, type RegisteredScript, type ScriptingApi } from '../../extension/background/provider.js';
@@ -19,6 +19,7 @@ import { KEYS, type HubSession } from '../../extension/common/state.js';
 import { loadHubSession, readRequestList } from '../../extension/common/storage.js';
 import { HUB, tollwayOption } from '../helpers/extension-fixtures.js';
 import { MemoryStorage } from '../helpers/memory-storage.js';
+import { FakeWindows } from '../helpers/fake-windows.js';
 
 const self = { name: 'this window' };
 const other = { name: 'another frame' };
@@ -94,26 +95,6 @@ describe('bridge: messages from the page', () => {
   });
 });
 
-class Windows implements WindowsApi {
-  open = new Set<number>();
-  created = 0;
-  async create() {
-    this.created++;
-    this.open.add(this.created);
-    return { id: this.created };
-  }
-  async update(id: number) {
-    if (!this.open.has(id)) throw new Error('no window');
-  }
-  async get(id: number) {
-    if (!this.open.has(id)) throw new Error('no window');
-    return {};
-  }
-  async remove(id: number) {
-    this.open.delete(id);
-  }
-}
-
 class Hub implements HubClient {
   calls: CreatePaymentRequest[] = [];
   async pay(_s: HubSession, _key: string, body: CreatePaymentRequest): Promise<PayOutcome> {
@@ -140,7 +121,7 @@ function setup(signedIn = true) {
   const local = new MemoryStorage();
   const session = new MemoryStorage();
   if (signedIn) void session.set({ [KEYS.hub]: { url: HUB, accessToken: 'at_1' } });
-  const windows = new Windows();
+  const windows = new FakeWindows();
   const hub = new Hub();
   let ids = 0;
   let provider: ReturnType<typeof createProvider>;

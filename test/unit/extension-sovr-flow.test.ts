@@ -19,7 +19,7 @@
 import { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tEn } from '../helpers/i18n-en.js';
-import { createApprovalWindow, type WindowsApi } from '../../extension/background/approval-window.js';
+import { createApprovalWindow } from '../../extension/background/approval-window.js';
 import { createApprovals, type Seen402 } from '../../extension/background/approvals.js';
 import { createHubApi } from '../../extension/background/hub-api.js';
 import { createHubClient } from '../../extension/background/hub-client.js';
@@ -37,29 +37,10 @@ import { startHoldingProxy, type HoldingProxy } from '../helpers/extension-proxy
 import { createMerchant, freePort, signIn, startTestHub, type Session, type TestHub } from '../helpers/hub.js';
 import { expectLedgerBalanced } from '../helpers/invariant.js';
 import { MemoryStorage } from '../helpers/memory-storage.js';
+import { FakeWindows } from '../helpers/fake-windows.js';
 
 const SITE = 'https://shop.example';
 const PRICE = 15n * 10n ** 14n; // 0.0015 SOVR
-
-class Windows implements WindowsApi {
-  private next = 1;
-  readonly open = new Set<number>();
-  async create() {
-    const id = this.next++;
-    this.open.add(id);
-    return { id };
-  }
-  async update(id: number) {
-    if (!this.open.has(id)) throw new Error('no window');
-  }
-  async get(id: number) {
-    if (!this.open.has(id)) throw new Error('no window');
-    return {};
-  }
-  async remove(id: number) {
-    this.open.delete(id);
-  }
-}
 
 let chain: TestChain;
 let sovr: SovrDeployment;
@@ -122,7 +103,7 @@ function worker(p: { session: MemoryStorage; hubSession: HubSession }, local: Me
     local,
     hub: createHubClient({ t: tEn, fetch: recording, timeoutMs: opts.timeoutMs }),
     session: async () => p.hubSession,
-    window: createApprovalWindow({ windows: new Windows(), session: p.session, url: 'chrome-extension://x/approve.html' }),
+    window: createApprovalWindow({ windows: new FakeWindows(), session: p.session, url: 'chrome-extension://x/approve.html' }),
     setBadge: async () => undefined,
     rails: createRails({ session: p.session, api, current: async () => p.hubSession }),
     signAuthorization: createAuthorizationSigner({ session: p.session, t: tEn }),
