@@ -14,7 +14,7 @@ export async function runBackup(config: Config, args: string[], out: Writable, e
   return command(args, err, async (file) => {
     if (config.databaseUrl) throw new OpsError(POSTGRES);
     const r = await backupSqlite(sqliteFile(config.dataDir), file);
-    out.write(`backup written to ${r.file} (${r.bytes} bytes, ${r.ms.toFixed(0)} ms)\n`);
+    out.write(`backup written to ${r.file} (${r.bytes} bytes, ${Math.round(r.ms)} ms)\n`);
     if (!config.signingKey)
       out.write(`the signing key is not in it: keep a copy of ${resolve(config.dataDir, 'signing-key.json')} as well\n`);
   });
