@@ -307,6 +307,8 @@ describe.skipIf(!hasChromium)(title, () => {
     await press('Enter');
 
     await stepShown(page, 'Step 3 of 4');
+    // The page moves focus to the step's heading after it renders: wait for that before tabbing on.
+    await expect.poll(() => focused(page)).toMatch(/^H2: Step 3 of 4/);
     await press('Tab'); // the wallet choice: "Create a new wallet" is selected
     expect(await page.evaluate(() => (document.activeElement as HTMLInputElement).type)).toBe('radio');
     await press('Tab');
@@ -316,6 +318,7 @@ describe.skipIf(!hasChromium)(title, () => {
     await press('Enter');
 
     await stepShown(page, 'Step 4 of 4');
+    await expect.poll(() => focused(page)).toMatch(/^H2: Step 4 of 4/);
     const phrase = await page.getByTestId('phrase-word').allTextContents();
     await tabTo('I wrote them down');
     await press('Enter');
