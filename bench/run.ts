@@ -83,10 +83,11 @@ async function main() {
       lines.push(
         `402 → approval window, headless Chromium, ${t.runs} runs`,
         `  402 → window open  ${ms(t.toWindow)}`,
-        `  402 → "1 of 1"     ${ms(t.toVisible)}`,
+        `  402 → painted      ${ms(t.toPainted)}   (the request in the window, page's own clock)`,
+        `  402 → "1 of 1"     ${ms(t.toVisible)}   (seen by playwright's polling, up to ~100 ms late)`,
         `  goto → 402         ${ms(t.gotoToResponseWithExtension)}   (with the extension)`,
         `  no extension       goto → 402 ${ms(t.baselineGotoToResponse)};  goto → load ${ms(t.baselineGotoToLoad)}`,
-        `  targets            402 → "1 of 1" ≤ 300 ms: ${verdict(t.toVisible.median <= 300 && t.toVisible.p90 <= 300)}`,
+        `  targets            402 → painted ≤ 300 ms: ${verdict(t.toPainted.median <= 300 && t.toPainted.p90 <= 300)}`,
       );
     }
     process.stdout.write([...lines, ''].join('\n') + '\n');

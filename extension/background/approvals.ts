@@ -34,7 +34,7 @@ import {
   type PayFrom,
   type RequestStatus,
 } from '../common/state.js';
-import { loadRequests, writeRequestList, type StorageArea } from '../common/storage.js';
+import { readRequestList, writeRequestList, type StorageArea } from '../common/storage.js';
 import type { ApprovalWindow } from './approval-window.js';
 import { choosePayment } from './choose.js';
 import { ilpBody, ilpPlanOf, offersIlp } from './ilp-plan.js';
@@ -199,16 +199,25 @@ export function createApprovals(deps: ApprovalsDeps) {
   // Final updates that arrived while a POST was in flight, before its answer was stored (by payment id).
   const finalsAhead = new Map<string, Payment>();
 
+  // The history (up to HISTORY_LIMIT requests) is read and validated only where it is used: most
+  // changes, a new 402 among them, touch the queue alone.
   async function load() {
-    const { active, history } = await loadRequests(local);
-    return { active: active.requests, history: history.requests };
+    return { active: readRequestList((await local.get(KEYS.approvals))[KEYS.approvals]).requests };
   }
 
-  /** Stores the queue (finished requests move to the history in the same write) and the badge. */
-  async function save(active: ApprovalRequest[], history: ApprovalRequest[]): Promise<ApprovalRequest[]> {
+  async function loadHistory() {
+    return readRequestList((await local.get(KEYS.history))[KEYS.history]).requests;
+  }
+
+  /**
+   * Stores the queue (finished requests move to the history in the same write) and the badge.
+   * Called inside `serial`, so the history it reads cannot change before it writes.
+   */
+  async function save(active: ApprovalRequest[]): Promise<ApprovalRequest[]> {
     const split = splitFinished(active);
     const items: Record<string, unknown> = { [KEYS.approvals]: writeRequestList(split.active) };
     if (split.finished.length) {
+      const history = await loadHistory();
       items[KEYS.history] = writeRequestList([...split.finished.reverse().map(withoutProof), ...history].slice(0, HISTORY_LIMIT));
     }
     await local.set(items);
@@ -229,7 +238,7 @@ export function createApprovals(deps: ApprovalsDeps) {
   async function add(seen: Seen402): Promise<Added> {
     const tabOrigin = await pageOrigin(seen);
     const out = await serial(async (): Promise<Added & { auto?: boolean }> => {
-      const { active, history } = await load();
+      const { active } = await load();
       const session = await deps.session();
       const method = seen.method.toUpperCase();
       // The hub's rails (GET /rails) decide what is paid with: the cached copy, at once. Without one
@@ -297,7 +306,7 @@ export function createApprovals(deps: ApprovalsDeps) {
         q.active = replace(q.active, q.request);
       }
       // Stored before any window opens or any call is made: if the worker dies now, the request is still there.
-      if (q.added) await save(q.active, history);
+      if (q.added) await save(q.active);
       if (q.request.status === 'pending') await deps.window.open();
       return { id: q.request.id, added: q.added, auto: q.added && q.request.status === 'paying' };
     });
@@ -381,13 +390,13 @@ export function createApprovals(deps: ApprovalsDeps) {
 
   async function decideOne(id: string, approve: boolean, pay?: PayChoice): Promise<void> {
     const decided = await serial(async () => {
-      const { active: queued, history } = await load();
+      const { active: queued } = await load();
       const target = queued.find((x) => x.id === id && x.status === 'pending');
       // Signed and stored together with `paying`, before anything is sent.
       const active = approve && target?.payment ? replace(queued, await approvedBody(target, pay)) : queued;
       const d = decide(active, id, approve, now(), t('worker_expired'));
       if (!d.request) return null;
-      const left = await save(d.active, history);
+      const left = await save(d.active);
       if (!pendingOf(left).length) await deps.window.close();
       return d.request;
     });
@@ -401,8 +410,8 @@ export function createApprovals(deps: ApprovalsDeps) {
 
   async function rejectAll(reason: string | null = null): Promise<void> {
     await serial(async () => {
-      const { active, history } = await load();
-      await save(rejectPending(active, now(), reason), history);
+      const { active } = await load();
+      await save(rejectPending(active, now(), reason));
       await deps.window.close();
     });
   }
@@ -411,8 +420,8 @@ export function createApprovals(deps: ApprovalsDeps) {
   async function windowRemoved(windowId: number): Promise<void> {
     await serial(async () => {
       if (!(await deps.window.closedByPerson(windowId))) return;
-      const { active, history } = await load();
-      await save(rejectPending(active, now(), t('worker_window_closed')), history);
+      const { active } = await load();
+      await save(rejectPending(active, now(), t('worker_window_closed')));
     });
   }
 
@@ -441,7 +450,7 @@ export function createApprovals(deps: ApprovalsDeps) {
       const refusedBy = outcome.kind === 'refused' ? ALLOWANCE_REFUSALS.find((x) => outcome.type.endsWith(x.type)) : undefined;
       const overBudget = Boolean(request.auto && refusedBy);
       const done = await serial(async () => {
-        const { active: current, history } = await load();
+        const { active: current } = await load();
         const r = current.find((x) => x.id === id);
         if (r?.status !== 'paying') return null;
         if (overBudget && r.payment && outcome.kind === 'refused') {
@@ -462,7 +471,7 @@ export function createApprovals(deps: ApprovalsDeps) {
             note,
             updatedAt: now(),
           };
-          await save(replace(current, asked), history);
+          await save(replace(current, asked));
           await deps.window.open();
           return asked;
         }
@@ -475,7 +484,7 @@ export function createApprovals(deps: ApprovalsDeps) {
           updatedAt: now(),
           ...(status && proofReady(r, status) && needsRetry(r) ? { retryDue: true } : {}),
         };
-        await save(replace(current, updated), history);
+        await save(replace(current, updated));
         return updated;
       });
       // Refused by the hub: the signed authorization went nowhere, so it no longer counts against the daily limit.
@@ -511,7 +520,7 @@ export function createApprovals(deps: ApprovalsDeps) {
     await deps.onCompleted?.(r).catch((e: unknown) => console.error('tollway: could not retry with the proof', e));
     if (!r.retryDue) return;
     await serial(async () => {
-      const { history } = await load();
+      const history = await loadHistory();
       const i = history.findIndex((x) => x.id === r.id && x.retryDue);
       if (i < 0) return;
       const next = [...history];
@@ -561,7 +570,7 @@ export function createApprovals(deps: ApprovalsDeps) {
    */
   async function paymentUpdated(p: Payment): Promise<void> {
     const done = await serial(async () => {
-      const { history } = await load();
+      const history = await loadHistory();
       const i = history.findIndex((r) => r.status === 'submitted' && r.result?.transactionId === p.transactionId);
       const status: RequestStatus | null = p.status === 'completed' ? 'completed' : p.status === 'failed' ? 'failed' : null;
       if (!status) return null;
@@ -599,7 +608,7 @@ export function createApprovals(deps: ApprovalsDeps) {
    * (never paid again) and, completed, its proof goes to the tab if the tab still shows that page.
    */
   async function retryMissed(): Promise<void> {
-    const due = (await load()).history.filter((r) => r.retryDue && r.result);
+    const due = (await loadHistory()).filter((r) => r.retryDue && r.result);
     if (!due.length) return;
     const session = await deps.session();
     if (!session || !deps.lookupPayment) return;
@@ -614,10 +623,10 @@ export function createApprovals(deps: ApprovalsDeps) {
   /** Rejects what waited past its expiry; closes the window when nothing is left to decide. */
   async function expire(): Promise<number> {
     return serial(async () => {
-      const { active, history } = await load();
+      const { active } = await load();
       const out = expirePending(active, now(), t('worker_expired'));
       if (!out.expired) return 0;
-      const left = await save(out.active, history);
+      const left = await save(out.active);
       if (!pendingOf(left).length) await deps.window.close();
       return out.expired;
     });
@@ -628,7 +637,7 @@ export function createApprovals(deps: ApprovalsDeps) {
    * not applied): the hub is asked for each, and a final one is applied as if it came live.
    */
   async function reconcileSubmitted(): Promise<void> {
-    const submitted = (await load()).history.filter((r) => r.status === 'submitted' && r.result);
+    const submitted = (await loadHistory()).filter((r) => r.status === 'submitted' && r.result);
     if (!submitted.length) return;
     const session = await deps.session();
     if (!session || !deps.lookupPayment) return;
@@ -648,7 +657,7 @@ export function createApprovals(deps: ApprovalsDeps) {
     const session = await deps.session();
     const info = deps.rails && session ? await deps.rails.info({ wait: false, hubUrl: session.url }).catch(() => null) : null;
     await serial(async () => {
-      const { active, history } = await load();
+      const { active } = await load();
       let changed = false;
       const next: ApprovalRequest[] = [];
       for (const r of active) {
@@ -672,7 +681,7 @@ export function createApprovals(deps: ApprovalsDeps) {
           updatedAt: now(),
         });
       }
-      if (changed) await save(next, history);
+      if (changed) await save(next);
     });
   }
 
@@ -692,8 +701,8 @@ export function createApprovals(deps: ApprovalsDeps) {
    */
   async function browserStarted(): Promise<void> {
     await serial(async () => {
-      const { active, history } = await load();
-      await save(rejectPending(active, now(), t('worker_browser_restarted')), history);
+      const { active } = await load();
+      await save(rejectPending(active, now(), t('worker_browser_restarted')));
     });
     await resume();
   }

@@ -7,14 +7,24 @@ import { useEffect, useState } from 'preact/hooks';
 import { t } from './i18n.js';
 import { Reply, type PageMessage } from './messages.js';
 
-/** The value under a storage key, kept current through storage.onChanged. */
-export function useStoredValue(key: string, area: 'local' | 'session' = 'local'): unknown {
-  return useStoredEntry(key, area).value;
+/**
+ * The value under a storage key, kept current through storage.onChanged. `first` is a value the
+ * page already read before it rendered (`{ value }`, the value possibly undefined): shown at once,
+ * then read again once subscribed.
+ */
+export function useStoredValue(key: string, area: 'local' | 'session' = 'local', first?: { value: unknown }): unknown {
+  return useStoredEntry(key, area, first).value;
 }
 
 /** The same, telling "not read yet" (`loaded: false`) from "absent". */
-export function useStoredEntry(key: string, area: 'local' | 'session' = 'local'): { loaded: boolean; value: unknown } {
-  const [entry, setEntry] = useState<{ loaded: boolean; value: unknown }>({ loaded: false, value: undefined });
+export function useStoredEntry(
+  key: string,
+  area: 'local' | 'session' = 'local',
+  first?: { value: unknown },
+): { loaded: boolean; value: unknown } {
+  const [entry, setEntry] = useState<{ loaded: boolean; value: unknown }>(() =>
+    first ? { loaded: true, value: first.value } : { loaded: false, value: undefined },
+  );
   useEffect(() => {
     let live = true;
     void chrome.storage[area].get(key).then((got) => live && setEntry({ loaded: true, value: got[key] }));

@@ -101,6 +101,26 @@ describe('approvals', () => {
     expect(t.windows.created).toBe(1);
   });
 
+  it('a new 402 never reads the history; finishing one adds to the history kept before', async () => {
+    const local = new MemoryStorage();
+    const old = request({ id: 'old', url: 'https://shop.example/old', status: 'completed' });
+    await local.set({ [KEYS.history]: { v: 1, requests: [old] } });
+    const keysRead: string[] = [];
+    const get = local.get.bind(local);
+    local.get = async (keys) => {
+      keysRead.push(...(typeof keys === 'string' ? [keys] : keys));
+      return get(keys);
+    };
+    const t = setup({ local });
+    const { id } = await t.approvals.add(seen());
+    expect(keysRead).not.toContain(KEYS.history);
+    await t.approvals.decide(id, false);
+    expect(history(t.local).map((r) => [r.id, r.status])).toEqual([
+      [id, 'rejected'],
+      ['old', 'completed'],
+    ]);
+  });
+
   it('opens one window for many 402s arriving at once, and dedupes the same resource', async () => {
     const t = setup();
     const results = await Promise.all([
