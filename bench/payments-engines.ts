@@ -9,6 +9,7 @@
  * earlier commit with node_modules linked in), two more PostgreSQL hubs run that checkout's code
  * in the same rounds: a before/after from one run, which a loaded machine cannot skew.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,6 +106,8 @@ async function start(kind: Case, baseline?: string): Promise<Target> {
 }
 
 function load(t: Target, seconds: number, connections: number): Promise<autocannon.Result> {
+  // Keys unique across rounds: a counter that restarted each round replayed the round before's keys.
+  const prefix = `bench-${randomUUID()}-`;
   let n = 0;
   const bodies = t.merchants.map((payTo) =>
     JSON.stringify({ rail: 'internal', payTo, amount: '1000', asset: 'SOVR', resource: { url: 'https://shop.example/a', method: 'GET' } }),
@@ -127,7 +130,7 @@ function load(t: Target, seconds: number, connections: number): Promise<autocann
             headers: {
               ...req.headers,
               authorization: `Bearer ${t.tokens[i]}`,
-              'idempotency-key': `bench-${process.pid}-${n}`,
+              'idempotency-key': `${prefix}${n}`,
             },
           };
         },

@@ -3,6 +3,7 @@
  * in the same run, loaded in alternating rounds. Both servers run in child processes so that the
  * load generator (autocannon, in this process) does not share their event loop.
  */
+import { randomUUID } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,9 @@ async function load(
   seconds: number,
   connections: number,
 ): Promise<HttpFigures> {
+  // Keys unique across rounds and runs (a counter that restarted each round replayed the keys of
+  // the round before: most requests were then answered from the stored payment, not paid).
+  const prefix = `bench-${randomUUID()}-`;
   let n = 0;
   const r = await autocannon({
     url,
@@ -40,7 +44,7 @@ async function load(
         headers,
         body,
         // A fresh Idempotency-Key per request: every request is a new payment.
-        setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'idempotency-key': `bench-${process.pid}-${++n}` } }),
+        setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'idempotency-key': `${prefix}${++n}` } }),
       },
     ],
   });

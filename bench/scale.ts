@@ -13,6 +13,7 @@
  * process i CPU 1 + i (wrapping); PostgreSQL and Redis float. With fewer CPUs nothing is pinned,
  * since a load generator and two hubs cannot be kept apart on two.
  */
+import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -74,6 +75,8 @@ function hasTaskset(): boolean {
 }
 
 async function drive(urls: string[], sessions: Session[], merchants: string[], seconds: number, connections: number) {
+  // Keys unique across rounds: a counter that restarted each round replayed the round before's keys.
+  const prefix = `scale-${randomUUID()}-`;
   let n = 0;
   const r = await autocannon({
     // autocannon spreads the connections over several URLs (its README); @types/autocannon knows only one.
@@ -92,7 +95,7 @@ async function drive(urls: string[], sessions: Session[], merchants: string[], s
             headers: {
               'content-type': 'application/json',
               authorization: `Bearer ${payer.accessToken}`,
-              'idempotency-key': `scale-${process.pid}-${i}`,
+              'idempotency-key': `${prefix}${i}`,
             },
             body: JSON.stringify({ rail: 'internal', payTo: merchants[i % merchants.length], amount: '1000', asset: 'SOVR' }),
           };

@@ -50,6 +50,10 @@ export function openPostgres(opts: PostgresOptions): Db {
   const pool = new pg.Pool({
     connectionString: opts.connectionString,
     max: opts.max ?? 10,
+    // Kept open while idle: a new backend costs PostgreSQL a process and cold caches, and a hub's
+    // load comes in bursts. allowExitOnIdle lets a short-lived command exit without closing the pool.
+    idleTimeoutMillis: 0,
+    allowExitOnIdle: true,
     types,
     ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
   });
