@@ -203,16 +203,30 @@ describe.skipIf(!hasChromium)(title, () => {
       await openPopup();
       const [paid] = await hubPayments(hub.url, session);
       await popup.locator(`[data-testid=payment][data-id="${paid!.transactionId}"]`).waitFor({ timeout: 10_000 });
-      await b.worker.evaluate(
-        (extra) =>
-          chrome.storage.session.get('tollway.account').then((v) => {
-            const view = v['tollway.account'] as { payments: unknown[] };
-            return chrome.storage.session.set({ 'tollway.account': { ...view, payments: [...view.payments, ...extra] } });
-          }),
-        otherPayments(shop.url),
-      );
+      // The worker may still be refreshing this view from the hub after the last payment, and a
+      // refresh replaces the list: add them again until the popup shows them all.
+      const shown = async () => {
+        for (const status of ['pending', 'submitted', 'failed', 'refunded'])
+          if (!(await popup.locator(`[data-testid=payment][data-id="tx_${status}"]`).isVisible())) return false;
+        return true;
+      };
+      for (let attempt = 0; attempt < 10 && !(await shown()); attempt++) {
+        await b.worker.evaluate(
+          (extra) =>
+            chrome.storage.session.get('tollway.account').then((v) => {
+              const view = v['tollway.account'] as { payments: { transactionId: string }[] };
+              const kept = view.payments.filter((p) => !extra.some((x) => x.transactionId === p.transactionId));
+              return chrome.storage.session.set({ 'tollway.account': { ...view, payments: [...kept, ...extra] } });
+            }),
+          otherPayments(shop.url),
+        );
+        await popup
+          .locator('[data-testid=payment][data-id="tx_refunded"]')
+          .waitFor({ timeout: 3_000 })
+          .catch(() => undefined);
+      }
       for (const status of ['pending', 'submitted', 'failed', 'refunded'])
-        await popup.locator(`[data-testid=payment][data-id="tx_${status}"]`).waitFor();
+        await popup.locator(`[data-testid=payment][data-id="tx_${status}"]`).waitFor({ timeout: 1_000 });
       expect(await popup.getByTestId('failure').textContent()).toBe('insufficient-funds: the balance is short');
       expect(await popup.getByRole('heading', { name: 'Yesterday' }).count()).toBe(1);
       await shoot(popup, 'popup-activity');

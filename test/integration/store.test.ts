@@ -21,6 +21,16 @@ describe.each(ENGINES)('store contract on %s', (engine) => {
     expect(BigInt(row!.amount)).toBe(MAX_AMOUNT);
   });
 
+  it('syncs every commit to disk before it resolves (durable past a power loss, not only a crash)', async () => {
+    const setting = await s.db.transaction(async (tx) =>
+      tx.dialect === 'sqlite'
+        ? String((await tx.get<{ synchronous: number }>('PRAGMA synchronous'))!.synchronous)
+        : (await tx.get<{ synchronous_commit: string }>('SHOW synchronous_commit'))!.synchronous_commit,
+    );
+    // SQLite: 2 is FULL (the WAL is synced at each COMMIT); PostgreSQL: on (COMMIT waits for its WAL flush).
+    expect(setting).toBe(engine === 'sqlite' ? '2' : 'on');
+  });
+
   it('commits what resolves and rolls back what throws, each transaction alone, under concurrency', async () => {
     const results = await Promise.allSettled(
       Array.from({ length: 60 }, (_, i) =>
