@@ -514,20 +514,38 @@ export function createApprovals(deps: ApprovalsDeps) {
   const proofReady = (r: ApprovalRequest, status: RequestStatus) =>
     isExactRequest(r) ? status === 'submitted' || status === 'completed' : status === 'completed';
 
-  /** Keeps the pass, retries with the proof, then clears `retryDue` (whatever the retry found). */
+  /** Requests whose page retry runs in this worker now. */
+  const retrying = new Set<string>();
+
+  /**
+   * Keeps the pass, retries with the proof, then clears `retryDue` (whatever the retry found). A
+   * worker that starts again can find one request due twice, from its live update replayed and
+   * from retryMissed(): the page is retried once, by whichever comes first while the flag is still
+   * set. The flag is cleared only after the retry, so a worker stopped in between retries again.
+   */
   async function completed(r: ApprovalRequest): Promise<void> {
     await deps.passes?.record(r).catch((e: unknown) => console.error('tollway: could not keep the pass', e));
-    await deps.onCompleted?.(r).catch((e: unknown) => console.error('tollway: could not retry with the proof', e));
-    if (!r.retryDue) return;
-    await serial(async () => {
-      const history = await loadHistory();
-      const i = history.findIndex((x) => x.id === r.id && x.retryDue);
-      if (i < 0) return;
-      const next = [...history];
-      const { retryDue: _d, ...rest } = next[i]!;
-      next[i] = rest;
-      await local.set({ [KEYS.history]: writeRequestList(next) });
-    });
+    if (r.retryDue) {
+      if (retrying.has(r.id)) return;
+      retrying.add(r.id);
+      const due = await serial(async () => (await loadHistory()).some((x) => x.id === r.id && x.retryDue)).catch(() => true);
+      if (!due) return void retrying.delete(r.id);
+    }
+    try {
+      await deps.onCompleted?.(r).catch((e: unknown) => console.error('tollway: could not retry with the proof', e));
+      if (!r.retryDue) return;
+      await serial(async () => {
+        const history = await loadHistory();
+        const i = history.findIndex((x) => x.id === r.id && x.retryDue);
+        if (i < 0) return;
+        const next = [...history];
+        const { retryDue: _d, ...rest } = next[i]!;
+        next[i] = rest;
+        await local.set({ [KEYS.history]: writeRequestList(next) });
+      });
+    } finally {
+      retrying.delete(r.id);
+    }
   }
 
   /** Tells the person what was paid (or not) without the window. */

@@ -362,6 +362,28 @@ describe('approvals', () => {
     expect(hub.calls).toHaveLength(1);
   });
 
+  it('a page whose retry two paths find due at once is retried once, and the flag is cleared', async () => {
+    const local = new MemoryStorage();
+    const body = request().payment!;
+    const done = request({
+      id: 'r1',
+      status: 'completed',
+      frameType: 'main_frame',
+      method: 'GET',
+      tabId: 7,
+      retryDue: true,
+      result: payment(body, 'completed'),
+    });
+    await local.set({ [KEYS.history]: { v: 1, requests: [done] } });
+    const t = setup({ local, lookup: () => payment(body, 'completed') });
+    // A restarted worker: its start and the resume alarm both catch up at once.
+    await Promise.all([t.approvals.resume(), t.approvals.resume()]);
+    expect(t.completed.map((r) => r.id)).toEqual(['r1']);
+    expect(history(local)[0]!.retryDue).toBeUndefined();
+    await t.approvals.resume();
+    expect(t.completed).toHaveLength(1);
+  });
+
   it('a new worker asks the hub about submitted payments whose end the stopped one never stored', async () => {
     const hub = new FakeHub();
     hub.outcomes.push((body) => ({ kind: 'answered', payment: payment(body, 'submitted') }));
