@@ -34,7 +34,7 @@ import {
   type PayFrom,
   type RequestStatus,
 } from '../common/state.js';
-import { readRequestList, writeRequestList, type StorageArea } from '../common/storage.js';
+import { loadRequestList, writeRequestList, type StorageArea } from '../common/storage.js';
 import type { ApprovalWindow } from './approval-window.js';
 import { choosePayment } from './choose.js';
 import { ilpBody, ilpPlanOf, offersIlp } from './ilp-plan.js';
@@ -201,13 +201,8 @@ export function createApprovals(deps: ApprovalsDeps) {
 
   // The history (up to HISTORY_LIMIT requests) is read and validated only where it is used: most
   // changes, a new 402 among them, touch the queue alone.
-  async function load() {
-    return { active: readRequestList((await local.get(KEYS.approvals))[KEYS.approvals]).requests };
-  }
-
-  async function loadHistory() {
-    return readRequestList((await local.get(KEYS.history))[KEYS.history]).requests;
-  }
+  const loadActive = () => loadRequestList(local, KEYS.approvals);
+  const loadHistory = () => loadRequestList(local, KEYS.history);
 
   /**
    * Stores the queue (finished requests move to the history in the same write) and the badge.
@@ -238,7 +233,7 @@ export function createApprovals(deps: ApprovalsDeps) {
   async function add(seen: Seen402): Promise<Added> {
     const tabOrigin = await pageOrigin(seen);
     const out = await serial(async (): Promise<Added & { auto?: boolean }> => {
-      const { active } = await load();
+      const active = await loadActive();
       const session = await deps.session();
       const method = seen.method.toUpperCase();
       // The hub's rails (GET /rails) decide what is paid with: the cached copy, at once. Without one
@@ -342,7 +337,7 @@ export function createApprovals(deps: ApprovalsDeps) {
    * nothing (the window says why).
    */
   async function decideWithBudget(id: string, budget: { amount: string; period: AllowancePeriod }, pay?: PayChoice): Promise<void> {
-    const { active } = await load();
+    const active = await loadActive();
     const r = active.find((x) => x.id === id && x.status === 'pending');
     if (!r?.payment) return;
     if (!deps.budgets) throw new Error(t('worker_no_budgets'));
@@ -390,7 +385,7 @@ export function createApprovals(deps: ApprovalsDeps) {
 
   async function decideOne(id: string, approve: boolean, pay?: PayChoice): Promise<void> {
     const decided = await serial(async () => {
-      const { active: queued } = await load();
+      const queued = await loadActive();
       const target = queued.find((x) => x.id === id && x.status === 'pending');
       // Signed and stored together with `paying`, before anything is sent.
       const active = approve && target?.payment ? replace(queued, await approvedBody(target, pay)) : queued;
@@ -410,7 +405,7 @@ export function createApprovals(deps: ApprovalsDeps) {
 
   async function rejectAll(reason: string | null = null): Promise<void> {
     await serial(async () => {
-      const { active } = await load();
+      const active = await loadActive();
       await save(rejectPending(active, now(), reason));
       await deps.window.close();
     });
@@ -420,7 +415,7 @@ export function createApprovals(deps: ApprovalsDeps) {
   async function windowRemoved(windowId: number): Promise<void> {
     await serial(async () => {
       if (!(await deps.window.closedByPerson(windowId))) return;
-      const { active } = await load();
+      const active = await loadActive();
       await save(rejectPending(active, now(), t('worker_window_closed')));
     });
   }
@@ -437,7 +432,7 @@ export function createApprovals(deps: ApprovalsDeps) {
     if (sending.has(id)) return;
     sending.add(id);
     try {
-      const { active } = await load();
+      const active = await loadActive();
       const request = active.find((r) => r.id === id && r.status === 'paying');
       if (!request?.payment) return;
       const session = await deps.session();
@@ -450,7 +445,7 @@ export function createApprovals(deps: ApprovalsDeps) {
       const refusedBy = outcome.kind === 'refused' ? ALLOWANCE_REFUSALS.find((x) => outcome.type.endsWith(x.type)) : undefined;
       const overBudget = Boolean(request.auto && refusedBy);
       const done = await serial(async () => {
-        const { active: current } = await load();
+        const current = await loadActive();
         const r = current.find((x) => x.id === id);
         if (r?.status !== 'paying') return null;
         if (overBudget && r.payment && outcome.kind === 'refused') {
@@ -525,18 +520,18 @@ export function createApprovals(deps: ApprovalsDeps) {
    */
   async function completed(r: ApprovalRequest): Promise<void> {
     await deps.passes?.record(r).catch((e: unknown) => console.error('tollway: could not keep the pass', e));
-    if (r.retryDue) {
-      if (retrying.has(r.id)) return;
-      retrying.add(r.id);
-      const due = await serial(async () => (await loadHistory()).some((x) => x.id === r.id && x.retryDue)).catch(() => true);
-      if (!due) return void retrying.delete(r.id);
-    }
+    const retry = () => deps.onCompleted?.(r).catch((e: unknown) => console.error('tollway: could not retry with the proof', e));
+    if (!r.retryDue) return void (await retry());
+    if (retrying.has(r.id)) return;
+    retrying.add(r.id);
     try {
-      await deps.onCompleted?.(r).catch((e: unknown) => console.error('tollway: could not retry with the proof', e));
-      if (!r.retryDue) return;
+      const dueAt = (history: ApprovalRequest[]) => history.findIndex((x) => x.id === r.id && x.retryDue);
+      // Still due? Another path may have retried it since `r` was read.
+      if ((await serial(async () => dueAt(await loadHistory())).catch(() => 0)) < 0) return;
+      await retry();
       await serial(async () => {
         const history = await loadHistory();
-        const i = history.findIndex((x) => x.id === r.id && x.retryDue);
+        const i = dueAt(history);
         if (i < 0) return;
         const next = [...history];
         const { retryDue: _d, ...rest } = next[i]!;
@@ -641,7 +636,7 @@ export function createApprovals(deps: ApprovalsDeps) {
   /** Rejects what waited past its expiry; closes the window when nothing is left to decide. */
   async function expire(): Promise<number> {
     return serial(async () => {
-      const { active } = await load();
+      const active = await loadActive();
       const out = expirePending(active, now(), t('worker_expired'));
       if (!out.expired) return 0;
       const left = await save(out.active);
@@ -675,7 +670,7 @@ export function createApprovals(deps: ApprovalsDeps) {
     const session = await deps.session();
     const info = deps.rails && session ? await deps.rails.info({ wait: false, hubUrl: session.url }).catch(() => null) : null;
     await serial(async () => {
-      const { active } = await load();
+      const active = await loadActive();
       let changed = false;
       const next: ApprovalRequest[] = [];
       for (const r of active) {
@@ -705,12 +700,12 @@ export function createApprovals(deps: ApprovalsDeps) {
 
   /** After a worker restart: replays every payment whose outcome was not stored. */
   async function resume(): Promise<void> {
-    const { active } = await load();
+    const active = await loadActive();
     await Promise.all(active.filter((r) => r.status === 'paying').map((r) => settle(r.id)));
     await reconcileSubmitted();
     await retryMissed();
     await expire();
-    await serial(async () => deps.setBadge(badgeText((await load()).active)));
+    await serial(async () => deps.setBadge(badgeText(await loadActive())));
   }
 
   /**
@@ -719,7 +714,7 @@ export function createApprovals(deps: ApprovalsDeps) {
    */
   async function browserStarted(): Promise<void> {
     await serial(async () => {
-      const { active } = await load();
+      const active = await loadActive();
       await save(rejectPending(active, now(), t('worker_browser_restarted')));
     });
     await resume();

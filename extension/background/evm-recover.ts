@@ -18,8 +18,8 @@ import { VALID_AFTER_BACKDATE_SECONDS } from '../../shared/eip3009.js';
 import { type SettlementReport, WalletAuthorization } from '../../shared/wallet-payments.js';
 import type { T } from '../common/i18n.js';
 import type { NetworkSettings } from '../common/networks.js';
-import type { ApprovalRequest } from '../common/state.js';
-import { loadRequests, type StorageArea } from '../common/storage.js';
+import { type ApprovalRequest, KEYS } from '../common/state.js';
+import { loadRequestList, type StorageArea } from '../common/storage.js';
 import { jsonRpc } from './evm-balance.js';
 import { explorerTxUrl } from './evm-settle.js';
 
@@ -99,8 +99,7 @@ export function createEvmRecovery(deps: EvmRecoveryDeps) {
   return {
     /** Looks up every unsettled request on a network with an RPC URL; returns how many were reported. */
     async run(): Promise<number> {
-      const { history } = await loadRequests(deps.local);
-      const due = unsettled(history.requests, now());
+      const due = unsettled(await loadRequestList(deps.local, KEYS.history), now());
       if (!due.length) return 0;
       const networks = await deps.networks();
       let reported = 0;

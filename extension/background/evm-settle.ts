@@ -14,7 +14,7 @@ import { parsePaymentResponse } from '../../shared/challenge.js';
 import { SettlementReport, WalletAuthorization } from '../../shared/wallet-payments.js';
 import type { T } from '../common/i18n.js';
 import { type ApprovalRequest, type HubSession, KEYS } from '../common/state.js';
-import { loadRequests, type StorageArea } from '../common/storage.js';
+import { loadRequestList, type StorageArea } from '../common/storage.js';
 import { createSerial } from './serial.js';
 
 const TX_HASH = /^0x[0-9a-fA-F]{64}$/;
@@ -131,8 +131,7 @@ export function createEvmSettlement(deps: EvmSettlementDeps) {
    * worker stopped (or a hub unreachable) before the hub has it sends it on its next start.
    */
   async function reportFor(tabId: number, url: string, reportOfRequest: (r: ApprovalRequest) => SettlementReport | null): Promise<boolean> {
-    const { history } = await loadRequests(deps.local);
-    const r = awaitingSettlement(history.requests, tabId, url);
+    const r = awaitingSettlement(await loadRequestList(deps.local, KEYS.history), tabId, url);
     const report = r ? reportOfRequest(r) : null;
     if (!r || !report) return false;
     const u = { paymentId: r.result!.transactionId, report };

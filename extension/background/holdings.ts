@@ -20,7 +20,7 @@ import { challengeFromParam } from '../common/provider-messages.js';
 import { holdingKey, readHoldings, SlotToken, slotsApiOf, type Holding } from '../common/holdings.js';
 import type { T } from '../common/i18n.js';
 import { KEYS, type ApprovalRequest, type HubSession } from '../common/state.js';
-import { loadRequests, type StorageArea } from '../common/storage.js';
+import { loadRequestList, loadRequests, type StorageArea } from '../common/storage.js';
 import type { Added, Seen402 } from './approvals.js';
 import { proofHeader } from './proof.js';
 import { createSerial } from './serial.js';
@@ -157,7 +157,7 @@ export function createHoldings(deps: HoldingsDeps) {
   async function reported(sender: SlotSender, report: SlotReport): Promise<boolean> {
     const at = now();
     const claimed = new Set((await load()).flatMap((h) => h.transactions));
-    const purchase = (await loadRequests(deps.local)).history.requests.find(
+    const purchase = (await loadRequestList(deps.local, KEYS.history)).find(
       (r) =>
         r.status === 'completed' &&
         r.site === sender.origin &&
@@ -348,8 +348,8 @@ export function createHoldings(deps: HoldingsDeps) {
   async function resume(): Promise<void> {
     const waiting = (await load()).filter((h) => h.renewal?.status === 'waiting');
     if (!waiting.length) return;
-    const { history } = await loadRequests(deps.local);
-    const ended = waiting.flatMap((h) => history.requests.filter((r) => r.id === h.renewal!.requestId));
+    const history = await loadRequestList(deps.local, KEYS.history);
+    const ended = waiting.flatMap((h) => history.filter((r) => r.id === h.renewal!.requestId));
     await settle(ended);
   }
 

@@ -11,7 +11,7 @@ import { PageMessage, type Reply } from '../common/messages.js';
 import { t } from '../common/i18n.js';
 import { KEYS } from '../common/state.js';
 import { ILP_CONSENT_KEY, ILP_KEY } from '../common/ilp.js';
-import { loadRequests } from '../common/storage.js';
+import { loadRequestList } from '../common/storage.js';
 import { pageError, ProviderMessage, type ProviderReply } from '../common/provider-messages.js';
 // `.iife.ts` + `?script`: crxjs builds each as one self-contained file and gives its path in dist/.
 import bridgeScript from '../content/bridge.iife.ts?script';
@@ -325,8 +325,7 @@ async function testMoney(): Promise<void> {
 
 /** The consent page of a payment from the Interledger wallet that still waits for the person's answer. */
 async function showConsent(transactionId: string): Promise<void> {
-  const { history } = await loadRequests(browser.storage.local);
-  const r = history.requests.find((x) => x.result?.transactionId === transactionId);
+  const r = (await loadRequestList(browser.storage.local, KEYS.history)).find((x) => x.result?.transactionId === transactionId);
   if (!r || !(await ilpConsent.show(r, Date.now()))) throw new Error(t('worker_ilp_no_consent'));
 }
 
@@ -483,8 +482,8 @@ void approvals
   .then(settleMissed)
   .catch((e: unknown) => console.error('tollway: settlements', e));
 void deposits.resume();
-void loadRequests(browser.storage.local)
-  .then(({ history }) => ilpConsent.resume(history.requests, Date.now()))
+void loadRequestList(browser.storage.local, KEYS.history)
+  .then((history) => ilpConsent.resume(history, Date.now()))
   .catch((e: unknown) => console.error('tollway: consent page', e));
 void holdings
   .resume()

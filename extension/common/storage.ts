@@ -30,6 +30,11 @@ export function readRequestList(raw: unknown): LoadedRequests {
 
 export const writeRequestList = (requests: readonly ApprovalRequest[]) => ({ v: 1 as const, requests: [...requests] });
 
+/** One of the two lists (`KEYS.approvals` or `KEYS.history`), its valid entries only. */
+export async function loadRequestList(area: StorageArea, key: typeof KEYS.approvals | typeof KEYS.history): Promise<ApprovalRequest[]> {
+  return readRequestList((await area.get(key))[key]).requests;
+}
+
 export async function loadRequests(area: StorageArea): Promise<{ active: LoadedRequests; history: LoadedRequests }> {
   const got = await area.get([KEYS.approvals, KEYS.history]);
   return { active: readRequestList(got[KEYS.approvals]), history: readRequestList(got[KEYS.history]) };
