@@ -36,6 +36,7 @@ async function main() {
         before.trimEnd(),
         `  hub            ${fmt(r.payments.rps)} payments/s   p50 ${r.payments.p50} ms   p99 ${fmt(r.medianP99.payments)} ms (median round; worst ${r.payments.p99} ms)   errors ${r.payments.errors}   non-2xx ${r.payments.non2xx}`,
         `  bare Express   ${fmt(r.baseline.rps)} requests/s   p50 ${r.baseline.p50} ms   p99 ${fmt(r.medianP99.baseline)} ms (median round; worst ${r.baseline.p99} ms)`,
+        `  warm p99       hub ${fmt(r.medianP99Warm.payments)} ms, bare ${fmt(r.medianP99Warm.baseline)} ms (median round, each connection's first answer left out; the slowest first answer: hub ${fmt(r.payments.firstMax)} ms, bare ${fmt(r.baseline.firstMax)} ms, its wait to be accepted included)`,
         `  ratio          ${fmt(r.ratio * 100, 1)}% of bare Express (median of the pairs: ${fmt(r.pairRatio * 100, 1)}%)`,
         `  server CPU     hub ${fmt(r.cpu.hubMsPerPayment, 3)} ms a payment, bare ${fmt(r.cpu.bareMsPerRequest, 3)} ms a request → ${fmt(r.cpu.ratio * 100, 1)}% (CPU a request, bare over hub: less moved by other load than the rates)`,
         `  targets        ≥ 45% of bare Express: ${verdict(r.ratio >= 0.45)}; p99 ≤ 50 ms (median round): ${verdict(r.medianP99.payments <= 50)}`,
