@@ -67,6 +67,12 @@ export interface ExtensionBenchResult {
     /** 402 response event → the approval window's page appears in the context. */
     toWindow: Spread;
     /**
+     * 402 response event → the window's page first painted anything (its background, before the
+     * request is in it): when the window can first be seen, as opposed to read. NaN in a run where
+     * the page reported no first paint.
+     */
+    toFirstPaint: Spread;
+    /**
      * 402 response event → the window painted the request: the later of the page's SHOWN_MARK
      * (set after the frame with the request) and its first contentful paint, on the page's clock
      * (the figure held to the target).
@@ -239,7 +245,7 @@ async function measureApproval(
   b: ExtensionBrowser,
   shop: Shop,
   label: string,
-): Promise<{ gotoToResponse: number; toWindow: number; toPainted: number; toVisible: number }> {
+): Promise<{ gotoToResponse: number; toWindow: number; toFirstPaint: number; toPainted: number; toVisible: number }> {
   const tab = await b.context.newPage();
   const url = `${shop.url}/paid/${label}`;
   let tResponse = NaN;
@@ -270,11 +276,14 @@ async function measureApproval(
     // When the window painted the request, on the page's own clock: the later of its mark and its
     // first contentful paint (the page renders nothing before it has read the queue).
     // (No named helpers inside: tsx would wrap them in a __name() the page does not have.)
-    const painted = await win.evaluate((mark) => {
+    const [painted, firstPaint] = await win.evaluate((mark) => {
       const shown = performance.getEntriesByName(mark)[0];
       const fcp = performance.getEntriesByName('first-contentful-paint')[0];
-      if (!shown) return Number.NaN;
-      return performance.timeOrigin + Math.max(shown.startTime, fcp?.startTime ?? 0);
+      const fp = performance.getEntriesByName('first-paint')[0];
+      return [
+        shown ? performance.timeOrigin + Math.max(shown.startTime, fcp?.startTime ?? 0) : Number.NaN,
+        fp ? performance.timeOrigin + fp.startTime : Number.NaN,
+      ] as const;
     }, SHOWN_MARK);
     await nav;
     if (!win.url().includes('/extension/approve/')) throw new Error(`the new page was ${win.url()}, not the approval window`);
@@ -294,6 +303,7 @@ async function measureApproval(
     return {
       gotoToResponse: tResponse - t0,
       toWindow: tWindow - tResponse,
+      toFirstPaint: firstPaint - (performance.timeOrigin + tResponse),
       toPainted: painted - (performance.timeOrigin + tResponse),
       toVisible: tVisible - tResponse,
     };
@@ -328,12 +338,14 @@ export async function benchExtension(opts: { runs?: number } = {}): Promise<Exte
         await measureApproval(b, shop, 'warm-up'); // not counted
         const gotoToResponse: number[] = [];
         const toWindow: number[] = [];
+        const toFirstPaint: number[] = [];
         const toPainted: number[] = [];
         const toVisible: number[] = [];
         for (let i = 0; i < runs; i++) {
           const r = await measureApproval(b, shop, `run-${i}`);
           gotoToResponse.push(r.gotoToResponse);
           toWindow.push(r.toWindow);
+          if (!Number.isNaN(r.toFirstPaint)) toFirstPaint.push(r.toFirstPaint);
           toPainted.push(r.toPainted);
           toVisible.push(r.toVisible);
         }
@@ -343,6 +355,7 @@ export async function benchExtension(opts: { runs?: number } = {}): Promise<Exte
           timing: {
             runs,
             toWindow: spread(toWindow),
+            toFirstPaint: spread(toFirstPaint),
             toPainted: spread(toPainted),
             toVisible: spread(toVisible),
             gotoToResponseWithExtension: spread(gotoToResponse),

@@ -84,6 +84,7 @@ async function main() {
       lines.push(
         `402 → approval window, headless Chromium, ${t.runs} runs`,
         `  402 → window open  ${ms(t.toWindow)}`,
+        `  402 → first paint  ${ms(t.toFirstPaint)}   (the window's page painted, still without the request)`,
         `  402 → painted      ${ms(t.toPainted)}   (the request in the window, page's own clock)`,
         `  402 → "1 of 1"     ${ms(t.toVisible)}   (seen by playwright's polling, up to ~100 ms late)`,
         `  goto → 402         ${ms(t.gotoToResponseWithExtension)}   (with the extension)`,
