@@ -36,6 +36,7 @@ import type { PaymentStatusUpdate } from '../shared/api.js';
 import { spawnHub } from '../test/helpers/child-hub.js';
 import { createMerchant, freePort, fund, pay, signIn, type Session } from '../test/helpers/hub.js';
 import { formatMachine, machineState } from './machine.js';
+import { percentile } from './stats.js';
 
 export interface LatencyFigures {
   /** Connected clients during the measurement. */
@@ -86,11 +87,6 @@ async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, i: n
     }),
   );
   return out;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 function connect(url: string, session: Session): Promise<Client> {

@@ -12,6 +12,7 @@ import autocannon from 'autocannon';
 import { spawnHub } from '../test/helpers/child-hub.js';
 import { createMerchant, freePort, fund, signIn } from '../test/helpers/hub.js';
 import { processCpuMs } from './machine.js';
+import { percentile } from './stats.js';
 
 export interface HttpFigures {
   rps: number;
@@ -78,7 +79,7 @@ async function load(
     requests: r.requests.total,
     p50: r.latency.p50,
     p99: r.latency.p99,
-    p99Warm: warm.length ? Math.round(warm[Math.min(warm.length - 1, Math.floor(warm.length * 0.99))]!) : Number.NaN,
+    p99Warm: Math.round(percentile(warm, 99)),
     firstMax: Math.round(firstMax),
     errors: r.errors + r.timeouts,
     non2xx: r.non2xx,
